@@ -1,0 +1,1 @@
+"""Notification runs: call trees, call attempts, emails and acknowledgments."""

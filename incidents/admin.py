@@ -1,0 +1,243 @@
+"""Analysts' admin: incidents with their actions and timeline; every write goes through a service."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from incidents.forms import ProposeActionForm, RecordAuthorizationForm
+from incidents.models import ActionType, Authorization, Channel, Incident, ResponseAction, TimelineEvent
+from incidents.selectors import authorization_text
+from incidents.services import (
+    action_propose,
+    authorization_record,
+    incident_open,
+    incident_reapply_policy,
+    incident_set_status,
+)
+from mdrportal.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
+from tenants.models import ResponseMode
+
+
+class ResponseModeFilter(admin.SimpleListFilter):
+    title = "response mode"
+    parameter_name = "mode"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(ResponseMode.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+        if self.value() in ResponseMode.values:
+            return queryset.filter(policy__response_mode=self.value())
+        return queryset
+
+
+class ResponseActionInline(ReadOnlyInline):
+    model = ResponseAction
+    fields = ["action_type", "target", "status", "performer", "basis", "decision_reason", "authorization"]
+    readonly_fields = fields
+    ordering = ["proposed_at", "id"]
+
+
+class TimelineEventInline(ReadOnlyInline):
+    model = TimelineEvent
+    fields = ["at", "kind", "actor_label", "channel", "summary"]
+    readonly_fields = fields
+    ordering = ["at", "id"]
+    verbose_name_plural = "timeline"
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    list_display = ["id", "title", "tenant", "severity", "status", "mode", "needs_attention", "opened_at"]
+    list_display_links = ["id", "title"]
+    list_filter = ["tenant", "severity", "status", ResponseModeFilter, "needs_attention"]
+    list_select_related = ["tenant"]
+    search_fields = ["title", "summary", "tenant__name", "actions__target"]
+    date_hierarchy = "opened_at"
+    inlines = [ResponseActionInline, TimelineEventInline]
+    actions = ["propose_action", "record_authorization", "reapply_policy"]
+    change_form_template = "admin/incidents/incident/change_form.html"
+    opening_fields = ["tenant", "title", "severity", "summary", "observed_activity", "recommendations"]
+
+    @admin.display(description="mode")
+    def mode(self, obj: Incident) -> str:
+        return obj.response_mode
+
+    @admin.display(description="policy in force")
+    def policy_display(self, obj: Incident) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.policy, indent=2, sort_keys=True))
+
+    def get_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
+        if obj is None:
+            return self.opening_fields
+        return [
+            *self.opening_fields,
+            "status",
+            "needs_attention",
+            "policy_display",
+            "fallback_taken_at",
+            "opened_at",
+            "opened_by",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return [
+            *self.opening_fields,
+            "needs_attention",
+            "policy_display",
+            "fallback_taken_at",
+            "opened_at",
+            "opened_by",
+        ]
+
+    def save_model(self, request: HttpRequest, obj: Incident, form: ModelForm, change: bool) -> None:
+        if change:
+            if "status" in form.changed_data:
+                incident_set_status(
+                    incident=Incident.objects.get(pk=obj.pk), status=obj.status, by=request.user
+                )
+            return
+        opened = incident_open(by=request.user, **{f: form.cleaned_data[f] for f in self.opening_fields})
+        obj.pk, obj._state.adding, obj._state.db = opened.pk, False, opened._state.db
+
+    def save_related(self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool) -> None:
+        pass  # actions and events are written by services only
+
+    # Admin actions: each works on one incident and opens its form.
+    def _one(self, request: HttpRequest, queryset: QuerySet[Incident], view: str) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one incident.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(reverse(f"admin:incidents_incident_{view}", args=[queryset.get().pk]))
+
+    @admin.action(description="Propose a response action", permissions=["propose"])
+    def propose_action(self, request: HttpRequest, queryset: QuerySet[Incident]) -> HttpResponse | None:
+        return self._one(request, queryset, "propose")
+
+    @admin.action(description="Record a written authorization received elsewhere", permissions=["authorize"])
+    def record_authorization(self, request: HttpRequest, queryset: QuerySet[Incident]) -> HttpResponse | None:
+        return self._one(request, queryset, "authorize")
+
+    @admin.action(description="Re-apply the tenant's current policy", permissions=["change"])
+    def reapply_policy(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        for incident in queryset:
+            incident_reapply_policy(incident=incident, by=request.user)
+        self.message_user(request, f"Policy re-applied to {queryset.count()} incident(s).")
+
+    def has_propose_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("incidents.add_responseaction")
+
+    def has_authorize_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("incidents.add_authorization")
+
+    def get_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/propose/", wrap(self.propose_view), name="incidents_incident_propose"),
+            path("<int:pk>/authorize/", wrap(self.authorize_view), name="incidents_incident_authorize"),
+            *super().get_urls(),
+        ]
+
+    def _form_page(
+        self, request: HttpRequest, incident: Incident, form: Any, title: str, **extra: Any
+    ) -> Any:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "incident": incident,
+            "form": form,
+            "title": title,
+            **extra,
+        }
+        return TemplateResponse(request, "admin/incidents/incident/action_form.html", context)
+
+    def _done(self, incident: Incident) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident.pk]))
+
+    def propose_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_propose_permission(request):
+            raise PermissionDenied
+        incident = get_object_or_404(Incident.objects.select_related("tenant"), pk=pk)
+        form = ProposeActionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                action = action_propose(incident=incident, by=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(request, f"{action}: {action.decision_reason}")
+                return self._done(incident)
+        return self._form_page(request, incident, form, f"Propose a response action on {incident}")
+
+    def authorize_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_authorize_permission(request):
+            raise PermissionDenied
+        incident = get_object_or_404(Incident.objects.select_related("tenant"), pk=pk)
+        form = RecordAuthorizationForm(request.POST or None, incident=incident)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                authorization_record(
+                    incident=incident,
+                    actions=list(data["actions"]),
+                    decision=data["decision"],
+                    channel=Channel.ANALYST_RECORDED,
+                    text_shown=authorization_text(incident, data["actions"]),
+                    contact=data["contact"],
+                    recorded_by=request.user,
+                    evidence=data["evidence"],
+                    statement=data["statement"],
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(request, "Written decision recorded.")
+                return self._done(incident)
+        return self._form_page(request, incident, form, f"Record a written authorization for {incident}")
+
+
+@admin.register(ActionType)
+class ActionTypeAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "category", "revert"]
+    list_filter = ["category"]
+    list_select_related = ["revert"]
+    search_fields = ["code", "name"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: ActionType | None = None) -> bool:
+        return False
+
+
+@admin.register(ResponseAction)
+class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "incident", "action_type", "target", "status", "performer", "basis", "updated_at"]
+    list_filter = ["status", "performer", "basis", "action_type__category"]
+    list_select_related = ["incident", "action_type"]
+    search_fields = ["target", "incident__title"]
+
+
+@admin.register(Authorization)
+class AuthorizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "incident", "decision", "channel", "contact", "user", "recorded_by", "at"]
+    list_filter = ["decision", "channel"]
+    list_select_related = ["incident", "contact", "user", "recorded_by"]
+
+
+@admin.register(TimelineEvent)
+class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["at", "incident", "kind", "actor_label", "channel", "summary"]
+    list_filter = ["kind", "channel"]
+    list_select_related = ["incident"]
+    search_fields = ["summary", "incident__title"]

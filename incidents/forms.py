@@ -1,0 +1,46 @@
+"""Forms analysts fill in the admin: proposing an action, recording a written authorization."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from incidents.models import ActionType, Authorization, Incident
+from incidents.selectors import awaiting_authorization
+from tenants.models import Contact
+
+
+class ProposeActionForm(forms.Form):
+    action_type = forms.ModelChoiceField(queryset=ActionType.objects.order_by("category", "name"))
+    target = forms.CharField(
+        max_length=255, help_text="Endpoint id or hostname, SHA-256, IP, domain or account."
+    )
+
+
+class RecordAuthorizationForm(forms.Form):
+    actions = forms.ModelMultipleChoiceField(
+        queryset=None,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Exactly the actions the customer decided on.",
+    )
+    contact = forms.ModelChoiceField(queryset=None, help_text="Who wrote it: a contact allowed to authorize.")
+    decision = forms.ChoiceField(
+        choices=Authorization.Decision.choices, initial=Authorization.Decision.GRANTED
+    )
+    evidence = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="The customer's written message as received (email text, ticket reference and content).",
+    )
+    statement = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="The customer's own words, if short.",
+    )
+
+    def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["actions"].queryset = awaiting_authorization(incident)
+        self.fields["contact"].queryset = Contact.objects.filter(
+            tenant=incident.tenant, active=True, can_authorize=True
+        ).order_by("call_order")

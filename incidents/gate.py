@@ -1,0 +1,138 @@
+"""The authorization gate: may MDR Ops perform this action now, and on what basis? Pure, no database."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from incidents.models import Basis, Category
+from tenants.models import Performer, ResponseMode, Tier
+
+log = logging.getLogger(__name__)
+
+
+class GateError(ValueError):
+    """The inputs do not describe a policy or an action the gate understands."""
+
+
+class Outcome(enum.StrEnum):
+    EXECUTE = "execute"
+    AWAIT_AUTHORIZATION = "await_authorization"
+    RECOMMEND_CUSTOMER = "recommend_customer"
+    RECOMMEND_PARTNER = "recommend_partner"
+    NOT_ALLOWED_FOR_TIER = "not_allowed_for_tier"
+    HOLD = "hold"  # the gate could not decide; nothing runs until a person looks
+
+
+@dataclass(frozen=True)
+class Policy:
+    tier: Tier
+    response_mode: ResponseMode
+    authorize_on_no_ack: bool
+    performers: Mapping[str, Performer] = field(default_factory=dict)
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Mapping[str, Any]) -> Policy:
+        """Strict: a snapshot with a missing or unknown value is refused, never guessed."""
+        try:
+            checkbox = snapshot["authorize_on_no_ack"]
+            if not isinstance(checkbox, bool):
+                raise GateError(f"authorize_on_no_ack must be true or false, not {checkbox!r}")
+            return cls(
+                tier=Tier(snapshot["tier"]),
+                response_mode=ResponseMode(snapshot["response_mode"]),
+                authorize_on_no_ack=checkbox,
+                performers={code: Performer(p) for code, p in (snapshot.get("performers") or {}).items()},
+            )
+        except (KeyError, ValueError, TypeError, AttributeError) as error:
+            raise GateError(f"unreadable policy snapshot: {error!r}") from error
+
+    def performer_of(self, action_code: str) -> Performer:
+        return self.performers.get(action_code, Performer.MDR)
+
+
+@dataclass(frozen=True)
+class ActionFacts:
+    code: str
+    category: Category
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What has happened on the incident that bears on the action."""
+
+    authorized: bool = False  # a granted written authorization names this action
+    fallback_taken: bool = False  # every contact was phoned and nobody acknowledged
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    reason: str
+    basis: Basis | None = None
+
+    def __post_init__(self) -> None:
+        if (self.outcome is Outcome.EXECUTE) != (self.basis is not None):
+            raise GateError(f"a decision to execute needs a basis, and only it has one: {self!r}")
+
+    @property
+    def executes(self) -> bool:
+        return self.outcome is Outcome.EXECUTE
+
+
+def _not_in_tier(policy: Policy, category: Category) -> Decision:
+    return Decision(
+        Outcome.NOT_ALLOWED_FOR_TIER,
+        f"Customer action required: {Tier(policy.tier).label} does not include "
+        f"{Category(category).label.lower()} by MDR Ops.",
+    )
+
+
+def decide(policy: Policy, action: ActionFacts, facts: Facts) -> Decision:
+    """The one rule for every action: DESIGN.md rules 2, 3, 6 and 7."""
+    category = Category(action.category)
+    in_tier = category is Category.CONTAINMENT or policy.tier is Tier.COMPLETE
+
+    if policy.response_mode is ResponseMode.AUTHORIZE:
+        basis, why = Basis.AUTHORIZE_MODE, "the customer is in Authorize mode"
+    elif policy.authorize_on_no_ack and facts.fallback_taken:
+        basis, why = Basis.NO_ACK_FALLBACK, "nobody acknowledged after every contact was phoned"
+    else:
+        basis, why = None, ""
+
+    if basis is not None:
+        if not in_tier:
+            return _not_in_tier(policy, category)
+        return Decision(Outcome.EXECUTE, f"MDR Ops performs it now: {why}.", basis)
+
+    performer = policy.performer_of(action.code)
+    if performer is Performer.CUSTOMER:
+        return Decision(
+            Outcome.RECOMMEND_CUSTOMER, "Recommended to the customer: its own team performs this action."
+        )
+    if performer is Performer.PARTNER:
+        return Decision(Outcome.RECOMMEND_PARTNER, "Recommended to the partner, who performs this action.")
+    if not in_tier:
+        return _not_in_tier(policy, category)
+    if facts.authorized:
+        return Decision(
+            Outcome.EXECUTE,
+            "MDR Ops performs it now: the customer authorized it in writing.",
+            Basis.WRITTEN_AUTHORIZATION,
+        )
+    return Decision(
+        Outcome.AWAIT_AUTHORIZATION,
+        "Waiting for the customer's written authorization (Collaborate mode; a phone acknowledgment is not one).",
+    )
+
+
+def decide_safely(snapshot: Mapping[str, Any], action: ActionFacts, facts: Facts) -> Decision:
+    """The gate as callers use it: any error becomes a hold, never an execution."""
+    try:
+        return decide(Policy.from_snapshot(snapshot), action, facts)
+    except Exception as error:  # noqa: BLE001 - no fail-open, whatever went wrong
+        log.exception("gate error for action %s", action.code)
+        return Decision(Outcome.HOLD, f"Held for an analyst: the gate could not decide ({error}).")

@@ -1,0 +1,299 @@
+"""Incidents, the action catalog, response actions, written authorizations and the timeline."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from mdrportal.append_only import AppendOnlyModel
+from tenants.models import Contact, Performer, Tenant
+
+
+class Category(models.TextChoices):
+    CONTAINMENT = "containment", "Containment"
+    NEUTRALIZATION = "neutralization", "Neutralization"
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+    INFO = "info", "Informational"
+
+
+SEVERITY_RANK = {s: rank for rank, s in enumerate(Severity.values)}
+
+
+class IncidentStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CONTAINED = "contained", "Contained"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+INCIDENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    IncidentStatus.OPEN: frozenset(
+        {IncidentStatus.CONTAINED, IncidentStatus.RESOLVED, IncidentStatus.CLOSED}
+    ),
+    IncidentStatus.CONTAINED: frozenset(
+        {IncidentStatus.OPEN, IncidentStatus.RESOLVED, IncidentStatus.CLOSED}
+    ),
+    IncidentStatus.RESOLVED: frozenset({IncidentStatus.OPEN, IncidentStatus.CLOSED}),
+    IncidentStatus.CLOSED: frozenset({IncidentStatus.OPEN}),
+}
+
+
+class ActionStatus(models.TextChoices):
+    AWAITING_AUTHORIZATION = "awaiting_authorization", "Awaiting written authorization"
+    RECOMMENDED = "recommended", "Recommended to the customer or partner"
+    HELD = "held", "Held: the gate could not decide"
+    QUEUED = "queued", "Queued for execution"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    DECLINED = "declined", "Declined by the customer"
+    CANCELED = "canceled", "Canceled"
+
+
+# The one place that says which status may follow which.
+ACTION_TRANSITIONS: dict[str, frozenset[str]] = {
+    ActionStatus.AWAITING_AUTHORIZATION: frozenset(
+        {
+            ActionStatus.QUEUED,
+            ActionStatus.DECLINED,
+            ActionStatus.RECOMMENDED,
+            ActionStatus.HELD,
+            ActionStatus.CANCELED,
+        }
+    ),
+    ActionStatus.RECOMMENDED: frozenset(
+        {ActionStatus.AWAITING_AUTHORIZATION, ActionStatus.QUEUED, ActionStatus.HELD, ActionStatus.CANCELED}
+    ),
+    ActionStatus.HELD: frozenset(
+        {
+            ActionStatus.AWAITING_AUTHORIZATION,
+            ActionStatus.RECOMMENDED,
+            ActionStatus.QUEUED,
+            ActionStatus.CANCELED,
+        }
+    ),
+    ActionStatus.QUEUED: frozenset(
+        {
+            ActionStatus.RUNNING,
+            ActionStatus.AWAITING_AUTHORIZATION,
+            ActionStatus.RECOMMENDED,
+            ActionStatus.HELD,
+            ActionStatus.CANCELED,
+        }
+    ),
+    ActionStatus.RUNNING: frozenset({ActionStatus.SUCCEEDED, ActionStatus.FAILED, ActionStatus.QUEUED}),
+    ActionStatus.SUCCEEDED: frozenset(),
+    ActionStatus.FAILED: frozenset(),
+    ActionStatus.DECLINED: frozenset(),
+    ActionStatus.CANCELED: frozenset(),
+}
+
+# Statuses in which the gate's decision may still change the action's course.
+UNDECIDED_STATUSES = frozenset(
+    {ActionStatus.AWAITING_AUTHORIZATION, ActionStatus.RECOMMENDED, ActionStatus.HELD}
+)
+
+
+class Basis(models.TextChoices):
+    AUTHORIZE_MODE = "authorize_mode", "Authorize mode"
+    WRITTEN_AUTHORIZATION = "written_authorization", "Written authorization"
+    NO_ACK_FALLBACK = "no_ack_fallback", "No acknowledgment: fallback to Authorize mode"
+
+
+class Channel(models.TextChoices):
+    SYSTEM = "system", "System"
+    ADMIN = "admin", "Analyst (admin)"
+    PORTAL = "portal", "Portal"
+    EMAIL_LINK = "email_link", "Emailed link"
+    PHONE = "phone", "Phone"
+    API = "api", "API"
+    ANALYST_RECORDED = "analyst_recorded", "Recorded by an analyst from a written message"
+
+
+class ActionType(models.Model):
+    """One kind of response action in the catalog, such as isolating an endpoint."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    category = models.CharField(max_length=16, choices=Category.choices)
+    description = models.TextField(blank=True)
+    revert = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reverts_of",
+        help_text="The action type that undoes this one, if it can be undone.",
+    )
+
+    class Meta:
+        ordering = ["category", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Incident(models.Model):
+    """A threat MDR Ops works for one tenant, with the tenant's policy as it was when it opened."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="incidents")
+    title = models.CharField(max_length=200)
+    severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.HIGH)
+    summary = models.TextField(blank=True)
+    observed_activity = models.TextField(blank=True)
+    recommendations = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.OPEN)
+    needs_attention = models.BooleanField(default=False, help_text="Flagged for analysts.")
+    policy = models.JSONField(
+        help_text="The tenant's response policy when the incident opened (or was re-applied)."
+    )
+    fallback_taken_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the no-acknowledgment fallback was taken for this incident."
+    )
+    opened_at = models.DateTimeField(default=timezone.now, db_index=True)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "status", "-opened_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def response_mode(self) -> str:
+        return self.policy.get("response_mode", "")
+
+
+class Authorization(AppendOnlyModel):
+    """A customer's written decision on an exact set of actions: who, when, how, and the text they saw."""
+
+    class Decision(models.TextChoices):
+        GRANTED = "granted", "Granted"
+        DECLINED = "declined", "Declined"
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="authorizations")
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    scope = models.JSONField(help_text="The exact actions decided on: id, action type and target of each.")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The logged-in approver, for the portal and the API.",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The analyst who recorded it.",
+    )
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    at = models.DateTimeField(default=timezone.now)
+    text_shown = models.TextField(help_text="The exact text the customer was shown and decided on.")
+    statement = models.TextField(blank=True, help_text="The customer's own words.")
+    evidence = models.TextField(blank=True, help_text="For analyst-recorded decisions: the written message.")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(contact__isnull=False) | Q(user__isnull=False), name="authorization_names_who"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} on incident #{self.incident_id}"
+
+
+class ResponseAction(models.Model):
+    """One proposed response action on one target, and where it stands."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="actions")
+    action_type = models.ForeignKey(ActionType, on_delete=models.PROTECT, related_name="+")
+    target = models.CharField(
+        max_length=255, help_text="Endpoint, hash, address, domain or account acted on."
+    )
+    status = models.CharField(max_length=32, choices=ActionStatus.choices)
+    performer = models.CharField(max_length=16, choices=Performer.choices, default=Performer.MDR)
+    basis = models.CharField(max_length=32, choices=Basis.choices, blank=True)
+    decision_reason = models.TextField(blank=True)
+    authorization = models.ForeignKey(
+        Authorization, null=True, blank=True, on_delete=models.PROTECT, related_name="actions"
+    )
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["proposed_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status__in=["queued", "running", "succeeded", "failed"]) | ~Q(basis=""),
+                name="action_executes_only_with_basis",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action_type.name} on {self.target}"
+
+
+class EventKind(models.TextChoices):
+    INCIDENT_OPENED = "incident_opened", "Incident opened"
+    INCIDENT_STATUS = "incident_status", "Incident status changed"
+    POLICY_REAPPLIED = "policy_reapplied", "Policy re-applied"
+    ACTION_PROPOSED = "action_proposed", "Action proposed"
+    ACTION_DECIDED = "action_decided", "Gate decision changed"
+    AUTHORIZATION_REQUESTED = "authorization_requested", "Authorization requested"
+    AUTHORIZATION_GIVEN = "authorization_given", "Authorization given"
+    AUTHORIZATION_DECLINED = "authorization_declined", "Authorization declined"
+    ACTION_QUEUED = "action_queued", "Action queued"
+    ACTION_STARTED = "action_started", "Action started"
+    ACTION_SUCCEEDED = "action_succeeded", "Action succeeded"
+    ACTION_FAILED = "action_failed", "Action failed"
+    ACTION_REVERTED = "action_reverted", "Action reverted"
+    NOTIFICATION_SENT = "notification_sent", "Notification sent"
+    CALL_ATTEMPT = "call_attempt", "Call attempt"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    FALLBACK_TAKEN = "fallback_taken", "No-acknowledgment fallback taken"
+    FLAGGED = "flagged", "Flagged to analysts"
+
+
+class TimelineEvent(AppendOnlyModel):
+    """One fact about an incident, written once and never changed."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, help_text="Who: a user, a contact, or the system.")
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.SYSTEM)
+    summary = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["incident", "at", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.summary}"

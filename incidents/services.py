@@ -1,0 +1,375 @@
+"""Writes to incidents, actions and authorizations; every one of them leaves a timeline event."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.gate import Decision, Outcome
+from incidents.models import (
+    ACTION_TRANSITIONS,
+    INCIDENT_TRANSITIONS,
+    UNDECIDED_STATUSES,
+    ActionStatus,
+    ActionType,
+    Authorization,
+    Channel,
+    EventKind,
+    Incident,
+    ResponseAction,
+    Severity,
+    TimelineEvent,
+)
+from incidents.selectors import gate_decision
+from tenants.models import Contact, Performer, Role, Tenant
+from tenants.selectors import role_at, tenant_policy
+from tenants.services import actor_label
+
+User = AbstractBaseUser | None
+
+_STATUS_FOR = {
+    Outcome.EXECUTE: (ActionStatus.QUEUED, Performer.MDR),
+    Outcome.AWAIT_AUTHORIZATION: (ActionStatus.AWAITING_AUTHORIZATION, Performer.MDR),
+    Outcome.RECOMMEND_CUSTOMER: (ActionStatus.RECOMMENDED, Performer.CUSTOMER),
+    Outcome.RECOMMEND_PARTNER: (ActionStatus.RECOMMENDED, Performer.PARTNER),
+    Outcome.NOT_ALLOWED_FOR_TIER: (ActionStatus.RECOMMENDED, Performer.CUSTOMER),
+    Outcome.HOLD: (ActionStatus.HELD, Performer.MDR),
+}
+
+
+class TransitionError(ValidationError):
+    """A status change that the transition table does not allow."""
+
+
+def timeline_record(
+    *,
+    incident: Incident,
+    kind: str,
+    summary: str,
+    by: User = None,
+    label: str | None = None,
+    channel: str = Channel.SYSTEM,
+    data: dict[str, Any] | None = None,
+) -> TimelineEvent:
+    """Append one fact to the incident's timeline."""
+    return TimelineEvent.objects.create(
+        incident=incident,
+        kind=kind,
+        summary=summary,
+        actor=by,
+        actor_label=label or actor_label(by),
+        channel=channel,
+        data=data or {},
+    )
+
+
+@transaction.atomic
+def incident_open(
+    *,
+    tenant: Tenant,
+    title: str,
+    by: User,
+    severity: str = Severity.HIGH,
+    summary: str = "",
+    observed_activity: str = "",
+    recommendations: str = "",
+    channel: str = Channel.ADMIN,
+) -> Incident:
+    """Open an incident under the tenant's policy as it is now (a snapshot later changes do not touch)."""
+    incident = Incident(
+        tenant=tenant,
+        title=title,
+        severity=severity,
+        summary=summary,
+        observed_activity=observed_activity,
+        recommendations=recommendations,
+        policy=tenant_policy(tenant),
+        opened_by=by,
+    )
+    incident.full_clean()
+    incident.save()
+    timeline_record(
+        incident=incident,
+        kind=EventKind.INCIDENT_OPENED,
+        summary=f"Incident opened ({incident.get_severity_display()}): {title}",
+        by=by,
+        channel=channel,
+        data={"severity": severity, "policy": incident.policy},
+    )
+    return incident
+
+
+def _lock_incident(incident: Incident) -> Incident:
+    return Incident.objects.select_for_update().select_related("tenant").get(pk=incident.pk)
+
+
+@transaction.atomic
+def incident_set_status(
+    *, incident: Incident, status: str, by: User, channel: str = Channel.ADMIN
+) -> Incident:
+    locked = _lock_incident(incident)
+    if status == locked.status:
+        return locked
+    if status not in INCIDENT_TRANSITIONS.get(locked.status, ()):
+        raise TransitionError(
+            f"An incident cannot go from {locked.status} to {status}.", code="bad_transition"
+        )
+    before, locked.status = locked.status, status
+    locked.save(update_fields=["status"])
+    timeline_record(
+        incident=locked,
+        kind=EventKind.INCIDENT_STATUS,
+        summary=f"Status changed from {before} to {status}",
+        by=by,
+        channel=channel,
+        data={"before": before, "after": status},
+    )
+    incident.status = status
+    return locked
+
+
+def _transition(action: ResponseAction, status: str) -> None:
+    if status != action.status and status not in ACTION_TRANSITIONS[action.status]:
+        raise TransitionError(
+            f"Action #{action.pk} cannot go from {action.status} to {status}.", code="bad_transition"
+        )
+    action.status = status
+
+
+def _move(
+    action: ResponseAction,
+    status: str,
+    *,
+    performer: str,
+    basis: str,
+    reason: str,
+    outcome: str,
+    by: User,
+    channel: str,
+) -> bool:
+    """Change where an action stands, as the transition table allows; returns whether anything changed."""
+    if (action.status, action.performer, action.basis) == (status, performer, basis):
+        return False
+    _transition(action, status)
+    action.performer, action.basis, action.decision_reason = performer, basis, reason
+    action.save(update_fields=["status", "performer", "basis", "decision_reason", "updated_at"])
+    kind = EventKind.ACTION_QUEUED if status == ActionStatus.QUEUED else EventKind.ACTION_DECIDED
+    timeline_record(
+        incident=action.incident,
+        kind=kind,
+        summary=f"{action}: {reason}",
+        by=by,
+        channel=channel,
+        data={"action": action.pk, "status": status, "outcome": outcome, "basis": basis},
+    )
+    return True
+
+
+def _apply_decision(action: ResponseAction, decision: Decision, *, by: User, channel: str) -> bool:
+    status, performer = _STATUS_FOR[decision.outcome]
+    basis = decision.basis.value if decision.basis else ""
+    return _move(
+        action,
+        status,
+        performer=performer,
+        basis=basis,
+        reason=decision.reason,
+        outcome=decision.outcome.value,
+        by=by,
+        channel=channel,
+    )
+
+
+@transaction.atomic
+def action_propose(
+    *, incident: Incident, action_type: ActionType, target: str, by: User, channel: str = Channel.ADMIN
+) -> ResponseAction:
+    """Propose an action: the gate decides at once whether it runs, waits, or goes to the customer."""
+    target = target.strip()
+    if not target:
+        raise ValidationError(
+            {"target": "Say what the action applies to (endpoint, hash, address, account)."}
+        )
+    locked = _lock_incident(incident)
+    action = ResponseAction(incident=locked, action_type=action_type, target=target, proposed_by=by)
+    decision = gate_decision(action)
+    status, performer = _STATUS_FOR[decision.outcome]
+    action.status, action.performer = status, performer
+    action.basis = decision.basis.value if decision.basis else ""
+    action.decision_reason = decision.reason
+    action.save()
+    timeline_record(
+        incident=locked,
+        kind=EventKind.ACTION_PROPOSED,
+        summary=f"Proposed: {action}. {decision.reason}",
+        by=by,
+        channel=channel,
+        data={
+            "action": action.pk,
+            "action_type": action_type.code,
+            "target": target,
+            "outcome": decision.outcome.value,
+            "status": status,
+            "basis": action.basis,
+        },
+    )
+    if status == ActionStatus.QUEUED:
+        timeline_record(
+            incident=locked,
+            kind=EventKind.ACTION_QUEUED,
+            summary=f"Queued for execution: {action}",
+            by=by,
+            channel=channel,
+            data={"action": action.pk, "basis": action.basis},
+        )
+    return action
+
+
+@transaction.atomic
+def incident_reapply_policy(*, incident: Incident, by: User, channel: str = Channel.ADMIN) -> Incident:
+    """Take the tenant's current policy for this incident and decide its undecided actions again."""
+    locked = _lock_incident(incident)
+    before, after = locked.policy, tenant_policy(locked.tenant)
+    locked.policy = after
+    locked.save(update_fields=["policy"])
+    timeline_record(
+        incident=locked,
+        kind=EventKind.POLICY_REAPPLIED,
+        summary="The tenant's current policy was re-applied",
+        by=by,
+        channel=channel,
+        data={"before": before, "after": after},
+    )
+    pending = locked.actions.select_for_update().filter(status__in=UNDECIDED_STATUSES)
+    for action in pending.select_related("action_type", "authorization"):
+        action.incident = locked
+        _apply_decision(action, gate_decision(action), by=by, channel=channel)
+    incident.policy = after
+    return locked
+
+
+def _check_who(
+    *, tenant: Tenant, channel: str, contact: Contact | None, user: User, recorded_by: User, evidence: str
+) -> None:
+    if contact is not None and (
+        contact.tenant_id != tenant.pk or not contact.active or not contact.can_authorize
+    ):
+        raise ValidationError(
+            {"contact": f"{contact} is not an active contact of {tenant} allowed to authorize."}
+        )
+    if user is not None and role_at(user, tenant) not in (Role.APPROVER, Role.ADMIN):
+        raise ValidationError({"user": f"{user.get_username()} is not an approver of {tenant}."})
+    if channel == Channel.ANALYST_RECORDED:
+        if contact is None:
+            raise ValidationError({"contact": "Say which contact wrote the authorization."})
+        if recorded_by is None or not recorded_by.is_staff:
+            raise ValidationError(
+                {"recorded_by": "Only an MDR analyst records an authorization received elsewhere."}
+            )
+        if not evidence.strip():
+            raise ValidationError({"evidence": "Paste the customer's written message (or its reference)."})
+    elif channel in (Channel.PORTAL, Channel.API) and user is None:
+        raise ValidationError({"user": "Portal and API decisions are made by a logged-in approver."})
+    elif channel == Channel.EMAIL_LINK and contact is None:
+        raise ValidationError({"contact": "An emailed link is bound to a contact."})
+    elif channel not in (Channel.PORTAL, Channel.API, Channel.EMAIL_LINK, Channel.ANALYST_RECORDED):
+        raise ValidationError(
+            {"channel": f"{channel!r} is not a channel written authorization comes through."}
+        )
+
+
+@transaction.atomic
+def authorization_record(
+    *,
+    incident: Incident,
+    actions: Sequence[ResponseAction],
+    decision: str,
+    channel: str,
+    text_shown: str,
+    contact: Contact | None = None,
+    user: User = None,
+    recorded_by: User = None,
+    statement: str = "",
+    evidence: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+) -> Authorization:
+    """Record a customer's written decision on exact actions; granted actions go to execution."""
+    if decision not in Authorization.Decision.values:
+        raise ValidationError({"decision": f"{decision!r} is neither granted nor declined."})
+    if not actions:
+        raise ValidationError({"actions": "Choose at least one action."})
+    if not text_shown.strip():
+        raise ValidationError({"text_shown": "The text the customer decided on is required."})
+    locked = _lock_incident(incident)
+    _check_who(
+        tenant=locked.tenant,
+        channel=channel,
+        contact=contact,
+        user=user,
+        recorded_by=recorded_by,
+        evidence=evidence,
+    )
+    ids = sorted({a.pk for a in actions})
+    scope = list(
+        ResponseAction.objects.select_for_update()
+        .filter(pk__in=ids, incident=locked)
+        .select_related("action_type")
+    )
+    if len(scope) != len(ids):
+        raise ValidationError({"actions": "Every action must belong to this incident."})
+    undecided = [a for a in scope if a.status != ActionStatus.AWAITING_AUTHORIZATION]
+    if undecided:
+        names = ", ".join(f"#{a.pk} ({a.get_status_display().lower()})" for a in undecided)
+        raise ValidationError({"actions": f"Only actions awaiting authorization can be decided on: {names}."})
+
+    authorization = Authorization.objects.create(
+        incident=locked,
+        decision=decision,
+        scope=[{"action": a.pk, "action_type": a.action_type.code, "target": a.target} for a in scope],
+        contact=contact,
+        user=user,
+        recorded_by=recorded_by,
+        channel=channel,
+        at=timezone.now(),
+        text_shown=text_shown,
+        statement=statement,
+        evidence=evidence,
+        ip_address=ip_address,
+        user_agent=user_agent[:400],
+    )
+    who = contact.name if contact is not None else actor_label(user)
+    granted = decision == Authorization.Decision.GRANTED
+    timeline_record(
+        incident=locked,
+        kind=EventKind.AUTHORIZATION_GIVEN if granted else EventKind.AUTHORIZATION_DECLINED,
+        summary=f"{who} {'authorized' if granted else 'declined'} in writing: "
+        + ", ".join(str(a) for a in scope),
+        by=recorded_by or user,
+        label=who if recorded_by is None else f"{who} (recorded by {actor_label(recorded_by)})",
+        channel=channel,
+        data={"authorization": authorization.pk, "scope": authorization.scope, "statement": statement},
+    )
+    for action in scope:
+        action.incident = locked
+        action.authorization = authorization
+        action.save(update_fields=["authorization", "updated_at"])
+        if granted:
+            _apply_decision(action, gate_decision(action), by=recorded_by or user, channel=channel)
+        else:
+            _move(
+                action,
+                ActionStatus.DECLINED,
+                performer=action.performer,
+                basis="",
+                reason=f"Declined in writing by {who}: MDR Ops will not perform it.",
+                outcome="declined",
+                by=recorded_by or user,
+                channel=channel,
+            )
+    return authorization

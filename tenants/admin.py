@@ -1,0 +1,210 @@
+"""Admin for MDR leads and analysts: tenants with their contacts, performers and users; writes go through services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest
+
+from incidents.selectors import action_type_choices
+from mdrportal.admin_readonly import ReadOnlyAdminMixin
+from tenants.forms import ContactInlineForm, ContactInlineFormSet
+from tenants.models import (
+    ActionPerformer,
+    Contact,
+    Membership,
+    Partner,
+    PartnerMembership,
+    SettingsChange,
+    Tenant,
+)
+from tenants.services import (
+    CONTACT_FIELDS,
+    TENANT_SETTINGS,
+    contact_create,
+    contact_update,
+    contacts_reorder,
+    membership_remove,
+    membership_set,
+    performer_set,
+    tenant_create,
+    tenant_update_settings,
+)
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    fk_name = "tenant"
+    form = ContactInlineForm
+    formset = ContactInlineFormSet
+    extra = 1
+    can_delete = False  # contacts with history are deactivated, never deleted
+    ordering = ["call_order"]
+
+
+class PartnerContactInline(ContactInline):
+    fk_name = "partner"
+    formset = BaseInlineFormSet
+
+
+class ActionPerformerForm(ModelForm):
+    action_code = forms.ChoiceField(label="Action type", choices=())
+
+    class Meta:
+        model = ActionPerformer
+        fields = ["action_code", "performer"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action_code"].choices = action_type_choices()
+
+
+class ActionPerformerInline(admin.TabularInline):
+    model = ActionPerformer
+    form = ActionPerformerForm
+    extra = 0
+    verbose_name = "performer under Collaborate (action types not listed are performed by MDR Ops)"
+    verbose_name_plural = verbose_name
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+    verbose_name = "customer user"
+
+
+def _save_contacts(request: HttpRequest, formset: BaseInlineFormSet, owner: dict[str, Any]) -> None:
+    """Creations first, then updates that keep a phone reachable, then the rest, then the call order."""
+    forms_ = [f for f in formset.forms if f.has_changed() and f.cleaned_data]
+    for form in (f for f in forms_ if f.instance.pk is None):
+        data = {k: form.cleaned_data[k] for k in CONTACT_FIELDS if k in form.cleaned_data}
+        form.instance = contact_create(by=request.user, **owner, **data)
+    updates = [f for f in forms_ if f.instance.pk and set(f.changed_data) & set(CONTACT_FIELDS)]
+    updates.sort(key=lambda f: not (f.cleaned_data.get("active") and f.cleaned_data.get("phone")))
+    for form in updates:
+        data = {k: form.cleaned_data[k] for k in form.changed_data if k in CONTACT_FIELDS}
+        contact_update(contact=Contact.objects.get(pk=form.instance.pk), by=request.user, **data)
+    current = list(Contact.objects.filter(**owner).order_by("call_order"))
+    wanted = {f.instance.pk: f.cleaned_data.get("position") for f in formset.forms if f.cleaned_data}
+    ordered = sorted(current, key=lambda c: (wanted.get(c.pk) or 10_000 + c.call_order, c.call_order))
+    contacts_reorder(by=request.user, ordered_ids=[c.pk for c in ordered], **owner)
+
+
+def _save_performers(request: HttpRequest, formset: BaseInlineFormSet, tenant: Tenant) -> None:
+    for f in formset.forms:
+        if not f.cleaned_data or not (f.has_changed() or f.cleaned_data.get("DELETE")):
+            continue
+        original = f.initial.get("action_code") if f.instance.pk else None
+        if original and (f.cleaned_data.get("DELETE") or original != f.cleaned_data["action_code"]):
+            performer_set(tenant=tenant, by=request.user, action_code=original, performer="mdr")
+        if not f.cleaned_data.get("DELETE"):
+            performer_set(
+                tenant=tenant,
+                by=request.user,
+                action_code=f.cleaned_data["action_code"],
+                performer=f.cleaned_data["performer"],
+            )
+
+
+def _save_memberships(request: HttpRequest, formset: BaseInlineFormSet, tenant: Tenant) -> None:
+    for f in formset.forms:
+        if not f.cleaned_data or not (f.has_changed() or f.cleaned_data.get("DELETE")):
+            continue
+        original = Membership.objects.get(pk=f.instance.pk).user if f.instance.pk else None
+        if original and (f.cleaned_data.get("DELETE") or original != f.cleaned_data["user"]):
+            membership_remove(tenant=tenant, user=original, by=request.user)
+        if not f.cleaned_data.get("DELETE"):
+            membership_set(
+                tenant=tenant, user=f.cleaned_data["user"], role=f.cleaned_data["role"], by=request.user
+            )
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "tier", "response_mode", "authorize_on_no_ack", "partner"]
+    list_filter = ["tier", "response_mode", "authorize_on_no_ack", "partner"]
+    list_select_related = ["partner"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [ContactInline, ActionPerformerInline, MembershipInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "partner", "timezone"]}),
+        ("Response policy", {"fields": ["tier", "response_mode", "authorize_on_no_ack"]}),
+        ("Call tree", {"fields": ["call_attempts_per_contact", "ring_timeout_seconds"]}),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> list[str]:
+        return ["slug"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: ModelForm, change: bool) -> None:
+        if change:
+            return  # applied in save_related, in the order the fallback rule needs
+        created = tenant_create(
+            name=obj.name,
+            slug=obj.slug,
+            tier=obj.tier,
+            response_mode=obj.response_mode,
+            timezone=obj.timezone,
+            partner=obj.partner,
+            by=request.user,
+        )
+        obj.pk, obj._state.adding, obj._state.db = created.pk, False, created._state.db
+
+    def save_related(self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool) -> None:
+        tenant = form.instance
+        wanted = {f: form.cleaned_data[f] for f in TENANT_SETTINGS if f in form.cleaned_data}
+        # Ticking the fallback may rest on a phone added in this same submission: apply it last.
+        ticking = wanted.get("authorize_on_no_ack") is True
+        if not ticking:
+            tenant_update_settings(tenant=tenant, by=request.user, **wanted)
+        for formset in formsets:
+            self.save_formset(request, form, formset, change)
+        if ticking:
+            tenant_update_settings(tenant=tenant, by=request.user, **wanted)
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
+    ) -> None:
+        tenant = form.instance
+        if formset.model is Contact:
+            _save_contacts(request, formset, {"tenant": tenant})
+        elif formset.model is ActionPerformer:
+            _save_performers(request, formset, tenant)
+        elif formset.model is Membership:
+            _save_memberships(request, formset, tenant)
+
+
+@admin.register(Partner)
+class PartnerAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [PartnerContactInline]
+
+    def save_formset(
+        self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
+    ) -> None:
+        _save_contacts(request, formset, {"partner": form.instance})
+
+
+@admin.register(PartnerMembership)
+class PartnerMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "partner", "role"]
+    list_select_related = ["user", "partner"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(SettingsChange)
+class SettingsChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["at", "tenant", "actor_label", "field", "subject", "before", "after"]
+    list_filter = ["tenant", "field"]
+    list_select_related = ["tenant"]
+    search_fields = ["tenant__name", "actor_label", "subject"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SettingsChange]:
+        return super().get_queryset(request).order_by("-at", "-id")

@@ -1,0 +1,191 @@
+"""Customers (tenants), their contacts and partners, who may do what, and the audit of their settings."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from phonenumber_field.modelfields import PhoneNumberField
+
+from mdrportal.append_only import AppendOnlyModel
+
+
+class Tier(models.TextChoices):
+    ESSENTIALS = "essentials", "MDR Essentials"
+    COMPLETE = "complete", "MDR Complete"
+
+
+class ResponseMode(models.TextChoices):
+    COLLABORATE = "collaborate", "Collaborate"
+    AUTHORIZE = "authorize", "Authorize"
+
+
+class Performer(models.TextChoices):
+    MDR = "mdr", "MDR Ops"
+    CUSTOMER = "customer", "Customer's team"
+    PARTNER = "partner", "Partner (MSP)"
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    APPROVER = "approver", "Approver"
+    VIEWER = "viewer", "Viewer"
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (for example Europe/Paris).")
+
+
+class Partner(models.Model):
+    """An IT managed service provider that performs delegated actions for the tenants it serves."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tenant(models.Model):
+    """A customer of the MDR service and its response policy."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.ESSENTIALS)
+    response_mode = models.CharField(
+        max_length=16, choices=ResponseMode.choices, default=ResponseMode.COLLABORATE
+    )
+    authorize_on_no_ack = models.BooleanField(
+        "act as in Authorize mode when nobody acknowledges",
+        default=False,
+        help_text="Collaborate only: if every contact was phoned and nobody acknowledged, MDR Ops acts as in "
+        "Authorize mode for that incident.",
+    )
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    call_attempts_per_contact = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    ring_timeout_seconds = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(10), MaxValueValidator(120)]
+    )
+    partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="tenants"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    """A person MDR Ops notifies, in call order, for a tenant or for a partner."""
+
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.PROTECT, related_name="contacts"
+    )
+    partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="contacts"
+    )
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    phone = PhoneNumberField(blank=True, help_text="International format, for example +1 202 555 0100.")
+    call_order = models.PositiveSmallIntegerField()
+    can_authorize = models.BooleanField("may authorize actions", default=False)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["call_order"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(tenant__isnull=False, partner__isnull=True)
+                | Q(tenant__isnull=True, partner__isnull=False),
+                name="contact_has_one_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "call_order"], name="contact_call_order_unique_in_tenant"
+            ),
+            models.UniqueConstraint(
+                fields=["partner", "call_order"], name="contact_call_order_unique_in_partner"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ActionPerformer(models.Model):
+    """Who performs one action type for a tenant under Collaborate; no row means MDR Ops."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="performers")
+    # The catalog lives in the incidents app, which depends on this one: the code is the stable key.
+    action_code = models.SlugField(max_length=64)
+    performer = models.CharField(max_length=16, choices=Performer.choices, default=Performer.MDR)
+
+    class Meta:
+        ordering = ["action_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "action_code"], name="one_performer_per_action")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action_code}: {self.performer}"
+
+
+class Membership(models.Model):
+    """A customer user's role at one tenant."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "tenant"], name="one_role_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} at {self.tenant}"
+
+
+class PartnerMembership(models.Model):
+    """A partner user's role, which reaches every tenant the partner serves."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="partner_memberships"
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "partner"], name="one_role_per_partner")]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.role} at {self.partner}"
+
+
+class SettingsChange(AppendOnlyModel):
+    """One audited change of a tenant's settings: who, when, what, before and after."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="settings_changes")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # PROTECT: an audited user is deactivated, never deleted. No actor means the system itself.
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    actor_label = models.CharField(max_length=150)
+    field = models.CharField(max_length=64)
+    subject = models.CharField(
+        max_length=200, blank=True, help_text="The contact or action type changed, if any."
+    )
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: {self.field} {self.before!r} -> {self.after!r}"

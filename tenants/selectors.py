@@ -1,0 +1,75 @@
+"""Reads of tenants, their policy and who may see them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+
+from tenants.models import (
+    ActionPerformer,
+    Contact,
+    Membership,
+    PartnerMembership,
+    Role,
+    SettingsChange,
+    Tenant,
+)
+
+
+def performers_of(tenant: Tenant) -> dict[str, str]:
+    """Action code -> performer, for the action types that are not performed by MDR Ops."""
+    return dict(ActionPerformer.objects.filter(tenant=tenant).values_list("action_code", "performer"))
+
+
+def tenant_policy(tenant: Tenant) -> dict[str, Any]:
+    """The tenant's response policy as plain data, as it is snapshotted on an incident."""
+    return {
+        "tier": tenant.tier,
+        "response_mode": tenant.response_mode,
+        "authorize_on_no_ack": tenant.authorize_on_no_ack,
+        "performers": performers_of(tenant),
+        "call_attempts_per_contact": tenant.call_attempts_per_contact,
+        "ring_timeout_seconds": tenant.ring_timeout_seconds,
+        "timezone": tenant.timezone,
+    }
+
+
+def tenant_contacts(tenant: Tenant) -> QuerySet[Contact]:
+    return Contact.objects.filter(tenant=tenant).order_by("call_order")
+
+
+def phone_contacts(tenant: Tenant) -> QuerySet[Contact]:
+    """Active contacts with a phone number, in call order: whom a call tree phones."""
+    return tenant_contacts(tenant).filter(active=True).exclude(phone="")
+
+
+def tenants_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]:
+    """Every tenant the user may see: staff see all, customers their own, partner users their partner's."""
+    if not user.is_authenticated or not user.is_active:
+        return Tenant.objects.none()
+    if user.is_staff:
+        return Tenant.objects.all()
+    return Tenant.objects.filter(Q(memberships__user=user) | Q(partner__memberships__user=user)).distinct()
+
+
+def role_at(user: AbstractBaseUser | AnonymousUser, tenant: Tenant) -> Role | None:
+    """The user's role at the tenant (a direct membership wins over a partner's), or None."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    direct = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
+    if direct:
+        return Role(direct)
+    if tenant.partner_id is None:
+        return None
+    via_partner = (
+        PartnerMembership.objects.filter(user=user, partner_id=tenant.partner_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+    return Role(via_partner) if via_partner else None
+
+
+def settings_history(tenant: Tenant) -> QuerySet[SettingsChange]:
+    return SettingsChange.objects.filter(tenant=tenant).select_related("actor").order_by("-at", "-id")

@@ -1,0 +1,276 @@
+"""Writes to tenants, contacts, performers and memberships; every settings change is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+
+from tenants.models import (
+    ActionPerformer,
+    Contact,
+    Membership,
+    Partner,
+    Performer,
+    ResponseMode,
+    Role,
+    SettingsChange,
+    Tenant,
+    Tier,
+)
+from tenants.rules import LAST_PHONE_CONTACT, check_fallback_reachable
+
+User = AbstractBaseUser | None
+
+TENANT_SETTINGS = (
+    "name",
+    "tier",
+    "response_mode",
+    "authorize_on_no_ack",
+    "timezone",
+    "call_attempts_per_contact",
+    "ring_timeout_seconds",
+    "partner",
+)
+CONTACT_FIELDS = ("name", "email", "phone", "can_authorize", "active")
+
+
+def actor_label(user: User) -> str:
+    return user.get_username() if user is not None else "system"
+
+
+def _audit(*, tenant: Tenant, by: User, field: str, before: Any, after: Any, subject: str = "") -> None:
+    SettingsChange.objects.create(
+        tenant=tenant,
+        actor=by,
+        actor_label=actor_label(by),
+        field=field,
+        subject=subject,
+        before=before,
+        after=after,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """A value as it is written in the audit: JSON-friendly and readable."""
+    if isinstance(value, Partner):
+        return value.slug
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def _lock(tenant: Tenant) -> Tenant:
+    return Tenant.objects.select_for_update().get(pk=tenant.pk)
+
+
+def _check_fallback(tenant: Tenant, message: str | None = None) -> None:
+    contacts = Contact.objects.filter(tenant=tenant).values_list("active", "phone")
+    kwargs = {"message": message} if message else {}
+    check_fallback_reachable(authorize_on_no_ack=tenant.authorize_on_no_ack, contacts=contacts, **kwargs)
+
+
+@transaction.atomic
+def tenant_create(
+    *,
+    name: str,
+    slug: str,
+    by: User,
+    tier: str = Tier.ESSENTIALS,
+    response_mode: str = ResponseMode.COLLABORATE,
+    timezone: str = "UTC",
+    partner: Partner | None = None,
+) -> Tenant:
+    """A new tenant starts without the fallback: it needs a contact with a phone first."""
+    tenant = Tenant(
+        name=name, slug=slug, tier=tier, response_mode=response_mode, timezone=timezone, partner=partner
+    )
+    tenant.full_clean()
+    tenant.save()
+    _audit(
+        tenant=tenant,
+        by=by,
+        field="created",
+        before=None,
+        after={"tier": tier, "response_mode": response_mode, "authorize_on_no_ack": False},
+    )
+    return tenant
+
+
+@transaction.atomic
+def tenant_update_settings(*, tenant: Tenant, by: User, **changes: Any) -> Tenant:
+    """Change response settings; refuses the fallback checkbox while no active contact has a phone."""
+    unknown = set(changes) - set(TENANT_SETTINGS)
+    if unknown:
+        raise TypeError(f"not tenant settings: {', '.join(sorted(unknown))}")
+    locked = _lock(tenant)
+    changed = [(f, getattr(locked, f), v) for f, v in changes.items() if getattr(locked, f) != v]
+    for field, _before, after in changed:
+        setattr(locked, field, after)
+    locked.full_clean()
+    try:
+        _check_fallback(locked)
+    except ValidationError as error:
+        raise ValidationError({"authorize_on_no_ack": error.messages}) from None
+    if changed:
+        locked.save(update_fields=[f for f, _, _ in changed])
+    for field, before, after in changed:
+        _audit(tenant=locked, by=by, field=field, before=_plain(before), after=_plain(after))
+    _refresh(tenant, locked)
+    return tenant
+
+
+def _refresh(target: Any, source: Any) -> None:
+    for field in source._meta.concrete_fields:
+        setattr(target, field.attname, getattr(source, field.attname))
+
+
+def _owner_filter(*, tenant: Tenant | None, partner: Partner | None) -> dict[str, Any]:
+    if (tenant is None) == (partner is None):
+        raise TypeError("a contact belongs to exactly one tenant or one partner")
+    return {"tenant": tenant} if tenant is not None else {"partner": partner}
+
+
+def _contact_snapshot(contact: Contact) -> dict[str, Any]:
+    return {f: _plain(getattr(contact, f)) for f in (*CONTACT_FIELDS, "call_order")}
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    by: User,
+    name: str,
+    tenant: Tenant | None = None,
+    partner: Partner | None = None,
+    email: str = "",
+    phone: Any = "",
+    can_authorize: bool = False,
+    active: bool = True,
+) -> Contact:
+    """Add a contact at the end of the call order."""
+    owner = _owner_filter(tenant=tenant, partner=partner)
+    if tenant is not None:
+        _lock(tenant)
+    last = Contact.objects.filter(**owner).aggregate(last=Max("call_order"))["last"] or 0
+    contact = Contact(
+        **owner,
+        name=name,
+        email=email,
+        phone=phone,
+        can_authorize=can_authorize,
+        active=active,
+        call_order=last + 1,
+    )
+    contact.full_clean()
+    contact.save()
+    if tenant is not None:
+        _audit(
+            tenant=tenant, by=by, field="contact", subject=name, before=None, after=_contact_snapshot(contact)
+        )
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, contact: Contact, by: User, **changes: Any) -> Contact:
+    """Change a contact; refuses to leave the fallback without an active contact with a phone."""
+    unknown = set(changes) - set(CONTACT_FIELDS)
+    if unknown:
+        raise TypeError(f"not contact fields: {', '.join(sorted(unknown))}")
+    tenant = _lock(contact.tenant) if contact.tenant_id else None
+    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    before = _contact_snapshot(locked)
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    locked.full_clean()
+    locked.save()
+    after = _contact_snapshot(locked)
+    if tenant is not None:
+        _check_fallback(tenant, LAST_PHONE_CONTACT)
+        if before != after:
+            _audit(tenant=tenant, by=by, field="contact", subject=locked.name, before=before, after=after)
+    _refresh(contact, locked)
+    return contact
+
+
+@transaction.atomic
+def contacts_reorder(
+    *, by: User, ordered_ids: list[int], tenant: Tenant | None = None, partner: Partner | None = None
+) -> None:
+    """Set the call order to the given sequence of contact ids (every contact of the owner, once)."""
+    owner = _owner_filter(tenant=tenant, partner=partner)
+    if tenant is not None:
+        _lock(tenant)
+    contacts = {c.pk: c for c in Contact.objects.select_for_update().filter(**owner)}
+    if sorted(ordered_ids) != sorted(contacts):
+        raise ValidationError("The new call order must list every contact exactly once.", code="bad_order")
+    before = [contacts[pk].name for pk in sorted(contacts, key=lambda pk: contacts[pk].call_order)]
+    after = [contacts[pk].name for pk in ordered_ids]
+    if before == after:
+        return
+    # Two passes keep the (owner, call_order) unique constraint true after every statement.
+    offset = len(ordered_ids) + max(c.call_order for c in contacts.values())
+    for position, pk in enumerate(ordered_ids, start=1):
+        Contact.objects.filter(pk=pk).update(call_order=offset + position)
+    for position, pk in enumerate(ordered_ids, start=1):
+        Contact.objects.filter(pk=pk).update(call_order=position)
+    if tenant is not None:
+        _audit(tenant=tenant, by=by, field="call_order", before=before, after=after)
+
+
+@transaction.atomic
+def performer_set(*, tenant: Tenant, by: User, action_code: str, performer: str) -> None:
+    """Who performs an action type under Collaborate; MDR Ops is the default and stores no row."""
+    if performer not in Performer.values:
+        raise ValidationError({"performer": f"{performer!r} is not one of {', '.join(Performer.values)}."})
+    if performer == Performer.PARTNER and tenant.partner_id is None:
+        raise ValidationError({"performer": "This tenant has no partner to delegate to."})
+    _lock(tenant)
+    row = ActionPerformer.objects.filter(tenant=tenant, action_code=action_code).first()
+    before = row.performer if row else Performer.MDR.value
+    if before == performer:
+        return
+    if performer == Performer.MDR:
+        row.delete()
+    elif row is None:
+        ActionPerformer.objects.create(tenant=tenant, action_code=action_code, performer=performer)
+    else:
+        row.performer = performer
+        row.save(update_fields=["performer"])
+    _audit(tenant=tenant, by=by, field="performer", subject=action_code, before=before, after=performer)
+
+
+@transaction.atomic
+def membership_set(*, tenant: Tenant, user: AbstractBaseUser, role: str, by: User) -> Membership:
+    if role not in Role.values:
+        raise ValidationError({"role": f"{role!r} is not one of {', '.join(Role.values)}."})
+    membership = Membership.objects.filter(tenant=tenant, user=user).first()
+    before = membership.role if membership else None
+    if membership is None:
+        membership = Membership.objects.create(tenant=tenant, user=user, role=role)
+    elif membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    if before != role:
+        _audit(
+            tenant=tenant, by=by, field="membership", subject=user.get_username(), before=before, after=role
+        )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, tenant: Tenant, user: AbstractBaseUser, by: User) -> None:
+    membership = Membership.objects.filter(tenant=tenant, user=user).first()
+    if membership is None:
+        return
+    membership.delete()
+    _audit(
+        tenant=tenant,
+        by=by,
+        field="membership",
+        subject=user.get_username(),
+        before=membership.role,
+        after=None,
+    )

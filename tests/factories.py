@@ -1,0 +1,84 @@
+"""Factories for tests; they build rows through the services where a service owns the write."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from incidents.models import Incident, ResponseAction, Severity
+from incidents.selectors import action_type_by_code
+from incidents.services import action_propose, incident_open
+from tenants.models import Contact, Partner, ResponseMode, Role, Tenant, Tier
+from tenants.services import contact_create, membership_set, performer_set, tenant_create, tenant_update_settings
+
+_numbers = itertools.count(1)
+PASSWORD = "correct-horse-battery"
+
+
+def make_user(username: str | None = None, *, staff: bool = False, group: str | None = None, **extra: Any) -> Any:
+    user = get_user_model().objects.create_user(
+        username=username or f"user{next(_numbers)}", password=PASSWORD, is_staff=staff, **extra
+    )
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def make_analyst(username: str = "analyst") -> Any:
+    return make_user(username, staff=True, group="MDR Ops")
+
+
+def make_partner(slug: str = "msp") -> Partner:
+    return Partner.objects.create(name=slug.title(), slug=slug)
+
+
+def make_tenant(
+    *,
+    tier: str = Tier.COMPLETE,
+    mode: str = ResponseMode.COLLABORATE,
+    fallback: bool = False,
+    phones: int = 2,
+    performers: dict[str, str] | None = None,
+    partner: Partner | None = None,
+    slug: str | None = None,
+) -> Tenant:
+    n = next(_numbers)
+    tenant = tenant_create(
+        name=f"Tenant {n}", slug=slug or f"tenant-{n}", tier=tier, response_mode=mode, partner=partner, by=None
+    )
+    for i in range(phones):
+        contact_create(
+            tenant=tenant,
+            by=None,
+            name=f"Contact {n}.{i + 1}",
+            email=f"c{i + 1}@t{n}.example",
+            phone=f"+1202555{100 + i:04d}",
+            can_authorize=True,
+        )
+    for code, performer in (performers or {}).items():
+        performer_set(tenant=tenant, by=None, action_code=code, performer=performer)
+    if fallback:
+        tenant_update_settings(tenant=tenant, by=None, authorize_on_no_ack=True)
+    tenant.refresh_from_db()
+    return tenant
+
+
+def make_member(tenant: Tenant, role: str = Role.VIEWER, username: str | None = None) -> Any:
+    user = make_user(username)
+    membership_set(tenant=tenant, user=user, role=role, by=None)
+    return user
+
+
+def make_incident(tenant: Tenant, *, by: Any = None, severity: str = Severity.CRITICAL) -> Incident:
+    return incident_open(tenant=tenant, title="Ransomware on WS-0142", severity=severity, by=by)
+
+
+def propose(incident: Incident, code: str, target: str = "WS-0142", by: Any = None) -> ResponseAction:
+    return action_propose(incident=incident, action_type=action_type_by_code(code), target=target, by=by)
+
+
+def first_contact(tenant: Tenant) -> Contact:
+    return tenant.contacts.order_by("call_order").first()
