@@ -78,13 +78,26 @@ class MembershipInline(admin.TabularInline):
     verbose_name = "customer user"
 
 
+def _record(
+    formset: BaseInlineFormSet,
+    *,
+    new: list[Any] | None = None,
+    changed: list[tuple[Any, list[str]]] | None = None,
+    deleted: list[Any] | None = None,
+) -> None:
+    """What formset.save() would have noted; the admin's change message (LogEntry) reads it."""
+    formset.new_objects, formset.changed_objects = new or [], changed or []
+    formset.deleted_objects = deleted or []
+
+
 def _save_contacts(request: HttpRequest, formset: BaseInlineFormSet, owner: dict[str, Any]) -> None:
     """Creations first, then updates that keep a phone reachable, then the rest, then the call order."""
     forms_ = [f for f in formset.forms if f.has_changed() and f.cleaned_data]
-    for form in (f for f in forms_ if f.instance.pk is None):
+    created = [f for f in forms_ if f.instance.pk is None]
+    for form in created:
         data = {k: form.cleaned_data[k] for k in CONTACT_FIELDS if k in form.cleaned_data}
         form.instance = contact_create(by=request.user, **owner, **data)
-    updates = [f for f in forms_ if f.instance.pk and set(f.changed_data) & set(CONTACT_FIELDS)]
+    updates = [f for f in forms_ if f not in created and set(f.changed_data) & set(CONTACT_FIELDS)]
     updates.sort(key=lambda f: not (f.cleaned_data.get("active") and f.cleaned_data.get("phone")))
     for form in updates:
         data = {k: form.cleaned_data[k] for k in form.changed_data if k in CONTACT_FIELDS}
@@ -93,12 +106,24 @@ def _save_contacts(request: HttpRequest, formset: BaseInlineFormSet, owner: dict
     wanted = {f.instance.pk: f.cleaned_data.get("position") for f in formset.forms if f.cleaned_data}
     ordered = sorted(current, key=lambda c: (wanted.get(c.pk) or 10_000 + c.call_order, c.call_order))
     contacts_reorder(by=request.user, ordered_ids=[c.pk for c in ordered], **owner)
+    _record(
+        formset,
+        new=[f.instance for f in created],
+        changed=[(f.instance, f.changed_data) for f in forms_ if f not in created],
+    )
 
 
 def _save_performers(request: HttpRequest, formset: BaseInlineFormSet, tenant: Tenant) -> None:
+    new, changed, deleted = [], [], []
     for f in formset.forms:
         if not f.cleaned_data or not (f.has_changed() or f.cleaned_data.get("DELETE")):
             continue
+        if f.instance.pk and f.cleaned_data.get("DELETE"):
+            deleted.append(f.instance)
+        elif f.instance.pk:
+            changed.append((f.instance, f.changed_data))
+        elif not f.cleaned_data.get("DELETE"):
+            new.append(f.instance)
         original = f.initial.get("action_code") if f.instance.pk else None
         if original and (f.cleaned_data.get("DELETE") or original != f.cleaned_data["action_code"]):
             performer_set(tenant=tenant, by=request.user, action_code=original, performer="mdr")
@@ -109,19 +134,28 @@ def _save_performers(request: HttpRequest, formset: BaseInlineFormSet, tenant: T
                 action_code=f.cleaned_data["action_code"],
                 performer=f.cleaned_data["performer"],
             )
+    _record(formset, new=new, changed=changed, deleted=deleted)
 
 
 def _save_memberships(request: HttpRequest, formset: BaseInlineFormSet, tenant: Tenant) -> None:
+    new, changed, deleted = [], [], []
     for f in formset.forms:
         if not f.cleaned_data or not (f.has_changed() or f.cleaned_data.get("DELETE")):
             continue
         original = Membership.objects.get(pk=f.instance.pk).user if f.instance.pk else None
+        if original and f.cleaned_data.get("DELETE"):
+            deleted.append(f.instance)
+        elif original:
+            changed.append((f.instance, f.changed_data))
+        elif not f.cleaned_data.get("DELETE"):
+            new.append(f.instance)
         if original and (f.cleaned_data.get("DELETE") or original != f.cleaned_data["user"]):
             membership_remove(tenant=tenant, user=original, by=request.user)
         if not f.cleaned_data.get("DELETE"):
             membership_set(
                 tenant=tenant, user=f.cleaned_data["user"], role=f.cleaned_data["role"], by=request.user
             )
+    _record(formset, new=new, changed=changed, deleted=deleted)
 
 
 @admin.register(Tenant)

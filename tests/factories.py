@@ -12,13 +12,21 @@ from incidents.models import Incident, ResponseAction, Severity
 from incidents.selectors import action_type_by_code
 from incidents.services import action_propose, incident_open
 from tenants.models import Contact, Partner, ResponseMode, Role, Tenant, Tier
-from tenants.services import contact_create, membership_set, performer_set, tenant_create, tenant_update_settings
+from tenants.services import (
+    contact_create,
+    membership_set,
+    performer_set,
+    tenant_create,
+    tenant_update_settings,
+)
 
 _numbers = itertools.count(1)
 PASSWORD = "correct-horse-battery"
 
 
-def make_user(username: str | None = None, *, staff: bool = False, group: str | None = None, **extra: Any) -> Any:
+def make_user(
+    username: str | None = None, *, staff: bool = False, group: str | None = None, **extra: Any
+) -> Any:
     user = get_user_model().objects.create_user(
         username=username or f"user{next(_numbers)}", password=PASSWORD, is_staff=staff, **extra
     )
@@ -47,7 +55,12 @@ def make_tenant(
 ) -> Tenant:
     n = next(_numbers)
     tenant = tenant_create(
-        name=f"Tenant {n}", slug=slug or f"tenant-{n}", tier=tier, response_mode=mode, partner=partner, by=None
+        name=f"Tenant {n}",
+        slug=slug or f"tenant-{n}",
+        tier=tier,
+        response_mode=mode,
+        partner=partner,
+        by=None,
     )
     for i in range(phones):
         contact_create(

@@ -16,18 +16,24 @@ policies = st.fixed_dictionaries(
         "tier": st.sampled_from(Tier.values),
         "response_mode": st.sampled_from(ResponseMode.values),
         "authorize_on_no_ack": st.booleans(),
-        "performers": st.dictionaries(st.sampled_from(["a", "b"]), st.sampled_from(Performer.values), max_size=2),
+        "performers": st.dictionaries(
+            st.sampled_from(["a", "b"]), st.sampled_from(Performer.values), max_size=2
+        ),
     }
 )
 # A snapshot as it might be found damaged or from an older version: the gate must hold, never run.
 broken_policies = st.one_of(
-    st.dictionaries(st.text(max_size=8), st.one_of(st.none(), st.text(max_size=8), st.booleans()), max_size=5),
+    st.dictionaries(
+        st.text(max_size=8), st.one_of(st.none(), st.text(max_size=8), st.booleans()), max_size=5
+    ),
     policies.map(lambda p: {**p, "authorize_on_no_ack": "yes"}),
     policies.map(lambda p: {**p, "tier": "platinum"}),
     policies.map(lambda p: {k: v for k, v in p.items() if k != "response_mode"}),
 )
 events = st.lists(
-    st.sampled_from(["acknowledged", "authorization_granted", "authorization_declined", "fallback_taken", "call"]),
+    st.sampled_from(
+        ["acknowledged", "authorization_granted", "authorization_declined", "fallback_taken", "call"]
+    ),
     max_size=12,
 )
 
@@ -44,7 +50,9 @@ def fold(history: list[str]) -> Facts:
 
 
 @settings(max_examples=400, deadline=None)
-@given(policy=policies, history=events, code=st.sampled_from(["a", "b", "c"]), category=st.sampled_from(Category))
+@given(
+    policy=policies, history=events, code=st.sampled_from(["a", "b", "c"]), category=st.sampled_from(Category)
+)
 def test_execute_always_rests_on_a_basis_the_events_justify(
     policy: dict[str, Any], history: list[str], code: str, category: Category
 ) -> None:
@@ -67,14 +75,25 @@ def test_execute_always_rests_on_a_basis_the_events_justify(
 
 
 @settings(max_examples=200, deadline=None)
-@given(policy=broken_policies, facts=st.builds(Facts, st.booleans(), st.booleans()), category=st.sampled_from(Category))
-def test_an_unreadable_policy_holds_instead_of_executing(policy: dict[str, Any], facts: Facts, category: Category) -> None:
+@given(
+    policy=broken_policies,
+    facts=st.builds(Facts, st.booleans(), st.booleans()),
+    category=st.sampled_from(Category),
+)
+def test_an_unreadable_policy_holds_instead_of_executing(
+    policy: dict[str, Any], facts: Facts, category: Category
+) -> None:
     decision = decide_safely(policy, ActionFacts("a", category), facts)
     assert decision.outcome is Outcome.HOLD
     assert decision.basis is None
 
 
 def test_an_unknown_category_holds() -> None:
-    policy = {"tier": "complete", "response_mode": "authorize", "authorize_on_no_ack": False, "performers": {}}
+    policy = {
+        "tier": "complete",
+        "response_mode": "authorize",
+        "authorize_on_no_ack": False,
+        "performers": {},
+    }
     decision = decide_safely(policy, ActionFacts("a", "eradication"), Facts())  # type: ignore[arg-type]
     assert decision.outcome is Outcome.HOLD

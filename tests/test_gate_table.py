@@ -34,7 +34,15 @@ TABLE = [
     ((ANY, COLLAB, ANY, ANY, Performer.MDR, ANY, False), (Outcome.AWAIT_AUTHORIZATION, None)),
 ]
 
-AXES = [list(Tier), list(ResponseMode), [False, True], [False, True], list(Performer), list(Category), [False, True]]
+AXES = [
+    list(Tier),
+    list(ResponseMode),
+    [False, True],
+    [False, True],
+    list(Performer),
+    list(Category),
+    [False, True],
+]
 CASES = list(itertools.product(*AXES))
 
 
@@ -55,7 +63,9 @@ def test_table_covers_every_combination() -> None:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(str(getattr(v, "value", v)) for v in c))
 def test_gate_decides_as_the_table_says(case: tuple) -> None:
     tier, mode, checkbox, fallback, performer, category, authorized = case
-    policy = Policy(tier=tier, response_mode=mode, authorize_on_no_ack=checkbox, performers={"act": performer})
+    policy = Policy(
+        tier=tier, response_mode=mode, authorize_on_no_ack=checkbox, performers={"act": performer}
+    )
     decision = decide(policy, ActionFacts(code="act", category=category), Facts(authorized, fallback))
     assert (decision.outcome, decision.basis) == expected(case)
     assert decision.reason
@@ -63,6 +73,8 @@ def test_gate_decides_as_the_table_says(case: tuple) -> None:
 
 def test_phone_acknowledgment_is_not_an_authorization() -> None:
     policy = Policy(tier=X, response_mode=COLLAB, authorize_on_no_ack=False)
-    decision = decide(policy, ActionFacts("isolate_endpoint", C), Facts(authorized=False, fallback_taken=False))
+    decision = decide(
+        policy, ActionFacts("isolate_endpoint", C), Facts(authorized=False, fallback_taken=False)
+    )
     assert decision.outcome is Outcome.AWAIT_AUTHORIZATION
     assert "phone acknowledgment is not" in decision.reason
