@@ -60,7 +60,7 @@ class Command(BaseCommand):
                 membership_set(tenant=tenant, user=user, role=role, by=None)
             if not tenant.incidents.exists():
                 self._incident(tenant, analyst)
-        self.stdout.write(self.style.SUCCESS("Demo data ready. Logins (password for new users: %s):" % password))
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for new users: {password}):"))
         for username, what in self.logins:
             self.stdout.write(f"  {username:28} {what}")
 
