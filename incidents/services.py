@@ -105,7 +105,7 @@ def incident_open(
 
 
 def _lock_incident(incident: Incident) -> Incident:
-    return Incident.objects.select_for_update().select_related("tenant").get(pk=incident.pk)
+    return Incident.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=incident.pk)
 
 
 @transaction.atomic
@@ -245,7 +245,7 @@ def incident_reapply_policy(*, incident: Incident, by: User, channel: str = Chan
         channel=channel,
         data={"before": before, "after": after},
     )
-    pending = locked.actions.select_for_update().filter(status__in=UNDECIDED_STATUSES)
+    pending = locked.actions.select_for_update(of=("self",)).filter(status__in=UNDECIDED_STATUSES)
     for action in pending.select_related("action_type", "authorization"):
         action.incident = locked
         _apply_decision(action, gate_decision(action), by=by, channel=channel)
@@ -317,7 +317,7 @@ def authorization_record(
     )
     ids = sorted({a.pk for a in actions})
     scope = list(
-        ResponseAction.objects.select_for_update()
+        ResponseAction.objects.select_for_update(of=("self",))
         .filter(pk__in=ids, incident=locked)
         .select_related("action_type")
     )
