@@ -15,11 +15,20 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from incidents.forms import ProposeActionForm, RecordAuthorizationForm
-from incidents.models import ActionType, Authorization, Channel, Incident, ResponseAction, TimelineEvent
+from incidents.forms import IncidentForm, ProposeActionForm, RecordAuthorizationForm
+from incidents.models import (
+    ActionAttempt,
+    ActionType,
+    Authorization,
+    Channel,
+    Incident,
+    ResponseAction,
+    TimelineEvent,
+)
 from incidents.selectors import authorization_text
 from incidents.services import (
     action_propose,
+    action_propose_revert,
     authorization_record,
     incident_open,
     incident_reapply_policy,
@@ -48,6 +57,10 @@ class ResponseActionInline(ReadOnlyInline):
     readonly_fields = fields
     ordering = ["proposed_at", "id"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ResponseAction]:
+        # Each row shows its action type (also in the row's title) and authorization: one query, not N.
+        return super().get_queryset(request).select_related("action_type", "authorization")
+
 
 class TimelineEventInline(ReadOnlyInline):
     model = TimelineEvent
@@ -65,6 +78,7 @@ class IncidentAdmin(admin.ModelAdmin):
     list_select_related = ["tenant"]
     search_fields = ["title", "summary", "tenant__name", "actions__target"]
     date_hierarchy = "opened_at"
+    form = IncidentForm
     inlines = [ResponseActionInline, TimelineEventInline]
     actions = ["propose_action", "record_authorization", "reapply_policy"]
     change_form_template = "admin/incidents/incident/change_form.html"
@@ -77,6 +91,10 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.display(description="policy in force")
     def policy_display(self, obj: Incident) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.policy, indent=2, sort_keys=True))
+
+    def get_inlines(self, request: HttpRequest, obj: Incident | None = None) -> list[Any]:
+        # A new incident has no actions or events yet; the service writes its first event.
+        return self.inlines if obj is not None else []
 
     def get_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
         if obj is None:
@@ -114,7 +132,10 @@ class IncidentAdmin(admin.ModelAdmin):
         obj.pk, obj._state.adding, obj._state.db = opened.pk, False, opened._state.db
 
     def save_related(self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool) -> None:
-        pass  # actions and events are written by services only
+        # Actions and events are written by services only; the inlines are read-only and save nothing.
+        # The admin's change message (LogEntry) reads what formset.save() would have noted.
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     # Admin actions: each works on one incident and opens its form.
     def _one(self, request: HttpRequest, queryset: QuerySet[Incident], view: str) -> HttpResponse | None:
@@ -220,12 +241,38 @@ class ActionTypeAdmin(admin.ModelAdmin):
         return False
 
 
+class ActionAttemptInline(ReadOnlyInline):
+    model = ActionAttempt
+    fields = ["number", "connector", "started_at", "finished_at", "outcome", "message"]
+    readonly_fields = fields
+    ordering = ["number"]
+
+
 @admin.register(ResponseAction)
 class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "incident", "action_type", "target", "status", "performer", "basis", "updated_at"]
     list_filter = ["status", "performer", "basis", "action_type__category"]
     list_select_related = ["incident", "action_type"]
     search_fields = ["target", "incident__title"]
+    inlines = [ActionAttemptInline]
+    actions = ["propose_revert"]
+
+    @admin.action(
+        description="Propose the revert (release, re-enable, unblock, restore)", permissions=["propose"]
+    )
+    def propose_revert(self, request: HttpRequest, queryset: QuerySet[ResponseAction]) -> None:
+        for action in queryset.select_related("action_type__revert", "incident"):
+            try:
+                revert = action_propose_revert(action=action, by=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"#{action.pk}: {' '.join(error.messages)}", messages.WARNING)
+            else:
+                self.message_user(
+                    request, f"#{action.pk}: proposed {revert} (#{revert.pk}): {revert.decision_reason}"
+                )
+
+    def has_propose_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("incidents.add_responseaction")
 
 
 @admin.register(Authorization)
@@ -241,3 +288,7 @@ class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", "channel"]
     list_select_related = ["incident"]
     search_fields = ["summary", "incident__title"]
+
+
+# Registered from their own module: the connector admin keeps the secret write-only.
+from incidents import admin_connectors  # noqa: E402, F401

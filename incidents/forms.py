@@ -6,9 +6,31 @@ from typing import Any
 
 from django import forms
 
-from incidents.models import ActionType, Authorization, Incident
+from incidents.models import INCIDENT_TRANSITIONS, ActionType, Authorization, Incident, IncidentStatus
 from incidents.selectors import awaiting_authorization
 from tenants.models import Contact
+
+
+class IncidentForm(forms.ModelForm):
+    """The admin's incident form: a status change must be one the transition table allows."""
+
+    class Meta:
+        model = Incident
+        fields: list[str] = []  # the admin chooses them
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        current = self.instance.status
+        if self.instance.pk and status != current and status not in INCIDENT_TRANSITIONS.get(current, ()):
+            allowed = ", ".join(
+                sorted(IncidentStatus(s).label for s in INCIDENT_TRANSITIONS.get(current, ()))
+            )
+            raise forms.ValidationError(
+                f"An incident cannot go from {IncidentStatus(current).label} to {IncidentStatus(status).label} "
+                f"(allowed: {allowed}).",
+                code="bad_transition",
+            )
+        return status
 
 
 class ProposeActionForm(forms.Form):

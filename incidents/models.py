@@ -56,6 +56,7 @@ class ActionStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     DECLINED = "declined", "Declined by the customer"
     CANCELED = "canceled", "Canceled"
+    REVERTED = "reverted", "Reverted"
 
 
 # The one place that says which status may follow which.
@@ -90,10 +91,11 @@ ACTION_TRANSITIONS: dict[str, frozenset[str]] = {
         }
     ),
     ActionStatus.RUNNING: frozenset({ActionStatus.SUCCEEDED, ActionStatus.FAILED, ActionStatus.QUEUED}),
-    ActionStatus.SUCCEEDED: frozenset(),
+    ActionStatus.SUCCEEDED: frozenset({ActionStatus.REVERTED}),
     ActionStatus.FAILED: frozenset(),
     ActionStatus.DECLINED: frozenset(),
     ActionStatus.CANCELED: frozenset(),
+    ActionStatus.REVERTED: frozenset(),
 }
 
 # Statuses in which the gate's decision may still change the action's course.
@@ -237,6 +239,17 @@ class ResponseAction(models.Model):
     authorization = models.ForeignKey(
         Authorization, null=True, blank=True, on_delete=models.PROTECT, related_name="actions"
     )
+    reverts = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reverted_by",
+        help_text="The succeeded action this one undoes.",
+    )
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a queued action is due to run (retries wait here)."
+    )
     proposed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -256,6 +269,65 @@ class ResponseAction(models.Model):
         return f"{self.action_type.name} on {self.target}"
 
 
+class AttemptOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    TRANSIENT = "transient", "Failed, worth retrying"
+    PERMANENT = "permanent", "Failed for good"
+    LOST = "lost", "Lost: the worker stopped during the call"
+
+
+class ActionAttempt(models.Model):
+    """One claimed call to the tenant's platform for one action; the claim comes before the call."""
+
+    action = models.ForeignKey(ResponseAction, on_delete=models.PROTECT, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    connector = models.CharField(max_length=32)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices, blank=True)
+    message = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["action", "number"]
+        constraints = [models.UniqueConstraint(fields=["action", "number"], name="one_claim_per_attempt")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.number} of action #{self.action_id}"
+
+
+class ConnectorKind(models.TextChoices):
+    SIMULATED = "simulated", "Simulated"
+    SOPHOS_CENTRAL = "sophos_central", "Sophos Central"
+    WEBHOOK = "webhook", "Webhook (signed JSON POST)"
+
+
+class ConnectorConfig(models.Model):
+    """How MDR Ops reaches one tenant's endpoint platform; no row means the simulated connector."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="connector")
+    kind = models.CharField(max_length=32, choices=ConnectorKind.choices, default=ConnectorKind.SIMULATED)
+    url = models.URLField(
+        blank=True,
+        help_text="Sophos Central: the tenant's data-region API host. Webhook: the receiver's URL.",
+    )
+    client_id = models.CharField(max_length=200, blank=True, help_text="Sophos Central: API client id.")
+    external_tenant_id = models.CharField(
+        max_length=200, blank=True, help_text="Sophos Central: the tenant id sent as X-Tenant-ID."
+    )
+    # Write-only: forms never show it back, logs and timeline events never carry it.
+    secret = models.CharField(max_length=500, blank=True)
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Simulated: {"transient": [targets], "permanent": [targets], "transient_attempts": 2}.',
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.tenant}"
+
+
 class EventKind(models.TextChoices):
     INCIDENT_OPENED = "incident_opened", "Incident opened"
     INCIDENT_STATUS = "incident_status", "Incident status changed"
@@ -269,6 +341,7 @@ class EventKind(models.TextChoices):
     ACTION_STARTED = "action_started", "Action started"
     ACTION_SUCCEEDED = "action_succeeded", "Action succeeded"
     ACTION_FAILED = "action_failed", "Action failed"
+    ACTION_ATTEMPT_FAILED = "action_attempt_failed", "Action attempt failed"
     ACTION_REVERTED = "action_reverted", "Action reverted"
     NOTIFICATION_SENT = "notification_sent", "Notification sent"
     CALL_ATTEMPT = "call_attempt", "Call attempt"

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import re
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,6 +25,8 @@ from incidents.models import (
     ActionType,
     Authorization,
     Channel,
+    ConnectorConfig,
+    ConnectorKind,
     EventKind,
     Incident,
     ResponseAction,
@@ -28,9 +36,13 @@ from incidents.models import (
 from incidents.selectors import gate_decision
 from tenants.models import Contact, Performer, Role, Tenant
 from tenants.selectors import role_at, tenant_policy
-from tenants.services import actor_label
+from tenants.services import actor_label, settings_audit
 
 User = AbstractBaseUser | None
+log = logging.getLogger(__name__)
+
+# A queued action's nudge is in flight for this long before the sweeper sends another.
+NUDGE_LEASE_SECONDS = 30
 
 _STATUS_FOR = {
     Outcome.EXECUTE: (ActionStatus.QUEUED, Performer.MDR),
@@ -141,53 +153,96 @@ def _transition(action: ResponseAction, status: str) -> None:
     action.status = status
 
 
-def _move(
+def action_move(
     action: ResponseAction,
     status: str,
     *,
-    performer: str,
-    basis: str,
     reason: str,
-    outcome: str,
     by: User,
     channel: str,
+    performer: str | None = None,
+    basis: str | None = None,
+    kind: str | None = None,
+    data: dict[str, Any] | None = None,
+    due_at: datetime | None = None,
 ) -> bool:
-    """Change where an action stands, as the transition table allows; returns whether anything changed."""
-    if (action.status, action.performer, action.basis) == (status, performer, basis):
+    """Change where a locked action stands, as the transition table allows, with its timeline event.
+
+    Moving to queued schedules the run: at once (a nudge after commit) or, for a retry, at due_at.
+    Returns whether anything changed.
+    """
+    performer = action.performer if performer is None else performer
+    basis = action.basis if basis is None else basis
+    if (action.status, action.performer, action.basis) == (status, performer, basis) and kind is None:
         return False
     _transition(action, status)
     action.performer, action.basis, action.decision_reason = performer, basis, reason
-    action.save(update_fields=["status", "performer", "basis", "decision_reason", "updated_at"])
-    kind = EventKind.ACTION_QUEUED if status == ActionStatus.QUEUED else EventKind.ACTION_DECIDED
+    if status == ActionStatus.QUEUED:
+        _schedule(action, due_at=due_at)
+    action.save(
+        update_fields=["status", "performer", "basis", "decision_reason", "next_attempt_at", "updated_at"]
+    )
+    default_kind = EventKind.ACTION_QUEUED if status == ActionStatus.QUEUED else EventKind.ACTION_DECIDED
     timeline_record(
         incident=action.incident,
-        kind=kind,
+        kind=kind or default_kind,
         summary=f"{action}: {reason}",
         by=by,
         channel=channel,
-        data={"action": action.pk, "status": status, "outcome": outcome, "basis": basis},
+        data={"action": action.pk, "status": status, "basis": basis, **(data or {})},
     )
     return True
 
 
-def _apply_decision(action: ResponseAction, decision: Decision, *, by: User, channel: str) -> bool:
+def _schedule(action: ResponseAction, *, due_at: datetime | None) -> None:
+    """A queued action runs at once (nudged after commit) or, for a retry, when due_at comes."""
+    action.next_attempt_at = due_at or timezone.now() + timedelta(seconds=NUDGE_LEASE_SECONDS)
+    if due_at is None:
+        transaction.on_commit(lambda: nudge_execution(action.pk))
+
+
+def action_apply_decision(action: ResponseAction, decision: Decision, *, by: User, channel: str) -> bool:
+    """Move a locked action to where the gate's decision puts it."""
     status, performer = _STATUS_FOR[decision.outcome]
-    basis = decision.basis.value if decision.basis else ""
-    return _move(
+    return action_move(
         action,
         status,
         performer=performer,
-        basis=basis,
+        basis=decision.basis.value if decision.basis else "",
         reason=decision.reason,
-        outcome=decision.outcome.value,
         by=by,
         channel=channel,
+        data={"outcome": decision.outcome.value},
     )
+
+
+def nudge_execution(action_id: int) -> None:
+    """Ask a worker to run the action; a lost nudge only delays it until the sweeper's next pass."""
+    from incidents.tasks import execute_action  # the tasks import these services
+
+    try:
+        execute_action.delay(action_id)
+    except Exception:  # noqa: BLE001 - the broker is down: the database still says queued
+        log.warning("could not nudge action %s; the sweeper will pick it up", action_id, exc_info=True)
+
+
+@transaction.atomic
+def incident_flag(*, incident: Incident, reason: str, by: User = None, channel: str = Channel.SYSTEM) -> None:
+    """Flag the incident for analysts ("needs attention") and say why on the timeline."""
+    Incident.objects.filter(pk=incident.pk).update(needs_attention=True)
+    incident.needs_attention = True
+    timeline_record(incident=incident, kind=EventKind.FLAGGED, summary=reason, by=by, channel=channel)
 
 
 @transaction.atomic
 def action_propose(
-    *, incident: Incident, action_type: ActionType, target: str, by: User, channel: str = Channel.ADMIN
+    *,
+    incident: Incident,
+    action_type: ActionType,
+    target: str,
+    by: User,
+    channel: str = Channel.ADMIN,
+    reverts: ResponseAction | None = None,
 ) -> ResponseAction:
     """Propose an action: the gate decides at once whether it runs, waits, or goes to the customer."""
     target = target.strip()
@@ -196,12 +251,16 @@ def action_propose(
             {"target": "Say what the action applies to (endpoint, hash, address, account)."}
         )
     locked = _lock_incident(incident)
-    action = ResponseAction(incident=locked, action_type=action_type, target=target, proposed_by=by)
+    action = ResponseAction(
+        incident=locked, action_type=action_type, target=target, proposed_by=by, reverts=reverts
+    )
     decision = gate_decision(action)
     status, performer = _STATUS_FOR[decision.outcome]
     action.status, action.performer = status, performer
     action.basis = decision.basis.value if decision.basis else ""
     action.decision_reason = decision.reason
+    if status == ActionStatus.QUEUED:
+        _schedule(action, due_at=None)
     action.save()
     timeline_record(
         incident=locked,
@@ -216,6 +275,7 @@ def action_propose(
             "outcome": decision.outcome.value,
             "status": status,
             "basis": action.basis,
+            "reverts": reverts.pk if reverts else None,
         },
     )
     if status == ActionStatus.QUEUED:
@@ -228,6 +288,30 @@ def action_propose(
             data={"action": action.pk, "basis": action.basis},
         )
     return action
+
+
+def action_propose_revert(
+    *, action: ResponseAction, by: User, channel: str = Channel.ADMIN
+) -> ResponseAction:
+    """Propose the action that undoes a succeeded one (release from isolation, re-enable an account)."""
+    revert_type = action.action_type.revert
+    if revert_type is None:
+        raise ValidationError(f"{action.action_type.name} cannot be undone by an action.", code="no_revert")
+    if action.status != ActionStatus.SUCCEEDED:
+        raise ValidationError(f"Only a succeeded action can be reverted; #{action.pk} is {action.status}.")
+    pending = action.reverted_by.exclude(
+        status__in=[ActionStatus.FAILED, ActionStatus.DECLINED, ActionStatus.CANCELED]
+    )
+    if pending.exists():
+        raise ValidationError(f"Action #{action.pk} already has a revert under way.", code="revert_exists")
+    return action_propose(
+        incident=action.incident,
+        action_type=revert_type,
+        target=action.target,
+        by=by,
+        channel=channel,
+        reverts=action,
+    )
 
 
 @transaction.atomic
@@ -248,7 +332,7 @@ def incident_reapply_policy(*, incident: Incident, by: User, channel: str = Chan
     pending = locked.actions.select_for_update(of=("self",)).filter(status__in=UNDECIDED_STATUSES)
     for action in pending.select_related("action_type", "authorization"):
         action.incident = locked
-        _apply_decision(action, gate_decision(action), by=by, channel=channel)
+        action_apply_decision(action, gate_decision(action), by=by, channel=channel)
     incident.policy = after
     return locked
 
@@ -360,16 +444,120 @@ def authorization_record(
         action.authorization = authorization
         action.save(update_fields=["authorization", "updated_at"])
         if granted:
-            _apply_decision(action, gate_decision(action), by=recorded_by or user, channel=channel)
+            action_apply_decision(action, gate_decision(action), by=recorded_by or user, channel=channel)
         else:
-            _move(
+            action_move(
                 action,
                 ActionStatus.DECLINED,
-                performer=action.performer,
                 basis="",
                 reason=f"Declined in writing by {who}: MDR Ops will not perform it.",
-                outcome="declined",
                 by=recorded_by or user,
                 channel=channel,
             )
     return authorization
+
+
+_CONNECTOR_NEEDS = {
+    ConnectorKind.SIMULATED: (),
+    ConnectorKind.SOPHOS_CENTRAL: ("url", "client_id", "external_tenant_id", "secret"),
+    ConnectorKind.WEBHOOK: ("url", "secret"),
+}
+
+
+_SOPHOS_API_HOST = re.compile(r"api-[a-z0-9]+\.central\.sophos\.com")
+
+
+def connector_url_problem(*, kind: str, url: str) -> str | None:
+    """Why a connector URL may not be used, or None. Stops tokens and signed requests going astray."""
+    if not url or settings.CONNECTOR_ALLOW_LOCAL_URLS:
+        return None
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https":
+        return "Use an https:// address."
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if host == "localhost" or host.endswith(".localhost") or (address is not None and not address.is_global):
+        return "This address is on a private or local network, which the portal does not call."
+    if kind == ConnectorKind.SOPHOS_CENTRAL and not _SOPHOS_API_HOST.fullmatch(host):
+        return (
+            "Use the tenant's Sophos Central data-region host, such as https://api-eu01.central.sophos.com."
+        )
+    return None
+
+
+def connector_missing_fields(
+    *, kind: str, url: str, client_id: str, external_tenant_id: str, has_secret: bool
+) -> dict[str, str]:
+    """The settings a connector of this kind needs and does not have, as field errors."""
+    present = {
+        "url": url,
+        "client_id": client_id,
+        "external_tenant_id": external_tenant_id,
+        "secret": has_secret,
+    }
+    return {f: "Required for this connector." for f in _CONNECTOR_NEEDS.get(kind, ()) if not present[f]}
+
+
+def _connector_public(config: ConnectorConfig | None) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    return {
+        "kind": config.kind,
+        "url": config.url,
+        "client_id": config.client_id,
+        "external_tenant_id": config.external_tenant_id,
+        "options": config.options,
+        "secret": "set" if config.secret else "",
+    }
+
+
+@transaction.atomic
+def connector_configure(
+    *,
+    tenant: Tenant,
+    by: User,
+    kind: str,
+    url: str = "",
+    client_id: str = "",
+    external_tenant_id: str = "",
+    secret: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> ConnectorConfig:
+    """Set how MDR Ops reaches the tenant's platform. A secret of None keeps the stored one (write-only)."""
+    if kind not in _CONNECTOR_NEEDS:
+        raise ValidationError({"kind": f"{kind!r} is not one of {', '.join(ConnectorKind.values)}."})
+    config = ConnectorConfig.objects.select_for_update().filter(tenant=tenant).first()
+    before = _connector_public(config)
+    config = config or ConnectorConfig(tenant=tenant)
+    secret_changed = secret is not None and secret != config.secret
+    config.kind, config.url, config.client_id = kind, url.strip(), client_id.strip()
+    config.external_tenant_id, config.options = external_tenant_id.strip(), options or {}
+    if secret is not None:
+        config.secret = secret
+    problem = connector_url_problem(kind=kind, url=config.url)
+    if problem:
+        raise ValidationError({"url": problem})
+    missing = connector_missing_fields(
+        kind=kind,
+        url=config.url,
+        client_id=config.client_id,
+        external_tenant_id=config.external_tenant_id,
+        has_secret=bool(config.secret),
+    )
+    if missing:
+        raise ValidationError(missing)
+    config.full_clean()
+    config.save()
+    after = _connector_public(config)
+    if before != after or secret_changed:
+        settings_audit(
+            tenant=tenant,
+            by=by,
+            field="connector",
+            before=before,
+            after={**after, "secret": "changed" if secret_changed else after["secret"]},
+        )
+    return config

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -94,6 +95,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # A file, not memory, so that a worker process started by a test sees the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -134,7 +137,29 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
+
+# Response actions: how long one connector call may take, and how failures are retried.
+CONNECTOR_TIMEOUT_SECONDS = env_int("CONNECTOR_TIMEOUT_SECONDS", 15, minimum=1, maximum=120)
+SOPHOS_TOKEN_URL = env_url(
+    "SOPHOS_TOKEN_URL", "https://id.sophos.com/api/v2/oauth2/token", schemes=("http", "https")
+)
+# Off in production: connector URLs must then be https and not point at this network.
+CONNECTOR_ALLOW_LOCAL_URLS = env_bool("CONNECTOR_ALLOW_LOCAL_URLS", DEBUG)
+ACTION_MAX_ATTEMPTS = env_int("ACTION_MAX_ATTEMPTS", 5, minimum=1, maximum=20)
+ACTION_RETRY_BASE_SECONDS = env_int("ACTION_RETRY_BASE_SECONDS", 10, minimum=0)
+ACTION_RETRY_MAX_SECONDS = env_int("ACTION_RETRY_MAX_SECONDS", 600, minimum=0)
+# A running attempt older than this is taken as lost (its worker died) and retried as a new attempt.
+ACTION_RUN_TIMEOUT_SECONDS = env_int("ACTION_RUN_TIMEOUT_SECONDS", 120, minimum=1)
+SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 5, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-actions": {
+        "task": "incidents.sweep_actions",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
+    },
+}
 
 # Phone: unset credentials mean the simulated phone.
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")

@@ -9,10 +9,11 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
+from django.utils.functional import cached_property
 
 from incidents.selectors import action_type_choices
 from mdrportal.admin_readonly import ReadOnlyAdminMixin
-from tenants.forms import ContactInlineForm, ContactInlineFormSet
+from tenants.forms import ActionPerformerFormSet, ContactInlineForm, ContactInlineFormSet
 from tenants.models import (
     ActionPerformer,
     Contact,
@@ -47,8 +48,7 @@ class ContactInline(admin.TabularInline):
 
 
 class PartnerContactInline(ContactInline):
-    fk_name = "partner"
-    formset = BaseInlineFormSet
+    fk_name = "partner"  # the same formset: unique positions; a partner has no fallback checkbox
 
 
 class ActionPerformerForm(ModelForm):
@@ -58,14 +58,30 @@ class ActionPerformerForm(ModelForm):
         model = ActionPerformer
         fields = ["action_code", "performer"]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, action_choices: list[tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action_code"].choices = action_type_choices()
+        self.fields["action_code"].choices = (
+            action_choices if action_choices is not None else action_type_choices()
+        )
+
+
+class ActionPerformerInlineFormSet(ActionPerformerFormSet):
+    """Reads the action catalog once for all its forms, not once per row."""
+
+    @cached_property
+    def action_choices(self) -> list[tuple[str, str]]:
+        return action_type_choices()
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        return {**super().get_form_kwargs(index), "action_choices": self.action_choices}
 
 
 class ActionPerformerInline(admin.TabularInline):
     model = ActionPerformer
     form = ActionPerformerForm
+    formset = ActionPerformerInlineFormSet
     extra = 0
     verbose_name = "performer under Collaborate (action types not listed are performed by MDR Ops)"
     verbose_name_plural = verbose_name
@@ -76,6 +92,10 @@ class MembershipInline(admin.TabularInline):
     extra = 0
     autocomplete_fields = ["user"]
     verbose_name = "customer user"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        # Each row's title is str(membership), which names the user and the tenant.
+        return super().get_queryset(request).select_related("user", "tenant")
 
 
 def _record(
@@ -174,6 +194,10 @@ class TenantAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> list[str]:
         return ["slug"] if obj else []
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Tenant | None = None) -> dict[str, Any]:
+        # The slug is read-only once the tenant exists, and a read-only field cannot be prepopulated.
+        return {} if obj else super().get_prepopulated_fields(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: ModelForm, change: bool) -> None:
         if change:

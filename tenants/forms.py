@@ -7,8 +7,10 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tenants.models import Contact
-from tenants.rules import FALLBACK_NEEDS_PHONE, check_fallback_reachable
+from tenants.models import Contact, Performer
+from tenants.rules import FALLBACK_NEEDS_PHONE, LAST_PHONE_CONTACT, check_fallback_reachable
+
+NO_PARTNER = "This tenant has no partner to delegate to: choose a partner for the tenant first."
 
 
 class ContactInlineForm(forms.ModelForm):
@@ -36,8 +38,34 @@ class ContactInlineFormSet(forms.BaseInlineFormSet):
         if len(positions) != len(set(positions)):
             raise ValidationError("Two contacts cannot have the same place in the call order.")
         if getattr(self.instance, "authorize_on_no_ack", False):
-            check_fallback_reachable(
-                authorize_on_no_ack=True,
-                contacts=[(f.cleaned_data.get("active"), f.cleaned_data.get("phone")) for f in kept],
-                message=FALLBACK_NEEDS_PHONE,
-            )
+            try:
+                check_fallback_reachable(
+                    authorize_on_no_ack=True,
+                    contacts=[(f.cleaned_data.get("active"), f.cleaned_data.get("phone")) for f in kept],
+                    message=FALLBACK_NEEDS_PHONE,
+                )
+            except ValidationError:
+                if not self._fallback_already_on():
+                    raise
+                # The fallback stays on: the change to the contacts is what is refused, say so.
+                raise ValidationError(LAST_PHONE_CONTACT, code="fallback_needs_phone") from None
+
+    def _fallback_already_on(self) -> bool:
+        tenant = self.instance
+        return (
+            tenant.pk is not None
+            and type(tenant).objects.filter(pk=tenant.pk, authorize_on_no_ack=True).exists()
+        )
+
+
+class ActionPerformerFormSet(forms.BaseInlineFormSet):
+    """Refuses a partner as performer while the tenant (as it will be saved) has no partner."""
+
+    def clean(self) -> None:
+        super().clean()
+        if getattr(self.instance, "partner_id", None) is not None:
+            return
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            if data.get("performer") == Performer.PARTNER and not data.get("DELETE"):
+                form.add_error("performer", NO_PARTNER)

@@ -42,7 +42,9 @@ def actor_label(user: User) -> str:
     return user.get_username() if user is not None else "system"
 
 
-def _audit(*, tenant: Tenant, by: User, field: str, before: Any, after: Any, subject: str = "") -> None:
+def settings_audit(
+    *, tenant: Tenant, by: User, field: str, before: Any, after: Any, subject: str = ""
+) -> None:
     SettingsChange.objects.create(
         tenant=tenant,
         actor=by,
@@ -90,7 +92,7 @@ def tenant_create(
     )
     tenant.full_clean()
     tenant.save()
-    _audit(
+    settings_audit(
         tenant=tenant,
         by=by,
         field="created",
@@ -115,10 +117,19 @@ def tenant_update_settings(*, tenant: Tenant, by: User, **changes: Any) -> Tenan
         _check_fallback(locked)
     except ValidationError as error:
         raise ValidationError({"authorize_on_no_ack": error.messages}) from None
+    if (
+        locked.partner_id is None
+        and ActionPerformer.objects.filter(tenant=locked, performer=Performer.PARTNER).exists()
+    ):
+        raise ValidationError(
+            {
+                "partner": "The partner still performs some action types: give them to MDR Ops or the customer first."
+            }
+        )
     if changed:
         locked.save(update_fields=[f for f, _, _ in changed])
     for field, before, after in changed:
-        _audit(tenant=locked, by=by, field=field, before=_plain(before), after=_plain(after))
+        settings_audit(tenant=locked, by=by, field=field, before=_plain(before), after=_plain(after))
     _refresh(tenant, locked)
     return tenant
 
@@ -167,7 +178,7 @@ def contact_create(
     contact.full_clean()
     contact.save()
     if tenant is not None:
-        _audit(
+        settings_audit(
             tenant=tenant, by=by, field="contact", subject=name, before=None, after=_contact_snapshot(contact)
         )
     return contact
@@ -190,7 +201,9 @@ def contact_update(*, contact: Contact, by: User, **changes: Any) -> Contact:
     if tenant is not None:
         _check_fallback(tenant, LAST_PHONE_CONTACT)
         if before != after:
-            _audit(tenant=tenant, by=by, field="contact", subject=locked.name, before=before, after=after)
+            settings_audit(
+                tenant=tenant, by=by, field="contact", subject=locked.name, before=before, after=after
+            )
     _refresh(contact, locked)
     return contact
 
@@ -217,7 +230,7 @@ def contacts_reorder(
     for position, pk in enumerate(ordered_ids, start=1):
         Contact.objects.filter(pk=pk).update(call_order=position)
     if tenant is not None:
-        _audit(tenant=tenant, by=by, field="call_order", before=before, after=after)
+        settings_audit(tenant=tenant, by=by, field="call_order", before=before, after=after)
 
 
 @transaction.atomic
@@ -225,9 +238,9 @@ def performer_set(*, tenant: Tenant, by: User, action_code: str, performer: str)
     """Who performs an action type under Collaborate; MDR Ops is the default and stores no row."""
     if performer not in Performer.values:
         raise ValidationError({"performer": f"{performer!r} is not one of {', '.join(Performer.values)}."})
-    if performer == Performer.PARTNER and tenant.partner_id is None:
+    locked = _lock(tenant)
+    if performer == Performer.PARTNER and locked.partner_id is None:
         raise ValidationError({"performer": "This tenant has no partner to delegate to."})
-    _lock(tenant)
     row = ActionPerformer.objects.filter(tenant=tenant, action_code=action_code).first()
     before = row.performer if row else Performer.MDR.value
     if before == performer:
@@ -239,7 +252,9 @@ def performer_set(*, tenant: Tenant, by: User, action_code: str, performer: str)
     else:
         row.performer = performer
         row.save(update_fields=["performer"])
-    _audit(tenant=tenant, by=by, field="performer", subject=action_code, before=before, after=performer)
+    settings_audit(
+        tenant=tenant, by=by, field="performer", subject=action_code, before=before, after=performer
+    )
 
 
 @transaction.atomic
@@ -254,7 +269,7 @@ def membership_set(*, tenant: Tenant, user: AbstractBaseUser, role: str, by: Use
         membership.role = role
         membership.save(update_fields=["role"])
     if before != role:
-        _audit(
+        settings_audit(
             tenant=tenant, by=by, field="membership", subject=user.get_username(), before=before, after=role
         )
     return membership
@@ -266,7 +281,7 @@ def membership_remove(*, tenant: Tenant, user: AbstractBaseUser, by: User) -> No
     if membership is None:
         return
     membership.delete()
-    _audit(
+    settings_audit(
         tenant=tenant,
         by=by,
         field="membership",

@@ -6,17 +6,26 @@ from typing import Any
 
 import pytest
 from django import forms
+from django.contrib.admin.models import LogEntry
 from django.test import Client
 from django.urls import reverse
 
-from tenants.models import ActionPerformer, Contact, Membership, SettingsChange, Tenant
+from tenants.models import ActionPerformer, Contact, Membership, Partner, SettingsChange, Tenant
 from tenants.rules import FALLBACK_NEEDS_PHONE, LAST_PHONE_CONTACT
 from tenants.services import contact_create
-from tests.factories import make_analyst, make_partner, make_tenant, make_user
+from tests.factories import make_analyst, make_member, make_partner, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
 ADD_URL = reverse("admin:tenants_tenant_add")
+CHANGELIST = reverse("admin:tenants_tenant_changelist")
+
+# Pinned query counts: they must not grow with the number of rows shown.
+# session, user, user and group permissions, partner filter, two counts, the page
+CHANGELIST_QUERIES = 8
+# session, user, tenant, permissions (2), contacts, performers, action catalog, memberships, partners,
+# and one user per membership row (Django's autocomplete widget looks the selected user up per row)
+CHANGE_PAGE_QUERIES = 11
 
 
 def change_url(tenant: Tenant) -> str:
@@ -78,6 +87,11 @@ def page_errors(response: Any) -> str:
     return " ".join(parts)
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def lead_client(client: Client) -> Client:
     client.force_login(make_user("lead", staff=True, group="MDR Leads"))
@@ -117,6 +131,9 @@ def test_lead_adds_tenant_with_two_contacts_and_the_fallback_in_one_submission(l
     assert {r.actor_label for r in rows} == {"lead"}
     assert (rows[-1].before, rows[-1].after) == (False, True)
     assert [r.subject for r in rows if r.field == "contact"] == ["Ada", "Bob"]
+    entry = LogEntry.objects.get(object_id=str(tenant.pk), content_type__model="tenant")
+    assert entry.is_addition()
+    assert "Added contact \u201cAda\u201d" in entry.get_change_message()
 
 
 def test_adding_tenant_with_fallback_but_no_phone_is_refused_and_saves_nothing(lead_client: Client) -> None:
@@ -152,6 +169,7 @@ def test_ticking_fallback_without_an_active_phone_contact_is_refused(
 
     assert response.status_code == 200
     assert FALLBACK_NEEDS_PHONE in page_errors(response)
+    assert FALLBACK_NEEDS_PHONE in response.content.decode()  # shown above the contacts
     tenant.refresh_from_db()
     assert tenant.authorize_on_no_ack is False
     assert audit(tenant) == before
@@ -171,9 +189,7 @@ def test_ticking_fallback_with_a_phone_contact_is_saved_and_audited(lead_client:
     assert (row.before, row.after, row.actor_label) == (False, True, "lead")
 
 
-@pytest.mark.parametrize(
-    "change", [{"active": None}, {"phone": ""}], ids=["deactivate", "blank the phone"]
-)
+@pytest.mark.parametrize("change", [{"active": None}, {"phone": ""}], ids=["deactivate", "blank the phone"])
 def test_last_phone_contact_cannot_be_lost_while_fallback_is_on(
     lead_client: Client, change: dict[str, Any]
 ) -> None:
@@ -361,6 +377,20 @@ def test_partner_performer_for_a_tenant_without_partner_is_a_form_error(lead_cli
     assert audit(tenant, "performer") == []
 
 
+def test_removing_the_partner_while_it_performs_an_action_type_is_a_form_error(lead_client: Client) -> None:
+    tenant = make_tenant(partner=make_partner(), performers={"disable_user": "partner"})
+    data = page_data(lead_client.get(change_url(tenant)))
+    data["partner"] = ""
+
+    response = lead_client.post(change_url(tenant), data)
+
+    assert response.status_code == 200
+    assert "no partner" in str(inline_formset(response, "performers").forms[0].errors["performer"])
+    tenant.refresh_from_db()
+    assert tenant.partner is not None
+    assert audit(tenant, "partner") == []
+
+
 # Customer users
 
 
@@ -381,7 +411,10 @@ def test_adding_and_removing_a_customer_user_inline_is_audited(lead_client: Clie
     assert not Membership.objects.filter(tenant=tenant).exists()
 
     rows = audit(tenant, "membership")
-    assert [(r.subject, r.before, r.after) for r in rows] == [("carol", None, "approver"), ("carol", "approver", None)]
+    assert [(r.subject, r.before, r.after) for r in rows] == [
+        ("carol", None, "approver"),
+        ("carol", "approver", None),
+    ]
 
 
 # Settings
@@ -411,7 +444,94 @@ def test_saving_an_unchanged_tenant_writes_no_audit_row(lead_client: Client) -> 
     assert audit(tenant) == before
 
 
+# Partners
+
+
+def test_lead_adds_a_partner_with_a_contact(lead_client: Client) -> None:
+    url = reverse("admin:tenants_partner_add")
+    data = page_data(lead_client.get(url))
+    data.update(name="Northwind IT", slug="northwind")
+    data.update({"contacts-0-name": "MSP desk", "contacts-0-phone": "+12025550150"})
+
+    response = lead_client.post(url, data)
+
+    assert response.status_code == 302, page_errors(response)
+    partner = Partner.objects.get(slug="northwind")
+    assert [(c.name, c.call_order, str(c.phone)) for c in partner.contacts.all()] == [
+        ("MSP desk", 1, "+12025550150")
+    ]
+
+
+def test_partner_contacts_in_the_same_position_are_refused(lead_client: Client) -> None:
+    partner = make_partner()
+    for name in ("Desk", "Lead"):
+        contact_create(partner=partner, by=None, name=name, phone="+12025550150")
+    url = reverse("admin:tenants_partner_change", args=[partner.pk])
+    data = page_data(lead_client.get(url))
+    data["contacts-0-position"] = data["contacts-1-position"] = "1"
+
+    response = lead_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "same place in the call order" in page_errors(response)
+    assert list(partner.contacts.values_list("name", "call_order")) == [("Desk", 1), ("Lead", 2)]
+
+
+# Query counts
+
+
+def _count(client: Client, url: str, django_assert_num_queries: Any, expected: int) -> Any:
+    client.get(url)  # warm the per-process caches (content types, templates) out of the count
+    with django_assert_num_queries(expected):
+        response = client.get(url)
+    assert response.status_code == 200
+    return response
+
+
+@pytest.mark.parametrize("tenants", [3, 12])
+def test_tenant_changelist_query_count_does_not_grow_with_tenants(
+    lead_client: Client, django_assert_num_queries: Any, tenants: int
+) -> None:
+    partner = make_partner()
+    for i in range(tenants):
+        make_tenant(partner=partner if i % 2 else None, phones=1)
+
+    response = _count(lead_client, CHANGELIST, django_assert_num_queries, CHANGELIST_QUERIES)
+
+    assert len(response.context["cl"].result_list) == tenants
+
+
+@pytest.mark.parametrize(("phones", "performers"), [(2, 1), (6, 5)])
+def test_tenant_change_page_query_count_does_not_grow_with_contacts_or_performers(
+    lead_client: Client, django_assert_num_queries: Any, phones: int, performers: int
+) -> None:
+    codes = ["disable_user", "block_domain", "block_ip", "quarantine_file", "terminate_process"]
+    tenant = make_tenant(
+        phones=phones, partner=make_partner(), performers=dict.fromkeys(codes[:performers], "customer")
+    )
+    make_member(tenant, role="approver")
+
+    response = _count(lead_client, change_url(tenant), django_assert_num_queries, CHANGE_PAGE_QUERIES)
+
+    assert len(inline_formset(response, "contacts").forms) == phones + 1
+    assert len(inline_formset(response, "performers").forms) == performers
+
+
 # Who may do what
+
+
+def test_settings_audit_cannot_be_changed_or_deleted_even_by_a_superuser(client: Client) -> None:
+    tenant = make_tenant()
+    row = audit(tenant)[0]
+    client.force_login(make_user("root", staff=True, is_superuser=True))
+    change = reverse("admin:tenants_settingschange_change", args=[row.pk])
+    delete = reverse("admin:tenants_settingschange_delete", args=[row.pk])
+
+    assert client.get(change).status_code == 200  # shown, read-only
+    assert client.post(change, {"field": "rewritten"}).status_code == 403
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert client.get(reverse("admin:tenants_settingschange_add")).status_code == 403
+    assert audit(tenant)[0].field == row.field == "created"
 
 
 def test_analyst_can_view_tenants_but_not_change_them(client: Client) -> None:

@@ -177,3 +177,12 @@ def test_customers_see_only_their_tenants_and_partners_see_the_tenants_they_serv
     assert role_at(partner_user, served) == Role.APPROVER
     assert role_at(viewer, other) is None
     assert role_at(make_user(), served) is None
+
+
+def test_the_partner_cannot_be_removed_while_it_performs_action_types() -> None:
+    tenant = make_tenant(partner=make_partner(), performers={"block_domain": Performer.PARTNER})
+    with pytest.raises(ValidationError) as error:
+        tenant_update_settings(tenant=tenant, by=None, partner=None)
+    assert "partner" in error.value.message_dict
+    tenant.refresh_from_db()
+    assert tenant.partner_id is not None

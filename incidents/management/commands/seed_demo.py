@@ -60,7 +60,9 @@ class Command(BaseCommand):
                 membership_set(tenant=tenant, user=user, role=role, by=None)
             if not tenant.incidents.exists():
                 self._incident(tenant, analyst)
-        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Logins (password for new users: {password}):"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data ready. Logins (password for new users: {password}):")
+        )
         for username, what in self.logins:
             self.stdout.write(f"  {username:28} {what}")
 
@@ -77,10 +79,16 @@ class Command(BaseCommand):
         return user
 
     def _partner(self) -> Partner:
-        partner, created = Partner.objects.get_or_create(slug="northwind", defaults={"name": "Northwind IT Services"})
+        partner, created = Partner.objects.get_or_create(
+            slug="northwind", defaults={"name": "Northwind IT Services"}
+        )
         if created:
             contact_create(
-                partner=partner, by=None, name="Northwind NOC", email="noc@northwind.example", phone="+12025550190"
+                partner=partner,
+                by=None,
+                name="Northwind NOC",
+                email="noc@northwind.example",
+                phone="+12025550190",
             )
         user = self._user("northwind", "partner (MSP) user, reaches Acme Dental and Delta Health")
         partner.memberships.get_or_create(user=user, defaults={"role": Role.VIEWER})
@@ -90,7 +98,13 @@ class Command(BaseCommand):
         self, number: int, slug: str, name: str, tier: str, mode: str, fallback: bool, partner: Partner | None
     ) -> Tenant:
         tenant = tenant_create(
-            name=name, slug=slug, tier=tier, response_mode=mode, timezone="Europe/London", partner=partner, by=None
+            name=name,
+            slug=slug,
+            tier=tier,
+            response_mode=mode,
+            timezone="Europe/London",
+            partner=partner,
+            by=None,
         )
         domain = slug.split("-")[0] + ".example"
         for position, (title, can_authorize) in enumerate(CONTACTS):
@@ -127,4 +141,6 @@ class Command(BaseCommand):
             ("disable_user", "j.doe"),
             ("remove_persistence", "WS-0142: scheduled task \\Microsoft\\Windows\\Update\\svchost"),
         ]:
-            action_propose(incident=incident, action_type=action_type_by_code(code), target=target, by=analyst)
+            action_propose(
+                incident=incident, action_type=action_type_by_code(code), target=target, by=analyst
+            )

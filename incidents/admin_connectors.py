@@ -1,0 +1,29 @@
+"""Admin for tenants' connectors: written through the service, the secret never displayed."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from incidents.connector_forms import ConnectorConfigForm
+from incidents.models import ConnectorConfig
+from incidents.services import connector_configure
+
+
+@admin.register(ConnectorConfig)
+class ConnectorConfigAdmin(admin.ModelAdmin):
+    form = ConnectorConfigForm
+    list_display = ["tenant", "kind", "url", "updated_at"]
+    list_filter = ["kind"]
+    list_select_related = ["tenant"]
+    search_fields = ["tenant__name"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ConnectorConfig | None = None) -> list[str]:
+        return ["tenant"] if obj else []
+
+    def save_model(
+        self, request: HttpRequest, obj: ConnectorConfig, form: ConnectorConfigForm, change: bool
+    ) -> None:
+        tenant = obj.tenant
+        saved = connector_configure(tenant=tenant, by=request.user, **form.service_kwargs())
+        obj.pk, obj._state.adding, obj._state.db = saved.pk, False, saved._state.db

@@ -1,0 +1,1 @@
+"""Connectors to endpoint security platforms: one small interface, one module per platform."""

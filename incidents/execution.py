@@ -1,0 +1,270 @@
+"""Running authorized actions against the tenant's platform: claim, call outside any transaction, record.
+
+Each step locks the action row and checks it is still where the step expects, so a duplicate delivery,
+a late message or a second worker finds nothing to do. The attempt row is claimed before the call; a
+worker that dies mid-call leaves a claimed attempt that the sweeper marks lost and retries as a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome, Result
+from incidents.connectors.registry import connector_for
+from incidents.models import (
+    ActionAttempt,
+    ActionStatus,
+    AttemptOutcome,
+    Channel,
+    ConnectorConfig,
+    ConnectorKind,
+    EventKind,
+    ResponseAction,
+)
+from incidents.selectors import gate_decision
+from incidents.services import (
+    action_apply_decision,
+    action_move,
+    incident_flag,
+    nudge_execution,
+    timeline_record,
+)
+from tenants.models import Performer, Tenant
+
+log = logging.getLogger(__name__)
+WORKER = "MDR Ops executor"
+
+
+@dataclass(frozen=True)
+class Claim:
+    attempt_id: int
+    request: ActionRequest
+    spec: ConnectorSpec
+
+
+def connector_spec(tenant: Tenant) -> ConnectorSpec:
+    config = ConnectorConfig.objects.filter(tenant=tenant).first()
+    if config is None:
+        return ConnectorSpec(kind=ConnectorKind.SIMULATED)
+    return ConnectorSpec(
+        kind=config.kind,
+        url=config.url,
+        client_id=config.client_id,
+        external_tenant_id=config.external_tenant_id,
+        secret=config.secret,
+        options=dict(config.options or {}),
+    )
+
+
+def _lock(action_id: int, *, skip_locked: bool = False) -> ResponseAction | None:
+    """Lock order everywhere: the action first, then its attempt."""
+    return (
+        ResponseAction.objects.select_for_update(of=("self",), skip_locked=skip_locked)
+        .select_related("incident__tenant", "action_type", "authorization")
+        .filter(pk=action_id)
+        .first()
+    )
+
+
+def backoff_seconds(attempt: int) -> int:
+    """Exponential: base, 2 x base, 4 x base ... capped."""
+    return min(settings.ACTION_RETRY_BASE_SECONDS * 2 ** (attempt - 1), settings.ACTION_RETRY_MAX_SECONDS)
+
+
+@transaction.atomic
+def action_claim(action_id: int) -> Claim | None:
+    """Lock a queued action, ask the gate again, and claim its next attempt; None when there is nothing to do."""
+    action = _lock(action_id)
+    if action is None or action.status != ActionStatus.QUEUED:
+        return None  # a duplicate or stale delivery: another step already moved it
+    decision = gate_decision(action)
+    if not decision.executes:
+        action_apply_decision(action, decision, by=None, channel=Channel.SYSTEM)
+        timeline_record(
+            incident=action.incident,
+            kind=EventKind.ACTION_DECIDED,
+            summary=f"Not executed: {action}. {decision.reason}",
+            label=WORKER,
+            data={"action": action.pk, "outcome": decision.outcome.value},
+        )
+        return None
+    spec = connector_spec(action.incident.tenant)
+    number = action.attempts.count() + 1
+    try:
+        with transaction.atomic():
+            attempt = ActionAttempt.objects.create(action=action, number=number, connector=spec.kind)
+    except IntegrityError:
+        return None  # another worker claimed this attempt first
+    action_move(
+        action,
+        ActionStatus.RUNNING,
+        performer=Performer.MDR,
+        basis=decision.basis.value,
+        reason=f"Attempt {number} started through the {spec.kind} connector.",
+        by=None,
+        channel=Channel.SYSTEM,
+        kind=EventKind.ACTION_STARTED,
+        data={"attempt": number, "connector": spec.kind},
+    )
+    request = ActionRequest(
+        action_id=action.pk,
+        attempt=number,
+        incident_id=action.incident_id,
+        incident_title=action.incident.title,
+        tenant_slug=action.incident.tenant.slug,
+        action_code=action.action_type.code,
+        category=action.action_type.category,
+        target=action.target,
+    )
+    return Claim(attempt_id=attempt.pk, request=request, spec=spec)
+
+
+def _call(claim: Claim) -> Result:
+    try:
+        return connector_for(claim.spec).run(claim.request)
+    except Exception as error:  # noqa: BLE001 - a connector bug must not look like success, nor loop
+        log.exception("connector %s raised for action %s", claim.spec.kind, claim.request.action_id)
+        return Result.permanent(
+            f"The {claim.spec.kind} connector failed unexpectedly ({type(error).__name__})."
+        )
+
+
+def _fail(action: ResponseAction, reason: str, data: dict) -> None:
+    action_move(
+        action,
+        ActionStatus.FAILED,
+        reason=reason,
+        by=None,
+        channel=Channel.SYSTEM,
+        kind=EventKind.ACTION_FAILED,
+        data=data,
+    )
+    incident_flag(incident=action.incident, reason=f"Needs an analyst: {action} failed. {reason}")
+
+
+def _retry_or_fail(action: ResponseAction, attempt: ActionAttempt, why: str) -> None:
+    data = {"attempt": attempt.number, "outcome": attempt.outcome, "message": attempt.message}
+    if attempt.number >= settings.ACTION_MAX_ATTEMPTS:
+        _fail(action, f"{why} Gave up after {attempt.number} attempts.", data)
+        return
+    delay = backoff_seconds(attempt.number)
+    action_move(
+        action,
+        ActionStatus.QUEUED,
+        reason=f"Attempt {attempt.number} failed: {why} Retrying in {delay} s.",
+        by=None,
+        channel=Channel.SYSTEM,
+        kind=EventKind.ACTION_ATTEMPT_FAILED,
+        data=data,
+        due_at=timezone.now() + timedelta(seconds=delay),
+    )
+
+
+@transaction.atomic
+def action_record_result(attempt_id: int, result: Result) -> None:
+    """Write what the platform answered; only the action's current running attempt moves it."""
+    action = _lock(ActionAttempt.objects.values_list("action_id", flat=True).get(pk=attempt_id))
+    attempt = ActionAttempt.objects.select_for_update().get(pk=attempt_id)
+    if attempt.outcome or action.status != ActionStatus.RUNNING:
+        # The sweeper gave this attempt up as lost; keep the platform's late answer on the record.
+        timeline_record(
+            incident=action.incident,
+            kind=EventKind.ACTION_ATTEMPT_FAILED
+            if result.outcome != Outcome.SUCCEEDED
+            else EventKind.ACTION_DECIDED,
+            summary=f"Late answer for attempt {attempt.number} of {action}: {result.outcome} ({result.message})",
+            label=WORKER,
+            data={
+                "action": action.pk,
+                "attempt": attempt.number,
+                "outcome": result.outcome.value,
+                "details": result.details,
+            },
+        )
+        return
+    attempt.outcome, attempt.message, attempt.details = result.outcome.value, result.message, result.details
+    attempt.finished_at = timezone.now()
+    attempt.save(update_fields=["outcome", "message", "details", "finished_at"])
+    data = {"attempt": attempt.number, "details": result.details}
+    if result.outcome == Outcome.SUCCEEDED:
+        action_move(
+            action,
+            ActionStatus.SUCCEEDED,
+            reason=result.message,
+            by=None,
+            channel=Channel.SYSTEM,
+            kind=EventKind.ACTION_SUCCEEDED,
+            data=data,
+        )
+        if action.reverts_id:
+            _mark_reverted(action)
+    elif result.outcome == Outcome.TRANSIENT:
+        _retry_or_fail(action, attempt, result.message)
+    else:
+        _fail(action, result.message, data)
+
+
+def _mark_reverted(revert: ResponseAction) -> None:
+    original = _lock(revert.reverts_id)
+    if original is None or original.status != ActionStatus.SUCCEEDED:
+        return
+    action_move(
+        original,
+        ActionStatus.REVERTED,
+        reason=f"Undone by action #{revert.pk} ({revert.action_type.name}).",
+        by=None,
+        channel=Channel.SYSTEM,
+        kind=EventKind.ACTION_REVERTED,
+        data={"revert": revert.pk},
+    )
+
+
+def action_run(action_id: int) -> None:
+    """One delivery of the execute task: claim, call the platform outside any transaction, record."""
+    claim = action_claim(action_id)
+    if claim is None:
+        return
+    result = _call(claim)
+    action_record_result(claim.attempt_id, result)
+
+
+@transaction.atomic
+def actions_sweep(*, batch: int = 100) -> dict[str, int]:
+    """Re-nudge queued actions that are due, and give up attempts whose worker died mid-call."""
+    now = timezone.now()
+    lost_before = now - timedelta(seconds=settings.ACTION_RUN_TIMEOUT_SECONDS)
+    stuck = ActionAttempt.objects.filter(
+        outcome="", started_at__lt=lost_before, action__status=ActionStatus.RUNNING
+    ).values_list("pk", "action_id")[:batch]
+    lost = 0
+    for attempt_id, action_id in list(stuck):
+        action = _lock(action_id, skip_locked=True)
+        if action is None or action.status != ActionStatus.RUNNING:
+            continue  # being recorded right now, or already moved
+        attempt = ActionAttempt.objects.select_for_update().get(pk=attempt_id)
+        if attempt.outcome:
+            continue
+        attempt.outcome, attempt.finished_at = AttemptOutcome.LOST, now
+        attempt.message = "No answer recorded: the worker stopped during the call."
+        attempt.save(update_fields=["outcome", "finished_at", "message"])
+        _retry_or_fail(action, attempt, attempt.message)
+        lost += 1
+    due = list(
+        ResponseAction.objects.select_for_update(skip_locked=True)
+        .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True), status=ActionStatus.QUEUED)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    if due:
+        # Lease: the nudge is in flight; only if it is lost does a later sweep send another.
+        ResponseAction.objects.filter(pk__in=due).update(next_attempt_at=now + timedelta(seconds=30))
+        for pk in due:
+            transaction.on_commit(lambda pk=pk: nudge_execution(pk))
+    return {"lost": lost, "nudged": len(due)}

@@ -1,0 +1,1 @@
+"""Fakes of the outside world at the network: local HTTP servers that play a platform's part."""
