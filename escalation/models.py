@@ -1,1 +1,188 @@
-"""Notification runs: call trees, call attempts, emails and acknowledgments."""
+"""Notification runs (call trees and emails), call attempts, emails sent, acknowledgments and used links."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from incidents.models import Channel, Incident
+from mdrportal.append_only import AppendOnlyModel
+from tenants.models import Contact
+
+
+class RunPurpose(models.TextChoices):
+    NOTIFY = "notify", "Notify and ask for acknowledgment"
+    REPORT = "report", "Tell the customer what was done"
+
+
+class RunState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    EXHAUSTED = "exhausted", "Every contact tried, nobody acknowledged"
+    COMPLETED = "completed", "Completed"
+    CANCELED = "canceled", "Canceled"
+
+
+RUN_TRANSITIONS: dict[str, frozenset[str]] = {
+    RunState.ACTIVE: frozenset(
+        {RunState.ACKNOWLEDGED, RunState.EXHAUSTED, RunState.COMPLETED, RunState.CANCELED}
+    ),
+    RunState.ACKNOWLEDGED: frozenset(),
+    RunState.EXHAUSTED: frozenset(),
+    RunState.COMPLETED: frozenset(),
+    RunState.CANCELED: frozenset(),
+}
+
+
+class NotificationRun(models.Model):
+    """One round of notifying a tenant's contacts about an incident: emails, then the call tree."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="notification_runs")
+    purpose = models.CharField(max_length=16, choices=RunPurpose.choices, default=RunPurpose.NOTIFY)
+    round = models.PositiveSmallIntegerField(default=1)
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.ACTIVE)
+    # The call plan fixed when the run starts: [{"contact": id, "try": n}, ...] in the order they are called.
+    plan = models.JSONField(default=list)
+    ring_timeout_seconds = models.PositiveSmallIntegerField(default=30)
+    next_step_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "purpose", "round"], name="one_run_per_round"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_purpose_display()} round {self.round} for incident #{self.incident_id}"
+
+
+class CallOutcome(models.TextChoices):
+    QUEUED = "queued", "Waiting for a call slot"
+    DIALING = "dialing", "Placed, not ended yet"
+    ACKNOWLEDGED = "acknowledged", "Answered and pressed 1"
+    NO_KEY = "no_key", "Answered, no key pressed"
+    VOICEMAIL = "voicemail", "Voicemail or answering machine"
+    BUSY = "busy", "Busy"
+    NO_ANSWER = "no_answer", "No answer"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+OPEN_CALL_OUTCOMES = frozenset({CallOutcome.QUEUED, CallOutcome.DIALING})
+
+
+class CallAttempt(models.Model):
+    """One phone call to one contact in a run; the row is claimed before the call is placed."""
+
+    run = models.ForeignKey(NotificationRun, on_delete=models.PROTECT, related_name="calls")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
+    try_number = models.PositiveSmallIntegerField()
+    sequence = models.PositiveSmallIntegerField(
+        help_text="This call's place in its run: 1 for the first call."
+    )
+    severity_rank = models.PositiveSmallIntegerField(help_text="0 for critical: lower is phoned first.")
+    to = models.CharField(max_length=32, help_text="The number dialed, in E.164.")
+    outcome = models.CharField(max_length=16, choices=CallOutcome.choices, default=CallOutcome.QUEUED)
+    backend = models.CharField(max_length=16, blank=True)
+    provider_sid = models.CharField(max_length=64, blank=True, db_index=True)
+    provider_status = models.CharField(max_length=32, blank=True, help_text="The provider's last status.")
+    answered_by = models.CharField(max_length=32, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "contact", "try_number"], name="one_call_per_try"),
+        ]
+        indexes = [models.Index(fields=["outcome", "severity_rank", "sequence", "queued_at"])]
+
+    def __str__(self) -> str:
+        return f"call {self.sequence} of run #{self.run_id} to {self.contact}"
+
+
+class EmailKind(models.TextChoices):
+    NOTIFY = "notify", "Notification"
+    REPORT = "report", "What was done"
+
+
+class EmailOutcome(models.TextChoices):
+    CLAIMED = "claimed", "Claimed, not sent yet"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class EmailNotification(models.Model):
+    """One email to one contact in a run; the row is claimed before the email is sent."""
+
+    run = models.ForeignKey(NotificationRun, on_delete=models.PROTECT, related_name="emails")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
+    to = models.EmailField()
+    kind = models.CharField(max_length=16, choices=EmailKind.choices)
+    outcome = models.CharField(max_length=16, choices=EmailOutcome.choices, default=EmailOutcome.CLAIMED)
+    subject = models.CharField(max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "contact"], name="one_email_per_contact_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} email to {self.to}"
+
+
+class Acknowledgment(AppendOnlyModel):
+    """A contact or user said 'we have it': by pressing 1, by the emailed link, or in the portal or API."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="acknowledgments")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    call = models.ForeignKey(CallAttempt, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(contact__isnull=False) | Q(user__isnull=False), name="ack_names_who"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"acknowledged incident #{self.incident_id} by {self.get_channel_display()}"
+
+
+class UsedLink(AppendOnlyModel):
+    """A signed email link that has been used; its nonce can never be used again."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    purpose = models.CharField(max_length=16)
+    used_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} link used at {self.used_at:%Y-%m-%d %H:%M}"
+
+
+class CallRateSlot(models.Model):
+    """One outbound call's place in one second, when the database (not Redis) enforces calls per second."""
+
+    second = models.BigIntegerField()
+    slot = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["second", "slot"], name="one_call_per_slot")]

@@ -167,6 +167,19 @@ TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
 TWILIO_API_BASE_URL = env_url("TWILIO_API_BASE_URL", "https://api.twilio.com", schemes=("http", "https"))
 
+# Escalation: call trees, links and re-notification.
+TWILIO_CPS = env_int("TWILIO_CPS", 1, minimum=1, maximum=100)
+# How long past the ring timeout a placed call may stay without a final status before it counts as unanswered.
+CALL_STATUS_GRACE_SECONDS = env_int("CALL_STATUS_GRACE_SECONDS", 30, minimum=0)
+LINK_MAX_AGE_HOURS = env_int("LINK_MAX_AGE_HOURS", 24, minimum=1)
+RENOTIFY_DELAY_MINUTES = env_int("RENOTIFY_DELAY_MINUTES", 15, minimum=0)
+RENOTIFY_ROUNDS = env_int("RENOTIFY_ROUNDS", 3, minimum=0, maximum=20)
+# Redis for the shared calls-per-second limit; unset means the database enforces it.
+_BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+RATE_LIMIT_REDIS_URL = env_url(
+    "RATE_LIMIT_REDIS_URL", CELERY_BROKER_URL if _BROKER_IS_REDIS else "", schemes=("redis", "rediss")
+)
+
 # Email: unset EMAIL_HOST means mail is written to the console.
 EMAIL_HOST = env_str("EMAIL_HOST")
 if EMAIL_HOST:

@@ -1,0 +1,5 @@
+"""URL patterns of escalation's link_urls."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

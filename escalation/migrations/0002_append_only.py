@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.db import migrations
+
+from mdrportal.append_only import RefuseUpdateAndDelete
+
+
+class Migration(migrations.Migration):
+    dependencies = [("escalation", "0001_initial")]
+
+    operations = [RefuseUpdateAndDelete("acknowledgment"), RefuseUpdateAndDelete("usedlink")]

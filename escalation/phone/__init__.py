@@ -1,0 +1,1 @@
+"""Phone backends: one small interface, a Twilio implementation and a simulated one."""

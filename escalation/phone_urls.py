@@ -1,0 +1,5 @@
+"""URL patterns of escalation's phone_urls."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""The REST API under /api/."""
+
+from __future__ import annotations
+
+urlpatterns: list = []
