@@ -1,5 +1,11 @@
-"""URL patterns of escalation's link_urls."""
+"""The pages emailed links open."""
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from escalation.link_views import link_page
+
+urlpatterns = [
+    path("l/<str:token>/", link_page, name="link"),
+]

@@ -94,6 +94,9 @@ class CallAttempt(models.Model):
     provider_sid = models.CharField(max_length=64, blank=True, db_index=True)
     provider_status = models.CharField(max_length=32, blank=True, help_text="The provider's last status.")
     answered_by = models.CharField(max_length=32, blank=True)
+    placement_failures = models.PositiveSmallIntegerField(
+        default=0, help_text="Transient refusals by the phone provider before the call was placed."
+    )
     queued_at = models.DateTimeField(default=timezone.now)
     placed_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -116,6 +119,7 @@ class EmailKind(models.TextChoices):
 
 class EmailOutcome(models.TextChoices):
     CLAIMED = "claimed", "Claimed, not sent yet"
+    SENDING = "sending", "Being handed to the mail server"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
 
@@ -186,3 +190,6 @@ class CallRateSlot(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["second", "slot"], name="one_call_per_slot")]
+
+    def __str__(self) -> str:
+        return f"call slot {self.slot} of second {self.second}"

@@ -1,5 +1,17 @@
-"""URL patterns of escalation's phone_urls."""
+"""Twilio's webhooks for each call, and the simulated phone page (debug only)."""
 
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from escalation import phone_views
+
+app_name = "phone"
+
+urlpatterns = [
+    path("twilio/voice/<int:attempt_id>/", phone_views.voice, name="voice"),
+    path("twilio/gather/<int:attempt_id>/", phone_views.gather, name="gather"),
+    path("twilio/status/<int:attempt_id>/", phone_views.status, name="status"),
+    path("dev/phone/", phone_views.simulated_phone, name="simulated"),
+    path("dev/phone/<int:attempt_id>/<slug:button>/", phone_views.simulated_phone_press, name="press"),
+]

@@ -30,6 +30,7 @@ from incidents.services import (
     action_propose,
     action_propose_revert,
     authorization_record,
+    incident_clear_attention,
     incident_open,
     incident_reapply_policy,
     incident_set_status,
@@ -80,7 +81,13 @@ class IncidentAdmin(admin.ModelAdmin):
     date_hierarchy = "opened_at"
     form = IncidentForm
     inlines = [ResponseActionInline, TimelineEventInline]
-    actions = ["propose_action", "record_authorization", "reapply_policy"]
+    actions = [
+        "start_notification",
+        "propose_action",
+        "record_authorization",
+        "reapply_policy",
+        "clear_attention",
+    ]
     change_form_template = "admin/incidents/incident/change_form.html"
     opening_fields = ["tenant", "title", "severity", "summary", "observed_activity", "recommendations"]
 
@@ -151,6 +158,21 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.action(description="Record a written authorization received elsewhere", permissions=["authorize"])
     def record_authorization(self, request: HttpRequest, queryset: QuerySet[Incident]) -> HttpResponse | None:
         return self._one(request, queryset, "authorize")
+
+    @admin.action(description="Start notification (emails, then the call tree)", permissions=["change"])
+    def start_notification(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        from escalation.services import notification_start  # escalation builds on incidents
+
+        for incident in queryset:
+            run = notification_start(incident=incident, by=request.user, channel=Channel.ADMIN)
+            self.message_user(
+                request, f"{incident}: notification round {run.round} is {run.get_state_display()}."
+            )
+
+    @admin.action(description="Clear the needs-attention flag", permissions=["change"])
+    def clear_attention(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+        for incident in queryset:
+            incident_clear_attention(incident=incident, by=request.user)
 
     @admin.action(description="Re-apply the tenant's current policy", permissions=["change"])
     def reapply_policy(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:

@@ -372,3 +372,22 @@ class TimelineEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.summary}"
+
+
+class IdempotencyKey(models.Model):
+    """An Idempotency-Key an API client sent with a POST that opened an incident, so a retry opens no other."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    # A hash of the request as validated: the same key with a different request is refused, not replayed.
+    fingerprint = models.CharField(max_length=64)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="one_incident_per_idempotency_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} -> incident #{self.incident_id}"

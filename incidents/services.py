@@ -194,6 +194,21 @@ def action_move(
     return True
 
 
+@transaction.atomic
+def incident_clear_attention(*, incident: Incident, by: User, channel: str = Channel.ADMIN) -> None:
+    """An analyst has dealt with what flagged the incident."""
+    if Incident.objects.filter(pk=incident.pk, needs_attention=True).update(needs_attention=False):
+        incident.needs_attention = False
+        timeline_record(
+            incident=incident,
+            kind=EventKind.FLAGGED,
+            summary="Flag cleared by an analyst",
+            by=by,
+            channel=channel,
+            data={"needs_attention": False},
+        )
+
+
 def _schedule(action: ResponseAction, *, due_at: datetime | None) -> None:
     """A queued action runs at once (nudged after commit) or, for a retry, when due_at comes."""
     action.next_attempt_at = due_at or timezone.now() + timedelta(seconds=NUDGE_LEASE_SECONDS)
@@ -561,3 +576,30 @@ def connector_configure(
             after={**after, "secret": "changed" if secret_changed else after["secret"]},
         )
     return config
+
+
+@transaction.atomic
+def incident_take_fallback(*, incident: Incident, attempts: list[dict[str, Any]]) -> Incident:
+    """Nobody acknowledged after every contact was phoned: act as in Authorize mode for this incident.
+
+    Only under a snapshot with the checkbox ticked; the gate checks that again for every action.
+    """
+    locked = _lock_incident(incident)
+    if locked.fallback_taken_at is not None:
+        return locked
+    if not locked.policy.get("authorize_on_no_ack"):
+        raise ValidationError("This incident's policy has no no-acknowledgment fallback.", code="no_fallback")
+    locked.fallback_taken_at = timezone.now()
+    locked.save(update_fields=["fallback_taken_at"])
+    timeline_record(
+        incident=locked,
+        kind=EventKind.FALLBACK_TAKEN,
+        summary=f"Nobody acknowledged after {len(attempts)} call attempts to every contact: acting as in "
+        "Authorize mode for this incident.",
+        data={"attempts": attempts},
+    )
+    pending = locked.actions.select_for_update(of=("self",)).filter(status__in=UNDECIDED_STATUSES)
+    for action in pending.select_related("action_type", "authorization"):
+        action.incident = locked
+        action_apply_decision(action, gate_decision(action), by=None, channel=Channel.SYSTEM)
+    return locked

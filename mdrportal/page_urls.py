@@ -1,10 +1,23 @@
-"""The customer and manager pages."""
+"""The customer and manager pages: sign-in, the home page, tenants' settings and contacts, incidents."""
 
 from __future__ import annotations
 
-from django.urls import path
-from django.views.generic import RedirectView
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
 
-urlpatterns: list = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+from incidents.views import home
+from mdrportal.login_guard import GuardedAuthenticationForm
+
+urlpatterns = [
+    path("", home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=GuardedAuthenticationForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("tenants.urls")),
+    path("", include("incidents.urls")),
 ]

@@ -189,3 +189,16 @@ class SettingsChange(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.tenant}: {self.field} {self.before!r} -> {self.after!r}"
+
+
+class LoginThrottle(models.Model):
+    """Recent failed sign-ins for one username from one address, and the lockout they led to."""
+
+    # An HMAC of the username and the address: no typed-in username (often a password) is stored.
+    key = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+    window_started_at = models.DateTimeField(help_text="When the first failure of the current count came.")
+    locked_until = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.failures} failed sign-ins since {self.window_started_at:%Y-%m-%d %H:%M}"

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
 REQUIRE_SERVICES = os.environ.get("MDR_REQUIRE_SERVICES") == "1"
+CHROMIUM = "/usr/bin/chromium"
 
 
 def _missing(marker: str) -> str | None:
@@ -14,11 +17,15 @@ def _missing(marker: str) -> str | None:
         return "needs PostgreSQL: set DATABASE_URL=postgres://..."
     if marker == "redis" and not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         return "needs Redis: set CELERY_BROKER_URL=redis://..."
+    if marker == "browser" and not Path(CHROMIUM).exists():
+        return f"needs Chromium at {CHROMIUM}: apt-get install chromium"
+    if marker == "browser" and importlib.util.find_spec("playwright") is None:
+        return "needs playwright: install the test extras"
     return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in ("postgres", "redis"):
+    for marker in ("postgres", "redis", "browser"):
         if item.get_closest_marker(marker) is None:
             continue
         reason = _missing(marker)

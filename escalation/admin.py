@@ -1,0 +1,46 @@
+"""Analysts follow notification runs in the admin: calls, emails and acknowledgments, read-only."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from escalation.models import Acknowledgment, CallAttempt, EmailNotification, NotificationRun
+from mdrportal.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
+
+
+class CallInline(ReadOnlyInline):
+    model = CallAttempt
+    fields = [
+        "sequence",
+        "contact",
+        "to",
+        "try_number",
+        "outcome",
+        "provider_status",
+        "answered_by",
+        "placed_at",
+    ]
+    readonly_fields = fields
+    ordering = ["sequence", "id"]
+
+
+class EmailInline(ReadOnlyInline):
+    model = EmailNotification
+    fields = ["contact", "to", "kind", "outcome", "subject", "sent_at", "error"]
+    readonly_fields = fields
+
+
+@admin.register(NotificationRun)
+class NotificationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "incident", "purpose", "round", "state", "next_step_at", "started_at"]
+    list_filter = ["state", "purpose"]
+    list_select_related = ["incident"]
+    search_fields = ["incident__title", "incident__tenant__name"]
+    inlines = [EmailInline, CallInline]
+
+
+@admin.register(Acknowledgment)
+class AcknowledgmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["at", "incident", "channel", "contact", "user"]
+    list_filter = ["channel"]
+    list_select_related = ["incident", "contact", "user"]

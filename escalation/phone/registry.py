@@ -1,0 +1,20 @@
+"""Which phone backend places calls: Twilio when its credentials are set, the simulated phone otherwise."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from escalation.phone.base import PhoneBackend
+from escalation.phone.simulated import SimulatedPhone
+
+
+def twilio_configured() -> bool:
+    return bool(settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER)
+
+
+def phone_backend() -> PhoneBackend:
+    if twilio_configured():
+        from escalation.phone.twilio import TwilioPhone
+
+        return TwilioPhone()
+    return SimulatedPhone()

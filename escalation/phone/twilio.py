@@ -1,0 +1,97 @@
+"""The Twilio phone backend: places a call through the official SDK; its progress comes back as webhooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.urls import reverse
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from escalation.phone.base import CallRequest, PhoneError, PlacedCall
+
+TWILIO_API = "https://api.twilio.com"
+# Placing a call takes Twilio well under a second; a dispatcher stuck on a dead API would hold every call.
+HTTP_TIMEOUT_SECONDS = 10.0
+STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+
+class RebasedHttpClient(TwilioHttpClient):
+    """The SDK's own HTTP client, sending what it would send to api.twilio.com to another base address."""
+
+    def __init__(self, base_url: str, *, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if self.base_url != TWILIO_API and url.startswith(TWILIO_API + "/"):
+            url = self.base_url + url.removeprefix(TWILIO_API)
+        return super().request(method, url, *args, **kwargs)
+
+
+def webhook_url(name: str, attempt_id: int) -> str:
+    """The absolute address Twilio calls back, which is also the address its signature covers."""
+    return settings.PUBLIC_BASE_URL + reverse(f"phone:{name}", args=[attempt_id])
+
+
+class TwilioPhone:
+    name = "twilio"
+
+    def __init__(self) -> None:
+        self.token = settings.TWILIO_AUTH_TOKEN
+        self.from_number = settings.TWILIO_FROM_NUMBER
+        self.client = Client(
+            settings.TWILIO_ACCOUNT_SID,
+            self.token,
+            http_client=RebasedHttpClient(settings.TWILIO_API_BASE_URL, timeout=HTTP_TIMEOUT_SECONDS),
+        )
+
+    def place_call(self, request: CallRequest) -> PlacedCall:
+        try:
+            call = self.client.calls.create(
+                to=request.to,
+                from_=self.from_number,
+                url=webhook_url("voice", request.attempt_id),
+                method="POST",
+                status_callback=webhook_url("status", request.attempt_id),
+                status_callback_event=STATUS_EVENTS,
+                status_callback_method="POST",
+                timeout=request.ring_timeout_seconds,
+                machine_detection="Enable",
+            )
+        except (TwilioRestException, TwilioServiceException) as error:
+            status = int(error.status)
+            detail = getattr(error, "msg", "") or getattr(error, "detail", "") or getattr(error, "title", "")
+            # Throttled or Twilio's own trouble: another try may go through. Other refusals will not change.
+            transient = status == 429 or status >= 500
+            raise PhoneError(
+                self._scrub(f"Twilio refused the call: HTTP {status}, code {error.code}: {detail}"),
+                permanent=not transient,
+            ) from None
+        except requests.ConnectionError as error:
+            # Refused before anything was sent: another try cannot call anyone twice.
+            raise PhoneError(
+                self._scrub(f"Twilio could not be reached: {type(error).__name__}"), permanent=False
+            ) from None
+        except (requests.RequestException, ValueError) as error:
+            # A timeout or an unreadable answer may come after Twilio placed the call: trying again could
+            # ring the same person twice for one step, so this attempt ends here (as failed).
+            raise PhoneError(
+                self._scrub(
+                    f"No clear answer from Twilio ({type(error).__name__}): the call may have been placed."
+                ),
+                permanent=True,
+            ) from None
+        if not call.sid:
+            raise PhoneError("Twilio's answer carried no call sid.", permanent=True)
+        return PlacedCall(sid=call.sid)
+
+    def _scrub(self, message: str) -> str:
+        """Error texts end up in the timeline: they never carry the auth token, whatever Twilio echoes."""
+        if self.token:
+            message = message.replace(self.token, "[auth token]")
+        return message[:500]

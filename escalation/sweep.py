@@ -1,0 +1,41 @@
+"""The periodic sweep: whatever a lost message left behind is picked up from the rows within seconds."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from escalation.models import (
+    CallAttempt,
+    CallOutcome,
+    EmailNotification,
+    EmailOutcome,
+    NotificationRun,
+    RunState,
+)
+from escalation.ratelimit import forget_old_slots
+from escalation.services import nudge_dispatch, nudge_run
+
+
+@transaction.atomic
+def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
+    due = list(
+        NotificationRun.objects.select_for_update(skip_locked=True)
+        .filter(state=RunState.ACTIVE, next_step_at__lte=timezone.now())
+        .order_by("next_step_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    for run_id in due:
+        nudge_run(run_id)  # duplicates are dropped: the first step moves next_step_at on
+    queued = CallAttempt.objects.filter(outcome=CallOutcome.QUEUED, run__state=RunState.ACTIVE).exists()
+    if queued:
+        nudge_dispatch()
+    from escalation.emails import nudge_email
+
+    unsent = list(
+        EmailNotification.objects.filter(outcome=EmailOutcome.CLAIMED).values_list("pk", flat=True)[:batch]
+    )
+    for email_id in unsent:
+        nudge_email(email_id)
+    forget_old_slots()
+    return {"runs": len(due), "dispatch": int(queued), "emails": len(unsent)}

@@ -1,0 +1,140 @@
+"""Who the request acts for: the current tenant (partner users choose it, kept in the session) and role checks.
+
+A page either works on the current tenant (`tenant_page`) or on an object looked up among the user's
+tenants, then entered with `enter()`. Another tenant's object is never looked up, so it is a 404; a role
+too low is a 403; anonymous users go to the login page (login_required).
+"""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, Value, When
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from tenants.models import Role, Tenant
+from tenants.selectors import role_at, tenants_for_user
+
+SESSION_KEY = "acting_tenant_id"
+RANK = {Role.VIEWER: 0, Role.APPROVER: 1, Role.ADMIN: 2}
+NO_TENANT = "Your account does not give access to any customer. Ask your administrator for a role."
+
+
+@dataclass(frozen=True)
+class Acting:
+    """The tenant a request acts for, the user's role there, and whether the user could pick another."""
+
+    tenant: Tenant
+    role: Role
+    can_switch: bool
+
+    def allows(self, role: Role) -> bool:
+        return RANK[self.role] >= RANK[role]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.allows(Role.ADMIN)
+
+    @property
+    def is_approver(self) -> bool:
+        return self.allows(Role.APPROVER)
+
+
+def effective_role(user: Any, tenant: Tenant) -> Role | None:
+    """The user's role at the tenant; MDR staff without a membership read what the customer reads."""
+    role = role_at(user, tenant)
+    if role is None and user.is_authenticated and user.is_active and user.is_staff:
+        return Role.VIEWER
+    return role
+
+
+def _activate(request: HttpRequest, acting: Acting) -> None:
+    request.acting = acting  # type: ignore[attr-defined]
+    try:
+        timezone.activate(zoneinfo.ZoneInfo(acting.tenant.timezone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        timezone.activate(timezone.get_default_timezone())
+
+
+def enter(request: HttpRequest, tenant: Tenant, minimum: Role = Role.VIEWER) -> Acting:
+    """Act for this tenant (one of the user's, already checked by the lookup), or 403 if the role is too low."""
+    role = effective_role(request.user, tenant)
+    if role is None or RANK[role] < RANK[minimum]:
+        raise PermissionDenied(f"This page needs the {minimum.label.lower()} role at {tenant.name}.")
+    if request.session.get(SESSION_KEY) != tenant.pk:
+        request.session[SESSION_KEY] = tenant.pk
+    can_switch = tenants_for_user(request.user).exclude(pk=tenant.pk).exists()
+    acting = Acting(tenant=tenant, role=role, can_switch=can_switch)
+    _activate(request, acting)
+    return acting
+
+
+def current_tenant(request: HttpRequest) -> tuple[Tenant | None, bool]:
+    """The tenant chosen in the session, or the only one the user has; and whether there are several."""
+    chosen = request.session.get(SESSION_KEY)
+    # One query whatever the session holds: the chosen tenant first if it is still one of the user's.
+    tenants = list(
+        tenants_for_user(request.user)
+        .annotate(chosen=Case(When(pk=chosen, then=Value(1)), default=Value(0)))
+        .order_by("-chosen", "name", "pk")[:2]
+    )
+    several = len(tenants) > 1
+    if tenants and (tenants[0].chosen or not several):
+        return tenants[0], several
+    return None, several
+
+
+def choose(request: HttpRequest, tenant: Tenant) -> None:
+    request.session[SESSION_KEY] = tenant.pk
+
+
+View = Callable[..., HttpResponse]
+
+
+def portal_page(view: View) -> View:
+    """A page for logged-in users; the tenant's time zone set by enter() ends with the request."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        finally:
+            # The thread serves other requests next (the admin among them): no tenant's zone may linger.
+            timezone.deactivate()
+
+    return wrapper
+
+
+def tenant_page(minimum: Role = Role.VIEWER) -> Callable[[View], View]:
+    """A page about the current tenant: login first, then the tenant (or the chooser), then the role."""
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        @portal_page
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            tenant, several = current_tenant(request)
+            if tenant is None:
+                if several:
+                    chooser = reverse("tenants:choose")
+                    return redirect(f"{chooser}?{urlencode({'next': request.get_full_path()})}")
+                raise PermissionDenied(NO_TENANT)
+            role = effective_role(request.user, tenant)
+            if role is None or RANK[role] < RANK[minimum]:
+                raise PermissionDenied(f"This page needs the {minimum.label.lower()} role at {tenant.name}.")
+            _activate(request, Acting(tenant=tenant, role=role, can_switch=several))
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

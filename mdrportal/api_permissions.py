@@ -1,0 +1,39 @@
+"""Who may do what through the API: MDR staff by their Django permissions, customers by their role."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from rest_framework.exceptions import PermissionDenied
+
+from tenants.models import Role, Tenant
+from tenants.selectors import role_at
+
+# Mirrors incidents.services._check_who: an approver or an admin may decide on actions in writing.
+DECIDE_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
+ADMIN_ROLES = frozenset({Role.ADMIN})
+# Mirrors escalation.services.acknowledgment_record for customer users.
+ACKNOWLEDGE_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
+
+
+def is_mdr_staff(user: Any, perm: str) -> bool:
+    """An MDR analyst or lead whose groups grant this permission (the same ones the admin checks)."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(perm))
+
+
+def require_staff(user: Any, perm: str, what: str) -> None:
+    if not is_mdr_staff(user, perm):
+        raise PermissionDenied(f"Only MDR staff allowed to {what} may do this.")
+
+
+def require_role(
+    user: Any, tenant: Tenant, roles: Collection[Role], what: str, *, staff_perm: str | None = None
+) -> None:
+    """The user has one of the roles at the tenant, or is MDR staff with staff_perm (when given)."""
+    if staff_perm is not None and is_mdr_staff(user, staff_perm):
+        return
+    if role_at(user, tenant) in roles:
+        return
+    allowed = " or ".join(sorted(r.value for r in roles))
+    raise PermissionDenied(f"Only the tenant's {allowed} users may {what}.")

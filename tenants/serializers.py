@@ -1,0 +1,70 @@
+"""The shapes of tenants, contacts and customer logins in the API; the services decide what is allowed."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from tenants.models import Contact, Role, Tenant
+
+# What tenant_create takes; the other settings go through tenant_update_settings in the same transaction.
+TENANT_CREATE_ARGS = ("name", "slug", "tier", "response_mode", "timezone")
+# What a customer admin may change; MDR staff change every setting.
+CUSTOMER_SETTINGS = ("response_mode", "authorize_on_no_ack")
+
+
+class TenantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tenant
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "tier",
+            "response_mode",
+            "authorize_on_no_ack",
+            "timezone",
+            "call_attempts_per_contact",
+            "ring_timeout_seconds",
+        ]
+        # The service checks uniqueness (full_clean) inside its transaction; no second query here.
+        extra_kwargs = {"slug": {"validators": []}}
+
+
+class TenantSettingsSerializer(TenantSerializer):
+    """A change of settings: the slug names the tenant for good."""
+
+    class Meta(TenantSerializer.Meta):
+        read_only_fields = ["slug"]
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    phone = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="E.164, for example +12025550100; empty for an email-only contact.",
+    )
+    call_order = serializers.IntegerField(
+        min_value=1,
+        max_value=1000,
+        required=False,
+        help_text="1 is called first. On create the contact goes last unless a place is given; "
+        "a change moves the contact there and shifts the others.",
+    )
+
+    class Meta:
+        model = Contact
+        fields = ["id", "name", "email", "phone", "call_order", "can_authorize", "active"]
+        validators: list = []
+
+
+class CustomerLoginSerializer(serializers.Serializer):
+    """A customer user and their role at one tenant."""
+
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    password = serializers.CharField(
+        write_only=True, max_length=128, trim_whitespace=False, style={"input_type": "password"}
+    )
+    role = serializers.ChoiceField(choices=Role.choices)

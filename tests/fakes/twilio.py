@@ -1,0 +1,200 @@
+"""Twilio, faked: its REST API for placing calls (on FakeHTTPServer), and its side of the webhooks it signs."""
+
+from __future__ import annotations
+
+import base64
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from django.test import Client
+from twilio.request_validator import RequestValidator
+
+from escalation.dispatch import call_claim_next
+from escalation.models import CallAttempt
+from escalation.services import call_placed, notification_start, run_advance
+from incidents.models import Incident
+from tests.fakes.http_server import FakeHTTPServer, Received, Reply
+
+ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "f2b6c1d0e9a84c7b9d3e5f60718293a4"
+FROM_NUMBER = "+15005550006"
+PUBLIC_BASE_URL = "https://portal.example.com"
+_CALLS = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Calls\.json")
+
+
+def new_call_sid() -> str:
+    return "CA" + uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class PlacedCallRecord:
+    """One call the fake accepted: the form as sent (repeated keys kept) and the sid it answered with."""
+
+    sid: str
+    form: dict[str, list[str]]
+
+    def one(self, name: str) -> str:
+        (value,) = self.form[name]
+        return value
+
+
+class FakeTwilioAPI:
+    """POST /2010-04-01/Accounts/{sid}/Calls.json with basic auth, answering like Twilio does.
+
+    `fail_with(status, code, message)` makes the next answers errors, in Twilio's error JSON.
+    """
+
+    def __init__(
+        self, server: FakeHTTPServer, *, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN
+    ):
+        self.server, self.account_sid, self.auth_token = server, account_sid, auth_token
+        self.calls: list[PlacedCallRecord] = []
+        self.requests: list[Received] = []
+        self._failure: Reply | None = None
+        server.fallback = self.answer
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url
+
+    def fail_with(self, status: int, code: int, message: str) -> None:
+        self._failure = Reply(status, self._error(status, code, message))
+
+    def _error(self, status: int, code: int, message: str) -> dict[str, Any]:
+        return {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        }
+
+    def _authorized(self, received: Received) -> bool:
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return received.headers.get("Authorization") == f"Basic {expected}"
+
+    def answer(self, received: Received) -> Reply:
+        self.requests.append(received)
+        match = _CALLS.fullmatch(received.path)
+        if received.method != "POST" or match is None:
+            return Reply(404, self._error(404, 20404, "The requested resource was not found"))
+        if not self._authorized(received) or match[1] != self.account_sid:
+            return Reply(401, self._error(401, 20003, "Authenticate"))
+        if self._failure is not None:
+            return self._failure
+        form = parse_qs(received.body.decode(), keep_blank_values=True)
+        for required in ("To", "From"):
+            if not form.get(required):
+                return Reply(400, self._error(400, 21201, f"No '{required}' number is specified"))
+        if not form.get("Url") and not form.get("Twiml") and not form.get("ApplicationSid"):
+            return Reply(400, self._error(400, 21205, "Url parameter is required"))
+        sid = new_call_sid()
+        self.calls.append(PlacedCallRecord(sid=sid, form=form))
+        return Reply(201, self._call_json(sid, form))
+
+    def _call_json(self, sid: str, form: dict[str, list[str]]) -> dict[str, Any]:
+        now = format_datetime(datetime.now(UTC), usegmt=True).replace("GMT", "+0000")
+        base = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}"
+        return {
+            "account_sid": self.account_sid,
+            "annotation": None,
+            "answered_by": None,
+            "api_version": "2010-04-01",
+            "caller_name": None,
+            "date_created": now,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "duration": None,
+            "end_time": None,
+            "forwarded_from": None,
+            "from": form["From"][0],
+            "from_formatted": form["From"][0],
+            "group_sid": None,
+            "parent_call_sid": None,
+            "phone_number_sid": "PN" + uuid.uuid4().hex,
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "start_time": None,
+            "status": "queued",
+            "subresource_uris": {
+                "notifications": f"{base}/Notifications.json",
+                "recordings": f"{base}/Recordings.json",
+                "payments": f"{base}/Payments.json",
+                "events": f"{base}/Events.json",
+                "siprec": f"{base}/Siprec.json",
+                "streams": f"{base}/Streams.json",
+                "transcriptions": f"{base}/Transcriptions.json",
+                "user_defined_message_subscriptions": f"{base}/UserDefinedMessageSubscriptions.json",
+                "user_defined_messages": f"{base}/UserDefinedMessages.json",
+            },
+            "to": form["To"][0],
+            "to_formatted": form["To"][0],
+            "trunk_sid": None,
+            "uri": f"{base}.json",
+            "queue_time": "0",
+        }
+
+
+def twilio_signature(url: str, params: dict[str, str], *, token: str = AUTH_TOKEN) -> str:
+    """X-Twilio-Signature as Twilio computes it: HMAC-SHA1 of the full URL and the sorted POST params."""
+    return RequestValidator(token).compute_signature(url, params)
+
+
+class TwilioWebhooks:
+    """Plays Twilio's side of a call: POSTs signed webhooks to the portal through the Django test client.
+
+    The client sends Host: testserver while the signature covers `signed_base`: the portal must rebuild the
+    URL from PUBLIC_BASE_URL to accept it.
+    """
+
+    def __init__(self, client: Client, *, signed_base: str = PUBLIC_BASE_URL, token: str = AUTH_TOKEN):
+        self.client, self.signed_base, self.token = client, signed_base, token
+
+    def params(self, call: CallAttempt, **extra: str) -> dict[str, str]:
+        return {
+            "AccountSid": ACCOUNT_SID,
+            "ApiVersion": "2010-04-01",
+            "CallSid": call.provider_sid,
+            "Direction": "outbound-api",
+            "From": FROM_NUMBER,
+            "To": call.to,
+            **extra,
+        }
+
+    def post(self, path: str, params: dict[str, str], *, signature: str | None = None) -> Any:
+        headers = {}
+        if signature is None:
+            signature = twilio_signature(self.signed_base + path, params, token=self.token)
+        if signature:
+            headers["X-Twilio-Signature"] = signature
+        return self.client.post(path, params, headers=headers)
+
+    def voice(self, call: CallAttempt, **extra: str) -> Any:
+        return self.post(f"/twilio/voice/{call.pk}/", self.params(call, CallStatus="in-progress", **extra))
+
+    def press(self, call: CallAttempt, digits: str, *, query: str = "") -> Any:
+        params = self.params(call, CallStatus="in-progress", Digits=digits, FinishedOnKey="")
+        return self.post(f"/twilio/gather/{call.pk}/{query}", params)
+
+    def status(self, call: CallAttempt, status: str, **extra: str) -> Any:
+        params = self.params(call, CallStatus=status, **extra)
+        if status == "completed":
+            params.setdefault("CallDuration", "17")
+        return self.post(f"/twilio/status/{call.pk}/", params)
+
+
+def call_dialing(incident: Incident, *, backend: str = "twilio", sid: str | None = None) -> CallAttempt:
+    """Start notifying and dial the first call as the dispatcher would: the call is ringing at `backend`."""
+    run = notification_start(incident=incident, by=None)
+    run_advance(run.pk)
+    request = call_claim_next(backend)
+    assert request is not None, "the run queued no call"
+    if sid is None:
+        sid = new_call_sid() if backend == "twilio" else f"SIM{request.attempt_id}"
+    call_placed(attempt_id=request.attempt_id, sid=sid)
+    return CallAttempt.objects.get(pk=request.attempt_id)

@@ -1,0 +1,259 @@
+"""Every page of the project, walked as every persona: each is refused or allowed as the table says.
+
+The table is keyed by the route as the URL resolver writes it; a page that is not in the table fails the
+test, so a new page cannot ship without saying who may open it. Admin, API and phone-provider webhooks
+have their own tests (they authenticate differently).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from incidents.models import ActionType
+from tenants.models import Role
+from tests.factories import first_contact, make_incident, make_member, make_tenant, propose
+
+pytestmark = pytest.mark.django_db
+
+PERSONAS = ("anonymous", "outsider", "viewer", "approver", "admin")
+LOGIN = "login"  # sent to the login page
+ADMIN_LOGIN = "admin login"  # sent to the admin's login page: MDR staff only
+EXCLUDED_PREFIXES = ("admin/", "api/")
+# Phone-provider webhooks check the provider's signature instead of a session: tested with escalation.
+WEBHOOK_PREFIXES = ("twilio/",)
+
+
+@dataclass
+class World:
+    """A tenant with users of every role, an incident with an action awaiting authorization, and an
+    outsider: the admin of another tenant, with an incident and a contact of its own."""
+
+    tenant: Any
+    incident: Any
+    action: Any
+    contact: Any
+    users: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Check:
+    method: str
+    url: Callable[[World], str]
+    expect: dict[str, int | str]
+    data: Callable[[World], dict[str, Any]] | None = None
+    debug: bool = False  # run with DEBUG on (pages that exist only in development)
+
+
+def everyone(status: int) -> dict[str, int | str]:
+    return {"anonymous": LOGIN, "outsider": status, "viewer": status, "approver": status, "admin": status}
+
+
+def nobody(status: int | str) -> dict[str, int | str]:
+    return dict.fromkeys(PERSONAS, status)
+
+
+def object_page(*, viewer: int, approver: int, admin: int) -> dict[str, int | str]:
+    """A page about one of the tenant's objects: the outsider never learns it exists."""
+    return {"anonymous": LOGIN, "outsider": 404, "viewer": viewer, "approver": approver, "admin": admin}
+
+
+def settings_data(world: World) -> dict[str, Any]:
+    t = world.tenant
+    return {
+        "response_mode": t.response_mode,
+        "call_attempts_per_contact": t.call_attempts_per_contact,
+        "ring_timeout_seconds": t.ring_timeout_seconds,
+        "timezone": t.timezone,
+    }
+
+
+def performers_data(world: World) -> dict[str, Any]:
+    return {f"performer_{code}": "mdr" for code in ActionType.objects.values_list("code", flat=True)}
+
+
+TABLE: dict[str, list[Check]] = {
+    "": [Check("get", lambda w: reverse("home"), everyone(200))],
+    "login/": [
+        Check("get", lambda w: reverse("login"), {**everyone(302), "anonymous": 200}),
+    ],
+    "logout/": [Check("post", lambda w: reverse("logout"), {**everyone(302), "anonymous": 302})],
+    "tenant/": [
+        Check("get", lambda w: reverse("tenants:choose"), everyone(200)),
+        Check(
+            "post",
+            lambda w: reverse("tenants:choose"),
+            {**everyone(302), "outsider": 404},
+            lambda w: {"tenant": w.tenant.pk},
+        ),
+    ],
+    "settings/": [
+        Check("get", lambda w: reverse("tenants:settings"), everyone(200)),
+        # The outsider is an admin: of its own tenant, whose settings it may change.
+        Check(
+            "post",
+            lambda w: reverse("tenants:settings"),
+            {**everyone(302), "viewer": 403, "approver": 403},
+            settings_data,
+        ),
+    ],
+    "settings/performers/": [
+        Check(
+            "post",
+            lambda w: reverse("tenants:performers"),
+            {**everyone(302), "viewer": 403, "approver": 403},
+            performers_data,
+        ),
+    ],
+    "contacts/": [Check("get", lambda w: reverse("tenants:contacts"), everyone(200))],
+    "contacts/add/": [
+        Check(
+            "get", lambda w: reverse("tenants:contact_add"), {**everyone(200), "viewer": 403, "approver": 403}
+        )
+    ],
+    "contacts/<int:pk>/edit/": [
+        Check(
+            "get",
+            lambda w: reverse("tenants:contact_edit", args=[w.contact.pk]),
+            object_page(viewer=403, approver=403, admin=200),
+        )
+    ],
+    "contacts/<int:pk>/active/": [
+        Check(
+            "post",
+            lambda w: reverse("tenants:contact_active", args=[w.contact.pk]),
+            object_page(viewer=403, approver=403, admin=302),
+            lambda w: {"active": "1"},
+        )
+    ],
+    "contacts/<int:pk>/move/": [
+        Check(
+            "post",
+            lambda w: reverse("tenants:contact_move", args=[w.contact.pk]),
+            object_page(viewer=403, approver=403, admin=302),
+            lambda w: {"direction": "down"},
+        )
+    ],
+    "incidents/": [Check("get", lambda w: reverse("incidents:list"), everyone(200))],
+    "incidents/<int:pk>/": [
+        Check(
+            "get",
+            lambda w: reverse("incidents:detail", args=[w.incident.pk]),
+            object_page(viewer=200, approver=200, admin=200),
+        )
+    ],
+    "incidents/<int:pk>/acknowledge/": [
+        Check(
+            "post",
+            lambda w: reverse("incidents:acknowledge", args=[w.incident.pk]),
+            object_page(viewer=403, approver=302, admin=302),
+        )
+    ],
+    "approvals/": [
+        Check("get", lambda w: reverse("incidents:approvals"), {**everyone(200), "viewer": 403}),
+    ],
+    "approvals/<int:pk>/": [
+        Check(
+            "post",
+            lambda w: reverse("incidents:decide", args=[w.incident.pk]),
+            object_page(viewer=403, approver=302, admin=302),
+            lambda w: {"actions": [w.action.pk], "decision": "granted", "statement": "Go ahead."},
+        )
+    ],
+    # The simulated phone: absent in production, for MDR staff only in development.
+    "dev/phone/": [
+        Check("get", lambda w: reverse("phone:simulated"), nobody(404)),
+        Check("get", lambda w: reverse("phone:simulated"), nobody(ADMIN_LOGIN), debug=True),
+    ],
+    "dev/phone/<int:attempt_id>/<slug:button>/": [
+        Check("post", lambda w: reverse("phone:press", args=[1, "answer-press-1"]), nobody(404)),
+        Check(
+            "post",
+            lambda w: reverse("phone:press", args=[1, "answer-press-1"]),
+            nobody(ADMIN_LOGIN),
+            debug=True,
+        ),
+    ],
+    # An emailed link: the signed token is the credential, whoever is signed in; a forged one is refused.
+    "l/<str:token>/": [
+        Check("get", lambda w: reverse("link", args=["forged.token"]), nobody(400)),
+    ],
+}
+
+
+def _walk(patterns: list[Any], prefix: str = "") -> Iterator[str]:
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route
+
+
+def project_pages() -> set[str]:
+    skipped = EXCLUDED_PREFIXES + WEBHOOK_PREFIXES
+    return {route for route in _walk(get_resolver().url_patterns) if not route.startswith(skipped)}
+
+
+def test_every_page_of_the_project_is_in_the_access_table() -> None:
+    pages = project_pages()
+    assert sorted(pages - set(TABLE)) == [], "pages missing from the access table"
+    assert sorted(set(TABLE) - pages) == [], "table rows for pages that no longer exist"
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world() -> World:
+    tenant = make_tenant(phones=2)
+    other = make_tenant(phones=2)
+    incident = make_incident(tenant)
+    action = propose(incident, "isolate_endpoint")
+    # The outsider's own objects exist too, so a 404 is not merely an empty database.
+    make_incident(other)
+    users = {role.value: make_member(tenant, role) for role in Role}
+    users["outsider"] = make_member(other, Role.ADMIN)
+    return World(tenant=tenant, incident=incident, action=action, contact=first_contact(tenant), users=users)
+
+
+CASES = [
+    pytest.param(
+        route,
+        index,
+        persona,
+        id=f"{check.method.upper()} /{route}{' (DEBUG)' if check.debug else ''} as {persona}",
+    )
+    for route, checks in TABLE.items()
+    for index, check in enumerate(checks)
+    for persona in PERSONAS
+]
+
+
+@pytest.mark.parametrize(("route", "index", "persona"), CASES)
+def test_page_access(world: World, settings: Any, route: str, index: int, persona: str) -> None:
+    check = TABLE[route][index]
+    settings.DEBUG = check.debug
+    client = Client()
+    if persona != "anonymous":
+        client.force_login(world.users[persona])
+    url = check.url(world)
+    data = check.data(world) if check.data else {}
+    response = getattr(client, check.method)(url, data)
+    expected = check.expect[persona]
+    login = reverse("login")
+    if expected in (LOGIN, ADMIN_LOGIN):
+        page = login if expected == LOGIN else reverse("admin:login")
+        assert response.status_code == 302, response.content[:300]
+        assert response["Location"].startswith(f"{page}?next="), response["Location"]
+        return
+    assert response.status_code == expected, (response.status_code, response.content[:500])
+    if expected == 302 and route != "logout/":
+        assert not response["Location"].startswith(login), "allowed, but sent to the login page"

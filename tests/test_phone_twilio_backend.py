@@ -1,0 +1,210 @@
+"""TwilioPhone against a fake Twilio REST API on a local port: what it sends, and how refusals map."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from pytest_django.fixtures import Settings
+
+from escalation.dispatch import calls_dispatch
+from escalation.models import Acknowledgment, CallAttempt, CallOutcome
+from escalation.phone import twilio as twilio_backend
+from escalation.phone.base import CallRequest, PhoneError
+from escalation.phone.registry import phone_backend
+from escalation.phone.simulated import SimulatedPhone
+from escalation.phone.twilio import TwilioPhone
+from escalation.services import notification_start, run_advance
+from tests.factories import make_incident, make_tenant
+from tests.fakes.http_server import HANG, FakeHTTPServer, Received, Reply, closed_port_url
+from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
+from tests.fakes.twilio import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    FROM_NUMBER,
+    PUBLIC_BASE_URL,
+    FakeTwilioAPI,
+    TwilioWebhooks,
+)
+
+CALLS_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
+REQUEST = CallRequest(attempt_id=42, to="+12025550100", ring_timeout_seconds=25)
+
+
+def configure(settings: Settings, base_url: str) -> None:
+    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
+    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
+    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
+    settings.TWILIO_API_BASE_URL = base_url
+    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+
+
+@pytest.fixture
+def fake_twilio(fake_http_server: FakeHTTPServer, settings: Settings) -> FakeTwilioAPI:
+    fake = FakeTwilioAPI(fake_http_server)
+    configure(settings, fake.base_url)
+    return fake
+
+
+def test_place_call_asks_twilio_for_the_call_its_webhooks_and_machine_detection(fake_twilio) -> None:
+    placed = TwilioPhone().place_call(REQUEST)
+
+    (call,) = fake_twilio.calls
+    assert placed.sid == call.sid
+    assert placed.sid.startswith("CA") and len(placed.sid) == 34
+    assert call.one("To") == "+12025550100"
+    assert call.one("From") == FROM_NUMBER
+    assert call.one("Url") == "https://portal.example.com/twilio/voice/42/"
+    assert call.one("Method") == "POST"
+    assert call.one("StatusCallback") == "https://portal.example.com/twilio/status/42/"
+    assert call.form["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
+    assert call.one("StatusCallbackMethod") == "POST"
+    assert call.one("Timeout") == "25"
+    assert call.one("MachineDetection") == "Enable"
+
+
+def test_place_call_authenticates_with_basic_auth_on_the_account_path(fake_twilio) -> None:
+    TwilioPhone().place_call(REQUEST)
+
+    (received,) = fake_twilio.requests
+    assert (received.method, received.path) == ("POST", CALLS_PATH)
+    expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+    assert received.headers["Authorization"] == f"Basic {expected}"
+    assert received.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert received.headers["User-Agent"].startswith("twilio-python/")
+
+
+def test_the_api_base_url_may_carry_a_path_prefix(fake_http_server, settings) -> None:
+    fake = FakeTwilioAPI(fake_http_server)
+    configure(settings, fake.base_url + "/proxy/")
+    fake_http_server.fallback = lambda received: fake.answer(
+        Received(
+            received.method,
+            received.path.removeprefix("/proxy"),
+            received.query,
+            received.headers,
+            received.body,
+        )
+    )
+    TwilioPhone().place_call(REQUEST)
+    assert [r.path for r in fake_http_server.received] == [f"/proxy{CALLS_PATH}"]
+
+
+@pytest.mark.parametrize(("status", "code"), [(500, 20500), (503, 20503), (429, 20429)])
+def test_twilio_trouble_and_throttling_are_worth_another_try(fake_twilio, status, code) -> None:
+    fake_twilio.fail_with(status, code, "Service unavailable")
+    with pytest.raises(PhoneError) as caught:
+        TwilioPhone().place_call(REQUEST)
+    assert caught.value.permanent is False
+    assert f"HTTP {status}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [
+        (400, 21211, "Invalid 'To' Phone Number: +120255501XX"),
+        (400, 21215, "Geo Permission configuration is not permitting call"),
+        (404, 20404, "The requested resource was not found"),
+    ],
+)
+def test_a_refused_call_is_permanent(fake_twilio, status, code, message) -> None:
+    fake_twilio.fail_with(status, code, message)
+    with pytest.raises(PhoneError) as caught:
+        TwilioPhone().place_call(REQUEST)
+    assert caught.value.permanent is True
+    assert str(code) in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_wrong_credentials_are_permanent_and_the_token_is_never_in_the_message(fake_twilio, settings) -> None:
+    settings.TWILIO_AUTH_TOKEN = "0" * 32
+    with pytest.raises(PhoneError) as caught:
+        TwilioPhone().place_call(REQUEST)
+    assert caught.value.permanent is True
+    assert "401" in str(caught.value)
+    assert "0" * 32 not in str(caught.value)
+
+
+def test_an_error_echoing_the_token_is_scrubbed(fake_twilio) -> None:
+    fake_twilio.fail_with(400, 21211, f"Invalid request for {ACCOUNT_SID}:{AUTH_TOKEN}")
+    with pytest.raises(PhoneError) as caught:
+        TwilioPhone().place_call(REQUEST)
+    assert AUTH_TOKEN not in str(caught.value)
+    assert "[auth token]" in str(caught.value)
+
+
+def test_an_unreachable_twilio_is_worth_another_try(settings) -> None:
+    configure(settings, closed_port_url())
+    with pytest.raises(PhoneError) as caught:
+        TwilioPhone().place_call(REQUEST)
+    assert caught.value.permanent is False
+    assert AUTH_TOKEN not in str(caught.value)
+
+
+def test_a_twilio_that_never_answers_times_out(fake_twilio, fake_http_server, monkeypatch) -> None:
+    monkeypatch.setattr(twilio_backend, "HTTP_TIMEOUT_SECONDS", 0.3)
+    fake_http_server.script(CALLS_PATH, HANG)
+    with pytest.raises(PhoneError) as caught:
+        TwilioPhone().place_call(REQUEST)
+    # The call may have been placed: trying again could ring the same person twice for one step.
+    assert caught.value.permanent is True
+    assert "Timeout" in str(caught.value)
+
+
+def test_an_unreadable_answer_is_not_taken_for_a_placed_call(fake_twilio, fake_http_server) -> None:
+    fake_http_server.script(CALLS_PATH, Reply(201, "<html>proxy error</html>"))
+    with pytest.raises(PhoneError) as caught:
+        TwilioPhone().place_call(REQUEST)
+    assert caught.value.permanent is True
+
+
+def test_the_registry_picks_twilio_only_when_it_is_configured(settings) -> None:
+    configure(settings, "https://api.twilio.com")
+    assert isinstance(phone_backend(), TwilioPhone)
+    assert phone_backend().name == "twilio"
+    settings.TWILIO_AUTH_TOKEN = ""
+    assert isinstance(phone_backend(), SimulatedPhone)
+
+
+@pytest.mark.django_db
+def test_the_dispatcher_places_the_call_over_twilio_and_its_callbacks_are_matched(
+    fake_twilio, settings, client
+) -> None:
+    settings.TWILIO_CPS = 100
+    incident = make_incident(make_tenant(phones=2))
+    run = notification_start(incident=incident, by=None)
+    run_advance(run.pk)
+
+    assert calls_dispatch(max_seconds=5) == 1
+
+    call = CallAttempt.objects.get(run=run)
+    (placed,) = fake_twilio.calls
+    assert (call.backend, call.provider_sid, call.outcome) == ("twilio", placed.sid, CallOutcome.DIALING)
+    assert placed.one("Url") == f"{PUBLIC_BASE_URL}/twilio/voice/{call.pk}/"
+    assert placed.one("To") == call.to
+    # Twilio's part: fetch the TwiML at the address it was given, then press 1.
+    twilio = TwilioWebhooks(client)
+    assert twilio.voice(call).status_code == 200
+    assert twilio.press(call, "1").status_code == 200
+    assert Acknowledgment.objects.get(incident=incident).call_id == call.pk
+
+
+@pytest.mark.django_db
+def test_a_call_twilio_refuses_is_a_failed_attempt_and_the_tree_moves_on(fake_twilio, settings) -> None:
+    settings.TWILIO_CPS = 100
+    fake_twilio.fail_with(400, 21211, "Invalid 'To' Phone Number")
+    run = notification_start(incident=make_incident(make_tenant(phones=2)), by=None)
+    run_advance(run.pk)
+
+    calls_dispatch(max_seconds=5)
+
+    call = CallAttempt.objects.get(run=run)
+    assert (call.outcome, call.provider_sid) == (CallOutcome.FAILED, "")
+    event = run.incident.events.filter(data__call=call.pk, data__outcome="failed").get()
+    assert "21211" in event.summary
+    assert AUTH_TOKEN not in event.summary
+    run_advance(run.pk)
+    assert list(run.calls.order_by("sequence").values_list("contact__call_order", "outcome")) == [
+        (1, CallOutcome.FAILED),
+        (2, CallOutcome.QUEUED),
+    ]
