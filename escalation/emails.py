@@ -176,8 +176,9 @@ def _variant(email: EmailNotification) -> str:
 
 def _subject(variant: str, incident: Incident, run: NotificationRun) -> str:
     head = f"[{incident.get_severity_display()}] {incident.tenant.name}"
+    decide = ", your decision is needed" if awaiting_authorization(incident).exists() else ""
     what = {
-        "collaborate": f"threat detected, your decision is needed: {incident.title}",
+        "collaborate": f"threat detected{decide}: {incident.title}",
         "authorize": f"MDR Ops responded to: {incident.title}",
         "report": f"nobody answered, MDR Ops acted on: {incident.title}",
         "partner": f"actions delegated to you: {incident.title}",

@@ -27,7 +27,7 @@ from escalation.models import (
     RunPurpose,
     RunState,
 )
-from incidents.models import SEVERITY_RANK, ActionStatus, Basis, Channel, EventKind, Incident
+from incidents.models import SEVERITY_RANK, ActionStatus, Channel, EventKind, Incident
 from incidents.services import incident_flag, incident_take_fallback, timeline_record
 from tenants.models import Contact, Role
 from tenants.selectors import phone_contacts, role_at
@@ -137,7 +137,11 @@ def notification_start(*, incident: Incident, by: User, channel: str = Channel.A
 
 
 def _acknowledged_since(incident: Incident, run: NotificationRun) -> bool:
-    return Acknowledgment.objects.filter(incident=incident, at__gte=run.started_at).exists()
+    """Somebody has it: an acknowledgment, or a written decision (which says more), since the run began."""
+    return (
+        Acknowledgment.objects.filter(incident=incident, at__gte=run.started_at).exists()
+        or incident.authorizations.filter(at__gte=run.started_at).exists()
+    )
 
 
 def _settling(incident: Incident) -> bool:
@@ -186,9 +190,9 @@ def _call_in_flight(run: NotificationRun, now: Any) -> bool:
     if call.outcome == CallOutcome.QUEUED:
         _wait(run, seconds=QUEUED_CALL_RECHECK_SECONDS)
         return True
-    deadline = call.placed_at + timedelta(
-        seconds=run.ring_timeout_seconds + settings.CALL_STATUS_GRACE_SECONDS
-    )
+    # A real phone reports how the call ended, a little after the ring timeout; the simulated one never does.
+    grace = 0 if call.backend == "simulated" else settings.CALL_STATUS_GRACE_SECONDS
+    deadline = call.placed_at + timedelta(seconds=run.ring_timeout_seconds + grace)
     if now < deadline:
         run.next_step_at = deadline
         run.save(update_fields=["next_step_at"])
@@ -419,9 +423,5 @@ def acknowledgment_record(
 
 
 def report_mentions(incident: Incident) -> list[Any]:
-    """The actions a report tells about: those MDR Ops performed under the fallback or Authorize mode."""
-    return list(
-        incident.actions.filter(basis__in=[Basis.NO_ACK_FALLBACK, Basis.AUTHORIZE_MODE]).select_related(
-            "action_type"
-        )
-    )
+    """The actions a report tells about: every one MDR Ops performed or is performing, on any basis."""
+    return list(incident.actions.exclude(basis="").select_related("action_type"))

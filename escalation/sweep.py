@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,12 +32,16 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
     queued = CallAttempt.objects.filter(outcome=CallOutcome.QUEUED, run__state=RunState.ACTIVE).exists()
     if queued:
         nudge_dispatch()
-    from escalation.emails import nudge_email
+    from escalation.emails import emails_fail_interrupted, nudge_email
 
+    # A claimed email's own nudge is normally in flight; only one that waited a while is nudged again.
     unsent = list(
-        EmailNotification.objects.filter(outcome=EmailOutcome.CLAIMED).values_list("pk", flat=True)[:batch]
+        EmailNotification.objects.filter(
+            outcome=EmailOutcome.CLAIMED, claimed_at__lt=timezone.now() - timedelta(seconds=30)
+        ).values_list("pk", flat=True)[:batch]
     )
     for email_id in unsent:
         nudge_email(email_id)
+    emails_fail_interrupted()
     forget_old_slots()
     return {"runs": len(due), "dispatch": int(queued), "emails": len(unsent)}

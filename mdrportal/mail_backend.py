@@ -18,7 +18,9 @@ class ConsoleAndFileBackend(ConsoleBackend):
 
     def __init__(self, *args: Any, file_path: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.directory = Path(file_path or settings.EMAIL_FILE_PATH)
+        self.directory = Path(
+            file_path or getattr(settings, "EMAIL_FILE_PATH", None) or settings.VAR_DIR / "mail"
+        )
 
     def write_message(self, message: EmailMessage) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -222,3 +222,24 @@ def test_the_redis_rate_limiter_is_shared_and_grants_the_calls_per_second(monkey
     monkeypatch.setattr("escalation.ratelimit.time.time", lambda: float(now))
     first, second = (RedisRateLimiter(settings.CELERY_BROKER_URL, per_second=1) for _ in range(2))
     assert (first.acquire(), second.acquire(), first.acquire()) == (True, False, False)
+
+
+def test_a_written_authorization_also_stops_further_calls() -> None:
+    from incidents.models import Channel
+    from incidents.selectors import authorization_text
+    from incidents.services import authorization_record
+
+    incident, (isolate, _clean) = ransomware(phones=2)
+    run = notification_start(incident=incident, by=None)
+    answer(ringing(run), status="no-answer")
+    authorization_record(
+        incident=incident,
+        actions=[isolate],
+        decision="granted",
+        channel=Channel.PORTAL,
+        text_shown=authorization_text(incident, [isolate]),
+        user=make_member(incident.tenant, Role.APPROVER),
+    )
+    assert ringing(run) is None
+    run.refresh_from_db()
+    assert run.state == RunState.ACKNOWLEDGED and run.calls.count() == 1
