@@ -13,11 +13,11 @@ urlpatterns = [
     path(
         "login/",
         auth_views.LoginView.as_view(
-            authentication_form=GuardedAuthenticationForm, redirect_authenticated_user=True
+            authentication_form=GuardedAuthenticationForm, redirect_authenticated_user=True, next_page="home"
         ),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path("", include("tenants.urls")),
     path("", include("incidents.urls")),
 ]

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "phonenumber_field",
     "tenants",
     "incidents",
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "mdrportal.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -118,12 +120,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The app serves its own static files (gunicorn alone, no separate file server needed), found where they
+# live, so that no collectstatic step can be forgotten.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "mdrportal" / "static"]
 
 # The customer pages: sign-in is rate limited (mdrportal/login_guard.py) on every path that signs in.
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "login"
 AUTHENTICATION_BACKENDS = ["mdrportal.login_guard.GuardedModelBackend"]
 
 PHONENUMBER_DB_FORMAT = "E164"
@@ -141,6 +145,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "TITLE": "MDR Portal API",
     "DESCRIPTION": "Incidents from detection pipelines, response settings, actions, written authorizations "
     "and timelines. Authenticate with `Authorization: Token <key>` (POST /api/v1/auth/token/).",

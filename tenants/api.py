@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
@@ -32,7 +29,7 @@ from tenants.services import (
     contact_create,
     contact_update,
     contacts_reorder,
-    membership_set,
+    customer_login_create,
     tenant_create,
     tenant_update_settings,
 )
@@ -49,9 +46,10 @@ def visible_tenant(request: Request, tenant_id: int) -> Tenant:
     create=extend_schema(summary="Create a tenant (MDR staff)"),
     partial_update=extend_schema(
         summary="Change response settings",
-        description="Customer admins change `response_mode` and `authorize_on_no_ack`; MDR staff change "
-        "every setting. The fallback checkbox needs an active contact with a phone number. "
-        "Every change is audited.",
+        description="Customer admins change what the settings page offers: `response_mode`, "
+        "`authorize_on_no_ack`, `call_attempts_per_contact`, `ring_timeout_seconds` and `timezone`; MDR "
+        "staff also change `name` and `tier`. The fallback checkbox needs an active contact with a phone "
+        "number. Every change is audited.",
     ),
 )
 class TenantViewSet(
@@ -93,7 +91,7 @@ class TenantViewSet(
             if refused:
                 raise PermissionDenied(
                     f"Only MDR staff change {', '.join(refused)}; customer admins change "
-                    f"{' and '.join(CUSTOMER_SETTINGS)}."
+                    f"{', '.join(CUSTOMER_SETTINGS)}."
                 )
             changes = {f: v for f, v in changes.items() if f in CUSTOMER_SETTINGS}
         with service_errors():
@@ -163,28 +161,6 @@ class ContactView(generics.RetrieveUpdateAPIView):
             if position is not None and position != contact.call_order:
                 _move_contact(contact, position, by=request.user)
         return Response(ContactSerializer(contact).data)
-
-
-@transaction.atomic
-def customer_login_create(
-    *, tenant: Tenant, username: str, email: str, password: str, role: str, by: Any
-) -> Membership:
-    """A new customer user with a role at the tenant; the password passes Django's validators."""
-    user = get_user_model()(username=username, email=email)
-    errors: dict[str, list[str]] = {}
-    try:
-        user.full_clean(exclude=["password"])
-    except ValidationError as error:
-        errors.update(error.message_dict)
-    try:
-        validate_password(password, user=user)
-    except ValidationError as error:
-        errors["password"] = error.messages
-    if errors:
-        raise ValidationError(errors)
-    user.set_password(password)
-    user.save()
-    return membership_set(tenant=tenant, user=user, role=role, by=by)
 
 
 def _login_row(membership: Membership) -> dict[str, Any]:

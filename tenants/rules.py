@@ -26,3 +26,13 @@ def check_fallback_reachable(
 ) -> None:
     if authorize_on_no_ack and not has_reachable_phone(contacts):
         raise ValidationError(message, code="fallback_needs_phone")
+
+
+CONTACT_NEEDS_A_WAY = (
+    "Give at least a phone number or an email address: otherwise this contact cannot be notified."
+)
+
+
+def check_contact_reachable(*, phone: object, email: str) -> None:
+    if not phone and not email:
+        raise ValidationError(CONTACT_NEEDS_A_WAY, code="unreachable_contact")

@@ -8,8 +8,14 @@ from tenants.models import Contact, Role, Tenant
 
 # What tenant_create takes; the other settings go through tenant_update_settings in the same transaction.
 TENANT_CREATE_ARGS = ("name", "slug", "tier", "response_mode", "timezone")
-# What a customer admin may change; MDR staff change every setting.
-CUSTOMER_SETTINGS = ("response_mode", "authorize_on_no_ack")
+# What a customer admin may change, as on the settings page; MDR staff also change the name and the tier.
+CUSTOMER_SETTINGS = (
+    "response_mode",
+    "authorize_on_no_ack",
+    "call_attempts_per_contact",
+    "ring_timeout_seconds",
+    "timezone",
+)
 
 
 class TenantSerializer(serializers.ModelSerializer):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -21,7 +23,7 @@ from tenants.models import (
     Tenant,
     Tier,
 )
-from tenants.rules import LAST_PHONE_CONTACT, check_fallback_reachable
+from tenants.rules import LAST_PHONE_CONTACT, check_contact_reachable, check_fallback_reachable
 
 User = AbstractBaseUser | None
 
@@ -176,6 +178,7 @@ def contact_create(
         call_order=last + 1,
     )
     contact.full_clean()
+    check_contact_reachable(phone=contact.phone, email=contact.email)
     contact.save()
     if tenant is not None:
         settings_audit(
@@ -196,6 +199,7 @@ def contact_update(*, contact: Contact, by: User, **changes: Any) -> Contact:
     for field, value in changes.items():
         setattr(locked, field, value)
     locked.full_clean()
+    check_contact_reachable(phone=locked.phone, email=locked.email)
     locked.save()
     after = _contact_snapshot(locked)
     if tenant is not None:
@@ -289,3 +293,25 @@ def membership_remove(*, tenant: Tenant, user: AbstractBaseUser, by: User) -> No
         before=membership.role,
         after=None,
     )
+
+
+@transaction.atomic
+def customer_login_create(
+    *, tenant: Tenant, username: str, email: str, password: str, role: str, by: User
+) -> Membership:
+    """A new customer user with a role at the tenant; the password passes Django's validators."""
+    user = get_user_model()(username=username, email=email)
+    errors: dict[str, list[str]] = {}
+    try:
+        user.full_clean(exclude=["password"])
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    try:
+        validate_password(password, user=user)
+    except ValidationError as error:
+        errors["password"] = error.messages
+    if errors:
+        raise ValidationError(errors)
+    user.set_password(password)
+    user.save()
+    return membership_set(tenant=tenant, user=user, role=role, by=by)

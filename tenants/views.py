@@ -41,7 +41,9 @@ def choose_tenant(request: HttpRequest) -> HttpResponse:
     """Partner (MSP) users pick the customer they act for; the choice is kept in the session."""
     tenants = tenants_for_user(request.user)
     next_url = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = ""
     if request.method == "POST":
         try:
@@ -60,11 +62,11 @@ def choose_tenant(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _history(tenant: Tenant) -> list[dict[str, Any]]:
+def _history(tenant: Tenant, action_names: dict[str, str]) -> list[dict[str, Any]]:
     return [
         {
             "change": change,
-            "what": _field_label(change),
+            "what": _field_label(change, action_names),
             "before": _readable(change.before),
             "after": _readable(change.after),
         }
@@ -90,9 +92,12 @@ _FIELD_LABELS = {
 }
 
 
-def _field_label(change: SettingsChange) -> str:
+def _field_label(change: SettingsChange, action_names: dict[str, str]) -> str:
     label = _FIELD_LABELS.get(change.field, change.field.replace("_", " ").capitalize())
-    return f"{label}: {change.subject}" if change.subject else label
+    subject = (
+        action_names.get(change.subject, change.subject) if change.field == "performer" else change.subject
+    )
+    return f"{label}: {subject}" if subject else label
 
 
 def _readable(value: Any) -> str:
@@ -135,7 +140,7 @@ def _settings_context(
         "explanations": explanations(tenant, performers, proposable_types(catalog), phones),
         "scenario": scenario,
         "phone_contacts": phones,
-        "history": _history(tenant),
+        "history": _history(tenant, {t.code: t.name for t in catalog}),
         "editable": acting.is_admin,
     }
 

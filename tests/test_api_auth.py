@@ -85,6 +85,18 @@ def test_a_wrong_password_or_missing_field_gets_no_token() -> None:
     assert not Token.objects.exists()
 
 
+def test_guessing_passwords_for_a_token_locks_the_username_like_the_login_page() -> None:
+    make_user("integrator")
+    client = APIClient()
+    for _ in range(5):
+        client.post("/api/v1/auth/token/", {"username": "integrator", "password": "guess"}, format="json")
+    response = client.post(
+        "/api/v1/auth/token/", {"username": "integrator", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 400
+    assert not Token.objects.exists()
+
+
 def test_an_inactive_user_gets_no_token_and_their_token_stops_working() -> None:
     user = make_user("leaver")
     token = Token.objects.create(user=user)

@@ -145,7 +145,7 @@ def test_a_consumption_rolled_back_with_its_transaction_leaves_the_link_usable()
     assert link_read(token).nonce
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_consuming_outside_a_transaction_is_refused() -> None:
     link = link_read(link_make(purpose=LinkPurpose.ACK, **IDS))
     with pytest.raises(RuntimeError):

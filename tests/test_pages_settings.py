@@ -216,6 +216,8 @@ def test_performers_are_set_through_the_service_and_audited() -> None:
         "block_domain": "partner",
     }
     assert SettingsChange.objects.filter(tenant=tenant, field="performer", actor=admin).count() == 2
+    rows = {row["what"]: (row["before"], row["after"]) for row in client.get(URL).context["history"]}
+    assert rows["Performer: Disable user account"] == ("mdr", "customer")
 
 
 def test_a_tenant_without_a_partner_cannot_delegate_to_one() -> None:

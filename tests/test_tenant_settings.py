@@ -186,3 +186,12 @@ def test_the_partner_cannot_be_removed_while_it_performs_action_types() -> None:
     assert "partner" in error.value.message_dict
     tenant.refresh_from_db()
     assert tenant.partner_id is not None
+
+
+def test_a_contact_needs_a_phone_or_an_email() -> None:
+    tenant = make_tenant(phones=0)
+    with pytest.raises(ValidationError, match="phone number or an email"):
+        contact_create(tenant=tenant, by=None, name="Nobody")
+    contact = contact_create(tenant=tenant, by=None, name="Mail", email="m@x.example")
+    with pytest.raises(ValidationError, match="phone number or an email"):
+        contact_update(contact=contact, by=None, email="")
