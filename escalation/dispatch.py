@@ -1,5 +1,5 @@
-"""Placing queued calls: highest severity first, every run's first call before any run's second, and never
-more than the account's calls per second across all workers."""
+"""Placing queued calls: highest severity first, every run's first call before any run's second, test calls
+last, and never more than the account's calls per second across all workers."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import logging
 import time
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from escalation.models import CallAttempt, CallOutcome, RunState
+from escalation.models import CallAttempt, CallOutcome
 from escalation.phone.base import CallRequest, PhoneError
 from escalation.phone.registry import phone_backend
 from escalation.ratelimit import rate_limiter, seconds_to_next_slot
+from escalation.selectors import calls_waiting
 from escalation.services import call_not_placed, call_placed, nudge_dispatch
 from incidents.models import Channel, EventKind
 from incidents.services import timeline_record
@@ -21,8 +23,8 @@ log = logging.getLogger(__name__)
 ORDER = ("severity_rank", "sequence", "queued_at", "id")
 
 
-def _queued():
-    return CallAttempt.objects.filter(outcome=CallOutcome.QUEUED, run__state=RunState.ACTIVE)
+def _queued() -> QuerySet[CallAttempt]:
+    return calls_waiting()
 
 
 @transaction.atomic
@@ -31,7 +33,7 @@ def call_claim_next(backend: str) -> CallRequest | None:
     call = (
         _queued()
         .select_for_update(of=("self",), skip_locked=True)
-        .select_related("run__incident", "contact")
+        .select_related("run__incident", "contact__tenant")
         .order_by(*ORDER)
         .first()
     )
@@ -39,6 +41,9 @@ def call_claim_next(backend: str) -> CallRequest | None:
         return None
     call.outcome, call.placed_at, call.backend = CallOutcome.DIALING, timezone.now(), backend
     call.save(update_fields=["outcome", "placed_at", "backend"])
+    if call.run is None:  # a test call: about no incident
+        timeout = call.contact.tenant.ring_timeout_seconds
+        return CallRequest(attempt_id=call.pk, to=call.to, ring_timeout_seconds=timeout)
     timeline_record(
         incident=call.run.incident,
         kind=EventKind.CALL_ATTEMPT,

@@ -79,9 +79,15 @@ OPEN_CALL_OUTCOMES = frozenset({CallOutcome.QUEUED, CallOutcome.DIALING})
 
 
 class CallAttempt(models.Model):
-    """One phone call to one contact in a run; the row is claimed before the call is placed."""
+    """One phone call to one contact, in a run or as a test call; the row is claimed before it is placed."""
 
-    run = models.ForeignKey(NotificationRun, on_delete=models.PROTECT, related_name="calls")
+    # No run: a test call an admin placed from the contacts page; it is about no incident.
+    run = models.ForeignKey(
+        NotificationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="calls"
+    )
+    tested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
     try_number = models.PositiveSmallIntegerField()
     sequence = models.PositiveSmallIntegerField(
@@ -105,11 +111,27 @@ class CallAttempt(models.Model):
         ordering = ["run", "sequence"]
         constraints = [
             models.UniqueConstraint(fields=["run", "contact", "try_number"], name="one_call_per_try"),
+            models.CheckConstraint(
+                condition=Q(run__isnull=False, tested_by__isnull=True)
+                | Q(run__isnull=True, tested_by__isnull=False),
+                name="call_in_a_run_or_a_test",
+            ),
+            models.UniqueConstraint(
+                fields=["contact"],
+                condition=Q(run__isnull=True, outcome__in=["queued", "dialing"]),
+                name="one_test_call_in_flight_per_contact",
+            ),
         ]
         indexes = [models.Index(fields=["outcome", "severity_rank", "sequence", "queued_at"])]
 
     def __str__(self) -> str:
+        if self.is_test:
+            return f"test call to {self.contact}"
         return f"call {self.sequence} of run #{self.run_id} to {self.contact}"
+
+    @property
+    def is_test(self) -> bool:
+        return self.run_id is None
 
 
 class EmailKind(models.TextChoices):

@@ -79,10 +79,12 @@ def voice(request: HttpRequest, call: CallAttempt) -> HttpResponse:
 
 @twilio_webhook
 def gather(request: HttpRequest, call: CallAttempt) -> HttpResponse:
-    """A key was pressed: 1 acknowledges; any other gets one more chance."""
+    """A key was pressed: 1 acknowledges (on a test call, confirms it was heard); any other gets one more chance."""
     digits = (request.POST.get("Digits") or "").strip()
     if digits == "1":
         call_update(attempt_id=call.pk, digits="1")
+        if call.is_test:
+            return _twiml(twiml.heard_twiml())
         recorded = Acknowledgment.objects.filter(call_id=call.pk).exists()
         return _twiml(twiml.acknowledged_twiml(recorded=recorded))
     again = None if request.GET.get("again") else webhook_url("gather", call.pk) + "?again=1"

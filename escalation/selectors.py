@@ -1,16 +1,18 @@
-"""Reads of the escalation app: what a call says, and the calls the webhooks and the simulated phone handle."""
+"""Reads of the escalation app: what a call says, the calls waiting to be placed, the calls the webhooks and
+the simulated phone handle, and each contact's last test call."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from escalation.models import CallAttempt, CallOutcome, RunPurpose
+from escalation.models import CallAttempt, CallOutcome, RunPurpose, RunState
 from escalation.services import report_mentions
 from incidents.models import Incident
+from tenants.models import Contact
 
 SIMULATED = "simulated"
 
@@ -36,6 +38,8 @@ class CallScript:
     # A report run (or an Authorize-mode notification) tells what was done rather than asking.
     tells_what_was_done: bool
     done: tuple[DoneItem, ...]
+    # A test call from the contacts page: it says so, and nothing about any incident.
+    is_test: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,28 @@ class RingingCall:
         return max(0, int((self.rings_until - timezone.now()).total_seconds()))
 
 
+def _ring_timeout(call: CallAttempt) -> int:
+    return call.contact.tenant.ring_timeout_seconds if call.is_test else call.run.ring_timeout_seconds
+
+
 def _tells_what_was_done(call: CallAttempt) -> bool:
+    if call.is_test:
+        return False
     return call.run.purpose == RunPurpose.REPORT or call.run.incident.response_mode == "authorize"
 
 
 def _script(call: CallAttempt, done: tuple[DoneItem, ...]) -> CallScript:
+    if call.is_test:
+        return CallScript(
+            attempt_id=call.pk,
+            tenant=call.contact.tenant.name,
+            severity="",
+            title="",
+            summary="",
+            tells_what_was_done=False,
+            done=(),
+            is_test=True,
+        )
     incident = call.run.incident
     return CallScript(
         attempt_id=call.pk,
@@ -76,7 +97,7 @@ def _done(incident: Incident) -> tuple[DoneItem, ...]:
 
 
 def _with_incident(calls: QuerySet[CallAttempt]) -> QuerySet[CallAttempt]:
-    return calls.select_related("run__incident__tenant", "contact")
+    return calls.select_related("run__incident__tenant", "contact__tenant")
 
 
 def call_script(attempt_id: int) -> CallScript | None:
@@ -90,7 +111,11 @@ def call_script(attempt_id: int) -> CallScript | None:
 
 def call_for_webhook(attempt_id: int) -> CallAttempt | None:
     """The call a Twilio webhook names, with just what the webhook checks."""
-    return CallAttempt.objects.filter(pk=attempt_id).only("pk", "provider_sid", "outcome", "backend").first()
+    return (
+        CallAttempt.objects.filter(pk=attempt_id)
+        .only("pk", "run", "provider_sid", "outcome", "backend")
+        .first()
+    )
 
 
 def simulated_call(attempt_id: int) -> CallAttempt | None:
@@ -107,14 +132,13 @@ def simulated_calls_ringing() -> list[RingingCall]:
     )
     done: dict[int, tuple[DoneItem, ...]] = {}
     for call in calls:
-        incident = call.run.incident
-        if _tells_what_was_done(call) and incident.pk not in done:
-            done[incident.pk] = _done(incident)
+        if _tells_what_was_done(call) and call.run.incident_id not in done:
+            done[call.run.incident_id] = _done(call.run.incident)
     return [
         RingingCall(
             call=call,
-            script=_script(call, done.get(call.run.incident_id, ())),
-            rings_until=(call.placed_at or call.queued_at) + timedelta(seconds=call.run.ring_timeout_seconds),
+            script=_script(call, done.get(call.run.incident_id, ()) if call.run else ()),
+            rings_until=(call.placed_at or call.queued_at) + timedelta(seconds=_ring_timeout(call)),
         )
         for call in calls
     ]
@@ -127,3 +151,23 @@ def simulated_calls_ended(*, limit: int = 10) -> list[CallAttempt]:
             "-ended_at", "-id"
         )[:limit]
     )
+
+
+def calls_waiting() -> QuerySet[CallAttempt]:
+    """Calls waiting to be placed: those of active runs, and test calls."""
+    return CallAttempt.objects.filter(
+        Q(run__isnull=True) | Q(run__state=RunState.ACTIVE), outcome=CallOutcome.QUEUED
+    )
+
+
+def last_test_calls(contacts: list[Contact]) -> dict[int, CallAttempt]:
+    """Each contact's most recent test call, by contact id, in one query."""
+    latest = (
+        CallAttempt.objects.filter(contact=OuterRef("contact"), run__isnull=True)
+        .order_by("-queued_at", "-id")
+        .values("pk")[:1]
+    )
+    calls = CallAttempt.objects.filter(
+        contact__in=[c.pk for c in contacts], run__isnull=True, pk=Subquery(latest)
+    )
+    return {call.contact_id: call for call in calls}

@@ -31,6 +31,7 @@ from incidents.models import SEVERITY_RANK, ActionStatus, Channel, EventKind, In
 from incidents.services import incident_flag, incident_take_fallback, timeline_record
 from tenants.models import Contact, Role
 from tenants.selectors import phone_contacts, role_at
+from tenants.services import settings_audit
 
 log = logging.getLogger(__name__)
 User = AbstractBaseUser | None
@@ -46,6 +47,8 @@ FINAL_STATUS = {
 SETTLE_SECONDS = 120
 # While a call waits for a slot, the run looks again this often.
 QUEUED_CALL_RECHECK_SECONDS = 60
+# A test call is dialed after every incident's call, informational ones included.
+TEST_CALL_RANK = len(SEVERITY_RANK)
 
 
 def _lock_incident(incident_id: int) -> Incident:
@@ -277,6 +280,8 @@ def _stop(run: NotificationRun, state: str) -> None:
 def _end_call(call: CallAttempt, outcome: str, *, note: str = "") -> None:
     call.outcome, call.ended_at = outcome, timezone.now()
     call.save(update_fields=["outcome", "ended_at"])
+    if call.run_id is None:
+        return  # a test call is about no incident: its row is its record
     label = CallOutcome(outcome).label.lower()
     timeline_record(
         incident=call.run.incident,
@@ -311,11 +316,12 @@ def call_not_placed(*, attempt_id: int, reason: str, permanent: bool) -> None:
     """The phone refused the call. A passing refusal queues it again (a few times); otherwise it is an
     attempt without acknowledgment and the tree moves on."""
     incident_id = CallAttempt.objects.values_list("run__incident_id", flat=True).get(pk=attempt_id)
-    incident = _lock_incident(incident_id)
+    incident = _lock_incident(incident_id) if incident_id is not None else None
     call = _lock_call(attempt_id)
     if call.outcome != CallOutcome.DIALING:
         return
-    call.run.incident = incident
+    if incident is not None:
+        call.run.incident = incident
     call.placement_failures += 1
     if not permanent and call.placement_failures < MAX_PLACEMENT_FAILURES:
         call.outcome, call.placed_at = CallOutcome.QUEUED, None
@@ -324,6 +330,8 @@ def call_not_placed(*, attempt_id: int, reason: str, permanent: bool) -> None:
         return
     call.save(update_fields=["placement_failures"])
     _end_call(call, CallOutcome.FAILED, note=reason)
+    if call.run is None:
+        return
     call.run.next_step_at = timezone.now()
     call.run.save(update_fields=["next_step_at"])
     nudge_run(call.run_id)
@@ -335,23 +343,27 @@ def call_update(
     """Record what the phone says about a call. Duplicate and out-of-order updates are harmless.
 
     A 1 pressed is an acknowledgment whatever the call's bookkeeping says (it may have been given up
-    as unanswered, or as not placed after a timeout, while it was in fact ringing).
+    as unanswered, or as not placed after a timeout, while it was in fact ringing). On a test call it
+    acknowledges nothing: it only says that somebody heard the message.
     """
     with transaction.atomic():
-        incident_id = (
-            CallAttempt.objects.filter(pk=attempt_id).values_list("run__incident_id", flat=True).first()
-        )
-        if incident_id is None:
+        found = CallAttempt.objects.filter(pk=attempt_id).values_list("run__incident_id").first()
+        if found is None:
             return
-        incident = _lock_incident(incident_id)
+        incident = _lock_incident(found[0]) if found[0] is not None else None
         call = _lock_call(attempt_id)
-        call.run.incident = incident
         pressed_1 = digits is not None and digits.strip() == "1"
-        if pressed_1 and not Acknowledgment.objects.filter(call=call).exists():
-            if call.outcome == CallOutcome.DIALING:
+        if incident is None and pressed_1:  # a test call: somebody heard it, whatever the bookkeeping said
+            if call.outcome != CallOutcome.ACKNOWLEDGED:
                 _end_call(call, CallOutcome.ACKNOWLEDGED)
-            _acknowledge(incident, contact=call.contact, user=None, channel=Channel.PHONE, call=call)
             return
+        if incident is not None:
+            call.run.incident = incident
+            if pressed_1 and not Acknowledgment.objects.filter(call=call).exists():
+                if call.outcome == CallOutcome.DIALING:
+                    _end_call(call, CallOutcome.ACKNOWLEDGED)
+                _acknowledge(incident, contact=call.contact, user=None, channel=Channel.PHONE, call=call)
+                return
         final = status == "completed" or status in FINAL_STATUS
         if call.outcome != CallOutcome.DIALING:
             if final and call.provider_status != status:  # the provider's last word, for the record only
@@ -367,6 +379,8 @@ def call_update(
         elif status in FINAL_STATUS:
             _end_call(call, FINAL_STATUS[status])
         else:
+            return
+        if call.run is None:
             return
         call.run.next_step_at = timezone.now()
         call.run.save(update_fields=["next_step_at"])
@@ -422,3 +436,76 @@ def acknowledgment_record(
 def report_mentions(incident: Incident) -> list[Any]:
     """The actions a report tells about: every one MDR Ops performed or is performing, on any basis."""
     return list(incident.actions.exclude(basis="").select_related("action_type"))
+
+
+# Test calls ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def test_call_place(*, contact: Contact, by: AbstractBaseUser) -> CallAttempt:
+    """Phone one contact to check that its number works: a call without a run, about no incident.
+
+    Queued after every incident's call; one at a time per contact. It acknowledges nothing.
+    """
+    locked = Contact.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=contact.pk)
+    if locked.tenant is None:
+        raise ValidationError("Only a customer's contacts get test calls.", code="no_tenant")
+    if not locked.active:
+        raise ValidationError(f"{locked.name} is inactive: reactivate the contact first.", code="inactive")
+    if not locked.phone:
+        raise ValidationError(f"{locked.name} has no phone number to call.", code="no_phone")
+    in_flight = CallAttempt.objects.filter(
+        contact=locked, run__isnull=True, outcome__in=OPEN_CALL_OUTCOMES
+    ).exists()
+    if in_flight:
+        raise ValidationError(
+            f"A test call to {locked.name} is already under way: wait until it ends.", code="in_flight"
+        )
+    call = CallAttempt.objects.create(
+        run=None,
+        tested_by=by,
+        contact=locked,
+        try_number=1,
+        sequence=1,
+        severity_rank=TEST_CALL_RANK,
+        to=locked.phone.as_e164,
+    )
+    settings_audit(
+        tenant=locked.tenant,
+        by=by,
+        field="test_call",
+        subject=locked.name,
+        before=None,
+        after={"to": call.to},
+    )
+    nudge_dispatch()
+    return call
+
+
+def _test_call_deadline(call: CallAttempt) -> Any:
+    """When a dialing test call counts as unanswered: its tenant's ring time, plus the time a real phone
+    takes to report how a call ended (the simulated one never reports)."""
+    grace = 0 if call.backend == "simulated" else settings.CALL_STATUS_GRACE_SECONDS
+    return call.placed_at + timedelta(seconds=call.contact.tenant.ring_timeout_seconds + grace)
+
+
+@transaction.atomic
+def test_calls_end_stale(*, batch: int = 200) -> int:
+    """End the test calls still dialing past their deadline: no answer if placed, failed if never placed."""
+    now, ended = timezone.now(), 0
+    dialing = (
+        CallAttempt.objects.select_for_update(of=("self",), skip_locked=True)
+        .filter(run__isnull=True, outcome=CallOutcome.DIALING)
+        .select_related("contact__tenant")
+        .order_by("placed_at", "id")[:batch]
+    )
+    for call in dialing:
+        if _test_call_deadline(call) <= now:
+            _end_call(call, CallOutcome.NO_ANSWER if call.provider_sid else CallOutcome.FAILED)
+            ended += 1
+    return ended
+
+
+# Services named after the entity start with "test_": not tests, whatever pytest makes of a module that imports them.
+test_call_place.__test__ = False  # type: ignore[attr-defined]
+test_calls_end_stale.__test__ = False  # type: ignore[attr-defined]

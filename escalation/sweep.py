@@ -7,16 +7,10 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from escalation.models import (
-    CallAttempt,
-    CallOutcome,
-    EmailNotification,
-    EmailOutcome,
-    NotificationRun,
-    RunState,
-)
+from escalation.models import EmailNotification, EmailOutcome, NotificationRun, RunState
 from escalation.ratelimit import forget_old_slots
-from escalation.services import nudge_dispatch, nudge_run
+from escalation.selectors import calls_waiting
+from escalation.services import nudge_dispatch, nudge_run, test_calls_end_stale
 
 
 @transaction.atomic
@@ -29,7 +23,7 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
     )
     for run_id in due:
         nudge_run(run_id)  # duplicates are dropped: the first step moves next_step_at on
-    queued = CallAttempt.objects.filter(outcome=CallOutcome.QUEUED, run__state=RunState.ACTIVE).exists()
+    queued = calls_waiting().exists()
     if queued:
         nudge_dispatch()
     from escalation.emails import emails_fail_interrupted, nudge_email
@@ -43,5 +37,7 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
     for email_id in unsent:
         nudge_email(email_id)
     emails_fail_interrupted()
+    # A run times out its own calls as it advances; a test call has no run, so it is timed out here.
+    test_calls = test_calls_end_stale(batch=batch)
     forget_old_slots()
-    return {"runs": len(due), "dispatch": int(queued), "emails": len(unsent)}
+    return {"runs": len(due), "dispatch": int(queued), "emails": len(unsent), "test_calls": test_calls}

@@ -19,6 +19,8 @@ NOT_RECORDED = (
 )
 ONLY_ONE = "Only the key 1 acknowledges."
 PRESS_ONE = "Press 1 to acknowledge."
+TEST_CALL = "This is a test call from MDR Ops for {tenant}. Press 1 to confirm you can hear this message."
+TEST_CONFIRMED = "Thank you: the test call worked. Goodbye."
 
 
 def _sentence(text: str, limit: int) -> str:
@@ -34,6 +36,8 @@ def _target(target: str) -> str:
 
 def script_text(script: CallScript) -> str:
     """The words of one call: the tenant, the incident, then what was done or the summary, then press 1."""
+    if script.is_test:
+        return TEST_CALL.format(tenant=_sentence(script.tenant, 200))
     parts = [
         f"MDR Ops security alert for {_sentence(script.tenant, 200)}.",
         f"{script.severity} incident: {_sentence(script.title, 200)}.",
@@ -49,6 +53,10 @@ def script_text(script: CallScript) -> str:
 
 def voicemail_text(script: CallScript) -> str:
     """What an answering machine hears: no incident details on a recording anyone may play."""
+    if script.is_test:
+        return (
+            f"This is a test call from MDR Ops for {_sentence(script.tenant, 200)}. Nothing to do. Goodbye."
+        )
     return (
         f"This is MDR Ops with a security alert for {_sentence(script.tenant, 200)}. "
         "Please read your email or the MDR portal now. Goodbye."
@@ -81,6 +89,14 @@ def voicemail_twiml(script: CallScript) -> str:
 def acknowledged_twiml(*, recorded: bool) -> str:
     response = VoiceResponse()
     response.say(ACKNOWLEDGED if recorded else NOT_RECORDED)
+    response.hangup()
+    return str(response)
+
+
+def heard_twiml() -> str:
+    """A 1 pressed on a test call: it confirms the number works and acknowledges nothing."""
+    response = VoiceResponse()
+    response.say(TEST_CONFIRMED)
     response.hangup()
     return str(response)
 

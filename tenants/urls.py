@@ -17,4 +17,5 @@ urlpatterns = [
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
     path("contacts/<int:pk>/active/", views.contact_active, name="contact_active"),
     path("contacts/<int:pk>/move/", views.contact_move, name="contact_move"),
+    path("contacts/<int:pk>/test-call/", views.contact_test_call, name="contact_test_call"),
 ]

@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from escalation.selectors import last_test_calls
+from escalation.services import test_call_place
 from incidents.models import ActionType
 from mdrportal import access
 from mdrportal.access import portal_page, tenant_page
@@ -89,6 +91,7 @@ _FIELD_LABELS = {
     "tier": "Tier",
     "partner": "Partner",
     "name": "Name",
+    "test_call": "Test call",
 }
 
 
@@ -209,6 +212,7 @@ def performers_page(request: HttpRequest) -> HttpResponse:
 def contacts_page(request: HttpRequest) -> HttpResponse:
     tenant = request.acting.tenant  # type: ignore[attr-defined]
     contacts = list(tenant_contacts(tenant))
+    tests = last_test_calls(contacts)
     return render(
         request,
         "pages/contacts.html",
@@ -216,6 +220,7 @@ def contacts_page(request: HttpRequest) -> HttpResponse:
             "section": "contacts",
             "tenant": tenant,
             "contacts": contacts,
+            "rows": [(contact, tests.get(contact.pk)) for contact in contacts],
             "phone_contacts": sum(1 for c in contacts if c.active and c.phone),
         },
     )
@@ -305,4 +310,23 @@ def contact_move(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             for message in error.messages:
                 messages.error(request, message)
+    return redirect("tenants:contacts")
+
+
+@require_POST
+@portal_page
+def contact_test_call(request: HttpRequest, pk: int) -> HttpResponse:
+    """Phone the contact now, through the phone backend in use, to check that its number works."""
+    contact = _tenant_contact(request, pk)
+    try:
+        call = test_call_place(contact=contact, by=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            f"Calling {contact.name} at {call.to}: pressing 1 confirms the call was heard. "
+            "The outcome shows here once the call ends.",
+        )
     return redirect("tenants:contacts")

@@ -61,10 +61,11 @@ def _env(twilio: FakeTwilioAPI, smtp: SMTPSink) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def worker(twilio, smtp, django_db_setup, tmp_path_factory) -> Iterator[Worker]:
+@pytest.fixture
+def worker(twilio, smtp, transactional_db, tmp_path) -> Iterator[Worker]:
+    """A worker per test, stopped before the test database is emptied (it would otherwise hold locks)."""
     purge_broker()
-    worker = Worker(tmp_path_factory.mktemp("escalation-worker"), **_env(twilio, smtp))
+    worker = Worker(tmp_path, **_env(twilio, smtp))
     worker.start()
     yield worker
     worker.stop()

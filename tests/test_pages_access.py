@@ -139,6 +139,14 @@ TABLE: dict[str, list[Check]] = {
             lambda w: {"direction": "down"},
         )
     ],
+    # Places a real call through the phone backend (the simulated one here): admins only.
+    "contacts/<int:pk>/test-call/": [
+        Check(
+            "post",
+            lambda w: reverse("tenants:contact_test_call", args=[w.contact.pk]),
+            object_page(viewer=403, approver=403, admin=302),
+        )
+    ],
     "incidents/": [Check("get", lambda w: reverse("incidents:list"), everyone(200))],
     "incidents/<int:pk>/": [
         Check(

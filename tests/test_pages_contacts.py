@@ -1,4 +1,4 @@
-"""The contacts page: call order, reorder, add, edit, deactivate, with phone and email validation."""
+"""The contacts page: call order, reorder, add, edit, deactivate, with phone and email validation; test calls."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from escalation.dispatch import calls_dispatch
+from escalation.models import CallAttempt
+from escalation.services import call_update
 from tenants.models import Contact, Role, SettingsChange, Tenant
 from tenants.page_forms import NEEDS_A_WAY, PHONE_INVALID
 from tenants.rules import LAST_PHONE_CONTACT
@@ -188,3 +191,59 @@ def test_a_partner_contact_is_not_a_page_of_the_tenant() -> None:
     client, _ = admin_client(tenant)
 
     assert client.get(reverse("tenants:contact_edit", args=[noc.pk])).status_code == 404
+
+
+def dial_url(contact: Contact) -> str:
+    return reverse("tenants:contact_test_call", args=[contact.pk])
+
+
+def test_an_admin_places_a_test_call_and_the_page_shows_its_outcome(settings: Any) -> None:
+    settings.TWILIO_AUTH_TOKEN = ""  # the simulated phone
+    tenant = make_tenant(phones=2)
+    client, admin = admin_client(tenant)
+    contact = tenant.contacts.order_by("call_order").first()
+    assert client.get(LIST).content.decode().count(">Test call</button>") == 2
+
+    response = client.post(dial_url(contact), follow=True)
+
+    assert response.redirect_chain == [(LIST, 302)]
+    assert f"Calling {contact.name}" in response.content.decode()
+    call = CallAttempt.objects.get(contact=contact, run=None)
+    assert call.tested_by == admin
+    calls_dispatch(max_seconds=5)
+    assert "ringing" in client.get(LIST).content.decode()
+    again = client.post(dial_url(contact), follow=True).content.decode()
+    assert "already under way" in again
+
+    for update in (
+        {"status": "in-progress", "answered_by": "human"},
+        {"digits": "1"},
+        {"status": "completed"},
+    ):
+        call_update(attempt_id=call.pk, **update)
+
+    html = client.get(LIST).content.decode()
+    assert "answered, pressed 1" in html
+    call.refresh_from_db()
+    assert f"{call.ended_at:%Y-%m-%d %H:%M}" in html
+
+
+def test_a_viewer_sees_the_outcome_but_may_not_place_a_test_call() -> None:
+    tenant = make_tenant(phones=1)
+    client = Client()
+    client.force_login(make_member(tenant, Role.VIEWER))
+
+    assert client.post(dial_url(tenant.contacts.get())).status_code == 403
+
+    assert not CallAttempt.objects.exists()
+    assert ">Test call</button>" not in client.get(LIST).content.decode()
+
+
+def test_a_contact_without_a_phone_has_no_test_call_button() -> None:
+    tenant = make_tenant(phones=1)
+    client, _ = admin_client(tenant)
+    contact_create(tenant=tenant, by=None, name="Mail only", email="mail@t.example")
+
+    html = client.get(LIST).content.decode()
+
+    assert html.count(">Test call</button>") == 1
