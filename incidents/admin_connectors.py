@@ -6,8 +6,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from incidents.connector_forms import ConnectorConfigForm
+from incidents.connector_settings import connector_configure
 from incidents.models import ConnectorConfig
-from incidents.services import connector_configure
 
 
 @admin.register(ConnectorConfig)

@@ -27,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents.connector_settings import connector_configure
 from incidents.models import (
     ActionType,
     Authorization,
@@ -48,7 +49,7 @@ from incidents.serializers import (
     PerformerSerializer,
     TimelineEventSerializer,
 )
-from incidents.services import action_propose, authorization_record, connector_configure, incident_open
+from incidents.services import action_propose, authorization_record, incident_open
 from mdrportal.api_errors import field_errors, service_errors
 from mdrportal.api_permissions import ADMIN_ROLES, DECIDE_ROLES, require_role, require_staff
 from tenants.api import visible_tenant

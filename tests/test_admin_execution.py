@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from incidents.connector_settings import connector_configure
 from incidents.execution import action_run, connector_spec
 from incidents.models import ActionStatus, ConnectorConfig, ResponseAction
-from incidents.services import connector_configure
 from tenants.models import ResponseMode
 from tests.factories import make_analyst, make_incident, make_tenant, make_user, propose
 

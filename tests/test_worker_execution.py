@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from incidents.connector_settings import connector_configure
 from incidents.models import ActionStatus, EventKind, ResponseAction
-from incidents.services import connector_configure
 from incidents.tasks import execute_action
 from tenants.models import ResponseMode, Tenant
 from tests.factories import make_incident, make_tenant, propose

@@ -1,0 +1,124 @@
+"""A tenant's connector settings: validated per kind, the secret write-only, every change audited."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from incidents.models import ConnectorConfig, ConnectorKind
+from tenants.models import Tenant
+from tenants.services import settings_audit
+
+User = AbstractBaseUser | None
+
+_CONNECTOR_NEEDS = {
+    ConnectorKind.SIMULATED: (),
+    ConnectorKind.SOPHOS_CENTRAL: ("url", "client_id", "external_tenant_id", "secret"),
+    ConnectorKind.WEBHOOK: ("url", "secret"),
+}
+
+
+_SOPHOS_API_HOST = re.compile(r"api-[a-z0-9]+\.central\.sophos\.com")
+
+
+def connector_url_problem(*, kind: str, url: str) -> str | None:
+    """Why a connector URL may not be used, or None. Stops tokens and signed requests going astray."""
+    if not url or settings.CONNECTOR_ALLOW_LOCAL_URLS:
+        return None
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "https":
+        return "Use an https:// address."
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if host == "localhost" or host.endswith(".localhost") or (address is not None and not address.is_global):
+        return "This address is on a private or local network, which the portal does not call."
+    if kind == ConnectorKind.SOPHOS_CENTRAL and not _SOPHOS_API_HOST.fullmatch(host):
+        return (
+            "Use the tenant's Sophos Central data-region host, such as https://api-eu01.central.sophos.com."
+        )
+    return None
+
+
+def connector_missing_fields(
+    *, kind: str, url: str, client_id: str, external_tenant_id: str, has_secret: bool
+) -> dict[str, str]:
+    """The settings a connector of this kind needs and does not have, as field errors."""
+    present = {
+        "url": url,
+        "client_id": client_id,
+        "external_tenant_id": external_tenant_id,
+        "secret": has_secret,
+    }
+    return {f: "Required for this connector." for f in _CONNECTOR_NEEDS.get(kind, ()) if not present[f]}
+
+
+def _connector_public(config: ConnectorConfig | None) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    return {
+        "kind": config.kind,
+        "url": config.url,
+        "client_id": config.client_id,
+        "external_tenant_id": config.external_tenant_id,
+        "options": config.options,
+        "secret": "set" if config.secret else "",
+    }
+
+
+@transaction.atomic
+def connector_configure(
+    *,
+    tenant: Tenant,
+    by: User,
+    kind: str,
+    url: str = "",
+    client_id: str = "",
+    external_tenant_id: str = "",
+    secret: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> ConnectorConfig:
+    """Set how MDR Ops reaches the tenant's platform. A secret of None keeps the stored one (write-only)."""
+    if kind not in _CONNECTOR_NEEDS:
+        raise ValidationError({"kind": f"{kind!r} is not one of {', '.join(ConnectorKind.values)}."})
+    config = ConnectorConfig.objects.select_for_update().filter(tenant=tenant).first()
+    before = _connector_public(config)
+    config = config or ConnectorConfig(tenant=tenant)
+    secret_changed = secret is not None and secret != config.secret
+    config.kind, config.url, config.client_id = kind, url.strip(), client_id.strip()
+    config.external_tenant_id, config.options = external_tenant_id.strip(), options or {}
+    if secret is not None:
+        config.secret = secret
+    problem = connector_url_problem(kind=kind, url=config.url)
+    if problem:
+        raise ValidationError({"url": problem})
+    missing = connector_missing_fields(
+        kind=kind,
+        url=config.url,
+        client_id=config.client_id,
+        external_tenant_id=config.external_tenant_id,
+        has_secret=bool(config.secret),
+    )
+    if missing:
+        raise ValidationError(missing)
+    config.full_clean()
+    config.save()
+    after = _connector_public(config)
+    if before != after or secret_changed:
+        settings_audit(
+            tenant=tenant,
+            by=by,
+            field="connector",
+            before=before,
+            after={**after, "secret": "changed" if secret_changed else after["secret"]},
+        )
+    return config
