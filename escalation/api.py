@@ -8,8 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from escalation.acknowledgments import acknowledgment_record
 from escalation.serializers import AcknowledgmentSerializer, NotificationRunSerializer
-from escalation.services import acknowledgment_record, notification_start
+from escalation.services import notification_start
 from incidents.api import visible_incident
 from incidents.models import Channel
 from mdrportal.api_errors import service_errors

@@ -10,14 +10,16 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from escalation.models import CallAttempt, CallOutcome
+from escalation.calls import call_not_placed, call_placed
+from escalation.models import CallAttempt, CallOutcome, RunState
+from escalation.nudges import nudge_dispatch
 from escalation.phone.base import CallRequest, PhoneError
 from escalation.phone.registry import phone_backend
 from escalation.ratelimit import rate_limiter, seconds_to_next_slot
 from escalation.selectors import calls_waiting
-from escalation.services import call_not_placed, call_placed, nudge_dispatch
-from incidents.models import Channel, EventKind
-from incidents.services import timeline_record
+from escalation.services import run_stop, someone_has_it
+from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind
+from incidents.services import incident_lock, timeline_record
 
 log = logging.getLogger(__name__)
 ORDER = ("severity_rank", "sequence", "queued_at", "id")
@@ -27,25 +29,56 @@ def _queued() -> QuerySet[CallAttempt]:
     return calls_waiting()
 
 
-@transaction.atomic
+# Candidates looked at per claim: a candidate whose incident another worker holds is passed over.
+CANDIDATES = 20
+
+
 def call_claim_next(backend: str) -> CallRequest | None:
-    """Take the most urgent queued call and mark it dialing; a second worker skips it and takes the next."""
+    """Take the most urgent queued call and mark it dialing; a second worker skips it and takes the next.
+
+    A call of a run is claimed under its incident's lock, after checking (DESIGN rules 6 and 11) that the
+    incident is active, the run still runs and nobody has acknowledged or decided: no call is placed after
+    an acknowledgment, a written decision or a close.
+    """
+    for attempt_id, run_id in _queued().order_by(*ORDER).values_list("pk", "run_id")[:CANDIDATES]:
+        with transaction.atomic():
+            claimed = _claim(attempt_id, run_id, backend)
+        if claimed is not None:
+            return claimed
+    return None
+
+
+def _claim(attempt_id: int, run_id: int | None, backend: str) -> CallRequest | None:
+    incident = None
+    if run_id is not None:
+        incident_id = CallAttempt.objects.values_list("run__incident_id", flat=True).get(pk=attempt_id)
+        incident = incident_lock(incident_id)
     call = (
-        _queued()
-        .select_for_update(of=("self",), skip_locked=True)
-        .select_related("run__incident", "contact__tenant")
-        .order_by(*ORDER)
+        CallAttempt.objects.select_for_update(of=("self",), skip_locked=True)
+        .select_related("run", "contact__tenant")
+        .filter(pk=attempt_id, outcome=CallOutcome.QUEUED)
         .first()
     )
     if call is None:
-        return None
-    call.outcome, call.placed_at, call.backend = CallOutcome.DIALING, timezone.now(), backend
-    call.save(update_fields=["outcome", "placed_at", "backend"])
+        return None  # another worker has it, or it moved on
     if call.run is None:  # a test call: about no incident
+        _mark_dialing(call, backend)
         timeout = call.contact.tenant.ring_timeout_seconds
         return CallRequest(attempt_id=call.pk, to=call.to, ring_timeout_seconds=timeout)
+    call.run.incident = incident
+    if call.run.state != RunState.ACTIVE:
+        call.outcome, call.ended_at = CallOutcome.CANCELED, timezone.now()
+        call.save(update_fields=["outcome", "ended_at"])
+        return None
+    if incident.status not in ACTIVE_INCIDENT_STATUSES:
+        run_stop(call.run, RunState.CANCELED)
+        return None
+    if someone_has_it(incident):
+        run_stop(call.run, RunState.ACKNOWLEDGED)
+        return None
+    _mark_dialing(call, backend)
     timeline_record(
-        incident=call.run.incident,
+        incident=incident,
         kind=EventKind.CALL_ATTEMPT,
         summary=f"Calling {call.contact.name} at {call.to} (call {call.sequence}, try {call.try_number}).",
         label="MDR Ops call tree",
@@ -53,6 +86,11 @@ def call_claim_next(backend: str) -> CallRequest | None:
         data={"call": call.pk, "run": call.run_id, "outcome": "dialing"},
     )
     return CallRequest(attempt_id=call.pk, to=call.to, ring_timeout_seconds=call.run.ring_timeout_seconds)
+
+
+def _mark_dialing(call: CallAttempt, backend: str) -> None:
+    call.outcome, call.placed_at, call.backend = CallOutcome.DIALING, timezone.now(), backend
+    call.save(update_fields=["outcome", "placed_at", "backend"])
 
 
 def calls_dispatch(*, max_seconds: float = 10.0) -> int:
@@ -69,10 +107,12 @@ def calls_dispatch(*, max_seconds: float = 10.0) -> int:
         try:
             answer = backend.place_call(request)
         except PhoneError as error:
-            call_not_placed(attempt_id=request.attempt_id, reason=str(error), permanent=error.permanent)
-        except Exception as error:  # noqa: BLE001 - a backend bug: this call fails, the tree goes on
+            call_not_placed(attempt_id=request.attempt_id, reason=str(error))
+        except Exception as error:  # noqa: BLE001 - a backend bug: nobody was reached, the try is owed
             log.exception("phone backend %s raised for call %s", backend.name, request.attempt_id)
-            call_not_placed(attempt_id=request.attempt_id, reason=type(error).__name__, permanent=True)
+            call_not_placed(
+                attempt_id=request.attempt_id, reason=f"the phone backend failed ({type(error).__name__})"
+            )
         else:
             call_placed(attempt_id=request.attempt_id, sid=answer.sid)
             placed += 1

@@ -21,7 +21,8 @@ from django.utils import timezone
 
 from escalation.links import LinkPurpose, link_url
 from escalation.models import EmailKind, EmailNotification, EmailOutcome, NotificationRun, RunPurpose
-from escalation.services import report_mentions
+from escalation.nudges import nudge
+from escalation.selectors import report_mentions
 from incidents.models import ActionStatus, Category, Channel, EventKind, Incident, ResponseAction
 from incidents.selectors import awaiting_authorization
 from incidents.services import timeline_record
@@ -82,15 +83,7 @@ def emails_claim(run: NotificationRun) -> list[EmailNotification]:
 
 def nudge_email(email_id: int) -> None:
     """Ask a worker to send the email once this transaction commits; a lost nudge waits for the sweeper."""
-    from escalation.tasks import send_email  # the tasks import this module
-
-    def send() -> None:
-        try:
-            send_email.delay(email_id)
-        except Exception:  # noqa: BLE001 - broker down: the row stays claimed and the sweeper nudges it
-            log.warning("could not nudge email %s; the sweeper will", email_id, exc_info=True)
-
-    transaction.on_commit(send)
+    nudge("escalation.send_email", email_id)
 
 
 @dataclass(frozen=True)

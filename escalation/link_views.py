@@ -10,9 +10,10 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from escalation.links import LinkError, LinkPurpose, LinkTarget, link_read, link_target, link_use
+from escalation.link_use import link_use
+from escalation.links import LinkError, LinkPurpose, LinkTarget, link_read, link_target
 
-STATUS = {"altered": 400, "refused": 403, "stale": 409, "expired": 410, "used": 410}
+STATUS = {"altered": 400, "refused": 403, "stale": 409, "closed": 409, "expired": 410, "used": 410}
 STATEMENT_MAX_CHARS = 4000
 
 

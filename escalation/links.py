@@ -18,15 +18,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from escalation.models import UsedLink
-from escalation.services import acknowledgment_record
-from incidents.models import ActionStatus, Authorization, Channel, Incident, ResponseAction
+from incidents.models import ACTIVE_INCIDENT_STATUSES, ActionStatus, Incident, ResponseAction
 from incidents.selectors import authorization_text
-from incidents.services import authorization_record
 from tenants.models import Contact
 
 SALT = "mdrportal.escalation.links.v1"
@@ -46,6 +43,7 @@ class LinkError(Exception):
         "used": "This link has already been used.",
         "stale": "What this link was sent about has changed since.",
         "refused": "This decision cannot be recorded.",
+        "closed": "This incident is resolved or closed: MDR Ops no longer takes decisions on it.",
     }
 
     def __init__(self, reason: str, detail: str = "") -> None:
@@ -199,6 +197,8 @@ def link_target(link: Link) -> LinkTarget:
         contact.partner_id is None or contact.partner_id != incident.tenant.partner_id
     ):
         raise LinkError("altered", "This link names a contact of another customer.")
+    if incident.status not in ACTIVE_INCIDENT_STATUSES:
+        raise LinkError("closed", f"Incident #{incident.pk} is {incident.get_status_display().lower()}.")
     actions: list[ResponseAction] = []
     text = ""
     if link.purpose is LinkPurpose.AUTHORIZE:
@@ -215,50 +215,3 @@ def link_target(link: Link) -> LinkTarget:
             raise LinkError("stale", f"These actions no longer await authorization: {listed}.")
         text = authorization_text(incident, actions)
     return LinkTarget(link=link, incident=incident, contact=contact, actions=actions, text=text)
-
-
-def link_use(
-    *,
-    link: Link,
-    granted: bool,
-    shown_digest: str = "",
-    statement: str = "",
-    ip_address: str | None = None,
-    user_agent: str = "",
-) -> LinkTarget:
-    """Record what the contact decided through the link, consuming it in the same transaction.
-
-    An acknowledgment link only confirms; an authorization link grants or declines exactly its actions,
-    with the text the page showed (the posted digest must match it: otherwise the decision would be on
-    something the contact did not see).
-    """
-    if link.purpose is LinkPurpose.ACK and not granted:
-        raise LinkError("refused", "An acknowledgment link can only confirm.")
-    target = link_target(link)
-    if link.purpose is LinkPurpose.AUTHORIZE and shown_digest != target.digest:
-        raise LinkError("stale", "The actions or the incident changed since the page was shown.")
-    try:
-        with transaction.atomic():
-            link_consume(link)
-            if link.purpose is LinkPurpose.ACK:
-                acknowledgment_record(
-                    incident=target.incident, channel=Channel.EMAIL_LINK, contact=target.contact
-                )
-            else:
-                authorization_record(
-                    incident=target.incident,
-                    actions=target.actions,
-                    decision=Authorization.Decision.GRANTED if granted else Authorization.Decision.DECLINED,
-                    channel=Channel.EMAIL_LINK,
-                    text_shown=target.text,
-                    contact=target.contact,
-                    statement=statement.strip(),
-                    ip_address=ip_address,
-                    user_agent=user_agent,
-                )
-    except ValidationError as error:
-        # The services re-check under their locks; what they refuse leaves the link unused.
-        fields = error.message_dict if hasattr(error, "error_dict") else {}
-        reason = "stale" if "actions" in fields else "refused"
-        raise LinkError(reason, " ".join(error.messages)) from error
-    return target

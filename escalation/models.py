@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from incidents.models import Channel, Incident
+from incidents.models import Channel, Incident, ResponseAction
 from mdrportal.append_only import AppendOnlyModel
 from tenants.models import Contact
 
@@ -52,6 +52,9 @@ class NotificationRun(models.Model):
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # What the run tells the customer about, fixed when it starts: an action told once is not told again
+    # by the automatic notifications (DESIGN rule 12).
+    actions = models.ManyToManyField(ResponseAction, blank=True, related_name="notification_runs")
 
     class Meta:
         ordering = ["started_at", "id"]
@@ -76,6 +79,19 @@ class CallOutcome(models.TextChoices):
 
 
 OPEN_CALL_OUTCOMES = frozenset({CallOutcome.QUEUED, CallOutcome.DIALING})
+# DESIGN rule 5: the provider accepted the call and the carrier rang. Only these count toward the fallback;
+# a call refused, never placed, reported failed by the carrier or canceled by us reached nobody.
+ATTEMPT_OUTCOMES = frozenset(
+    {
+        CallOutcome.ACKNOWLEDGED,
+        CallOutcome.NO_KEY,
+        CallOutcome.VOICEMAIL,
+        CallOutcome.BUSY,
+        CallOutcome.NO_ANSWER,
+    }
+)
+# A step of the plan whose call reached nobody is owed: it is dialed again, with a new row, after a backoff.
+UNREACHED_OUTCOMES = frozenset({CallOutcome.FAILED, CallOutcome.CANCELED})
 
 
 class CallAttempt(models.Model):
@@ -100,8 +116,8 @@ class CallAttempt(models.Model):
     provider_sid = models.CharField(max_length=64, blank=True, db_index=True)
     provider_status = models.CharField(max_length=32, blank=True, help_text="The provider's last status.")
     answered_by = models.CharField(max_length=32, blank=True)
-    placement_failures = models.PositiveSmallIntegerField(
-        default=0, help_text="Transient refusals by the phone provider before the call was placed."
+    error = models.CharField(
+        max_length=500, blank=True, help_text="Why the call reached nobody, if it did not."
     )
     queued_at = models.DateTimeField(default=timezone.now)
     placed_at = models.DateTimeField(null=True, blank=True)
@@ -110,7 +126,12 @@ class CallAttempt(models.Model):
     class Meta:
         ordering = ["run", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "contact", "try_number"], name="one_call_per_try"),
+            # A try that reached nobody is dialed again as a new row; a try has one call that rang, at most.
+            models.UniqueConstraint(
+                fields=["run", "contact", "try_number"],
+                condition=~Q(outcome__in=["failed", "canceled"]),
+                name="one_live_call_per_try",
+            ),
             models.CheckConstraint(
                 condition=Q(run__isnull=False, tested_by__isnull=True)
                 | Q(run__isnull=True, tested_by__isnull=False),

@@ -21,7 +21,7 @@ from escalation import selectors, twiml
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome
 from escalation.phone.registry import twilio_configured
 from escalation.phone.twilio import webhook_url
-from escalation.services import call_update
+from escalation.progress import call_update
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from escalation.models import CallAttempt, CallOutcome, RunPurpose, RunState
-from escalation.services import report_mentions
-from incidents.models import Incident
+from incidents.models import ActionStatus, Basis, Incident, ResponseAction
 from tenants.models import Contact
 
 SIMULATED = "simulated"
@@ -53,6 +52,45 @@ class RingingCall:
     @property
     def seconds_left(self) -> int:
         return max(0, int((self.rings_until - timezone.now()).total_seconds()))
+
+
+# The bases on which MDR Ops acted without asking: what it did is reported to the customer (DESIGN rule 12).
+REPORTED_BASES = (Basis.AUTHORIZE_MODE, Basis.NO_ACK_FALLBACK)
+# What the customer is asked to do something about.
+NEEDS_CUSTOMER = (ActionStatus.AWAITING_AUTHORIZATION, ActionStatus.RECOMMENDED)
+UNSETTLED = (ActionStatus.QUEUED, ActionStatus.RUNNING)
+
+
+def report_mentions(incident: Incident) -> list[ResponseAction]:
+    """The actions a report tells about: every one MDR Ops performed or is performing, on any basis."""
+    return list(incident.actions.exclude(basis="").select_related("action_type"))
+
+
+def _to_tell() -> Q:
+    # Performed without asking and in no report yet (it may have been told earlier as awaiting); or needing
+    # the customer and told by no run.
+    performed = (
+        Q(basis__in=REPORTED_BASES)
+        & ~Q(status=ActionStatus.CANCELED)
+        & ~Q(notification_runs__purpose=RunPurpose.REPORT)
+    )
+    return performed | (Q(status__in=NEEDS_CUSTOMER) & Q(notification_runs__isnull=True))
+
+
+def actions_to_tell(incident: Incident) -> list[ResponseAction]:
+    """The incident's actions the customer has not been told about by any run yet: performed without
+    asking, or needing the customer."""
+    return list(incident.actions.filter(_to_tell()).order_by("proposed_at", "pk"))
+
+
+def incidents_to_tell(*, statuses: frozenset[str], batch: int) -> list[int]:
+    """Active incidents with something untold, for the sweeper's safety net."""
+    return list(
+        ResponseAction.objects.filter(_to_tell(), incident__status__in=statuses)
+        .order_by("incident_id")
+        .values_list("incident_id", flat=True)
+        .distinct()[:batch]
+    )
 
 
 def _ring_timeout(call: CallAttempt) -> int:

@@ -7,10 +7,13 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from escalation.emails import emails_fail_interrupted, nudge_email
 from escalation.models import EmailNotification, EmailOutcome, NotificationRun, RunState
+from escalation.nudges import nudge_customer, nudge_dispatch, nudge_run
 from escalation.ratelimit import forget_old_slots
-from escalation.selectors import calls_waiting
-from escalation.services import nudge_dispatch, nudge_run, test_calls_end_stale
+from escalation.selectors import calls_waiting, incidents_to_tell
+from escalation.services import test_calls_end_stale
+from incidents.models import ACTIVE_INCIDENT_STATUSES
 
 
 @transaction.atomic
@@ -26,8 +29,6 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
     queued = calls_waiting().exists()
     if queued:
         nudge_dispatch()
-    from escalation.emails import emails_fail_interrupted, nudge_email
-
     # A claimed email's own nudge is normally in flight; only one that waited a while is nudged again.
     unsent = list(
         EmailNotification.objects.filter(
@@ -37,7 +38,17 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
     for email_id in unsent:
         nudge_email(email_id)
     emails_fail_interrupted()
+    # An action's change nudges the customer's news; a lost nudge (or a report waiting to settle) is here.
+    untold = incidents_to_tell(statuses=ACTIVE_INCIDENT_STATUSES, batch=batch)
+    for incident_id in untold:
+        nudge_customer(incident_id)
     # A run times out its own calls as it advances; a test call has no run, so it is timed out here.
     test_calls = test_calls_end_stale(batch=batch)
     forget_old_slots()
-    return {"runs": len(due), "dispatch": int(queued), "emails": len(unsent), "test_calls": test_calls}
+    return {
+        "runs": len(due),
+        "dispatch": int(queued),
+        "emails": len(unsent),
+        "customers": len(untold),
+        "test_calls": test_calls,
+    }

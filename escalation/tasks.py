@@ -1,11 +1,13 @@
-"""Celery tasks of the escalation app: each takes ids and calls one service."""
+"""Celery tasks of the escalation app: each takes ids and calls one service. Services nudge them by name."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from escalation.customer import customer_tell
 from escalation.dispatch import calls_dispatch
 from escalation.emails import email_send
+from escalation.progress import call_check, call_hang_up
 from escalation.services import run_advance
 from escalation.sweep import escalation_sweep
 
@@ -18,6 +20,21 @@ def advance_run(run_id: int) -> None:
 @shared_task(name="escalation.dispatch_calls", ignore_result=True)
 def dispatch_calls() -> int:
     return calls_dispatch()
+
+
+@shared_task(name="escalation.check_call", ignore_result=True)
+def check_call(attempt_id: int) -> None:
+    call_check(attempt_id)
+
+
+@shared_task(name="escalation.hang_up_call", ignore_result=True)
+def hang_up_call(attempt_id: int) -> None:
+    call_hang_up(attempt_id)
+
+
+@shared_task(name="escalation.tell_customer", ignore_result=True)
+def tell_customer(incident_id: int) -> None:
+    customer_tell(incident_id)
 
 
 @shared_task(name="escalation.send_email", ignore_result=True)

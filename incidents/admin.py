@@ -15,7 +15,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from incidents.forms import IncidentForm, ProposeActionForm, RecordAuthorizationForm
+from escalation.lifecycle import incident_change_status
+from escalation.services import notification_start
+from incidents.forms import CancelActionForm, IncidentForm, ProposeActionForm, RecordAuthorizationForm
 from incidents.models import (
     ActionAttempt,
     ActionType,
@@ -27,13 +29,13 @@ from incidents.models import (
 )
 from incidents.selectors import authorization_text
 from incidents.services import (
+    action_cancel,
     action_propose,
     action_propose_revert,
     authorization_record,
     incident_clear_attention,
     incident_open,
     incident_reapply_policy,
-    incident_set_status,
 )
 from mdrportal.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 from tenants.models import ResponseMode
@@ -109,6 +111,7 @@ class IncidentAdmin(admin.ModelAdmin):
         return [
             *self.opening_fields,
             "status",
+            "status_reason",
             "needs_attention",
             "policy_display",
             "fallback_taken_at",
@@ -131,8 +134,12 @@ class IncidentAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Incident, form: ModelForm, change: bool) -> None:
         if change:
             if "status" in form.changed_data:
-                incident_set_status(
-                    incident=Incident.objects.get(pk=obj.pk), status=obj.status, by=request.user
+                # Resolving or closing stops the calls and cancels waiting and queued actions.
+                incident_change_status(
+                    incident=Incident.objects.get(pk=obj.pk),
+                    status=obj.status,
+                    by=request.user,
+                    reason=form.cleaned_data.get("status_reason", ""),
                 )
             return
         opened = incident_open(by=request.user, **{f: form.cleaned_data[f] for f in self.opening_fields})
@@ -161,13 +168,26 @@ class IncidentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Start notification (emails, then the call tree)", permissions=["change"])
     def start_notification(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
-        from escalation.services import notification_start  # escalation builds on incidents
-
         for incident in queryset:
+            self._notify(request, incident)
+
+    def _notify(self, request: HttpRequest, incident: Incident) -> None:
+        """Start notifying early, by hand; starting while a round is under way changes nothing."""
+        try:
             run = notification_start(incident=incident, by=request.user, channel=Channel.ADMIN)
-            self.message_user(
-                request, f"{incident}: notification round {run.round} is {run.get_state_display()}."
-            )
+        except ValidationError as error:
+            self.message_user(request, f"{incident}: {' '.join(error.messages)}", messages.WARNING)
+            return
+        self.message_user(
+            request, f"{incident}: notification round {run.round} is {run.get_state_display()}."
+        )
+
+    def notify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        incident = get_object_or_404(Incident.objects.select_related("tenant"), pk=pk)
+        self._notify(request, incident)
+        return self._done(incident)
 
     @admin.action(description="Clear the needs-attention flag", permissions=["change"])
     def clear_attention(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
@@ -191,6 +211,7 @@ class IncidentAdmin(admin.ModelAdmin):
         return [
             path("<int:pk>/propose/", wrap(self.propose_view), name="incidents_incident_propose"),
             path("<int:pk>/authorize/", wrap(self.authorize_view), name="incidents_incident_authorize"),
+            path("<int:pk>/notify/", wrap(self.notify_view), name="incidents_incident_notify"),
             *super().get_urls(),
         ]
 
@@ -277,7 +298,7 @@ class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["incident", "action_type"]
     search_fields = ["target", "incident__title"]
     inlines = [ActionAttemptInline]
-    actions = ["propose_revert"]
+    actions = ["propose_revert", "cancel_action"]
 
     @admin.action(
         description="Propose the revert (release, re-enable, unblock, restore)", permissions=["propose"]
@@ -293,8 +314,53 @@ class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     request, f"#{action.pk}: proposed {revert} (#{revert.pk}): {revert.decision_reason}"
                 )
 
+    @admin.action(description="Cancel a waiting or queued action (with a reason)", permissions=["cancel"])
+    def cancel_action(self, request: HttpRequest, queryset: QuerySet[ResponseAction]) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one action.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(
+            reverse("admin:incidents_responseaction_cancel", args=[queryset.get().pk])
+        )
+
+    def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_cancel_permission(request):
+            raise PermissionDenied
+        action = get_object_or_404(
+            ResponseAction.objects.select_related("incident__tenant", "action_type"), pk=pk
+        )
+        form = CancelActionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                action_cancel(action=action, by=request.user, reason=form.cleaned_data["reason"])
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(request, f"{action} was canceled.")
+                return HttpResponseRedirect(
+                    reverse("admin:incidents_incident_change", args=[action.incident_id])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": Incident._meta,
+            "incident": action.incident,
+            "form": form,
+            "title": f"Cancel {action} (#{action.pk}, {action.get_status_display().lower()})",
+        }
+        return TemplateResponse(request, "admin/incidents/incident/action_form.html", context)
+
+    def get_urls(self) -> list[Any]:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/cancel/", wrap(self.cancel_view), name="incidents_responseaction_cancel"),
+            *super().get_urls(),
+        ]
+
     def has_propose_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("incidents.add_responseaction")
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("incidents.change_responseaction")
 
 
 @admin.register(Authorization)

@@ -27,6 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from escalation.lifecycle import incident_change_status
 from incidents.connector_settings import connector_configure
 from incidents.models import (
     ActionType,
@@ -42,14 +43,16 @@ from incidents.selectors import authorization_text, incident_timeline, incidents
 from incidents.serializers import (
     ActionSerializer,
     ActionTypeSerializer,
+    CancelSerializer,
     ConnectorSerializer,
     DecisionSerializer,
     IncidentFilterSerializer,
     IncidentSerializer,
+    IncidentStatusSerializer,
     PerformerSerializer,
     TimelineEventSerializer,
 )
-from incidents.services import action_propose, authorization_record, incident_open
+from incidents.services import action_cancel, action_propose, authorization_record, incident_open
 from mdrportal.api_errors import field_errors, service_errors
 from mdrportal.api_permissions import ADMIN_ROLES, DECIDE_ROLES, require_role, require_staff
 from tenants.api import visible_tenant
@@ -64,6 +67,7 @@ KEY_REUSED = (
 )
 
 _detail = inline_serializer("Detail", fields={"detail": serializers.CharField()})
+_closed = OpenApiResponse(_detail, description="The incident is resolved or closed")
 
 
 def visible_incident(request: Request, incident_id: int) -> Incident:
@@ -108,11 +112,35 @@ def _fingerprint(data: dict[str, Any]) -> str:
         ],
         responses={201: IncidentSerializer, 422: OpenApiResponse(_detail, description="Key reused")},
     ),
+    partial_update=extend_schema(
+        summary="Change the incident's status (MDR staff)",
+        description="`contained`, `resolved`, `closed` or `open`, as the transition table allows. Resolving or "
+        "closing stops the notification (calls in progress are hung up), cancels actions that wait for "
+        "authorization or are queued, and refuses later decisions and links with a 409. Reopening restarts "
+        "nothing by itself.",
+        request=IncidentStatusSerializer,
+        responses={200: IncidentSerializer},
+    ),
 )
 class IncidentViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = IncidentSerializer
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        incident = self.get_object()
+        require_staff(request.user, "incidents.change_incident", "change an incident's status")
+        serializer = IncidentStatusSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors():
+            changed = incident_change_status(
+                incident=incident,
+                status=serializer.validated_data["status"],
+                reason=serializer.validated_data["reason"],
+                by=request.user,
+                channel=Channel.API,
+            )
+        return Response(IncidentSerializer(changed).data)
 
     def get_queryset(self) -> QuerySet[Incident]:
         incidents = incidents_for_user(self.request.user).order_by("-opened_at", "-id")
@@ -233,7 +261,7 @@ class ActionDecisionView(generics.GenericAPIView):
     def get_queryset(self) -> QuerySet[ResponseAction]:
         return _visible_actions(self.request)
 
-    @extend_schema(responses={200: ActionSerializer})
+    @extend_schema(responses={200: ActionSerializer, 409: _closed})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         action = self.get_object()
         incident = action.incident
@@ -275,6 +303,36 @@ class ActionAuthorizeView(ActionDecisionView):
 )
 class ActionDeclineView(ActionDecisionView):
     decision = Authorization.Decision.DECLINED
+
+
+@extend_schema_view(
+    post=extend_schema(
+        summary="Cancel an action that waits or is queued (MDR staff)",
+        description="With a reason, kept on the timeline. A running, finished or declined action cannot be "
+        "canceled.",
+        request=CancelSerializer,
+        responses={200: ActionSerializer},
+    )
+)
+class ActionCancelView(generics.GenericAPIView):
+    serializer_class = CancelSerializer
+
+    def get_queryset(self) -> QuerySet[ResponseAction]:
+        return _visible_actions(self.request)
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        action = self.get_object()
+        require_staff(request.user, "incidents.change_responseaction", "cancel actions")
+        serializer = CancelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors():
+            canceled = action_cancel(
+                action=action,
+                by=request.user,
+                reason=serializer.validated_data["reason"],
+                channel=Channel.API,
+            )
+        return Response(ActionSerializer(canceled).data)
 
 
 def _performer_rows(tenant: Any) -> list[dict[str, str]]:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome, Result
 from incidents.connectors.registry import connector_for
 from incidents.models import (
+    ACTIVE_INCIDENT_STATUSES,
     ActionAttempt,
     ActionStatus,
     AttemptOutcome,
@@ -84,6 +85,17 @@ def action_claim(action_id: int) -> Claim | None:
     action = _lock(action_id)
     if action is None or action.status != ActionStatus.QUEUED:
         return None  # a duplicate or stale delivery: another step already moved it
+    if action.incident.status not in ACTIVE_INCIDENT_STATUSES:
+        # Closing cancels queued actions under the incident's lock; this is the last line all the same.
+        action_move(
+            action,
+            ActionStatus.CANCELED,
+            reason=f"Not executed: the incident is {action.incident.get_status_display().lower()}.",
+            by=None,
+            channel=Channel.SYSTEM,
+            kind=EventKind.ACTION_CANCELED,
+        )
+        return None
     decision = gate_decision(action)
     if not decision.executes:
         action_apply_decision(action, decision, by=None, channel=Channel.SYSTEM)

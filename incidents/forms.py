@@ -14,9 +14,20 @@ from tenants.models import Contact
 class IncidentForm(forms.ModelForm):
     """The admin's incident form: a status change must be one the transition table allows."""
 
+    status_reason = forms.CharField(
+        required=False,
+        max_length=500,
+        help_text="Why the status changes (kept on the timeline, and with any action canceled by a close).",
+    )
+
     class Meta:
         model = Incident
         fields: list[str] = []  # the admin chooses them
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            del self.fields["status_reason"]  # a new incident opens; it has no status to change yet
 
     def clean_status(self) -> str:
         status = self.cleaned_data["status"]
@@ -31,6 +42,12 @@ class IncidentForm(forms.ModelForm):
                 code="bad_transition",
             )
         return status
+
+
+class CancelActionForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500, help_text="Why MDR Ops will not perform it: kept on the incident's timeline."
+    )
 
 
 class ProposeActionForm(forms.Form):

@@ -44,6 +44,8 @@ INCIDENT_TRANSITIONS: dict[str, frozenset[str]] = {
     IncidentStatus.RESOLVED: frozenset({IncidentStatus.OPEN, IncidentStatus.CLOSED}),
     IncidentStatus.CLOSED: frozenset({IncidentStatus.OPEN}),
 }
+# Only an active incident notifies, waits, falls back or executes (DESIGN rule 11).
+ACTIVE_INCIDENT_STATUSES = frozenset({IncidentStatus.OPEN, IncidentStatus.CONTAINED})
 
 
 class ActionStatus(models.TextChoices):
@@ -343,8 +345,10 @@ class EventKind(models.TextChoices):
     ACTION_FAILED = "action_failed", "Action failed"
     ACTION_ATTEMPT_FAILED = "action_attempt_failed", "Action attempt failed"
     ACTION_REVERTED = "action_reverted", "Action reverted"
+    ACTION_CANCELED = "action_canceled", "Action canceled"
     NOTIFICATION_STARTED = "notification_started", "Notification started"
     NOTIFICATION_SENT = "notification_sent", "Notification sent"
+    NOTIFICATION_STOPPED = "notification_stopped", "Notification stopped"
     CALLS_EXHAUSTED = "calls_exhausted", "Every contact phoned, nobody acknowledged"
     CALL_ATTEMPT = "call_attempt", "Call attempt"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"

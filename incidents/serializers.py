@@ -110,6 +110,19 @@ class ActionSerializer(serializers.ModelSerializer):
         read_only_fields = ["incident", "status", "performer", "basis", "decision_reason"]
 
 
+class IncidentStatusSerializer(serializers.Serializer):
+    """An analyst moves an incident: resolving or closing it stops its calls and cancels waiting actions."""
+
+    status = serializers.ChoiceField(choices=IncidentStatus.choices)
+    reason = serializers.CharField(
+        max_length=500, required=False, default="", help_text="Why: kept on the timeline."
+    )
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why MDR Ops will not perform the action.")
+
+
 class DecisionSerializer(serializers.Serializer):
     statement = serializers.CharField(
         max_length=5000, help_text="The approver's own words, kept with the written authorization."

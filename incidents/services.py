@@ -15,6 +15,7 @@ from django.utils import timezone
 from incidents.gate import Decision, Outcome
 from incidents.models import (
     ACTION_TRANSITIONS,
+    ACTIVE_INCIDENT_STATUSES,
     INCIDENT_TRANSITIONS,
     UNDECIDED_STATUSES,
     ActionStatus,
@@ -27,8 +28,11 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from incidents.policy import PolicySnapshot
 from incidents.selectors import gate_decision
-from tenants.models import Contact, Performer, Role, Tenant
+from mdrportal.nudges import nudge, send_now
+from tenants.models import Contact, Performer, Tenant
+from tenants.rules import may_decide
 from tenants.selectors import role_at, tenant_policy
 from tenants.services import actor_label
 
@@ -110,14 +114,42 @@ def incident_open(
     return incident
 
 
+def incident_lock(incident_id: int) -> Incident:
+    """Lock the incident's row: every decision about it (acknowledge, decide, fall back, close) holds it."""
+    return Incident.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=incident_id)
+
+
 def _lock_incident(incident: Incident) -> Incident:
-    return Incident.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=incident.pk)
+    return incident_lock(incident.pk)
+
+
+def incident_must_be_active(incident: Incident, *, what: str) -> None:
+    """Refuse a decision on a resolved or closed incident (DESIGN rule 11)."""
+    if incident.status not in ACTIVE_INCIDENT_STATUSES:
+        raise IncidentClosed(
+            f"Incident #{incident.pk} is {incident.get_status_display().lower()}: {what} is no longer possible."
+        )
+
+
+class IncidentClosed(ValidationError):
+    """A decision, link or claim on an incident that is resolved or closed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="incident_closed")
+
+
+# Canceled when the incident is resolved or closed: what waits for a decision, and what waits to run.
+CANCELED_ON_CLOSE = frozenset({ActionStatus.AWAITING_AUTHORIZATION, ActionStatus.HELD, ActionStatus.QUEUED})
 
 
 @transaction.atomic
 def incident_set_status(
-    *, incident: Incident, status: str, by: User, channel: str = Channel.ADMIN
+    *, incident: Incident, status: str, by: User, reason: str = "", channel: str = Channel.ADMIN
 ) -> Incident:
+    """Move the incident; resolving or closing it cancels its waiting and queued actions, under its lock.
+
+    The notification runs are stopped by the caller in the same transaction (escalation.lifecycle).
+    """
     locked = _lock_incident(incident)
     if status == locked.status:
         return locked
@@ -130,12 +162,56 @@ def incident_set_status(
     timeline_record(
         incident=locked,
         kind=EventKind.INCIDENT_STATUS,
-        summary=f"Status changed from {before} to {status}",
+        summary=f"Status changed from {before} to {status}" + (f": {reason}" if reason else ""),
         by=by,
         channel=channel,
-        data={"before": before, "after": status},
+        data={"before": before, "after": status, "reason": reason},
     )
+    if status not in ACTIVE_INCIDENT_STATUSES:
+        why = f"the incident was {locked.get_status_display().lower()}" + (f" ({reason})" if reason else "")
+        pending = locked.actions.select_for_update(of=("self",)).filter(status__in=CANCELED_ON_CLOSE)
+        for action in pending.select_related("action_type").order_by("pk"):
+            action.incident = locked
+            _cancel(action, by=by, channel=channel, why=why)
     incident.status = status
+    return locked
+
+
+def _cancel(action: ResponseAction, *, by: User, channel: str, why: str) -> None:
+    action_move(
+        action,
+        ActionStatus.CANCELED,
+        reason=f"Canceled by {actor_label(by)}: {why}.",
+        by=by,
+        channel=channel,
+        kind=EventKind.ACTION_CANCELED,
+        data={"why": why},
+    )
+    action.next_attempt_at = None
+    action.save(update_fields=["next_attempt_at"])
+
+
+@transaction.atomic
+def action_cancel(
+    *, action: ResponseAction, by: User, reason: str, channel: str = Channel.ADMIN
+) -> ResponseAction:
+    """An analyst cancels one action that waits for authorization, is held, recommended or queued."""
+    if not reason.strip():
+        raise ValidationError({"reason": "Say why the action is canceled."})
+    locked_incident = _lock_incident(action.incident)
+    locked = (
+        ResponseAction.objects.select_for_update(of=("self",))
+        .select_related("action_type")
+        .get(pk=action.pk, incident=locked_incident)
+    )
+    locked.incident = locked_incident
+    if ActionStatus.CANCELED not in ACTION_TRANSITIONS[locked.status]:
+        raise TransitionError(
+            f"{locked} is {locked.get_status_display().lower()}: only an action that waits or is queued can "
+            "be canceled.",
+            code="bad_transition",
+        )
+    _cancel(locked, by=by, channel=channel, why=reason.strip())
     return locked
 
 
@@ -177,6 +253,7 @@ def action_move(
         update_fields=["status", "performer", "basis", "decision_reason", "next_attempt_at", "updated_at"]
     )
     default_kind = EventKind.ACTION_QUEUED if status == ActionStatus.QUEUED else EventKind.ACTION_DECIDED
+    nudge_customer(action.incident)
     timeline_record(
         incident=action.incident,
         kind=kind or default_kind,
@@ -227,12 +304,12 @@ def action_apply_decision(action: ResponseAction, decision: Decision, *, by: Use
 
 def nudge_execution(action_id: int) -> None:
     """Ask a worker to run the action; a lost nudge only delays it until the sweeper's next pass."""
-    from incidents.tasks import execute_action  # the tasks import these services
+    send_now("incidents.execute_action", action_id)
 
-    try:
-        execute_action.delay(action_id)
-    except Exception:  # noqa: BLE001 - the broker is down: the database still says queued
-        log.warning("could not nudge action %s; the sweeper will pick it up", action_id, exc_info=True)
+
+def nudge_customer(incident: Incident) -> None:
+    """After commit, see whether the customer must now be told something (DESIGN rule 12)."""
+    nudge("escalation.tell_customer", incident.pk)
 
 
 @transaction.atomic
@@ -260,6 +337,7 @@ def action_propose(
             {"target": "Say what the action applies to (endpoint, hash, address, account)."}
         )
     locked = _lock_incident(incident)
+    incident_must_be_active(locked, what="proposing an action")
     action = ResponseAction(
         incident=locked, action_type=action_type, target=target, proposed_by=by, reverts=reverts
     )
@@ -271,6 +349,7 @@ def action_propose(
     if status == ActionStatus.QUEUED:
         _schedule(action, due_at=None)
     action.save()
+    nudge_customer(locked)
     timeline_record(
         incident=locked,
         kind=EventKind.ACTION_PROPOSED,
@@ -327,6 +406,7 @@ def action_propose_revert(
 def incident_reapply_policy(*, incident: Incident, by: User, channel: str = Channel.ADMIN) -> Incident:
     """Take the tenant's current policy for this incident and decide its undecided actions again."""
     locked = _lock_incident(incident)
+    incident_must_be_active(locked, what="re-applying the policy")
     before, after = locked.policy, tenant_policy(locked.tenant)
     locked.policy = after
     locked.save(update_fields=["policy"])
@@ -355,7 +435,7 @@ def _check_who(
         raise ValidationError(
             {"contact": f"{contact} is not an active contact of {tenant} allowed to authorize."}
         )
-    if user is not None and role_at(user, tenant) not in (Role.APPROVER, Role.ADMIN):
+    if user is not None and not may_decide(role_at(user, tenant)):
         raise ValidationError({"user": f"{user.get_username()} is not an approver of {tenant}."})
     if channel == Channel.ANALYST_RECORDED:
         if contact is None:
@@ -400,6 +480,7 @@ def authorization_record(
     if not text_shown.strip():
         raise ValidationError({"text_shown": "The text the customer decided on is required."})
     locked = _lock_incident(incident)
+    incident_must_be_active(locked, what="a decision on its actions")
     _check_who(
         tenant=locked.tenant,
         channel=channel,
@@ -470,13 +551,22 @@ def authorization_record(
 def incident_take_fallback(*, incident: Incident, attempts: list[dict[str, Any]]) -> Incident:
     """Nobody acknowledged after every contact was phoned: act as in Authorize mode for this incident.
 
-    Only under a snapshot with the checkbox ticked; the gate checks that again for every action.
+    The caller proves the attempts and that nobody acknowledged, under this incident's lock; here the rest
+    is checked again: the incident is active, its snapshot ticks the checkbox, no written decision exists.
+    The gate checks the checkbox again for every action.
     """
     locked = _lock_incident(incident)
     if locked.fallback_taken_at is not None:
         return locked
-    if not locked.policy.get("authorize_on_no_ack"):
+    incident_must_be_active(locked, what="the no-acknowledgment fallback")
+    if not PolicySnapshot.read(locked).falls_back:
         raise ValidationError("This incident's policy has no no-acknowledgment fallback.", code="no_fallback")
+    if locked.authorizations.exists():
+        raise ValidationError(
+            "The customer decided in writing on this incident: no fallback.", code="decided"
+        )
+    if not attempts:
+        raise ValidationError("A fallback needs the call attempts that prove it.", code="no_proof")
     locked.fallback_taken_at = timezone.now()
     locked.save(update_fields=["fallback_taken_at"])
     timeline_record(
@@ -490,4 +580,5 @@ def incident_take_fallback(*, incident: Incident, attempts: list[dict[str, Any]]
     for action in pending.select_related("action_type", "authorization"):
         action.incident = locked
         action_apply_decision(action, gate_decision(action), by=None, channel=Channel.SYSTEM)
+    incident.fallback_taken_at = locked.fallback_taken_at
     return locked

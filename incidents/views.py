@@ -20,8 +20,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from escalation.acknowledgments import acknowledgment_record
 from escalation.models import Acknowledgment
-from escalation.services import acknowledgment_record
 from incidents.models import (
     ActionStatus,
     Authorization,

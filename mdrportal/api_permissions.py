@@ -8,13 +8,12 @@ from typing import Any
 from rest_framework.exceptions import PermissionDenied
 
 from tenants.models import Role, Tenant
+from tenants.rules import DECIDE_ROLES
 from tenants.selectors import role_at
 
-# Mirrors incidents.services._check_who: an approver or an admin may decide on actions in writing.
-DECIDE_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
 ADMIN_ROLES = frozenset({Role.ADMIN})
-# Mirrors escalation.services.acknowledgment_record for customer users.
-ACKNOWLEDGE_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
+# Acknowledging and deciding in writing are the same people's (tenants.rules).
+ACKNOWLEDGE_ROLES = DECIDE_ROLES
 
 
 def is_mdr_staff(user: Any, perm: str) -> bool:

@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from escalation.api import IncidentAcknowledgeView, IncidentEscalateView
 from incidents.api import (
     ActionAuthorizeView,
+    ActionCancelView,
     ActionDeclineView,
     ActionTypeListView,
     ActionView,
@@ -35,7 +36,11 @@ v1 = [
     path("contacts/<int:pk>/", ContactView.as_view(), name="api-contact"),
     path("action-types/", ActionTypeListView.as_view(), name="api-action-types"),
     path("incidents/", IncidentViewSet.as_view({"get": "list", "post": "create"}), name="api-incidents"),
-    path("incidents/<int:pk>/", IncidentViewSet.as_view({"get": "retrieve"}), name="api-incident"),
+    path(
+        "incidents/<int:pk>/",
+        IncidentViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="api-incident",
+    ),
     path("incidents/<int:incident_id>/actions/", IncidentActionsView.as_view(), name="api-incident-actions"),
     path(
         "incidents/<int:incident_id>/timeline/", IncidentTimelineView.as_view(), name="api-incident-timeline"
@@ -51,6 +56,7 @@ v1 = [
     path("actions/<int:pk>/", ActionView.as_view(), name="api-action"),
     path("actions/<int:pk>/authorize/", ActionAuthorizeView.as_view(), name="api-action-authorize"),
     path("actions/<int:pk>/decline/", ActionDeclineView.as_view(), name="api-action-decline"),
+    path("actions/<int:pk>/cancel/", ActionCancelView.as_view(), name="api-action-cancel"),
 ]
 
 urlpatterns = [

@@ -224,6 +224,9 @@ TWILIO_API_BASE_URL = env_url("TWILIO_API_BASE_URL", "https://api.twilio.com", s
 TWILIO_CPS = env_int("TWILIO_CPS", 1, minimum=1, maximum=100)
 # How long past the ring timeout a placed call may stay without a final status before it counts as unanswered.
 CALL_STATUS_GRACE_SECONDS = env_int("CALL_STATUS_GRACE_SECONDS", 30, minimum=0)
+# A call that reached nobody (refused, never placed, failed) is placed again after base, 2 x base ... max.
+CALL_RETRY_BASE_SECONDS = env_int("CALL_RETRY_BASE_SECONDS", 15, minimum=1)
+CALL_RETRY_MAX_SECONDS = env_int("CALL_RETRY_MAX_SECONDS", 300, minimum=1)
 LINK_MAX_AGE_HOURS = env_int("LINK_MAX_AGE_HOURS", 24, minimum=1)
 RENOTIFY_DELAY_MINUTES = env_int("RENOTIFY_DELAY_MINUTES", 15, minimum=0)
 RENOTIFY_ROUNDS = env_int("RENOTIFY_ROUNDS", 3, minimum=0, maximum=20)

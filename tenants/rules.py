@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 
+from tenants.models import Role
+
 FALLBACK_NEEDS_PHONE = (
     "The no-acknowledgment fallback (act as in Authorize mode when nobody answers) needs at least one active "
     "contact with a phone number: add or activate a contact with a phone number first."
@@ -36,3 +38,11 @@ CONTACT_NEEDS_A_WAY = (
 def check_contact_reachable(*, phone: object, email: str) -> None:
     if not phone and not email:
         raise ValidationError(CONTACT_NEEDS_A_WAY, code="unreachable_contact")
+
+
+# Authorize or decline in writing, and acknowledge an incident for the customer.
+DECIDE_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
+
+
+def may_decide(role: Role | str | None) -> bool:
+    return role in DECIDE_ROLES

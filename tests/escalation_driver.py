@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from escalation.dispatch import calls_dispatch
 from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunState
-from escalation.services import call_update, run_advance
+from escalation.progress import call_update
+from escalation.services import run_advance
 
 
 def advance(run: NotificationRun) -> NotificationRun:

@@ -134,9 +134,10 @@ def test_changing_the_status_on_the_change_page_writes_a_timeline_event(
 ) -> None:
     incident = make_incident(collaborate)
     page = analyst_client.get(change_url(incident))
-    assert set(page.context["adminform"].form.fields) == {"status"}
+    assert set(page.context["adminform"].form.fields) == {"status", "status_reason"}
     data = page_data(page)
     data["status"] = "contained"
+    data["status_reason"] = "isolated, cleaning up"
 
     response = analyst_client.post(change_url(incident), data)
 
@@ -144,7 +145,10 @@ def test_changing_the_status_on_the_change_page_writes_a_timeline_event(
     incident.refresh_from_db()
     assert incident.status == "contained"
     event = incident.events.get(kind=EventKind.INCIDENT_STATUS)
-    assert (event.data, event.actor) == ({"before": "open", "after": "contained"}, analyst)
+    assert (event.data, event.actor) == (
+        {"before": "open", "after": "contained", "reason": "isolated, cleaning up"},
+        analyst,
+    )
 
 
 def test_status_change_the_transitions_forbid_is_a_form_error(

@@ -37,6 +37,7 @@ ENDPOINTS = [
     ("get", "/api/v1/incidents/"),
     ("post", "/api/v1/incidents/"),
     ("get", "/api/v1/incidents/1/"),
+    ("patch", "/api/v1/incidents/1/"),
     ("get", "/api/v1/incidents/1/actions/"),
     ("post", "/api/v1/incidents/1/actions/"),
     ("get", "/api/v1/incidents/1/timeline/"),
@@ -45,6 +46,7 @@ ENDPOINTS = [
     ("get", "/api/v1/actions/1/"),
     ("post", "/api/v1/actions/1/authorize/"),
     ("post", "/api/v1/actions/1/decline/"),
+    ("post", "/api/v1/actions/1/cancel/"),
 ]
 
 

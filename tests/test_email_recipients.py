@@ -133,12 +133,12 @@ def test_a_broker_that_is_down_leaves_the_rows_for_the_sweeper(
 ) -> None:
     from kombu.exceptions import OperationalError
 
-    from escalation import tasks
+    from mdrportal.celery import app
 
     def down(*args: object, **kwargs: object) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(tasks.send_email, "delay", down)
+    monkeypatch.setattr(app, "send_task", down)
     incident = make_incident(make_tenant())
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         run = NotificationRun.objects.create(incident=incident)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from escalation.acknowledgments import acknowledgment_record
+from escalation.customer import customer_tell
 from escalation.dispatch import call_claim_next
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome, NotificationRun, RunPurpose, RunState
 from escalation.ratelimit import DatabaseRateLimiter, RedisRateLimiter
-from escalation.services import acknowledgment_record, notification_start, run_advance
+from escalation.services import notification_start, run_advance
+from incidents.execution import action_run
 from incidents.models import ActionStatus, Basis, EventKind, Incident, Severity
 from tenants.models import ResponseMode, Role, Tier
 from tenants.services import tenant_update_settings
@@ -56,9 +59,16 @@ def test_collaborate_with_the_checkbox_and_nobody_answering_takes_the_fallback()
     assert (isolate.status, isolate.basis) == (ActionStatus.QUEUED, Basis.NO_ACK_FALLBACK)
     assert clean.status == ActionStatus.RECOMMENDED  # Essentials: neutralization stays the customer's
     fallback = incident.events.get(kind=EventKind.FALLBACK_TAKEN)
-    assert [a["outcome"] for a in fallback.data["attempts"]] == ["no_answer", "no_answer"]
-    report = incident.notification_runs.get(purpose=RunPurpose.REPORT)
-    assert report.state == RunState.ACTIVE
+    proof = fallback.data["attempts"]
+    assert [(a["outcome"], a["provider_status"]) for a in proof] == [("no_answer", "no-answer")] * 2
+    assert all(a["provider_sid"] and a["contact"] for a in proof)
+    # What was done is reported once it settles, not while the action is still queued.
+    assert customer_tell(incident.pk) is None
+    action_run(isolate.pk)
+    report = customer_tell(incident.pk)
+    assert report is not None and report.purpose == RunPurpose.REPORT
+    assert set(report.actions.values_list("pk", flat=True)) == {isolate.pk}
+    assert customer_tell(incident.pk) is None  # told once
 
 
 def test_the_second_contact_pressing_1_stops_the_tree_and_authorizes_nothing() -> None:
@@ -92,7 +102,7 @@ def test_the_second_contact_pressing_1_stops_the_tree_and_authorizes_nothing() -
 def test_every_ending_without_the_digit_is_an_attempt_without_acknowledgment(
     status: str, answered_by: str, outcome: str
 ) -> None:
-    from escalation.services import call_update
+    from escalation.progress import call_update
 
     run = notification_start(incident=make_incident(make_tenant(phones=1)), by=None)
     call = ringing(run)
@@ -148,19 +158,42 @@ def test_starting_twice_gives_the_same_run() -> None:
     assert NotificationRun.objects.count() == 1
 
 
-def test_a_call_whose_status_never_comes_counts_as_unanswered_after_the_ring_timeout(settings) -> None:
+def test_a_call_whose_status_is_late_ends_only_on_the_providers_word(settings) -> None:
+    from escalation.progress import call_check
+
     settings.CALL_STATUS_GRACE_SECONDS = 0
     run = notification_start(incident=make_incident(make_tenant(phones=2)), by=None)
     call = ringing(run)
     CallAttempt.objects.filter(pk=call.pk).update(placed_at=timezone.now() - timezone.timedelta(minutes=5))
+    assert ringing(run) == call  # overdue, but not ended by a guess: the provider is asked
+    call_check(call.pk)  # the simulated carrier: rang out unanswered
     nxt = ringing(run)
     call.refresh_from_db()
-    assert call.outcome == CallOutcome.NO_ANSWER
+    assert (call.outcome, call.provider_status) == (CallOutcome.NO_ANSWER, "no-answer")
     assert nxt is not None and nxt.pk != call.pk
 
 
+def test_an_answered_call_past_its_ring_timeout_keeps_the_run_waiting(settings) -> None:
+    from escalation.progress import call_check, call_update
+
+    settings.CALL_STATUS_GRACE_SECONDS = 0
+    incident = make_incident(make_tenant(phones=1, fallback=True))
+    run = notification_start(incident=incident, by=None)
+    call = ringing(run)
+    call_update(attempt_id=call.pk, status="in-progress", answered_by="human")
+    CallAttempt.objects.filter(pk=call.pk).update(placed_at=timezone.now() - timezone.timedelta(seconds=90))
+    assert ringing(run) == call
+    call_check(call.pk)  # the provider: still in progress
+    assert ringing(run) == call
+    call_update(attempt_id=call.pk, digits="1")
+    run.refresh_from_db()
+    incident.refresh_from_db()
+    assert run.state == RunState.ACKNOWLEDGED
+    assert incident.fallback_taken_at is None
+
+
 def test_a_late_or_repeated_callback_changes_nothing() -> None:
-    from escalation.services import call_update
+    from escalation.progress import call_update
 
     incident = make_incident(make_tenant(phones=2))
     run = notification_start(incident=incident, by=None)
@@ -193,7 +226,7 @@ def test_the_most_severe_incident_is_called_first_and_every_runs_first_call_befo
     advance(runs[critical_a.pk])
     # critical_a's second call is queued too, as if its first had ended before the others started.
     first = call_claim_next("simulated")
-    from escalation.services import call_update
+    from escalation.progress import call_update
 
     call_update(attempt_id=first.attempt_id, status="busy")
     for incident in (critical_a, low, critical_b):

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from escalation.dispatch import calls_dispatch
 from escalation.models import CallAttempt
-from escalation.services import call_update
+from escalation.progress import call_update
 from tenants.models import Contact, Role, SettingsChange, Tenant
 from tenants.page_forms import NEEDS_A_WAY, PHONE_INVALID
 from tenants.rules import LAST_PHONE_CONTACT

@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from escalation.dispatch import call_claim_next, calls_dispatch
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome, RunState
+from escalation.progress import call_update
 from escalation.services import (
     TEST_CALL_RANK,
-    call_update,
     notification_start,
     run_advance,
     test_call_place,

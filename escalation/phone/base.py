@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -20,6 +21,28 @@ class PlacedCall:
     sid: str  # the provider's id of the call, used to match its callbacks
 
 
+@dataclass(frozen=True)
+class CallRef:
+    """A call the provider accepted, as the provider is asked about it or told to hang it up."""
+
+    attempt_id: int
+    sid: str
+    placed_at: datetime
+    ring_timeout_seconds: int
+    # What the provider last told us (the simulated phone keeps its state there).
+    provider_status: str = ""
+    answered_by: str = ""
+
+
+@dataclass(frozen=True)
+class CallStatus:
+    """The provider's own word on a call: Twilio's status names (queued, ringing, in-progress, completed,
+    busy, no-answer, failed, canceled) and, once known, who answered (human, machine_..., fax)."""
+
+    status: str
+    answered_by: str = ""
+
+
 class PhoneError(Exception):
     """The call could not be placed. `permanent` says whether another try could help."""
 
@@ -33,4 +56,12 @@ class PhoneBackend(Protocol):
 
     def place_call(self, request: CallRequest) -> PlacedCall:
         """Place the call; its progress arrives later through call_update(). Raises PhoneError."""
+        ...
+
+    def fetch_status(self, call: CallRef) -> CallStatus:
+        """Ask the provider how the call stands (when its callback is late). Raises PhoneError."""
+        ...
+
+    def hang_up(self, call: CallRef) -> CallStatus:
+        """End a call that is ringing or answered; how it stands after. Raises PhoneError."""
         ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from escalation.phone.base import PhoneBackend
+from escalation.phone.base import PhoneBackend, PhoneError
 from escalation.phone.simulated import SimulatedPhone
 
 
@@ -18,3 +18,16 @@ def phone_backend() -> PhoneBackend:
 
         return TwilioPhone()
     return SimulatedPhone()
+
+
+def phone_backend_named(name: str) -> PhoneBackend:
+    """The backend that placed a call, to ask about it or hang it up: a call stays with its provider."""
+    if name == SimulatedPhone.name:
+        return SimulatedPhone()
+    if name == "twilio" and twilio_configured():
+        from escalation.phone.twilio import TwilioPhone
+
+        return TwilioPhone()
+    raise PhoneError(
+        f"The {name or 'unknown'} phone that placed this call is not configured.", permanent=True
+    )

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from escalation.phone.base import CallRequest, PlacedCall
+from datetime import timedelta
+
+from django.utils import timezone
+
+from escalation.phone.base import CallRef, CallRequest, CallStatus, PlacedCall
+
+# An answered simulated call that nobody ends on the page hangs up by itself after this long.
+ANSWERED_CALL_SECONDS = 300
 
 
 class SimulatedPhone:
@@ -11,3 +18,21 @@ class SimulatedPhone:
     def place_call(self, request: CallRequest) -> PlacedCall:
         # Nothing to dial: the call is the row, shown as ringing until someone plays its part or it times out.
         return PlacedCall(sid=f"SIM{request.attempt_id}")
+
+    def fetch_status(self, call: CallRef) -> CallStatus:
+        """The simulated carrier: unanswered calls ring out after the ring timeout, answered ones end later."""
+        now = timezone.now()
+        rings_until = call.placed_at + timedelta(seconds=call.ring_timeout_seconds)
+        if call.provider_status == "in-progress":
+            if now >= rings_until + timedelta(seconds=ANSWERED_CALL_SECONDS):
+                return CallStatus("completed", call.answered_by)
+            return CallStatus("in-progress", call.answered_by)
+        if now >= rings_until:
+            return CallStatus("no-answer")
+        return CallStatus("ringing")
+
+    def hang_up(self, call: CallRef) -> CallStatus:
+        # Twilio's words for the same: a ringing call is canceled, an answered one completed.
+        if call.provider_status == "in-progress":
+            return CallStatus("completed", call.answered_by)
+        return CallStatus("canceled")

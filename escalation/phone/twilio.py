@@ -12,7 +12,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from escalation.phone.base import CallRequest, PhoneError, PlacedCall
+from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
 
 TWILIO_API = "https://api.twilio.com"
 # Placing a call takes Twilio well under a second; a dispatcher stuck on a dead API would hold every call.
@@ -64,22 +64,16 @@ class TwilioPhone:
                 machine_detection="Enable",
             )
         except (TwilioRestException, TwilioServiceException) as error:
-            status = int(error.status)
-            detail = getattr(error, "msg", "") or getattr(error, "detail", "") or getattr(error, "title", "")
-            # Throttled or Twilio's own trouble: another try may go through. Other refusals will not change.
-            transient = status == 429 or status >= 500
-            raise PhoneError(
-                self._scrub(f"Twilio refused the call: HTTP {status}, code {error.code}: {detail}"),
-                permanent=not transient,
-            ) from None
+            raise self._refused("Twilio refused the call", error) from None
         except requests.ConnectionError as error:
             # Refused before anything was sent: another try cannot call anyone twice.
             raise PhoneError(
                 self._scrub(f"Twilio could not be reached: {type(error).__name__}"), permanent=False
             ) from None
         except (requests.RequestException, ValueError) as error:
-            # A timeout or an unreadable answer may come after Twilio placed the call: trying again could
-            # ring the same person twice for one step, so this attempt ends here (as failed).
+            # A timeout or an unreadable answer may come after Twilio placed the call: trying again at once
+            # could ring the same person twice. Nobody can say the phone rang either, so it is no attempt
+            # (DESIGN rule 5): the run dials this try again after its backoff.
             raise PhoneError(
                 self._scrub(
                     f"No clear answer from Twilio ({type(error).__name__}): the call may have been placed."
@@ -89,6 +83,40 @@ class TwilioPhone:
         if not call.sid:
             raise PhoneError("Twilio's answer carried no call sid.", permanent=True)
         return PlacedCall(sid=call.sid)
+
+    def fetch_status(self, call: CallRef) -> CallStatus:
+        try:
+            found = self.client.calls(call.sid).fetch()
+        except (TwilioRestException, TwilioServiceException) as error:
+            raise self._refused("Twilio did not tell the call's status", error) from None
+        except (requests.RequestException, ValueError) as error:
+            raise PhoneError(
+                self._scrub(f"No answer from Twilio about the call ({type(error).__name__})."),
+                permanent=False,
+            ) from None
+        return CallStatus(str(found.status or ""), str(getattr(found, "answered_by", None) or ""))
+
+    def hang_up(self, call: CallRef) -> CallStatus:
+        try:
+            # "completed" ends a call whether it rings or was answered.
+            found = self.client.calls(call.sid).update(status="completed")
+        except (TwilioRestException, TwilioServiceException) as error:
+            raise self._refused("Twilio did not hang up the call", error) from None
+        except (requests.RequestException, ValueError) as error:
+            raise PhoneError(
+                self._scrub(f"No answer from Twilio to the hang-up ({type(error).__name__})."),
+                permanent=False,
+            ) from None
+        return CallStatus(str(found.status or ""), str(getattr(found, "answered_by", None) or ""))
+
+    def _refused(self, what: str, error: TwilioRestException | TwilioServiceException) -> PhoneError:
+        status = int(error.status)
+        detail = getattr(error, "msg", "") or getattr(error, "detail", "") or getattr(error, "title", "")
+        # Throttled or Twilio's own trouble: another try may go through. Other refusals will not change.
+        transient = status == 429 or status >= 500
+        return PhoneError(
+            self._scrub(f"{what}: HTTP {status}, code {error.code}: {detail}"), permanent=not transient
+        )
 
     def _scrub(self, message: str) -> str:
         """Error texts end up in the timeline: they never carry the auth token, whatever Twilio echoes."""

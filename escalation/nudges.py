@@ -1,0 +1,27 @@
+"""The escalation app's nudges, by task name (see mdrportal.nudges)."""
+
+from __future__ import annotations
+
+from mdrportal.nudges import nudge
+
+
+def nudge_run(run_id: int, *, countdown: float = 0) -> None:
+    nudge("escalation.advance_run", run_id, countdown=countdown)
+
+
+def nudge_dispatch() -> None:
+    nudge("escalation.dispatch_calls")
+
+
+def nudge_call_check(attempt_id: int) -> None:
+    """Ask the phone provider how a call stands whose final status is late."""
+    nudge("escalation.check_call", attempt_id)
+
+
+def nudge_hang_up(attempt_id: int) -> None:
+    nudge("escalation.hang_up_call", attempt_id)
+
+
+def nudge_customer(incident_id: int) -> None:
+    """See whether the customer must be told something (DESIGN rule 12)."""
+    nudge("escalation.tell_customer", incident_id)

@@ -1,0 +1,57 @@
+"""The response policy as snapshotted on an incident, read one way by everyone who reads it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from incidents.gate import GateError, Policy
+from incidents.models import Incident
+from tenants.models import ResponseMode
+
+DEFAULT_CALL_ATTEMPTS = 1
+DEFAULT_RING_TIMEOUT_SECONDS = 30
+
+
+def _positive(snapshot: dict[str, Any], key: str, default: int) -> int:
+    value = snapshot.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
+
+
+@dataclass(frozen=True)
+class PolicySnapshot:
+    """An incident's policy. What decides (mode, checkbox, tier, performers) is read strictly by the gate's
+    Policy: a damaged snapshot decides nothing (`policy` is None). How calls are paced has safe defaults,
+    since notifying more is never the unsafe side."""
+
+    policy: Policy | None
+    call_attempts_per_contact: int
+    ring_timeout_seconds: int
+    error: str = ""
+
+    @classmethod
+    def read(cls, incident: Incident) -> PolicySnapshot:
+        snapshot = incident.policy if isinstance(incident.policy, dict) else {}
+        try:
+            policy, error = Policy.from_snapshot(snapshot), ""
+        except GateError as problem:
+            policy, error = None, str(problem)
+        return cls(
+            policy=policy,
+            call_attempts_per_contact=_positive(snapshot, "call_attempts_per_contact", DEFAULT_CALL_ATTEMPTS),
+            ring_timeout_seconds=_positive(snapshot, "ring_timeout_seconds", DEFAULT_RING_TIMEOUT_SECONDS),
+            error=error,
+        )
+
+    @property
+    def falls_back(self) -> bool:
+        """Collaborate with the checkbox ticked: nobody acknowledging leads to acting as in Authorize mode."""
+        return (
+            self.policy is not None
+            and self.policy.response_mode is ResponseMode.COLLABORATE
+            and self.policy.authorize_on_no_ack
+        )
+
+    @property
+    def authorize_mode(self) -> bool:
+        return self.policy is not None and self.policy.response_mode is ResponseMode.AUTHORIZE
