@@ -8,7 +8,7 @@ import logging
 from django.db import transaction
 
 from escalation.acknowledgments import acknowledge
-from escalation.calls import call_end, call_lock, call_ref
+from escalation.calls import call_could_not_notify, call_end, call_lock, call_ref
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome
 from escalation.phone.base import PhoneError
 from escalation.phone.registry import phone_backend_named
@@ -74,9 +74,12 @@ def call_update(
         outcome = _final_outcome(call, status)
         if outcome is None:
             return  # queued, ringing, answered: the call goes on
-        call_end(
-            call, outcome, note="the carrier reported it failed" if outcome == CallOutcome.FAILED else ""
-        )
+        if outcome == CallOutcome.FAILED:
+            call_end(call, outcome, note="the carrier reported it failed")
+            if call.run is not None:
+                call_could_not_notify(call, "the carrier reported the call failed")
+        else:
+            call_end(call, outcome)
         call_ended_advance(call)
 
 

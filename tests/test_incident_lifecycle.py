@@ -1,0 +1,198 @@
+"""Resolving or closing an incident stops what acts on it; an analyst cancels one action (DESIGN rule 11)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from escalation.acknowledgments import acknowledgment_record
+from escalation.calls import call_placed
+from escalation.dispatch import call_claim_next
+from escalation.lifecycle import incident_change_status
+from escalation.links import LinkPurpose, link_url
+from escalation.models import CallOutcome, RunState
+from escalation.progress import call_hang_up
+from escalation.services import notification_start
+from incidents.execution import action_claim
+from incidents.models import ActionStatus, Authorization, Channel, EventKind, IncidentStatus
+from incidents.selectors import authorization_text
+from incidents.services import IncidentClosed, action_cancel, authorization_record
+from tenants.models import ResponseMode, Role
+from tests.escalation_driver import advance
+from tests.factories import first_contact, make_analyst, make_incident, make_member, make_tenant, propose
+
+pytestmark = pytest.mark.django_db
+
+
+def as_user(user: Any) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+@pytest.fixture(autouse=True)
+def fast_calls(settings) -> None:
+    settings.TWILIO_CPS = 100
+
+
+def test_closing_mid_tree_hangs_up_the_ringing_call_and_cancels_waiting_actions(
+    django_capture_on_commit_callbacks,
+) -> None:
+    incident = make_incident(make_tenant(fallback=True, phones=2))
+    waiting = propose(incident, "isolate_endpoint")
+    run = notification_start(incident=incident, by=None)
+    advance(run)
+    request = call_claim_next("simulated")
+    call_placed(attempt_id=request.attempt_id, sid=f"SIM{request.attempt_id}")
+    analyst = make_analyst()
+
+    with django_capture_on_commit_callbacks() as sent:
+        incident_change_status(
+            incident=incident, status=IncidentStatus.CLOSED, by=analyst, reason="false positive"
+        )
+    assert sent, "the ringing call's hang-up is sent after commit"
+    call_hang_up(request.attempt_id)  # what the hang-up task does
+
+    run.refresh_from_db()
+    waiting.refresh_from_db()
+    call = run.calls.get()
+    assert run.state == RunState.CANCELED
+    assert (call.outcome, call.provider_status) == (CallOutcome.CANCELED, "canceled")
+    assert waiting.status == ActionStatus.CANCELED
+    canceled = incident.events.get(kind=EventKind.ACTION_CANCELED)
+    assert canceled.actor == analyst and "false positive" in canceled.summary
+    assert incident.events.filter(kind=EventKind.NOTIFICATION_STOPPED).exists()
+    advance(run)
+    assert call_claim_next("simulated") is None
+    assert run.calls.count() == 1  # no further call
+
+
+def test_a_closed_incident_refuses_decisions_acknowledgments_proposals_and_notification() -> None:
+    tenant = make_tenant()
+    incident = make_incident(tenant)
+    action = propose(incident, "isolate_endpoint")
+    incident_change_status(incident=incident, status=IncidentStatus.RESOLVED, by=make_analyst())
+    approver = make_member(tenant, Role.APPROVER)
+    action.refresh_from_db()
+    with pytest.raises(IncidentClosed):
+        authorization_record(
+            incident=incident,
+            actions=[action],
+            decision=Authorization.Decision.GRANTED,
+            channel=Channel.PORTAL,
+            user=approver,
+            text_shown=authorization_text(incident, [action]),
+        )
+    with pytest.raises(IncidentClosed):
+        acknowledgment_record(incident=incident, channel=Channel.PORTAL, user=approver)
+    with pytest.raises(IncidentClosed):
+        propose(incident, "block_ip", target="203.0.113.9")
+    with pytest.raises(IncidentClosed):
+        notification_start(incident=incident, by=None)
+
+
+def test_a_queued_action_of_a_closed_incident_is_never_claimed() -> None:
+    incident = make_incident(make_tenant(mode=ResponseMode.AUTHORIZE))
+    action = propose(incident, "isolate_endpoint")
+    assert action.status == ActionStatus.QUEUED
+    incident_change_status(incident=incident, status=IncidentStatus.CLOSED, by=make_analyst())
+    assert action_claim(action.pk) is None
+    action.refresh_from_db()
+    assert action.status == ActionStatus.CANCELED
+    assert not action.attempts.exists()
+
+
+def test_the_link_page_of_a_closed_incident_says_so_and_records_nothing(client) -> None:
+    tenant = make_tenant()
+    incident = make_incident(tenant)
+    contact = first_contact(tenant)
+    url = link_url(
+        purpose=LinkPurpose.ACK, tenant_id=tenant.pk, contact_id=contact.pk, incident_id=incident.pk
+    )
+    incident_change_status(incident=incident, status=IncidentStatus.CLOSED, by=make_analyst())
+    path = url.split("127.0.0.1:8000", 1)[-1]
+    page = client.get(path)
+    assert page.status_code == 409
+    assert b"This incident is closed" in page.content
+    assert client.post(path, {"decision": "confirm"}).status_code == 409
+    assert not incident.acknowledgments.exists()
+
+
+def test_reopening_restarts_nothing_by_itself() -> None:
+    incident = make_incident(make_tenant())
+    propose(incident, "isolate_endpoint")
+    run = notification_start(incident=incident, by=None)
+    analyst = make_analyst()
+    incident_change_status(incident=incident, status=IncidentStatus.CLOSED, by=analyst)
+    incident_change_status(incident=incident, status=IncidentStatus.OPEN, by=analyst)
+    run.refresh_from_db()
+    assert run.state == RunState.CANCELED
+    assert incident.notification_runs.filter(state=RunState.ACTIVE).count() == 0
+
+
+def test_an_analyst_cancels_one_waiting_action_with_a_reason_and_not_a_running_one() -> None:
+    incident = make_incident(make_tenant())
+    action = propose(incident, "isolate_endpoint")
+    analyst = make_analyst()
+    with pytest.raises(ValidationError):
+        action_cancel(action=action, by=analyst, reason="  ")
+    action_cancel(action=action, by=analyst, reason="host already reimaged")
+    action.refresh_from_db()
+    assert action.status == ActionStatus.CANCELED
+    assert "host already reimaged" in action.decision_reason
+    with pytest.raises(ValidationError, match="only an action that waits or is queued"):
+        action_cancel(action=action, by=analyst, reason="again")
+
+
+def test_the_api_lets_mdr_staff_close_an_incident_and_answers_409_to_a_later_decision() -> None:
+    tenant = make_tenant()
+    incident = make_incident(tenant)
+    action = propose(incident, "isolate_endpoint")
+    analyst = as_user(make_analyst())
+    response = analyst.patch(
+        f"/api/v1/incidents/{incident.pk}/", {"status": "closed", "reason": "done"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "closed"
+    approver = as_user(make_member(tenant, Role.APPROVER))
+    decided = approver.post(f"/api/v1/actions/{action.pk}/authorize/", {"statement": "go"}, format="json")
+    assert decided.status_code == 409
+    assert "closed" in decided.json()["detail"]
+    acked = approver.post(f"/api/v1/incidents/{incident.pk}/acknowledge/", {}, format="json")
+    assert acked.status_code == 409
+
+
+def test_the_api_refuses_a_status_the_transitions_forbid_and_customers_changing_status() -> None:
+    tenant = make_tenant()
+    incident = make_incident(tenant)
+    analyst = as_user(make_analyst())
+    assert (
+        analyst.patch(f"/api/v1/incidents/{incident.pk}/", {"status": "nope"}, format="json").status_code
+        == 400
+    )
+    admin = as_user(make_member(tenant, Role.ADMIN))
+    assert (
+        admin.patch(f"/api/v1/incidents/{incident.pk}/", {"status": "closed"}, format="json").status_code
+        == 403
+    )
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.OPEN
+
+
+def test_the_api_cancels_one_action_for_mdr_staff_only() -> None:
+    tenant = make_tenant()
+    incident = make_incident(tenant)
+    action = propose(incident, "isolate_endpoint")
+    admin = as_user(make_member(tenant, Role.ADMIN))
+    assert (
+        admin.post(f"/api/v1/actions/{action.pk}/cancel/", {"reason": "x"}, format="json").status_code == 403
+    )
+    analyst = as_user(make_analyst())
+    assert analyst.post(f"/api/v1/actions/{action.pk}/cancel/", {}, format="json").status_code == 400
+    response = analyst.post(f"/api/v1/actions/{action.pk}/cancel/", {"reason": "duplicate"}, format="json")
+    assert response.status_code == 200
+    assert response.json()["status"] == "canceled"
