@@ -13,7 +13,7 @@ from django.utils import timezone
 from escalation.calls import call_not_placed, call_placed
 from escalation.models import CallAttempt, CallOutcome, RunState
 from escalation.nudges import nudge_dispatch
-from escalation.phone.base import CallRequest, PhoneError
+from escalation.phone.base import CallRequest, PhoneBackend, PhoneError
 from escalation.phone.registry import phone_backend
 from escalation.ratelimit import rate_limiter, seconds_to_next_slot
 from escalation.selectors import calls_waiting
@@ -93,6 +93,23 @@ def _mark_dialing(call: CallAttempt, backend: str) -> None:
     call.save(update_fields=["outcome", "placed_at", "backend"])
 
 
+def call_place(request: CallRequest, backend: PhoneBackend) -> bool:
+    """Place one claimed call, outside any transaction, and record what the provider said; True if placed."""
+    try:
+        answer = backend.place_call(request)
+    except PhoneError as error:
+        call_not_placed(attempt_id=request.attempt_id, reason=str(error))
+        return False
+    except Exception as error:  # noqa: BLE001 - a backend bug: nobody was reached, the try is owed
+        log.exception("phone backend %s raised for call %s", backend.name, request.attempt_id)
+        call_not_placed(
+            attempt_id=request.attempt_id, reason=f"the phone backend failed ({type(error).__name__})"
+        )
+        return False
+    call_placed(attempt_id=request.attempt_id, sid=answer.sid)
+    return True
+
+
 def calls_dispatch(*, max_seconds: float = 10.0) -> int:
     """Place queued calls for up to max_seconds; returns how many were placed. Calls happen outside transactions."""
     limiter, backend = rate_limiter(), phone_backend()
@@ -104,18 +121,7 @@ def calls_dispatch(*, max_seconds: float = 10.0) -> int:
         request = call_claim_next(backend.name)
         if request is None:
             break
-        try:
-            answer = backend.place_call(request)
-        except PhoneError as error:
-            call_not_placed(attempt_id=request.attempt_id, reason=str(error))
-        except Exception as error:  # noqa: BLE001 - a backend bug: nobody was reached, the try is owed
-            log.exception("phone backend %s raised for call %s", backend.name, request.attempt_id)
-            call_not_placed(
-                attempt_id=request.attempt_id, reason=f"the phone backend failed ({type(error).__name__})"
-            )
-        else:
-            call_placed(attempt_id=request.attempt_id, sid=answer.sid)
-            placed += 1
+        placed += call_place(request, backend)
     if _queued().exists():
         with transaction.atomic():
             nudge_dispatch()

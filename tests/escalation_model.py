@@ -1,0 +1,497 @@
+"""A model of the world around one incident, for hypothesis' stateful testing of the escalation engine.
+
+The engine is the real one: services, tasks (run by name, as a worker would), the sweeper, the database.
+Only the outside world is modelled: a phone provider with its carrier (it accepts or refuses calls, rings,
+is answered, gets 1 pressed, sends callbacks late, twice or out of order) and a broker that delivers, loses,
+duplicates or reorders messages. Time passes by moving the rows' clocks back. After every step the
+invariants are checked; a broken one raises InvariantViolated.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import F
+from django.test import TestCase
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+import escalation.tasks  # noqa: F401 - the worker's tasks, run by name
+import incidents.tasks  # noqa: F401
+from escalation.acknowledgments import acknowledgment_record
+from escalation.dispatch import call_claim_next, call_place
+from escalation.lifecycle import incident_change_status
+from escalation.link_use import link_use
+from escalation.links import LinkError, LinkPurpose, link_make, link_read
+from escalation.models import ATTEMPT_OUTCOMES, Acknowledgment, CallAttempt, NotificationRun, RunPurpose
+from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
+from escalation.progress import call_update
+from escalation.services import notification_start
+from incidents.models import (
+    ACTIVE_INCIDENT_STATUSES,
+    ActionStatus,
+    Authorization,
+    Basis,
+    Channel,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    ResponseAction,
+)
+from incidents.policy import PolicySnapshot
+from incidents.selectors import authorization_text
+from incidents.services import authorization_record, incident_reapply_policy
+from mdrportal.celery import app
+from tenants.models import ResponseMode, Role, Tier
+from tenants.services import tenant_update_settings
+from tests.factories import make_analyst, make_incident, make_member, make_tenant, propose
+
+EXECUTED = (ActionStatus.QUEUED, ActionStatus.RUNNING, ActionStatus.SUCCEEDED, ActionStatus.FAILED)
+# The carrier's moves from each status of a call it accepted (Twilio's status names).
+CARRIER = {
+    "queued": ("ringing", "failed"),
+    "ringing": ("in-progress", "busy", "no-answer", "failed"),
+    "in-progress": ("completed",),
+}
+RANG = frozenset({"ringing", "in-progress", "completed", "busy", "no-answer"})
+_sids = itertools.count(1)
+
+
+class InvariantViolated(AssertionError):
+    """The engine did what DESIGN.md forbids."""
+
+
+@dataclass
+class ProviderCall:
+    attempt_id: int
+    status: str = "queued"
+    answered_by: str = ""
+    history: list[str] = field(default_factory=list)
+
+
+class ModelPhone:
+    """The phone provider and its carrier. It accepts or refuses calls and tells how each stands."""
+
+    name = "twilio"
+
+    def __init__(self, machine: EscalationModel) -> None:
+        self.machine = machine
+        self.down = False
+        self.calls: dict[str, ProviderCall] = {}
+        self.placed: list[int] = []
+
+    def place_call(self, request: CallRequest) -> PlacedCall:
+        self.machine.check_call_may_be_placed(request.attempt_id)
+        if request.attempt_id in self.placed:
+            raise InvariantViolated(f"(d) call row {request.attempt_id} reached the provider twice")
+        self.placed.append(request.attempt_id)
+        EscalationModel.placed += 1
+        if self.down:
+            raise PhoneError("Twilio refused the call: HTTP 503", permanent=False)
+        sid = f"CA{next(_sids):032d}"
+        self.calls[sid] = ProviderCall(attempt_id=request.attempt_id)
+        return PlacedCall(sid=sid)
+
+    def fetch_status(self, call: CallRef) -> CallStatus:
+        if self.down:
+            raise PhoneError("Twilio did not tell the call's status: HTTP 503", permanent=False)
+        known = self.calls[call.sid]
+        return CallStatus(known.status, known.answered_by)
+
+    def hang_up(self, call: CallRef) -> CallStatus:
+        if self.down:
+            raise PhoneError("Twilio did not hang up the call: HTTP 503", permanent=False)
+        known = self.calls[call.sid]
+        if known.status in CARRIER:
+            known.status = "completed" if known.status == "in-progress" else "canceled"
+            known.history.append(known.status)
+        return CallStatus(known.status, known.answered_by)
+
+    def rang(self, sid: str) -> bool:
+        known = self.calls.get(sid)
+        return known is not None and bool(RANG & {known.status, *known.history})
+
+
+class EscalationModel(RuleBasedStateMachine):
+    """One tenant and one incident per run of the machine; the database is shared, rows are scoped."""
+
+    examples = 0
+    steps = 0
+    fallbacks = 0
+    placed = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        type(self).examples += 1
+        self.phone = ModelPhone(self)
+        self.messages: list[tuple[str, list[Any]]] = []
+        self.fallback_seen = False
+
+    # The outside world ----------------------------------------------------------------------------
+
+    def deliver(self, name: str, args: list[Any]) -> None:
+        """A worker runs the task the broker handed it, by its registered name."""
+        if name == "escalation.dispatch_calls":
+            while (request := call_claim_next(self.phone.name)) is not None:
+                call_place(request, self.phone)
+            return
+        app.tasks[name](*args)
+
+    def step(self, action: Any) -> Any:
+        """One thing happens; the messages it sends after commit reach the model broker."""
+        type(self).steps += 1
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            try:
+                return action()
+            except (ValidationError, LinkError):
+                return None  # refused with a clear error, as a person would be told
+
+    def send_task(self, name: str, args: list[Any] | None = None, **options: Any) -> None:
+        self.messages.append((name, list(args or [])))
+
+    # Setting up -----------------------------------------------------------------------------------
+
+    @initialize(
+        mode=st.sampled_from(["fallback", "fallback", "fallback", "collaborate", "authorize"]),
+        contacts=st.integers(1, 3),
+        tries=st.integers(1, 2),
+        actions=st.integers(1, 2),
+        quiet=st.booleans(),
+    )
+    def setup(self, mode: str, contacts: int, tries: int, actions: int, quiet: bool) -> None:
+        self.quiet_customer = quiet
+        self.tenant = make_tenant(
+            tier=Tier.COMPLETE,
+            mode=ResponseMode.AUTHORIZE if mode == "authorize" else ResponseMode.COLLABORATE,
+            fallback=mode == "fallback",
+            phones=contacts,
+        )
+        if tries > 1:
+            tenant_update_settings(tenant=self.tenant, by=None, call_attempts_per_contact=tries)
+        self.approver = make_member(self.tenant, Role.APPROVER)
+        self.analyst = make_analyst(f"analyst-{self.tenant.pk}")
+        self.contacts = list(self.tenant.contacts.order_by("call_order"))
+        self.incident = make_incident(self.tenant)
+        codes = ["isolate_endpoint", "block_ip"][:actions]
+        for code in codes:
+            self.step(lambda code=code: propose(self.incident, code, target=f"t-{code}"))
+
+    def teardown(self) -> None:
+        # Later machines share the database: nothing of this one may be dialed or run after it.
+        if not hasattr(self, "incident"):
+            return
+        incident_change_status(incident=self.incident, status=IncidentStatus.CLOSED, by=self.analyst)
+        CallAttempt.objects.filter(run__incident=self.incident, outcome="queued").update(outcome="canceled")
+
+    # The broker -----------------------------------------------------------------------------------
+
+    @precondition(lambda self: self.messages)
+    @rule(data=st.data())
+    def a_worker_runs_a_message(self, data: st.DataObject) -> None:
+        name, args = self.messages.pop(data.draw(st.integers(0, len(self.messages) - 1), label="message"))
+        self.step(lambda: self.deliver(name, args))
+
+    @precondition(lambda self: self.messages)
+    @rule()
+    def a_healthy_worker_drains_the_queue(self) -> None:
+        for _ in range(50):
+            if not self.messages:
+                return
+            name, args = self.messages.pop(0)
+            self.step(lambda name=name, args=args: self.deliver(name, args))
+
+    @precondition(lambda self: self.messages)
+    @rule(data=st.data())
+    def a_message_is_delivered_twice(self, data: st.DataObject) -> None:
+        name, args = self.messages[data.draw(st.integers(0, len(self.messages) - 1), label="message")]
+        self.step(lambda: self.deliver(name, args))
+
+    @precondition(lambda self: self.messages)
+    @rule(data=st.data())
+    def a_message_is_lost(self, data: st.DataObject) -> None:
+        self.messages.pop(data.draw(st.integers(0, len(self.messages) - 1), label="message"))
+
+    @rule()
+    def the_sweeper_runs(self) -> None:
+        self.step(lambda: (app.tasks["escalation.sweep"](), app.tasks["incidents.sweep_actions"]()))
+
+    @rule(seconds=st.sampled_from([1, 5, 20, 45, 120, 400]))
+    def time_passes(self, seconds: int) -> None:
+        """Every clock the engine compares with now moves back: the same as now moving on."""
+        back = timedelta(seconds=seconds)
+        runs = NotificationRun.objects.filter(incident=self.incident)
+        runs.update(next_step_at=F("next_step_at") - back, started_at=F("started_at") - back)
+        calls = CallAttempt.objects.filter(run__incident=self.incident)
+        calls.update(queued_at=F("queued_at") - back)
+        calls.exclude(placed_at=None).update(placed_at=F("placed_at") - back)
+        calls.exclude(ended_at=None).update(ended_at=F("ended_at") - back)
+        actions = ResponseAction.objects.filter(incident=self.incident)
+        actions.update(proposed_at=F("proposed_at") - back)
+        actions.exclude(next_attempt_at=None).update(next_attempt_at=F("next_attempt_at") - back)
+        Incident.objects.filter(pk=self.incident.pk).exclude(fallback_taken_at=None).update(
+            fallback_taken_at=F("fallback_taken_at") - back
+        )
+
+    # The phone provider and its carrier -----------------------------------------------------------
+
+    @rule(down=st.booleans())
+    def the_provider_goes_down_or_recovers(self, down: bool) -> None:
+        self.phone.down = down
+
+    def _carrier(self, sid: str, status: str, *, answered_by: str = "", delivered: bool = True) -> None:
+        call = self.phone.calls[sid]
+        if status == "in-progress":
+            call.answered_by = answered_by
+        call.status = status
+        call.history.append(status)
+        if delivered:
+            self.step(
+                lambda: call_update(attempt_id=call.attempt_id, status=status, answered_by=call.answered_by)
+            )
+
+    def _live(self) -> list[str]:
+        return sorted(sid for sid, c in self.phone.calls.items() if c.status in CARRIER)
+
+    @precondition(lambda self: any(c.status in CARRIER for c in self.phone.calls.values()))
+    @rule(data=st.data())
+    def the_carrier_moves_a_call_on(self, data: st.DataObject) -> None:
+        sid = data.draw(st.sampled_from(self._live()), label="call")
+        status = data.draw(st.sampled_from(CARRIER[self.phone.calls[sid].status]), label="status")
+        answered_by = ""
+        if status == "in-progress":
+            answered_by = data.draw(st.sampled_from(["human", "machine_end_beep"]), label="answered_by")
+        delivered = data.draw(st.sampled_from([True, True, True, False]), label="callback delivered")
+        self._carrier(sid, status, answered_by=answered_by, delivered=delivered)
+
+    @precondition(lambda self: any(c.status in ("queued", "ringing") for c in self.phone.calls.values()))
+    @rule(data=st.data())
+    def a_phone_rings_out_at_3_am(self, data: st.DataObject) -> None:
+        """The common case at night: it rings, nobody answers."""
+        sid = data.draw(
+            st.sampled_from([s for s in self._live() if self.phone.calls[s].status != "in-progress"])
+        )
+        if self.phone.calls[sid].status == "queued":
+            self._carrier(sid, "ringing")
+        self._carrier(sid, "no-answer")
+
+    @precondition(lambda self: any(c.history for c in self.phone.calls.values()))
+    @rule(data=st.data())
+    def a_callback_comes_again_or_late(self, data: st.DataObject) -> None:
+        sid = data.draw(
+            st.sampled_from(sorted(s for s, c in self.phone.calls.items() if c.history)), label="call"
+        )
+        call = self.phone.calls[sid]
+        status = data.draw(st.sampled_from(call.history), label="old status")
+        self.step(
+            lambda: call_update(attempt_id=call.attempt_id, status=status, answered_by=call.answered_by)
+        )
+
+    @precondition(
+        lambda self: any(
+            c.status == "in-progress" and c.answered_by == "human" for c in self.phone.calls.values()
+        )
+    )
+    @rule(data=st.data())
+    def somebody_presses_1(self, data: st.DataObject) -> None:
+        answered = sorted(
+            s for s, c in self.phone.calls.items() if c.status == "in-progress" and c.answered_by == "human"
+        )
+        call = self.phone.calls[data.draw(st.sampled_from(answered), label="call")]
+        self.step(lambda: call_update(attempt_id=call.attempt_id, digits="1"))
+
+    # The customer and the analysts ----------------------------------------------------------------
+
+    def an_approver_acknowledges_in_the_portal(self, data: st.DataObject) -> None:
+        self.step(
+            lambda: acknowledgment_record(incident=self.incident, channel=Channel.PORTAL, user=self.approver)
+        )
+
+    def a_contact_acknowledges_by_the_emailed_link(self, data: st.DataObject) -> None:
+        contact = data.draw(st.sampled_from(self.contacts), label="contact")
+        token = link_make(
+            purpose=LinkPurpose.ACK,
+            tenant_id=self.tenant.pk,
+            contact_id=contact.pk,
+            incident_id=self.incident.pk,
+        )
+        self.step(lambda: link_use(link=link_read(token), granted=True))
+
+    def an_approver_decides_in_writing(self, data: st.DataObject) -> None:
+        granted = data.draw(st.booleans(), label="granted")
+
+        def decide() -> None:
+            waiting = list(self.incident.actions.filter(status=ActionStatus.AWAITING_AUTHORIZATION))
+            if not waiting:
+                return
+            authorization_record(
+                incident=self.incident,
+                actions=waiting[:1],
+                decision=Authorization.Decision.GRANTED if granted else Authorization.Decision.DECLINED,
+                channel=Channel.PORTAL,
+                user=self.approver,
+                text_shown=authorization_text(self.incident, waiting[:1]),
+            )
+
+        self.step(decide)
+
+    def an_analyst_starts_notification(self, data: st.DataObject) -> None:
+        self.step(lambda: notification_start(incident=self.incident, by=self.analyst))
+
+    def the_customer_changes_its_settings(self, data: st.DataObject) -> None:
+        fallback = data.draw(st.booleans(), label="checkbox")
+        self.step(lambda: tenant_update_settings(tenant=self.tenant, by=None, authorize_on_no_ack=fallback))
+
+    def an_analyst_reapplies_the_policy(self, data: st.DataObject) -> None:
+        self.step(lambda: incident_reapply_policy(incident=self.incident, by=self.analyst))
+
+    def an_analyst_changes_the_status(self, data: st.DataObject) -> None:
+        status = data.draw(
+            st.sampled_from([IncidentStatus.CLOSED, IncidentStatus.RESOLVED, IncidentStatus.OPEN]),
+            label="status",
+        )
+        self.step(lambda: incident_change_status(incident=self.incident, status=status, by=self.analyst))
+
+    # Somebody having it ends the story of the fallback: a quiet customer (away at 3 a.m.) never does.
+    ANYBODY = (
+        an_analyst_starts_notification,
+        the_customer_changes_its_settings,
+        an_analyst_reapplies_the_policy,
+        an_analyst_changes_the_status,
+    )
+    CUSTOMER = (
+        an_approver_acknowledges_in_the_portal,
+        a_contact_acknowledges_by_the_emailed_link,
+        an_approver_decides_in_writing,
+    )
+
+    @rule(data=st.data())
+    def people_act(self, data: st.DataObject) -> None:
+        choices = self.ANYBODY if self.quiet_customer else self.ANYBODY + self.CUSTOMER
+        act = data.draw(st.sampled_from(choices), label="who acts")
+        act(self, data)
+
+    # What must hold -------------------------------------------------------------------------------
+
+    def check_call_may_be_placed(self, attempt_id: int) -> None:
+        """(c) No call is placed after an acknowledgment, a written decision or a close."""
+        call = CallAttempt.objects.select_related("run__incident").get(pk=attempt_id)
+        if call.run is None:
+            return
+        incident = call.run.incident
+        if incident.status not in ACTIVE_INCIDENT_STATUSES:
+            raise InvariantViolated(f"(c) call {attempt_id} placed while the incident is {incident.status}")
+        if Acknowledgment.objects.filter(incident=incident).exists() or incident.authorizations.exists():
+            raise InvariantViolated(f"(c) call {attempt_id} placed after an acknowledgment or a decision")
+
+    @invariant()
+    def every_executed_action_has_a_basis_the_records_support(self) -> None:
+        """(a)"""
+        if not hasattr(self, "incident"):
+            return
+        incident = Incident.objects.get(pk=self.incident.pk)
+        policies = [incident.policy] + [
+            e.data.get("after", {}) for e in incident.events.filter(kind=EventKind.POLICY_REAPPLIED)
+        ]
+        for action in incident.actions.filter(status__in=EXECUTED).select_related("authorization"):
+            if action.basis == Basis.AUTHORIZE_MODE:
+                ok = any(p.get("response_mode") == ResponseMode.AUTHORIZE for p in policies)
+            elif action.basis == Basis.WRITTEN_AUTHORIZATION:
+                authorization = action.authorization
+                ok = (
+                    authorization is not None
+                    and authorization.decision == Authorization.Decision.GRANTED
+                    and action.pk in {s["action"] for s in authorization.scope}
+                )
+            elif action.basis == Basis.NO_ACK_FALLBACK:
+                ok = (
+                    incident.fallback_taken_at is not None
+                    and incident.events.filter(kind=EventKind.FALLBACK_TAKEN).exists()
+                )
+            else:
+                ok = False
+            if not ok:
+                raise InvariantViolated(
+                    f"(a) {action} is {action.status} on basis {action.basis!r} without record"
+                )
+
+    @invariant()
+    def a_fallback_rests_on_attempts_that_rang_and_nobody_having_it(self) -> None:
+        """(b), checked when the fallback is first seen: in the step that took it."""
+        if not hasattr(self, "incident") or self.fallback_seen:
+            return
+        incident = Incident.objects.get(pk=self.incident.pk)
+        if incident.fallback_taken_at is None:
+            return
+        self.fallback_seen = True
+        EscalationModel.fallbacks += 1
+        taken = incident.fallback_taken_at
+        if incident.status not in ACTIVE_INCIDENT_STATUSES:
+            raise InvariantViolated("(b) fallback taken on an incident that is not active")
+        if not PolicySnapshot.read(incident).falls_back:
+            raise InvariantViolated("(b) fallback taken under a policy without the checkbox")
+        if Acknowledgment.objects.filter(incident=incident, at__lte=taken).exists():
+            raise InvariantViolated("(b) fallback taken although somebody acknowledged")
+        if incident.authorizations.filter(at__lte=taken).exists():
+            raise InvariantViolated("(b) fallback taken although the customer decided in writing")
+        proof = incident.events.get(kind=EventKind.FALLBACK_TAKEN).data["attempts"]
+        steps = {(p["contact_id"], p["try"]) for p in proof}
+        plans = [
+            {(s["contact"], s["try"]) for s in run.plan}
+            for run in incident.notification_runs.filter(purpose=RunPurpose.NOTIFY, state="exhausted")
+        ]
+        if not plans or steps not in plans or len(steps) != len(proof):
+            raise InvariantViolated(
+                f"(b) the fallback's attempts {sorted(steps)} are not a whole plan {plans}"
+            )
+        for item in proof:
+            call = CallAttempt.objects.get(pk=item["call"])
+            if call.outcome not in ATTEMPT_OUTCOMES or not self.phone.rang(call.provider_sid):
+                raise InvariantViolated(f"(b) call {call.pk} in the proof never rang ({call.outcome})")
+
+
+def run_model(
+    *, max_examples: int, stateful_step_count: int = 40, derandomize: bool = True
+) -> dict[str, int]:
+    """Run the machine with the engine's messages going to the model broker; returns the counts."""
+    from unittest import mock
+
+    from hypothesis import HealthCheck, settings
+    from hypothesis.stateful import run_state_machine_as_test
+
+    machine: list[EscalationModel] = []
+
+    def factory() -> EscalationModel:
+        machine[:] = [EscalationModel()]
+        return machine[0]
+
+    def send_task(name: str, args: list[Any] | None = None, **options: Any) -> None:
+        machine[0].send_task(name, args, **options)
+
+    def backend(*args: Any) -> ModelPhone:
+        return machine[0].phone
+
+    EscalationModel.examples = EscalationModel.steps = EscalationModel.fallbacks = EscalationModel.placed = 0
+    options = settings(
+        max_examples=max_examples,
+        stateful_step_count=stateful_step_count,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=derandomize,
+        database=None,
+    )
+    with (
+        mock.patch.object(app, "send_task", send_task),
+        mock.patch("escalation.dispatch.phone_backend", backend),
+        mock.patch("escalation.progress.phone_backend_named", backend),
+    ):
+        run_state_machine_as_test(factory, settings=options)
+    return {
+        "sequences": EscalationModel.examples,
+        "steps": EscalationModel.steps,
+        "calls placed": EscalationModel.placed,
+        "fallbacks": EscalationModel.fallbacks,
+    }
