@@ -26,6 +26,7 @@ AUTH_TOKEN = "f2b6c1d0e9a84c7b9d3e5f60718293a4"
 FROM_NUMBER = "+15005550006"
 PUBLIC_BASE_URL = "https://portal.example.com"
 _CALLS = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Calls\.json")
+_CALL = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Calls/(CA[0-9a-f]{32})\.json")
 
 
 def new_call_sid() -> str:
@@ -45,9 +46,12 @@ class PlacedCallRecord:
 
 
 class FakeTwilioAPI:
-    """POST /2010-04-01/Accounts/{sid}/Calls.json with basic auth, answering like Twilio does.
+    """Twilio's Calls resource with basic auth, answering like Twilio does: POST Calls.json places a call,
+    GET Calls/{sid}.json tells how it stands (`status[sid]`, set by the test playing the carrier), POST
+    Calls/{sid}.json with Status=completed hangs it up (kept in `hung_up`).
 
-    `fail_with(status, code, message)` makes the next answers errors, in Twilio's error JSON.
+    `fail_with(status, code, message)` makes the next answers errors, in Twilio's error JSON, until
+    `recover()`.
     """
 
     def __init__(
@@ -56,6 +60,9 @@ class FakeTwilioAPI:
         self.server, self.account_sid, self.auth_token = server, account_sid, auth_token
         self.calls: list[PlacedCallRecord] = []
         self.requests: list[Received] = []
+        self.status: dict[str, str] = {}
+        self.hung_up: list[str] = []
+        self.fetched: list[str] = []
         self._failure: Reply | None = None
         server.fallback = self.answer
 
@@ -65,6 +72,9 @@ class FakeTwilioAPI:
 
     def fail_with(self, status: int, code: int, message: str) -> None:
         self._failure = Reply(status, self._error(status, code, message))
+
+    def recover(self) -> None:
+        self._failure = None
 
     def _error(self, status: int, code: int, message: str) -> dict[str, Any]:
         return {
@@ -80,6 +90,9 @@ class FakeTwilioAPI:
 
     def answer(self, received: Received) -> Reply:
         self.requests.append(received)
+        one = _CALL.fullmatch(received.path)
+        if one is not None:
+            return self._one_call(received, one[1], one[2])
         match = _CALLS.fullmatch(received.path)
         if received.method != "POST" or match is None:
             return Reply(404, self._error(404, 20404, "The requested resource was not found"))
@@ -95,7 +108,29 @@ class FakeTwilioAPI:
             return Reply(400, self._error(400, 21205, "Url parameter is required"))
         sid = new_call_sid()
         self.calls.append(PlacedCallRecord(sid=sid, form=form))
+        self.status[sid] = "queued"
         return Reply(201, self._call_json(sid, form))
+
+    def _one_call(self, received: Received, account: str, sid: str) -> Reply:
+        if not self._authorized(received) or account != self.account_sid:
+            return Reply(401, self._error(401, 20003, "Authenticate"))
+        if self._failure is not None:
+            return self._failure
+        placed = next((c for c in self.calls if c.sid == sid), None)
+        if placed is None or received.method not in ("GET", "POST"):
+            return Reply(404, self._error(404, 20404, "The requested resource was not found"))
+        if received.method == "POST":
+            wanted = parse_qs(received.body.decode()).get("Status", [""])[0]
+            if wanted in ("completed", "canceled") and self.status[sid] in (
+                "queued",
+                "ringing",
+                "in-progress",
+            ):
+                self.hung_up.append(sid)
+                self.status[sid] = "completed" if self.status[sid] == "in-progress" else "canceled"
+        else:
+            self.fetched.append(sid)
+        return Reply(200, {**self._call_json(sid, placed.form), "status": self.status[sid]})
 
     def _call_json(self, sid: str, form: dict[str, list[str]]) -> dict[str, Any]:
         now = format_datetime(datetime.now(UTC), usegmt=True).replace("GMT", "+0000")
