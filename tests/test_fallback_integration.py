@@ -134,7 +134,9 @@ def test_a_provider_answering_503_for_a_minute_flags_the_incident_and_never_fall
     assert [(p["provider_sid"], p["provider_status"]) for p in proof] == [(call.provider_sid, "no-answer")]
 
 
-def test_an_answered_call_held_75_s_past_its_ring_timeout_then_1_pressed_is_no_fallback(phone, twilio) -> None:
+def test_an_answered_call_held_75_s_past_its_ring_timeout_then_1_pressed_is_no_fallback(
+    phone, twilio
+) -> None:
     incident, isolate = collaborate_with_fallback()
     call = placed_call(incident)
     twilio.status[call.provider_sid] = "in-progress"
@@ -177,7 +179,9 @@ def test_closing_mid_tree_hangs_up_places_no_further_call_and_cancels_the_action
     incident, isolate = collaborate_with_fallback(phones=3)
     first = placed_call(incident)
     twilio.status[first.provider_sid] = "ringing"
-    incident_change_status(incident=incident, status=IncidentStatus.CLOSED, by=make_analyst(), reason="benign")
+    incident_change_status(
+        incident=incident, status=IncidentStatus.CLOSED, by=make_analyst(), reason="benign"
+    )
     wait_for(lambda: first.provider_sid in twilio.hung_up, what="the ringing call to be hung up")
     phone.status(first, "canceled")
     time.sleep(RING_TIMEOUT + 5)
