@@ -17,6 +17,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.test import TestCase
+from django.utils import timezone
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -27,7 +28,14 @@ from escalation.dispatch import call_claim_next, call_place
 from escalation.lifecycle import incident_change_status
 from escalation.link_use import link_use
 from escalation.links import LinkError, LinkPurpose, link_make, link_read
-from escalation.models import ATTEMPT_OUTCOMES, Acknowledgment, CallAttempt, NotificationRun, RunPurpose
+from escalation.models import (
+    ATTEMPT_OUTCOMES,
+    Acknowledgment,
+    CallAttempt,
+    EmailNotification,
+    NotificationRun,
+    RunPurpose,
+)
 from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
 from escalation.progress import call_update
 from escalation.services import notification_start
@@ -185,7 +193,11 @@ class EscalationModel(RuleBasedStateMachine):
         if not hasattr(self, "incident"):
             return
         incident_change_status(incident=self.incident, status=IncidentStatus.CLOSED, by=self.analyst)
-        CallAttempt.objects.filter(run__incident=self.incident, outcome="queued").update(outcome="canceled")
+        calls = CallAttempt.objects.filter(run__incident=self.incident, outcome__in=["queued", "dialing"])
+        calls.update(outcome="canceled", ended_at=timezone.now())
+        EmailNotification.objects.filter(
+            run__incident=self.incident, outcome__in=["claimed", "sending"]
+        ).update(outcome="failed")
 
     # The broker -----------------------------------------------------------------------------------
 
