@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -12,27 +11,18 @@ from django.core.exceptions import ImproperlyConfigured
 from mdrportal.env import env_bool, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Where local state lives (SQLite, the filesystem broker, mail files, beat's schedule). Importing these
+# settings creates nothing there: ./run (scripts/dev-env) prepares it for the embedded default.
 VAR_DIR = Path(env_str("MDR_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless set: a deployment that forgets it serves no debug pages. ./run turns it on for the embedded default.
+DEBUG = env_bool("DEBUG", False)
 
-
-def _secret_key() -> str:
-    key = env_str("SECRET_KEY")
-    if key:
-        return key
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    # Generated once so that sessions and signed links survive restarts of the embedded default.
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+SECRET_KEY = env_str("SECRET_KEY") or ""
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set (./run makes one once in var/secret_key for the embedded default)."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
@@ -119,12 +109,20 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-# The app serves its own static files (gunicorn alone, no separate file server needed), found where they
-# live, so that no collectstatic step can be forgotten.
-WHITENOISE_USE_FINDERS = True
-STATIC_ROOT.mkdir(exist_ok=True)
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "mdrportal" / "static"]
+# The app serves its own static files (gunicorn alone, no separate file server needed). In production they
+# are collected (manage.py collectstatic) with hashed names and compressed copies, cached forever by browsers;
+# in development they are found where they live, so no collectstatic step can be forgotten.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
 
 # The customer pages: sign-in is rate limited (mdrportal/login_guard.py) on every path that signs in.
 LOGIN_URL = "login"
@@ -170,8 +168,6 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", "filesystem://", schemes=("filesystem", "redis", "rediss"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)
-    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -179,6 +175,20 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),
     }
+# One queue per kind of job, so that workers can be given to each and a slow kind never holds the others up:
+# placing calls (a dispatcher waits for the calls-per-second slots), advancing call trees, connector calls,
+# email, and the sweepers. A task not named here goes to "runs", so a new task still runs somewhere.
+CELERY_QUEUES_BY_JOB = ("dial", "runs", "actions", "mail", "sweep")
+CELERY_TASK_DEFAULT_QUEUE = "runs"
+CELERY_TASK_ROUTES = {
+    "escalation.dispatch_calls": {"queue": "dial"},
+    "escalation.place_*": {"queue": "dial"},
+    "escalation.advance_run": {"queue": "runs"},
+    "escalation.send_email": {"queue": "mail"},
+    "escalation.sweep": {"queue": "sweep"},
+    "incidents.sweep_actions": {"queue": "sweep"},
+    "incidents.*": {"queue": "actions"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -193,8 +203,9 @@ CONNECTOR_TIMEOUT_SECONDS = env_int("CONNECTOR_TIMEOUT_SECONDS", 15, minimum=1, 
 SOPHOS_TOKEN_URL = env_url(
     "SOPHOS_TOKEN_URL", "https://id.sophos.com/api/v2/oauth2/token", schemes=("http", "https")
 )
-# Off in production: connector URLs must then be https and not point at this network.
-CONNECTOR_ALLOW_LOCAL_URLS = env_bool("CONNECTOR_ALLOW_LOCAL_URLS", DEBUG)
+# Off unless set (./run sets it for the embedded default): connector URLs must be https and not point at
+# this network.
+CONNECTOR_ALLOW_LOCAL_URLS = env_bool("CONNECTOR_ALLOW_LOCAL_URLS", False)
 ACTION_MAX_ATTEMPTS = env_int("ACTION_MAX_ATTEMPTS", 5, minimum=1, maximum=20)
 ACTION_RETRY_BASE_SECONDS = env_int("ACTION_RETRY_BASE_SECONDS", 10, minimum=0)
 ACTION_RETRY_MAX_SECONDS = env_int("ACTION_RETRY_MAX_SECONDS", 600, minimum=0)
