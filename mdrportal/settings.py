@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from mdrportal.env import env_bool, env_int, env_list, env_str, env_url
 
@@ -44,9 +45,12 @@ INSTALLED_APPS = [
     "tenants",
     "incidents",
     "escalation",
+    "operations",
 ]
 
 MIDDLEWARE = [
+    "operations.middleware.ProbeMiddleware",  # /healthz and /metrics, before host checks and TLS redirects
+    "mdrportal.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mdrportal.security.ContentSecurityPolicyMiddleware",
@@ -179,6 +183,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 # placing calls (a dispatcher waits for the calls-per-second slots), advancing call trees, connector calls,
 # email, and the sweepers. A task not named here goes to "runs", so a new task still runs somewhere.
 CELERY_QUEUES_BY_JOB = ("dial", "runs", "actions", "mail", "sweep")
+# Declared, so a worker started without -Q consumes them all and a purge empties them all.
+CELERY_TASK_QUEUES = [Queue(name) for name in CELERY_QUEUES_BY_JOB]
 CELERY_TASK_DEFAULT_QUEUE = "runs"
 CELERY_TASK_ROUTES = {
     "escalation.dispatch_calls": {"queue": "dial"},
@@ -196,6 +202,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
+# The workers log through LOGGING below (JSON in production), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 
 # Response actions: how long one connector call may take, and how failures are retried.
@@ -269,10 +277,37 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Logs: JSON lines in production (LOG_FORMAT=json), readable lines in development; both carry the request,
+# incident, run and action ids and mask phone numbers (mdrportal/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not one of json, plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "mdrportal.logs.JsonFormatter"},
+        "plain": {
+            "()": "mdrportal.logs.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Operations: /metrics answers only a scraper sending `Authorization: Bearer <METRICS_TOKEN>` (unset: off).
+METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
+# manage.py prune_expired deletes API idempotency keys older than this.
+IDEMPOTENCY_KEY_RETENTION_HOURS = env_int("IDEMPOTENCY_KEY_RETENTION_HOURS", 7 * 24, minimum=24)
+
+# Errors to Sentry when SENTRY_DSN is set, with personal data off (mdrportal/error_reporting.py).
+SENTRY_DSN = env_url("SENTRY_DSN", "", schemes=("http", "https"))
+if SENTRY_DSN:
+    from mdrportal.error_reporting import error_reporting_init
+
+    error_reporting_init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production") or "production",
+        release=env_str("SENTRY_RELEASE"),
+    )

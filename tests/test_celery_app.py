@@ -45,3 +45,9 @@ def test_every_task_goes_to_a_queue_the_workers_consume() -> None:
     assert len(ours) >= 6
     for name in ours:
         assert app.amqp.router.route({}, name)["queue"].name in settings.CELERY_QUEUES_BY_JOB, name
+
+
+def test_a_worker_started_without_queues_consumes_every_job_queue() -> None:
+    from django.conf import settings
+
+    assert set(app.amqp.queues) == set(settings.CELERY_QUEUES_BY_JOB)
