@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,6 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from operations.health import health
 from operations.metrics import metrics_exposition
+
+log = logging.getLogger(__name__)
 
 
 @never_cache
@@ -25,7 +28,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "failing": failing,
         "checks": {name: {"ok": check.ok, "detail": check.detail} for name, check in checks.items()},
     }
-    return JsonResponse(body, status=503 if failing else 200)
+    response = JsonResponse(body, status=503 if failing else 200)
+    if failing:
+        # A warning, not Django's error for a 5xx: probes repeat every few seconds and must not page anyone.
+        log.warning("health check failing: %s", "; ".join(f"{n}: {checks[n].detail}" for n in failing))
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 @never_cache

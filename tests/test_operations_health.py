@@ -41,8 +41,10 @@ def test_a_sweeper_silent_for_three_intervals_makes_it_503(client, settings, swe
     assert client.get("/healthz").status_code == 200
 
 
-def test_a_sweeper_that_never_ran_makes_it_503(client) -> None:
+def test_a_sweeper_that_never_ran_makes_it_503_logged_as_a_warning(client, caplog) -> None:
     body = client.get("/healthz").json()
+    assert [r.levelname for r in caplog.records if "health check failing" in r.getMessage()] == ["WARNING"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
     assert (
         body["failing"] == ["sweeper"]
         and "escalation.sweep: never ran" in body["checks"]["sweeper"]["detail"]
