@@ -21,7 +21,6 @@ from django.test import Client
 
 from escalation.models import CallAttempt, CallOutcome
 from escalation.services import notification_start
-from incidents.connector_settings import connector_configure
 from incidents.models import ActionAttempt, ActionStatus, ResponseAction
 from tenants.models import ResponseMode
 from tests.factories import make_incident, make_tenant, propose
@@ -137,15 +136,7 @@ def test_two_workers_place_each_call_once_claim_each_action_once_and_share_the_c
     endpoints = iter(ENDPOINTS)
     for _ in range(AUTHORIZE_TENANTS):
         tenant = make_tenant(mode=ResponseMode.AUTHORIZE, phones=2)
-        connector_configure(
-            tenant=tenant,
-            by=None,
-            kind="sophos_central",
-            url=platform.server.url,
-            client_id="mdr-client",
-            external_tenant_id="t-1",
-            secret="s3cret-value",
-        )
+        platform.connect(tenant)
         incident = make_incident(tenant)
         actions += [propose(incident, "isolate_endpoint", target=next(endpoints)) for _ in range(2)]
     for incident in collaborate:
