@@ -22,7 +22,7 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY") or ""
 if not SECRET_KEY:
     raise ImproperlyConfigured(
-        "SECRET_KEY must be set (./run makes one once in var/secret_key for the embedded default)."
+        "SECRET_KEY must be set (for the embedded default: source scripts/dev-env, as ./run does)."
     )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
 
-from escalation.models import CallAttempt
+from escalation.models import OPEN_CALL_OUTCOMES, CallAttempt, CallOutcome
 from incidents.models import ActionAttempt, ActionStatus, AttemptOutcome, Category, Incident, ResponseAction
 from operations.health import sweeper_ages
 
@@ -69,12 +69,17 @@ class DatabaseCollector(Collector):
     queue depth. About ten queries a scrape, each bounded."""
 
     def collect(self) -> Iterator[Metric]:
+        # Ended calls only in the counter (an outcome there never changes again); open ones are a gauge.
+        by_outcome = dict(CallAttempt.objects.values_list("outcome").annotate(n=Count("id")).order_by())
         calls = CounterMetricFamily(
-            "mdr_calls", "Phone calls by outcome (test calls included).", labels=["outcome"]
+            "mdr_calls", "Phone calls ended, by outcome (test calls included).", labels=["outcome"]
         )
-        for outcome, count in CallAttempt.objects.values_list("outcome").annotate(n=Count("id")).order_by():
-            calls.add_metric([outcome], count)
+        calls_open = GaugeMetricFamily("mdr_calls_open", "Phone calls queued or ringing.", labels=["outcome"])
+        for outcome in CallOutcome.values:
+            family = calls_open if outcome in OPEN_CALL_OUTCOMES else calls
+            family.add_metric([outcome], by_outcome.get(outcome, 0))
         yield calls
+        yield calls_open
 
         yield CounterMetricFamily(
             "mdr_fallbacks",

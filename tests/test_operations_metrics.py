@@ -72,6 +72,9 @@ def test_calls_actions_fallbacks_and_durations_come_from_the_rows(client) -> Non
     samples = scrape(client)
 
     assert samples["mdr_calls_total"][(("outcome", "no_answer"),)] == 1
+    assert samples["mdr_calls_total"][(("outcome", "busy"),)] == 0
+    assert samples["mdr_calls_open"][(("outcome", "dialing"),)] == 0
+    assert (("outcome", "dialing"),) not in samples["mdr_calls_total"]
     assert samples["mdr_fallbacks_total"][()] == 1
     status = ResponseAction.objects.get(pk=action.pk).status
     assert (
