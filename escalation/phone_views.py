@@ -22,6 +22,7 @@ from escalation.models import Acknowledgment, CallAttempt, CallOutcome
 from escalation.phone.registry import twilio_configured
 from escalation.phone.twilio import webhook_url
 from escalation.progress import call_update
+from mdrportal.metrics import WEBHOOK_SIGNATURE_FAILURES
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def twilio_webhook(view: TwilioView) -> Callable[..., HttpResponse]:
         validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
         if not signature or not validator.validate(url, request.POST, signature):
             log.warning("Twilio webhook refused: bad or missing signature for %s", request.path)
+            WEBHOOK_SIGNATURE_FAILURES.labels(provider="twilio").inc()
             return HttpResponseForbidden("Bad signature.")
         call = selectors.call_for_webhook(attempt_id)
         if call is None:

@@ -3,36 +3,27 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from mdrportal.env import env_bool, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Where local state lives (SQLite, the filesystem broker, mail files, beat's schedule). Importing these
+# settings creates nothing there: ./run (scripts/dev-env) prepares it for the embedded default.
 VAR_DIR = Path(env_str("MDR_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless set: a deployment that forgets it serves no debug pages. ./run turns it on for the embedded default.
+DEBUG = env_bool("DEBUG", False)
 
-
-def _secret_key() -> str:
-    key = env_str("SECRET_KEY")
-    if key:
-        return key
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    # Generated once so that sessions and signed links survive restarts of the embedded default.
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+SECRET_KEY = env_str("SECRET_KEY") or ""
+if not SECRET_KEY:
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set (for the embedded default: source scripts/dev-env, as ./run does)."
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
@@ -54,9 +45,12 @@ INSTALLED_APPS = [
     "tenants",
     "incidents",
     "escalation",
+    "operations",
 ]
 
 MIDDLEWARE = [
+    "operations.middleware.ProbeMiddleware",  # /healthz and /metrics, before host checks and TLS redirects
+    "mdrportal.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mdrportal.security.ContentSecurityPolicyMiddleware",
@@ -119,12 +113,20 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
-# The app serves its own static files (gunicorn alone, no separate file server needed), found where they
-# live, so that no collectstatic step can be forgotten.
-WHITENOISE_USE_FINDERS = True
-STATIC_ROOT.mkdir(exist_ok=True)
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "mdrportal" / "static"]
+# The app serves its own static files (gunicorn alone, no separate file server needed). In production they
+# are collected (manage.py collectstatic) with hashed names and compressed copies, cached forever by browsers;
+# in development they are found where they live, so no collectstatic step can be forgotten.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
 
 # The customer pages: sign-in is rate limited (mdrportal/login_guard.py) on every path that signs in.
 LOGIN_URL = "login"
@@ -170,8 +172,6 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", "filesystem://", schemes=("filesystem", "redis", "rediss"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)
-    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -179,6 +179,26 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "control_folder": str(_broker_dir / "control"),
     }
+# One queue per kind of job, so that workers can be given to each and a slow kind never holds the others up:
+# placing calls (a dispatcher waits for the calls-per-second slots), advancing call trees, connector calls,
+# email, and the sweepers. A task not named here goes to "runs", so a new task still runs somewhere.
+CELERY_QUEUES_BY_JOB = ("dial", "runs", "actions", "mail", "sweep")
+# Declared, so a worker started without -Q consumes them all and a purge empties them all.
+CELERY_TASK_QUEUES = [Queue(name) for name in CELERY_QUEUES_BY_JOB]
+CELERY_TASK_DEFAULT_QUEUE = "runs"
+CELERY_TASK_ROUTES = {
+    "escalation.dispatch_calls": {"queue": "dial"},
+    "escalation.place_*": {"queue": "dial"},
+    # Asking the phone provider about a late call, or hanging one up: the provider's work, like placing.
+    "escalation.check_call": {"queue": "dial"},
+    "escalation.hang_up_call": {"queue": "dial"},
+    "escalation.advance_run": {"queue": "runs"},
+    "escalation.tell_customer": {"queue": "runs"},
+    "escalation.send_email": {"queue": "mail"},
+    "escalation.sweep": {"queue": "sweep"},
+    "incidents.sweep_actions": {"queue": "sweep"},
+    "incidents.*": {"queue": "actions"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -186,6 +206,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
+# The workers log through LOGGING below (JSON in production), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 
 # Response actions: how long one connector call may take, and how failures are retried.
@@ -193,8 +215,9 @@ CONNECTOR_TIMEOUT_SECONDS = env_int("CONNECTOR_TIMEOUT_SECONDS", 15, minimum=1, 
 SOPHOS_TOKEN_URL = env_url(
     "SOPHOS_TOKEN_URL", "https://id.sophos.com/api/v2/oauth2/token", schemes=("http", "https")
 )
-# Off in production: connector URLs must then be https and not point at this network.
-CONNECTOR_ALLOW_LOCAL_URLS = env_bool("CONNECTOR_ALLOW_LOCAL_URLS", DEBUG)
+# Off unless set (./run sets it for the embedded default): connector URLs must be https and not point at
+# this network.
+CONNECTOR_ALLOW_LOCAL_URLS = env_bool("CONNECTOR_ALLOW_LOCAL_URLS", False)
 ACTION_MAX_ATTEMPTS = env_int("ACTION_MAX_ATTEMPTS", 5, minimum=1, maximum=20)
 ACTION_RETRY_BASE_SECONDS = env_int("ACTION_RETRY_BASE_SECONDS", 10, minimum=0)
 ACTION_RETRY_MAX_SECONDS = env_int("ACTION_RETRY_MAX_SECONDS", 600, minimum=0)
@@ -261,10 +284,37 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Logs: JSON lines in production (LOG_FORMAT=json), readable lines in development; both carry the request,
+# incident, run and action ids and mask phone numbers (mdrportal/logs.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not one of json, plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "mdrportal.logs.JsonFormatter"},
+        "plain": {
+            "()": "mdrportal.logs.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Operations: /metrics answers only a scraper sending `Authorization: Bearer <METRICS_TOKEN>` (unset: off).
+METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
+# manage.py prune_expired deletes API idempotency keys older than this.
+IDEMPOTENCY_KEY_RETENTION_HOURS = env_int("IDEMPOTENCY_KEY_RETENTION_HOURS", 7 * 24, minimum=24)
+
+# Errors to Sentry when SENTRY_DSN is set, with personal data off (mdrportal/error_reporting.py).
+SENTRY_DSN = env_url("SENTRY_DSN", "", schemes=("http", "https"))
+if SENTRY_DSN:
+    from mdrportal.error_reporting import error_reporting_init
+
+    error_reporting_init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "production") or "production",
+        release=env_str("SENTRY_RELEASE"),
+    )

@@ -19,3 +19,35 @@ def test_the_redis_broker_is_reachable() -> None:
     with app.connection_for_write() as connection:
         connection.ensure_connection(max_retries=2)
         assert connection.transport_cls == "redis" or "redis" in connection.as_uri()
+
+
+@pytest.mark.parametrize(
+    ("task", "queue"),
+    [
+        ("escalation.dispatch_calls", "dial"),
+        ("escalation.advance_run", "runs"),
+        ("incidents.execute_action", "actions"),
+        ("escalation.send_email", "mail"),
+        ("escalation.sweep", "sweep"),
+        ("incidents.sweep_actions", "sweep"),
+        ("escalation.some_future_task", "runs"),
+    ],
+)
+def test_each_job_goes_to_its_own_queue(task: str, queue: str) -> None:
+    assert app.amqp.router.route({}, task)["queue"].name == queue
+
+
+def test_every_task_goes_to_a_queue_the_workers_consume() -> None:
+    from django.conf import settings
+
+    app.loader.import_default_modules()
+    ours = [name for name in app.tasks if name.startswith(("escalation.", "incidents."))]
+    assert len(ours) >= 6
+    for name in ours:
+        assert app.amqp.router.route({}, name)["queue"].name in settings.CELERY_QUEUES_BY_JOB, name
+
+
+def test_a_worker_started_without_queues_consumes_every_job_queue() -> None:
+    from django.conf import settings
+
+    assert set(app.amqp.queues) == set(settings.CELERY_QUEUES_BY_JOB)

@@ -191,6 +191,7 @@ def test_production_settings_pass_the_deployment_checks(tmp_path: Path) -> None:
     clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
     env = {
         **clean,
+        "DJANGO_SETTINGS_MODULE": "mdrportal.settings",
         "MDR_VAR_DIR": str(tmp_path),
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(64),

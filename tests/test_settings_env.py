@@ -13,14 +13,23 @@ from django.core.exceptions import ImproperlyConfigured
 from mdrportal.env import env_bool, env_int, env_list, env_url
 
 ROOT = Path(__file__).resolve().parent.parent
+# What a deployment that sets nothing has: none of these (the suite's own settings set some).
+PRODUCTION_UNSET = {
+    "DEBUG",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "CONNECTOR_ALLOW_LOCAL_URLS",
+    "PUBLIC_BASE_URL",
+    "PORT",
+}
 
 
 def start_django(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_UNSET}
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
-        env={**clean, "MDR_VAR_DIR": str(tmp_path), **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "mdrportal.settings", "MDR_VAR_DIR": str(tmp_path), **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -42,17 +51,84 @@ def start_django(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
 def test_a_malformed_setting_stops_the_site_naming_the_variable(
     tmp_path: Path, env: dict, named: str
 ) -> None:
-    result = start_django(tmp_path, **env)
+    valid = {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "portal.example"}
+    result = start_django(tmp_path, **{**{k: v for k, v in valid.items() if k != named}, **env})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and named in result.stderr.splitlines()[-1]
 
 
-def test_the_embedded_default_starts_and_keeps_its_generated_secret_key(tmp_path: Path) -> None:
-    assert start_django(tmp_path).returncode == 0
-    key = (tmp_path / "secret_key").read_text()
-    assert len(key) >= 50
-    assert start_django(tmp_path).returncode == 0
-    assert (tmp_path / "secret_key").read_text() == key
+def dev_env(tmp_path: Path, **env: str) -> dict[str, str]:
+    """The environment ./run gives its processes: scripts/dev-env sourced in bash."""
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_UNSET}
+    result = subprocess.run(
+        ["bash", "-c", "source scripts/dev-env && env -0"],
+        cwd=ROOT,
+        env={**clean, "MDR_VAR_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return dict(line.split("=", 1) for line in result.stdout.split("\0") if "=" in line)
+
+
+def test_without_settings_debug_is_off_and_a_secret_key_is_required(tmp_path: Path) -> None:
+    result = start_django(tmp_path, ALLOWED_HOSTS="portal.example")
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+def test_importing_the_settings_writes_nothing(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    result = start_django(var, DEBUG="false", SECRET_KEY="x" * 50, ALLOWED_HOSTS="portal.example")
+    assert result.returncode == 0, result.stderr
+    assert not var.exists()
+
+
+def test_production_settings_keep_connectors_off_local_addresses_and_compress_static_files(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.DEBUG, s.CONNECTOR_ALLOW_LOCAL_URLS, s.STORAGES['staticfiles']['BACKEND'])"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_UNSET}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "mdrportal.settings",
+            "MDR_VAR_DIR": str(tmp_path),
+            "SECRET_KEY": "x" * 50,
+            "ALLOWED_HOSTS": "portal.example",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == [
+        "False",
+        "False",
+        "whitenoise.storage.CompressedManifestStaticFilesStorage",
+    ]
+
+
+def test_run_makes_a_secret_key_once_and_links_follow_the_port(tmp_path: Path) -> None:
+    first = dev_env(tmp_path, PORT="18123")
+    assert first["DEBUG"] == "true" and first["CONNECTOR_ALLOW_LOCAL_URLS"] == "true"
+    assert first["PUBLIC_BASE_URL"] == "http://127.0.0.1:18123"
+    assert len(first["SECRET_KEY"]) >= 50
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    again = dev_env(tmp_path, PORT="0.0.0.0:18124")
+    assert again["SECRET_KEY"] == first["SECRET_KEY"]
+    assert again["PUBLIC_BASE_URL"] == "http://127.0.0.1:18124" and again["PORT"] == "0.0.0.0:18124"
+    assert dev_env(tmp_path)["PUBLIC_BASE_URL"] == "http://127.0.0.1:8000"
+
+
+def test_the_embedded_default_starts_with_what_run_sets(tmp_path: Path) -> None:
+    env = dev_env(tmp_path)
+    result = start_django(tmp_path, **{k: env[k] for k in ("DEBUG", "SECRET_KEY", "PUBLIC_BASE_URL")})
+    assert result.returncode == 0, result.stderr
 
 
 def test_readers(monkeypatch: pytest.MonkeyPatch) -> None:

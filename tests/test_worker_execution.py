@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from incidents.connector_settings import connector_configure
 from incidents.models import ActionStatus, EventKind, ResponseAction
 from incidents.tasks import execute_action
 from tenants.models import ResponseMode, Tenant
@@ -57,15 +56,7 @@ def fresh_script(platform: FakeSophosCentral) -> None:
 
 def sophos_tenant(platform: FakeSophosCentral, mode: str = ResponseMode.AUTHORIZE) -> Tenant:
     tenant = make_tenant(mode=mode)
-    connector_configure(
-        tenant=tenant,
-        by=None,
-        kind="sophos_central",
-        url=platform.server.url,
-        client_id="mdr-client",
-        external_tenant_id="t-123",
-        secret="s3cret-value",
-    )
+    platform.connect(tenant)
     return tenant
 
 

@@ -34,14 +34,14 @@ def test_database_url() -> str:
 
 
 class Worker:
-    def __init__(self, log_dir: Path, **env: str) -> None:
-        self.log_dir, self.extra_env = log_dir, env
+    def __init__(self, log_dir: Path, *, name: str = "test", beat: bool = True, **env: str) -> None:
+        self.log_dir, self.name, self.beat, self.extra_env = log_dir, name, beat, env
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     def start(self) -> None:
         self.starts += 1
-        log = open(self.log_dir / f"worker-{self.starts}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
         env = {
             **os.environ,
             **WORKER_ENV,
@@ -57,13 +57,15 @@ class Worker:
                 "-A",
                 "mdrportal",
                 "worker",
-                "--beat",
+                *(["--beat"] if self.beat else []),
                 "--loglevel=INFO",
                 "--concurrency=2",
+                "--queues",
+                ",".join(settings.CELERY_QUEUES_BY_JOB),
                 "--schedule",
                 str(self.log_dir / "beat-schedule"),
                 "--hostname",
-                f"test-{os.getpid()}-{self.starts}@%h",
+                f"{self.name}-{os.getpid()}-{self.starts}@%h",
             ],
             cwd=ROOT,
             env=env,
@@ -73,8 +75,12 @@ class Worker:
         )
         wait_for(lambda: b"ready." in self.log(), timeout=60, what="the worker to start")
 
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.name}-{self.starts}.log"
+
     def log(self) -> bytes:
-        return (self.log_dir / f"worker-{self.starts}.log").read_bytes()
+        return self.log_path.read_bytes()
 
     def kill(self) -> None:
         """SIGKILL the worker and its pool: nothing gets to finish or clean up."""

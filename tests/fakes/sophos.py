@@ -6,8 +6,12 @@ import itertools
 import re
 import uuid
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from tests.fakes.http_server import FakeHTTPServer, Received, Reply
+
+if TYPE_CHECKING:
+    from tenants.models import Tenant
 
 TOKEN_PATH = "/api/v2/oauth2/token"
 _SCANS = re.compile(r"/endpoint/v1/endpoints/([^/]+)/scans")
@@ -41,6 +45,20 @@ class FakeSophosCentral:
     @property
     def token_url(self) -> str:
         return self.server.url + TOKEN_PATH
+
+    def connect(self, tenant: Tenant) -> None:
+        """Set the tenant's connector to this platform, with the credentials it accepts."""
+        from incidents.connector_settings import connector_configure
+
+        connector_configure(
+            tenant=tenant,
+            by=None,
+            kind="sophos_central",
+            url=self.server.url,
+            client_id=self.client_id,
+            external_tenant_id=self.tenant_id,
+            secret=self.client_secret,
+        )
 
     def expire_tokens(self) -> None:
         self.valid.clear()

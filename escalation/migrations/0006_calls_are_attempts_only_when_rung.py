@@ -16,7 +16,7 @@ def runs_name_what_they_told(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("escalation", "0004_test_calls"),
+        ("escalation", "0005_used_link_prunable"),
         ("incidents", "0009_cancel_and_stop_events"),
         ("tenants", "0003_login_throttle"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -1,0 +1,35 @@
+"""gunicorn settings for production: `gunicorn -c python:mdrportal.gunicorn mdrportal.wsgi:application`.
+
+With PROMETHEUS_MULTIPROC_DIR set, every worker process counts into files there and /metrics adds them up;
+the folder is emptied when gunicorn starts and a dead worker's live gauges are dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Twilio waits 15 s for a webhook answer; nothing the site does should take this long.
+timeout = 30
+graceful_timeout = 20
+accesslog = "-"
+# The request id the site logs (X-Request-ID) also in the access log.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+
+
+def on_starting(server: Any) -> None:
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        Path(folder).mkdir(parents=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,58 @@
+"""Celery signals for operations: heartbeats of the sweepers, and the ids every task's log lines carry."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.signals import task_postrun, task_prerun, task_success
+
+from mdrportal import logs
+from operations.services import SWEEPERS, heartbeat_record
+
+log = logging.getLogger(__name__)
+
+# Which argument of which task names what the task is about.
+_TASK_SUBJECT = {
+    "incidents.execute_action": "action_id",
+    "escalation.advance_run": "run_id",
+    "escalation.tell_customer": "incident_id",
+}
+
+
+def _incident_of(kind: str, pk: Any) -> int | None:
+    from escalation.models import NotificationRun
+    from incidents.models import ResponseAction
+
+    if kind == "incident_id":
+        return pk
+    model = ResponseAction if kind == "action_id" else NotificationRun
+    return model.objects.filter(pk=pk).values_list("incident_id", flat=True).first()
+
+
+@task_prerun.connect
+def bind_task_ids(
+    sender: Any = None, task_id: str | None = None, args: Any = (), kwargs: Any = None, **_: Any
+) -> None:
+    logs.clear()
+    logs.bind(task_id=task_id)
+    kind = _TASK_SUBJECT.get(getattr(sender, "name", ""))
+    if kind is None:
+        return
+    pk = (kwargs or {}).get(kind, args[0] if args else None)
+    try:
+        logs.bind(**{kind: pk, "incident_id": _incident_of(kind, pk)})
+    except Exception:  # noqa: BLE001 - log ids never stop a task
+        log.warning("could not look up the incident of %s %s", kind, pk, exc_info=True)
+
+
+@task_postrun.connect
+def clear_task_ids(**_: Any) -> None:
+    logs.clear()
+
+
+@task_success.connect
+def sweeper_heartbeat(sender: Any = None, **_: Any) -> None:
+    name = getattr(sender, "name", "")
+    if name in SWEEPERS:
+        heartbeat_record(name=name)
