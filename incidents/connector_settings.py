@@ -14,6 +14,7 @@ from django.db import transaction
 from incidents.connectors import addresses
 from incidents.models import ConnectorConfig, ConnectorKind
 from tenants.models import Tenant
+from tenants.selectors import url_host
 from tenants.services import settings_audit
 
 User = AbstractBaseUser | None
@@ -153,7 +154,20 @@ def _connector_save(
             tenant=tenant,
             by=by,
             field="connector",
-            before=before,
-            after={**after, "secret": "changed" if secret_changed else after["secret"]},
+            before=_audited(before),
+            after={
+                **_audited(after, before=before),
+                "secret": "changed" if secret_changed else after["secret"],
+            },
         )
     return config
+
+
+def _audited(public: dict[str, Any] | None, *, before: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Settings as the audit keeps them: the URL's host only, since a path or query may hold a token."""
+    if public is None:
+        return None
+    host = url_host(public["url"]) if public["url"] else ""
+    if host and before and before["url"] != public["url"] and url_host(before["url"]) == host:
+        host += " (address changed)"
+    return {**public, "url": host}

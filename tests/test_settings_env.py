@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_django(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    dropped = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "SECRETS_ENCRYPTION_KEYS"}
+    clean = {k: v for k, v in os.environ.items() if k not in dropped}
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
@@ -37,6 +38,11 @@ def start_django(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
         ({"DEBUG": "false", "ALLOWED_HOSTS": "portal.example"}, "SECRET_KEY"),
         ({"DEBUG": "false", "SECRET_KEY": "x" * 50}, "ALLOWED_HOSTS"),
         ({"PUBLIC_BASE_URL": "portal.example"}, "PUBLIC_BASE_URL"),
+        (
+            {"DEBUG": "false", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "portal.example"},
+            "SECRETS_ENCRYPTION_KEYS",
+        ),
+        ({"SECRETS_ENCRYPTION_KEYS": "not-a-fernet-key"}, "SECRETS_ENCRYPTION_KEYS"),
     ],
 )
 def test_a_malformed_setting_stops_the_site_naming_the_variable(
