@@ -32,6 +32,7 @@ __all__ = ["MAX_BODY_BYTES", "Answer", "Deadline", "post", "read_answer", "retry
 MAX_TEXT_CHARS = 500
 # The platform's reason, as quoted in a message that customer users read.
 MAX_REASON_CHARS = 160
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _PRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _MARKUP = re.compile(r"<[a-zA-Z!/?][^>]*>")
 MAX_JSON_CHARS = 4000
@@ -165,7 +166,7 @@ def error_text(payload: Any) -> str:
                 break
     elif isinstance(payload, str):
         text = payload
-    text = " ".join(_PRINTABLE.sub(" ", text).split())
+    text = " ".join(_PRINTABLE.sub(" ", _TERMINAL_CODES.sub("", text)).split())
     if _MARKUP.search(text):
         return "no readable reason given"
     return truncate(text, MAX_REASON_CHARS) if text else "no reason given"
