@@ -20,28 +20,15 @@ from pytest_django.fixtures import Settings
 
 from incidents.connector_settings import connector_configure
 from incidents.connectors import addresses, transport
-from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome
+from incidents.connectors.base import ConnectorSpec, Outcome
 from incidents.connectors.webhook import WebhookConnector
 from incidents.execution import connector_spec
-from tests.factories import make_tenant, make_user
+from tests.factories import make_action_request, make_tenant, make_user
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer, Reply
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
 
 PUBLIC = "93.184.216.34"
-
-
-def make_request() -> ActionRequest:
-    return ActionRequest(
-        action_id=9,
-        attempt=1,
-        incident_id=3,
-        incident_title="Ransomware",
-        tenant_slug="acme",
-        action_code="isolate_endpoint",
-        category="containment",
-        target="WS-1",
-    )
 
 
 @pytest.fixture
@@ -112,7 +99,7 @@ def test_a_name_rebound_to_loopback_after_saving_is_refused_at_connect(
         )
         fake_dns.names["hooks.example.com"] = ["127.0.0.1"]  # the name's owner re-points it
 
-        result = WebhookConnector(connector_spec(tenant)).run(make_request())
+        result = WebhookConnector(connector_spec(tenant)).run(make_action_request())
 
     assert result.outcome == Outcome.PERMANENT
     assert "address refused" in result.message
@@ -127,7 +114,7 @@ def test_the_request_goes_to_the_checked_address_with_the_name_in_the_host_heade
         port = server.url.rsplit(":", 1)[1]
         fake_dns.names["hooks.example.com"] = ["127.0.0.1"]
         spec = ConnectorSpec(kind="webhook", url=f"http://hooks.example.com:{port}/hook", secret="k")
-        result = WebhookConnector(spec).run(make_request())
+        result = WebhookConnector(spec).run(make_action_request())
     assert result.outcome == Outcome.SUCCEEDED
     # Resolved once, by the check: nothing else looked the name up again before connecting.
     assert fake_dns.lookups == ["hooks.example.com"]
@@ -137,7 +124,7 @@ def test_the_request_goes_to_the_checked_address_with_the_name_in_the_host_heade
 def test_a_redirect_is_not_followed(fake_http_server: FakeHTTPServer) -> None:
     fake_http_server.script("/hook", Reply(307, {}, headers={"Location": "http://127.0.0.1:1/elsewhere"}))
     spec = ConnectorSpec(kind="webhook", url=fake_http_server.url + "/hook", secret="k")
-    result = WebhookConnector(spec).run(make_request())
+    result = WebhookConnector(spec).run(make_action_request())
     assert (result.outcome, result.details["status"]) == (Outcome.PERMANENT, 307)
     assert [r.path for r in fake_http_server.received] == ["/hook"]
 
@@ -199,10 +186,10 @@ def test_tls_goes_to_the_checked_address_and_verifies_the_name(
 
     good = WebhookConnector(
         ConnectorSpec(kind="webhook", url=f"https://hooks.example.com:{port}/hook", secret="k")
-    ).run(make_request())
+    ).run(make_action_request())
     wrong_name = WebhookConnector(
         ConnectorSpec(kind="webhook", url=f"https://other.example.com:{port}/hook", secret="k")
-    ).run(make_request())
+    ).run(make_action_request())
 
     assert good.outcome == Outcome.SUCCEEDED
     assert sni[0] == "hooks.example.com"
@@ -210,7 +197,7 @@ def test_tls_goes_to_the_checked_address_and_verifies_the_name(
     assert len(server.received_at("/hook")) == 1
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_admin_and_the_api_resolve_outside_any_transaction(
     client, production: Settings, fake_dns: FakeResolver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

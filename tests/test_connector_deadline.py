@@ -19,14 +19,14 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from incidents.checks import RUN_TIMEOUT_MARGIN_SECONDS, check_connector_deadline
-from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome, Result
+from incidents.connectors.base import ConnectorSpec, Outcome, Result
 from incidents.connectors.http import retry_after_seconds
 from incidents.connectors.sophos import SophosCentralConnector, clear_token_cache
 from incidents.execution import action_claim, action_record_result, action_run, retry_delay_seconds
 from incidents.models import ActionStatus, ResponseAction
 from incidents.services import action_propose_revert
 from tenants.models import ResponseMode
-from tests.factories import make_incident, make_tenant, propose
+from tests.factories import make_action_request, make_incident, make_tenant, propose
 from tests.fakes.http_server import FakeHTTPServer, Reply
 from tests.fakes.sophos import TOKEN_PATH, FakeSophosCentral
 
@@ -51,16 +51,7 @@ def isolate(sophos: FakeSophosCentral) -> Result:
     spec = ConnectorSpec(
         kind="sophos_central", url=sophos.server.url, client_id="c", external_tenant_id="t", secret="s"
     )
-    request = ActionRequest(
-        action_id=1,
-        attempt=1,
-        incident_id=1,
-        incident_title="Ransomware",
-        tenant_slug="acme",
-        action_code="isolate_endpoint",
-        category="containment",
-        target=ENDPOINT,
-    )
+    request = make_action_request(target=ENDPOINT)
     return SophosCentralConnector(spec).run(request)
 
 
@@ -167,7 +158,7 @@ def _settle(action: ResponseAction) -> ResponseAction:
     return action
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.postgres
 def test_two_reverts_proposed_at_once_make_one() -> None:
     original = _settle(propose(make_incident(make_tenant(mode=ResponseMode.AUTHORIZE)), "isolate_endpoint"))

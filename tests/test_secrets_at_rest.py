@@ -72,7 +72,7 @@ def test_a_secret_no_key_opens_is_a_clear_error_not_garbage(settings: Settings) 
         connector_spec(tenant)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_migration_encrypts_the_secrets_already_stored() -> None:
     executor = MigrationExecutor(connection)
     executor.migrate([BEFORE])
