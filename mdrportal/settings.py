@@ -195,6 +195,10 @@ SOPHOS_TOKEN_URL = env_url(
 )
 # Off in production: connector URLs must then be https and not point at this network.
 CONNECTOR_ALLOW_LOCAL_URLS = env_bool("CONNECTOR_ALLOW_LOCAL_URLS", DEBUG)
+if CONNECTOR_ALLOW_LOCAL_URLS and not DEBUG:
+    raise ImproperlyConfigured(
+        "CONNECTOR_ALLOW_LOCAL_URLS is for the embedded default and tests: it cannot be on when DEBUG is off."
+    )
 # Connector secrets at rest (mdrportal/secret_fields.py): Fernet keys, comma-separated; the first encrypts.
 # Unset in production is an error; the embedded default derives one from SECRET_KEY.
 SECRETS_ENCRYPTION_KEYS = env_fernet_keys(

@@ -43,6 +43,15 @@ def start_django(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
             "SECRETS_ENCRYPTION_KEYS",
         ),
         ({"SECRETS_ENCRYPTION_KEYS": "not-a-fernet-key"}, "SECRETS_ENCRYPTION_KEYS"),
+        (
+            {
+                "DEBUG": "false",
+                "SECRET_KEY": "x" * 50,
+                "ALLOWED_HOSTS": "portal.example",
+                "CONNECTOR_ALLOW_LOCAL_URLS": "true",
+            },
+            "CONNECTOR_ALLOW_LOCAL_URLS",
+        ),
     ],
 )
 def test_a_malformed_setting_stops_the_site_naming_the_variable(
