@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -234,3 +235,19 @@ def test_the_admin_and_the_api_resolve_outside_any_transaction(
     assert api.status_code == 400 and "url" in api.json()
     assert connector_spec(tenant).url == "https://hooks.example.com/mdr"
     assert in_transaction and not any(in_transaction)
+
+
+def test_a_tls_answer_that_drips_is_cut_at_the_deadline(
+    tls_server: tuple[FakeHTTPServer, list], fake_dns: FakeResolver, settings: Settings
+) -> None:
+    server, _ = tls_server
+    settings.CONNECTOR_TIMEOUT_SECONDS = 1
+    server.script("/hook", Reply(200, {"ok": True}, drip_seconds=0.3))  # about 30 s to the end
+    port = server.url.rsplit(":", 1)[1]
+    fake_dns.names["hooks.example.com"] = ["127.0.0.1"]
+    spec = ConnectorSpec(kind="webhook", url=f"https://hooks.example.com:{port}/hook", secret="k")
+    started = time.monotonic()
+    result = WebhookConnector(spec).run(make_action_request())
+    assert (result.outcome, result.details["error"]) == (Outcome.TRANSIENT, "timeout")
+    # Not a speed target: whether the call was cut off, or read the answer to its end (about 30 s).
+    assert time.monotonic() - started < 15

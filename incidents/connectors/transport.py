@@ -15,7 +15,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import lru_cache
@@ -58,19 +58,26 @@ class Deadline:
             raise DeadlineExceeded
 
     @contextmanager
-    def guard(self, sock: socket.socket) -> Iterator[None]:
-        """Shut the socket down when the deadline passes, whatever read is blocked on it then."""
+    def guard(self, sock: socket.socket) -> Iterator[Callable[[socket.socket], None]]:
+        """Shut the socket down when the deadline passes, whatever read is blocked on it then.
+
+        Yields a function to call with the socket that replaces it (TLS wraps, and detaches, the first).
+        """
+        watched = [sock]
 
         def fire() -> None:
             self.fired = True
             with suppress(OSError):  # already closed
-                sock.shutdown(socket.SHUT_RDWR)
+                watched[0].shutdown(socket.SHUT_RDWR)
+
+        def watch(replacement: socket.socket) -> None:
+            watched[0] = replacement
 
         timer = threading.Timer(self.remaining(), fire)
         timer.daemon = True
         timer.start()
         try:
-            yield
+            yield watch
         finally:
             timer.cancel()
 
@@ -115,10 +122,14 @@ def send(
     checked = addresses.checked_addresses(host, port, allow_local=allow_local, timeout=deadline.remaining())
     sock = _connect(checked, port, deadline)
     try:
-        with deadline.guard(sock):
+        with deadline.guard(sock) as watch:
             if parts.scheme == "https":
+                # The handshake is started only once the guard watches the TLS socket: a server that
+                # drips its handshake is cut at the deadline too.
+                sock = tls_context().wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+                watch(sock)
                 sock.settimeout(deadline.remaining() or 0.001)
-                sock = tls_context().wrap_socket(sock, server_hostname=host)
+                sock.do_handshake()
             answer = _exchange(sock, parts, host, port, headers, body, deadline)
     except (OSError, http.client.HTTPException):
         if deadline.expired:
