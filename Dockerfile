@@ -21,7 +21,8 @@ RUN pip install --require-hashes -r requirements/runtime.txt
 COPY . .
 # The project itself without resolving anything; static files collected with hashed, compressed names.
 RUN pip install --no-deps . \
- && DEBUG=false SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput \
+ && DEBUG=false SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
+    SECRETS_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= python manage.py collectstatic --noinput \
  && mkdir -p /var/lib/mdr \
  && chown mdr:mdr /var/lib/mdr
 

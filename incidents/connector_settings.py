@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,8 +11,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from incidents.connectors import addresses
 from incidents.models import ConnectorConfig, ConnectorKind
 from tenants.models import Tenant
+from tenants.selectors import url_host
 from tenants.services import settings_audit
 
 User = AbstractBaseUser | None
@@ -29,23 +30,33 @@ _SOPHOS_API_HOST = re.compile(r"api-[a-z0-9]+\.central\.sophos\.com")
 
 
 def connector_url_problem(*, kind: str, url: str) -> str | None:
-    """Why a connector URL may not be used, or None. Stops tokens and signed requests going astray."""
+    """Why a connector URL may not be used, or None. Stops tokens and signed requests going astray.
+
+    Resolves the host name (every address it has must be global): call it outside any transaction. The
+    same check runs again when a call connects, against a name re-pointed since.
+    """
     if not url or settings.CONNECTOR_ALLOW_LOCAL_URLS:
         return None
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host, port = (parts.hostname or "").lower(), parts.port or 443
+    except ValueError:
+        return "This is not a valid URL."
     if parts.scheme != "https":
         return "Use an https:// address."
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if host == "localhost" or host.endswith(".localhost") or (address is not None and not address.is_global):
-        return "This address is on a private or local network, which the portal does not call."
+    problem = addresses.name_problem(host)
+    if problem:
+        return problem
     if kind == ConnectorKind.SOPHOS_CENTRAL and not _SOPHOS_API_HOST.fullmatch(host):
         return (
             "Use the tenant's Sophos Central data-region host, such as https://api-eu01.central.sophos.com."
         )
+    try:
+        addresses.checked_addresses(host, port, allow_local=False, timeout=settings.CONNECTOR_TIMEOUT_SECONDS)
+    except addresses.AddressRefused as refused:
+        return str(refused)
+    except addresses.NotResolved:
+        return "This host name does not resolve: check the address."
     return None
 
 
@@ -75,7 +86,6 @@ def _connector_public(config: ConnectorConfig | None) -> dict[str, Any] | None:
     }
 
 
-@transaction.atomic
 def connector_configure(
     *,
     tenant: Tenant,
@@ -90,17 +100,43 @@ def connector_configure(
     """Set how MDR Ops reaches the tenant's platform. A secret of None keeps the stored one (write-only)."""
     if kind not in _CONNECTOR_NEEDS:
         raise ValidationError({"kind": f"{kind!r} is not one of {', '.join(ConnectorKind.values)}."})
+    url = url.strip()
+    # Resolves the host name: a network call, so before the transaction and its row lock.
+    problem = connector_url_problem(kind=kind, url=url)
+    if problem:
+        raise ValidationError({"url": problem})
+    return _connector_save(
+        tenant=tenant,
+        by=by,
+        kind=kind,
+        url=url,
+        client_id=client_id,
+        external_tenant_id=external_tenant_id,
+        secret=secret,
+        options=options,
+    )
+
+
+@transaction.atomic
+def _connector_save(
+    *,
+    tenant: Tenant,
+    by: User,
+    kind: str,
+    url: str,
+    client_id: str,
+    external_tenant_id: str,
+    secret: str | None,
+    options: dict[str, Any] | None,
+) -> ConnectorConfig:
     config = ConnectorConfig.objects.select_for_update().filter(tenant=tenant).first()
     before = _connector_public(config)
     config = config or ConnectorConfig(tenant=tenant)
     secret_changed = secret is not None and secret != config.secret
-    config.kind, config.url, config.client_id = kind, url.strip(), client_id.strip()
+    config.kind, config.url, config.client_id = kind, url, client_id.strip()
     config.external_tenant_id, config.options = external_tenant_id.strip(), options or {}
     if secret is not None:
         config.secret = secret
-    problem = connector_url_problem(kind=kind, url=config.url)
-    if problem:
-        raise ValidationError({"url": problem})
     missing = connector_missing_fields(
         kind=kind,
         url=config.url,
@@ -118,7 +154,20 @@ def connector_configure(
             tenant=tenant,
             by=by,
             field="connector",
-            before=before,
-            after={**after, "secret": "changed" if secret_changed else after["secret"]},
+            before=_audited(before),
+            after={
+                **_audited(after, before=before),
+                "secret": "changed" if secret_changed else after["secret"],
+            },
         )
     return config
+
+
+def _audited(public: dict[str, Any] | None, *, before: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Settings as the audit keeps them: the URL's host only, since a path or query may hold a token."""
+    if public is None:
+        return None
+    host = url_host(public["url"]) if public["url"] else ""
+    if host and before and before["url"] != public["url"] and url_host(before["url"]) == host:
+        host += " (address changed)"
+    return {**public, "url": host}

@@ -8,6 +8,7 @@ worker that dies mid-call leaves a claimed attempt that the sweeper marks lost a
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -161,12 +162,23 @@ def _fail(action: ResponseAction, reason: str, data: dict) -> None:
     incident_flag(incident=action.incident, reason=f"Needs an analyst: {action} failed. {reason}")
 
 
-def _retry_or_fail(action: ResponseAction, attempt: ActionAttempt, why: str) -> None:
+def retry_delay_seconds(attempt: int, retry_after_seconds: float | None = None) -> int:
+    """The backoff, or longer when the platform said when to come back (Retry-After), never past the cap."""
+    delay = backoff_seconds(attempt)
+    if retry_after_seconds is not None:
+        asked = min(math.ceil(retry_after_seconds), settings.ACTION_RETRY_MAX_SECONDS)
+        delay = max(delay, asked)
+    return delay
+
+
+def _retry_or_fail(
+    action: ResponseAction, attempt: ActionAttempt, why: str, *, retry_after_seconds: float | None = None
+) -> None:
     data = {"attempt": attempt.number, "outcome": attempt.outcome, "message": attempt.message}
     if attempt.number >= settings.ACTION_MAX_ATTEMPTS:
         _fail(action, f"{why} Gave up after {attempt.number} attempts.", data)
         return
-    delay = backoff_seconds(attempt.number)
+    delay = retry_delay_seconds(attempt.number, retry_after_seconds)
     action_move(
         action,
         ActionStatus.QUEUED,
@@ -218,7 +230,7 @@ def action_record_result(attempt_id: int, result: Result) -> None:
         if action.reverts_id:
             _mark_reverted(action)
     elif result.outcome == Outcome.TRANSIENT:
-        _retry_or_fail(action, attempt, result.message)
+        _retry_or_fail(action, attempt, result.message, retry_after_seconds=result.retry_after_seconds)
     else:
         _fail(action, result.message, data)
 

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from mdrportal.append_only import AppendOnlyModel
+from mdrportal.secret_fields import EncryptedTextField
 from tenants.models import Contact, Performer, Tenant
 
 
@@ -317,8 +318,8 @@ class ConnectorConfig(models.Model):
     external_tenant_id = models.CharField(
         max_length=200, blank=True, help_text="Sophos Central: the tenant id sent as X-Tenant-ID."
     )
-    # Write-only: forms never show it back, logs and timeline events never carry it.
-    secret = models.CharField(max_length=500, blank=True)
+    # Write-only: forms never show it back, logs and timeline events never carry it; encrypted at rest.
+    secret = EncryptedTextField(blank=True)
     options = models.JSONField(
         default=dict,
         blank=True,

@@ -18,6 +18,7 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from mdrportal.api_permissions import is_mdr_staff
 from tenants.models import Performer
 from tenants.selectors import tenants_for_user
 
@@ -139,6 +140,22 @@ class TimelineEventSerializer(serializers.ModelSerializer):
         model = TimelineEvent
         fields = ["id", "at", "kind", "actor", "channel", "summary", "data"]
         read_only_fields = fields
+
+    def to_representation(self, event: TimelineEvent) -> dict[str, Any]:
+        shown = super().to_representation(event)
+        details = shown["data"].get("details")
+        request = self.context.get("request")
+        if isinstance(details, dict) and not (
+            request is not None and is_mdr_staff(request.user, "incidents.view_actionattempt")
+        ):
+            # A platform's answer may quote its internals; customers get the summary's short reason.
+            kept = {key: details[key] for key in _DETAILS_FOR_CUSTOMERS if key in details}
+            shown["data"] = {**shown["data"], "details": kept}
+        return shown
+
+
+# What customer users see of a platform's answer on the timeline: never its body.
+_DETAILS_FOR_CUSTOMERS = ("status", "error", "simulated", "would")
 
 
 class PerformerSerializer(serializers.Serializer):

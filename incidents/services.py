@@ -378,27 +378,40 @@ def action_propose(
     return action
 
 
+@transaction.atomic
 def action_propose_revert(
     *, action: ResponseAction, by: User, channel: str = Channel.ADMIN
 ) -> ResponseAction:
-    """Propose the action that undoes a succeeded one (release from isolation, re-enable an account)."""
-    revert_type = action.action_type.revert
+    """Propose the action that undoes a succeeded one (release from isolation, re-enable an account).
+
+    The original action stays locked from the check to the new row, so two analysts clicking at once
+    get one revert, not two. The incident is locked first, the order every incident-wide write takes.
+    """
+    _lock_incident(action.incident)
+    original = (
+        ResponseAction.objects.select_for_update(of=("self",))
+        .select_related("action_type__revert", "incident")
+        .get(pk=action.pk)
+    )
+    revert_type = original.action_type.revert
     if revert_type is None:
-        raise ValidationError(f"{action.action_type.name} cannot be undone by an action.", code="no_revert")
-    if action.status != ActionStatus.SUCCEEDED:
-        raise ValidationError(f"Only a succeeded action can be reverted; #{action.pk} is {action.status}.")
-    pending = action.reverted_by.exclude(
+        raise ValidationError(f"{original.action_type.name} cannot be undone by an action.", code="no_revert")
+    if original.status != ActionStatus.SUCCEEDED:
+        raise ValidationError(
+            f"Only a succeeded action can be reverted; #{original.pk} is {original.status}."
+        )
+    pending = original.reverted_by.exclude(
         status__in=[ActionStatus.FAILED, ActionStatus.DECLINED, ActionStatus.CANCELED]
     )
     if pending.exists():
-        raise ValidationError(f"Action #{action.pk} already has a revert under way.", code="revert_exists")
+        raise ValidationError(f"Action #{original.pk} already has a revert under way.", code="revert_exists")
     return action_propose(
-        incident=action.incident,
+        incident=original.incident,
         action_type=revert_type,
-        target=action.target,
+        target=original.target,
         by=by,
         channel=channel,
-        reverts=action,
+        reverts=original,
     )
 
 

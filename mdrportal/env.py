@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -69,3 +72,25 @@ def env_url(name: str, default: str, *, schemes: tuple[str, ...]) -> str:
         allowed = ", ".join(f"{s}://" for s in schemes)
         raise ImproperlyConfigured(f"{name}={value!r} must start with one of: {allowed}")
     return value
+
+
+def env_fernet_keys(name: str, *, derive_from: str | None) -> list[str]:
+    """Fernet keys, comma-separated. Unset: one derived from derive_from (the embedded default), else an error.
+
+    A malformed key stops the process naming its position, never its value.
+    """
+    keys = env_list(name, [])
+    if not keys:
+        if derive_from is None:
+            raise ImproperlyConfigured(f"{name} must be set when DEBUG is off.")
+        digest = hashlib.sha256(b"mdr-portal secrets at rest\0" + derive_from.encode()).digest()
+        return [base64.urlsafe_b64encode(digest).decode()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise ImproperlyConfigured(
+                f"{name}: key {position} is not a Fernet key (32 url-safe base64-encoded bytes; make one "
+                "with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
+            ) from None
+    return keys

@@ -9,7 +9,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from mdrportal.env import env_bool, env_int, env_list, env_str, env_url
+from mdrportal.env import env_bool, env_fernet_keys, env_int, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Where local state lives (SQLite, the filesystem broker, mail files, beat's schedule). Importing these
@@ -218,6 +218,15 @@ SOPHOS_TOKEN_URL = env_url(
 # Off unless set (./run sets it for the embedded default): connector URLs must be https and not point at
 # this network.
 CONNECTOR_ALLOW_LOCAL_URLS = env_bool("CONNECTOR_ALLOW_LOCAL_URLS", False)
+if CONNECTOR_ALLOW_LOCAL_URLS and not DEBUG:
+    raise ImproperlyConfigured(
+        "CONNECTOR_ALLOW_LOCAL_URLS is for the embedded default and tests: it cannot be on when DEBUG is off."
+    )
+# Connector secrets at rest (mdrportal/secret_fields.py): Fernet keys, comma-separated; the first encrypts.
+# Unset in production is an error; the embedded default derives one from SECRET_KEY.
+SECRETS_ENCRYPTION_KEYS = env_fernet_keys(
+    "SECRETS_ENCRYPTION_KEYS", derive_from=SECRET_KEY if DEBUG else None
+)
 ACTION_MAX_ATTEMPTS = env_int("ACTION_MAX_ATTEMPTS", 5, minimum=1, maximum=20)
 ACTION_RETRY_BASE_SECONDS = env_int("ACTION_RETRY_BASE_SECONDS", 10, minimum=0)
 ACTION_RETRY_MAX_SECONDS = env_int("ACTION_RETRY_MAX_SECONDS", 600, minimum=0)

@@ -23,6 +23,7 @@ from tenants.models import (
     SettingsChange,
     Tenant,
 )
+from tenants.selectors import audited_value_shown
 from tenants.services import (
     CONTACT_FIELDS,
     TENANT_SETTINGS,
@@ -259,10 +260,20 @@ class PartnerMembershipAdmin(admin.ModelAdmin):
 
 @admin.register(SettingsChange)
 class SettingsChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["at", "tenant", "actor_label", "field", "subject", "before", "after"]
+    list_display = ["at", "tenant", "actor_label", "field", "subject", "before_shown", "after_shown"]
     list_filter = ["tenant", "field"]
     list_select_related = ["tenant"]
     search_fields = ["tenant__name", "actor_label", "subject"]
+    exclude = ["before", "after"]
+    readonly_fields = ["before_shown", "after_shown"]
+
+    @admin.display(description="before")
+    def before_shown(self, change: SettingsChange) -> Any:
+        return audited_value_shown(change.before)
+
+    @admin.display(description="after")
+    def after_shown(self, change: SettingsChange) -> Any:
+        return audited_value_shown(change.after)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SettingsChange]:
         return super().get_queryset(request).order_by("-at", "-id")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
@@ -73,3 +74,32 @@ def role_at(user: AbstractBaseUser | AnonymousUser, tenant: Tenant) -> Role | No
 
 def settings_history(tenant: Tenant) -> QuerySet[SettingsChange]:
     return SettingsChange.objects.filter(tenant=tenant).select_related("actor").order_by("-at", "-id")
+
+
+def audited_value_shown(value: Any) -> Any:
+    """An audited before/after value as it may be shown: a URL by its host only, a secret only as set or
+    changed. Rows written before the audit kept only hosts may hold whole URLs; they are shown the same way.
+    """
+    if isinstance(value, dict):
+        return {key: _audited_item_shown(key, item) for key, item in value.items()}
+    return value
+
+
+def _audited_item_shown(key: str, value: Any) -> Any:
+    if not value:
+        return value
+    if "secret" in key:
+        return "changed" if value == "changed" else "set"
+    if key == "url" and isinstance(value, str):
+        return url_host(value)
+    return audited_value_shown(value)
+
+
+def url_host(url: str) -> str:
+    """Only the host of a URL (its path or query may hold a token); a bare host is returned as it is."""
+    if "://" not in url:
+        return url.split("/", 1)[0].split("?", 1)[0]
+    try:
+        return urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"

@@ -26,7 +26,13 @@ from tenants.page_forms import (
     explanations,
     proposable_types,
 )
-from tenants.selectors import performers_of, settings_history, tenant_contacts, tenants_for_user
+from tenants.selectors import (
+    audited_value_shown,
+    performers_of,
+    settings_history,
+    tenant_contacts,
+    tenants_for_user,
+)
 from tenants.services import (
     contact_create,
     contact_update,
@@ -69,8 +75,8 @@ def _history(tenant: Tenant, action_names: dict[str, str]) -> list[dict[str, Any
         {
             "change": change,
             "what": _field_label(change, action_names),
-            "before": _readable(change.before),
-            "after": _readable(change.after),
+            "before": _readable(audited_value_shown(change.before)),
+            "after": _readable(audited_value_shown(change.after)),
         }
         for change in settings_history(tenant)[:HISTORY_ROWS]
     ]

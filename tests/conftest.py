@@ -8,6 +8,9 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from incidents.connectors import addresses
+from tests.fakes.dns import FakeResolver
+
 REQUIRE_SERVICES = os.environ.get("MDR_REQUIRE_SERVICES") == "1"
 CHROMIUM = "/usr/bin/chromium"
 
@@ -33,3 +36,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.fail(f"MDR_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False)
         if reason:
             pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeResolver:
+    """Connector host names resolve from a table the test fills, never through the network."""
+    resolver = FakeResolver()
+    monkeypatch.setattr(addresses, "resolve", resolver)
+    return resolver

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from incidents.connectors.base import ActionRequest
 from incidents.models import Incident, ResponseAction, Severity
 from incidents.selectors import action_type_by_code
 from incidents.services import action_propose, incident_open
@@ -95,3 +96,18 @@ def propose(incident: Incident, code: str, target: str = "WS-0142", by: Any = No
 
 def first_contact(tenant: Tenant) -> Contact:
     return tenant.contacts.order_by("call_order").first()
+
+
+def make_action_request(**overrides: Any) -> ActionRequest:
+    """What a connector receives for one attempt, without any database row behind it."""
+    fields: dict[str, Any] = {
+        "action_id": 41,
+        "attempt": 1,
+        "incident_id": 7,
+        "incident_title": "Ransomware on FIN-LAPTOP-7",
+        "tenant_slug": "acme",
+        "action_code": "isolate_endpoint",
+        "category": "containment",
+        "target": "WS-0142",
+    }
+    return ActionRequest(**{**fields, **overrides})

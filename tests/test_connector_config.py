@@ -73,8 +73,9 @@ def test_production_refuses_urls_that_would_send_secrets_astray(
     assert why in error.value.message_dict["url"][0]
 
 
-def test_production_accepts_a_public_https_webhook(settings) -> None:
+def test_production_accepts_a_public_https_webhook(settings, fake_dns) -> None:
     settings.CONNECTOR_ALLOW_LOCAL_URLS = False
+    fake_dns.names["hooks.example.com"] = ["93.184.216.34"]
     config = connector_configure(
         tenant=make_tenant(), by=None, kind="webhook", url="https://hooks.example.com/mdr", secret="k"
     )

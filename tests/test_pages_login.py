@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -195,6 +196,7 @@ def test_production_settings_pass_the_deployment_checks(tmp_path: Path) -> None:
         "MDR_VAR_DIR": str(tmp_path),
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(64),
+        "SECRETS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "portal.example.com",
         "PUBLIC_BASE_URL": "https://portal.example.com",
     }

@@ -21,6 +21,7 @@ PRODUCTION_UNSET = {
     "CONNECTOR_ALLOW_LOCAL_URLS",
     "PUBLIC_BASE_URL",
     "PORT",
+    "SECRETS_ENCRYPTION_KEYS",
 }
 
 
@@ -46,6 +47,20 @@ def start_django(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
         ({"DEBUG": "false", "ALLOWED_HOSTS": "portal.example"}, "SECRET_KEY"),
         ({"DEBUG": "false", "SECRET_KEY": "x" * 50}, "ALLOWED_HOSTS"),
         ({"PUBLIC_BASE_URL": "portal.example"}, "PUBLIC_BASE_URL"),
+        (
+            {"DEBUG": "false", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "portal.example"},
+            "SECRETS_ENCRYPTION_KEYS",
+        ),
+        ({"SECRETS_ENCRYPTION_KEYS": "not-a-fernet-key"}, "SECRETS_ENCRYPTION_KEYS"),
+        (
+            {
+                "DEBUG": "false",
+                "SECRET_KEY": "x" * 50,
+                "ALLOWED_HOSTS": "portal.example",
+                "CONNECTOR_ALLOW_LOCAL_URLS": "true",
+            },
+            "CONNECTOR_ALLOW_LOCAL_URLS",
+        ),
     ],
 )
 def test_a_malformed_setting_stops_the_site_naming_the_variable(

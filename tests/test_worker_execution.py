@@ -19,7 +19,7 @@ from tenants.models import ResponseMode, Tenant
 from tests.factories import make_incident, make_tenant, propose
 from tests.fakes.http_server import HANG, FakeHTTPServer, Reply
 from tests.fakes.sophos import FakeSophosCentral
-from tests.worker import Worker, purge_broker, wait_for
+from tests.worker import WORKER_ENV, Worker, purge_broker, wait_for
 
 ISOLATION = "/endpoint/v1/endpoints/isolation"
 ENDPOINTS = [str(uuid.UUID(int=n)) for n in range(10)]
@@ -131,3 +131,22 @@ def test_a_worker_killed_mid_call_finishes_with_one_call_per_attempt(worker, pla
     assert list(action.attempts.values_list("number", "outcome")) == [(1, "lost"), (2, "succeeded")]
     lost = action.incident.events.get(kind=EventKind.ACTION_ATTEMPT_FAILED)
     assert "worker stopped" in lost.summary
+
+
+def test_a_platform_that_drips_its_answer_is_cut_at_the_deadline_and_never_called_twice_at_once(
+    worker, platform
+) -> None:
+    # A byte a second: every socket read gets something, and the status line alone outlasts
+    # ACTION_RUN_TIMEOUT_SECONDS, so only a deadline over the whole call ends this attempt in time.
+    platform.server.script(ISOLATION, Reply(200, {"items": []}, drip_seconds=1.0), platform.answer)
+    action = propose(make_incident(sophos_tenant(platform)), "isolate_endpoint", target=ENDPOINTS[6])
+    wait_for_status(action, ActionStatus.SUCCEEDED, timeout=60)
+    time.sleep(int(WORKER_ENV["ACTION_RUN_TIMEOUT_SECONDS"]) + 2)  # past where a sweeper would give up
+    attempts = list(action.attempts.order_by("number"))
+    assert [(a.number, a.outcome) for a in attempts] == [(1, "transient"), (2, "succeeded")]
+    assert "timeout" in attempts[0].message
+    # The first attempt had given up on its connection before the second one was claimed.
+    assert attempts[0].finished_at <= attempts[1].started_at
+    assert isolation_calls(platform, ENDPOINTS[6]) == len(attempts)
+    assert action.incident.events.filter(kind=EventKind.ACTION_SUCCEEDED).count() == 1
+    assert status_of(action) == ActionStatus.SUCCEEDED

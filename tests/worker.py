@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER_ENV = {
     "SWEEP_INTERVAL_SECONDS": "1",
     "ACTION_RETRY_BASE_SECONDS": "1",
-    "ACTION_RUN_TIMEOUT_SECONDS": "6",
+    "ACTION_RUN_TIMEOUT_SECONDS": "8",
     "CONNECTOR_TIMEOUT_SECONDS": "3",
 }
 

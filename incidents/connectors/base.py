@@ -37,14 +37,16 @@ class Result:
     outcome: Outcome
     message: str  # a person can read it; never contains a secret
     details: dict[str, Any] = field(default_factory=dict)  # the platform's answer, as JSON-friendly data
+    # How long the platform asked us to wait before retrying (Retry-After), in seconds; None if it did not.
+    retry_after_seconds: float | None = None
 
     @classmethod
     def ok(cls, message: str, **details: Any) -> Result:
         return cls(Outcome.SUCCEEDED, message, details)
 
     @classmethod
-    def transient(cls, message: str, **details: Any) -> Result:
-        return cls(Outcome.TRANSIENT, message, details)
+    def transient(cls, message: str, *, retry_after_seconds: float | None = None, **details: Any) -> Result:
+        return cls(Outcome.TRANSIENT, message, details, retry_after_seconds)
 
     @classmethod
     def permanent(cls, message: str, **details: Any) -> Result:

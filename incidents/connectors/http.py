@@ -2,35 +2,41 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import requests
 from django.conf import settings
 
+from incidents.connectors import addresses
 from incidents.connectors.base import Result
+from incidents.connectors.transport import (
+    MAX_BODY_BYTES,
+    Deadline,
+    DeadlineExceeded,
+    Unusable,
+    send,
+)
 
 logger = logging.getLogger(__name__)
 
-# An answer is kept on the action's record: enough to read an error, never a whole page.
-MAX_BODY_BYTES = 64 * 1024
+__all__ = ["MAX_BODY_BYTES", "Answer", "Deadline", "post", "read_answer", "retry_after_seconds"]
+
 MAX_TEXT_CHARS = 500
+# The platform's reason, as quoted in a message that customer users read.
+MAX_REASON_CHARS = 160
+_TERMINAL_CODES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_PRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_MARKUP = re.compile(r"<[a-zA-Z!/?][^>]*>")
 MAX_JSON_CHARS = 4000
 REDACTED = "[redacted]"
-
-# The request could not even be built: a bad URL or header value in the settings, so retrying cannot help.
-_SETTINGS_ERRORS = (
-    requests.exceptions.InvalidURL,
-    requests.exceptions.MissingSchema,
-    requests.exceptions.InvalidSchema,
-    requests.exceptions.InvalidHeader,
-    requests.exceptions.URLRequired,
-    UnicodeError,
-)
 
 
 @dataclass(frozen=True)
@@ -45,39 +51,81 @@ class Answer:
         return json.loads(self.text)
 
 
+def connector_deadline() -> Deadline:
+    """The total time one connector call may take, every request of it included; starts now."""
+    return Deadline(settings.CONNECTOR_TIMEOUT_SECONDS)
+
+
 def post(
-    *, platform: str, url: str, headers: Mapping[str, str], data: bytes | Mapping[str, str]
+    *,
+    platform: str,
+    url: str,
+    headers: Mapping[str, str],
+    data: bytes | Mapping[str, str],
+    deadline: Deadline,
 ) -> Answer | Result:
-    """POST once with the configured timeout; a network failure comes back as a Result, never raised.
+    """POST once within what is left of the deadline; a network failure comes back as a Result, never raised.
 
     Exception texts are left out of the message: they quote the URL, and a webhook URL may carry a token.
     """
-    timeout = settings.CONNECTOR_TIMEOUT_SECONDS
+    headers = dict(headers)
+    if isinstance(data, Mapping):
+        body = urlencode(data).encode()
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    else:
+        body = data
     try:
-        # No redirects: a signed or authenticated request must not be replayed to another address.
-        with requests.post(
-            url, data=data, headers=dict(headers), timeout=timeout, allow_redirects=False, stream=True
-        ) as response:
-            answer = Answer(
-                status=response.status_code,
-                text=_decode(_read_limited(response), response.encoding),
-                retry_after=response.headers.get("Retry-After", "")[:40],
-            )
-    except requests.Timeout:
-        result = Result.transient(f"{platform}: no answer within {timeout} s (timeout)", error="timeout")
-    except _SETTINGS_ERRORS as exc:
-        result = Result.permanent(f"{platform}: the URL or a header is not usable ({type(exc).__name__})")
-    except requests.ConnectionError as exc:
+        raw = send(
+            url=url,
+            headers=headers,
+            body=body,
+            deadline=deadline,
+            allow_local=settings.CONNECTOR_ALLOW_LOCAL_URLS,
+        )
+    except DeadlineExceeded:
+        result = Result.transient(
+            f"{platform}: no complete answer within {deadline.seconds:g} s (timeout)", error="timeout"
+        )
+    except addresses.AddressRefused as refused:
+        result = Result.permanent(f"{platform}: address refused. {refused}", error="address_refused")
+    except addresses.NotResolved:
+        result = Result.transient(f"{platform}: the host name did not resolve", error="dns")
+    except Unusable as unusable:
+        result = Result.permanent(f"{platform}: the URL or a header is not usable ({unusable})")
+    except TimeoutError:
+        result = Result.transient(f"{platform}: no answer in time (timeout)", error="timeout")
+    except OSError as exc:
         result = Result.transient(f"{platform}: could not connect ({type(exc).__name__})", error="connection")
-    except requests.RequestException as exc:
+    except http.client.HTTPException as exc:
         result = Result.transient(
             f"{platform}: the answer broke off ({type(exc).__name__})", error="transport"
         )
     else:
+        answer = Answer(
+            status=raw.status,
+            text=_decode(raw.body, raw.headers.get_content_charset()),
+            retry_after=(raw.headers.get("Retry-After") or "")[:40],
+        )
         logger.info("%s (%s) answered HTTP %s", platform, _host(url), answer.status)
         return answer
     logger.warning("%s (%s) failed: %s", platform, _host(url), result.message)
     return result
+
+
+def retry_after_seconds(value: str, *, now: datetime | None = None) -> float | None:
+    """A Retry-After header as seconds from now: delta-seconds or an HTTP date; None when unreadable."""
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def read_answer(*, platform: str, answer: Answer, secrets: Iterable[str] = ()) -> Result:
@@ -93,22 +141,35 @@ def read_answer(*, platform: str, answer: Answer, secrets: Iterable[str] = ()) -
         if answer.retry_after:
             details["retry_after"] = answer.retry_after
             wait = f"; retry after {answer.retry_after}"
-        return Result.transient(f"{platform}: {why} (HTTP {status}{wait})", **details)
+        # Only 429 and 503 say when to come back; any other 5xx gets the usual backoff.
+        wait_seconds = retry_after_seconds(answer.retry_after) if status in (429, 503) else None
+        return Result.transient(
+            f"{platform}: {why} (HTTP {status}{wait})", retry_after_seconds=wait_seconds, **details
+        )
     return Result.permanent(
         f"{platform}: refused (HTTP {status}): {error_text(payload)}", status=status, response=payload
     )
 
 
 def error_text(payload: Any) -> str:
-    """The platform's own words about an error, from the usual JSON fields, else the text itself."""
+    """The platform's own words about an error, short and plain, from the usual JSON fields or the text.
+
+    This goes into the action's message, which customer users read on the timeline: never markup, never
+    a page; the whole answer stays in the details, for MDR staff.
+    """
+    text = ""
     if isinstance(payload, dict):
         for key in ("message", "error_description", "error", "detail", "title"):
             value = payload.get(key)
             if isinstance(value, str) and value:
-                return truncate(value)
-    if isinstance(payload, str) and payload:
-        return payload
-    return "no reason given"
+                text = value
+                break
+    elif isinstance(payload, str):
+        text = payload
+    text = " ".join(_PRINTABLE.sub(" ", _TERMINAL_CODES.sub("", text)).split())
+    if _MARKUP.search(text):
+        return "no readable reason given"
+    return truncate(text, MAX_REASON_CHARS) if text else "no reason given"
 
 
 def truncate(text: str, limit: int = MAX_TEXT_CHARS) -> str:
@@ -126,18 +187,6 @@ def _payload(text: str, *, secrets: Iterable[str]) -> Any:
         except ValueError:
             pass
     return truncate(text.strip())
-
-
-def _read_limited(response: requests.Response) -> bytes:
-    # A misbehaving server could stream without end; stop reading once the kept part is full.
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(chunk_size=8192):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= MAX_BODY_BYTES:
-            break
-    return b"".join(chunks)[:MAX_BODY_BYTES]
 
 
 def _decode(body: bytes, encoding: str | None) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 
 from incidents.connectors.base import ActionRequest, ConnectorSpec, Result
-from incidents.connectors.http import Answer, post, read_answer
+from incidents.connectors.http import Answer, Deadline, connector_deadline, post, read_answer
 
 PLATFORM = "Sophos Central"
 TOKEN_PLATFORM = "Sophos Central token endpoint"
@@ -76,22 +76,25 @@ class SophosCentralConnector:
         if missing:
             return Result.permanent(f"{PLATFORM}: the connector has no {', '.join(missing)}")
         path, payload = call
-        return self._post_api(path=path, body=json.dumps(payload).encode())
+        # One deadline for the whole sequence (token, call, fresh token, call again): the attempt must end
+        # before the sweeper could take it as lost.
+        deadline = connector_deadline()
+        return self._post_api(path=path, body=json.dumps(payload).encode(), deadline=deadline)
 
-    def _post_api(self, *, path: str, body: bytes) -> Result:
-        token = self._token()
+    def _post_api(self, *, path: str, body: bytes, deadline: Deadline) -> Result:
+        token = self._token(deadline)
         if isinstance(token, Result):
             return token
-        answer = self._send(path=path, body=body, token=token)
+        answer = self._send(path=path, body=body, token=token, deadline=deadline)
         used = [token]
         if isinstance(answer, Answer) and answer.status == 401:
             # The token may have been revoked or expired early: one fresh token, one more try, no loop.
             self._forget(token)
-            token = self._token()
+            token = self._token(deadline)
             if isinstance(token, Result):
                 return token
             used.append(token)
-            answer = self._send(path=path, body=body, token=token)
+            answer = self._send(path=path, body=body, token=token, deadline=deadline)
             if isinstance(answer, Answer) and answer.status == 401:
                 self._forget(token)
                 return Result.permanent(REFUSED, status=401)
@@ -99,14 +102,15 @@ class SophosCentralConnector:
             return answer
         return read_answer(platform=PLATFORM, answer=answer, secrets=[self._spec.secret, *used])
 
-    def _send(self, *, path: str, body: bytes, token: str) -> Answer | Result:
+    def _send(self, *, path: str, body: bytes, token: str, deadline: Deadline) -> Answer | Result:
         headers = {
             "Authorization": f"Bearer {token}",
             "X-Tenant-ID": self._spec.external_tenant_id,
             "Accept": "application/json",
             "Content-Type": "application/json",
         }
-        return post(platform=PLATFORM, url=self._spec.url.rstrip("/") + path, headers=headers, data=body)
+        url = self._spec.url.rstrip("/") + path
+        return post(platform=PLATFORM, url=url, headers=headers, data=body, deadline=deadline)
 
     def _key(self) -> tuple[str, str, str]:
         fingerprint = hashlib.sha256(self._spec.secret.encode()).hexdigest()
@@ -118,7 +122,7 @@ class SophosCentralConnector:
             if _tokens.get(self._key(), ("", 0.0))[0] == token:
                 del _tokens[self._key()]
 
-    def _token(self) -> str | Result:
+    def _token(self, deadline: Deadline) -> str | Result:
         key = self._key()
         with _tokens_lock:
             cached = _tokens.get(key)
@@ -126,7 +130,7 @@ class SophosCentralConnector:
             return cached[0]
         # Fetched outside the lock: a slow token endpoint must not stall every other tenant's action.
         # Two threads missing at once both fetch; both tokens are valid, the last one stays cached.
-        fetched = self._fetch_token()
+        fetched = self._fetch_token(deadline)
         if isinstance(fetched, Result):
             return fetched
         token, expires_in = fetched
@@ -134,7 +138,7 @@ class SophosCentralConnector:
             _tokens[key] = (token, time.monotonic() + expires_in - TOKEN_MARGIN_SECONDS)
         return token
 
-    def _fetch_token(self) -> tuple[str, float] | Result:
+    def _fetch_token(self, deadline: Deadline) -> tuple[str, float] | Result:
         form = {
             "grant_type": "client_credentials",
             "client_id": self._spec.client_id,
@@ -142,7 +146,13 @@ class SophosCentralConnector:
             "scope": "token",
         }
         headers = {"Accept": "application/json"}
-        answer = post(platform=TOKEN_PLATFORM, url=settings.SOPHOS_TOKEN_URL, headers=headers, data=form)
+        answer = post(
+            platform=TOKEN_PLATFORM,
+            url=settings.SOPHOS_TOKEN_URL,
+            headers=headers,
+            data=form,
+            deadline=deadline,
+        )
         if isinstance(answer, Result):
             return answer
         if answer.status in (400, 401):

@@ -8,7 +8,7 @@ import json
 import time
 
 from incidents.connectors.base import ActionRequest, ConnectorSpec, Result
-from incidents.connectors.http import post, read_answer
+from incidents.connectors.http import connector_deadline, post, read_answer
 
 PLATFORM = "Webhook"
 
@@ -50,7 +50,9 @@ class WebhookConnector:
             "X-MDR-Timestamp": timestamp,
             "X-MDR-Signature": sign(self._spec.secret, timestamp, body),
         }
-        answer = post(platform=PLATFORM, url=self._spec.url, headers=headers, data=body)
+        answer = post(
+            platform=PLATFORM, url=self._spec.url, headers=headers, data=body, deadline=connector_deadline()
+        )
         if isinstance(answer, Result):
             return answer
         return read_answer(platform=PLATFORM, answer=answer, secrets=[self._spec.secret])

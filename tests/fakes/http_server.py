@@ -17,12 +17,16 @@ from requests.structures import CaseInsensitiveDict
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted answer: a JSON body (a str is sent as plain text), or a hang that never answers."""
+    """One scripted answer: a JSON body (a str is sent as plain text), or a hang that never answers.
+
+    drip_seconds > 0 sends the whole answer (status line included) one byte at a time, that far apart.
+    """
 
     status: int = 200
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     hang: bool = False
+    drip_seconds: float = 0.0
 
 
 HANG = Reply(hang=True)
@@ -120,16 +124,43 @@ class _Handler(BaseHTTPRequestHandler):
             return
         text = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
         data = b"" if reply.body is None else text.encode()
+        wfile = self.wfile
+        if reply.drip_seconds:
+            self.wfile = _Dripping(wfile, reply.drip_seconds, fake._stopping)  # type: ignore[assignment]
+            self.close_connection = True
         self.send_response(reply.status)
         kind = "text/plain" if isinstance(reply.body, str) else "application/json"
         for name, value in {"Content-Type": kind, **reply.headers}.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True  # the client gave up on a dripping answer
+        finally:
+            self.wfile = wfile
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # test output stays readable; requests are in FakeHTTPServer.received
+
+
+class _Dripping:
+    """Writes one byte per interval, so that every single read of the client gets something in time."""
+
+    def __init__(self, wfile: Any, interval: float, stopping: threading.Event) -> None:
+        self._wfile, self._interval, self._stopping = wfile, interval, stopping
+
+    def write(self, data: bytes) -> int:
+        for byte in data:
+            if self._stopping.wait(self._interval):
+                raise ConnectionAbortedError("the fake server is stopping")
+            self._wfile.write(bytes([byte]))
+            self._wfile.flush()
+        return len(data)
+
+    def flush(self) -> None:
+        self._wfile.flush()
 
 
 def closed_port_url() -> str:

@@ -1,0 +1,127 @@
+"""Which hosts the portal may call: names resolved through one seam, only global addresses accepted.
+
+A connector URL comes from a tenant or a partner. Checked when it is saved and again when it is called
+(a name can be re-pointed in between), so that a token or a signed request never reaches this network,
+the cloud metadata service or anything else that is not on the public internet.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+from collections.abc import Callable
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+
+LOCAL = "This address is on a private or local network, which the portal does not call."
+# Names that only mean something inside a network, whatever they resolve to today.
+_LOCAL_NAMES = {"localhost", "metadata.google.internal"}
+_LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".localdomain")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+class AddressRefused(Exception):
+    """The host is, or resolves to, an address the portal does not call; retrying cannot help."""
+
+
+class NotResolved(Exception):
+    """The host name did not resolve (now): may work later."""
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+# The seam: tests put a fake here so that no test needs DNS.
+resolve: Resolver = system_resolver
+
+
+def name_problem(host: str) -> str | None:
+    """Why a host name is refused before any lookup, or None."""
+    host = host.lower().rstrip(".")
+    if _literal(host) is not None:
+        return None
+    if host in _LOCAL_NAMES or host.endswith(_LOCAL_SUFFIXES):
+        return LOCAL
+    if "." not in host:
+        # A single label resolves through the machine's search domains: an internal host.
+        return LOCAL
+    return None
+
+
+def address_problem(address: IPAddress) -> str | None:
+    """Why an address is refused, or None: only global unicast addresses are called."""
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        return address_problem(embedded)
+    if not address.is_global or address.is_multicast:
+        return LOCAL
+    return None
+
+
+def checked_addresses(host: str, port: int, *, allow_local: bool, timeout: float) -> list[str]:
+    """Resolve host and return its addresses, all of them acceptable; the caller connects to one of them.
+
+    Raises AddressRefused, or NotResolved (also when the lookup takes longer than timeout).
+    """
+    host = host.lower().rstrip(".")
+    if not allow_local:
+        problem = name_problem(host)
+        if problem:
+            raise AddressRefused(problem)
+    literal = _literal(host)
+    addresses = [str(literal)] if literal is not None else _resolve_within(host, port, timeout)
+    if not addresses:
+        raise NotResolved(f"{host} has no address")
+    if not allow_local:
+        for text in addresses:
+            # Any refused address refuses the name: which one a connection would use is not ours to choose.
+            problem = address_problem(ipaddress.ip_address(text.split("%", 1)[0]))
+            if problem:
+                raise AddressRefused(problem)
+    return addresses
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def _resolve_within(host: str, port: int, timeout: float) -> list[str]:
+    # getaddrinfo cannot be interrupted: it runs in a thread that is left behind if it outlives the deadline.
+    outcome: dict[str, object] = {}
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            outcome["addresses"] = resolve(host, port)
+        except (OSError, UnicodeError) as error:
+            outcome["error"] = error
+        finally:
+            done.set()
+
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    if not done.wait(max(timeout, 0.0)):
+        raise NotResolved(f"{host} did not resolve in time")
+    if "error" in outcome:
+        raise NotResolved(f"{host} did not resolve ({type(outcome['error']).__name__})")
+    return list(outcome["addresses"])  # type: ignore[call-overload]

@@ -1,0 +1,62 @@
+"""The settings history never shows a connector URL's path or query, nor a secret's value."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from incidents.connector_settings import connector_configure
+from tenants.models import Role, SettingsChange
+from tests.factories import make_member, make_tenant, make_user
+
+pytestmark = pytest.mark.django_db
+
+URL = "https://hooks.example.com/services/T0K3N-in-path?sig=query-token"
+SECRET = "hmac-VALUE-never-shown"
+
+
+def configure(tenant, url: str = URL, secret: str | None = SECRET) -> None:
+    connector_configure(tenant=tenant, by=None, kind="webhook", url=url, secret=secret)
+
+
+def test_the_audit_keeps_the_host_of_the_url_and_changed_for_the_secret() -> None:
+    tenant = make_tenant()
+    configure(tenant)
+    configure(tenant, url="https://hooks.example.com/services/OTHER-T0K3N", secret=None)
+    rows = list(SettingsChange.objects.filter(tenant=tenant, field="connector").order_by("id"))
+    assert [r.after["url"] for r in rows] == ["hooks.example.com", "hooks.example.com (address changed)"]
+    assert [r.after["secret"] for r in rows] == ["changed", "set"]
+    stored = str([(r.before, r.after) for r in rows])
+    for hidden in ("T0K3N", "services", "sig=", "query-token", SECRET):
+        assert hidden not in stored
+
+
+def test_the_settings_page_shows_hosts_only_even_for_rows_written_before() -> None:
+    tenant = make_tenant()
+    configure(tenant)
+    # A row from before the audit kept only hosts.
+    SettingsChange.objects.create(
+        tenant=tenant,
+        actor_label="lead",
+        field="connector",
+        before={"kind": "webhook", "url": URL, "secret": "set"},
+        after={"kind": "webhook", "url": "https://new.example.com/path/T0K3N?x=query-token", "secret": "x"},
+    )
+    client = Client()
+    client.force_login(make_member(tenant, Role.ADMIN))
+    page = client.get(reverse("tenants:settings")).content.decode()
+    assert "hooks.example.com" in page and "new.example.com" in page
+    for hidden in ("T0K3N", "/services", "query-token", SECRET):
+        assert hidden not in page
+
+
+def test_the_admin_audit_list_shows_hosts_only(client) -> None:
+    tenant = make_tenant()
+    SettingsChange.objects.create(
+        tenant=tenant, actor_label="lead", field="connector", before=None, after={"url": URL, "secret": "x"}
+    )
+    client.force_login(make_user("lead", staff=True, group="MDR Leads"))
+    page = client.get(reverse("admin:tenants_settingschange_changelist")).content.decode()
+    assert "hooks.example.com" in page
+    assert "T0K3N" not in page and "query-token" not in page
