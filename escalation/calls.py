@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from escalation.models import ATTEMPT_OUTCOMES, CallAttempt, CallOutcome, NotificationRun
+from escalation.models import ATTEMPT_OUTCOMES, CallAttempt, CallOutcome, NotificationRun, RunState
 from escalation.nudges import nudge_hang_up, nudge_run
 from escalation.phone.base import CallRef
 from incidents.models import Channel, EventKind
@@ -91,7 +91,7 @@ def call_placed(*, attempt_id: int, sid: str) -> None:
         return
     call.provider_sid = sid[:64]
     call.save(update_fields=["provider_sid"])
-    if call.run is not None and call.run.state != "active":
+    if call.run is not None and call.run.state != RunState.ACTIVE:
         nudge_hang_up(call.pk)
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ from django.db import connection
 
 from incidents.connectors import addresses
 from tests.fakes.dns import FakeResolver
+from tests.fakes.http_server import FakeHTTPServer
+from tests.fakes.smtp import SMTPSink
+from tests.fakes.twilio import FakeTwilioAPI
 
 REQUIRE_SERVICES = os.environ.get("MDR_REQUIRE_SERVICES") == "1"
 CHROMIUM = "/usr/bin/chromium"
@@ -44,3 +48,16 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeResolver:
     resolver = FakeResolver()
     monkeypatch.setattr(addresses, "resolve", resolver)
     return resolver
+
+
+@pytest.fixture(scope="module")
+def twilio() -> Iterator[FakeTwilioAPI]:
+    """Twilio's REST API, faked on 127.0.0.1, for the suites that run a real worker."""
+    with FakeHTTPServer() as server:
+        yield FakeTwilioAPI(server)
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SMTPSink]:
+    with SMTPSink() as sink:
+        yield sink

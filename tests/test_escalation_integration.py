@@ -18,47 +18,20 @@ from escalation.services import notification_start
 from incidents.models import ActionStatus, Basis, EventKind, Incident, ResponseAction
 from tenants.models import ResponseMode, Tier
 from tests.factories import make_incident, make_tenant, propose
-from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.smtp import SMTPSink
 from tests.fakes.twilio import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    FROM_NUMBER,
     PUBLIC_BASE_URL,
     FakeTwilioAPI,
     TwilioWebhooks,
+    worker_env,
 )
 from tests.worker import Worker, purge_broker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-@pytest.fixture(scope="module")
-def twilio() -> Iterator[FakeTwilioAPI]:
-    with FakeHTTPServer() as server:
-        yield FakeTwilioAPI(server)
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SMTPSink]:
-    with SMTPSink() as sink:
-        yield sink
-
-
 def _env(twilio: FakeTwilioAPI, smtp: SMTPSink) -> dict[str, str]:
-    return {
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_FROM_NUMBER": FROM_NUMBER,
-        "TWILIO_API_BASE_URL": twilio.base_url,
-        "TWILIO_CPS": "5",
-        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp.port),
-        "EMAIL_USE_TLS": "false",
-        "RENOTIFY_DELAY_MINUTES": "0",
-        "RENOTIFY_ROUNDS": "1",
-    }
+    return worker_env(twilio, smtp_port=smtp.port, RENOTIFY_DELAY_MINUTES="0", RENOTIFY_ROUNDS="1")
 
 
 @pytest.fixture

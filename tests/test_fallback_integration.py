@@ -20,15 +20,11 @@ from incidents.models import ActionStatus, Basis, Channel, EventKind, Incident, 
 from tenants.models import ResponseMode, Role
 from tenants.services import tenant_update_settings
 from tests.factories import make_analyst, make_incident, make_member, make_tenant, propose
-from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.smtp import SMTPSink
 from tests.fakes.twilio import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    FROM_NUMBER,
-    PUBLIC_BASE_URL,
     FakeTwilioAPI,
     TwilioWebhooks,
+    worker_env,
 )
 from tests.worker import Worker, purge_broker, wait_for
 
@@ -37,34 +33,15 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 RING_TIMEOUT = 10
 
 
-@pytest.fixture(scope="module")
-def twilio() -> Iterator[FakeTwilioAPI]:
-    with FakeHTTPServer() as server:
-        yield FakeTwilioAPI(server)
-
-
-@pytest.fixture(scope="module")
-def smtp() -> Iterator[SMTPSink]:
-    with SMTPSink() as sink:
-        yield sink
-
-
 def _env(twilio: FakeTwilioAPI, smtp: SMTPSink) -> dict[str, str]:
-    return {
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_FROM_NUMBER": FROM_NUMBER,
-        "TWILIO_API_BASE_URL": twilio.base_url,
-        "TWILIO_CPS": "5",
-        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp.port),
-        "EMAIL_USE_TLS": "false",
-        "CALL_STATUS_GRACE_SECONDS": "2",
-        "CALL_RETRY_BASE_SECONDS": "5",
-        "CALL_RETRY_MAX_SECONDS": "10",
-        "RENOTIFY_ROUNDS": "0",
-    }
+    return worker_env(
+        twilio,
+        smtp_port=smtp.port,
+        CALL_STATUS_GRACE_SECONDS="2",
+        CALL_RETRY_BASE_SECONDS="5",
+        CALL_RETRY_MAX_SECONDS="10",
+        RENOTIFY_ROUNDS="0",
+    )
 
 
 @pytest.fixture

@@ -18,7 +18,10 @@ from mdrportal.secret_fields import SecretUnreadable
 from tests.factories import make_tenant
 
 SECRET = "hmac-signing-key-PLAINTEXT-4711"
-BEFORE, AFTER = ("incidents", "0009_cancel_and_stop_events"), ("incidents", "0010_connectorconfig_secret_encrypted")
+BEFORE, AFTER = (
+    ("incidents", "0009_cancel_and_stop_events"),
+    ("incidents", "0010_connectorconfig_secret_encrypted"),
+)
 
 
 def raw_secrets() -> list[str]:

@@ -176,6 +176,22 @@ class FakeTwilioAPI:
         }
 
 
+def worker_env(twilio: FakeTwilioAPI, *, smtp_port: int, **overrides: str) -> dict[str, str]:
+    """The environment of a worker that phones through this fake and mails to an SMTP sink on 127.0.0.1."""
+    return {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_FROM_NUMBER": FROM_NUMBER,
+        "TWILIO_API_BASE_URL": twilio.base_url,
+        "TWILIO_CPS": "5",
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_port),
+        "EMAIL_USE_TLS": "false",
+        **overrides,
+    }
+
+
 def twilio_signature(url: str, params: dict[str, str], *, token: str = AUTH_TOKEN) -> str:
     """X-Twilio-Signature as Twilio computes it: HMAC-SHA1 of the full URL and the sorted POST params."""
     return RequestValidator(token).compute_signature(url, params)
