@@ -265,3 +265,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Security hardening: client addresses behind proxies, the second factor, a shared cache for the API's
+# throttles, and limits on test calls.
+# How many proxies we run in front of the portal, each appending to X-Forwarded-For; 0 ignores the header.
+# The client address it gives is used for the sign-in lock, throttles and authorization evidence.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
+# The second factor (mdrportal/second_factor.py): TOTP and recovery codes on django-otp's devices.
+INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "mdrportal.second_factor.SecondFactorMiddleware",
+)
+OTP_TOTP_ISSUER = "MDR Portal"
+# Deciding in the portal needs a second factor passed at most this long ago.
+SECOND_FACTOR_STEP_UP_HOURS = env_int("SECOND_FACTOR_STEP_UP_HOURS", 12, minimum=1, maximum=24 * 14)

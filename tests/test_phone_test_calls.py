@@ -23,7 +23,14 @@ from escalation.sweep import escalation_sweep
 from incidents.models import Severity, TimelineEvent
 from tenants.models import Role, SettingsChange, Tenant
 from tenants.services import contact_create, contact_update
-from tests.factories import first_contact, make_analyst, make_incident, make_member, make_tenant
+from tests.factories import (
+    first_contact,
+    login_verified,
+    make_analyst,
+    make_incident,
+    make_member,
+    make_tenant,
+)
 from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
 from tests.fakes.twilio import (
@@ -218,7 +225,7 @@ def test_the_simulated_phone_page_lists_a_ringing_test_call_and_plays_it(
     tenant, admin, client, settings
 ) -> None:
     settings.DEBUG = True
-    client.force_login(make_analyst())
+    login_verified(client, make_analyst())
     call = dialed(test_call_place(contact=first_contact(tenant), by=admin))
 
     html = client.get("/dev/phone/").content.decode()
