@@ -16,6 +16,7 @@ from django.utils.functional import cached_property
 from incidents.selectors import action_type_choices
 from mdrportal.admin_readonly import ReadOnlyAdminMixin
 from mdrportal.login_guard import login_unlock
+from mdrportal.second_factor import second_factor_reset
 from tenants.forms import ActionPerformerFormSet, ContactInlineForm, ContactInlineFormSet
 from tenants.models import (
     ActionPerformer,
@@ -285,6 +286,18 @@ def unlock_sign_in(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset:
         )
 
 
+@admin.action(
+    description="Reset second factor (lost phone: the next sign-in sets up a new authenticator)",
+    permissions=["change"],
+)
+def reset_second_factor(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    for user in queryset:
+        second_factor_reset(user=user)
+        modeladmin.message_user(
+            request, f"{user.get_username()}: second factor reset; it is set up again at the next sign-in."
+        )
+
+
 admin.site.unregister(User)
 
 
@@ -292,4 +305,4 @@ admin.site.unregister(User)
 class UserAdmin(auth_admin.UserAdmin):
     """Django's user admin, with the sign-in lock and the second factor an MDR lead may need to reset."""
 
-    actions = [unlock_sign_in]
+    actions = [unlock_sign_in, reset_second_factor]
