@@ -280,3 +280,12 @@ MIDDLEWARE.insert(
 OTP_TOTP_ISSUER = "MDR Portal"
 # Deciding in the portal needs a second factor passed at most this long ago.
 SECOND_FACTOR_STEP_UP_HOURS = env_int("SECOND_FACTOR_STEP_UP_HOURS", 12, minimum=1, maximum=24 * 14)
+# Control characters (NUL above all) are refused in every page, link and API input (mdrportal/text_input.py).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware"), "mdrportal.text_input.SafeInputMiddleware"
+)
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "mdrportal.text_input.SafeJSONParser",
+    "mdrportal.text_input.SafeFormParser",
+    "mdrportal.text_input.SafeMultiPartParser",
+]
