@@ -61,7 +61,7 @@ class Session:
         self.page.wait_for_url("**/account/second-factor/**")
         secret = self.page.inner_text("#totp-secret")
         self.page.fill("input[name=code]", f"{totp(base64.b32decode(secret)):06d}")
-        self.page.click("button[type=submit]")
+        self.page.press("input[name=code]", "Enter")
         self.page.wait_for_selector("#recovery-codes")
         self.page.click("text=Continue")
         self.page.wait_for_url("**/")
