@@ -29,7 +29,7 @@ from escalation.models import (
 )
 from incidents.models import SEVERITY_RANK, ActionStatus, Channel, EventKind, Incident
 from incidents.services import incident_flag, incident_take_fallback, timeline_record
-from tenants.models import Contact, Role
+from tenants.models import Contact, Role, Tenant
 from tenants.selectors import phone_contacts, role_at
 from tenants.services import settings_audit
 
@@ -445,11 +445,14 @@ def report_mentions(incident: Incident) -> list[Any]:
 def test_call_place(*, contact: Contact, by: AbstractBaseUser) -> CallAttempt:
     """Phone one contact to check that its number works: a call without a run, about no incident.
 
-    Queued after every incident's call; one at a time per contact. It acknowledges nothing.
+    Queued after every incident's call; one at a time per contact, and at most TEST_CALLS_PER_TENANT_PER_DAY
+    per tenant in any 24 hours (each costs money, to a number a customer admin typed). It acknowledges
+    nothing.
     """
     locked = Contact.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=contact.pk)
     if locked.tenant is None:
         raise ValidationError("Only a customer's contacts get test calls.", code="no_tenant")
+    _test_call_check_tenant_quota(locked.tenant)
     if not locked.active:
         raise ValidationError(f"{locked.name} is inactive: reactivate the contact first.", code="inactive")
     if not locked.phone:
@@ -480,6 +483,19 @@ def test_call_place(*, contact: Contact, by: AbstractBaseUser) -> CallAttempt:
     )
     nudge_dispatch()
     return call
+
+
+def _test_call_check_tenant_quota(tenant: Any) -> None:
+    # The tenant's row lock makes concurrent test calls of its contacts count one after the other.
+    Tenant.objects.select_for_update().only("pk").get(pk=tenant.pk)
+    quota = settings.TEST_CALLS_PER_TENANT_PER_DAY
+    since = timezone.now() - timedelta(days=1)
+    placed = CallAttempt.objects.filter(run__isnull=True, contact__tenant=tenant, queued_at__gt=since)
+    if placed.count() >= quota:
+        raise ValidationError(
+            f"{tenant.name} has had its {quota} test calls of the last 24 hours: try again later.",
+            code="quota",
+        )
 
 
 def _test_call_deadline(call: CallAttempt) -> Any:

@@ -289,3 +289,5 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
     "mdrportal.text_input.SafeFormParser",
     "mdrportal.text_input.SafeMultiPartParser",
 ]
+# Test calls cost money and go to numbers customer admins type: at most this many per tenant in 24 hours.
+TEST_CALLS_PER_TENANT_PER_DAY = env_int("TEST_CALLS_PER_TENANT_PER_DAY", 10, minimum=0, maximum=1000)

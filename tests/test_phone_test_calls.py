@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from escalation.dispatch import call_claim_next, calls_dispatch
@@ -236,3 +237,35 @@ def test_the_simulated_phone_page_lists_a_ringing_test_call_and_plays_it(
     call.refresh_from_db()
     assert call.outcome == CallOutcome.VOICEMAIL
     assert "test call" in client.get("/dev/phone/").content.decode()  # among the ended calls
+
+
+def test_a_tenant_gets_at_most_its_daily_test_calls(tenant, admin, settings) -> None:
+    settings.TEST_CALLS_PER_TENANT_PER_DAY = 3
+    contact = first_contact(tenant)
+    for _ in range(3):
+        call = dialed(test_call_place(contact=contact, by=admin))
+        call_update(attempt_id=call.pk, status="no-answer")
+
+    with pytest.raises(ValidationError, match="has had its 3 test calls of the last 24 hours"):
+        test_call_place(contact=tenant.contacts.order_by("call_order").last(), by=admin)
+
+    other = make_tenant(phones=1)
+    assert (
+        test_call_place(contact=first_contact(other), by=make_member(other, Role.ADMIN)).outcome == "queued"
+    )
+    # Calls older than a day no longer count.
+    CallAttempt.objects.filter(contact__tenant=tenant).update(
+        queued_at=timezone.now() - timedelta(days=1, seconds=1)
+    )
+    assert test_call_place(contact=contact, by=admin).outcome == "queued"
+
+
+def test_the_contacts_page_says_when_the_test_call_quota_is_used_up(tenant, admin, settings, client) -> None:
+    settings.TEST_CALLS_PER_TENANT_PER_DAY = 0
+    login_verified(client, admin)
+    contact = first_contact(tenant)
+
+    response = client.post(reverse("tenants:contact_test_call", args=[contact.pk]), follow=True)
+
+    assert "test calls of the last 24 hours" in response.content.decode()
+    assert not CallAttempt.objects.exists()
