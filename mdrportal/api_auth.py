@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mdrportal.second_factor import is_fresh, second_factor_check
+from mdrportal.throttles import TokenCreationThrottle
 from tenants.models import ApiTokenSecondFactor
 
 WRONG_CODE = "The second-factor code is not right, was used already, or came too late."
@@ -61,6 +62,7 @@ def require_decision_second_factor(request: Request) -> None:
 class TokenView(ObtainAuthToken):
     # No session authentication here: a browser's session cookie must not make this a CSRF-checked view.
     authentication_classes: list = []
+    throttle_classes = [TokenCreationThrottle]
     serializer_class = TokenRequestSerializer
 
     @extend_schema(

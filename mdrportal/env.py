@@ -69,3 +69,14 @@ def env_url(name: str, default: str, *, schemes: tuple[str, ...]) -> str:
         allowed = ", ".join(f"{s}://" for s in schemes)
         raise ImproperlyConfigured(f"{name}={value!r} must start with one of: {allowed}")
     return value
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate as Django REST framework writes it: a count, a slash and a period (s, min, hour or day)."""
+    value = _raw(name) or default
+    count, _, period = value.partition("/")
+    if not count.isdigit() or period not in {"s", "sec", "min", "hour", "day"}:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate such as 10/min (periods: s, min, hour, day)."
+        )
+    return value

@@ -9,7 +9,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from mdrportal.env import env_bool, env_int, env_list, env_str, env_url
+from mdrportal.env import env_bool, env_int, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("MDR_VAR_DIR", str(BASE_DIR / "var")))
@@ -291,3 +291,14 @@ REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
 ]
 # Test calls cost money and go to numbers customer admins type: at most this many per tenant in 24 hours.
 TEST_CALLS_PER_TENANT_PER_DAY = env_int("TEST_CALLS_PER_TENANT_PER_DAY", 10, minimum=0, maximum=1000)
+# The shared cache, for the API's throttles (mdrportal/throttles.py): every web process counts in it.
+CACHE_URL = env_url("CACHE_URL", RATE_LIMIT_REDIS_URL or "", schemes=("redis", "rediss"))
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+else:
+    # The table is tenants.SharedCacheEntry, created by its migration.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "mdr_cache"}}
+CACHES["default"]["KEY_PREFIX"] = "mdrportal"
+API_TOKEN_RATE = env_rate("API_TOKEN_RATE", "10/min")
+API_WRITE_RATE = env_rate("API_WRITE_RATE", "120/min")
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["mdrportal.throttles.WriteThrottle"]

@@ -222,3 +222,18 @@ class ApiTokenSecondFactor(models.Model):
 
     def __str__(self) -> str:
         return f"second factor passed at {self.verified_at:%Y-%m-%d %H:%M}"
+
+
+class SharedCacheEntry(models.Model):
+    """One entry of the shared cache (API throttles) when no Redis is configured: Django's database cache
+    backend reads and writes this table; a model so that migrations create it."""
+
+    cache_key = models.CharField(max_length=255, primary_key=True)
+    value = models.TextField()
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "mdr_cache"
+
+    def __str__(self) -> str:
+        return self.cache_key

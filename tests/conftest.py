@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -33,3 +35,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.fail(f"MDR_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False)
         if reason:
             pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def own_cache_namespace(settings: Any) -> None:
+    """Each test counts throttles in a namespace of its own: the shared cache (Redis, when the broker is)
+    outlives the test's transaction, and it is never flushed (other processes use the same Redis)."""
+    settings.CACHES = {
+        alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+        for alias, config in settings.CACHES.items()
+    }

@@ -37,6 +37,8 @@ def start_django(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
         ({"DEBUG": "false", "ALLOWED_HOSTS": "portal.example"}, "SECRET_KEY"),
         ({"DEBUG": "false", "SECRET_KEY": "x" * 50}, "ALLOWED_HOSTS"),
         ({"PUBLIC_BASE_URL": "portal.example"}, "PUBLIC_BASE_URL"),
+        ({"API_TOKEN_RATE": "ten a minute"}, "API_TOKEN_RATE"),
+        ({"TRUSTED_PROXY_COUNT": "-1"}, "TRUSTED_PROXY_COUNT"),
     ],
 )
 def test_a_malformed_setting_stops_the_site_naming_the_variable(
