@@ -35,34 +35,29 @@ def api_as(user: Any) -> APIClient:
     return client
 
 
-@pytest.mark.parametrize("statement", BAD)
-def test_a_portal_decision_with_a_control_character_is_a_400_and_records_nothing(statement: str) -> None:
+def decide_in_portal(statement: str) -> Any:
+    """An approver, second factor passed, authorizes an action awaiting it with this statement."""
     tenant = make_tenant()
     incident = make_incident(tenant)
     action = propose(incident, "isolate_endpoint")
     client = Client()
     login_verified(client, make_member(tenant, Role.APPROVER))
-
-    response = client.post(
+    return client.post(
         reverse("incidents:decide", args=[incident.pk]),
         {"actions": [action.pk], "decision": "granted", "statement": statement},
     )
+
+
+@pytest.mark.parametrize("statement", BAD)
+def test_a_portal_decision_with_a_control_character_is_a_400_and_records_nothing(statement: str) -> None:
+    response = decide_in_portal(statement)
 
     assert response.status_code == 400
     assert not Authorization.objects.exists()
 
 
 def test_a_multi_line_statement_with_tabs_is_accepted() -> None:
-    tenant = make_tenant()
-    incident = make_incident(tenant)
-    action = propose(incident, "isolate_endpoint")
-    client = Client()
-    login_verified(client, make_member(tenant, Role.APPROVER))
-
-    response = client.post(
-        reverse("incidents:decide", args=[incident.pk]),
-        {"actions": [action.pk], "decision": "granted", "statement": "Yes.\r\n\tIsolate WS-0142."},
-    )
+    response = decide_in_portal("Yes.\r\n\tIsolate WS-0142.")
 
     assert response.status_code == 302
     assert Authorization.objects.get().statement == "Yes.\r\n\tIsolate WS-0142."
