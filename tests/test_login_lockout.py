@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from io import StringIO
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.hashers import MD5PasswordHasher
@@ -15,10 +17,20 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
+from escalation.links import LinkPurpose, link_url
+from incidents.models import Authorization
 from mdrportal.client_address import client_address
 from mdrportal.login_guard import MAX_FAILURES
 from tenants.models import LoginThrottle
-from tests.factories import PASSWORD, login_verified, make_member, make_tenant, make_user
+from tests.factories import (
+    PASSWORD,
+    login_verified,
+    make_incident,
+    make_member,
+    make_tenant,
+    make_user,
+    propose,
+)
 
 TOKEN_URL = "/api/v1/auth/token/"
 PROXY = "10.0.0.2"
@@ -188,3 +200,24 @@ def test_the_unlock_login_command_lifts_the_lock() -> None:
     assert token_request("Target", PASSWORD, REMOTE_ADDR="198.51.100.1").status_code == 200
     with pytest.raises(CommandError, match="No user named 'nobody'"):
         call_command("unlock_login", "nobody")
+
+
+@pytest.mark.django_db
+def test_an_emailed_link_decision_records_the_client_behind_the_trusted_proxy(settings: Any) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    incident = make_incident(make_tenant())
+    action = propose(incident, "isolate_endpoint")
+    contact = incident.tenant.contacts.order_by("call_order").first()
+    ids = {"tenant_id": incident.tenant_id, "contact_id": contact.pk, "incident_id": incident.pk}
+    path = urlsplit(link_url(purpose=LinkPurpose.AUTHORIZE, action_ids=[action.pk], **ids)).path
+    client = Client()
+    shown = re.search(r'name="shown" value="([^"]*)"', client.get(path).content.decode()).group(1)
+
+    client.post(
+        path,
+        {"decision": "confirm", "shown": shown},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR="192.0.2.1, 198.51.100.23",
+    )
+
+    assert Authorization.objects.get().ip_address == "198.51.100.23"

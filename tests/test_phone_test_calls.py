@@ -3,11 +3,14 @@ incident; its outcome is recorded like any call's, and a 1 pressed acknowledges 
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -269,3 +272,29 @@ def test_the_contacts_page_says_when_the_test_call_quota_is_used_up(tenant, admi
 
     assert "test calls of the last 24 hours" in response.content.decode()
     assert not CallAttempt.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_test_calls_cannot_outrun_the_tenants_quota(settings) -> None:
+    settings.TEST_CALLS_PER_TENANT_PER_DAY = 2
+    tenant = make_tenant(phones=6)
+    admin = make_member(tenant, Role.ADMIN)
+    contacts = list(tenant.contacts.order_by("call_order"))
+    start = threading.Barrier(len(contacts))
+
+    def place(contact) -> str:
+        try:
+            start.wait()
+            test_call_place(contact=contact, by=admin)
+            return "placed"
+        except ValidationError as error:
+            return error.code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(contacts)) as pool:
+        results = list(pool.map(place, contacts))
+
+    assert sorted(results) == ["placed", "placed", "quota", "quota", "quota", "quota"]
+    assert CallAttempt.objects.filter(contact__tenant=tenant).count() == 2
