@@ -295,3 +295,16 @@ def test_the_authorization_evidence_records_the_client_behind_the_trusted_proxy(
     )
 
     assert Authorization.objects.get().ip_address == "198.51.100.23"
+
+
+def test_an_api_decision_by_browser_session_needs_a_recent_second_factor() -> None:
+    tenant = make_tenant()
+    action = propose(make_incident(tenant), "isolate_endpoint")
+    client = APIClient()
+    login_verified(client, make_member(tenant, Role.APPROVER))
+    stale(client)
+    url = f"/api/v1/actions/{action.pk}/authorize/"
+
+    assert client.post(url, {"statement": "yes"}, format="json").status_code == 403
+    stale(client, hours=1)
+    assert client.post(url, {"statement": "yes"}, format="json").status_code == 200
