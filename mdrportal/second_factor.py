@@ -44,11 +44,9 @@ def needs_second_factor(user: Any) -> bool:
         return False
     if user.is_staff or user.is_superuser:
         return True
-    direct = Membership.objects.filter(user=user)
-    via_partner = PartnerMembership.objects.filter(user=user)
-    if not direct.exists() and not via_partner.exists():
-        return True
-    if direct.exclude(role=Role.VIEWER).exists() or via_partner.exclude(role=Role.VIEWER).exists():
+    roles = set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    roles |= set(PartnerMembership.objects.filter(user=user).values_list("role", flat=True))
+    if not roles or roles != {Role.VIEWER}:
         return True
     strict = Tenant.objects.filter(viewers_need_second_factor=True).filter(
         Q(memberships__user=user) | Q(partner__memberships__user=user)
