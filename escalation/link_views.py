@@ -3,8 +3,6 @@ fetch links); POST, with CSRF, records the contact's decision and uses the link 
 
 from __future__ import annotations
 
-import ipaddress
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -12,17 +10,10 @@ from django.views.decorators.http import require_http_methods
 
 from escalation.link_use import link_use
 from escalation.links import LinkError, LinkPurpose, LinkTarget, link_read, link_target
+from mdrportal.client_address import client_address
 
 STATUS = {"altered": 400, "refused": 403, "stale": 409, "closed": 409, "expired": 410, "used": 410}
 STATEMENT_MAX_CHARS = 4000
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    address = request.META.get("REMOTE_ADDR", "")
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 def _page(request: HttpRequest, template: str, context: dict[str, object], status: int = 200) -> HttpResponse:
@@ -57,7 +48,7 @@ def link_page(request: HttpRequest, token: str) -> HttpResponse:
             granted=decision == "confirm",
             shown_digest=request.POST.get("shown", ""),
             statement=request.POST.get("statement", "")[:STATEMENT_MAX_CHARS],
-            ip_address=_client_ip(request),
+            ip_address=client_address(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
     except LinkError as error:

@@ -43,7 +43,7 @@ from incidents.services import (
     incident_take_fallback,
     timeline_record,
 )
-from tenants.models import Contact
+from tenants.models import Contact, Tenant
 from tenants.selectors import phone_contacts
 from tenants.services import settings_audit
 
@@ -343,11 +343,14 @@ def call_ended_advance(call: CallAttempt) -> None:
 def test_call_place(*, contact: Contact, by: AbstractBaseUser) -> CallAttempt:
     """Phone one contact to check that its number works: a call without a run, about no incident.
 
-    Queued after every incident's call; one at a time per contact. It acknowledges nothing.
+    Queued after every incident's call; one at a time per contact, and at most TEST_CALLS_PER_TENANT_PER_DAY
+    per tenant in any 24 hours (each costs money, to a number a customer admin typed). It acknowledges
+    nothing.
     """
     locked = Contact.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=contact.pk)
     if locked.tenant is None:
         raise ValidationError("Only a customer's contacts get test calls.", code="no_tenant")
+    _test_call_check_tenant_quota(locked.tenant)
     if not locked.active:
         raise ValidationError(f"{locked.name} is inactive: reactivate the contact first.", code="inactive")
     if not locked.phone:
@@ -378,6 +381,19 @@ def test_call_place(*, contact: Contact, by: AbstractBaseUser) -> CallAttempt:
     )
     nudge_dispatch()
     return call
+
+
+def _test_call_check_tenant_quota(tenant: Any) -> None:
+    # The tenant's row lock makes concurrent test calls of its contacts count one after the other.
+    Tenant.objects.select_for_update().only("pk").get(pk=tenant.pk)
+    quota = settings.TEST_CALLS_PER_TENANT_PER_DAY
+    since = timezone.now() - timedelta(days=1)
+    placed = CallAttempt.objects.filter(run__isnull=True, contact__tenant=tenant, queued_at__gt=since)
+    if placed.count() >= quota:
+        raise ValidationError(
+            f"{tenant.name} has had its {quota} test calls of the last 24 hours: try again later.",
+            code="quota",
+        )
 
 
 @transaction.atomic

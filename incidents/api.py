@@ -53,8 +53,10 @@ from incidents.serializers import (
     TimelineEventSerializer,
 )
 from incidents.services import action_cancel, action_propose, authorization_record, incident_open
+from mdrportal.api_auth import require_decision_second_factor
 from mdrportal.api_errors import field_errors, service_errors
 from mdrportal.api_permissions import ADMIN_ROLES, DECIDE_ROLES, require_role, require_staff
+from mdrportal.client_address import client_address
 from tenants.api import visible_tenant
 from tenants.selectors import performers_of
 from tenants.services import performer_set
@@ -266,6 +268,7 @@ class ActionDecisionView(generics.GenericAPIView):
         action = self.get_object()
         incident = action.incident
         require_role(request.user, incident.tenant, DECIDE_ROLES, "authorize or decline actions")
+        require_decision_second_factor(request)
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():
@@ -277,7 +280,7 @@ class ActionDecisionView(generics.GenericAPIView):
                 user=request.user,
                 text_shown=authorization_text(incident, [action]),
                 statement=serializer.validated_data["statement"],
-                ip_address=request.META.get("REMOTE_ADDR") or None,
+                ip_address=client_address(request),
                 user_agent=request.headers.get("User-Agent", ""),
             )
         action.refresh_from_db()

@@ -42,6 +42,8 @@ from incidents.services import authorization_record
 from incidents.timeline import chart, milestones, timeline_actions
 from mdrportal import access
 from mdrportal.access import portal_page, tenant_page
+from mdrportal.client_address import client_address
+from mdrportal.second_factor import step_up_redirect
 from tenants.models import Role
 
 PAGE_SIZE = 20
@@ -229,6 +231,9 @@ def approvals(request: HttpRequest) -> HttpResponse:
 def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
     """Authorize or decline, in writing, the actions the approver ticked, with the exact text shown."""
     incident = _incident(request, pk, Role.APPROVER)
+    refused = step_up_redirect(request, "incidents:approvals")
+    if refused is not None:
+        return refused
     decision = request.POST.get("decision")
     statement = request.POST.get("statement", "").strip()
     try:
@@ -258,7 +263,7 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
             text_shown=authorization_text(incident, actions),
             user=request.user,
             statement=statement,
-            ip_address=request.META.get("REMOTE_ADDR") or None,
+            ip_address=client_address(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
     except ValidationError as error:

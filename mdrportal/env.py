@@ -94,3 +94,14 @@ def env_fernet_keys(name: str, *, derive_from: str | None) -> list[str]:
                 "with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
             ) from None
     return keys
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate as Django REST framework writes it: a count, a slash and a period (s, min, hour or day)."""
+    value = _raw(name) or default
+    count, _, period = value.partition("/")
+    if not count.isdigit() or period not in {"s", "sec", "min", "hour", "day"}:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a rate such as 10/min (periods: s, min, hour, day)."
+        )
+    return value

@@ -1,14 +1,21 @@
-"""Brute-force protection for sign-in: 5 failures for one username from one address lock it for 15 minutes.
+"""Brute-force protection for sign-in: 5 failed attempts for one username from one address lock it for
+15 minutes.
 
-The count lives in the database (tenants.LoginThrottle), so every web process shares it, and is changed
-with conditional UPDATEs, never read-then-save. The authentication backend enforces it, which covers every
-sign-in that passes a request (this portal's login page and the admin's); the login form turns a lockout
-into a clear message.
+An attempt is counted before its password is checked, under a lock on the pair's row, so concurrent
+attempts cannot outrun the limit: at most MAX_FAILURES passwords are ever checked per pair and window, and
+the one after them is refused unchecked, the right password included. A success clears the count. The
+count lives in the database (tenants.LoginThrottle), so every web process shares it. The address is the
+client's as `TRUSTED_PROXY_COUNT` defines it (mdrportal/client_address.py).
+
+The authentication backend enforces it, which covers every sign-in that passes a request (this portal's
+login page, the admin's and the API's token endpoint); the login form turns a lockout into a clear message.
+Both keys are HMACs: no typed-in username (often a password typed in the wrong box) is stored.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -16,63 +23,96 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from mdrportal.client_address import client_address
+from mdrportal.metrics import LOGIN_LOCKOUTS
 from tenants.models import LoginThrottle
+
+logger = logging.getLogger(__name__)
 
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
 LOCKED_MESSAGE = (
     "Too many failed sign-ins for this username from your network address: sign-in is locked for "
-    "15 minutes. Wait and try again, or ask your MDR provider to reset your password."
+    "15 minutes. Wait and try again, or ask your MDR provider to unlock it."
 )
 
 
-def client_address(request: HttpRequest | None) -> str:
-    # REMOTE_ADDR, not X-Forwarded-For, which the client writes. Behind a proxy every client shares the
-    # proxy's address: the lock is then per username, which is stricter, not looser.
-    return (request.META.get("REMOTE_ADDR") or "") if request is not None else ""
+def _normal(username: str) -> str:
+    return username.strip().lower()
 
 
-def throttle_key(username: str, address: str) -> str:
-    return salted_hmac("mdrportal.login_guard", f"{username.strip().lower()}|{address}").hexdigest()
+def username_key(username: str) -> str:
+    return salted_hmac("mdrportal.login_guard.username", _normal(username)).hexdigest()
+
+
+def throttle_key(username: str, address: str | None) -> str:
+    return salted_hmac("mdrportal.login_guard", f"{_normal(username)}|{address or ''}").hexdigest()
 
 
 def is_locked(key: str) -> bool:
     return LoginThrottle.objects.filter(key=key, locked_until__gt=timezone.now()).exists()
 
 
+def lock_out(throttle: LoginThrottle, now: datetime) -> None:
+    """The one place a username and address get locked out (metrics and alerts hook in here)."""
+    throttle.locked_until = now + LOCKOUT
+    LOGIN_LOCKOUTS.inc()
+    logger.warning("Sign-in locked for %s after %s failed attempts", throttle.key[:12], throttle.failures)
+
+
 @transaction.atomic
-def record_failure(key: str) -> bool:
-    """Count one failure; returns whether this one locked the pair out."""
+def attempt_begin(username: str, address: str | None) -> bool:
+    """Count one attempt before its password is checked; False means the pair is locked: refuse it."""
     now = timezone.now()
-    LoginThrottle.objects.get_or_create(key=key, defaults={"window_started_at": now})
-    rows = LoginThrottle.objects.filter(key=key)
-    # A count whose window has passed, or whose lockout has run out, starts again from this failure.
-    rows.filter(Q(window_started_at__lte=now - WINDOW) | Q(locked_until__lte=now)).update(
-        failures=0, window_started_at=now, locked_until=None
+    key = throttle_key(username, address)
+    LoginThrottle.objects.get_or_create(
+        key=key, defaults={"window_started_at": now, "username_key": username_key(username)}
     )
-    rows.update(failures=F("failures") + 1)
-    locked = rows.filter(failures__gte=MAX_FAILURES, locked_until__isnull=True).update(
-        locked_until=now + LOCKOUT
-    )
+    # The row lock serializes concurrent attempts for the pair: each sees the count the previous one left.
+    throttle = LoginThrottle.objects.select_for_update().get(key=key)
+    if throttle.locked_until is not None and throttle.locked_until > now:
+        return False
+    if throttle.locked_until is not None or throttle.window_started_at <= now - WINDOW:
+        # A lockout that has run out, or a count whose window has passed, starts again from this attempt.
+        throttle.failures, throttle.window_started_at, throttle.locked_until = 0, now, None
+    throttle.failures += 1
+    allowed = throttle.failures <= MAX_FAILURES
+    if not allowed:
+        lock_out(throttle, now)
+    throttle.save(update_fields=["failures", "window_started_at", "locked_until"])
+    return allowed
+
+
+@transaction.atomic
+def attempt_failed(username: str, address: str | None) -> None:
+    """The attempt counted by attempt_begin failed: the last allowed failure locks the pair at once."""
+    now = timezone.now()
+    throttle = LoginThrottle.objects.select_for_update().filter(key=throttle_key(username, address)).first()
+    if throttle is not None and throttle.locked_until is None and throttle.failures >= MAX_FAILURES:
+        lock_out(throttle, now)
+        throttle.save(update_fields=["locked_until"])
     # Old counts of strangers' typos are of no use to anyone.
-    LoginThrottle.objects.filter(window_started_at__lt=now - timedelta(days=1)).filter(
-        Q(locked_until__isnull=True) | Q(locked_until__lt=now)
-    ).delete()
-    return locked == 1
+    LoginThrottle.objects.filter(window_started_at__lt=now - timedelta(days=1), locked_until=None).delete()
+    LoginThrottle.objects.filter(locked_until__lt=now - timedelta(days=1)).delete()
 
 
-def record_success(key: str) -> None:
-    LoginThrottle.objects.filter(key=key).delete()
+def attempt_succeeded(username: str, address: str | None) -> None:
+    LoginThrottle.objects.filter(key=throttle_key(username, address), locked_until=None).delete()
+
+
+def login_unlock(*, username: str) -> int:
+    """Lift every lock and count for this username, from every address; returns how many were lifted."""
+    deleted, _ = LoginThrottle.objects.filter(username_key=username_key(username)).delete()
+    return deleted
 
 
 class GuardedModelBackend(ModelBackend):
-    """Django's model backend, refusing a locked username and address before checking the password."""
+    """Django's model backend, counting each attempt for the username and address before checking it."""
 
     def authenticate(
         self,
@@ -85,14 +125,14 @@ class GuardedModelBackend(ModelBackend):
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         if request is None or username is None or password is None:
             return super().authenticate(request, username=username, password=password, **kwargs)
-        key = throttle_key(username, client_address(request))
-        if is_locked(key):
+        address = client_address(request)
+        if not attempt_begin(username, address):
             raise PermissionDenied(LOCKED_MESSAGE)  # stops every other backend too
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:
-            record_failure(key)
+            attempt_failed(username, address)
         else:
-            record_success(key)
+            attempt_succeeded(username, address)
         return user
 
 

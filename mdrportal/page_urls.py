@@ -7,6 +7,7 @@ from django.urls import include, path
 
 from incidents.views import home
 from mdrportal.login_guard import GuardedAuthenticationForm
+from mdrportal.second_factor_views import second_factor
 
 urlpatterns = [
     path("", home, name="home"),
@@ -18,6 +19,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path("account/second-factor/", second_factor, name="second_factor"),
     path("", include("tenants.urls")),
     path("", include("incidents.urls")),
 ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
@@ -13,6 +15,8 @@ from django.utils.functional import cached_property
 
 from incidents.selectors import action_type_choices
 from mdrportal.admin_readonly import ReadOnlyAdminMixin
+from mdrportal.login_guard import login_unlock
+from mdrportal.second_factor import second_factor_reset
 from tenants.forms import ActionPerformerFormSet, ContactInlineForm, ContactInlineFormSet
 from tenants.models import (
     ActionPerformer,
@@ -191,6 +195,7 @@ class TenantAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "slug", "partner", "timezone"]}),
         ("Response policy", {"fields": ["tier", "response_mode", "authorize_on_no_ack"]}),
         ("Call tree", {"fields": ["call_attempts_per_contact", "ring_timeout_seconds"]}),
+        ("Sign-in", {"fields": ["viewers_need_second_factor"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> list[str]:
@@ -277,3 +282,38 @@ class SettingsChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SettingsChange]:
         return super().get_queryset(request).order_by("-at", "-id")
+
+
+@admin.action(
+    description="Unlock sign-in (lift the failed sign-in lock from every address)", permissions=["change"]
+)
+def unlock_sign_in(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    for user in queryset:
+        lifted = login_unlock(username=user.get_username())
+        modeladmin.message_user(
+            request,
+            f"{user.get_username()}: sign-in unlocked ({lifted} address{'es' if lifted != 1 else ''} cleared).",
+            messages.SUCCESS,
+        )
+
+
+@admin.action(
+    description="Reset second factor (lost phone: the next sign-in sets up a new authenticator)",
+    permissions=["change"],
+)
+def reset_second_factor(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    for user in queryset:
+        second_factor_reset(user=user)
+        modeladmin.message_user(
+            request, f"{user.get_username()}: second factor reset; it is set up again at the next sign-in."
+        )
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(auth_admin.UserAdmin):
+    """Django's user admin, with the sign-in lock and the second factor an MDR lead may need to reset."""
+
+    actions = [unlock_sign_in, reset_second_factor]

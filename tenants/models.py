@@ -76,6 +76,12 @@ class Tenant(models.Model):
     partner = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="tenants"
     )
+    viewers_need_second_factor = models.BooleanField(
+        "viewers sign in with a second factor",
+        default=True,
+        help_text="Customer admins, approvers and MDR staff always need one; this can relax it for the "
+        "tenant's viewers (and its partner's viewers).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -196,9 +202,38 @@ class LoginThrottle(models.Model):
 
     # An HMAC of the username and the address: no typed-in username (often a password) is stored.
     key = models.CharField(max_length=64, unique=True)
+    # An HMAC of the username alone, so that an MDR lead can lift every lock on one user.
+    username_key = models.CharField(max_length=64, blank=True, default="", db_index=True)
     failures = models.PositiveSmallIntegerField(default=0)
     window_started_at = models.DateTimeField(help_text="When the first failure of the current count came.")
     locked_until = models.DateTimeField(null=True, blank=True, db_index=True)
 
     def __str__(self) -> str:
-        return f"{self.failures} failed sign-ins since {self.window_started_at:%Y-%m-%d %H:%M}"
+        return f"{self.failures} sign-in attempts since {self.window_started_at:%Y-%m-%d %H:%M}"
+
+
+class ApiTokenSecondFactor(models.Model):
+    """An API token created after a second-factor check: customer approvers' API decisions need one."""
+
+    token = models.OneToOneField(
+        "authtoken.Token", on_delete=models.CASCADE, primary_key=True, related_name="second_factor"
+    )
+    verified_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"second factor passed at {self.verified_at:%Y-%m-%d %H:%M}"
+
+
+class SharedCacheEntry(models.Model):
+    """One entry of the shared cache (API throttles) when no Redis is configured: Django's database cache
+    backend reads and writes this table; a model so that migrations create it."""
+
+    cache_key = models.CharField(max_length=255, primary_key=True)
+    value = models.TextField()
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "mdr_cache"
+
+    def __str__(self) -> str:
+        return self.cache_key

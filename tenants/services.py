@@ -36,6 +36,7 @@ TENANT_SETTINGS = (
     "call_attempts_per_contact",
     "ring_timeout_seconds",
     "partner",
+    "viewers_need_second_factor",
 )
 CONTACT_FIELDS = ("name", "email", "phone", "can_authorize", "active")
 

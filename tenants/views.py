@@ -17,6 +17,7 @@ from escalation.services import test_call_place
 from incidents.models import ActionType
 from mdrportal import access
 from mdrportal.access import portal_page, tenant_page
+from mdrportal.second_factor import step_up_redirect, step_up_required
 from tenants.models import Contact, Role, SettingsChange, Tenant
 from tenants.page_forms import (
     ContactForm,
@@ -171,6 +172,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         return render(request, "pages/settings.html", _settings_context(request, tenant))
     if not acting.is_admin:
         raise PermissionDenied("Only the customer's admins change its settings.")
+    refused = step_up_redirect(request, "tenants:settings")
+    if refused is not None:
+        return refused
     contacts = list(tenant_contacts(tenant).values_list("active", "phone"))
     form = SettingsForm(request.POST, tenant=tenant, contacts=contacts, editable=True)
     if form.is_valid():
@@ -190,6 +194,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @tenant_page(Role.ADMIN)
+@step_up_required("tenants:settings")
 def performers_page(request: HttpRequest) -> HttpResponse:
     """Who performs each action type under Collaborate; each change is a service call, all or none."""
     tenant = request.acting.tenant  # type: ignore[attr-defined]

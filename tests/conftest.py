@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -61,3 +63,13 @@ def twilio() -> Iterator[FakeTwilioAPI]:
 def smtp() -> Iterator[SMTPSink]:
     with SMTPSink() as sink:
         yield sink
+
+
+@pytest.fixture(autouse=True)
+def own_cache_namespace(settings: Any) -> None:
+    """Each test counts throttles in a namespace of its own: the shared cache (Redis, when the broker is)
+    outlives the test's transaction, and it is never flushed (other processes use the same Redis)."""
+    settings.CACHES = {
+        alias: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+        for alias, config in settings.CACHES.items()
+    }

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.test import Client
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.authtoken.models import Token
 
 from incidents.connectors.base import ActionRequest
 from incidents.models import Incident, ResponseAction, Severity
 from incidents.selectors import action_type_by_code
 from incidents.services import action_propose, incident_open
-from tenants.models import Contact, Partner, ResponseMode, Role, Tenant, Tier
+from mdrportal import second_factor
+from tenants.models import ApiTokenSecondFactor, Contact, Partner, ResponseMode, Role, Tenant, Tier
 from tenants.services import (
     contact_create,
     membership_set,
@@ -111,3 +117,26 @@ def make_action_request(**overrides: Any) -> ActionRequest:
         "target": "WS-0142",
     }
     return ActionRequest(**{**fields, **overrides})
+
+
+def login_verified(client: Client, user: Any) -> Any:
+    """Sign the client in as the user with a second factor just passed, as the sign-in pages leave it.
+
+    The user gets a confirmed authenticator (returned) if it has none yet.
+    """
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    client.force_login(user)
+    session = client.session
+    session[second_factor.SESSION_KEY] = {"user": user.pk, "device": device.persistent_id, "at": time.time()}
+    session.save()
+    return device
+
+
+def api_token(user: Any, *, second_factor: bool = True) -> str:
+    """The user's API token key; by default one created with a second factor, as approvers' decisions need."""
+    token, _ = Token.objects.get_or_create(user=user)
+    if second_factor:
+        ApiTokenSecondFactor.objects.get_or_create(token=token, defaults={"verified_at": timezone.now()})
+    return token.key

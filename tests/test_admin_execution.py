@@ -9,7 +9,7 @@ from incidents.connector_settings import connector_configure
 from incidents.execution import action_run, connector_spec
 from incidents.models import ActionStatus, ConnectorConfig, ResponseAction
 from tenants.models import ResponseMode
-from tests.factories import make_analyst, make_incident, make_tenant, make_user, propose
+from tests.factories import login_verified, make_analyst, make_incident, make_tenant, make_user, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ WEBHOOK = {
 @pytest.fixture
 def lead(client):
     user = make_user("lead", staff=True, group="MDR Leads")
-    client.force_login(user)
+    login_verified(client, user)
     return user
 
 
@@ -66,7 +66,7 @@ def test_an_analyst_sees_connectors_but_cannot_change_them(client) -> None:
     config = connector_configure(
         tenant=make_tenant(), by=None, kind="webhook", url="https://a.example.com", secret="k"
     )
-    client.force_login(make_analyst())
+    login_verified(client, make_analyst())
     url = reverse("admin:incidents_connectorconfig_change", args=[config.pk])
     assert client.get(url).status_code == 200
     assert client.post(url, form_data(secret="stolen")).status_code == 403
@@ -76,7 +76,7 @@ def test_an_analyst_sees_connectors_but_cannot_change_them(client) -> None:
 def test_an_analyst_proposes_a_revert_of_a_succeeded_isolation(client) -> None:
     action = propose(make_incident(make_tenant(mode=ResponseMode.AUTHORIZE)), "isolate_endpoint")
     action_run(action.pk)
-    client.force_login(make_analyst())
+    login_verified(client, make_analyst())
     response = client.post(
         reverse("admin:incidents_responseaction_changelist"),
         {"action": "propose_revert", "_selected_action": [str(action.pk)]},
@@ -94,7 +94,7 @@ def test_a_revert_of_an_action_that_cannot_be_undone_is_a_warning(client) -> Non
         make_incident(make_tenant(mode=ResponseMode.AUTHORIZE)), "terminate_process", target="pid 1"
     )
     action_run(action.pk)
-    client.force_login(make_analyst())
+    login_verified(client, make_analyst())
     response = client.post(
         reverse("admin:incidents_responseaction_changelist"),
         {"action": "propose_revert", "_selected_action": [str(action.pk)]},

@@ -27,7 +27,7 @@ from incidents.services import authorization_record, incident_set_status
 from tenants.models import Contact, ResponseMode, Tenant
 from tenants.selectors import tenant_policy
 from tenants.services import contact_create, tenant_update_settings
-from tests.factories import make_analyst, make_incident, make_tenant, make_user, propose
+from tests.factories import login_verified, make_analyst, make_incident, make_tenant, make_user, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +91,7 @@ def analyst() -> Any:
 
 @pytest.fixture
 def analyst_client(client: Client, analyst: Any) -> Client:
-    client.force_login(analyst)
+    login_verified(client, analyst)
     return client
 
 
@@ -439,7 +439,7 @@ def test_reapply_policy_admin_action_takes_the_current_policy(
 
 def test_staff_user_without_incident_permissions_is_refused_the_incident_pages(client: Client) -> None:
     incident = make_incident(make_tenant())
-    client.force_login(make_user("staffer", staff=True))
+    login_verified(client, make_user("staffer", staff=True))
 
     assert client.get(CHANGELIST).status_code == 403
     assert client.get(change_url(incident)).status_code == 403
@@ -505,7 +505,7 @@ def test_search_by_tenant_name(analyst_client: Client, spread: dict[str, Inciden
 
 @pytest.fixture
 def superuser_client(client: Client) -> Client:
-    client.force_login(make_user("root", staff=True, is_superuser=True))
+    login_verified(client, make_user("root", staff=True, is_superuser=True))
     return client
 
 
@@ -653,7 +653,7 @@ def test_change_page_query_count_does_not_grow_with_actions(
 def test_staff_user_without_add_authorization_gets_403_on_the_authorize_page(client: Client) -> None:
     incident = make_incident(make_tenant())
     propose(incident, "isolate_endpoint")
-    client.force_login(make_user("staffer", staff=True))
+    login_verified(client, make_user("staffer", staff=True))
 
     assert client.get(authorize_url(incident)).status_code == 403
     response = client.post(
@@ -671,7 +671,7 @@ def test_staff_user_without_add_authorization_gets_403_on_the_authorize_page(cli
 
 def test_staff_user_without_add_responseaction_gets_403_on_the_propose_page(client: Client) -> None:
     incident = make_incident(make_tenant())
-    client.force_login(make_user("staffer", staff=True))
+    login_verified(client, make_user("staffer", staff=True))
 
     assert client.get(propose_url(incident)).status_code == 403
     response = client.post(
@@ -684,7 +684,7 @@ def test_staff_user_without_add_responseaction_gets_403_on_the_propose_page(clie
 @pytest.mark.parametrize("url", [propose_url, authorize_url])
 def test_customer_user_is_sent_to_the_admin_login(client: Client, url: Any) -> None:
     incident = make_incident(make_tenant())
-    client.force_login(make_user("customer"))
+    login_verified(client, make_user("customer"))
 
     response = client.get(url(incident))
 
@@ -694,7 +694,7 @@ def test_customer_user_is_sent_to_the_admin_login(client: Client, url: Any) -> N
 
 def test_change_page_links_to_the_forms_the_user_may_use(client: Client, collaborate: Tenant) -> None:
     incident = make_incident(collaborate)
-    client.force_login(make_analyst())
+    login_verified(client, make_analyst())
     html = client.get(change_url(incident)).content.decode()
     assert propose_url(incident) in html
     assert authorize_url(incident) in html
@@ -704,7 +704,7 @@ def test_change_page_hides_the_forms_from_a_read_only_user(client: Client, colla
     incident = make_incident(collaborate)
     reader = make_user("reader", staff=True)
     reader.user_permissions.add(Permission.objects.get(codename="view_incident"))
-    client.force_login(reader)
+    login_verified(client, reader)
 
     response = client.get(change_url(incident))
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from tenants.models import ActionPerformer, Contact, Membership, Partner, SettingsChange, Tenant
 from tenants.rules import FALLBACK_NEEDS_PHONE, LAST_PHONE_CONTACT
 from tenants.services import contact_create
-from tests.factories import make_analyst, make_member, make_partner, make_tenant, make_user
+from tests.factories import login_verified, make_analyst, make_member, make_partner, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ def fast_passwords(settings: Any) -> None:
 
 @pytest.fixture
 def lead_client(client: Client) -> Client:
-    client.force_login(make_user("lead", staff=True, group="MDR Leads"))
+    login_verified(client, make_user("lead", staff=True, group="MDR Leads"))
     return client
 
 
@@ -523,7 +523,7 @@ def test_tenant_change_page_query_count_does_not_grow_with_contacts_or_performer
 def test_settings_audit_cannot_be_changed_or_deleted_even_by_a_superuser(client: Client) -> None:
     tenant = make_tenant()
     row = audit(tenant)[0]
-    client.force_login(make_user("root", staff=True, is_superuser=True))
+    login_verified(client, make_user("root", staff=True, is_superuser=True))
     change = reverse("admin:tenants_settingschange_change", args=[row.pk])
     delete = reverse("admin:tenants_settingschange_delete", args=[row.pk])
 
@@ -536,7 +536,7 @@ def test_settings_audit_cannot_be_changed_or_deleted_even_by_a_superuser(client:
 
 def test_analyst_can_view_tenants_but_not_change_them(client: Client) -> None:
     tenant = make_tenant()
-    client.force_login(make_analyst())
+    login_verified(client, make_analyst())
 
     assert client.get(reverse("admin:tenants_tenant_changelist")).status_code == 200
     page = client.get(change_url(tenant))
@@ -552,7 +552,7 @@ def test_analyst_can_view_tenants_but_not_change_them(client: Client) -> None:
 @pytest.mark.parametrize("url_name", ["admin:tenants_tenant_changelist", "admin:tenants_tenant_change"])
 def test_customer_user_is_sent_to_the_admin_login(client: Client, url_name: str) -> None:
     tenant = make_tenant()
-    client.force_login(make_user("customer"))
+    login_verified(client, make_user("customer"))
     url = reverse(url_name, args=[tenant.pk] if url_name.endswith("change") else [])
 
     response = client.get(url)

@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents.models import Incident
-from tests.factories import PASSWORD, make_analyst, make_tenant, make_user
+from tests.factories import PASSWORD, login_verified, make_analyst, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -115,9 +115,8 @@ def test_an_inactive_user_gets_no_token_and_their_token_stops_working() -> None:
 
 def test_a_logged_in_browser_session_works_and_its_writes_need_the_csrf_token() -> None:
     tenant = make_tenant()
-    make_analyst()
     browser = Client(enforce_csrf_checks=True)
-    assert browser.login(username="analyst", password=PASSWORD)
+    login_verified(browser, make_analyst())
     assert browser.get("/api/v1/incidents/").status_code == 200
     body = {"tenant": tenant.pk, "title": "From the browser"}
     response = browser.post("/api/v1/incidents/", body, content_type="application/json")

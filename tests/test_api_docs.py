@@ -6,13 +6,13 @@ import re
 
 import pytest
 
-from tests.factories import make_user
+from tests.factories import login_verified, make_user
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_docs_page_loads_swagger_ui_from_this_site_without_inline_script(client) -> None:
-    client.force_login(make_user(staff=True))
+    login_verified(client, make_user(staff=True))
     page = client.get("/api/docs/")
     assert page.status_code == 200
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]

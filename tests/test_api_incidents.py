@@ -24,7 +24,15 @@ from incidents.models import (
 from incidents.selectors import authorization_text
 from incidents.services import incident_set_status
 from tenants.models import Role
-from tests.factories import make_analyst, make_incident, make_member, make_tenant, make_user, propose
+from tests.factories import (
+    api_token,
+    make_analyst,
+    make_incident,
+    make_member,
+    make_tenant,
+    make_user,
+    propose,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +54,7 @@ EVENT_FIELDS = {"id", "at", "kind", "actor", "channel", "summary", "data"}
 
 def as_user(user: Any) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

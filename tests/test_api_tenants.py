@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents.models import ConnectorConfig
 from tenants.models import ActionPerformer, Contact, Role, SettingsChange, Tenant
 from tenants.rules import FALLBACK_NEEDS_PHONE, LAST_PHONE_CONTACT
 from tests.factories import (
+    api_token,
     first_contact,
     make_analyst,
     make_member,
@@ -39,7 +39,7 @@ CONTACT_FIELDS = {"id", "name", "email", "phone", "call_order", "can_authorize",
 
 def as_user(user: Any) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

@@ -1,6 +1,6 @@
 """The pages in a real browser: Debian's Chromium driven by Playwright against the live test server.
 
-A customer admin ticks the fallback checkbox (the explanation changes as it is ticked), saves, and finds it
+Each person sets up the second factor at first sign-in. A customer admin ticks the fallback checkbox (the explanation changes as it is ticked), saves, and finds it
 kept and in the history; an approver acknowledges and then authorizes a pending action in writing; a manager
 (viewer) opens the incident's timeline. Screenshots of the settings and timeline pages go to
 var/screenshots/. No page may log a console error: a Content-Security-Policy violation would be one.
@@ -8,11 +8,13 @@ var/screenshots/. No page may log a console error: a Content-Security-Policy vio
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django_otp.oath import totp
 
 from incidents.models import ActionStatus, Authorization, Channel
 from tenants.models import Role, SettingsChange, Tier
@@ -54,6 +56,14 @@ class Session:
         self.page.fill("input[name=username]", username)
         self.page.fill("input[name=password]", PASSWORD)
         self.page.click("button[type=submit]")
+        # First sign-in: set up the authenticator from the secret shown, as an app would, and continue
+        # past the recovery codes.
+        self.page.wait_for_url("**/account/second-factor/**")
+        secret = self.page.inner_text("#totp-secret")
+        self.page.fill("input[name=code]", f"{totp(base64.b32decode(secret)):06d}")
+        self.page.press("input[name=code]", "Enter")
+        self.page.wait_for_selector("#recovery-codes")
+        self.page.click("text=Continue")
         self.page.wait_for_url("**/")
 
     def close(self) -> list[str]:

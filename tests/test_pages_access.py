@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from incidents.models import ActionType
 from tenants.models import Role
-from tests.factories import first_contact, make_incident, make_member, make_tenant, propose
+from tests.factories import first_contact, login_verified, make_incident, make_member, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +83,11 @@ TABLE: dict[str, list[Check]] = {
         Check("get", lambda w: reverse("login"), {**everyone(302), "anonymous": 200}),
     ],
     "logout/": [Check("post", lambda w: reverse("logout"), {**everyone(302), "anonymous": 302})],
+    # Signed-in users pass their second factor here (verified ones again, for a step-up).
+    "account/second-factor/": [
+        Check("get", lambda w: reverse("second_factor"), everyone(200)),
+        Check("post", lambda w: reverse("second_factor"), everyone(400), lambda w: {"code": "not-a-code"}),
+    ],
     "tenant/": [
         Check("get", lambda w: reverse("tenants:choose"), everyone(200)),
         Check(
@@ -251,7 +256,7 @@ def test_page_access(world: World, settings: Any, route: str, index: int, person
     settings.DEBUG = check.debug
     client = Client()
     if persona != "anonymous":
-        client.force_login(world.users[persona])
+        login_verified(client, world.users[persona])
     url = check.url(world)
     data = check.data(world) if check.data else {}
     response = getattr(client, check.method)(url, data)

@@ -15,7 +15,7 @@ from tenants.models import Contact, Role, SettingsChange, Tenant
 from tenants.page_forms import NEEDS_A_WAY, PHONE_INVALID
 from tenants.rules import LAST_PHONE_CONTACT
 from tenants.services import contact_create, contact_update
-from tests.factories import make_member, make_partner, make_tenant
+from tests.factories import login_verified, make_member, make_partner, make_tenant
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("tenants:contacts")
@@ -30,7 +30,7 @@ def fast_passwords(settings: Any) -> None:
 def admin_client(tenant: Tenant) -> tuple[Client, Any]:
     user = make_member(tenant, Role.ADMIN)
     client = Client()
-    client.force_login(user)
+    login_verified(client, user)
     return client, user
 
 
@@ -43,7 +43,7 @@ def test_contacts_are_listed_in_call_order_with_inactive_ones_marked() -> None:
     first = tenant.contacts.order_by("call_order").first()
     contact_update(contact=first, by=None, active=False)
     client = Client()
-    client.force_login(make_member(tenant, Role.VIEWER))
+    login_verified(client, make_member(tenant, Role.VIEWER))
 
     response = client.get(LIST)
 
@@ -231,7 +231,7 @@ def test_an_admin_places_a_test_call_and_the_page_shows_its_outcome(settings: An
 def test_a_viewer_sees_the_outcome_but_may_not_place_a_test_call() -> None:
     tenant = make_tenant(phones=1)
     client = Client()
-    client.force_login(make_member(tenant, Role.VIEWER))
+    login_verified(client, make_member(tenant, Role.VIEWER))
 
     assert client.post(dial_url(tenant.contacts.get())).status_code == 403
 

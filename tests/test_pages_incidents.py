@@ -26,7 +26,7 @@ from incidents.services import incident_set_status
 from incidents.timeline import format_duration
 from incidents.views import PAGE_SIZE, STATEMENT_REQUIRED
 from tenants.models import ResponseMode, Role, Tenant
-from tests.factories import make_incident, make_member, make_tenant, propose
+from tests.factories import login_verified, make_incident, make_member, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("incidents:list")
@@ -49,7 +49,7 @@ def fast_passwords(settings: Any) -> None:
 def client_for(tenant: Tenant, role: str = Role.VIEWER) -> tuple[Client, Any]:
     user = make_member(tenant, role)
     client = Client()
-    client.force_login(user)
+    login_verified(client, user)
     return client, user
 
 

@@ -19,8 +19,10 @@ from django.utils import timezone
 from mdrportal.login_guard import LOCKED_MESSAGE, MAX_FAILURES
 from mdrportal.security import CONTENT_SECURITY_POLICY
 from tenants.models import LoginThrottle, PartnerMembership, Role
+from tenants.services import tenant_update_settings
 from tests.factories import (
     PASSWORD,
+    login_verified,
     make_analyst,
     make_incident,
     make_member,
@@ -46,6 +48,7 @@ def sign_in(client: Client, username: str, password: str, address: str = ADDRESS
 
 def test_a_customer_signs_in_lands_on_its_home_page_and_signs_out() -> None:
     tenant = make_tenant()
+    tenant_update_settings(tenant=tenant, by=None, viewers_need_second_factor=False)
     user = make_member(tenant, Role.VIEWER)
     client = Client()
 
@@ -123,7 +126,7 @@ def test_a_partner_user_chooses_the_customer_it_acts_for() -> None:
     user = make_user()
     PartnerMembership.objects.create(user=user, partner=partner, role=Role.VIEWER)
     client = Client()
-    client.force_login(user)
+    login_verified(client, user)
 
     response = client.get(reverse("incidents:list"))
     assert response.status_code == 302
@@ -146,7 +149,7 @@ def test_a_partner_user_chooses_the_customer_it_acts_for() -> None:
 def test_a_chooser_next_address_elsewhere_is_ignored() -> None:
     tenant = make_tenant()
     client = Client()
-    client.force_login(make_member(tenant))
+    login_verified(client, make_member(tenant))
 
     response = client.post(reverse("tenants:choose"), {"tenant": tenant.pk, "next": "https://evil.example/"})
 
@@ -157,7 +160,7 @@ def test_mdr_staff_read_customer_pages_and_decide_nothing() -> None:
     tenant = make_tenant()
     incident = make_incident(tenant)
     client = Client()
-    client.force_login(make_analyst())
+    login_verified(client, make_analyst())
     client.post(reverse("tenants:choose"), {"tenant": tenant.pk})
 
     assert client.get(reverse("incidents:detail", args=[incident.pk])).status_code == 200
@@ -167,14 +170,14 @@ def test_mdr_staff_read_customer_pages_and_decide_nothing() -> None:
 
 def test_a_user_without_any_customer_is_refused() -> None:
     client = Client()
-    client.force_login(make_user())
+    login_verified(client, make_user())
 
     assert client.get(reverse("home")).status_code == 403
 
 
 def test_pages_carry_strict_security_headers() -> None:
     client = Client()
-    client.force_login(make_member(make_tenant()))
+    login_verified(client, make_member(make_tenant()))
 
     response = client.get(reverse("tenants:settings"))
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from tenants.models import ActionPerformer, Performer, ResponseMode, Role, SettingsChange, Tenant, Tier
 from tenants.rules import FALLBACK_NEEDS_PHONE
 from tenants.services import contact_create
-from tests.factories import make_member, make_partner, make_tenant
+from tests.factories import login_verified, make_member, make_partner, make_tenant
 
 pytestmark = pytest.mark.django_db
 URL = reverse("tenants:settings")
@@ -26,7 +26,7 @@ def fast_passwords(settings: Any) -> None:
 def client_for(tenant: Tenant, role: str = Role.ADMIN) -> tuple[Client, Any]:
     user = make_member(tenant, role)
     client = Client()
-    client.force_login(user)
+    login_verified(client, user)
     return client, user
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome
 from incidents.models import EventKind, Incident, Severity
 from incidents.services import incident_open
-from tests.factories import make_analyst, make_tenant, make_user
+from tests.factories import login_verified, make_analyst, make_tenant, make_user
 from tests.fakes.twilio import call_dialing
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +26,7 @@ def debug_on(settings) -> None:
 @pytest.fixture
 def staff(client):
     user = make_analyst()
-    client.force_login(user)
+    login_verified(client, user)
     return user
 
 
@@ -184,7 +184,7 @@ def test_an_anonymous_visitor_is_sent_to_log_in_and_changes_nothing(client, call
 
 
 def test_a_customer_user_is_refused(client, call) -> None:
-    client.force_login(make_user("customer"))
+    login_verified(client, make_user("customer"))
     assert client.get(PAGE).status_code == 302
     assert press(client, call, "answer-press-1").status_code == 302
     assert fresh(call).outcome == CallOutcome.DIALING

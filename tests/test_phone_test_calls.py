@@ -3,11 +3,15 @@ incident; its outcome is recorded like any call's, and a 1 pressed acknowledges 
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from escalation.dispatch import call_claim_next, calls_dispatch
@@ -23,7 +27,14 @@ from escalation.sweep import escalation_sweep
 from incidents.models import Severity, TimelineEvent
 from tenants.models import Role, SettingsChange, Tenant
 from tenants.services import contact_create, contact_update
-from tests.factories import first_contact, make_analyst, make_incident, make_member, make_tenant
+from tests.factories import (
+    first_contact,
+    login_verified,
+    make_analyst,
+    make_incident,
+    make_member,
+    make_tenant,
+)
 from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
 from tests.fakes.twilio import (
@@ -218,7 +229,7 @@ def test_the_simulated_phone_page_lists_a_ringing_test_call_and_plays_it(
     tenant, admin, client, settings
 ) -> None:
     settings.DEBUG = True
-    client.force_login(make_analyst())
+    login_verified(client, make_analyst())
     call = dialed(test_call_place(contact=first_contact(tenant), by=admin))
 
     html = client.get("/dev/phone/").content.decode()
@@ -229,3 +240,61 @@ def test_the_simulated_phone_page_lists_a_ringing_test_call_and_plays_it(
     call.refresh_from_db()
     assert call.outcome == CallOutcome.VOICEMAIL
     assert "test call" in client.get("/dev/phone/").content.decode()  # among the ended calls
+
+
+def test_a_tenant_gets_at_most_its_daily_test_calls(tenant, admin, settings) -> None:
+    settings.TEST_CALLS_PER_TENANT_PER_DAY = 3
+    contact = first_contact(tenant)
+    for _ in range(3):
+        call = dialed(test_call_place(contact=contact, by=admin))
+        call_update(attempt_id=call.pk, status="no-answer")
+
+    with pytest.raises(ValidationError, match="has had its 3 test calls of the last 24 hours"):
+        test_call_place(contact=tenant.contacts.order_by("call_order").last(), by=admin)
+
+    other = make_tenant(phones=1)
+    assert (
+        test_call_place(contact=first_contact(other), by=make_member(other, Role.ADMIN)).outcome == "queued"
+    )
+    # Calls older than a day no longer count.
+    CallAttempt.objects.filter(contact__tenant=tenant).update(
+        queued_at=timezone.now() - timedelta(days=1, seconds=1)
+    )
+    assert test_call_place(contact=contact, by=admin).outcome == "queued"
+
+
+def test_the_contacts_page_says_when_the_test_call_quota_is_used_up(tenant, admin, settings, client) -> None:
+    settings.TEST_CALLS_PER_TENANT_PER_DAY = 0
+    login_verified(client, admin)
+    contact = first_contact(tenant)
+
+    response = client.post(reverse("tenants:contact_test_call", args=[contact.pk]), follow=True)
+
+    assert "test calls of the last 24 hours" in response.content.decode()
+    assert not CallAttempt.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_concurrent_test_calls_cannot_outrun_the_tenants_quota(settings) -> None:
+    settings.TEST_CALLS_PER_TENANT_PER_DAY = 2
+    tenant = make_tenant(phones=6)
+    admin = make_member(tenant, Role.ADMIN)
+    contacts = list(tenant.contacts.order_by("call_order"))
+    start = threading.Barrier(len(contacts))
+
+    def place(contact) -> str:
+        try:
+            start.wait()
+            test_call_place(contact=contact, by=admin)
+            return "placed"
+        except ValidationError as error:
+            return error.code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(contacts)) as pool:
+        results = list(pool.map(place, contacts))
+
+    assert sorted(results) == ["placed", "placed", "quota", "quota", "quota", "quota"]
+    assert CallAttempt.objects.filter(contact__tenant=tenant).count() == 2

@@ -61,6 +61,8 @@ def start_django(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
             },
             "CONNECTOR_ALLOW_LOCAL_URLS",
         ),
+        ({"API_TOKEN_RATE": "ten a minute"}, "API_TOKEN_RATE"),
+        ({"TRUSTED_PROXY_COUNT": "-1"}, "TRUSTED_PROXY_COUNT"),
     ],
 )
 def test_a_malformed_setting_stops_the_site_naming_the_variable(

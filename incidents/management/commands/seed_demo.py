@@ -65,6 +65,10 @@ class Command(BaseCommand):
         )
         for username, what in self.logins:
             self.stdout.write(f"  {username:28} {what}")
+        self.stdout.write(
+            "At first sign-in each user sets up a second factor: scan the QR code (or type the secret) into "
+            "an authenticator app and keep the recovery codes shown."
+        )
 
     def _user(self, username: str, what: str, *, staff: bool = False, group: str | None = None) -> Any:
         User = get_user_model()

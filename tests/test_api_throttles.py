@@ -1,0 +1,82 @@
+"""API throttles: token creation per client address, writes per user; both in the shared cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import redis
+from rest_framework.test import APIClient
+
+from tenants.models import SharedCacheEntry
+from tests.factories import PASSWORD, api_token, make_analyst, make_tenant, make_user
+
+pytestmark = pytest.mark.django_db
+TOKEN_URL = "/api/v1/auth/token/"
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def token_request(username: str, address: str, password: str = PASSWORD) -> Any:
+    return APIClient().post(TOKEN_URL, {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def test_token_creation_is_throttled_per_client_address(settings: Any) -> None:
+    settings.API_TOKEN_RATE = "3/min"
+    make_user("integrator")
+    make_user("other")
+    statuses = [token_request("integrator", "198.51.100.4", "wrong").status_code for _ in range(3)]
+
+    refused = token_request("other", "198.51.100.4")
+
+    assert statuses == [400, 400, 400]
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert token_request("other", "198.51.100.5").status_code == 200
+
+
+def test_writes_are_throttled_per_user_and_reads_are_not(settings: Any) -> None:
+    settings.API_WRITE_RATE = "2/min"
+    tenant = make_tenant()
+    analyst, other = make_analyst(), make_analyst("analyst2")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(analyst)}")
+    body = {"tenant": tenant.pk, "title": "Ransomware", "severity": "high"}
+    assert [client.post("/api/v1/incidents/", body, format="json").status_code for _ in range(2)] == [
+        201,
+        201,
+    ]
+
+    refused = client.post("/api/v1/incidents/", body, format="json")
+
+    assert refused.status_code == 429
+    assert client.get("/api/v1/incidents/").status_code == 200
+    fresh = APIClient()
+    fresh.credentials(HTTP_AUTHORIZATION=f"Token {api_token(other)}")
+    assert fresh.post("/api/v1/incidents/", body, format="json").status_code == 201
+
+
+def test_without_redis_the_counts_live_in_the_database(settings: Any) -> None:
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "mdr_cache"}
+    }
+    make_user("integrator")
+
+    token_request("integrator", "198.51.100.4")
+
+    assert SharedCacheEntry.objects.filter(cache_key__contains="throttle_token").exists()
+
+
+@pytest.mark.redis
+def test_with_redis_the_counts_are_seen_by_every_process(settings: Any) -> None:
+    assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
+    prefix = settings.CACHES["default"]["KEY_PREFIX"]
+    make_user("integrator")
+
+    token_request("integrator", "198.51.100.77")
+
+    # Another client of the same Redis (another web process) sees the count.
+    keys = redis.Redis.from_url(settings.CACHE_URL).keys(f"{prefix}:*throttle_token_198.51.100.77")
+    assert len(keys) == 1
