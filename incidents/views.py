@@ -60,10 +60,11 @@ def _incident(request: HttpRequest, pk: int, minimum: Role = Role.VIEWER) -> Inc
 def home(request: HttpRequest) -> HttpResponse:
     acting = request.acting  # type: ignore[attr-defined]
     incidents = Incident.objects.filter(tenant=acting.tenant)
-    counts = incidents.aggregate(
-        open=Count("pk", filter=Q(status=IncidentStatus.OPEN)),
-        awaiting=Count("actions", filter=Q(actions__status=ActionStatus.AWAITING_AUTHORIZATION)),
+    # Each count over its own rows: counted over a join to actions, an incident counted once per action.
+    awaiting = ResponseAction.objects.filter(
+        incident__tenant=acting.tenant, status=ActionStatus.AWAITING_AUTHORIZATION
     )
+    counts = {"open": incidents.filter(status=IncidentStatus.OPEN).count(), "awaiting": awaiting.count()}
     return render(
         request,
         "pages/home.html",

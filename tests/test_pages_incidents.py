@@ -100,6 +100,21 @@ def test_the_list_filters_by_status_severity_and_dates() -> None:
     assert shown(status="open", severity="high") == [old.pk]
 
 
+def test_the_home_page_counts_each_incident_and_each_action_once() -> None:
+    tenant = make_tenant()
+    incident = make_incident(tenant)
+    for n in range(5):
+        propose(incident, "isolate_endpoint", target=f"WS-{n}")
+    other = make_incident(tenant)
+    incident_set_status(incident=other, status=IncidentStatus.RESOLVED, by=None)
+    make_incident(make_tenant())  # another tenant's
+    client, _ = client_for(tenant)
+
+    response = client.get(reverse("home"))
+
+    assert response.context["counts"] == {"open": 1, "awaiting": 5}
+
+
 def test_the_list_is_paginated_and_keeps_its_filters_on_the_next_page() -> None:
     tenant = make_tenant()
     for _ in range(PAGE_SIZE + 3):
