@@ -39,6 +39,7 @@ from incidents.models import (
     ResponseAction,
     TimelineEvent,
 )
+from incidents.pagination import IncidentPages, TimelinePages
 from incidents.selectors import authorization_text, incident_timeline, incidents_for_user
 from incidents.serializers import (
     ActionSerializer,
@@ -94,6 +95,8 @@ def _fingerprint(data: dict[str, Any]) -> str:
 @extend_schema_view(
     list=extend_schema(
         summary="Incidents of the tenants you may see, newest first",
+        description="In pages of 50: follow `next` (an opaque `cursor`) for older incidents. A page has no "
+        "`count`: counting every incident made the last pages slow.",
         parameters=[IncidentFilterSerializer],
     ),
     retrieve=extend_schema(summary="One incident"),
@@ -128,6 +131,7 @@ class IncidentViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = IncidentSerializer
+    pagination_class = IncidentPages
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incident = self.get_object()
@@ -232,9 +236,13 @@ class IncidentActionsView(generics.ListCreateAPIView):
         return Response(ActionSerializer(action).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(summary="The incident's timeline: every fact in order")
+@extend_schema(
+    summary="The incident's timeline: every fact in order",
+    description="In pages of 50, oldest first: follow `next` (an opaque `cursor`). A page has no `count`.",
+)
 class IncidentTimelineView(generics.ListAPIView):
     serializer_class = TimelineEventSerializer
+    pagination_class = TimelinePages
 
     def get_queryset(self) -> QuerySet[TimelineEvent]:
         return incident_timeline(visible_incident(self.request, self.kwargs["incident_id"]))
