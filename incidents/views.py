@@ -13,8 +13,8 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,6 +32,7 @@ from incidents.models import (
     ResponseAction,
     Severity,
 )
+from incidents.pagination import CustomerIncidentPages, keyset_page
 from incidents.selectors import (
     authorization_text,
     awaiting_authorization,
@@ -46,7 +47,8 @@ from mdrportal.client_address import client_address
 from mdrportal.second_factor import step_up_redirect
 from tenants.models import Role
 
-PAGE_SIZE = 20
+PAGE_SIZE = CustomerIncidentPages.page_size
+EVENTS_PER_PAGE = 100
 STATEMENT_REQUIRED = "Write a statement in your own words: it is kept with your decision."
 
 
@@ -101,18 +103,19 @@ class IncidentFilters(forms.Form):
 def incident_list(request: HttpRequest) -> HttpResponse:
     tenant = request.acting.tenant  # type: ignore[attr-defined]
     filters = IncidentFilters(request.GET or None)
-    incidents = Incident.objects.filter(tenant=tenant).annotate(
-        awaiting=Count("actions", filter=Q(actions__status=ActionStatus.AWAITING_AUTHORIZATION))
+    # A subquery per shown incident, not a join grouped over every incident of the tenant.
+    awaiting = (
+        ResponseAction.objects.filter(incident=OuterRef("pk"), status=ActionStatus.AWAITING_AUTHORIZATION)
+        .values("incident")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
+    incidents = Incident.objects.filter(tenant=tenant).annotate(awaiting=Coalesce(Subquery(awaiting), 0))
     if filters.is_valid():
         incidents = filters.apply(incidents)
-    page = Paginator(incidents.order_by("-opened_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
+    page = keyset_page(CustomerIncidentPages(), incidents, request)
     return render(
-        request,
-        "pages/incident_list.html",
-        {"section": "incidents", "filters": filters, "page": page, "query": params.urlencode()},
+        request, "pages/incident_list.html", {"section": "incidents", "filters": filters, "page": page}
     )
 
 
