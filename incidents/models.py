@@ -170,7 +170,14 @@ class Incident(models.Model):
 
     class Meta:
         ordering = ["-opened_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "status", "-opened_at"])]
+        # The lists read newest first in keyset pages (opened_at, id), for every tenant (MDR staff) or
+        # one, filtered by status or severity.
+        indexes = [
+            models.Index(fields=["tenant", "status", "-opened_at"]),
+            models.Index(fields=["-opened_at", "-id"], name="incident_newest_idx"),
+            models.Index(fields=["tenant", "-opened_at", "-id"], name="incident_tenant_newest_idx"),
+            models.Index(fields=["tenant", "severity", "-opened_at"], name="incident_tenant_severity_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
@@ -261,6 +268,14 @@ class ResponseAction(models.Model):
 
     class Meta:
         ordering = ["proposed_at", "id"]
+        # Few actions await authorization at any time; the home page, the lists and approvals count them.
+        indexes = [
+            models.Index(
+                fields=["incident"],
+                condition=Q(status="awaiting_authorization"),
+                name="action_awaiting_idx",
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status__in=["queued", "running", "succeeded", "failed"]) | ~Q(basis=""),
