@@ -2,12 +2,16 @@
 
 Pure functions over rows fetched once (the incident, its events, its actions from timeline_actions), so
 the page's query count does not depend on how many events there are. The chart is SVG geometry computed
-on the server; the template only writes it out (no script, no inline style: the CSP forbids both).
+on the server; the template only writes it out (no script, no inline style: the CSP forbids both). It
+summarizes: the events of a lane that fall in one of COLUMNS columns are one dot saying how many they are
+and of which kinds, so an incident with thousands of call attempts draws at most COLUMNS dots a lane.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,11 +39,21 @@ class Milestone:
 
 @dataclass(frozen=True)
 class Dot:
+    """The events of one lane that fall in one column of the chart: one event, or a summary of several."""
+
     x: float
     y: float
     color: str
     title: str
     big: bool
+    count: int = 1
+
+    @property
+    def r(self) -> float:
+        if self.count == 1:
+            return 7.0 if self.big else 4.5
+        # Grows with the number of events it stands for, within the lane's height.
+        return min(12.0, max(7.0 if self.big else 4.5, 4.5 + 1.5 * math.log2(self.count)))
 
 
 @dataclass(frozen=True)
@@ -137,6 +151,7 @@ LANES: tuple[tuple[str, frozenset[str]], ...] = (
     ),
     ("Actions", frozenset()),  # everything else: proposals, decisions, execution
 )
+COLUMNS = 120
 COLORS = {"status": "#5b6673", "notify": "#2f6fb3", "authz": "#9a6400", "act": "#1b7a43", "bad": "#b3261e"}
 BAD = frozenset(
     {
@@ -241,8 +256,29 @@ def _color(kind: str, lane: int) -> str:
     return COLORS[("status", "notify", "authz", "act")[lane]]
 
 
+def _dot(group: Sequence[TimelineEvent], y: float, lane: int, x_of: Callable[[datetime], float]) -> Dot:
+    first, last = group[0], group[-1]
+    when = timezone.localtime(first.at).strftime("%H:%M:%S")
+    if len(group) == 1:
+        title = f"{when} {first.get_kind_display()}: {first.summary}"
+        return Dot(x=x_of(first.at), y=y, color=_color(first.kind, lane), title=title, big=first.kind in BIG)
+    kinds = Counter(e.get_kind_display() for e in group)
+    until = timezone.localtime(last.at).strftime("%H:%M:%S")
+    title = f"{when}–{until} {len(group)} events: " + ", ".join(f"{n} {k}" for k, n in kinds.most_common())
+    bad = next((e.kind for e in group if e.kind in BAD), None)
+    return Dot(
+        x=x_of(first.at + (last.at - first.at) / 2),
+        y=y,
+        color=_color(bad or first.kind, lane),
+        title=title,
+        big=any(e.kind in BIG for e in group),
+        count=len(group),
+    )
+
+
 def chart(incident: Incident, events: Sequence[TimelineEvent], marks: Sequence[Milestone]) -> Chart:
-    """The timeline as SVG geometry: one lane per kind of fact, a dot per event, a line per milestone."""
+    """The timeline as SVG geometry: one lane per kind of fact, a dot per event or per column of events
+    (COLUMNS across), a line per milestone. Events come in time order."""
     width, left, right = 1000, 118, 24
     reached = [m for m in marks if m.event is not None and m.key != "detection"]
     flag_row, lane_height = 16, 34
@@ -261,19 +297,11 @@ def chart(incident: Incident, events: Sequence[TimelineEvent], marks: Sequence[M
         return round(left + plot * (at - start).total_seconds() / span, 1)
 
     lanes = tuple(Lane(label, top + lane_height * i + lane_height / 2) for i, (label, _) in enumerate(LANES))
-    dots = []
+    columns: dict[tuple[int, int], list[TimelineEvent]] = {}
     for event in events:
-        lane = _lane_of(event.kind)
-        when = timezone.localtime(event.at).strftime("%H:%M:%S")
-        dots.append(
-            Dot(
-                x=x_of(event.at),
-                y=lanes[lane].y,
-                color=_color(event.kind, lane),
-                title=f"{when} {event.get_kind_display()}: {event.summary}",
-                big=event.kind in BIG,
-            )
-        )
+        column = min(COLUMNS - 1, int(COLUMNS * (event.at - start).total_seconds() / span))
+        columns.setdefault((_lane_of(event.kind), column), []).append(event)
+    dots = [_dot(group, lanes[lane].y, lane, x_of) for (lane, _column), group in sorted(columns.items())]
     flags = []
     for row, mark in enumerate(reached):
         x = x_of(mark.event.at)  # type: ignore[union-attr]

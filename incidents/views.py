@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -128,9 +129,12 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 @portal_page
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """Every event in order with actor and channel, the durations that matter and the drawn timeline."""
+    """Every event in order with actor and channel, in pages, the durations that matter and the drawn
+    timeline, which summarizes every event of the incident."""
     incident = _incident(request, pk)
     events = list(incident_timeline(incident))
+    # Paged in memory: the milestones and the chart need every event anyway (one query, on the index).
+    events_page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
     actions = list(timeline_actions(incident))
     marks = milestones(incident, events, actions)
     acknowledged = next((e for e in events if e.kind == EventKind.ACKNOWLEDGED), None)
@@ -140,7 +144,8 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "section": "incidents",
             "incident": incident,
-            "events": events,
+            "events": events_page.object_list,
+            "events_page": events_page,
             "actions": actions,
             "milestones": marks,
             "chart": chart(incident, events, marks),

@@ -23,8 +23,8 @@ from incidents.models import (
 )
 from incidents.selectors import authorization_text
 from incidents.services import incident_set_status
-from incidents.timeline import format_duration
-from incidents.views import PAGE_SIZE, STATEMENT_REQUIRED
+from incidents.timeline import COLUMNS, format_duration
+from incidents.views import EVENTS_PER_PAGE, PAGE_SIZE, STATEMENT_REQUIRED
 from tenants.models import ResponseMode, Role, Tenant
 from tests.factories import login_verified, make_incident, make_member, make_tenant, propose
 
@@ -127,7 +127,8 @@ def test_the_list_is_paginated_and_keeps_its_filters_on_the_next_page() -> None:
 
     assert len(first.context["page"]) == PAGE_SIZE and first.context["page"].previous is None
     assert "severity=critical" in older and "cursor=" in older
-    assert f'href="{older.replace("&", "&amp;")}"' in first.content.decode()
+    html = first.content.decode()
+    assert html.count('class="pager"') == 1 and f'<a href="{older.replace("&", "&amp;")}">Older' in html
     shown = [i.pk for i in first.context["page"]] + [i.pk for i in second.context["page"]]
     assert shown == [i.pk for i in reversed(opened)]
     assert second.context["page"].next is None
@@ -252,6 +253,42 @@ def test_the_fallback_counts_as_the_decision() -> None:
 
     decided = next(m for m in response.context["milestones"] if m.key == "decided")
     assert (decided.duration, decided.note) == ("20 min 15 s", "No-acknowledgment fallback taken")
+
+
+def test_a_long_timeline_comes_in_pages_and_the_chart_summarizes_it() -> None:
+    tenant = make_tenant()
+    incident = make_incident(tenant)  # one event
+    start = incident.opened_at
+    TimelineEvent.objects.bulk_create(
+        TimelineEvent(
+            incident=incident,
+            kind=EventKind.CALL_ATTEMPT,
+            at=start + timedelta(seconds=n + 1),
+            channel=Channel.PHONE,
+            summary=f"Call {n + 1}: no answer",
+        )
+        for n in range(1200)
+    )
+    event(incident, EventKind.FLAGGED, 30, summary="Could not notify")  # after the calls
+    client, _ = client_for(tenant)
+    url = reverse("incidents:detail", args=[incident.pk])
+
+    first = client.get(url)
+    last = client.get(url, {"page": 13})
+
+    assert [e.summary for e in first.context["events"]][1:3] == ["Call 1: no answer", "Call 2: no answer"]
+    assert len(first.context["events"]) == EVENTS_PER_PAGE
+    assert [e.kind for e in last.context["events"]] == [EventKind.CALL_ATTEMPT, EventKind.FLAGGED]  # 13 pages
+    assert "Events 1–100 of 1202" in first.content.decode()
+    dots = first.context["chart"].dots
+    assert len(dots) <= COLUMNS * 2 and first.content.decode().count("<circle") == len(dots)
+    assert sum(d.count for d in dots) == 1202  # every event is in one dot
+    calls = [d for d in dots if "Call attempt" in d.title]
+    assert len(calls) <= COLUMNS and sum(d.count for d in calls) == 1200
+    many = max(calls, key=lambda d: d.count)
+    assert many.count >= 10 and f" {many.count} events: {many.count} Call attempt" in many.title
+    assert any(d.count == 1 and d.title.endswith("Could not notify") for d in dots)
+    assert "1202 events" in first.context["chart"].summary
 
 
 @pytest.mark.parametrize("events", [3, 15])
