@@ -152,6 +152,7 @@ LANES: tuple[tuple[str, frozenset[str]], ...] = (
     ("Actions", frozenset()),  # everything else: proposals, decisions, execution
 )
 COLUMNS = 120
+KIND_LABELS: dict[str, str] = dict(EventKind.choices)
 COLORS = {"status": "#5b6673", "notify": "#2f6fb3", "authz": "#9a6400", "act": "#1b7a43", "bad": "#b3261e"}
 BAD = frozenset(
     {
@@ -256,15 +257,22 @@ def _color(kind: str, lane: int) -> str:
     return COLORS[("status", "notify", "authz", "act")[lane]]
 
 
+def _label(kind: str) -> str:
+    return KIND_LABELS.get(kind, kind)
+
+
 def _dot(group: Sequence[TimelineEvent], y: float, lane: int, x_of: Callable[[datetime], float]) -> Dot:
     first, last = group[0], group[-1]
     when = timezone.localtime(first.at).strftime("%H:%M:%S")
     if len(group) == 1:
         title = f"{when} {first.get_kind_display()}: {first.summary}"
         return Dot(x=x_of(first.at), y=y, color=_color(first.kind, lane), title=title, big=first.kind in BIG)
-    kinds = Counter(e.get_kind_display() for e in group)
+    # Counted by the stored kind, then labelled: get_kind_display rebuilds the choices on every call.
+    kinds = Counter(e.kind for e in group)
     until = timezone.localtime(last.at).strftime("%H:%M:%S")
-    title = f"{when}–{until} {len(group)} events: " + ", ".join(f"{n} {k}" for k, n in kinds.most_common())
+    title = f"{when}–{until} {len(group)} events: " + ", ".join(
+        f"{n} {_label(k)}" for k, n in kinds.most_common()
+    )
     bad = next((e.kind for e in group if e.kind in BAD), None)
     return Dot(
         x=x_of(first.at + (last.at - first.at) / 2),
