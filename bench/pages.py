@@ -1,15 +1,18 @@
-"""How the pages and lists grow with the database: p95 nearly empty, then at --incidents / --events.
+"""How the pages and lists grow with the database: p95 nearly empty and at --incidents / --events.
 
-Makes a PostgreSQL database of its own next to the one DATABASE_URL names (`<name>_bench`, or --database),
-migrates it, seeds a customer tenant with a viewer, an MDR analyst with an API token and one incident
-with 5,000 events, and measures through the Django test client (in this process, no network):
+Makes two PostgreSQL databases of its own on the server DATABASE_URL names (`<name>_bench` and
+`<name>_bench_large`, or --database and --database_large), migrates both and seeds each the same way: a
+customer tenant with a viewer, 49 other tenants, an MDR analyst with an API token, 60 incidents, one of them
+with 5,000 events. The large one is then loaded with SQL. Each page is measured through the Django test
+client (in this process, no network) on both, in alternating blocks of requests, so that whatever else the
+machine does at the time weighs on both sides alike:
   - the customer timeline page of that incident,
   - the customer incident list, first page,
   - the staff API incident list, first page and last page.
-Then it loads the large database with SQL (generate_series: incidents spread over 50 tenants, a fifth of
-them the customer's, events spread over them, one action in four incidents), vacuums, analyzes, measures
-again (after --settle seconds: the server writes the load out meanwhile), prints the p95 of each and the
-ratio, and drops the database.
+The load is set-based SQL (generate_series: incidents spread over the 50 tenants, a fifth of them the
+customer's, the events spread over them, one action in four incidents), then VACUUM ANALYZE and --settle
+seconds while the server writes it out. It prints the p95 and the median of each page on both databases
+and their ratio, and drops both databases.
     bench/pages --incidents 100000 --events 1000000 [--runs 40] [--keep]
 """
 
@@ -22,7 +25,9 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 TIMELINE_EVENTS = 5000
 TENANTS = 50
 TARGET = 1.5
+BLOCK = 10  # requests in a row on one database
 
 KINDS = (
     "call_attempt",
@@ -53,7 +59,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--incidents", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=100, help="timed requests per page and size")
-    parser.add_argument("--database", help="the database to create and drop (default: <name>_bench)")
+    parser.add_argument("--database", help="the databases to create and drop: this name and <this>_large")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
         "--settle",
@@ -64,68 +70,90 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _database_url(name: str | None) -> tuple[str, str, str]:
-    """The admin address (the configured database) and the bench's own address and name."""
+def _server() -> tuple[str, str]:
+    """The configured address (to create and drop databases through) and its database name."""
     configured = os.environ.get("DATABASE_URL", "")
     parts = urlsplit(configured)
     if parts.scheme not in ("postgres", "postgresql"):
         sys.exit(
             "bench/pages: set DATABASE_URL to a PostgreSQL database (postgres://...); it names the server."
         )
-    bench = name or parts.path.lstrip("/") + "_bench"
-    return configured, urlunsplit(parts._replace(path="/" + bench)), bench
+    return configured, parts.path.lstrip("/")
 
 
-def _admin(url: str, sql: str) -> None:
+def _admin(url: str, statement: str, database: str) -> None:
     import psycopg
-    from psycopg import sql as q
+    from psycopg import sql
 
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(q.SQL(sql).format(q.Identifier(os.environ["MDR_BENCH_DATABASE"])))
+        connection.execute(sql.SQL(statement).format(sql.Identifier(database)))
+
+
+def _use(database: str) -> None:
+    """Point this process's connection at the database: the next query reconnects."""
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = database
 
 
 def p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=20, method="inclusive")[18]
 
 
-def measure(get: Callable[[], object], runs: int) -> tuple[float, float]:
-    """The p95 and the median, in milliseconds."""
-    for _ in range(5):  # warm: templates compiled, connections open, pages cached
-        get()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        get()
-        samples.append((time.perf_counter() - start) * 1000)
-    return p95(samples), statistics.median(samples)
+def measure(gets: dict[str, Callable[[], object]], runs: int) -> dict[str, tuple[float, float]]:
+    """The p95 and the median in milliseconds on each database, measured in alternating blocks."""
+    samples: dict[str, list[float]] = {database: [] for database in gets}
+    order = list(gets)
+    for block in range(max(1, -(-runs // BLOCK))):
+        for database in order if block % 2 == 0 else reversed(order):
+            _use(database)
+            get = gets[database]
+            for _ in range(2):  # warm: connection open, templates compiled, pages cached
+                get()
+            for _ in range(BLOCK):
+                start = time.perf_counter()
+                get()
+                samples[database].append((time.perf_counter() - start) * 1000)
+    return {database: (p95(taken), statistics.median(taken)) for database, taken in samples.items()}
 
 
 def main() -> None:
     args = _arguments()
-    admin_url, bench_url, bench = _database_url(args.database)
-    os.environ["MDR_BENCH_DATABASE"] = bench
-    _admin(admin_url, "DROP DATABASE IF EXISTS {}")
-    _admin(admin_url, "CREATE DATABASE {}")
-    os.environ["DATABASE_URL"] = bench_url
+    admin_url, configured = _server()
+    small = args.database or configured + "_bench"
+    large = small + "_large"
+    for database in (small, large):
+        _admin(admin_url, "DROP DATABASE IF EXISTS {}", database)
+        _admin(admin_url, "CREATE DATABASE {}", database)
+    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(admin_url)._replace(path="/" + small))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
     try:
-        run(args)
+        run(args, small, large)
     finally:
         from django.db import connections
 
         connections.close_all()
         if not args.keep:
-            _admin(admin_url, "DROP DATABASE IF EXISTS {}")
+            for database in (small, large):
+                _admin(admin_url, "DROP DATABASE IF EXISTS {}", database)
 
 
-def run(args: argparse.Namespace) -> None:
-    import django
+@dataclass
+class Seeded:
+    """What one database holds to measure with: the incident with 5,000 events and signed-in clients."""
 
-    django.setup()
+    customer: int
+    others: list[int]
+    timeline: int
+    customer_client: Any
+    staff_client: Any
+
+
+def _seed() -> Seeded:
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
-    from django.test.utils import setup_test_environment
 
     from tenants.models import Role
     from tests.factories import (
@@ -137,7 +165,6 @@ def run(args: argparse.Namespace) -> None:
         make_tenant,
     )
 
-    setup_test_environment()
     call_command("migrate", verbosity=0)
     customer = make_tenant()
     others = [make_tenant() for _ in range(TENANTS - 1)]
@@ -155,73 +182,95 @@ def run(args: argparse.Namespace) -> None:
             """,
             [timeline.pk, timeline.opened_at, list(KINDS), TIMELINE_EVENTS - 1],
         )
-
     customer_client = Client()
     login_verified(customer_client, viewer)
     staff_client = Client(HTTP_AUTHORIZATION=f"Token {api_token(analyst)}")
+    return Seeded(customer.pk, [t.pk for t in others], timeline.pk, customer_client, staff_client)
 
-    def ok(response: object) -> object:
-        if response.status_code != 200:  # type: ignore[attr-defined]
-            raise SystemExit(
-                f"bench/pages: {response.status_code} from {response.wsgi_request.get_full_path()}"
-            )  # type: ignore[attr-defined]
-        return response
 
-    def last_page_url() -> str:
-        first = ok(staff_client.get("/api/v1/incidents/")).json()  # type: ignore[attr-defined]
-        if "count" in first:  # numbered pages
-            return f"/api/v1/incidents/?page={max(1, -(-first['count'] // 50))}"
-        with connection.cursor() as cursor:  # where a client that followed `next` ends up
-            cursor.execute(
-                "SELECT opened_at FROM incidents_incident ORDER BY opened_at, id OFFSET 50 LIMIT 1"
-            )
-            (position,) = cursor.fetchone()
-        cursor_value = base64.b64encode(urlencode({"p": str(position)}).encode()).decode()
-        return "/api/v1/incidents/?" + urlencode({"cursor": cursor_value})
+def _ok(response: Any) -> Any:
+    if response.status_code != 200:
+        raise SystemExit(f"bench/pages: {response.status_code} from {response.wsgi_request.get_full_path()}")
+    return response
 
-    def pages() -> dict[str, tuple[float, float]]:
-        detail = f"/incidents/{timeline.pk}/"
-        last = last_page_url()
-        if len(ok(staff_client.get(last)).json()["results"]) != 50:  # type: ignore[attr-defined]
-            raise SystemExit("bench/pages: the last page should hold 50 incidents")
-        return {
-            "customer timeline page, 5,000 events": measure(
-                lambda: ok(customer_client.get(detail)), args.runs
-            ),
-            "customer incident list, first page": measure(
-                lambda: ok(customer_client.get("/incidents/")), args.runs
-            ),
-            "staff API incident list, first page": measure(
-                lambda: ok(staff_client.get("/api/v1/incidents/")), args.runs
-            ),
-            "staff API incident list, last page": measure(lambda: ok(staff_client.get(last)), args.runs),
-        }
 
-    _vacuum()
-    small = pages()
-    started = time.perf_counter()
-    _load(customer.pk, [t.pk for t in others], timeline.pk, args.incidents, args.events)
-    _vacuum()
-    loading = time.perf_counter() - started
-    time.sleep(args.settle)
+def _last_page_url(seeded: Seeded) -> str:
+    from django.db import connection
+
+    first = _ok(seeded.staff_client.get("/api/v1/incidents/")).json()
+    if "count" in first:  # numbered pages
+        return f"/api/v1/incidents/?page={max(1, -(-first['count'] // 50))}"
+    with connection.cursor() as cursor:  # where a client that followed `next` ends up
+        cursor.execute("SELECT opened_at FROM incidents_incident ORDER BY opened_at, id OFFSET 50 LIMIT 1")
+        (position,) = cursor.fetchone()
+    value = base64.b64encode(urlencode({"p": str(position)}).encode()).decode()
+    url = "/api/v1/incidents/?" + urlencode({"cursor": value})
+    if len(_ok(seeded.staff_client.get(url)).json()["results"]) != 50:
+        raise SystemExit("bench/pages: the last page should hold 50 incidents")
+    return url
+
+
+def _counts() -> tuple[int, int]:
+    from django.db import connection
+
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT count(*) FROM incidents_incident), (SELECT count(*) FROM incidents_timelineevent)"
         )
-        incidents_now, events_now = cursor.fetchone()
-    large = pages()
+        return cursor.fetchone()
 
+
+def run(args: argparse.Namespace, small: str, large: str) -> None:
+    import django
+
+    django.setup()
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    seeded: dict[str, Seeded] = {}
+    for database in (small, large):
+        _use(database)
+        seeded[database] = _seed()
+    _use(large)
+    started = time.perf_counter()
+    big = seeded[large]
+    _load(big.customer, big.others, big.timeline, args.incidents, args.events)
+    _vacuum()
+    loading = time.perf_counter() - started
+    _use(small)
+    _vacuum()
+    sizes = {}
+    last = {}
+    for database in (small, large):
+        _use(database)
+        sizes[database] = _counts()
+        last[database] = _last_page_url(seeded[database])
+    time.sleep(args.settle)
+
+    def page(name: str, get: Callable[[Seeded, str], Any]) -> tuple[str, dict[str, tuple[float, float]]]:
+        gets = {d: (lambda d=d: _ok(get(seeded[d], d))) for d in (small, large)}
+        return name, measure(gets, args.runs)
+
+    results = [
+        page(
+            "customer timeline page, 5,000 events",
+            lambda s, d: s.customer_client.get(f"/incidents/{s.timeline}/"),
+        ),
+        page("customer incident list, first page", lambda s, d: s.customer_client.get("/incidents/")),
+        page("staff API incident list, first page", lambda s, d: s.staff_client.get("/api/v1/incidents/")),
+        page("staff API incident list, last page", lambda s, d: s.staff_client.get(last[d])),
+    ]
     print(
-        f"pages: nearly empty (60 incidents, {TIMELINE_EVENTS} events) -> {incidents_now} incidents, "
-        f"{events_now} events; loaded and vacuumed in {loading:.0f} s (then {args.settle:.0f} s to settle); "
-        f"{args.runs} timed requests each"
+        f"pages: nearly empty ({sizes[small][0]} incidents, {sizes[small][1]} events) vs large "
+        f"({sizes[large][0]} incidents, {sizes[large][1]} events); loaded and vacuumed in {loading:.0f} s; "
+        f"{args.runs} timed requests a page on each, in alternating blocks of {BLOCK}"
     )
     print(
         f"{'page':38} {'p95 nearly empty':>16} {'p95 large':>10} {'ratio':>6}   (medians: empty, large, ratio)"
     )
     worst = 0.0
-    for name, (before, median_before) in small.items():
-        after, median_after = large[name]
+    for name, found in results:
+        (before, median_before), (after, median_after) = found[small], found[large]
         worst = max(worst, after / before)
         print(
             f"{name:38} {before:13.1f} ms {after:7.1f} ms {after / before:5.2f}x"
