@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from escalation.acknowledgments import acknowledgment_record
@@ -23,14 +22,22 @@ from incidents.selectors import authorization_text
 from incidents.services import IncidentClosed, action_cancel, authorization_record
 from tenants.models import ResponseMode, Role
 from tests.escalation_driver import advance
-from tests.factories import first_contact, make_analyst, make_incident, make_member, make_tenant, propose
+from tests.factories import (
+    api_token,
+    first_contact,
+    make_analyst,
+    make_incident,
+    make_member,
+    make_tenant,
+    propose,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 def as_user(user: Any) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 
