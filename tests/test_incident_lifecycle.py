@@ -23,7 +23,15 @@ from incidents.selectors import authorization_text
 from incidents.services import IncidentClosed, action_cancel, authorization_record
 from tenants.models import ResponseMode, Role
 from tests.escalation_driver import advance
-from tests.factories import first_contact, make_analyst, make_incident, make_member, make_tenant, propose
+from tests.factories import (
+    UNPACED,
+    first_contact,
+    make_analyst,
+    make_incident,
+    make_member,
+    make_tenant,
+    propose,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +44,7 @@ def as_user(user: Any) -> APIClient:
 
 @pytest.fixture(autouse=True)
 def fast_calls(settings) -> None:
-    settings.TWILIO_CPS = 100
+    settings.TWILIO_CPS = UNPACED
 
 
 def test_closing_mid_tree_hangs_up_the_ringing_call_and_cancels_waiting_actions(
