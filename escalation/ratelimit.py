@@ -1,9 +1,14 @@
 """The shared call pacer: every worker asks here before it dials.
 
-Calls are spaced at 1/CPS (GCRA with a burst of 1): a slot is free when the theoretical arrival time (TAT)
-is past, and taking it moves the TAT one interval past now. Two grants are then always at least one
-interval apart on the pacer's clock, so no sliding second holds more than CPS of them; a calendar-second
-counter let two full seconds meet in one sliding second and Twilio queue the excess in its own order.
+Calls are spaced at about 1/CPS (GCRA with a burst of 1): a slot is free when the theoretical arrival time
+(TAT) is past, and taking it moves the TAT one interval on. A calendar-second counter let two full seconds
+meet in one sliding second (2 x CPS), and Twilio then queued the excess in its own order.
+
+A dispatcher woken for a slot always arrives a little late (the broker, the worker's timer, the process).
+Moving the TAT on from now would lose that lateness at every slot, so the TAT may trail now by CATCH_UP,
+and the interval is (1 s + CATCH_UP) / CPS: then any CPS + 1 grants span at least one second, so no
+sliding second on the pacer's clock ever holds more than CPS of them, and a dispatcher up to CATCH_UP late
+loses nothing: the pace stays CPS / (1 + CATCH_UP).
 
 A caller that finds no free slot is told how long until the next one, and whether it is the one to come
 back then: one waker per slot, so that any number of nudges make one dispatcher chain, not many.
@@ -11,12 +16,14 @@ back then: one waker per slot, so that any number of nudges make one dispatcher 
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
 from django.db.models import F, Q
+from django.db.models.functions import Greatest
 
 from escalation.models import CallPace
 
@@ -40,19 +47,25 @@ class CallPacer(Protocol):
         ...
 
 
-def interval_microseconds(per_second: int) -> int:
-    return -(-MICROSECONDS // per_second)  # rounded up: never faster than CPS
+# How far the TAT may trail now, at most (and at most half the plain interval, so calls stay spread out).
+CATCH_UP_MICROSECONDS = 40_000
 
 
-# KEYS[1]: the TAT in microseconds; KEYS[2]: the TAT a waker was sent for. ARGV[1]: the interval.
+def pace_microseconds(per_second: int) -> tuple[int, int]:
+    """The interval between slots and the catch-up, for CPS calls per second."""
+    catch_up = min(CATCH_UP_MICROSECONDS, MICROSECONDS // per_second // 2)
+    return -(-(MICROSECONDS + catch_up) // per_second), catch_up  # rounded up: never faster than CPS
+
+
+# KEYS[1]: the TAT in microseconds; KEYS[2]: the TAT a waker was sent for. ARGV: the interval, the catch-up.
 # Redis' own clock, so that workers on any machine share one clock; one script, so one decision at a time.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
+local interval, catch_up = tonumber(ARGV[1]), tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat <= now then
-  redis.call('SET', KEYS[1], now + interval, 'PX', math.ceil(interval / 1000) + 1000)
+  redis.call('SET', KEYS[1], math.max(tat, now - catch_up) + interval, 'PX', math.ceil(interval / 1000) + 1000)
   return {1, now, 0}
 end
 local wake = 0
@@ -69,12 +82,12 @@ class RedisCallPacer:
         import redis
 
         self.client = redis.Redis.from_url(url)
-        self.interval = interval_microseconds(per_second)
+        self.interval, self.catch_up = pace_microseconds(per_second)
         self.keys = [f"mdr:pace:{name}:tat", f"mdr:pace:{name}:waker"]
         self.script = self.client.register_script(_GCRA)
 
     def acquire(self) -> Grant:
-        granted, value, wake = self.script(keys=self.keys, args=[self.interval])
+        granted, value, wake = self.script(keys=self.keys, args=[self.interval, self.catch_up])
         if granted:
             return Grant(granted=True, at=int(value) / MICROSECONDS)
         return Grant(granted=False, wait=int(value) / MICROSECONDS, wake=bool(wake))
@@ -84,13 +97,13 @@ class DatabaseCallPacer:
     """The same GCRA on one row, for the embedded default: each step is a conditional UPDATE of that row."""
 
     def __init__(self, per_second: int, *, name: str = "calls") -> None:
-        self.interval, self.name = interval_microseconds(per_second), name
+        (self.interval, self.catch_up), self.name = pace_microseconds(per_second), name
 
     def acquire(self) -> Grant:
         now = int(time.time() * MICROSECONDS)
         CallPace.objects.get_or_create(name=self.name)
         row = CallPace.objects.filter(name=self.name)
-        if row.filter(tat__lte=now).update(tat=now + self.interval):
+        if row.filter(tat__lte=now).update(tat=Greatest(F("tat"), now - self.catch_up) + self.interval):
             return Grant(granted=True, at=now / MICROSECONDS)
         tat = row.values_list("tat", flat=True).get()
         # Whoever changes woken_for to this TAT comes back for it; everybody else leaves it to them.
@@ -100,7 +113,13 @@ class DatabaseCallPacer:
         return Grant(granted=False, wait=wait / MICROSECONDS, wake=wake)
 
 
+@functools.lru_cache(maxsize=4)
+def _redis_pacer(url: str, per_second: int) -> RedisCallPacer:
+    # One client (and its connection pool) per process: a dispatch should not open a connection per call.
+    return RedisCallPacer(url, per_second)
+
+
 def call_pacer() -> CallPacer:
     if settings.RATE_LIMIT_REDIS_URL:
-        return RedisCallPacer(settings.RATE_LIMIT_REDIS_URL, settings.TWILIO_CPS)
+        return _redis_pacer(settings.RATE_LIMIT_REDIS_URL, settings.TWILIO_CPS)
     return DatabaseCallPacer(settings.TWILIO_CPS)
