@@ -7,7 +7,7 @@
                                           sees, and fairness
 
 Each run makes its own database (`<DATABASE_URL's name>_bench`, dropped first) and starts its own workers:
-one for the dial queue, one (with beat) for the others. Nothing here is a test: the figures are printed,
+one for the dial queue, one for call trees, one (with beat) for the others. Nothing here is a test: the figures are printed,
 with the targets of docs/benchmarks.md, and the command fails when one is missed.
 """
 
@@ -86,7 +86,8 @@ def configure(*, cps: int, var_dir: Path) -> dict[str, str]:
 
 
 class Workers:
-    """The deployment in small: a worker for the dial queue, and one with beat for every other queue."""
+    """The deployment in small, one worker per kind of job: dialing, call trees, and (with beat) the rest, so
+    that a call tree's step never waits behind hundreds of emails."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env, self.log_dir = {**os.environ, **env}, log_dir
@@ -97,8 +98,11 @@ class Workers:
 
         with app.connection_for_write() as conn:
             app.control.purge(connection=conn)
-        others = "runs,actions,mail,sweep"
-        for name, queues, extra in (("dial", "dial", ["--concurrency=1"]), ("main", others, ["--beat"])):
+        for name, queues, extra in (
+            ("dial", "dial", ["--concurrency=1"]),
+            ("runs", "runs", ["--concurrency=2"]),
+            ("other", "actions,mail,sweep", ["--concurrency=1", "--beat"]),
+        ):
             log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
             self.processes.append(
                 subprocess.Popen(
@@ -167,12 +171,12 @@ class TimedTwilio:
             return list(self.arrivals)
 
 
-def wait_until(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, every: float = 0.002) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.002)
+        time.sleep(every)
     raise SystemExit(f"timed out after {timeout} s waiting for {what}")
 
 
@@ -296,11 +300,15 @@ def mass(tenants: int, cps: int, ring_timeout: int) -> bool:
                 lambda: len(twilio.arrived()) >= expected,
                 timeout=expected / cps * 2 + 60,
                 what=f"{expected} calls",
+                every=0.2,  # this process is also the carrier: it should not spin
             )
             # Every tree ends with its last call: wait for the decisions to be recorded.
             exhausted = TimelineEvent.objects.filter(kind=EventKind.CALLS_EXHAUSTED)
             wait_until(
-                lambda: exhausted.count() >= tenants, timeout=ring_timeout + 60, what="every call tree to end"
+                lambda: exhausted.count() >= tenants,
+                timeout=ring_timeout + 60,
+                what="every call tree to end",
+                every=0.2,
             )
         finally:
             workers.stop()
