@@ -157,8 +157,7 @@ def run_advance(run_id: int) -> bool:
         if incident.status not in ACTIVE_INCIDENT_STATUSES:
             run_stop(run, RunState.CANCELED)
             return False
-        first_step = not run.emails.exists()
-        if first_step:
+        if not run.emails.exists():
             emails_claim(run)  # sent by their own tasks after commit
         if someone_has_it(incident):
             # Somebody has it: the emails say what there is to know, nobody is phoned.

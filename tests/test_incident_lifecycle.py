@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from escalation.acknowledgments import acknowledgment_record
@@ -25,6 +24,7 @@ from tenants.models import ResponseMode, Role
 from tests.escalation_driver import advance
 from tests.factories import (
     UNPACED,
+    api_token,
     first_contact,
     make_analyst,
     make_incident,
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.django_db
 
 def as_user(user: Any) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from incidents.connector_settings import connector_configure
 from tenants.models import Role, SettingsChange
-from tests.factories import make_member, make_tenant, make_user
+from tests.factories import login_verified, make_member, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,7 @@ def test_the_settings_page_shows_hosts_only_even_for_rows_written_before() -> No
         after={"kind": "webhook", "url": "https://new.example.com/path/T0K3N?x=query-token", "secret": "x"},
     )
     client = Client()
-    client.force_login(make_member(tenant, Role.ADMIN))
+    login_verified(client, make_member(tenant, Role.ADMIN))
     page = client.get(reverse("tenants:settings")).content.decode()
     assert "hooks.example.com" in page and "new.example.com" in page
     for hidden in ("T0K3N", "/services", "query-token", SECRET):
@@ -56,7 +56,7 @@ def test_the_admin_audit_list_shows_hosts_only(client) -> None:
     SettingsChange.objects.create(
         tenant=tenant, actor_label="lead", field="connector", before=None, after={"url": URL, "secret": "x"}
     )
-    client.force_login(make_user("lead", staff=True, group="MDR Leads"))
+    login_verified(client, make_user("lead", staff=True, group="MDR Leads"))
     page = client.get(reverse("admin:tenants_settingschange_changelist")).content.decode()
     assert "hooks.example.com" in page
     assert "T0K3N" not in page and "query-token" not in page

@@ -13,6 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from mdrportal.env import env_bool, env_int, env_list, env_url
 
 ROOT = Path(__file__).resolve().parent.parent
+# A well-formed key to encrypt connector secrets, which production settings require.
+FERNET_KEY = "TmV2ZXItdXNlZC1pbi1wcm9kdWN0aW9uLTAxMjM0NTY="
 # What a deployment that sets nothing has: none of these (the suite's own settings set some).
 PRODUCTION_UNSET = {
     "DEBUG",
@@ -68,7 +70,7 @@ def start_django(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
 def test_a_malformed_setting_stops_the_site_naming_the_variable(
     tmp_path: Path, env: dict, named: str
 ) -> None:
-    valid = {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "portal.example"}
+    valid = {"SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "portal.example", "SECRETS_ENCRYPTION_KEYS": FERNET_KEY}
     result = start_django(tmp_path, **{**{k: v for k, v in valid.items() if k != named}, **env})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and named in result.stderr.splitlines()[-1]
@@ -96,7 +98,13 @@ def test_without_settings_debug_is_off_and_a_secret_key_is_required(tmp_path: Pa
 
 def test_importing_the_settings_writes_nothing(tmp_path: Path) -> None:
     var = tmp_path / "var"
-    result = start_django(var, DEBUG="false", SECRET_KEY="x" * 50, ALLOWED_HOSTS="portal.example")
+    result = start_django(
+        var,
+        DEBUG="false",
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="portal.example",
+        SECRETS_ENCRYPTION_KEYS=FERNET_KEY,
+    )
     assert result.returncode == 0, result.stderr
     assert not var.exists()
 
@@ -118,6 +126,7 @@ def test_production_settings_keep_connectors_off_local_addresses_and_compress_st
             "MDR_VAR_DIR": str(tmp_path),
             "SECRET_KEY": "x" * 50,
             "ALLOWED_HOSTS": "portal.example",
+            "SECRETS_ENCRYPTION_KEYS": FERNET_KEY,
         },
         capture_output=True,
         text=True,

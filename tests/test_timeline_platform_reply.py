@@ -11,7 +11,7 @@ from incidents.connectors.http import Answer, error_text, read_answer
 from incidents.execution import action_run
 from incidents.models import ActionStatus, EventKind
 from tenants.models import ResponseMode, Role
-from tests.factories import make_incident, make_member, make_tenant, make_user, propose
+from tests.factories import login_verified, make_incident, make_member, make_tenant, make_user, propose
 from tests.fakes.http_server import FakeHTTPServer, Reply
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
 
@@ -36,7 +36,7 @@ def test_customer_users_read_the_reason_but_not_the_platform_answer(fake_http_se
     action = failed_action(fake_http_server)
     incident, tenant = action.incident, action.incident.tenant
     client = Client()
-    client.force_login(make_member(tenant, Role.VIEWER))
+    login_verified(client, make_member(tenant, Role.VIEWER))
 
     events = client.get(f"/api/v1/incidents/{incident.pk}/timeline/").json()["results"]
     page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
@@ -51,7 +51,7 @@ def test_customer_users_read_the_reason_but_not_the_platform_answer(fake_http_se
 def test_mdr_staff_read_the_whole_answer(fake_http_server) -> None:
     action = failed_action(fake_http_server)
     client = Client()
-    client.force_login(make_user("analyst", staff=True, group="MDR Ops"))
+    login_verified(client, make_user("analyst", staff=True, group="MDR Ops"))
     events = client.get(f"/api/v1/incidents/{action.incident.pk}/timeline/").json()["results"]
     [failed] = [e for e in events if e["kind"] == EventKind.ACTION_FAILED]
     assert "10.1.2.3" in str(failed["data"]["details"]["response"])
