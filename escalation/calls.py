@@ -17,6 +17,9 @@ from escalation.phone.base import CallRef
 from incidents.models import Channel, EventKind
 from incidents.services import incident_flag, incident_lock, timeline_record
 
+# A deadline further off than this is left to the sweeper: the broker is no place for long waits.
+DEADLINE_NUDGE_MAX_SECONDS = 120
+
 
 def call_lock(attempt_id: int) -> CallAttempt:
     return (
@@ -91,8 +94,18 @@ def call_placed(*, attempt_id: int, sid: str) -> None:
         return
     call.provider_sid = sid[:64]
     call.save(update_fields=["provider_sid"])
-    if call.run is not None and call.run.state != RunState.ACTIVE:
+    if call.run is None:
+        return
+    if call.run.state != RunState.ACTIVE:
         nudge_hang_up(call.pk)
+        return
+    # The run looks next when the call is due to have ended, not at a queued call's recheck: a call that
+    # no callback ends (the simulated phone ringing out, a lost callback) moves its run on at its deadline.
+    deadline = call_deadline(call, call.run.ring_timeout_seconds)
+    NotificationRun.objects.filter(pk=call.run_id, state=RunState.ACTIVE).update(next_step_at=deadline)
+    wait = (deadline - timezone.now()).total_seconds()
+    if wait <= DEADLINE_NUDGE_MAX_SECONDS:
+        nudge_run(call.run_id, countdown=max(wait, 0))
 
 
 @transaction.atomic

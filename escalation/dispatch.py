@@ -15,7 +15,7 @@ from escalation.models import CallAttempt, CallOutcome, RunState
 from escalation.nudges import nudge_dispatch
 from escalation.phone.base import CallRequest, PhoneBackend, PhoneError
 from escalation.phone.registry import phone_backend
-from escalation.ratelimit import rate_limiter, seconds_to_next_slot
+from escalation.ratelimit import call_pacer
 from escalation.selectors import calls_waiting
 from escalation.services import run_stop, someone_has_it
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind
@@ -110,19 +110,27 @@ def call_place(request: CallRequest, backend: PhoneBackend) -> bool:
     return True
 
 
-def calls_dispatch(*, max_seconds: float = 10.0) -> int:
-    """Place queued calls for up to max_seconds; returns how many were placed. Calls happen outside transactions."""
-    limiter, backend = rate_limiter(), phone_backend()
+def calls_dispatch(*, max_seconds: float = 1.0) -> int:
+    """Place queued calls as their slots come free, outside transactions; returns how many were placed.
+
+    It never waits for a slot: when none is free, the one dispatcher the pacer chose for the next slot is
+    sent for it (a countdown of at most 1/CPS) and this task ends, so a dialing process is never held
+    asleep while other runs' work waits behind it. Runs longer than max_seconds only while slots keep
+    coming free, then hands over to a fresh task.
+    """
+    pacer, backend = call_pacer(), phone_backend()
     placed, deadline = 0, time.monotonic() + max_seconds
-    while time.monotonic() < deadline and _queued().exists():
-        if not limiter.acquire():
-            time.sleep(seconds_to_next_slot())
-            continue
+    while _queued().exists():
+        if time.monotonic() >= deadline:
+            nudge_dispatch()
+            break
+        grant = pacer.acquire()
+        if not grant.granted:
+            if grant.wake:
+                nudge_dispatch(countdown=grant.wait)
+            break
         request = call_claim_next(backend.name)
         if request is None:
             break
         placed += call_place(request, backend)
-    if _queued().exists():
-        with transaction.atomic():
-            nudge_dispatch()
     return placed

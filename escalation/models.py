@@ -225,14 +225,14 @@ class UsedLink(AppendOnlyModel):
         return f"{self.purpose} link used at {self.used_at:%Y-%m-%d %H:%M}"
 
 
-class CallRateSlot(models.Model):
-    """One outbound call's place in one second, when the database (not Redis) enforces calls per second."""
+class CallPace(models.Model):
+    """The call pacer's state when the database (not Redis) paces calls: when the next slot is free."""
 
-    second = models.BigIntegerField()
-    slot = models.PositiveSmallIntegerField()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["second", "slot"], name="one_call_per_slot")]
+    name = models.CharField(max_length=32, unique=True)
+    # The theoretical arrival time of the next call, in microseconds since the epoch (GCRA).
+    tat = models.BigIntegerField(default=0)
+    # The TAT a dispatcher was sent to come back for: one waker per slot.
+    woken_for = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
-        return f"call slot {self.slot} of second {self.second}"
+        return f"call pace {self.name}"

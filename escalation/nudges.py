@@ -9,8 +9,8 @@ def nudge_run(run_id: int, *, countdown: float = 0) -> None:
     nudge("escalation.advance_run", run_id, countdown=countdown)
 
 
-def nudge_dispatch() -> None:
-    nudge("escalation.dispatch_calls")
+def nudge_dispatch(*, countdown: float = 0) -> None:
+    nudge("escalation.dispatch_calls", countdown=countdown)
 
 
 def nudge_call_check(attempt_id: int) -> None:

@@ -1,62 +1,125 @@
-"""The shared calls-per-second limit: every worker asks here before it dials."""
+"""The shared call pacer: every worker asks here before it dials.
+
+Calls are spaced at about 1/CPS (GCRA with a burst of 1): a slot is free when the theoretical arrival time
+(TAT) is past, and taking it moves the TAT one interval on. A calendar-second counter let two full seconds
+meet in one sliding second (2 x CPS), and Twilio then queued the excess in its own order.
+
+A dispatcher woken for a slot always arrives a little late (the broker, the worker's timer, the process).
+Moving the TAT on from now would lose that lateness at every slot, so the TAT may trail now by CATCH_UP,
+and the interval is (1 s + CATCH_UP) / CPS: then any CPS + 1 grants span at least one second, so no
+sliding second on the pacer's clock ever holds more than CPS of them, and a dispatcher up to CATCH_UP late
+loses nothing: the pace stays CPS / (1 + CATCH_UP).
+
+A caller that finds no free slot is told how long until the next one, and whether it is the one to come
+back then: one waker per slot, so that any number of nudges make one dispatcher chain, not many.
+"""
 
 from __future__ import annotations
 
+import functools
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Greatest
 
-from escalation.models import CallRateSlot
+from escalation.models import CallPace
+
+MICROSECONDS = 1_000_000
 
 
-class RateLimiter(Protocol):
-    def acquire(self) -> bool:
-        """Take one call slot in the current second; False when the second's slots are gone."""
+@dataclass(frozen=True)
+class Grant:
+    """The pacer's answer: a slot taken now (at `at`, seconds on the pacer's clock), or the wait for one."""
+
+    granted: bool
+    at: float = 0.0
+    wait: float = 0.0
+    # Not granted: True when this caller is the one to come back in `wait` seconds.
+    wake: bool = False
+
+
+class CallPacer(Protocol):
+    def acquire(self) -> Grant:
+        """Take the next call slot if it is free now."""
         ...
 
 
-def seconds_to_next_slot() -> float:
-    return 1.0 - (time.time() % 1.0) + 0.01
+# How far the TAT may trail now, at most (and at most half the plain interval, so calls stay spread out).
+CATCH_UP_MICROSECONDS = 40_000
 
 
-class RedisRateLimiter:
-    def __init__(self, url: str, per_second: int) -> None:
+def pace_microseconds(per_second: int) -> tuple[int, int]:
+    """The interval between slots and the catch-up, for CPS calls per second."""
+    catch_up = min(CATCH_UP_MICROSECONDS, MICROSECONDS // per_second // 2)
+    return -(-(MICROSECONDS + catch_up) // per_second), catch_up  # rounded up: never faster than CPS
+
+
+# KEYS[1]: the TAT in microseconds; KEYS[2]: the TAT a waker was sent for. ARGV: the interval, the catch-up.
+# Redis' own clock, so that workers on any machine share one clock; one script, so one decision at a time.
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval, catch_up = tonumber(ARGV[1]), tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat <= now then
+  redis.call('SET', KEYS[1], math.max(tat, now - catch_up) + interval, 'PX', math.ceil(interval / 1000) + 1000)
+  return {1, now, 0}
+end
+local wake = 0
+if tonumber(redis.call('GET', KEYS[2]) or '0') ~= tat then
+  redis.call('SET', KEYS[2], tat, 'PX', math.ceil((tat - now) / 1000) + 5000)
+  wake = 1
+end
+return {0, tat - now, wake}
+"""
+
+
+class RedisCallPacer:
+    def __init__(self, url: str, per_second: int, *, name: str = "calls") -> None:
         import redis
 
-        self.client, self.per_second = redis.Redis.from_url(url), per_second
+        self.client = redis.Redis.from_url(url)
+        self.interval, self.catch_up = pace_microseconds(per_second)
+        self.keys = [f"mdr:pace:{name}:tat", f"mdr:pace:{name}:waker"]
+        self.script = self.client.register_script(_GCRA)
 
-    def acquire(self) -> bool:
-        key = f"mdr:call-slots:{int(time.time())}"
-        with self.client.pipeline() as pipe:
-            taken, _ = pipe.incr(key).expire(key, 10).execute()
-        return int(taken) <= self.per_second
-
-
-class DatabaseRateLimiter:
-    """A unique (second, slot) row per call: the insert that fails means the slot was taken."""
-
-    def __init__(self, per_second: int) -> None:
-        self.per_second = per_second
-
-    def acquire(self) -> bool:
-        second = int(time.time())
-        for slot in range(self.per_second):
-            try:
-                with transaction.atomic():
-                    CallRateSlot.objects.create(second=second, slot=slot)
-                return True
-            except IntegrityError:
-                continue
-        return False
+    def acquire(self) -> Grant:
+        granted, value, wake = self.script(keys=self.keys, args=[self.interval, self.catch_up])
+        if granted:
+            return Grant(granted=True, at=int(value) / MICROSECONDS)
+        return Grant(granted=False, wait=int(value) / MICROSECONDS, wake=bool(wake))
 
 
-def rate_limiter() -> RateLimiter:
+class DatabaseCallPacer:
+    """The same GCRA on one row, for the embedded default: each step is a conditional UPDATE of that row."""
+
+    def __init__(self, per_second: int, *, name: str = "calls") -> None:
+        (self.interval, self.catch_up), self.name = pace_microseconds(per_second), name
+
+    def acquire(self) -> Grant:
+        now = int(time.time() * MICROSECONDS)
+        CallPace.objects.get_or_create(name=self.name)
+        row = CallPace.objects.filter(name=self.name)
+        if row.filter(tat__lte=now).update(tat=Greatest(F("tat"), now - self.catch_up) + self.interval):
+            return Grant(granted=True, at=now / MICROSECONDS)
+        tat = row.values_list("tat", flat=True).get()
+        # Whoever changes woken_for to this TAT comes back for it; everybody else leaves it to them.
+        wake = row.filter(~Q(woken_for=F("tat")), tat=tat).update(woken_for=F("tat")) == 1
+        # Measured from now again: a caller held up since its first look would come back too late.
+        wait = min(max(tat - int(time.time() * MICROSECONDS), 0), self.interval)
+        return Grant(granted=False, wait=wait / MICROSECONDS, wake=wake)
+
+
+@functools.lru_cache(maxsize=4)
+def _redis_pacer(url: str, per_second: int) -> RedisCallPacer:
+    # One client (and its connection pool) per process: a dispatch should not open a connection per call.
+    return RedisCallPacer(url, per_second)
+
+
+def call_pacer() -> CallPacer:
     if settings.RATE_LIMIT_REDIS_URL:
-        return RedisRateLimiter(settings.RATE_LIMIT_REDIS_URL, settings.TWILIO_CPS)
-    return DatabaseRateLimiter(settings.TWILIO_CPS)
-
-
-def forget_old_slots(*, older_than_seconds: int = 60) -> None:
-    CallRateSlot.objects.filter(second__lt=int(time.time()) - older_than_seconds).delete()
+        return _redis_pacer(settings.RATE_LIMIT_REDIS_URL, settings.TWILIO_CPS)
+    return DatabaseCallPacer(settings.TWILIO_CPS)

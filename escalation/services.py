@@ -139,30 +139,33 @@ def notification_start(
     return run
 
 
-def run_advance(run_id: int) -> None:
-    """One step of a run: emails first, then the next call, or the end of the tree."""
+def run_advance(run_id: int) -> bool:
+    """One step of a run: emails first, then the next call, or the end of the tree.
+
+    True when the step queued a call: the caller places it once this step has committed.
+    """
     with transaction.atomic():
         incident_id = NotificationRun.objects.filter(pk=run_id).values_list("incident_id", flat=True).first()
         if incident_id is None:
-            return
+            return False
         incident = incident_lock(incident_id)
         run = _lock_run(run_id)
         now = timezone.now()
         if run.state != RunState.ACTIVE or run.next_step_at > now:
-            return  # stale or early delivery: the row says there is nothing to do yet
+            return False  # stale or early delivery: the row says there is nothing to do yet
         run.incident = incident
         if incident.status not in ACTIVE_INCIDENT_STATUSES:
             run_stop(run, RunState.CANCELED)
-            return
+            return False
         if not run.emails.exists():
             emails_claim(run)  # sent by their own tasks after commit
         if someone_has_it(incident):
             # Somebody has it: the emails say what there is to know, nobody is phoned.
             run_stop(run, RunState.ACKNOWLEDGED)
-            return
+            return False
         if _call_in_flight(run, now):
-            return
-        _next_call_or_end(run, incident, now)
+            return False
+        return _next_call_or_end(run, incident, now)
 
 
 def run_stop(run: NotificationRun, state: str) -> None:
@@ -216,7 +219,8 @@ def _retry_delay(failures: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.CALL_RETRY_MAX_SECONDS))
 
 
-def _next_call_or_end(run: NotificationRun, incident: Incident, now: datetime) -> None:
+def _next_call_or_end(run: NotificationRun, incident: Incident, now: datetime) -> bool:
+    """Queue the run's next call (True), or wait for a try that is owed, or end the tree."""
     calls: dict[tuple[int, int], list[CallAttempt]] = {}
     for call in run.calls.all():
         calls.setdefault((call.contact_id, call.try_number), []).append(call)
@@ -244,16 +248,16 @@ def _next_call_or_end(run: NotificationRun, incident: Incident, now: datetime) -
             to=contact.phone.as_e164,
         )
         _wait(run, until=now + timedelta(seconds=QUEUED_CALL_RECHECK_SECONDS))
-        nudge_dispatch()
-        return
+        return True
     if owed_until is not None:
         _wait(run, until=owed_until)  # a contact not reached yet is owed its call: never skipped
-        return
+        return False
     if run.purpose == RunPurpose.REPORT:
         run_stop(run, RunState.COMPLETED)
-        return
+        return False
     _set_state(run, RunState.EXHAUSTED)
     _after_exhausted(run, incident)
+    return False
 
 
 def attempts_proof(run: NotificationRun) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -10,7 +10,6 @@ from django.utils import timezone
 from escalation.emails import emails_fail_interrupted, nudge_email
 from escalation.models import EmailNotification, EmailOutcome, NotificationRun, RunState
 from escalation.nudges import nudge_customer, nudge_dispatch, nudge_run
-from escalation.ratelimit import forget_old_slots
 from escalation.selectors import calls_waiting, incidents_to_tell
 from escalation.services import test_calls_end_stale
 from incidents.models import ACTIVE_INCIDENT_STATUSES
@@ -44,7 +43,6 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
         nudge_customer(incident_id)
     # A run times out its own calls as it advances; a test call has no run, so it is timed out here.
     test_calls = test_calls_end_stale(batch=batch)
-    forget_old_slots()
     return {
         "runs": len(due),
         "dispatch": int(queued),

@@ -14,7 +14,10 @@ from escalation.sweep import escalation_sweep
 
 @shared_task(name="escalation.advance_run", ignore_result=True)
 def advance_run(run_id: int) -> None:
-    run_advance(run_id)
+    if run_advance(run_id):
+        # One hop: the step has committed its call; place it now if a slot is free (the most urgent
+        # waiting call, which is this one unless others wait before it), else a dispatcher comes for it.
+        calls_dispatch()
 
 
 @shared_task(name="escalation.dispatch_calls", ignore_result=True)

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from escalation.ratelimit import RedisCallPacer
 from incidents.connectors import addresses
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer
@@ -63,6 +64,15 @@ def twilio() -> Iterator[FakeTwilioAPI]:
 def smtp() -> Iterator[SMTPSink]:
     with SMTPSink() as sink:
         yield sink
+
+
+@pytest.fixture(autouse=True)
+def fresh_call_pacer(settings: Any) -> None:
+    """Each test starts with the next call slot free: the pacer's Redis keys outlive the test's transaction
+    (its database row does not)."""
+    if settings.RATE_LIMIT_REDIS_URL:
+        pacer = RedisCallPacer(settings.RATE_LIMIT_REDIS_URL, per_second=1)
+        pacer.client.delete(*pacer.keys)
 
 
 @pytest.fixture(autouse=True)

@@ -29,6 +29,9 @@ from tenants.services import (
 
 _numbers = itertools.count(1)
 PASSWORD = "correct-horse-battery"
+# Calls per second for tests that are not about pacing: every dispatch finds its slot free (the pacer is
+# tested on its own in tests/test_call_pacing.py).
+UNPACED = 1_000_000
 
 
 def make_user(

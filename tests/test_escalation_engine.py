@@ -9,21 +9,20 @@ from escalation.acknowledgments import acknowledgment_record
 from escalation.customer import customer_tell
 from escalation.dispatch import call_claim_next
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome, NotificationRun, RunPurpose, RunState
-from escalation.ratelimit import DatabaseRateLimiter, RedisRateLimiter
 from escalation.services import notification_start, run_advance
 from incidents.execution import action_run
 from incidents.models import ActionStatus, Basis, EventKind, Incident, Severity
 from tenants.models import ResponseMode, Role, Tier
 from tenants.services import tenant_update_settings
 from tests.escalation_driver import advance, answer, nobody_answers, ringing
-from tests.factories import make_incident, make_member, make_tenant, propose
+from tests.factories import UNPACED, make_incident, make_member, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def fast_calls(settings) -> None:
-    settings.TWILIO_CPS = 100  # the limit itself is tested on its own below
+    settings.TWILIO_CPS = UNPACED
     settings.RENOTIFY_DELAY_MINUTES = 15
     settings.RENOTIFY_ROUNDS = 3
 
@@ -239,22 +238,6 @@ def test_the_most_severe_incident_is_called_first_and_every_runs_first_call_befo
         (critical_a.pk, 2),
         (low.pk, 1),
     ]
-
-
-def test_the_database_rate_limiter_grants_the_calls_per_second_and_no_more(monkeypatch) -> None:
-    monkeypatch.setattr("escalation.ratelimit.time.time", lambda: 1_800_000_000.5)
-    limiter = DatabaseRateLimiter(per_second=2)
-    assert [limiter.acquire() for _ in range(3)] == [True, True, False]
-    monkeypatch.setattr("escalation.ratelimit.time.time", lambda: 1_800_000_001.1)
-    assert limiter.acquire() is True
-
-
-@pytest.mark.redis
-def test_the_redis_rate_limiter_is_shared_and_grants_the_calls_per_second(monkeypatch, settings) -> None:
-    now = 1_900_000_000 + timezone.now().microsecond  # a second no other run of this test used
-    monkeypatch.setattr("escalation.ratelimit.time.time", lambda: float(now))
-    first, second = (RedisRateLimiter(settings.CELERY_BROKER_URL, per_second=1) for _ in range(2))
-    assert (first.acquire(), second.acquire(), first.acquire()) == (True, False, False)
 
 
 def test_a_written_authorization_also_stops_further_calls() -> None:

@@ -17,6 +17,7 @@ import os
 import pytest
 
 from tests.escalation_model import run_model
+from tests.factories import UNPACED
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def test_no_sequence_of_calls_messages_and_decisions_breaks_the_fallbacks_invari
     settings, capsys
 ) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.TWILIO_CPS = 100
+    settings.TWILIO_CPS = UNPACED
     settings.CALL_STATUS_GRACE_SECONDS = 10
     settings.RENOTIFY_DELAY_MINUTES = 1
     settings.RENOTIFY_ROUNDS = 1

@@ -20,14 +20,14 @@ from incidents.selectors import authorization_text
 from incidents.services import authorization_record
 from tenants.models import Role
 from tests.escalation_driver import advance, answer, nobody_answers, ringing
-from tests.factories import make_incident, make_member, make_tenant, propose
+from tests.factories import UNPACED, make_incident, make_member, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def fast_calls(settings) -> None:
-    settings.TWILIO_CPS = 100
+    settings.TWILIO_CPS = UNPACED
     settings.CALL_RETRY_BASE_SECONDS = 15
     settings.RENOTIFY_ROUNDS = 0
 

@@ -23,6 +23,7 @@ from incidents.services import IncidentClosed, action_cancel, authorization_reco
 from tenants.models import ResponseMode, Role
 from tests.escalation_driver import advance
 from tests.factories import (
+    UNPACED,
     api_token,
     first_contact,
     make_analyst,
@@ -43,7 +44,7 @@ def as_user(user: Any) -> APIClient:
 
 @pytest.fixture(autouse=True)
 def fast_calls(settings) -> None:
-    settings.TWILIO_CPS = 100
+    settings.TWILIO_CPS = UNPACED
 
 
 def test_closing_mid_tree_hangs_up_the_ringing_call_and_cancels_waiting_actions(

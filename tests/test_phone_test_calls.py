@@ -28,6 +28,7 @@ from incidents.models import Severity, TimelineEvent
 from tenants.models import Role, SettingsChange, Tenant
 from tenants.services import contact_create, contact_update
 from tests.factories import (
+    UNPACED,
     first_contact,
     login_verified,
     make_analyst,
@@ -52,7 +53,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def simulated_phone(settings) -> None:
     settings.TWILIO_AUTH_TOKEN = ""  # the simulated phone unless a test configures Twilio
-    settings.TWILIO_CPS = 100
+    settings.TWILIO_CPS = UNPACED
 
 
 @pytest.fixture

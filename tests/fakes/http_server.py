@@ -56,7 +56,9 @@ class FakeHTTPServer:
     Unscripted paths go to `fallback` (404 unless set). A hang lasts `hang_seconds` at most, or until stop.
     """
 
-    def __init__(self, *, fallback: Responder | None = None, hang_seconds: float = 5.0) -> None:
+    def __init__(
+        self, *, fallback: Responder | None = None, hang_seconds: float = 5.0, port: int = 0
+    ) -> None:
         self.fallback: Responder = fallback or (lambda received: Reply(404, {"message": "no such path"}))
         self.hang_seconds = hang_seconds
         self.received: list[Received] = []
@@ -64,7 +66,7 @@ class FakeHTTPServer:
         self._scripts: dict[str, list[Reply | Responder]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._httpd.fake = self  # type: ignore[attr-defined]
         # A short poll interval: shutdown waits for the loop to notice, and every test stops a server.
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
