@@ -33,6 +33,7 @@ from escalation.models import (
     RunState,
 )
 from escalation.nudges import nudge_call_check, nudge_dispatch, nudge_run
+from escalation.plans import nobody_available, plan_announce, plan_make
 from escalation.selectors import actions_to_tell
 from incidents.models import ACTIVE_INCIDENT_STATUSES, SEVERITY_RANK, Channel, EventKind, Incident
 from incidents.policy import PolicySnapshot
@@ -44,7 +45,6 @@ from incidents.services import (
     timeline_record,
 )
 from tenants.models import Contact, Tenant
-from tenants.selectors import phone_contacts
 from tenants.services import settings_audit
 
 log = logging.getLogger(__name__)
@@ -76,16 +76,6 @@ def someone_has_it(incident: Incident) -> bool:
     return Acknowledgment.objects.filter(incident=incident).exists() or incident.authorizations.exists()
 
 
-def _plan(incident: Incident, *, purpose: str) -> list[dict[str, int]]:
-    """Every active contact with a phone, in call order, the policy's number of times: round by round.
-
-    A report (what was done) calls each contact once.
-    """
-    tries = 1 if purpose == RunPurpose.REPORT else PolicySnapshot.read(incident).call_attempts_per_contact
-    contacts = list(phone_contacts(incident.tenant).values_list("pk", flat=True))
-    return [{"contact": pk, "try": t} for t in range(1, tries + 1) for pk in contacts]
-
-
 def run_create(
     incident: Incident,
     *,
@@ -96,17 +86,20 @@ def run_create(
 ) -> NotificationRun:
     """A new round of the given purpose for a locked incident, telling about the given actions."""
     last = incident.notification_runs.filter(purpose=purpose).order_by("-round").first()
+    plan = plan_make(incident, purpose=purpose, at=timezone.now() + due_in)
     run = NotificationRun.objects.create(
         incident=incident,
         purpose=purpose,
         round=(last.round + 1) if last else 1,
-        plan=_plan(incident, purpose=purpose),
+        plan=plan.steps,
+        unavailable=plan.unavailable,
         ring_timeout_seconds=PolicySnapshot.read(incident).ring_timeout_seconds,
         next_step_at=timezone.now() + due_in,
         started_by=by,
     )
     if actions:
         run.actions.set(actions)
+    plan_announce(run, incident)
     if due_in <= timedelta(0):
         nudge_run(run.pk)
     return run
@@ -291,10 +284,17 @@ def _after_exhausted(run: NotificationRun, incident: Incident) -> None:
     """The tree ended. The fallback is taken only on proof: every step of the plan rang, nobody has it,
     the incident is active and its policy ticks the checkbox (DESIGN rule 6)."""
     proof, missing = attempts_proof(run)
-    if missing:
+    if nobody_available(run):
+        summary = f"Nobody was phoned (round {run.round}): no contact with a phone number was available."
+    elif missing:
         summary = (
             f"The call tree ended (round {run.round}) without reaching every contact by phone: "
             f"{len(missing)} of {len(run.plan)} calls were not made (contact inactive or without a phone)."
+        )
+    elif run.unavailable:
+        summary = (
+            f"Every contact available at the time was phoned (round {run.round}, {len(proof)} calls) and "
+            f"nobody acknowledged; {len(run.unavailable)} unavailable not phoned."
         )
     else:
         summary = f"Every contact was phoned (round {run.round}, {len(proof)} calls) and nobody acknowledged."
@@ -302,17 +302,23 @@ def _after_exhausted(run: NotificationRun, incident: Incident) -> None:
         incident=incident,
         kind=EventKind.CALLS_EXHAUSTED,
         summary=summary,
-        data={"run": run.pk, "attempts": proof, "missing": missing},
+        data={"run": run.pk, "attempts": proof, "missing": missing, "unavailable": run.unavailable},
     )
     policy = PolicySnapshot.read(incident)
-    proven = proof and not missing and not someone_has_it(incident)
+    # An empty plan proves nothing: nobody available, or nobody with a phone, never falls back.
+    proven = bool(run.plan) and bool(proof) and not missing and not someone_has_it(incident)
     if policy.falls_back and proven:
         incident_take_fallback(incident=incident, attempts=proof)
         return
     incident_flag(
         incident=incident,
-        reason=f"Nobody acknowledged after the call tree (round {run.round}); nothing was executed without "
-        "the customer." + (" Not every contact could be phoned, so no fallback." if missing else ""),
+        reason=(
+            f"Nobody available to phone (round {run.round}); nothing was executed without the customer, "
+            "no fallback."
+            if nobody_available(run)
+            else f"Nobody acknowledged after the call tree (round {run.round}); nothing was executed without "
+            "the customer." + (" Not every contact could be phoned, so no fallback." if missing else "")
+        ),
     )
     if run.round <= settings.RENOTIFY_ROUNDS:
         later = run_create(
