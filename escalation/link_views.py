@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from escalation.link_use import link_use
 from escalation.links import LinkError, LinkPurpose, LinkTarget, link_read, link_target
-from mdrportal.client_address import client_address
+from mdrportal.core.client_address import client_address
 
 STATUS = {"altered": 400, "refused": 403, "stale": 409, "closed": 409, "expired": 410, "used": 410}
 STATEMENT_MAX_CHARS = 4000

@@ -1,8 +1,8 @@
-"""The escalation app's nudges, by task name (see mdrportal.nudges)."""
+"""The escalation app's nudges, by task name (see mdrportal.core.nudges)."""
 
 from __future__ import annotations
 
-from mdrportal.nudges import nudge
+from mdrportal.core.nudges import nudge
 
 
 def nudge_run(run_id: int, *, countdown: float = 0) -> None:

@@ -22,7 +22,7 @@ from escalation.models import Acknowledgment, CallAttempt, CallOutcome
 from escalation.phone.registry import twilio_configured
 from escalation.phone.twilio import webhook_url
 from escalation.progress import call_update
-from mdrportal.metrics import WEBHOOK_SIGNATURE_FAILURES
+from mdrportal.core.metrics import WEBHOOK_SIGNATURE_FAILURES
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from incidents.services import (
     incident_open,
     incident_reapply_policy,
 )
-from mdrportal.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
+from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 from tenants.models import ResponseMode
 
 

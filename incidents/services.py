@@ -30,7 +30,7 @@ from incidents.models import (
 )
 from incidents.policy import PolicySnapshot
 from incidents.selectors import gate_decision
-from mdrportal.nudges import nudge, send_now
+from mdrportal.core.nudges import nudge, send_now
 from tenants.models import Contact, Performer, Tenant
 from tenants.rules import may_decide
 from tenants.selectors import role_at, tenant_policy

@@ -5,7 +5,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/", include("mdrportal.api_urls")),
+    path("api/", include("mdrportal.api.urls")),
     path("", include("escalation.urls")),
-    path("", include("mdrportal.page_urls")),
+    path("", include("mdrportal.web.urls")),
 ]

@@ -7,6 +7,8 @@ from typing import Any
 
 from celery.signals import task_postrun, task_prerun, task_success
 
+from escalation.models import NotificationRun
+from incidents.models import ResponseAction
 from mdrportal import logs
 from operations.services import SWEEPERS, heartbeat_record
 
@@ -21,9 +23,6 @@ _TASK_SUBJECT = {
 
 
 def _incident_of(kind: str, pk: Any) -> int | None:
-    from escalation.models import NotificationRun
-    from incidents.models import ResponseAction
-
     if kind == "incident_id":
         return pk
     model = ResponseAction if kind == "action_id" else NotificationRun

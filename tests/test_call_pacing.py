@@ -192,7 +192,7 @@ def sent(monkeypatch) -> list[tuple[str, list[Any], float | None]]:
     ) -> None:
         messages.append((name, list(args or []), countdown))
 
-    monkeypatch.setattr("mdrportal.nudges.app.send_task", send_task)
+    monkeypatch.setattr("mdrportal.celery.app.send_task", send_task)
     return messages
 
 

@@ -21,7 +21,7 @@ def test_the_first_action_needing_authorization_starts_notification_by_itself(
     django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
     sent: list[tuple[str, list]] = []
-    monkeypatch.setattr("mdrportal.nudges.app.send_task", lambda name, args, **kw: sent.append((name, args)))
+    monkeypatch.setattr("mdrportal.celery.app.send_task", lambda name, args, **kw: sent.append((name, args)))
     incident = make_incident(make_tenant())
     with django_capture_on_commit_callbacks(execute=True):
         action = propose(incident, "isolate_endpoint")

@@ -19,8 +19,8 @@ from rest_framework.authtoken.models import Token
 
 from escalation.links import LinkPurpose, link_url
 from incidents.models import Authorization
-from mdrportal.client_address import client_address
-from mdrportal.login_guard import MAX_FAILURES
+from mdrportal.core.client_address import client_address
+from mdrportal.web.login_guard import MAX_FAILURES
 from tenants.models import LoginThrottle
 from tests.factories import (
     PASSWORD,

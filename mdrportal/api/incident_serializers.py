@@ -18,7 +18,7 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
-from mdrportal.api_permissions import is_mdr_staff
+from mdrportal.api.permissions import is_mdr_staff
 from tenants.models import Performer
 from tenants.selectors import tenants_for_user
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from incidents import views
+from mdrportal.web import incident_views as views
 
 app_name = "incidents"
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
-
-from mdrportal.celery import app
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +19,7 @@ log = logging.getLogger(__name__)
 def send_now(task: str, *args: Any, countdown: float = 0) -> None:
     """Send the named task; if the broker is down, log it and leave the row for the sweeper."""
     try:
-        app.send_task(task, args=list(args), countdown=countdown or None)
+        current_app.send_task(task, args=list(args), countdown=countdown or None)
     except Exception:  # noqa: BLE001 - broker down: the sweeper finds the work by its rows
         log.warning("could not send %s%r; the sweeper will pick it up", task, args, exc_info=True)
 

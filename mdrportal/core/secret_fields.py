@@ -22,7 +22,7 @@ class SecretUnreadable(ImproperlyConfigured):
 
 @lru_cache(maxsize=4)
 def _box(keys: tuple[str, ...]) -> MultiFernet:
-    # The keys were checked when the settings were read (mdrportal.env.env_fernet_keys).
+    # The keys were checked when the settings were read (mdrportal.core.env.env_fernet_keys).
     return MultiFernet([Fernet(key.encode()) for key in keys])
 
 

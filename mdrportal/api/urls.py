@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from escalation.api import IncidentAcknowledgeView, IncidentEscalateView
-from incidents.api import (
+from mdrportal.api.auth import TokenView
+from mdrportal.api.escalation import IncidentAcknowledgeView, IncidentEscalateView
+from mdrportal.api.incidents import (
     ActionAuthorizeView,
     ActionCancelView,
     ActionDeclineView,
@@ -18,8 +19,7 @@ from incidents.api import (
     TenantConnectorView,
     TenantPerformersView,
 )
-from mdrportal.api_auth import TokenView
-from tenants.api import ContactView, TenantContactsView, TenantUsersView, TenantViewSet
+from mdrportal.api.tenants import ContactView, TenantContactsView, TenantUsersView, TenantViewSet
 
 v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from tenants.availability_serializers import availability_fields
+from mdrportal.api.availability_serializers import availability_fields
 from tenants.models import Contact, Role, Tenant
 
 # What tenant_create takes; the other settings go through tenant_update_settings in the same transaction.

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
-from mdrportal.second_factor import (
+from mdrportal.web.second_factor import (
     enrolment_device,
     mark_verified,
     second_factor_check,

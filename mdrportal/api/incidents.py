@@ -39,9 +39,11 @@ from incidents.models import (
     ResponseAction,
     TimelineEvent,
 )
-from incidents.pagination import IncidentPages, TimelinePages
 from incidents.selectors import authorization_text, incident_timeline, incidents_for_user
-from incidents.serializers import (
+from incidents.services import action_cancel, action_propose, authorization_record, incident_open
+from mdrportal.api.auth import require_decision_second_factor
+from mdrportal.api.errors import field_errors, service_errors
+from mdrportal.api.incident_serializers import (
     ActionSerializer,
     ActionTypeSerializer,
     CancelSerializer,
@@ -53,12 +55,10 @@ from incidents.serializers import (
     PerformerSerializer,
     TimelineEventSerializer,
 )
-from incidents.services import action_cancel, action_propose, authorization_record, incident_open
-from mdrportal.api_auth import require_decision_second_factor
-from mdrportal.api_errors import field_errors, service_errors
-from mdrportal.api_permissions import ADMIN_ROLES, DECIDE_ROLES, require_role, require_staff
-from mdrportal.client_address import client_address
-from tenants.api import visible_tenant
+from mdrportal.api.permissions import ADMIN_ROLES, DECIDE_ROLES, require_role, require_staff
+from mdrportal.api.tenants import visible_tenant
+from mdrportal.core.client_address import client_address
+from mdrportal.core.pagination import IncidentPages, TimelinePages
 from tenants.selectors import performers_of
 from tenants.services import performer_set
 

@@ -5,7 +5,7 @@ An attempt is counted before its password is checked, under a lock on the pair's
 attempts cannot outrun the limit: at most MAX_FAILURES passwords are ever checked per pair and window, and
 the one after them is refused unchecked, the right password included. A success clears the count. The
 count lives in the database (tenants.LoginThrottle), so every web process shares it. The address is the
-client's as `TRUSTED_PROXY_COUNT` defines it (mdrportal/client_address.py).
+client's as `TRUSTED_PROXY_COUNT` defines it (mdrportal/core/client_address.py).
 
 The authentication backend enforces it, which covers every sign-in that passes a request (this portal's
 login page, the admin's and the API's token endpoint); the login form turns a lockout into a clear message.
@@ -27,8 +27,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from mdrportal.client_address import client_address
-from mdrportal.metrics import LOGIN_LOCKOUTS
+from mdrportal.core.client_address import client_address
+from mdrportal.core.metrics import LOGIN_LOCKOUTS
 from tenants.models import LoginThrottle
 
 logger = logging.getLogger(__name__)
@@ -47,11 +47,11 @@ def _normal(username: str) -> str:
 
 
 def username_key(username: str) -> str:
-    return salted_hmac("mdrportal.login_guard.username", _normal(username)).hexdigest()
+    return salted_hmac("mdrportal.web.login_guard.username", _normal(username)).hexdigest()
 
 
 def throttle_key(username: str, address: str | None) -> str:
-    return salted_hmac("mdrportal.login_guard", f"{_normal(username)}|{address or ''}").hexdigest()
+    return salted_hmac("mdrportal.web.login_guard", f"{_normal(username)}|{address or ''}").hexdigest()
 
 
 def is_locked(key: str) -> bool:

@@ -16,8 +16,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mdrportal.second_factor import is_fresh, second_factor_check
-from mdrportal.throttles import TokenCreationThrottle
+from mdrportal.api.throttles import TokenCreationThrottle
+from mdrportal.web.second_factor import is_fresh, second_factor_check
 from tenants.models import ApiTokenSecondFactor
 
 WRONG_CODE = "The second-factor code is not right, was used already, or came too late."

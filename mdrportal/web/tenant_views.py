@@ -16,14 +16,11 @@ from django.views.decorators.http import require_POST
 from escalation.selectors import last_test_calls
 from escalation.services import test_call_place
 from incidents.models import ActionType
-from mdrportal import access
-from mdrportal.access import portal_page, tenant_page
-from mdrportal.second_factor import step_up_redirect, step_up_required
-from tenants.availability import Availability
-from tenants.availability_forms import AvailabilityForm, availability_row
-from tenants.availability_services import contact_availability_set
-from tenants.models import Contact, Role, SettingsChange, Tenant
-from tenants.page_forms import (
+from mdrportal.web import access
+from mdrportal.web.access import portal_page, tenant_page
+from mdrportal.web.availability_forms import AvailabilityForm, availability_row
+from mdrportal.web.second_factor import step_up_redirect, step_up_required
+from mdrportal.web.tenant_forms import (
     ContactForm,
     PerformersForm,
     SettingsForm,
@@ -31,6 +28,9 @@ from tenants.page_forms import (
     explanations,
     proposable_types,
 )
+from tenants.availability import Availability
+from tenants.availability_services import contact_availability_set
+from tenants.models import Contact, Role, SettingsChange, Tenant
 from tenants.reach import reach_now_and_saturday_night
 from tenants.selectors import (
     audited_value_shown,

@@ -10,7 +10,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
-from mdrportal.client_address import client_address
+from mdrportal.core.client_address import client_address
 
 
 class TokenCreationThrottle(SimpleRateThrottle):

@@ -35,7 +35,6 @@ from incidents.models import (
     ResponseAction,
     Severity,
 )
-from incidents.pagination import CustomerIncidentPages, keyset_page
 from incidents.selectors import (
     authorization_text,
     awaiting_authorization,
@@ -44,10 +43,11 @@ from incidents.selectors import (
 )
 from incidents.services import authorization_record
 from incidents.timeline import chart, milestones, timeline_actions
-from mdrportal import access
-from mdrportal.access import portal_page, tenant_page
-from mdrportal.client_address import client_address
-from mdrportal.second_factor import step_up_redirect
+from mdrportal.core.client_address import client_address
+from mdrportal.core.pagination import CustomerIncidentPages, keyset_page
+from mdrportal.web import access
+from mdrportal.web.access import portal_page, tenant_page
+from mdrportal.web.second_factor import step_up_redirect
 from tenants.models import Role
 
 PAGE_SIZE = CustomerIncidentPages.page_size

@@ -13,12 +13,10 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mdrportal.api_errors import service_errors
-from mdrportal.api_permissions import ADMIN_ROLES, is_mdr_staff, require_role, require_staff
-from tenants.availability_serializers import availability_apply
-from tenants.models import Contact, Membership, Tenant
-from tenants.selectors import tenant_contacts, tenants_for_user
-from tenants.serializers import (
+from mdrportal.api.availability_serializers import availability_apply
+from mdrportal.api.errors import service_errors
+from mdrportal.api.permissions import ADMIN_ROLES, is_mdr_staff, require_role, require_staff
+from mdrportal.api.tenant_serializers import (
     CUSTOMER_SETTINGS,
     TENANT_CREATE_ARGS,
     ContactSerializer,
@@ -26,6 +24,8 @@ from tenants.serializers import (
     TenantSerializer,
     TenantSettingsSerializer,
 )
+from tenants.models import Contact, Membership, Tenant
+from tenants.selectors import tenant_contacts, tenants_for_user
 from tenants.services import (
     contact_create,
     contact_update,

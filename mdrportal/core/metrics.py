@@ -10,5 +10,5 @@ WEBHOOK_SIGNATURE_FAILURES = Counter(
     "Webhook requests refused because their signature was missing or wrong.",
     ["provider"],
 )
-# Incremented where a login gets locked out (mdrportal/login_guard.py).
+# Incremented where a login gets locked out (mdrportal/web/login_guard.py).
 LOGIN_LOCKOUTS = Counter("mdr_login_lockouts", "Logins locked out after too many failed sign-ins.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from tenants import views
+from mdrportal.web import tenant_views as views
 
 app_name = "tenants"
 

@@ -9,12 +9,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from escalation.acknowledgments import acknowledgment_record
-from escalation.serializers import AcknowledgmentSerializer, NotificationRunSerializer
 from escalation.services import notification_start
-from incidents.api import visible_incident
 from incidents.models import Channel
-from mdrportal.api_errors import service_errors
-from mdrportal.api_permissions import ACKNOWLEDGE_ROLES, require_role, require_staff
+from mdrportal.api.errors import service_errors
+from mdrportal.api.escalation_serializers import AcknowledgmentSerializer, NotificationRunSerializer
+from mdrportal.api.incidents import visible_incident
+from mdrportal.api.permissions import ACKNOWLEDGE_ROLES, require_role, require_staff
 
 
 class IncidentEscalateView(APIView):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from incidents.views import home
-from mdrportal.login_guard import GuardedAuthenticationForm
-from mdrportal.second_factor_views import second_factor
+from mdrportal.web.incident_views import home
+from mdrportal.web.login_guard import GuardedAuthenticationForm
+from mdrportal.web.second_factor_views import second_factor
 
 urlpatterns = [
     path("", home, name="home"),
@@ -20,6 +20,6 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path("account/second-factor/", second_factor, name="second_factor"),
-    path("", include("tenants.urls")),
-    path("", include("incidents.urls")),
+    path("", include("mdrportal.web.tenant_urls")),
+    path("", include("mdrportal.web.incident_urls")),
 ]
