@@ -1,4 +1,4 @@
-"""API views that start notification and acknowledge an incident; escalation.services does the work."""
+"""API views that start notification and acknowledge an incident; escalation.runs.services does the work."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from escalation.acknowledgments import acknowledgment_record
-from escalation.services import notification_start
+from escalation.acknowledgments.services import acknowledgment_record
+from escalation.runs.services import notification_start
 from incidents.models import Channel
 from mdrportal.api.errors import service_errors
 from mdrportal.api.escalation_serializers import AcknowledgmentSerializer, NotificationRunSerializer

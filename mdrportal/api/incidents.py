@@ -27,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from escalation.lifecycle import incident_change_status
+from escalation.runs.lifecycle import incident_change_status
 from incidents.connector_settings import connector_configure
 from incidents.models import (
     ActionType,

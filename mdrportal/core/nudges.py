@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
-
 from celery import current_app
+from django.db import transaction
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Every incident is looked up among the user's tenants (another tenant's is a 404) and entered with the
 role the page needs (too low is a 403). Writes go through the services: written authorizations through
-incidents.services.authorization_record (channel portal), acknowledgments through escalation.services.
+incidents.services.authorization_record (channel portal), acknowledgments through escalation.runs.services.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from escalation.acknowledgments import acknowledgment_record
+from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import Acknowledgment
 from incidents.models import (
     ActionStatus,

@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from escalation.calls.test_calls import test_call_place
 from escalation.selectors import last_test_calls
-from escalation.services import test_call_place
 from incidents.models import ActionType
 from mdrportal.web import access
 from mdrportal.web.access import portal_page, tenant_page

@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from escalation.links import LinkPurpose, link_url
+from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import EmailKind, EmailNotification, EmailOutcome, NotificationRun, RunPurpose
 from escalation.nudges import nudge
 from escalation.selectors import report_mentions
@@ -83,7 +83,7 @@ def emails_claim(run: NotificationRun) -> list[EmailNotification]:
 
 def nudge_email(email_id: int) -> None:
     """Ask a worker to send the email once this transaction commits; a lost nudge waits for the sweeper."""
-    nudge("escalation.send_email", email_id)
+    nudge("escalation.email_send", email_id)
 
 
 @dataclass(frozen=True)
