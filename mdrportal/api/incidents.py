@@ -28,6 +28,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from escalation.runs.lifecycle import incident_change_status
+from incidents.actions import action_cancel, action_propose
+from incidents.authorizations import authorization_record
 from incidents.connector_settings import connector_configure
 from incidents.models import (
     ActionType,
@@ -40,7 +42,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.selectors import authorization_text, incident_timeline, incidents_for_user
-from incidents.services import action_cancel, action_propose, authorization_record, incident_open
+from incidents.services import incident_open
 from mdrportal.api.auth import require_decision_second_factor
 from mdrportal.api.errors import field_errors, service_errors
 from mdrportal.api.incident_serializers import (
@@ -55,10 +57,11 @@ from mdrportal.api.incident_serializers import (
     PerformerSerializer,
     TimelineEventSerializer,
 )
-from mdrportal.api.permissions import ADMIN_ROLES, DECIDE_ROLES, require_role, require_staff
+from mdrportal.api.permissions import require_role, require_staff
 from mdrportal.api.tenants import visible_tenant
 from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import IncidentPages, TimelinePages
+from tenants.rules import ADMINISTERS, DECIDES
 from tenants.selectors import performers_of
 from tenants.services import performer_set
 
@@ -275,7 +278,7 @@ class ActionDecisionView(generics.GenericAPIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         action = self.get_object()
         incident = action.incident
-        require_role(request.user, incident.tenant, DECIDE_ROLES, "authorize or decline actions")
+        require_role(request.user, incident.tenant, DECIDES, "authorize or decline actions")
         require_decision_second_factor(request)
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -374,7 +377,7 @@ class TenantPerformersView(APIView):
         require_role(
             request.user,
             tenant,
-            ADMIN_ROLES,
+            ADMINISTERS,
             "choose performers",
             staff_perm="tenants.change_actionperformer",
         )
