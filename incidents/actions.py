@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,7 +28,6 @@ from tenants.models import Performer
 from tenants.services import actor_label
 
 User = AbstractBaseUser | None
-log = logging.getLogger(__name__)
 
 
 # A queued action's nudge is in flight for this long before the sweeper sends another.

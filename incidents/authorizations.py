@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -27,7 +26,6 @@ from tenants.selectors import role_at
 from tenants.services import actor_label
 
 User = AbstractBaseUser | None
-log = logging.getLogger(__name__)
 
 
 def _check_who(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,7 +19,6 @@ from mdrportal.core.nudges import nudge
 from tenants.services import actor_label
 
 User = AbstractBaseUser | None
-log = logging.getLogger(__name__)
 
 
 def timeline_record(

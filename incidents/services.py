@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -29,7 +28,6 @@ from tenants.models import Tenant
 from tenants.selectors import tenant_policy
 
 User = AbstractBaseUser | None
-log = logging.getLogger(__name__)
 
 
 @transaction.atomic
