@@ -187,16 +187,16 @@ CELERY_QUEUES_BY_JOB = ("dial", "runs", "actions", "mail", "sweep")
 CELERY_TASK_QUEUES = [Queue(name) for name in CELERY_QUEUES_BY_JOB]
 CELERY_TASK_DEFAULT_QUEUE = "runs"
 CELERY_TASK_ROUTES = {
-    "escalation.dispatch_calls": {"queue": "dial"},
+    "escalation.calls_dispatch": {"queue": "dial"},
     "escalation.place_*": {"queue": "dial"},
     # Asking the phone provider about a late call, or hanging one up: the provider's work, like placing.
-    "escalation.check_call": {"queue": "dial"},
-    "escalation.hang_up_call": {"queue": "dial"},
-    "escalation.advance_run": {"queue": "runs"},
-    "escalation.tell_customer": {"queue": "runs"},
-    "escalation.send_email": {"queue": "mail"},
-    "escalation.sweep": {"queue": "sweep"},
-    "incidents.sweep_actions": {"queue": "sweep"},
+    "escalation.call_check": {"queue": "dial"},
+    "escalation.call_hang_up": {"queue": "dial"},
+    "escalation.run_advance": {"queue": "runs"},
+    "escalation.customer_tell": {"queue": "runs"},
+    "escalation.email_send": {"queue": "mail"},
+    "escalation.escalation_sweep": {"queue": "sweep"},
+    "incidents.actions_sweep": {"queue": "sweep"},
     "incidents.*": {"queue": "actions"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -235,12 +235,12 @@ ACTION_RUN_TIMEOUT_SECONDS = env_int("ACTION_RUN_TIMEOUT_SECONDS", 120, minimum=
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 5, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-actions": {
-        "task": "incidents.sweep_actions",
+        "task": "incidents.actions_sweep",
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
     "sweep-escalation": {
-        "task": "escalation.sweep",
+        "task": "escalation.escalation_sweep",
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },

@@ -16,9 +16,9 @@ log = logging.getLogger(__name__)
 
 # Which argument of which task names what the task is about.
 _TASK_SUBJECT = {
-    "incidents.execute_action": "action_id",
-    "escalation.advance_run": "run_id",
-    "escalation.tell_customer": "incident_id",
+    "incidents.action_run": "action_id",
+    "escalation.run_advance": "run_id",
+    "escalation.customer_tell": "incident_id",
 }
 
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from escalation.calls.test_calls import test_call_place
 from escalation.selectors import last_test_calls
-from escalation.services import test_call_place
 from incidents.models import ActionType
 from mdrportal.web import access
 from mdrportal.web.access import portal_page, tenant_page
@@ -30,8 +30,9 @@ from mdrportal.web.tenant_forms import (
 )
 from tenants.availability import Availability
 from tenants.availability_services import contact_availability_set
-from tenants.models import Contact, Role, SettingsChange, Tenant
+from tenants.models import Contact, SettingsChange, Tenant
 from tenants.reach import reach_now_and_saturday_night
+from tenants.rules import ADMINISTERS
 from tenants.selectors import (
     audited_value_shown,
     performers_of,
@@ -201,7 +202,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@tenant_page(Role.ADMIN)
+@tenant_page(ADMINISTERS)
 @step_up_required("tenants:settings")
 def performers_page(request: HttpRequest) -> HttpResponse:
     """Who performs each action type under Collaborate; each change is a service call, all or none."""
@@ -254,11 +255,11 @@ def _tenant_contact(request: HttpRequest, pk: int) -> Contact:
     contact = get_object_or_404(
         Contact.objects.select_related("tenant").filter(tenant__in=tenants_for_user(request.user)), pk=pk
     )
-    access.enter(request, contact.tenant, Role.ADMIN)
+    access.enter(request, contact.tenant, ADMINISTERS)
     return contact
 
 
-@tenant_page(Role.ADMIN)
+@tenant_page(ADMINISTERS)
 def contact_add(request: HttpRequest) -> HttpResponse:
     tenant = request.acting.tenant  # type: ignore[attr-defined]
     form = ContactForm(request.POST or None)

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from escalation.models import NotificationRun, RunPurpose
+from incidents.events import incident_flag, timeline_record
 from incidents.models import EventKind, Incident
 from incidents.policy import PolicySnapshot
-from incidents.services import incident_flag, timeline_record
 from tenants.availability import who_is_available
 from tenants.selectors import phone_contacts
 

@@ -7,14 +7,14 @@ import logging
 
 from django.db import transaction
 
-from escalation.acknowledgments import acknowledge
-from escalation.calls import call_could_not_notify, call_end, call_lock, call_ref
+from escalation.acknowledgments.services import acknowledge
+from escalation.calls.records import call_could_not_notify, call_end, call_lock, call_ref
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome
 from escalation.phone.base import PhoneError
 from escalation.phone.registry import phone_backend_named
-from escalation.services import call_ended_advance
+from escalation.runs.services import call_ended_advance
+from incidents.events import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel
-from incidents.services import incident_lock
 
 log = logging.getLogger(__name__)
 

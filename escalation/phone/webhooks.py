@@ -1,27 +1,23 @@
-"""Twilio's webhooks for a call (TwiML, key pressed, status) and the simulated phone page for development."""
+"""Twilio's webhooks for a call: the TwiML it speaks, the key pressed, its status."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
-from django.shortcuts import redirect, render
-from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 
-from escalation import selectors, twiml
-from escalation.models import Acknowledgment, CallAttempt, CallOutcome
+from escalation import selectors
+from escalation.calls.progress import call_update
+from escalation.models import Acknowledgment, CallAttempt
+from escalation.phone import twiml
 from escalation.phone.registry import twilio_configured
 from escalation.phone.twilio import webhook_url
-from escalation.progress import call_update
 from mdrportal.core.metrics import WEBHOOK_SIGNATURE_FAILURES
 
 log = logging.getLogger(__name__)
@@ -100,70 +96,3 @@ def status(request: HttpRequest, call: CallAttempt) -> HttpResponse:
         attempt_id=call.pk, status=_param(request, "CallStatus"), answered_by=_param(request, "AnsweredBy")
     )
     return HttpResponse(status=204)
-
-
-# The simulated phone: what each button makes "the phone" report, in order.
-SIMULATED_BUTTONS: dict[str, tuple[str, list[dict[str, str]]]] = {
-    "answer-press-1": (
-        "Answer and press 1",
-        [{"status": "in-progress", "answered_by": "human"}, {"digits": "1"}, {"status": "completed"}],
-    ),
-    "answer-no-key": (
-        "Answer, hang up without a key",
-        [{"status": "in-progress", "answered_by": "human"}, {"status": "completed"}],
-    ),
-    "voicemail": (
-        "Voicemail picks up",
-        [{"status": "in-progress", "answered_by": "machine_end_beep"}, {"status": "completed"}],
-    ),
-    "busy": ("Busy", [{"status": "busy"}]),
-    "ring": ("Let it ring", []),
-}
-
-
-def debug_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not settings.DEBUG:
-            raise Http404("The simulated phone exists only with DEBUG on.")
-        return view(request, *args, **kwargs)
-
-    return checked
-
-
-@debug_only
-@staff_member_required
-@never_cache
-@require_GET
-def simulated_phone(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "dev/phone.html",
-        {
-            "ringing": [
-                (ringing, twiml.script_text(ringing.script))
-                for ringing in selectors.simulated_calls_ringing()
-            ],
-            "ended": selectors.simulated_calls_ended(),
-            "buttons": [(key, label) for key, (label, _) in SIMULATED_BUTTONS.items()],
-        },
-    )
-
-
-@debug_only
-@staff_member_required
-@require_POST
-def simulated_phone_press(request: HttpRequest, attempt_id: int, button: str) -> HttpResponse:
-    if button not in SIMULATED_BUTTONS:
-        raise Http404("No such button.")
-    call = selectors.simulated_call(attempt_id)
-    if call is None:
-        raise Http404("No such simulated call.")
-    label, updates = SIMULATED_BUTTONS[button]
-    if call.outcome != CallOutcome.DIALING:
-        messages.warning(request, f"Call {call.pk} had already ended ({call.get_outcome_display().lower()}).")
-        return redirect("phone:simulated")
-    for update in updates:
-        call_update(attempt_id=call.pk, **update)
-    messages.success(request, f"Call {call.pk} to {call.to}: {label.lower()}.")
-    return redirect("phone:simulated")

@@ -10,16 +10,17 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from escalation.calls import call_not_placed, call_placed
+from escalation.calls.pace import call_pacer
+from escalation.calls.records import call_not_placed, call_placed
 from escalation.models import CallAttempt, CallOutcome, RunState
 from escalation.nudges import nudge_dispatch
 from escalation.phone.base import CallRequest, PhoneBackend, PhoneError
 from escalation.phone.registry import phone_backend
-from escalation.ratelimit import call_pacer
+from escalation.runs.fallback import someone_has_it
+from escalation.runs.states import run_stop
 from escalation.selectors import calls_waiting
-from escalation.services import run_stop, someone_has_it
+from incidents.events import incident_lock, timeline_record
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind
-from incidents.services import incident_lock, timeline_record
 
 log = logging.getLogger(__name__)
 ORDER = ("severity_rank", "sequence", "queued_at", "id")

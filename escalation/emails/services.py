@@ -19,14 +19,15 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from escalation.links import LinkPurpose, link_url
+from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import EmailKind, EmailNotification, EmailOutcome, NotificationRun, RunPurpose
 from escalation.nudges import nudge
 from escalation.selectors import report_mentions
+from incidents.events import timeline_record
 from incidents.models import ActionStatus, Category, Channel, EventKind, Incident, ResponseAction
+from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
-from incidents.services import timeline_record
-from tenants.models import Contact, Performer, ResponseMode, Tier
+from tenants.models import Contact, Performer, Tier
 from tenants.selectors import tenant_contacts
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def emails_claim(run: NotificationRun) -> list[EmailNotification]:
 
 def nudge_email(email_id: int) -> None:
     """Ask a worker to send the email once this transaction commits; a lost nudge waits for the sweeper."""
-    nudge("escalation.send_email", email_id)
+    nudge("escalation.email_send", email_id)
 
 
 @dataclass(frozen=True)
@@ -116,8 +117,8 @@ def _note(action: ResponseAction, incident: Incident, *, to_partner: bool) -> st
         partner = incident.tenant.partner
         return f"To be done by your partner{f', {partner.name}' if partner else ''}."
     if status == ActionStatus.RECOMMENDED:
-        tier = incident.policy.get("tier")
-        if action.action_type.category == Category.NEUTRALIZATION and tier == Tier.ESSENTIALS:
+        tier = PolicySnapshot.read(incident).tier
+        if action.action_type.category == Category.NEUTRALIZATION and tier is Tier.ESSENTIALS:
             return (
                 "Customer action required: MDR Essentials does not include neutralization by MDR Ops, "
                 "so your team needs to do it."
@@ -162,7 +163,7 @@ def _variant(email: EmailNotification) -> str:
         return "partner"
     if email.kind == EmailKind.REPORT:
         return "report"
-    if email.run.incident.response_mode == ResponseMode.AUTHORIZE:
+    if PolicySnapshot.read(email.run.incident).authorize_mode:
         return "authorize"
     return "collaborate"
 

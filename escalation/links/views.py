@@ -8,8 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from escalation.link_use import link_use
-from escalation.links import LinkError, LinkPurpose, LinkTarget, link_read, link_target
+from escalation.links.tokens import LinkError, LinkPurpose, LinkTarget, link_read, link_target
+from escalation.links.use import link_use
 from mdrportal.core.client_address import client_address
 
 STATUS = {"altered": 400, "refused": 403, "stale": 409, "closed": 409, "expired": 410, "used": 410}
