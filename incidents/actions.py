@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.events import incident_lock_of, incident_must_be_active, nudge_customer, timeline_record
+from incidents.events import incident_lock, incident_must_be_active, nudge_customer, timeline_record
 from incidents.gate import Decision, Outcome
 from incidents.models import (
     ACTION_TRANSITIONS,
@@ -65,7 +65,7 @@ def action_cancel(
     """An analyst cancels one action that waits for authorization, is held, recommended or queued."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the action is canceled."})
-    locked_incident = incident_lock_of(action.incident)
+    locked_incident = incident_lock(action.incident_id)
     locked = (
         ResponseAction.objects.select_for_update(of=("self",))
         .select_related("action_type")
@@ -168,7 +168,7 @@ def action_propose(
         raise ValidationError(
             {"target": "Say what the action applies to (endpoint, hash, address, account)."}
         )
-    locked = incident_lock_of(incident)
+    locked = incident_lock(incident.pk)
     incident_must_be_active(locked, what="proposing an action")
     action = ResponseAction(
         incident=locked, action_type=action_type, target=target, proposed_by=by, reverts=reverts
@@ -219,7 +219,7 @@ def action_propose_revert(
     The original action stays locked from the check to the new row, so two analysts clicking at once
     get one revert, not two. The incident is locked first, the order every incident-wide write takes.
     """
-    incident_lock_of(action.incident)
+    incident_lock(action.incident_id)
     original = (
         ResponseAction.objects.select_for_update(of=("self",))
         .select_related("action_type__revert", "incident")

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_move
-from incidents.events import incident_lock_of, incident_must_be_active, timeline_record
+from incidents.events import incident_lock, incident_must_be_active, timeline_record
 from incidents.models import (
     ActionStatus,
     Authorization,
@@ -81,7 +81,7 @@ def authorization_record(
         raise ValidationError({"actions": "Choose at least one action."})
     if not text_shown.strip():
         raise ValidationError({"text_shown": "The text the customer decided on is required."})
-    locked = incident_lock_of(incident)
+    locked = incident_lock(incident.pk)
     incident_must_be_active(locked, what="a decision on its actions")
     _check_who(
         tenant=locked.tenant,

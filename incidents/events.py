@@ -48,11 +48,6 @@ def incident_lock(incident_id: int) -> Incident:
     return Incident.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=incident_id)
 
 
-def incident_lock_of(incident: Incident) -> Incident:
-    """incident_lock for an incident already in hand."""
-    return incident_lock(incident.pk)
-
-
 def incident_must_be_active(incident: Incident, *, what: str) -> None:
     """Refuse a decision on a resolved or closed incident (DESIGN rule 11)."""
     if incident.status not in ACTIVE_INCIDENT_STATUSES:

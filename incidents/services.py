@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_cancel_locked
-from incidents.events import incident_lock_of, incident_must_be_active, timeline_record
+from incidents.events import incident_lock, incident_must_be_active, timeline_record
 from incidents.models import (
     ACTIVE_INCIDENT_STATUSES,
     INCIDENT_TRANSITIONS,
@@ -78,7 +78,7 @@ def incident_set_status(
 
     The notification runs are stopped by the caller in the same transaction (escalation.runs.lifecycle).
     """
-    locked = incident_lock_of(incident)
+    locked = incident_lock(incident.pk)
     if status == locked.status:
         return locked
     check_transition(INCIDENT_TRANSITIONS, locked.status, status, what="An incident")
@@ -120,7 +120,7 @@ def incident_clear_attention(*, incident: Incident, by: User, channel: str = Cha
 @transaction.atomic
 def incident_reapply_policy(*, incident: Incident, by: User, channel: str = Channel.ADMIN) -> Incident:
     """Take the tenant's current policy for this incident and decide its undecided actions again."""
-    locked = incident_lock_of(incident)
+    locked = incident_lock(incident.pk)
     incident_must_be_active(locked, what="re-applying the policy")
     before, after = locked.policy, tenant_policy(locked.tenant)
     locked.policy = after
@@ -149,7 +149,7 @@ def incident_take_fallback(*, incident: Incident, attempts: list[dict[str, Any]]
     is checked again: the incident is active, its snapshot ticks the checkbox, no written decision exists.
     The gate checks the checkbox again for every action.
     """
-    locked = incident_lock_of(incident)
+    locked = incident_lock(incident.pk)
     if locked.fallback_taken_at is not None:
         return locked
     incident_must_be_active(locked, what="the no-acknowledgment fallback")
