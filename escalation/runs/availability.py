@@ -18,6 +18,8 @@ from incidents.policy import PolicySnapshot
 from tenants.availability import who_is_available
 from tenants.selectors import phone_contacts
 
+ROUND_NAMES = {RunPurpose.NOTIFY: "notification", RunPurpose.REPORT: "report of what was done"}
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -50,8 +52,8 @@ def plan_announce(run: NotificationRun, incident: Incident) -> None:
     timeline_record(
         incident=incident,
         kind=EventKind.NOTIFICATION_STARTED,
-        summary=f"Not phoned in {run.get_purpose_display().lower()} round {run.round}, unavailable at the "
-        f"time: {names}.",
+        summary=f"Not phoned in round {run.round} of the {ROUND_NAMES[run.purpose]}, unavailable at the time: "
+        f"{names}.",
         data={"run": run.pk, "unavailable": run.unavailable},
     )
     if nobody_available(run) and run.purpose == RunPurpose.NOTIFY:
