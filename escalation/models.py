@@ -45,6 +45,9 @@ class NotificationRun(models.Model):
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.ACTIVE)
     # The call plan fixed when the run starts: [{"contact": id, "try": n}, ...] in the order they are called.
     plan = models.JSONField(default=list)
+    # The contacts with a phone left out of the plan, unavailable when it was made (away, outside their
+    # hours): [{"contact": id, "name": ..., "why": ...}, ...]. Frozen with the plan.
+    unavailable = models.JSONField(default=list, blank=True)
     ring_timeout_seconds = models.PositiveSmallIntegerField(default=30)
     next_step_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(default=timezone.now)

@@ -55,6 +55,8 @@ from incidents.policy import PolicySnapshot
 from incidents.selectors import authorization_text
 from incidents.services import incident_reapply_policy
 from mdrportal.celery import app
+from tenants.availability import Away
+from tenants.availability_services import contact_availability_set
 from tenants.models import ResponseMode, Role, Tier
 from tenants.services import tenant_update_settings
 from tests.factories import make_analyst, make_incident, make_member, make_tenant, propose
@@ -139,6 +141,8 @@ class EscalationModel(RuleBasedStateMachine):
         self.phone = ModelPhone(self)
         self.messages: list[tuple[str, list[Any]]] = []
         self.fallback_seen = False
+        self.away: set[int] = set()  # the contacts away (on holiday) now
+        self.runs_seen: set[int] = set()
 
     # The outside world ----------------------------------------------------------------------------
 
@@ -170,8 +174,9 @@ class EscalationModel(RuleBasedStateMachine):
         tries=st.integers(1, 2),
         actions=st.integers(1, 2),
         quiet=st.booleans(),
+        away=st.sets(st.integers(0, 2), max_size=3),
     )
-    def setup(self, mode: str, contacts: int, tries: int, actions: int, quiet: bool) -> None:
+    def setup(self, mode: str, contacts: int, tries: int, actions: int, quiet: bool, away: set[int]) -> None:
         self.quiet_customer = quiet
         self.tenant = make_tenant(
             tier=Tier.COMPLETE,
@@ -184,6 +189,9 @@ class EscalationModel(RuleBasedStateMachine):
         self.approver = make_member(self.tenant, Role.APPROVER)
         self.analyst = make_analyst(f"analyst-{self.tenant.pk}")
         self.contacts = list(self.tenant.contacts.order_by("call_order"))
+        for index in sorted(away):
+            if index < len(self.contacts):
+                self._set_away(self.contacts[index], True)
         self.incident = make_incident(self.tenant)
         codes = ["isolate_endpoint", "block_ip"][:actions]
         for code in codes:
@@ -353,6 +361,18 @@ class EscalationModel(RuleBasedStateMachine):
 
         self.step(decide)
 
+    def _set_away(self, contact: Any, away: bool) -> None:
+        # Long enough that no clock of the model reaches its end.
+        now = timezone.now()
+        periods = [Away(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=30))] if away else []
+        contact_availability_set(contact=contact, by=None, windows=[], away=periods)
+        (self.away.add if away else self.away.discard)(contact.pk)
+
+    def a_contact_goes_away_or_comes_back(self, data: st.DataObject) -> None:
+        """A run under way keeps its plan; only runs that start later see the change."""
+        contact = data.draw(st.sampled_from(self.contacts), label="contact")
+        self.step(lambda: self._set_away(contact, contact.pk not in self.away))
+
     def an_analyst_starts_notification(self, data: st.DataObject) -> None:
         self.step(lambda: notification_start(incident=self.incident, by=self.analyst))
 
@@ -376,6 +396,7 @@ class EscalationModel(RuleBasedStateMachine):
         the_customer_changes_its_settings,
         an_analyst_reapplies_the_policy,
         an_analyst_changes_the_status,
+        a_contact_goes_away_or_comes_back,
     )
     CUSTOMER = (
         an_approver_acknowledges_in_the_portal,
@@ -466,6 +487,57 @@ class EscalationModel(RuleBasedStateMachine):
             call = CallAttempt.objects.get(pk=item["call"])
             if call.outcome not in ATTEMPT_OUTCOMES or not self.phone.rang(call.provider_sid):
                 raise InvariantViolated(f"(b) call {call.pk} in the proof never rang ({call.outcome})")
+
+    @invariant()
+    def a_run_plans_the_contacts_available_when_it_starts_and_nobody_available_is_flagged(self) -> None:
+        """(e) A new run's plan holds exactly the contacts not away when it was made, the others named as
+        unavailable; a notification run with nobody available flags the incident."""
+        if not hasattr(self, "incident"):
+            return
+        everyone = {c.pk for c in self.contacts}
+        for run in NotificationRun.objects.filter(incident=self.incident).exclude(pk__in=self.runs_seen):
+            self.runs_seen.add(run.pk)
+            planned = {s["contact"] for s in run.plan}
+            unavailable = {u["contact"] for u in run.unavailable}
+            if planned != everyone - self.away or unavailable != everyone & self.away:
+                raise InvariantViolated(
+                    f"(e) run {run.pk} plans {sorted(planned)} and leaves out {sorted(unavailable)} while "
+                    f"{sorted(self.away)} of {sorted(everyone)} are away"
+                )
+            flagged = self.incident.events.filter(
+                kind=EventKind.FLAGGED, summary__startswith="Nobody available"
+            )
+            if run.purpose == RunPurpose.NOTIFY and not run.plan and not flagged.exists():
+                raise InvariantViolated(
+                    f"(e) run {run.pk} has nobody available and the incident is not flagged"
+                )
+
+    @invariant()
+    def the_fallback_never_acts_unless_every_contact_of_the_frozen_plan_has_an_attempt_nor_on_an_empty_plan(
+        self,
+    ) -> None:
+        """(f) Whenever the fallback has been taken, some exhausted notification run has a non-empty frozen
+        plan each step of which has a call in that run that rang (DESIGN rule 6: every contact available at
+        the time), and no contact it left out as unavailable was phoned by it."""
+        if not hasattr(self, "incident"):
+            return
+        incident = Incident.objects.get(pk=self.incident.pk)
+        if incident.fallback_taken_at is None:
+            return
+        for run in incident.notification_runs.filter(purpose=RunPurpose.NOTIFY, state="exhausted"):
+            rang = {
+                (c.contact_id, c.try_number)
+                for c in run.calls.filter(
+                    outcome__in=ATTEMPT_OUTCOMES, ended_at__lte=incident.fallback_taken_at
+                )
+            }
+            left_out = {u["contact"] for u in run.unavailable}
+            phoned_left_out = run.calls.filter(contact_id__in=left_out).exists()
+            if run.plan and all((s["contact"], s["try"]) in rang for s in run.plan) and not phoned_left_out:
+                return
+        raise InvariantViolated(
+            "(f) the fallback acted without an attempt of every contact of a non-empty plan"
+        )
 
 
 def run_model(

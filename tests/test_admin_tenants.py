@@ -23,9 +23,10 @@ CHANGELIST = reverse("admin:tenants_tenant_changelist")
 # Pinned query counts: they must not grow with the number of rows shown.
 # session, user, user and group permissions, partner filter, two counts, the page
 CHANGELIST_QUERIES = 8
-# session, user, tenant, permissions (2), contacts, performers, action catalog, memberships, partners,
-# and one user per membership row (Django's autocomplete widget looks the selected user up per row)
-CHANGE_PAGE_QUERIES = 11
+# session, user, tenant, permissions (2), contacts with their availability windows and away periods (3),
+# performers, action catalog, memberships, partners, and one user per membership row (Django's autocomplete
+# widget looks the selected user up per row)
+CHANGE_PAGE_QUERIES = 13
 
 
 def change_url(tenant: Tenant) -> str:

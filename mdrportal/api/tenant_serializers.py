@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from mdrportal.api.availability_serializers import availability_fields
 from tenants.models import Contact, Role, Tenant
 from tenants.services import TENANT_SETTINGS
 
@@ -43,6 +44,8 @@ class TenantSettingsSerializer(TenantSerializer):
 
 
 class ContactSerializer(serializers.ModelSerializer):
+    windows = availability_fields()["windows"]
+    away_periods = availability_fields()["away_periods"]
     phone = serializers.CharField(
         max_length=32,
         required=False,
@@ -59,7 +62,17 @@ class ContactSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Contact
-        fields = ["id", "name", "email", "phone", "call_order", "can_authorize", "active"]
+        fields = [
+            "id",
+            "name",
+            "email",
+            "phone",
+            "call_order",
+            "can_authorize",
+            "active",
+            "windows",
+            "away_periods",
+        ]
         validators: list = []
 
 
