@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -17,6 +17,7 @@ from django.utils.html import format_html
 
 from escalation.lifecycle import incident_change_status
 from escalation.services import notification_start
+from incidents.admin_tasks import open_task_counts, open_tasks_link
 from incidents.forms import CancelActionForm, IncidentForm, ProposeActionForm, RecordAuthorizationForm
 from incidents.models import (
     ActionAttempt,
@@ -37,6 +38,7 @@ from incidents.services import (
     incident_open,
     incident_reapply_policy,
 )
+from incidents.waiting import with_waiting_since
 from mdrportal.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 from tenants.models import ResponseMode
 
@@ -75,7 +77,18 @@ class TimelineEventInline(ReadOnlyInline):
 
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "tenant", "severity", "status", "mode", "needs_attention", "opened_at"]
+    list_display = [
+        "id",
+        "title",
+        "tenant",
+        "severity",
+        "status",
+        "mode",
+        "needs_attention",
+        "waiting_since",
+        "open_tasks",
+        "opened_at",
+    ]
     list_display_links = ["id", "title"]
     list_filter = ["tenant", "severity", "status", ResponseModeFilter, "needs_attention"]
     list_select_related = ["tenant"]
@@ -96,6 +109,19 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.display(description="mode")
     def mode(self, obj: Incident) -> str:
         return obj.response_mode
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
+        return open_task_counts(with_waiting_since(super().get_queryset(request)))
+
+    @admin.display(
+        description="waiting for the customer since", ordering=F("waiting_since").asc(nulls_last=True)
+    )
+    def waiting_since(self, obj: Incident) -> Any:
+        return obj.waiting_since  # type: ignore[attr-defined]
+
+    @admin.display(description="open customer tasks", ordering="open_tasks")
+    def open_tasks(self, obj: Incident) -> str:
+        return open_tasks_link(obj)
 
     @admin.display(description="policy in force")
     def policy_display(self, obj: Incident) -> str:

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from escalation.acknowledgments import acknowledgment_record
 from escalation.models import Acknowledgment
+from incidents.customer_tasks import open_tasks
 from incidents.models import (
     ActionStatus,
     Authorization,
@@ -44,6 +45,7 @@ from incidents.selectors import (
 )
 from incidents.services import authorization_record
 from incidents.timeline import chart, milestones, timeline_actions
+from incidents.waiting import tenant_waiting_since
 from mdrportal import access
 from mdrportal.access import portal_page, tenant_page
 from mdrportal.client_address import client_address
@@ -77,6 +79,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "section": "home",
             "tenant": acting.tenant,
             "counts": counts,
+            "waiting_since": tenant_waiting_since(acting.tenant),
+            "open_tasks": open_tasks().filter(incident__tenant=acting.tenant).count(),
             "recent": incidents.order_by("-opened_at", "-id")[:5],
         },
     )

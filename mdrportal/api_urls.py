@@ -18,6 +18,7 @@ from incidents.api import (
     TenantConnectorView,
     TenantPerformersView,
 )
+from incidents.task_api import TaskListView, TaskView
 from mdrportal.api_auth import TokenView
 from tenants.api import ContactView, TenantContactsView, TenantUsersView, TenantViewSet
 
@@ -57,6 +58,8 @@ v1 = [
     path("actions/<int:pk>/authorize/", ActionAuthorizeView.as_view(), name="api-action-authorize"),
     path("actions/<int:pk>/decline/", ActionDeclineView.as_view(), name="api-action-decline"),
     path("actions/<int:pk>/cancel/", ActionCancelView.as_view(), name="api-action-cancel"),
+    path("tasks/", TaskListView.as_view(), name="api-tasks"),
+    path("tasks/<int:pk>/", TaskView.as_view(), name="api-task"),
 ]
 
 urlpatterns = [

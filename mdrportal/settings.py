@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "tenants",
     "incidents",
     "escalation",
+    "reminders",
     "operations",
 ]
 
@@ -196,6 +197,9 @@ CELERY_TASK_ROUTES = {
     "escalation.tell_customer": {"queue": "runs"},
     "escalation.send_email": {"queue": "mail"},
     "escalation.sweep": {"queue": "sweep"},
+    "reminders.sweep": {"queue": "sweep"},
+    "reminders.remind": {"queue": "runs"},
+    "reminders.send": {"queue": "mail"},
     "incidents.sweep_actions": {"queue": "sweep"},
     "incidents.*": {"queue": "actions"},
 }
@@ -244,6 +248,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
+    "sweep-reminders": {
+        "task": "reminders.sweep",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
+    },
 }
 
 # Phone: unset credentials mean the simulated phone.
@@ -262,6 +271,8 @@ CALL_RETRY_MAX_SECONDS = env_int("CALL_RETRY_MAX_SECONDS", 300, minimum=1)
 LINK_MAX_AGE_HOURS = env_int("LINK_MAX_AGE_HOURS", 24, minimum=1)
 RENOTIFY_DELAY_MINUTES = env_int("RENOTIFY_DELAY_MINUTES", 15, minimum=0)
 RENOTIFY_ROUNDS = env_int("RENOTIFY_ROUNDS", 3, minimum=0, maximum=20)
+# The length of a tenant's reminder "minute" in seconds: 60, except where a test runs reminders fast.
+REMINDER_MINUTE_SECONDS = env_int("REMINDER_MINUTE_SECONDS", 60, minimum=1, maximum=60)
 # Redis for the shared calls-per-second limit; unset means the database enforces it.
 _BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 RATE_LIMIT_REDIS_URL = env_url(

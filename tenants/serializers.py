@@ -15,6 +15,8 @@ CUSTOMER_SETTINGS = (
     "call_attempts_per_contact",
     "ring_timeout_seconds",
     "timezone",
+    "reminder_minutes",
+    "reminder_count",
 )
 
 
@@ -31,6 +33,8 @@ class TenantSerializer(serializers.ModelSerializer):
             "timezone",
             "call_attempts_per_contact",
             "ring_timeout_seconds",
+            "reminder_minutes",
+            "reminder_count",
         ]
         # The service checks uniqueness (full_clean) inside its transaction; no second query here.
         extra_kwargs = {"slug": {"validators": []}}

@@ -36,6 +36,8 @@ def form_data(tenant: Tenant, **changes: Any) -> dict[str, Any]:
         "call_attempts_per_contact": tenant.call_attempts_per_contact,
         "ring_timeout_seconds": tenant.ring_timeout_seconds,
         "timezone": tenant.timezone,
+        "reminder_minutes": tenant.reminder_minutes,
+        "reminder_count": tenant.reminder_count,
     }
     if tenant.authorize_on_no_ack:
         data["authorize_on_no_ack"] = "on"
