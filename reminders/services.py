@@ -234,8 +234,8 @@ def reminder_compose(reminder: Reminder) -> ComposedReminder:
         context["portal_hint"] = "Mark each task done or not done, with a note, in the portal:"
         context["portal_url"] = settings.PUBLIC_BASE_URL + reverse("incidents:tasks")
     subject = (
-        f"[{incident.get_severity_display()}] {tenant.name}: reminder {reminder.number}: {headline} "
-        f"{incident.title} (incident #{incident.pk})"
+        f"[{incident.get_severity_display()}] {tenant.name}: reminder {reminder.number}: "
+        f"{headline.rstrip('.')} ({incident.title}, incident #{incident.pk})"
     )
     return ComposedReminder(
         subject=" ".join(subject.split())[:300],
