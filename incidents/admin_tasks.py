@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from incidents.customer_tasks import OPEN_TASK_STATUS, TASK_PERFORMERS, TASK_STATUSES
 from incidents.models import CustomerTask, Incident, ResponseAction
@@ -65,5 +66,6 @@ def open_tasks_link(incident: Incident) -> str:
     """The incident's open tasks as a link to their list, or a dash."""
     if not incident.open_tasks:  # type: ignore[attr-defined]
         return "-"
-    url = reverse("admin:incidents_customertask_changelist")
-    return format_html('<a href="{}?incident={}&task=open">{}</a>', url, incident.pk, incident.open_tasks)  # type: ignore[attr-defined]
+    query = urlencode({"incident": incident.pk, "task": "open"})
+    url = f"{reverse('admin:incidents_customertask_changelist')}?{query}"
+    return format_html('<a href="{}">{}</a>', url, incident.open_tasks)  # type: ignore[attr-defined]
