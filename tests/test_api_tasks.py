@@ -10,14 +10,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from incidents.models import ActionStatus, Channel, EventKind, ResponseAction
-from tenants.models import PartnerMembership, Performer, Role, SettingsChange
+from tenants.models import Performer, Role, SettingsChange
 from tests.factories import (
     api_token,
     make_incident,
     make_member,
-    make_partner,
+    make_tasks,
     make_tenant,
-    make_user,
     propose,
 )
 
@@ -32,25 +31,18 @@ def as_user(user: Any) -> APIClient:
 
 @pytest.fixture
 def world() -> dict[str, Any]:
-    partner = make_partner("msp-api")
-    tenant = make_tenant(
-        partner=partner, performers={"disable_user": Performer.CUSTOMER, "block_ip": Performer.PARTNER}
-    )
-    incident = make_incident(tenant)
-    technician = make_user("tech-api")
-    PartnerMembership.objects.create(user=technician, partner=partner, role=Role.APPROVER)
+    world = make_tasks("msp-api")
     other = make_tenant(performers={"disable_user": Performer.CUSTOMER})
     return {
-        "tenant": tenant,
-        "incident": incident,
-        "customer": propose(incident, "disable_user", target="jdoe"),
-        "partner": propose(incident, "block_ip", target="203.0.113.9"),
-        "isolate": propose(incident, "isolate_endpoint"),  # awaits authorization: no task
+        **world,
+        "isolate": propose(world["incident"], "isolate_endpoint"),  # awaits authorization: no task
         "other_task": propose(make_incident(other), "disable_user", target="someone"),
-        "approver": make_member(tenant, Role.APPROVER),
-        "technician": technician,
         "outsider": make_member(other, Role.ADMIN),
     }
+
+
+def mark(user: Any, task: Any, **body: str) -> Any:
+    return as_user(user).patch(f"/api/v1/tasks/{task.pk}/", body, format="json")
 
 
 def test_tasks_list_only_the_users_tenants_tasks_with_the_schema_field_names(world: dict[str, Any]) -> None:
@@ -88,14 +80,10 @@ def test_the_status_filter_and_a_bad_filter(world: dict[str, Any]) -> None:
 
 
 def test_the_partner_marks_its_task_done_through_the_api_recorded_with_who(world: dict[str, Any]) -> None:
-    response = as_user(world["technician"]).patch(
-        f"/api/v1/tasks/{world['partner'].pk}/",
-        {"status": "done", "note": "Blocked at the firewall."},
-        format="json",
-    )
+    response = mark(world["technician"], world["partner"], status="done", note="Blocked at the firewall.")
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "done"
-    assert response.json()["reason"] == "Marked done by tech-api: Blocked at the firewall."
+    assert response.json()["reason"] == "Marked done by tech-msp-api: Blocked at the firewall."
     event = world["incident"].events.get(kind=EventKind.TASK_MARKED)
     assert (event.actor, event.channel) == (world["technician"], Channel.API)
 
@@ -116,35 +104,14 @@ def test_bad_input_is_a_400_with_field_errors_and_changes_nothing(world: dict[st
 
 
 def test_a_user_of_another_tenant_or_the_other_side_is_refused_with_403(world: dict[str, Any]) -> None:
-    outsider = as_user(world["outsider"])
-    assert (
-        outsider.patch(
-            f"/api/v1/tasks/{world['customer'].pk}/", {"status": "done"}, format="json"
-        ).status_code
-        == 403
-    )
-    assert outsider.get(f"/api/v1/tasks/{world['customer'].pk}/").status_code == 403
-    assert world["other_task"].pk not in [
-        t["id"] for t in as_user(world["approver"]).get("/api/v1/tasks/").json()["results"]
-    ]
-    technician = as_user(world["technician"])
-    assert (
-        technician.patch(
-            f"/api/v1/tasks/{world['customer'].pk}/", {"status": "done"}, format="json"
-        ).status_code
-        == 403
-    )
-    viewer = as_user(make_member(world["tenant"], Role.VIEWER))
-    assert (
-        viewer.patch(f"/api/v1/tasks/{world['customer'].pk}/", {"status": "done"}, format="json").status_code
-        == 403
-    )
-    assert (
-        as_user(world["approver"])
-        .patch(f"/api/v1/tasks/{world['isolate'].pk}/", {"status": "done"}, format="json")
-        .status_code
-        == 404
-    )
+    customer = world["customer"]
+    assert mark(world["outsider"], customer, status="done").status_code == 403
+    assert as_user(world["outsider"]).get(f"/api/v1/tasks/{customer.pk}/").status_code == 403
+    listed = as_user(world["approver"]).get("/api/v1/tasks/").json()["results"]
+    assert world["other_task"].pk not in [t["id"] for t in listed]
+    assert mark(world["technician"], customer, status="done").status_code == 403  # the customer's to mark
+    assert mark(make_member(world["tenant"], Role.VIEWER), customer, status="done").status_code == 403
+    assert mark(world["approver"], world["isolate"], status="done").status_code == 404  # no task
     assert ResponseAction.objects.get(pk=world["customer"].pk).status == ActionStatus.RECOMMENDED
 
 

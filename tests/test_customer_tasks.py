@@ -13,15 +13,13 @@ from django.urls import reverse
 from escalation.lifecycle import incident_change_status
 from incidents.customer_tasks import task_mark
 from incidents.models import ActionStatus, Channel, EventKind, IncidentStatus, ResponseAction
-from tenants.models import PartnerMembership, Performer, Role
+from tenants.models import Performer, Role
 from tests.factories import (
     login_verified,
     make_analyst,
-    make_incident,
     make_member,
-    make_partner,
+    make_tasks,
     make_tenant,
-    make_user,
     propose,
 )
 
@@ -31,22 +29,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def tasks() -> dict[str, Any]:
     """A tenant served by a partner: one task for the customer's team, one for the partner."""
-    partner = make_partner("msp-tasks")
-    tenant = make_tenant(
-        partner=partner, performers={"disable_user": Performer.CUSTOMER, "block_ip": Performer.PARTNER}
-    )
-    incident = make_incident(tenant)
-    technician = make_user("tech")
-    PartnerMembership.objects.create(user=technician, partner=partner, role=Role.APPROVER)
-    return {
-        "tenant": tenant,
-        "incident": incident,
-        "customer": propose(incident, "disable_user", target="jdoe"),
-        "partner": propose(incident, "block_ip", target="203.0.113.9"),
-        "technician": technician,
-        "approver": make_member(tenant, Role.APPROVER),
-        "viewer": make_member(tenant, Role.VIEWER),
-    }
+    world = make_tasks("msp-tasks")
+    return {**world, "viewer": make_member(world["tenant"], Role.VIEWER)}
 
 
 def portal(user: Any, tenant: Any = None) -> Client:

@@ -14,13 +14,20 @@ from django.utils import timezone
 from escalation.acknowledgments import acknowledgment_record
 from escalation.lifecycle import incident_change_status
 from incidents.models import Authorization, Channel, EventKind, Incident, IncidentStatus
-from incidents.selectors import authorization_text
-from incidents.services import action_cancel, authorization_record
+from incidents.services import action_cancel
 from reminders.models import Reminder, ReminderKind, ReminderOutcome, ReminderSeries, SeriesState
 from reminders.services import reminder_send, reminders_sweep, series_step
 from tenants.models import Performer, Role
 from tenants.services import contact_create, tenant_update_settings
-from tests.factories import make_analyst, make_incident, make_member, make_partner, make_tenant, propose
+from tests.factories import (
+    decide,
+    make_analyst,
+    make_incident,
+    make_member,
+    make_partner,
+    make_tenant,
+    propose,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -110,14 +117,7 @@ def test_reminders_stop_when_the_actions_are_authorized_even_one_already_claimed
     come_due(series)
     series_step(series.pk)
     claimed = Reminder.objects.filter(series=series).first()
-    authorization_record(
-        incident=incident,
-        actions=[isolate],
-        decision=Authorization.Decision.GRANTED,
-        channel=Channel.PORTAL,
-        user=approver,
-        text_shown=authorization_text(incident, [isolate]),
-    )
+    decide(incident, [isolate], approver)
 
     assert reminder_send(claimed.pk) == ReminderOutcome.SKIPPED
     assert mail.outbox == []
@@ -134,14 +134,7 @@ def test_reminders_stop_when_the_action_is_declined_canceled_or_the_incident_clo
     reminders_sweep()
     series = series_of(incident)
     if how == "declined":
-        authorization_record(
-            incident=incident,
-            actions=[isolate],
-            decision=Authorization.Decision.DECLINED,
-            channel=Channel.PORTAL,
-            user=approver,
-            text_shown=authorization_text(incident, [isolate]),
-        )
+        decide(incident, [isolate], approver, Authorization.Decision.DECLINED)
     elif how == "canceled":
         action_cancel(action=isolate, by=make_analyst(), reason="False positive.")
     else:
@@ -174,14 +167,7 @@ def test_after_reminder_count_reminders_the_incident_is_flagged_once_and_a_new_w
     ]
     assert reminders_sweep()["started"] == 0  # flagged, still waiting: no new series, no more reminders
 
-    authorization_record(
-        incident=incident,
-        actions=[isolate],
-        decision=Authorization.Decision.GRANTED,
-        channel=Channel.PORTAL,
-        user=approver,
-        text_shown=authorization_text(incident, [isolate]),
-    )
+    decide(incident, [isolate], approver)
     reminders_sweep()
     series.refresh_from_db()
     assert series.state == SeriesState.ENDED

@@ -15,13 +15,12 @@ from django.test import Client
 from django.urls import reverse
 
 from escalation.acknowledgments import acknowledgment_record
-from incidents.models import Authorization, Channel, EventKind, Incident
-from incidents.selectors import authorization_text
-from incidents.services import authorization_record
+from incidents.models import Channel, EventKind, Incident
 from reminders.models import Reminder, ReminderKind, ReminderOutcome, ReminderSeries, SeriesState
 from tenants.models import Partner, PartnerMembership, Performer, Role, Tenant
 from tenants.services import contact_create, tenant_update_settings
 from tests.factories import (
+    decide,
     login_verified,
     make_incident,
     make_member,
@@ -130,14 +129,7 @@ def test_reminders_stop_as_soon_as_the_action_is_authorized(worker: Worker, smtp
     isolate = propose(incident, "isolate_endpoint")
     wait_for(lambda: sent(incident, ReminderKind.AUTHORIZATION), timeout=30, what="the first reminder")
 
-    authorization_record(
-        incident=incident,
-        actions=[isolate],
-        decision=Authorization.Decision.GRANTED,
-        channel=Channel.PORTAL,
-        user=approver,
-        text_shown=authorization_text(incident, [isolate]),
-    )
+    decide(incident, [isolate], approver)
     numbers = {r.number for r in sent(incident, ReminderKind.AUTHORIZATION)}
     wait_for(
         lambda: ReminderSeries.objects.get(incident=incident).state == SeriesState.ENDED,
