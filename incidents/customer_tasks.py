@@ -39,7 +39,7 @@ def tasks_for_user(user: AbstractBaseUser) -> QuerySet[ResponseAction]:
         tasks()
         .filter(incident__tenant__in=tenants_for_user(user))
         .select_related("action_type", "incident__tenant")
-        .order_by("-status", "proposed_at", "pk")  # "recommended" sorts after "not_done" and "done"
+        .order_by("-status", "proposed_at", "pk")  # descending: "recommended" (open) before the marked ones
     )
 
 
@@ -107,7 +107,7 @@ def task_mark(
         raise ValidationError(
             {"status": f"{locked} is already marked {locked.get_status_display().lower()}."}
         )
-    if status not in {ActionStatus.DONE, ActionStatus.NOT_DONE} or locked.status == ActionStatus.DONE:
+    if locked.status == ActionStatus.DONE:
         raise ValidationError({"status": f"{locked} is done: it cannot be marked again."})
     who = actor_label(by)
     action_move(
