@@ -79,6 +79,8 @@ def test_the_customers_approver_marks_its_task_done_with_a_note_on_the_timeline(
         Channel.PORTAL,
         "Disabled in AD.",
     )
+    timeline = client.get(reverse("incidents:detail", args=[tasks["incident"].pk])).content.decode()
+    assert f"Marked done by {tasks['approver'].username}: Disabled in AD." in timeline
 
 
 def test_not_done_needs_a_note_and_may_later_become_done_but_done_is_final(tasks: dict[str, Any]) -> None:

@@ -5,10 +5,12 @@ tests/test_reminders_integration.py."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from escalation.acknowledgments import acknowledgment_record
@@ -197,3 +199,31 @@ def test_the_customers_tasks_are_reminded_to_its_contacts_and_the_partners_to_th
         come_due(series)
         series_step(series.pk)
         assert list(Reminder.objects.filter(series=series).values_list("to", flat=True)) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_stepping_the_same_due_series_at_once_remind_each_contact_once() -> None:
+    incident, _, _ = awaiting_after_ack()
+    reminders_sweep()
+    series = series_of(incident)
+    come_due(series)
+    barrier = threading.Barrier(2)
+    claimed: list[int] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            claimed.append(series_step(series.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(claimed) == [0, 2]
+    assert Reminder.objects.filter(series=series).count() == 2
+    series.refresh_from_db()
+    assert series.sent == 1
