@@ -201,7 +201,7 @@ def test_the_customers_tasks_are_reminded_to_its_contacts_and_the_partners_to_th
         assert list(Reminder.objects.filter(series=series).values_list("to", flat=True)) == expected
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_stepping_the_same_due_series_at_once_remind_each_contact_once() -> None:
     incident, _, _ = awaiting_after_ack()
     reminders_sweep()
