@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from escalation.reminders.models import Reminder, ReminderSeries  # noqa: F401 - the app's models, kept apart
 from incidents.models import Channel, Incident, ResponseAction
 from mdrportal.core.append_only import AppendOnlyModel
 from tenants.models import Contact

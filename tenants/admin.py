@@ -210,6 +210,7 @@ class TenantAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "slug", "partner", "timezone"]}),
         ("Response policy", {"fields": ["tier", "response_mode", "authorize_on_no_ack"]}),
         ("Call tree", {"fields": ["call_attempts_per_contact", "ring_timeout_seconds"]}),
+        ("Reminders", {"fields": ["reminder_minutes", "reminder_count"]}),
         ("Sign-in", {"fields": ["viewers_need_second_factor"]}),
     ]
 

@@ -73,6 +73,18 @@ class Tenant(models.Model):
     ring_timeout_seconds = models.PositiveSmallIntegerField(
         default=30, validators=[MinValueValidator(10), MaxValueValidator(120)]
     )
+    reminder_minutes = models.PositiveSmallIntegerField(
+        "minutes between reminders",
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(1440)],
+        help_text="Once someone acknowledged, how often the customer is reminded of what still waits for it "
+        "(written authorization, tasks).",
+    )
+    reminder_count = models.PositiveSmallIntegerField(
+        "reminders before the incident is flagged",
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+    )
     partner = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="tenants"
     )

@@ -14,12 +14,23 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
 from incidents.actions import action_propose
+from incidents.authorizations import authorization_record
 from incidents.connectors.base import ActionRequest
-from incidents.models import Incident, ResponseAction, Severity
-from incidents.selectors import action_type_by_code
+from incidents.models import Authorization, Channel, Incident, ResponseAction, Severity
+from incidents.selectors import action_type_by_code, authorization_text
 from incidents.services import incident_open
 from mdrportal.web import second_factor
-from tenants.models import ApiTokenSecondFactor, Contact, Partner, ResponseMode, Role, Tenant, Tier
+from tenants.models import (
+    ApiTokenSecondFactor,
+    Contact,
+    Partner,
+    PartnerMembership,
+    Performer,
+    ResponseMode,
+    Role,
+    Tenant,
+    Tier,
+)
 from tenants.services import (
     contact_create,
     membership_set,
@@ -102,6 +113,43 @@ def make_incident(tenant: Tenant, *, by: Any = None, severity: str = Severity.CR
 
 def propose(incident: Incident, code: str, target: str = "WS-0142", by: Any = None) -> ResponseAction:
     return action_propose(incident=incident, action_type=action_type_by_code(code), target=target, by=by)
+
+
+def decide(
+    incident: Incident,
+    actions: list[ResponseAction],
+    user: Any,
+    decision: str = Authorization.Decision.GRANTED,
+) -> Authorization:
+    """An approver's written decision on the actions, in the portal."""
+    return authorization_record(
+        incident=incident,
+        actions=actions,
+        decision=decision,
+        channel=Channel.PORTAL,
+        user=user,
+        text_shown=authorization_text(incident, actions),
+    )
+
+
+def make_tasks(slug: str) -> dict[str, Any]:
+    """A tenant served by a partner, with an incident holding a task for each: the customer's team disables
+    an account, the partner blocks an address; an approver on each side."""
+    partner = make_partner(slug)
+    tenant = make_tenant(
+        partner=partner, performers={"disable_user": Performer.CUSTOMER, "block_ip": Performer.PARTNER}
+    )
+    incident = make_incident(tenant)
+    technician = make_user(f"tech-{slug}")
+    PartnerMembership.objects.create(user=technician, partner=partner, role=Role.APPROVER)
+    return {
+        "tenant": tenant,
+        "incident": incident,
+        "customer": propose(incident, "disable_user", target="jdoe"),
+        "partner": propose(incident, "block_ip", target="203.0.113.9"),
+        "technician": technician,
+        "approver": make_member(tenant, Role.APPROVER),
+    }
 
 
 def first_contact(tenant: Tenant) -> Contact:

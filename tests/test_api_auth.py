@@ -47,6 +47,9 @@ ENDPOINTS = [
     ("post", "/api/v1/actions/1/authorize/"),
     ("post", "/api/v1/actions/1/decline/"),
     ("post", "/api/v1/actions/1/cancel/"),
+    ("get", "/api/v1/tasks/"),
+    ("get", "/api/v1/tasks/1/"),
+    ("patch", "/api/v1/tasks/1/"),
 ]
 
 
@@ -166,7 +169,7 @@ def test_the_contract_field_names_are_in_the_schema() -> None:
     components = _schema(APIClient())["components"]["schemas"]
     contract = {
         "Tenant": "id name slug tier response_mode authorize_on_no_ack timezone call_attempts_per_contact "
-        "ring_timeout_seconds",
+        "ring_timeout_seconds reminder_minutes reminder_count",
         "Contact": "id name email phone call_order can_authorize active windows away_periods",
         "Performer": "action_type performer",
         "ActionType": "code name category revert_code",
@@ -174,6 +177,8 @@ def test_the_contract_field_names_are_in_the_schema() -> None:
         "needs_attention opened_at",
         "Action": "id incident action_type target status performer basis decision_reason",
         "TimelineEvent": "id at kind actor channel summary data",
+        "Task": "id incident tenant action_type action_name target performer status reason proposed_at "
+        "updated_at",
     }
     for name, fields in contract.items():
         assert set(components[name]["properties"]) == set(fields.split()), name

@@ -33,6 +33,8 @@ TENANT_FIELDS = {
     "timezone",
     "call_attempts_per_contact",
     "ring_timeout_seconds",
+    "reminder_minutes",
+    "reminder_count",
 }
 CONTACT_FIELDS = {
     "id",
@@ -93,6 +95,8 @@ def test_a_tenant_reads_with_the_contract_values() -> None:
         "timezone": "UTC",
         "call_attempts_per_contact": 1,
         "ring_timeout_seconds": 30,
+        "reminder_minutes": 15,
+        "reminder_count": 4,
     }
 
 
@@ -132,6 +136,8 @@ def test_an_mdr_lead_creates_a_tenant_with_all_its_settings_audited() -> None:
         "timezone": "Europe/Paris",
         "call_attempts_per_contact": 2,
         "ring_timeout_seconds": 30,
+        "reminder_minutes": 15,
+        "reminder_count": 4,
     }
     fields = set(SettingsChange.objects.filter(tenant=tenant, actor=lead).values_list("field", flat=True))
     assert fields == {"created", "call_attempts_per_contact"}

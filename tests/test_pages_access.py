@@ -16,7 +16,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from incidents.models import ActionType
-from tenants.models import Role
+from tenants.models import Performer, Role
+from tenants.services import performer_set
 from tests.factories import first_contact, login_verified, make_incident, make_member, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +71,15 @@ def settings_data(world: World) -> dict[str, Any]:
         "call_attempts_per_contact": t.call_attempts_per_contact,
         "ring_timeout_seconds": t.ring_timeout_seconds,
         "timezone": t.timezone,
+        "reminder_minutes": t.reminder_minutes,
+        "reminder_count": t.reminder_count,
     }
+
+
+def task_of(world: World) -> Any:
+    """A task for the tenant's own team, on an incident opened after the team was given the action type."""
+    performer_set(tenant=world.tenant, by=None, action_code="disable_user", performer=Performer.CUSTOMER)
+    return propose(make_incident(world.tenant), "disable_user", target="jdoe")
 
 
 def performers_data(world: World) -> dict[str, Any]:
@@ -176,6 +185,16 @@ TABLE: dict[str, list[Check]] = {
             lambda w: reverse("incidents:decide", args=[w.incident.pk]),
             object_page(viewer=403, approver=302, admin=302),
             lambda w: {"actions": [w.action.pk], "decision": "granted", "statement": "Go ahead."},
+        )
+    ],
+    "tasks/": [Check("get", lambda w: reverse("incidents:tasks"), everyone(200))],
+    # The tenant's own team marks its tasks: its admins and approvers.
+    "tasks/<int:pk>/mark/": [
+        Check(
+            "post",
+            lambda w: reverse("incidents:task_mark", args=[task_of(w).pk]),
+            object_page(viewer=403, approver=302, admin=302),
+            lambda w: {"done": "yes", "note": "Disabled."},
         )
     ],
     # The simulated phone: absent in production, for MDR staff only in development.

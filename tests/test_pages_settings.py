@@ -36,6 +36,8 @@ def form_data(tenant: Tenant, **changes: Any) -> dict[str, Any]:
         "call_attempts_per_contact": tenant.call_attempts_per_contact,
         "ring_timeout_seconds": tenant.ring_timeout_seconds,
         "timezone": tenant.timezone,
+        "reminder_minutes": tenant.reminder_minutes,
+        "reminder_count": tenant.reminder_count,
     }
     if tenant.authorize_on_no_ack:
         data["authorize_on_no_ack"] = "on"
@@ -234,3 +236,34 @@ def test_a_tenant_without_a_partner_cannot_delegate_to_one() -> None:
 
     assert response.status_code == 400
     assert not ActionPerformer.objects.filter(tenant=tenant).exists()
+
+
+def test_the_reminder_settings_are_changed_audited_and_shown_in_the_history() -> None:
+    tenant = make_tenant(phones=2)
+    client, admin = client_for(tenant)
+
+    response = client.post(URL, form_data(tenant, reminder_minutes=30, reminder_count=2))
+
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert (tenant.reminder_minutes, tenant.reminder_count) == (30, 2)
+    fields = set(SettingsChange.objects.filter(tenant=tenant, actor=admin).values_list("field", flat=True))
+    assert fields == {"reminder_minutes", "reminder_count"}
+    page = client.get(URL).content.decode()
+    assert "Minutes between reminders" in page and "Reminders before flagging" in page
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("reminder_minutes", 0), ("reminder_minutes", 1441), ("reminder_count", 0), ("reminder_count", 21)],
+)
+def test_reminder_settings_out_of_range_are_refused_on_their_field(field: str, value: int) -> None:
+    tenant = make_tenant(phones=2)
+    client, _ = client_for(tenant)
+
+    response = client.post(URL, form_data(tenant, **{field: value}))
+
+    assert response.status_code == 400
+    assert field in response.context["form"].errors
+    tenant.refresh_from_db()
+    assert (tenant.reminder_minutes, tenant.reminder_count) == (15, 4)

@@ -206,6 +206,8 @@ def test_changing_the_response_mode_in_the_portal_needs_a_recent_second_factor()
         "call_attempts_per_contact": 1,
         "ring_timeout_seconds": 30,
         "timezone": "UTC",
+        "reminder_minutes": 15,
+        "reminder_count": 4,
     }
 
     refused = client.post(reverse("tenants:settings"), data)

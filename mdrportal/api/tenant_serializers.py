@@ -19,6 +19,8 @@ CUSTOMER_SETTINGS = (
     "call_attempts_per_contact",
     "ring_timeout_seconds",
     "timezone",
+    "reminder_minutes",
+    "reminder_count",
 )
 
 

@@ -49,7 +49,8 @@ def visible_tenant(request: Request, tenant_id: int) -> Tenant:
     partial_update=extend_schema(
         summary="Change response settings",
         description="Customer admins change what the settings page offers: `response_mode`, "
-        "`authorize_on_no_ack`, `call_attempts_per_contact`, `ring_timeout_seconds` and `timezone`; MDR "
+        "`authorize_on_no_ack`, `call_attempts_per_contact`, `ring_timeout_seconds`, `timezone`, "
+        "`reminder_minutes` (1 to 1440) and `reminder_count` (1 to 20); MDR "
         "staff also change `name` and `tier`. The fallback checkbox needs an active contact with a phone "
         "number. Every change is audited.",
     ),

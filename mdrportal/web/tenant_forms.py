@@ -55,6 +55,10 @@ class SettingsForm(forms.Form):
         validators=[validate_timezone],
         help_text="For example Europe/London or America/New_York.",
     )
+    reminder_minutes = forms.IntegerField(min_value=1, max_value=1440, label="Remind us every (minutes)")
+    reminder_count = forms.IntegerField(
+        min_value=1, max_value=20, label="Reminders before MDR Ops follows up by other means"
+    )
 
     def __init__(
         self, *args: Any, tenant: Tenant, contacts: Sequence[tuple[bool, Any]], editable: bool, **kwargs: Any
@@ -67,6 +71,8 @@ class SettingsForm(forms.Form):
                 "call_attempts_per_contact": tenant.call_attempts_per_contact,
                 "ring_timeout_seconds": tenant.ring_timeout_seconds,
                 "timezone": tenant.timezone,
+                "reminder_minutes": tenant.reminder_minutes,
+                "reminder_count": tenant.reminder_count,
             },
         )
         super().__init__(*args, **kwargs)

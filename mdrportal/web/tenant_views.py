@@ -95,6 +95,8 @@ _FIELD_LABELS = {
     "call_attempts_per_contact": "Calls to each contact",
     "ring_timeout_seconds": "Ring time (s)",
     "timezone": "Time zone",
+    "reminder_minutes": "Minutes between reminders",
+    "reminder_count": "Reminders before flagging",
     "call_order": "Call order",
     "contact": "Contact",
     "performer": "Performer",
