@@ -17,6 +17,21 @@ from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.smtp import SMTPSink
 from tests.fakes.twilio import FakeTwilioAPI
+from tests.personas import (  # noqa: F401 (fixtures every test file may use)
+    analyst,
+    analyst_client,
+    approver,
+    customer_admin,
+    fast_passwords,
+    lead,
+    lead_client,
+    partner,
+    partner_user,
+    superuser,
+    superuser_client,
+    tenant,
+    viewer,
+)
 
 REQUIRE_SERVICES = os.environ.get("MDR_REQUIRE_SERVICES") == "1"
 CHROMIUM = "/usr/bin/chromium"

@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from incidents.connectors.base import ActionRequest
 from incidents.models import Incident, ResponseAction, Severity
@@ -47,6 +48,14 @@ def make_user(
 
 def make_analyst(username: str = "analyst") -> Any:
     return make_user(username, staff=True, group="MDR Ops")
+
+
+def make_lead(username: str = "lead") -> Any:
+    return make_user(username, staff=True, group="MDR Leads")
+
+
+def make_superuser(username: str = "root") -> Any:
+    return make_user(username, staff=True, is_superuser=True)
 
 
 def make_partner(slug: str = "msp") -> Partner:
@@ -92,6 +101,12 @@ def make_tenant(
 def make_member(tenant: Tenant, role: str = Role.VIEWER, username: str | None = None) -> Any:
     user = make_user(username)
     membership_set(tenant=tenant, user=user, role=role, by=None)
+    return user
+
+
+def make_partner_user(partner: Partner, role: str = Role.VIEWER) -> Any:
+    user = make_user()
+    partner.memberships.create(user=user, role=role)
     return user
 
 
@@ -143,3 +158,23 @@ def api_token(user: Any, *, second_factor: bool = True) -> str:
     if second_factor:
         ApiTokenSecondFactor.objects.get_or_create(token=token, defaults={"verified_at": timezone.now()})
     return token.key
+
+
+def as_user(user: Any) -> APIClient:
+    """An API client that authenticates as the user with its token (see api_token)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
+    return client
+
+
+def client_for(tenant: Tenant, role: str = Role.VIEWER) -> tuple[Client, Any]:
+    """A page client signed in (second factor passed) as a new member of the tenant with the role."""
+    user = make_member(tenant, role)
+    client = Client()
+    login_verified(client, user)
+    return client, user
+
+
+def kinds(incident: Incident) -> list[str]:
+    """The kinds of the incident's timeline events, oldest first."""
+    return list(incident.events.order_by("at", "id").values_list("kind", flat=True))

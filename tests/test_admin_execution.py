@@ -9,7 +9,14 @@ from incidents.connector_settings import connector_configure
 from incidents.execution import action_run, connector_spec
 from incidents.models import ActionStatus, ConnectorConfig, ResponseAction
 from tenants.models import ResponseMode
-from tests.factories import login_verified, make_analyst, make_incident, make_tenant, make_user, propose
+from tests.factories import (
+    login_verified,
+    make_analyst,
+    make_incident,
+    make_lead,
+    make_tenant,
+    propose,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +30,7 @@ WEBHOOK = {
 
 @pytest.fixture
 def lead(client):
-    user = make_user("lead", staff=True, group="MDR Leads")
+    user = make_lead()
     login_verified(client, user)
     return user
 

@@ -27,9 +27,17 @@ from incidents.services import authorization_record, incident_set_status
 from tenants.models import Contact, ResponseMode, Tenant
 from tenants.selectors import tenant_policy
 from tenants.services import contact_create, tenant_update_settings
-from tests.factories import login_verified, make_analyst, make_incident, make_tenant, make_user, propose
+from tests.factories import (
+    kinds,
+    login_verified,
+    make_analyst,
+    make_incident,
+    make_tenant,
+    make_user,
+    propose,
+)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 CHANGELIST = reverse("admin:incidents_incident_changelist")
 ADD_URL = reverse("admin:incidents_incident_add")
@@ -70,29 +78,9 @@ def page_data(response: Any) -> dict[str, Any]:
     return data
 
 
-def kinds(incident: Incident) -> list[str]:
-    return list(incident.events.order_by("at", "id").values_list("kind", flat=True))
-
-
 def shown(response: Any) -> list[int]:
     """The ids of the incidents a changelist page lists."""
     return sorted(i.pk for i in response.context["cl"].result_list)
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def analyst() -> Any:
-    return make_analyst()
-
-
-@pytest.fixture
-def analyst_client(client: Client, analyst: Any) -> Client:
-    login_verified(client, analyst)
-    return client
 
 
 @pytest.fixture
@@ -501,12 +489,6 @@ def test_search_by_tenant_name(analyst_client: Client, spread: dict[str, Inciden
 
 
 # Records that are never changed
-
-
-@pytest.fixture
-def superuser_client(client: Client) -> Client:
-    login_verified(client, make_user("root", staff=True, is_superuser=True))
-    return client
 
 
 @pytest.fixture

@@ -13,9 +13,17 @@ from django.urls import reverse
 from tenants.models import ActionPerformer, Contact, Membership, Partner, SettingsChange, Tenant
 from tenants.rules import FALLBACK_NEEDS_PHONE, LAST_PHONE_CONTACT
 from tenants.services import contact_create
-from tests.factories import login_verified, make_analyst, make_member, make_partner, make_tenant, make_user
+from tests.factories import (
+    login_verified,
+    make_analyst,
+    make_member,
+    make_partner,
+    make_superuser,
+    make_tenant,
+    make_user,
+)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 ADD_URL = reverse("admin:tenants_tenant_add")
 CHANGELIST = reverse("admin:tenants_tenant_changelist")
@@ -85,17 +93,6 @@ def page_errors(response: Any) -> str:
     for inline in response.context["inline_admin_formsets"]:
         parts += [str(inline.formset.non_form_errors()), str(inline.formset.errors)]
     return " ".join(parts)
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def lead_client(client: Client) -> Client:
-    login_verified(client, make_user("lead", staff=True, group="MDR Leads"))
-    return client
 
 
 def audit(tenant: Tenant, field: str | None = None) -> list[SettingsChange]:
@@ -523,7 +520,7 @@ def test_tenant_change_page_query_count_does_not_grow_with_contacts_or_performer
 def test_settings_audit_cannot_be_changed_or_deleted_even_by_a_superuser(client: Client) -> None:
     tenant = make_tenant()
     row = audit(tenant)[0]
-    login_verified(client, make_user("root", staff=True, is_superuser=True))
+    login_verified(client, make_superuser())
     change = reverse("admin:tenants_settingschange_change", args=[row.pk])
     delete = reverse("admin:tenants_settingschange_delete", args=[row.pk])
 

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from rest_framework.test import APIClient
 
 from escalation.models import Acknowledgment, NotificationRun, RunState
 from incidents.models import EventKind, TimelineEvent
 from tenants.models import Role
-from tests.factories import api_token, make_analyst, make_incident, make_member, make_tenant, make_user
+from tests.factories import (
+    as_user,
+    make_analyst,
+    make_incident,
+    make_member,
+    make_tenant,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-def as_user(user: Any) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
-    return client
 
 
 def test_an_analyst_starts_notification_once_per_round() -> None:

@@ -26,7 +26,7 @@ from incidents.services import incident_set_status
 from mdrportal.api import incidents as incidents_api
 from tenants.models import Role
 from tests.factories import (
-    api_token,
+    as_user,
     make_analyst,
     make_incident,
     make_member,
@@ -51,12 +51,6 @@ INCIDENT_FIELDS = {
 }
 ACTION_FIELDS = {"id", "incident", "action_type", "target", "status", "performer", "basis", "decision_reason"}
 EVENT_FIELDS = {"id", "at", "kind", "actor", "channel", "summary", "data"}
-
-
-def as_user(user: Any) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
-    return client
 
 
 def opening(tenant: Any, **extra: Any) -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
@@ -12,11 +10,13 @@ from incidents.models import ConnectorConfig
 from tenants.models import ActionPerformer, Contact, Role, SettingsChange, Tenant
 from tenants.rules import FALLBACK_NEEDS_PHONE, LAST_PHONE_CONTACT
 from tests.factories import (
-    api_token,
+    as_user,
     first_contact,
     make_analyst,
+    make_lead,
     make_member,
     make_partner,
+    make_partner_user,
     make_tenant,
     make_user,
 )
@@ -37,16 +37,6 @@ TENANT_FIELDS = {
 CONTACT_FIELDS = {"id", "name", "email", "phone", "call_order", "can_authorize", "active"}
 
 
-def as_user(user: Any) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
-    return client
-
-
-def make_lead(username: str = "lead") -> Any:
-    return make_user(username, staff=True, group="MDR Leads")
-
-
 # Tenants
 
 
@@ -64,8 +54,7 @@ def test_customers_list_only_their_tenants_and_staff_list_all() -> None:
 def test_a_partner_user_sees_the_tenants_the_partner_serves() -> None:
     partner = make_partner()
     served, _not_served = make_tenant(partner=partner), make_tenant()
-    user = make_user()
-    partner.memberships.create(user=user, role=Role.VIEWER)
+    user = make_partner_user(partner)
     body = as_user(user).get("/api/v1/tenants/").json()
     assert [t["id"] for t in body["results"]] == [served.pk]
 

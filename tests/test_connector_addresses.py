@@ -24,7 +24,12 @@ from incidents.connectors import addresses, transport
 from incidents.connectors.base import ConnectorSpec, Outcome
 from incidents.connectors.webhook import WebhookConnector
 from incidents.execution import connector_spec
-from tests.factories import login_verified, make_action_request, make_tenant, make_user
+from tests.factories import (
+    login_verified,
+    make_action_request,
+    make_lead,
+    make_tenant,
+)
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer, Reply
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
@@ -213,7 +218,7 @@ def test_the_admin_and_the_api_resolve_outside_any_transaction(
     fake_dns.names["hooks.example.com"] = [PUBLIC]
     fake_dns.names["localtest.me"] = ["127.0.0.1"]
     tenant = make_tenant()
-    login_verified(client, make_user("lead", staff=True, group="MDR Leads"))
+    login_verified(client, make_lead())
     form = {"tenant": str(tenant.pk), "kind": "webhook", "client_id": "", "external_tenant_id": ""}
     form |= {"options": "{}", "secret": "k"}
 

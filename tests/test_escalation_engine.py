@@ -27,10 +27,6 @@ def fast_calls(settings) -> None:
     settings.RENOTIFY_ROUNDS = 3
 
 
-def kinds(incident: Incident) -> list[str]:
-    return list(incident.events.order_by("at", "id").values_list("kind", flat=True))
-
-
 def ransomware(**tenant: object) -> tuple[Incident, list]:
     incident = make_incident(make_tenant(**tenant))
     actions = [propose(incident, "isolate_endpoint"), propose(incident, "clean_malware", target="WS-0142")]

@@ -24,10 +24,10 @@ pytestmark = pytest.mark.django_db
 SEQUENCES = int(os.environ.get("MDR_MODEL_SEQUENCES", "150"))
 
 
+@pytest.mark.usefixtures("fast_passwords")
 def test_no_sequence_of_calls_messages_and_decisions_breaks_the_fallbacks_invariants(
     settings, capsys
 ) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.TWILIO_CPS = UNPACED
     settings.CALL_STATUS_GRACE_SECONDS = 10
     settings.RENOTIFY_DELAY_MINUTES = 1

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.core.exceptions import ValidationError
-from rest_framework.test import APIClient
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.calls.dispatch import call_claim_next
@@ -24,7 +21,7 @@ from tenants.models import ResponseMode, Role
 from tests.escalation_driver import advance
 from tests.factories import (
     UNPACED,
-    api_token,
+    as_user,
     first_contact,
     make_analyst,
     make_incident,
@@ -34,12 +31,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def as_user(user: Any) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
-    return client
 
 
 @pytest.fixture(autouse=True)

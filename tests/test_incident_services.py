@@ -13,6 +13,7 @@ from tenants.models import Performer, ResponseMode, Role, Tier
 from tenants.services import contact_update, tenant_update_settings
 from tests.factories import (
     first_contact,
+    kinds,
     make_analyst,
     make_incident,
     make_member,
@@ -22,10 +23,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def kinds(incident: Incident) -> list[str]:
-    return list(incident.events.order_by("at", "id").values_list("kind", flat=True))
 
 
 def record(incident: Incident, actions: list, *, decision: str = "granted", **who: object) -> Authorization:

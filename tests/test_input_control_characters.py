@@ -9,14 +9,13 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import UsedLink
 from incidents.models import Authorization, Incident
 from tenants.models import Contact, Role
 from tests.factories import (
-    api_token,
+    as_user,
     login_verified,
     make_analyst,
     make_incident,
@@ -27,12 +26,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 BAD = ["Isolate\x00 it", "Isolate \x1b[2Kit", "bell\x07", "del\x7f", "c1\x85"]
-
-
-def api_as(user: Any) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
-    return client
 
 
 def decide_in_portal(statement: str) -> Any:
@@ -109,7 +102,7 @@ def test_an_api_decision_with_a_control_character_is_a_400_on_the_field(statemen
     tenant = make_tenant()
     action = propose(make_incident(tenant), "isolate_endpoint")
 
-    response = api_as(make_member(tenant, Role.APPROVER)).post(
+    response = as_user(make_member(tenant, Role.APPROVER)).post(
         f"/api/v1/actions/{action.pk}/authorize/", {"statement": statement}, format="json"
     )
 
@@ -121,7 +114,7 @@ def test_an_api_decision_with_a_control_character_is_a_400_on_the_field(statemen
 def test_an_incident_title_with_nul_is_refused_by_the_api() -> None:
     tenant = make_tenant()
 
-    response = api_as(make_analyst()).post(
+    response = as_user(make_analyst()).post(
         "/api/v1/incidents/",
         {"tenant": tenant.pk, "title": "Ransomware\u0000", "severity": "high"},
         format="json",
@@ -135,7 +128,7 @@ def test_an_incident_title_with_nul_is_refused_by_the_api() -> None:
 def test_a_form_encoded_api_patch_with_a_control_character_is_refused(encoding: str) -> None:
     tenant = make_tenant()
     contact = tenant.contacts.first()
-    client = api_as(make_member(tenant, Role.ADMIN))
+    client = as_user(make_member(tenant, Role.ADMIN))
     url = f"/api/v1/contacts/{contact.pk}/"
 
     if encoding == "multipart":

@@ -26,6 +26,7 @@ from tests.factories import (
     PASSWORD,
     login_verified,
     make_incident,
+    make_lead,
     make_member,
     make_tenant,
     make_user,
@@ -49,7 +50,7 @@ class CountingHasher(MD5PasswordHasher):
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
+def counted_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["tests.test_login_lockout.CountingHasher"]
     settings.API_TOKEN_RATE = "1000/min"  # the lock is under test here, not the API's throttle
     CountingHasher.checked = 0
@@ -160,7 +161,7 @@ def test_an_mdr_lead_unlocks_a_user_from_the_admin() -> None:
     for _ in range(MAX_FAILURES):
         token_request("bystander", "wrong", REMOTE_ADDR="198.51.100.1")
     lead = Client()
-    login_verified(lead, make_user("lead", staff=True, group="MDR Leads"))
+    login_verified(lead, make_lead())
 
     response = lead.post(
         reverse("admin:auth_user_changelist"), {"action": "unlock_sign_in", "_selected_action": [user.pk]}

@@ -19,7 +19,7 @@ from incidents.models import ActionType
 from tenants.models import Role
 from tests.factories import first_contact, login_verified, make_incident, make_member, make_tenant, propose
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 PERSONAS = ("anonymous", "outsider", "viewer", "approver", "admin")
 LOGIN = "login"  # sent to the login page
@@ -217,11 +217,6 @@ def test_every_page_of_the_project_is_in_the_access_table() -> None:
     pages = project_pages()
     assert sorted(pages - set(TABLE)) == [], "pages missing from the access table"
     assert sorted(set(TABLE) - pages) == [], "table rows for pages that no longer exist"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,10 +24,10 @@ from incidents.selectors import authorization_text
 from incidents.services import incident_set_status
 from incidents.timeline import COLUMNS, format_duration
 from mdrportal.web.incident_views import EVENTS_PER_PAGE, PAGE_SIZE, STATEMENT_REQUIRED
-from tenants.models import ResponseMode, Role, Tenant
-from tests.factories import login_verified, make_incident, make_member, make_tenant, propose
+from tenants.models import ResponseMode, Role
+from tests.factories import client_for, make_incident, make_tenant, propose
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 LIST = reverse("incidents:list")
 APPROVALS = reverse("incidents:approvals")
 
@@ -39,18 +38,6 @@ LIST_QUERIES = 5
 # session, user, the incident among the user's tenants, the role, whether the user could switch tenant,
 # the events with their actors, the actions with their types
 TIMELINE_QUERIES = 7
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def client_for(tenant: Tenant, role: str = Role.VIEWER) -> tuple[Client, Any]:
-    user = make_member(tenant, role)
-    client = Client()
-    login_verified(client, user)
-    return client, user
 
 
 def event(incident: Incident, kind: str, minutes: float, **extra: Any) -> TimelineEvent:

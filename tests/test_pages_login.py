@@ -31,15 +31,10 @@ from tests.factories import (
     make_user,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN = reverse("login")
 ADDRESS = "203.0.113.5"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def sign_in(client: Client, username: str, password: str, address: str = ADDRESS) -> Any:

@@ -28,21 +28,17 @@ from tests.factories import (
     login_verified,
     make_analyst,
     make_incident,
+    make_lead,
     make_member,
     make_tenant,
     make_user,
     propose,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 HOME = reverse("home")
 SECOND_FACTOR = reverse("second_factor")
 APPROVALS = reverse("incidents:approvals")
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def code(key: bytes, later: int = 0) -> str:
@@ -158,7 +154,7 @@ def test_a_viewer_of_one_relaxed_and_one_strict_tenant_needs_it() -> None:
 def test_relaxing_it_for_viewers_is_audited_and_for_mdr_leads_in_the_admin() -> None:
     tenant = make_tenant()
     lead = Client()
-    login_verified(lead, make_user("lead", staff=True, group="MDR Leads"))
+    login_verified(lead, make_lead())
 
     tenant_update_settings(tenant=tenant, by=None, viewers_need_second_factor=False)
 
@@ -252,7 +248,7 @@ def test_an_mdr_lead_resets_a_lost_second_factor_from_the_admin() -> None:
     TOTPDevice.objects.create(user=user, name="app", confirmed=True)
     second_factor.recovery_codes_renew(user=user)
     lead = Client()
-    login_verified(lead, make_user("lead", staff=True, group="MDR Leads"))
+    login_verified(lead, make_lead())
 
     lead.post(
         reverse("admin:auth_user_changelist"),

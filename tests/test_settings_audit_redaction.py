@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from incidents.connector_settings import connector_configure
 from tenants.models import Role, SettingsChange
-from tests.factories import login_verified, make_member, make_tenant, make_user
+from tests.factories import login_verified, make_lead, make_member, make_tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +56,7 @@ def test_the_admin_audit_list_shows_hosts_only(client) -> None:
     SettingsChange.objects.create(
         tenant=tenant, actor_label="lead", field="connector", before=None, after={"url": URL, "secret": "x"}
     )
-    login_verified(client, make_user("lead", staff=True, group="MDR Leads"))
+    login_verified(client, make_lead())
     page = client.get(reverse("admin:tenants_settingschange_changelist")).content.decode()
     assert "hooks.example.com" in page
     assert "T0K3N" not in page and "query-token" not in page
