@@ -17,6 +17,7 @@ from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.smtp import SMTPSink
 from tests.fakes.twilio import FakeTwilioAPI
+from tests.incident_admin import awaiting, collaborate  # noqa: F401 (fixtures of the incidents admin's tests)
 from tests.personas import (  # noqa: F401 (fixtures every test file may use)
     analyst,
     analyst_client,

@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from escalation.models import RunState
 from incidents.models import ActionStatus, EventKind, IncidentStatus
+from tests.admin_pages import page_data
 from tests.factories import login_verified, make_incident, make_member, make_tenant, propose
-from tests.test_admin_incidents import page_data
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
