@@ -9,14 +9,7 @@ from incidents.connector_settings import connector_configure
 from incidents.execution import action_run, connector_spec
 from incidents.models import ActionStatus, ConnectorConfig, ResponseAction
 from tenants.models import ResponseMode
-from tests.factories import (
-    login_verified,
-    make_analyst,
-    make_incident,
-    make_lead,
-    make_tenant,
-    propose,
-)
+from tests.factories import login_verified, make_analyst, make_incident, make_lead, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
 
