@@ -26,21 +26,10 @@ from escalation.calls.dispatch import call_claim_next, call_place
 from escalation.calls.progress import call_update
 from escalation.links.tokens import LinkError, LinkPurpose, link_make, link_read
 from escalation.links.use import link_use
-from escalation.models import (
-    CallAttempt,
-    EmailNotification,
-    NotificationRun,
-)
+from escalation.models import CallAttempt, EmailNotification, NotificationRun
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
-from incidents.models import (
-    ActionStatus,
-    Authorization,
-    Channel,
-    Incident,
-    IncidentStatus,
-    ResponseAction,
-)
+from incidents.models import ActionStatus, Authorization, Channel, Incident, IncidentStatus, ResponseAction
 from incidents.selectors import authorization_text
 from incidents.services import authorization_record, incident_reapply_policy
 from mdrportal.celery import app

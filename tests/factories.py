@@ -15,9 +15,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents.connectors.base import ActionRequest
-from incidents.models import Incident, ResponseAction, Severity
-from incidents.selectors import action_type_by_code
-from incidents.services import action_propose, incident_open
+from incidents.models import Authorization, Channel, Incident, ResponseAction, Severity
+from incidents.selectors import action_type_by_code, authorization_text
+from incidents.services import action_propose, authorization_record, incident_open
 from mdrportal.web import second_factor
 from tenants.models import ApiTokenSecondFactor, Contact, Partner, ResponseMode, Role, Tenant, Tier
 from tenants.services import (
@@ -116,6 +116,23 @@ def make_incident(tenant: Tenant, *, by: Any = None, severity: str = Severity.CR
 
 def propose(incident: Incident, code: str, target: str = "WS-0142", by: Any = None) -> ResponseAction:
     return action_propose(incident=incident, action_type=action_type_by_code(code), target=target, by=by)
+
+
+def portal_decision(
+    incident: Incident,
+    actions: list[ResponseAction],
+    user: Any,
+    decision: str = Authorization.Decision.GRANTED,
+) -> Authorization:
+    """A customer's written decision in the portal, on exactly the text the portal shows for the actions."""
+    return authorization_record(
+        incident=incident,
+        actions=actions,
+        decision=decision,
+        channel=Channel.PORTAL,
+        user=user,
+        text_shown=authorization_text(incident, actions),
+    )
 
 
 def first_contact(tenant: Tenant) -> Contact:

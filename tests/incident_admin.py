@@ -3,13 +3,15 @@ three proposed actions await a written authorization)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from incidents.models import Incident, ResponseAction
-from tenants.models import ResponseMode, Tenant
+from tenants.models import Contact, ResponseMode, Tenant
 from tests.factories import make_incident, make_tenant, propose
 
 CHANGELIST = reverse("admin:incidents_incident_changelist")
@@ -26,6 +28,27 @@ def propose_url(incident: Incident) -> str:
 
 def authorize_url(incident: Incident) -> str:
     return reverse("admin:incidents_incident_authorize", args=[incident.pk])
+
+
+def post_decision(
+    client: Client,
+    incident: Incident,
+    actions: Sequence[ResponseAction],
+    *,
+    contact: Contact | None = None,
+    decision: str = "granted",
+    evidence: str = "Go ahead.",
+) -> Any:
+    """Submit the authorize page: the actions ticked, who decided (the tenant's first contact unless given)."""
+    return client.post(
+        authorize_url(incident),
+        {
+            "actions": [action.pk for action in actions],
+            "contact": (contact or incident.tenant.contacts.first()).pk,
+            "decision": decision,
+            "evidence": evidence,
+        },
+    )
 
 
 def shown(response: Any) -> list[int]:

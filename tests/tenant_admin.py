@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.test import Client
 from django.urls import reverse
 
 from tenants.models import Contact, SettingsChange, Tenant
+from tests.admin_pages import page_data, page_errors
 
 ADD_URL = reverse("admin:tenants_tenant_add")
 CHANGELIST = reverse("admin:tenants_tenant_changelist")
@@ -24,3 +26,11 @@ def contacts(tenant: Tenant) -> list[tuple[str, int, str, bool]]:
         (c.name, c.call_order, str(c.phone), c.active)
         for c in Contact.objects.filter(tenant=tenant).order_by("call_order")
     ]
+
+
+def save_change_page(client: Client, tenant: Tenant, changes: dict[str, str]) -> None:
+    """Submit the tenant's change page as rendered with `changes` to its fields; it must save."""
+    data = page_data(client.get(change_url(tenant)))
+    data.update(changes)
+    response = client.post(change_url(tenant), data)
+    assert response.status_code == 302, page_errors(response)

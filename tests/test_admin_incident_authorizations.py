@@ -13,7 +13,7 @@ from incidents.selectors import action_type_by_code
 from tenants.models import Contact, ResponseMode
 from tenants.services import contact_create
 from tests.factories import kinds, login_verified, make_incident, make_tenant, make_user, propose
-from tests.incident_admin import authorize_url, propose_url
+from tests.incident_admin import authorize_url, post_decision, propose_url
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -26,14 +26,12 @@ def test_recording_a_written_authorization_queues_exactly_the_chosen_actions(
     page = analyst_client.get(authorize_url(incident))
     assert list(page.context["form"].fields["actions"].queryset) == [isolate, block, disable]
 
-    response = analyst_client.post(
-        authorize_url(incident),
-        {
-            "actions": [isolate.pk, block.pk],
-            "contact": contact.pk,
-            "decision": "granted",
-            "evidence": "Email from the CISO at 03:12: 'Yes, isolate WS-0142 and block the hash.'",
-        },
+    response = post_decision(
+        analyst_client,
+        incident,
+        [isolate, block],
+        contact=contact,
+        evidence="Email from the CISO at 03:12: 'Yes, isolate WS-0142 and block the hash.'",
     )
 
     assert response.status_code == 302
@@ -62,14 +60,12 @@ def test_recording_a_written_authorization_queues_exactly_the_chosen_actions(
 def test_recording_a_declined_decision_declines_the_actions(analyst_client: Client, awaiting: tuple) -> None:
     incident, isolate, *_ = awaiting
 
-    response = analyst_client.post(
-        authorize_url(incident),
-        {
-            "actions": [isolate.pk],
-            "contact": incident.tenant.contacts.first().pk,
-            "decision": "declined",
-            "evidence": "Ticket #881: 'Do not isolate, it is the payroll server.'",
-        },
+    response = post_decision(
+        analyst_client,
+        incident,
+        [isolate],
+        decision="declined",
+        evidence="Ticket #881: 'Do not isolate, it is the payroll server.'",
     )
 
     assert response.status_code == 302
@@ -92,15 +88,7 @@ def test_recording_without_evidence_is_a_form_error_and_changes_nothing(
 ) -> None:
     incident, *actions = awaiting
 
-    response = analyst_client.post(
-        authorize_url(incident),
-        {
-            "actions": [a.pk for a in actions],
-            "contact": incident.tenant.contacts.first().pk,
-            "decision": "granted",
-            "evidence": evidence,
-        },
-    )
+    response = post_decision(analyst_client, incident, actions, evidence=evidence)
 
     assert response.status_code == 200
     assert "evidence" in response.context["form"].errors
@@ -126,10 +114,7 @@ def test_contact_who_may_not_authorize_is_not_offered_and_is_refused(
         Contact.objects.filter(tenant=incident.tenant, can_authorize=True, active=True)
     )
 
-    response = analyst_client.post(
-        authorize_url(incident),
-        {"actions": [actions[0].pk], "contact": outsider.pk, "decision": "granted", "evidence": "Go ahead."},
-    )
+    response = post_decision(analyst_client, incident, actions[:1], contact=outsider)
 
     assert response.status_code == 200
     assert "contact" in response.context["form"].errors
@@ -140,10 +125,7 @@ def test_contact_of_another_tenant_is_refused(analyst_client: Client, awaiting: 
     incident, *actions = awaiting
     stranger = make_tenant().contacts.first()
 
-    response = analyst_client.post(
-        authorize_url(incident),
-        {"actions": [actions[0].pk], "contact": stranger.pk, "decision": "granted", "evidence": "Go ahead."},
-    )
+    response = post_decision(analyst_client, incident, actions[:1], contact=stranger)
 
     assert response.status_code == 200
     assert "contact" in response.context["form"].errors
@@ -158,15 +140,7 @@ def test_action_of_another_incident_or_already_decided_is_refused(
     queued = propose(make_incident(make_tenant(mode=ResponseMode.AUTHORIZE)), "isolate_endpoint")
 
     for action in (other, queued):
-        response = analyst_client.post(
-            authorize_url(incident),
-            {
-                "actions": [action.pk],
-                "contact": incident.tenant.contacts.first().pk,
-                "decision": "granted",
-                "evidence": "Go ahead.",
-            },
-        )
+        response = post_decision(analyst_client, incident, [action])
         assert response.status_code == 200
         assert "actions" in response.context["form"].errors
     _nothing_recorded(incident, actions)
@@ -181,15 +155,7 @@ def test_staff_user_without_add_authorization_gets_403_on_the_authorize_page(cli
     login_verified(client, make_user("staffer", staff=True))
 
     assert client.get(authorize_url(incident)).status_code == 403
-    response = client.post(
-        authorize_url(incident),
-        {
-            "actions": [incident.actions.get().pk],
-            "contact": incident.tenant.contacts.first().pk,
-            "decision": "granted",
-            "evidence": "Go ahead.",
-        },
-    )
+    response = post_decision(client, incident, [incident.actions.get()])
     assert response.status_code == 403
     assert not Authorization.objects.exists()
 

@@ -15,7 +15,7 @@ from incidents.selectors import authorization_text
 from incidents.services import authorization_record
 from tenants.models import Tenant
 from tests.admin_pages import page_data
-from tests.factories import login_verified, make_analyst, make_incident, make_user
+from tests.factories import login_verified, make_incident, make_user
 from tests.incident_admin import CHANGELIST, authorize_url, change_url, propose_url
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -114,9 +114,11 @@ def test_posting_the_incident_page_with_tampered_timeline_data_changes_no_event(
     assert not ResponseAction.objects.filter(status="succeeded").exists()
 
 
-def test_change_page_links_to_the_forms_the_user_may_use(client: Client, collaborate: Tenant) -> None:
+def test_change_page_links_to_the_forms_the_user_may_use(
+    client: Client, collaborate: Tenant, analyst: Any
+) -> None:
     incident = make_incident(collaborate)
-    login_verified(client, make_analyst())
+    login_verified(client, analyst)
     html = client.get(change_url(incident)).content.decode()
     assert propose_url(incident) in html
     assert authorize_url(incident) in html

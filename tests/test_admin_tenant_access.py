@@ -11,10 +11,8 @@ from django.urls import reverse
 from tests.admin_pages import get_counted, inline_formset, page_data
 from tests.factories import (
     login_verified,
-    make_analyst,
     make_member,
     make_partner,
-    make_superuser,
     make_tenant,
     make_user,
 )
@@ -65,10 +63,12 @@ def test_tenant_change_page_query_count_does_not_grow_with_contacts_or_performer
 # Who may do what
 
 
-def test_settings_audit_cannot_be_changed_or_deleted_even_by_a_superuser(client: Client) -> None:
+def test_settings_audit_cannot_be_changed_or_deleted_even_by_a_superuser(
+    client: Client, superuser: Any
+) -> None:
     tenant = make_tenant()
     row = audit(tenant)[0]
-    login_verified(client, make_superuser())
+    login_verified(client, superuser)
     change = reverse("admin:tenants_settingschange_change", args=[row.pk])
     delete = reverse("admin:tenants_settingschange_delete", args=[row.pk])
 
@@ -79,9 +79,9 @@ def test_settings_audit_cannot_be_changed_or_deleted_even_by_a_superuser(client:
     assert audit(tenant)[0].field == row.field == "created"
 
 
-def test_analyst_can_view_tenants_but_not_change_them(client: Client) -> None:
+def test_analyst_can_view_tenants_but_not_change_them(client: Client, analyst: Any) -> None:
     tenant = make_tenant()
-    login_verified(client, make_analyst())
+    login_verified(client, analyst)
 
     assert client.get(reverse("admin:tenants_tenant_changelist")).status_code == 200
     page = client.get(change_url(tenant))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from incidents.models import Authorization, EventKind, ResponseAction, TimelineEvent
 from incidents.selectors import authorization_text
 from tenants.models import Role
-from tests.factories import as_user, make_analyst, make_incident, make_member, make_tenant, propose
+from tests.factories import as_user, make_incident, make_member, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -18,9 +20,9 @@ ACTION_FIELDS = {"id", "incident", "action_type", "target", "status", "performer
 # Actions
 
 
-def test_an_analyst_proposes_an_action_and_the_gate_decides_at_once() -> None:
+def test_an_analyst_proposes_an_action_and_the_gate_decides_at_once(analyst: Any) -> None:
     collaborate, authorize = make_tenant(), make_tenant(mode="authorize")
-    client = as_user(make_analyst())
+    client = as_user(analyst)
     waiting = make_incident(collaborate)
     response = client.post(
         f"/api/v1/incidents/{waiting.pk}/actions/",
@@ -56,9 +58,9 @@ def test_an_analyst_proposes_an_action_and_the_gate_decides_at_once() -> None:
     assert event.channel == "api"
 
 
-def test_proposing_an_action_with_bad_input_is_a_400() -> None:
+def test_proposing_an_action_with_bad_input_is_a_400(analyst: Any) -> None:
     incident = make_incident(make_tenant())
-    client = as_user(make_analyst())
+    client = as_user(analyst)
     response = client.post(
         f"/api/v1/incidents/{incident.pk}/actions/",
         {"action_type": "launch_missiles", "target": "  "},
@@ -150,10 +152,10 @@ def test_a_decision_needs_a_statement_and_an_action_awaiting_authorization() -> 
 
 
 @pytest.mark.parametrize("who", ["viewer", "analyst"])
-def test_viewers_and_mdr_staff_cannot_authorize_for_the_customer(who: str) -> None:
+def test_viewers_and_mdr_staff_cannot_authorize_for_the_customer(who: str, analyst: Any) -> None:
     tenant = make_tenant()
     action = propose(make_incident(tenant), "isolate_endpoint")
-    user = make_member(tenant, Role.VIEWER) if who == "viewer" else make_analyst()
+    user = make_member(tenant, Role.VIEWER) if who == "viewer" else analyst
     client = as_user(user)
     for verb in ("authorize", "decline"):
         response = client.post(f"/api/v1/actions/{action.pk}/{verb}/", {"statement": "yes"}, format="json")

@@ -32,9 +32,8 @@ def opening(tenant: Any, **extra: Any) -> dict[str, Any]:
 # Opening incidents
 
 
-def test_an_analyst_opens_an_incident_under_the_tenants_current_policy() -> None:
+def test_an_analyst_opens_an_incident_under_the_tenants_current_policy(analyst: Any) -> None:
     tenant = make_tenant(mode="authorize")
-    analyst = make_analyst()
     response = as_user(analyst).post("/api/v1/incidents/", opening(tenant), format="json")
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -67,17 +66,17 @@ def test_only_mdr_staff_with_the_permission_open_incidents(who: str) -> None:
     assert not Incident.objects.exists()
 
 
-def test_opening_an_incident_with_bad_input_is_a_400_with_field_errors() -> None:
-    client = as_user(make_analyst())
+def test_opening_an_incident_with_bad_input_is_a_400_with_field_errors(analyst: Any) -> None:
+    client = as_user(analyst)
     response = client.post("/api/v1/incidents/", {"tenant": 999999, "severity": "apocalyptic"}, format="json")
     assert response.status_code == 400
     assert set(response.json()) == {"tenant", "title", "severity"}
     assert not Incident.objects.exists()
 
 
-def test_a_retried_post_with_the_same_idempotency_key_opens_one_incident() -> None:
+def test_a_retried_post_with_the_same_idempotency_key_opens_one_incident(analyst: Any) -> None:
     tenant = make_tenant()
-    client = as_user(make_analyst())
+    client = as_user(analyst)
     first = client.post("/api/v1/incidents/", opening(tenant), format="json", HTTP_IDEMPOTENCY_KEY="edr-4711")
     again = client.post("/api/v1/incidents/", opening(tenant), format="json", HTTP_IDEMPOTENCY_KEY="edr-4711")
     assert (first.status_code, again.status_code) == (201, 201)
@@ -91,10 +90,12 @@ def test_a_retried_post_with_the_same_idempotency_key_opens_one_incident() -> No
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_two_concurrent_posts_with_the_same_key_open_one_incident(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_concurrent_posts_with_the_same_key_open_one_incident(
+    monkeypatch: pytest.MonkeyPatch, analyst: Any
+) -> None:
     """Both look the key up before either stores it: the unique key makes the second undo its incident."""
     tenant = make_tenant()
-    token = Token.objects.create(user=make_analyst()).key
+    token = Token.objects.create(user=analyst).key
     both_looked = threading.Barrier(2, timeout=20)
     looked = threading.local()
     real_lookup = incidents_api._earlier
@@ -131,9 +132,9 @@ def test_two_concurrent_posts_with_the_same_key_open_one_incident(monkeypatch: p
     assert TimelineEvent.objects.filter(kind=EventKind.INCIDENT_OPENED).count() == 1
 
 
-def test_the_same_key_with_a_different_request_is_refused_with_a_clear_message() -> None:
+def test_the_same_key_with_a_different_request_is_refused_with_a_clear_message(analyst: Any) -> None:
     tenant = make_tenant()
-    client = as_user(make_analyst())
+    client = as_user(analyst)
     first = client.post("/api/v1/incidents/", opening(tenant), format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     changed = client.post(
         "/api/v1/incidents/", opening(tenant, title="Another"), format="json", HTTP_IDEMPOTENCY_KEY="k-1"
@@ -156,9 +157,9 @@ def test_idempotency_keys_belong_to_the_user_who_sent_them() -> None:
     assert IdempotencyKey.objects.count() == 2
 
 
-def test_a_refused_post_does_not_use_up_its_key() -> None:
+def test_a_refused_post_does_not_use_up_its_key(analyst: Any) -> None:
     tenant = make_tenant()
-    client = as_user(make_analyst())
+    client = as_user(analyst)
     bad = client.post(
         "/api/v1/incidents/", opening(tenant, severity="nope"), format="json", HTTP_IDEMPOTENCY_KEY="k"
     )
@@ -168,9 +169,9 @@ def test_a_refused_post_does_not_use_up_its_key() -> None:
     assert "Idempotent-Replayed" not in good.headers
 
 
-def test_an_empty_or_overlong_idempotency_key_is_a_400() -> None:
+def test_an_empty_or_overlong_idempotency_key_is_a_400(analyst: Any) -> None:
     tenant = make_tenant()
-    client = as_user(make_analyst())
+    client = as_user(analyst)
     for key in ("  ", "k" * 256):
         response = client.post("/api/v1/incidents/", opening(tenant), format="json", HTTP_IDEMPOTENCY_KEY=key)
         assert response.status_code == 400

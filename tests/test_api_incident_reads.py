@@ -22,7 +22,7 @@ EVENT_FIELDS = {"id", "at", "kind", "actor", "channel", "summary", "data"}
 # Reading incidents
 
 
-def test_customers_see_only_their_tenants_incidents_and_another_is_a_404() -> None:
+def test_customers_see_only_their_tenants_incidents_and_another_is_a_404(analyst: Any) -> None:
     mine, other = make_tenant(), make_tenant()
     own, foreign = make_incident(mine), make_incident(other)
     client = as_user(make_member(mine, Role.VIEWER))
@@ -32,11 +32,11 @@ def test_customers_see_only_their_tenants_incidents_and_another_is_a_404() -> No
     assert body["results"] == [client.get(f"/api/v1/incidents/{own.pk}/").json()]
     assert client.get(f"/api/v1/incidents/{own.pk}/").status_code == 200
     assert client.get(f"/api/v1/incidents/{foreign.pk}/").status_code == 404
-    staff = as_user(make_analyst()).get("/api/v1/incidents/").json()
+    staff = as_user(analyst).get("/api/v1/incidents/").json()
     assert {i["id"] for i in staff["results"]} == {own.pk, foreign.pk}
 
 
-def test_incidents_are_filtered_by_tenant_status_severity_and_dates() -> None:
+def test_incidents_are_filtered_by_tenant_status_severity_and_dates(analyst: Any) -> None:
     first, second = make_tenant(), make_tenant()
     old = make_incident(first, severity="low")
     Incident.objects.filter(pk=old.pk).update(opened_at=datetime(2026, 1, 10, 12, tzinfo=UTC))
@@ -45,7 +45,7 @@ def test_incidents_are_filtered_by_tenant_status_severity_and_dates() -> None:
     closed = make_incident(second, severity="critical")
     Incident.objects.filter(pk=closed.pk).update(opened_at=datetime(2026, 3, 2, 8, tzinfo=UTC))
     incident_set_status(incident=closed, status="closed", by=None)
-    client = as_user(make_analyst())
+    client = as_user(analyst)
 
     def ids(query: str) -> list[int]:
         response = client.get(f"/api/v1/incidents/?{query}")
@@ -124,9 +124,8 @@ def test_the_incident_list_takes_the_same_queries_for_any_number_of_rows(
 # Timeline
 
 
-def test_the_timeline_lists_every_fact_in_order_with_actor_and_channel() -> None:
+def test_the_timeline_lists_every_fact_in_order_with_actor_and_channel(analyst: Any) -> None:
     tenant = make_tenant()
-    analyst = make_analyst()
     incident = make_incident(tenant, by=analyst)
     action = propose(incident, "isolate_endpoint", by=analyst)
     approver = make_member(tenant, Role.APPROVER, username="pat")

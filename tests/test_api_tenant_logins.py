@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from incidents.models import ConnectorConfig
 from tenants.models import Role, SettingsChange
-from tests.factories import as_user, make_analyst, make_lead, make_member, make_tenant, make_user
+from tests.factories import as_user, make_lead, make_member, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -16,9 +18,9 @@ pytestmark = pytest.mark.django_db
 # Customer logins
 
 
-def test_an_mdr_lead_creates_a_customer_login_that_can_get_a_token() -> None:
+def test_an_mdr_lead_creates_a_customer_login_that_can_get_a_token(lead: Any) -> None:
     tenant = make_tenant()
-    response = as_user(make_lead()).post(
+    response = as_user(lead).post(
         f"/api/v1/tenants/{tenant.pk}/users/",
         {
             "username": "jane",
@@ -43,10 +45,10 @@ def test_an_mdr_lead_creates_a_customer_login_that_can_get_a_token() -> None:
     assert token.status_code == 200
 
 
-def test_a_customer_login_with_a_weak_password_taken_username_or_bad_role_is_a_400() -> None:
+def test_a_customer_login_with_a_weak_password_taken_username_or_bad_role_is_a_400(lead: Any) -> None:
     tenant = make_tenant()
     make_user("taken")
-    client = as_user(make_lead())
+    client = as_user(lead)
     url = f"/api/v1/tenants/{tenant.pk}/users/"
     response = client.post(url, {"username": "bob", "password": "password", "role": "viewer"}, format="json")
     assert response.status_code == 400
@@ -64,12 +66,12 @@ def test_a_customer_login_with_a_weak_password_taken_username_or_bad_role_is_a_4
     assert not get_user_model().objects.filter(username__in=["bob", "carol"]).exists()
 
 
-def test_only_mdr_staff_with_the_permission_create_customer_logins() -> None:
+def test_only_mdr_staff_with_the_permission_create_customer_logins(analyst: Any) -> None:
     tenant, other = make_tenant(), make_tenant()
     body = {"username": "mallory", "password": "a-Long-passphrase-42", "role": "admin"}
     url = f"/api/v1/tenants/{tenant.pk}/users/"
     assert as_user(make_member(tenant, Role.ADMIN)).post(url, body, format="json").status_code == 403
-    assert as_user(make_analyst()).post(url, body, format="json").status_code == 403
+    assert as_user(analyst).post(url, body, format="json").status_code == 403
     assert as_user(make_member(other, Role.ADMIN)).post(url, body, format="json").status_code == 404
     assert not get_user_model().objects.filter(username="mallory").exists()
 
@@ -91,9 +93,9 @@ def test_customer_admins_read_their_logins_and_viewers_do_not() -> None:
 SECRET = "s3cr3t-signing-key-never-shown"
 
 
-def test_an_mdr_lead_sets_a_webhook_connector_and_the_secret_is_never_returned() -> None:
+def test_an_mdr_lead_sets_a_webhook_connector_and_the_secret_is_never_returned(lead: Any) -> None:
     tenant = make_tenant()
-    client = as_user(make_lead())
+    client = as_user(lead)
     url = f"/api/v1/tenants/{tenant.pk}/connector/"
     response = client.put(
         url, {"kind": "webhook", "url": "https://hooks.example.com/mdr", "secret": SECRET}, format="json"
@@ -118,9 +120,9 @@ def test_an_mdr_lead_sets_a_webhook_connector_and_the_secret_is_never_returned()
     assert audit.exists() and SECRET not in str(list(audit.values_list("before", "after")))
 
 
-def test_a_tenant_without_a_connector_reads_as_simulated() -> None:
+def test_a_tenant_without_a_connector_reads_as_simulated(analyst: Any) -> None:
     tenant = make_tenant()
-    body = as_user(make_analyst()).get(f"/api/v1/tenants/{tenant.pk}/connector/").json()
+    body = as_user(analyst).get(f"/api/v1/tenants/{tenant.pk}/connector/").json()
     assert (body["kind"], body["has_secret"], body["updated_at"]) == ("simulated", False, None)
 
 
@@ -138,15 +140,15 @@ def test_a_connector_missing_what_its_kind_needs_is_a_400() -> None:
     assert response.status_code == 400 and set(response.json()) == {"kind"}
 
 
-def test_only_mdr_staff_see_and_set_connectors() -> None:
+def test_only_mdr_staff_see_and_set_connectors(analyst: Any) -> None:
     tenant, other = make_tenant(), make_tenant()
     url = f"/api/v1/tenants/{tenant.pk}/connector/"
     body = {"kind": "webhook", "url": "https://evil.example.com/", "secret": "x"}
     customer_admin = as_user(make_member(tenant, Role.ADMIN))
     assert customer_admin.get(url).status_code == 403
     assert customer_admin.put(url, body, format="json").status_code == 403
-    analyst = as_user(make_analyst())
-    assert analyst.get(url).status_code == 200
-    assert analyst.put(url, body, format="json").status_code == 403
+    staff = as_user(analyst)
+    assert staff.get(url).status_code == 200
+    assert staff.put(url, body, format="json").status_code == 403
     assert as_user(make_member(other, Role.ADMIN)).get(url).status_code == 404
     assert not ConnectorConfig.objects.filter(tenant=tenant).exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tenants.models import Role, SettingsChange, Tenant
@@ -9,7 +11,6 @@ from tenants.rules import FALLBACK_NEEDS_PHONE
 from tests.factories import (
     as_user,
     make_analyst,
-    make_lead,
     make_member,
     make_partner,
     make_partner_user,
@@ -68,8 +69,7 @@ def test_another_tenant_is_a_404() -> None:
     assert other.response_mode == "collaborate"
 
 
-def test_an_mdr_lead_creates_a_tenant_with_all_its_settings_audited() -> None:
-    lead = make_lead()
+def test_an_mdr_lead_creates_a_tenant_with_all_its_settings_audited(lead: Any) -> None:
     response = as_user(lead).post(
         "/api/v1/tenants/",
         {
@@ -100,16 +100,16 @@ def test_an_mdr_lead_creates_a_tenant_with_all_its_settings_audited() -> None:
 
 
 @pytest.mark.parametrize("who", ["analyst", "customer_admin"])
-def test_creating_a_tenant_needs_the_leads_permission(who: str) -> None:
-    user = make_analyst() if who == "analyst" else make_member(make_tenant(), Role.ADMIN)
+def test_creating_a_tenant_needs_the_leads_permission(who: str, analyst: Any) -> None:
+    user = analyst if who == "analyst" else make_member(make_tenant(), Role.ADMIN)
     response = as_user(user).post("/api/v1/tenants/", {"name": "X", "slug": "x"}, format="json")
     assert response.status_code == 403
     assert not Tenant.objects.filter(slug="x").exists()
 
 
-def test_creating_a_tenant_with_bad_input_is_a_400_with_field_errors() -> None:
+def test_creating_a_tenant_with_bad_input_is_a_400_with_field_errors(lead: Any) -> None:
     make_tenant(slug="taken")
-    client = as_user(make_lead())
+    client = as_user(lead)
     response = client.post(
         "/api/v1/tenants/", {"name": "", "slug": "not a slug", "tier": "platinum"}, format="json"
     )
@@ -126,8 +126,8 @@ def test_creating_a_tenant_with_bad_input_is_a_400_with_field_errors() -> None:
     assert set(response.json()) == {"timezone"}
 
 
-def test_a_new_tenant_cannot_start_with_the_fallback_and_nothing_is_left_behind() -> None:
-    response = as_user(make_lead()).post(
+def test_a_new_tenant_cannot_start_with_the_fallback_and_nothing_is_left_behind(lead: Any) -> None:
+    response = as_user(lead).post(
         "/api/v1/tenants/", {"name": "Eager", "slug": "eager", "authorize_on_no_ack": True}, format="json"
     )
     assert response.status_code == 400
@@ -207,9 +207,11 @@ def test_a_customer_admin_cannot_change_the_tier_or_name_but_may_echo_them_back(
     assert response.json()["tier"] == "essentials"
 
 
-def test_mdr_staff_with_the_permission_change_any_setting_and_bad_values_are_400() -> None:
+def test_mdr_staff_with_the_permission_change_any_setting_and_bad_values_are_400(
+    analyst: Any, lead: Any
+) -> None:
     tenant = make_tenant()
-    client = as_user(make_lead())
+    client = as_user(lead)
     response = client.patch(
         f"/api/v1/tenants/{tenant.pk}/", {"tier": "essentials", "ring_timeout_seconds": 45}, format="json"
     )
@@ -221,15 +223,13 @@ def test_mdr_staff_with_the_permission_change_any_setting_and_bad_values_are_400
     assert response.status_code == 400
     assert set(response.json()) == {"ring_timeout_seconds", "response_mode"}
     # An analyst reads tenants but does not change them.
-    response = as_user(make_analyst()).patch(
-        f"/api/v1/tenants/{tenant.pk}/", {"tier": "complete"}, format="json"
-    )
+    response = as_user(analyst).patch(f"/api/v1/tenants/{tenant.pk}/", {"tier": "complete"}, format="json")
     assert response.status_code == 403
 
 
-def test_the_slug_is_not_changed_and_put_is_not_offered() -> None:
+def test_the_slug_is_not_changed_and_put_is_not_offered(lead: Any) -> None:
     tenant = make_tenant()
-    client = as_user(make_lead())
+    client = as_user(lead)
     response = client.patch(f"/api/v1/tenants/{tenant.pk}/", {"slug": "renamed"}, format="json")
     assert response.status_code == 200
     assert response.json()["slug"] == tenant.slug

@@ -11,25 +11,7 @@ from incidents.connectors.registry import connector_for
 from incidents.connectors.simulated import SimulatedConnector
 from incidents.connectors.sophos import SophosCentralConnector
 from incidents.connectors.webhook import WebhookConnector
-
-CATALOG = [
-    "isolate_endpoint",
-    "release_endpoint",
-    "block_sha256",
-    "unblock_sha256",
-    "block_ip",
-    "unblock_ip",
-    "block_domain",
-    "unblock_domain",
-    "disable_user",
-    "enable_user",
-    "terminate_process",
-    "quarantine_file",
-    "restore_file",
-    "clean_malware",
-    "remove_persistence",
-    "restore_from_backup",
-]
+from tests.catalog import CATALOG
 
 
 def make_request(

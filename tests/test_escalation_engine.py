@@ -15,7 +15,7 @@ from incidents.models import ActionStatus, Basis, EventKind, Incident, Severity
 from tenants.models import ResponseMode, Role, Tier
 from tenants.services import tenant_update_settings
 from tests.escalation_driver import advance, answer, nobody_answers, ringing
-from tests.factories import UNPACED, make_incident, make_member, make_tenant, propose
+from tests.factories import UNPACED, make_incident, make_member, make_tenant, portal_decision, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -237,21 +237,10 @@ def test_the_most_severe_incident_is_called_first_and_every_runs_first_call_befo
 
 
 def test_a_written_authorization_also_stops_further_calls() -> None:
-    from incidents.models import Channel
-    from incidents.selectors import authorization_text
-    from incidents.services import authorization_record
-
     incident, (isolate, _clean) = ransomware(phones=2)
     run = notification_start(incident=incident, by=None)
     answer(ringing(run), status="no-answer")
-    authorization_record(
-        incident=incident,
-        actions=[isolate],
-        decision="granted",
-        channel=Channel.PORTAL,
-        text_shown=authorization_text(incident, [isolate]),
-        user=make_member(incident.tenant, Role.APPROVER),
-    )
+    portal_decision(incident, [isolate], make_member(incident.tenant, Role.APPROVER))
     assert ringing(run) is None
     run.refresh_from_db()
     assert run.state == RunState.ACKNOWLEDGED and run.calls.count() == 1

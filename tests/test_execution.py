@@ -11,14 +11,7 @@ from django.utils import timezone
 from incidents.connector_settings import connector_configure
 from incidents.connectors.base import Result
 from incidents.execution import action_claim, action_record_result, action_run, actions_sweep, backoff_seconds
-from incidents.models import (
-    ActionAttempt,
-    ActionStatus,
-    AttemptOutcome,
-    EventKind,
-    Incident,
-    ResponseAction,
-)
+from incidents.models import ActionAttempt, ActionStatus, AttemptOutcome, EventKind, Incident, ResponseAction
 from incidents.services import action_propose_revert, incident_reapply_policy
 from tenants.models import ResponseMode, Tier
 from tenants.services import tenant_update_settings

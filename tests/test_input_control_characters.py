@@ -17,7 +17,6 @@ from tenants.models import Contact, Role
 from tests.factories import (
     as_user,
     login_verified,
-    make_analyst,
     make_incident,
     make_member,
     make_tenant,
@@ -111,10 +110,10 @@ def test_an_api_decision_with_a_control_character_is_a_400_on_the_field(statemen
     assert not Authorization.objects.exists()
 
 
-def test_an_incident_title_with_nul_is_refused_by_the_api() -> None:
+def test_an_incident_title_with_nul_is_refused_by_the_api(analyst: Any) -> None:
     tenant = make_tenant()
 
-    response = as_user(make_analyst()).post(
+    response = as_user(analyst).post(
         "/api/v1/incidents/",
         {"tenant": tenant.pk, "title": "Ransomware\u0000", "severity": "high"},
         format="json",

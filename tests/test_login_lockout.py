@@ -26,7 +26,6 @@ from tests.factories import (
     PASSWORD,
     login_verified,
     make_incident,
-    make_lead,
     make_member,
     make_tenant,
     make_user,
@@ -152,7 +151,7 @@ def test_behind_the_trusted_proxy_one_client_cannot_lock_out_another(settings: A
 
 
 @pytest.mark.django_db
-def test_an_mdr_lead_unlocks_a_user_from_the_admin() -> None:
+def test_an_mdr_lead_unlocks_a_user_from_the_admin(lead_client: Client) -> None:
     user = make_member(make_tenant())
     for address in ("198.51.100.1", "198.51.100.2"):
         for _ in range(MAX_FAILURES):
@@ -160,10 +159,8 @@ def test_an_mdr_lead_unlocks_a_user_from_the_admin() -> None:
     bystander = make_user("bystander")
     for _ in range(MAX_FAILURES):
         token_request("bystander", "wrong", REMOTE_ADDR="198.51.100.1")
-    lead = Client()
-    login_verified(lead, make_lead())
 
-    response = lead.post(
+    response = lead_client.post(
         reverse("admin:auth_user_changelist"), {"action": "unlock_sign_in", "_selected_action": [user.pk]}
     )
 

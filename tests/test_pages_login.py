@@ -23,7 +23,6 @@ from tenants.services import tenant_update_settings
 from tests.factories import (
     PASSWORD,
     login_verified,
-    make_analyst,
     make_incident,
     make_member,
     make_partner,
@@ -100,8 +99,7 @@ def test_failures_older_than_the_window_do_not_count() -> None:
     assert user.username not in throttle.key  # typed-in usernames are not stored
 
 
-def test_the_admin_login_is_guarded_by_the_same_lock() -> None:
-    analyst = make_analyst()
+def test_the_admin_login_is_guarded_by_the_same_lock(analyst: Any) -> None:
     for _ in range(MAX_FAILURES):
         sign_in(Client(), analyst.username, "wrong")
     client = Client()
@@ -151,11 +149,11 @@ def test_a_chooser_next_address_elsewhere_is_ignored() -> None:
     assert response["Location"] == reverse("home")
 
 
-def test_mdr_staff_read_customer_pages_and_decide_nothing() -> None:
+def test_mdr_staff_read_customer_pages_and_decide_nothing(analyst: Any) -> None:
     tenant = make_tenant()
     incident = make_incident(tenant)
     client = Client()
-    login_verified(client, make_analyst())
+    login_verified(client, analyst)
     client.post(reverse("tenants:choose"), {"tenant": tenant.pk})
 
     assert client.get(reverse("incidents:detail", args=[incident.pk])).status_code == 200

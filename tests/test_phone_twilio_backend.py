@@ -25,6 +25,7 @@ from tests.fakes.twilio import (
     PUBLIC_BASE_URL,
     FakeTwilioAPI,
     TwilioWebhooks,
+    use_twilio_account,
 )
 
 CALLS_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
@@ -32,11 +33,7 @@ REQUEST = CallRequest(attempt_id=42, to="+12025550100", ring_timeout_seconds=25)
 
 
 def configure(settings: Settings, base_url: str) -> None:
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
-    settings.TWILIO_API_BASE_URL = base_url
-    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    use_twilio_account(settings, base_url)
 
 
 @pytest.fixture

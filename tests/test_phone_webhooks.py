@@ -12,14 +12,12 @@ from incidents.services import incident_open
 from tenants.models import ResponseMode
 from tests.factories import make_incident, make_tenant, propose
 from tests.fakes.twilio import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    FROM_NUMBER,
     PUBLIC_BASE_URL,
     TwilioWebhooks,
     call_dialing,
     new_call_sid,
     twilio_signature,
+    use_twilio_account,
 )
 
 pytestmark = pytest.mark.django_db
@@ -27,11 +25,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def twilio_configured(settings) -> None:
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
-    # Twilio calls the public address; the test client sends Host: testserver.
-    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    use_twilio_account(settings)
 
 
 @pytest.fixture

@@ -26,9 +26,7 @@ from tests.factories import (
     PASSWORD,
     api_token,
     login_verified,
-    make_analyst,
     make_incident,
-    make_lead,
     make_member,
     make_tenant,
     make_user,
@@ -107,9 +105,8 @@ def test_a_code_is_not_accepted_twice() -> None:
     assert second.post(SECOND_FACTOR, {"code": now}).status_code == 400
 
 
-def test_mdr_staff_cannot_use_the_admin_before_passing_the_second_factor() -> None:
+def test_mdr_staff_cannot_use_the_admin_before_passing_the_second_factor(analyst: Any) -> None:
     client = Client()
-    analyst = make_analyst()
     client.force_login(analyst)
 
     response = client.get(reverse("admin:incidents_incident_changelist"))
@@ -151,15 +148,13 @@ def test_a_viewer_of_one_relaxed_and_one_strict_tenant_needs_it() -> None:
     assert second_factor.needs_second_factor(user)
 
 
-def test_relaxing_it_for_viewers_is_audited_and_for_mdr_leads_in_the_admin() -> None:
+def test_relaxing_it_for_viewers_is_audited_and_for_mdr_leads_in_the_admin(lead_client: Client) -> None:
     tenant = make_tenant()
-    lead = Client()
-    login_verified(lead, make_lead())
 
     tenant_update_settings(tenant=tenant, by=None, viewers_need_second_factor=False)
 
     assert tenant.settings_changes.filter(field="viewers_need_second_factor").exists()
-    page = lead.get(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
+    page = lead_client.get(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
     assert "viewers_need_second_factor" in page.content.decode()
 
 
@@ -243,14 +238,12 @@ def test_an_api_decision_needs_a_token_created_with_a_second_factor() -> None:
     assert client.post(url, {"statement": "yes"}, format="json").status_code == 200
 
 
-def test_an_mdr_lead_resets_a_lost_second_factor_from_the_admin() -> None:
+def test_an_mdr_lead_resets_a_lost_second_factor_from_the_admin(lead_client: Client) -> None:
     user = make_member(make_tenant(), Role.APPROVER)
     TOTPDevice.objects.create(user=user, name="app", confirmed=True)
     second_factor.recovery_codes_renew(user=user)
-    lead = Client()
-    login_verified(lead, make_lead())
 
-    lead.post(
+    lead_client.post(
         reverse("admin:auth_user_changelist"),
         {"action": "reset_second_factor", "_selected_action": [user.pk]},
     )

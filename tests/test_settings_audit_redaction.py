@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from incidents.connector_settings import connector_configure
 from tenants.models import Role, SettingsChange
-from tests.factories import login_verified, make_lead, make_member, make_tenant
+from tests.factories import login_verified, make_member, make_tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -51,12 +53,12 @@ def test_the_settings_page_shows_hosts_only_even_for_rows_written_before() -> No
         assert hidden not in page
 
 
-def test_the_admin_audit_list_shows_hosts_only(client) -> None:
+def test_the_admin_audit_list_shows_hosts_only(client, lead: Any) -> None:
     tenant = make_tenant()
     SettingsChange.objects.create(
         tenant=tenant, actor_label="lead", field="connector", before=None, after={"url": URL, "secret": "x"}
     )
-    login_verified(client, make_lead())
+    login_verified(client, lead)
     page = client.get(reverse("admin:tenants_settingschange_changelist")).content.decode()
     assert "hooks.example.com" in page
     assert "T0K3N" not in page and "query-token" not in page
