@@ -110,8 +110,12 @@ def make_partner_user(partner: Partner, role: str = Role.VIEWER) -> Any:
     return user
 
 
-def make_incident(tenant: Tenant, *, by: Any = None, severity: str = Severity.CRITICAL) -> Incident:
-    return incident_open(tenant=tenant, title="Ransomware on WS-0142", severity=severity, by=by)
+def make_incident(
+    tenant: Tenant, *, by: Any = None, severity: str = Severity.CRITICAL, summary: str = ""
+) -> Incident:
+    return incident_open(
+        tenant=tenant, title="Ransomware on WS-0142", severity=severity, summary=summary, by=by
+    )
 
 
 def propose(incident: Incident, code: str, target: str = "WS-0142", by: Any = None) -> ResponseAction:

@@ -13,6 +13,7 @@ from pytest_django.fixtures import Settings
 from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome, Result
 from incidents.connectors.sophos import SophosCentralConnector, clear_token_cache
 from tests.catalog import CATALOG
+from tests.factories import make_action_request
 from tests.fakes.http_server import HANG, FakeHTTPServer, Reply, closed_port_url
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
 from tests.fakes.sophos import TOKEN_PATH, FakeSophosCentral
@@ -57,16 +58,7 @@ def connector(sophos: FakeSophosCentral, **overrides: str) -> SophosCentralConne
 
 
 def make_request(*, code: str = "isolate_endpoint", target: str = ENDPOINT) -> ActionRequest:
-    return ActionRequest(
-        action_id=41,
-        attempt=1,
-        incident_id=7,
-        incident_title="Ransomware on FIN-LAPTOP-7",
-        tenant_slug="acme",
-        action_code=code,
-        category="containment",
-        target=target,
-    )
+    return make_action_request(action_code=code, target=target)
 
 
 def test_isolation_reaches_the_api_with_bearer_token_and_tenant_header(sophos: FakeSophosCentral) -> None:

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome, NotificationRun, RunPurpose
-from incidents.models import ActionStatus, Basis, EventKind, Incident, Severity, TimelineEvent
+from incidents.models import ActionStatus, Basis, EventKind, Incident, TimelineEvent
 from incidents.services import incident_open
 from tenants.models import ResponseMode
 from tests.factories import make_incident, make_tenant, propose
@@ -35,14 +35,8 @@ def twilio(client) -> TwilioWebhooks:
 
 @pytest.fixture
 def incident() -> Incident:
-    tenant = make_tenant(phones=2)
-    return incident_open(
-        tenant=tenant,
-        title="Ransomware on WS-0142",
-        severity=Severity.CRITICAL,
-        summary="Files are being encrypted on WS-0142 and the activity is spreading over SMB.",
-        by=None,
-    )
+    summary = "Files are being encrypted on WS-0142 and the activity is spreading over SMB."
+    return make_incident(make_tenant(phones=2), summary=summary)
 
 
 @pytest.fixture
