@@ -13,6 +13,7 @@ from django.db import connection
 
 from escalation.calls.pace import RedisCallPacer
 from incidents.connectors import addresses
+from tests.factories import UNPACED
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.smtp import SMTPSink
@@ -80,6 +81,13 @@ def twilio() -> Iterator[FakeTwilioAPI]:
 def smtp() -> Iterator[SMTPSink]:
     with SMTPSink() as sink:
         yield sink
+
+
+@pytest.fixture
+def unpaced_calls(settings: Any) -> None:
+    """Every dispatch finds its call slot free, for the tests that are not about pacing (the pacer is tested
+    on its own in tests/test_call_pacing.py)."""
+    settings.TWILIO_CPS = UNPACED
 
 
 @pytest.fixture(autouse=True)

@@ -15,14 +15,13 @@ from incidents.models import ActionStatus, Basis, EventKind, Incident, Severity
 from tenants.models import ResponseMode, Role, Tier
 from tenants.services import tenant_update_settings
 from tests.escalation_driver import advance, answer, nobody_answers, ringing
-from tests.factories import UNPACED, make_incident, make_member, make_tenant, portal_decision, propose
+from tests.factories import make_incident, make_member, make_tenant, portal_decision, propose
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_calls")]
 
 
 @pytest.fixture(autouse=True)
 def fast_calls(settings) -> None:
-    settings.TWILIO_CPS = UNPACED
     settings.RENOTIFY_DELAY_MINUTES = 15
     settings.RENOTIFY_ROUNDS = 3
 

@@ -17,18 +17,16 @@ import os
 import pytest
 
 from tests.escalation_model import run_model
-from tests.factories import UNPACED
 
 pytestmark = pytest.mark.django_db
 
 SEQUENCES = int(os.environ.get("MDR_MODEL_SEQUENCES", "150"))
 
 
-@pytest.mark.usefixtures("fast_passwords")
+@pytest.mark.usefixtures("fast_passwords", "unpaced_calls")
 def test_no_sequence_of_calls_messages_and_decisions_breaks_the_fallbacks_invariants(
     settings, capsys
 ) -> None:
-    settings.TWILIO_CPS = UNPACED
     settings.CALL_STATUS_GRACE_SECONDS = 10
     settings.RENOTIFY_DELAY_MINUTES = 1
     settings.RENOTIFY_ROUNDS = 1

@@ -18,14 +18,13 @@ from escalation.runs.services import notification_start
 from incidents.models import ActionStatus, Authorization, Channel, EventKind
 from tenants.models import Role
 from tests.escalation_driver import advance, answer, nobody_answers, ringing
-from tests.factories import UNPACED, make_incident, make_member, make_tenant, portal_decision, propose
+from tests.factories import make_incident, make_member, make_tenant, portal_decision, propose
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_calls")]
 
 
 @pytest.fixture(autouse=True)
 def fast_calls(settings) -> None:
-    settings.TWILIO_CPS = UNPACED
     settings.CALL_RETRY_BASE_SECONDS = 15
     settings.RENOTIFY_ROUNDS = 0
 

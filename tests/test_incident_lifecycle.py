@@ -21,7 +21,6 @@ from incidents.services import IncidentClosed, action_cancel
 from tenants.models import ResponseMode, Role
 from tests.escalation_driver import advance
 from tests.factories import (
-    UNPACED,
     as_user,
     first_contact,
     make_incident,
@@ -31,12 +30,7 @@ from tests.factories import (
     propose,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast_calls(settings) -> None:
-    settings.TWILIO_CPS = UNPACED
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_calls")]
 
 
 def test_closing_mid_tree_hangs_up_the_ringing_call_and_cancels_waiting_actions(

@@ -8,10 +8,10 @@ import pytest
 from django.urls import reverse
 
 from escalation.models import Acknowledgment
-from incidents.models import ActionStatus, Authorization, Channel
+from incidents.models import ActionStatus, Authorization, Channel, Incident, ResponseAction
 from incidents.selectors import authorization_text
 from mdrportal.web.incident_views import STATEMENT_REQUIRED
-from tenants.models import Role
+from tenants.models import Role, Tenant
 from tests.factories import client_for, make_incident, make_tenant, propose
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -23,10 +23,20 @@ APPROVALS = reverse("incidents:approvals")
 # Approvals and acknowledgment ------------------------------------------------------------------------
 
 
-def test_an_approver_authorizes_the_ticked_actions_with_the_exact_text_shown() -> None:
-    tenant = make_tenant()
-    incident = make_incident(tenant)
-    isolate = propose(incident, "isolate_endpoint")
+@pytest.fixture
+def incident(tenant: Tenant) -> Incident:
+    return make_incident(tenant)
+
+
+@pytest.fixture
+def isolate(incident: Incident) -> ResponseAction:
+    """An isolation of WS-0142 awaiting the customer's authorization."""
+    return propose(incident, "isolate_endpoint")
+
+
+def test_an_approver_authorizes_the_ticked_actions_with_the_exact_text_shown(
+    tenant: Tenant, incident: Incident, isolate: ResponseAction
+) -> None:
     block = propose(incident, "block_ip", target="203.0.113.9")
     client, approver = client_for(tenant, Role.APPROVER)
 
@@ -58,10 +68,7 @@ def test_an_approver_authorizes_the_ticked_actions_with_the_exact_text_shown() -
     assert [p.incident.pk for p in client.get(APPROVALS).context["pending"]] == [incident.pk]
 
 
-def test_an_approver_declines_in_writing() -> None:
-    tenant = make_tenant()
-    incident = make_incident(tenant)
-    isolate = propose(incident, "isolate_endpoint")
+def test_an_approver_declines_in_writing(tenant: Tenant, incident: Incident, isolate: ResponseAction) -> None:
     client, _ = client_for(tenant, Role.ADMIN)
 
     client.post(
@@ -83,10 +90,9 @@ def test_an_approver_declines_in_writing() -> None:
         ({"decision": "maybe", "statement": "ok"}, "Choose to authorize or to decline."),
     ],
 )
-def test_a_decision_needs_a_statement_a_choice_and_actions(data: dict[str, Any], error: str) -> None:
-    tenant = make_tenant()
-    incident = make_incident(tenant)
-    isolate = propose(incident, "isolate_endpoint")
+def test_a_decision_needs_a_statement_a_choice_and_actions(
+    data: dict[str, Any], error: str, tenant: Tenant, incident: Incident, isolate: ResponseAction
+) -> None:
     client, _ = client_for(tenant, Role.APPROVER)
     data.setdefault("actions", [isolate.pk])
 
@@ -97,10 +103,9 @@ def test_a_decision_needs_a_statement_a_choice_and_actions(data: dict[str, Any],
     assert not Authorization.objects.exists()
 
 
-def test_an_action_decided_meanwhile_is_not_decided_twice() -> None:
-    tenant = make_tenant()
-    incident = make_incident(tenant)
-    isolate = propose(incident, "isolate_endpoint")
+def test_an_action_decided_meanwhile_is_not_decided_twice(
+    tenant: Tenant, incident: Incident, isolate: ResponseAction
+) -> None:
     client, _ = client_for(tenant, Role.APPROVER)
     data = {"actions": [isolate.pk], "decision": "granted", "statement": "yes"}
     client.post(reverse("incidents:decide", args=[incident.pk]), data)
@@ -128,10 +133,9 @@ def test_an_action_of_another_incident_cannot_be_slipped_into_the_decision() -> 
     assert not Authorization.objects.exists()
 
 
-def test_an_approver_acknowledges_in_the_portal_and_it_authorizes_nothing() -> None:
-    tenant = make_tenant()
-    incident = make_incident(tenant)
-    isolate = propose(incident, "isolate_endpoint")
+def test_an_approver_acknowledges_in_the_portal_and_it_authorizes_nothing(
+    tenant: Tenant, incident: Incident, isolate: ResponseAction
+) -> None:
     client, approver = client_for(tenant, Role.APPROVER)
     assert [i.pk for i in client.get(APPROVALS).context["unacknowledged"]] == [incident.pk]
 

@@ -25,7 +25,6 @@ from incidents.models import Severity, TimelineEvent
 from tenants.models import Role, SettingsChange, Tenant
 from tenants.services import contact_create, contact_update
 from tests.factories import (
-    UNPACED,
     first_contact,
     login_verified,
     make_incident,
@@ -36,13 +35,12 @@ from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
 from tests.fakes.twilio import PUBLIC_BASE_URL, FakeTwilioAPI, TwilioWebhooks, use_twilio_account
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_calls")]
 
 
 @pytest.fixture(autouse=True)
 def simulated_phone(settings) -> None:
     settings.TWILIO_AUTH_TOKEN = ""  # the simulated phone unless a test configures Twilio
-    settings.TWILIO_CPS = UNPACED
 
 
 @pytest.fixture
