@@ -63,6 +63,16 @@ def object_page(*, viewer: int, approver: int, admin: int) -> dict[str, int | st
     return {"anonymous": LOGIN, "outsider": 404, "viewer": viewer, "approver": approver, "admin": admin}
 
 
+def contact_change(url_name: str, data: dict[str, str]) -> Check:
+    """A post about one of the tenant's contacts: its admins only."""
+    return Check(
+        "post",
+        lambda w: reverse(url_name, args=[w.contact.pk]),
+        object_page(viewer=403, approver=403, admin=302),
+        (lambda w: data) if data else None,
+    )
+
+
 def settings_data(world: World) -> dict[str, Any]:
     t = world.tenant
     return {
@@ -128,30 +138,10 @@ TABLE: dict[str, list[Check]] = {
             object_page(viewer=403, approver=403, admin=200),
         )
     ],
-    "contacts/<int:pk>/active/": [
-        Check(
-            "post",
-            lambda w: reverse("tenants:contact_active", args=[w.contact.pk]),
-            object_page(viewer=403, approver=403, admin=302),
-            lambda w: {"active": "1"},
-        )
-    ],
-    "contacts/<int:pk>/move/": [
-        Check(
-            "post",
-            lambda w: reverse("tenants:contact_move", args=[w.contact.pk]),
-            object_page(viewer=403, approver=403, admin=302),
-            lambda w: {"direction": "down"},
-        )
-    ],
+    "contacts/<int:pk>/active/": [contact_change("tenants:contact_active", {"active": "1"})],
+    "contacts/<int:pk>/move/": [contact_change("tenants:contact_move", {"direction": "down"})],
     # Places a real call through the phone backend (the simulated one here): admins only.
-    "contacts/<int:pk>/test-call/": [
-        Check(
-            "post",
-            lambda w: reverse("tenants:contact_test_call", args=[w.contact.pk]),
-            object_page(viewer=403, approver=403, admin=302),
-        )
-    ],
+    "contacts/<int:pk>/test-call/": [contact_change("tenants:contact_test_call", {})],
     "incidents/": [Check("get", lambda w: reverse("incidents:list"), everyone(200))],
     "incidents/<int:pk>/": [
         Check(
