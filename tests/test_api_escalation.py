@@ -8,7 +8,7 @@ import pytest
 
 from escalation.models import Acknowledgment, NotificationRun, RunState
 from incidents.models import EventKind, TimelineEvent
-from tenants.models import Role
+from tenants.models import Role, Tenant
 from tests.factories import as_user, make_incident, make_member, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
@@ -39,10 +39,11 @@ def test_an_analyst_starts_notification_once_per_round(analyst: Any) -> None:
 
 
 @pytest.mark.parametrize("who", ["customer_admin", "staff_without_permission"])
-def test_only_mdr_staff_with_the_permission_start_notification(who: str) -> None:
-    tenant = make_tenant()
+def test_only_mdr_staff_with_the_permission_start_notification(
+    who: str, tenant: Tenant, customer_admin: Any
+) -> None:
     incident = make_incident(tenant)
-    user = make_member(tenant, Role.ADMIN) if who == "customer_admin" else make_user(staff=True)
+    user = customer_admin if who == "customer_admin" else make_user(staff=True)
     assert as_user(user).post(f"/api/v1/incidents/{incident.pk}/escalate/").status_code == 403
     assert not NotificationRun.objects.exists()
 
@@ -73,10 +74,11 @@ def test_a_customer_approver_or_admin_acknowledges_and_the_calls_stop(role: Role
 
 
 @pytest.mark.parametrize("who", ["viewer", "analyst"])
-def test_viewers_and_mdr_staff_do_not_acknowledge_for_the_customer(who: str, analyst: Any) -> None:
-    tenant = make_tenant()
+def test_viewers_and_mdr_staff_do_not_acknowledge_for_the_customer(
+    who: str, analyst: Any, tenant: Tenant, viewer: Any
+) -> None:
     incident = make_incident(tenant)
-    user = make_member(tenant, Role.VIEWER) if who == "viewer" else analyst
+    user = viewer if who == "viewer" else analyst
     assert as_user(user).post(f"/api/v1/incidents/{incident.pk}/acknowledge/").status_code == 403
     assert not Acknowledgment.objects.exists()
 

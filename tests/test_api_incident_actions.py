@@ -8,7 +8,7 @@ import pytest
 
 from incidents.models import Authorization, EventKind, ResponseAction, TimelineEvent
 from incidents.selectors import authorization_text
-from tenants.models import Role
+from tenants.models import Role, Tenant
 from tests.factories import as_user, make_incident, make_member, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
@@ -120,11 +120,10 @@ def test_an_approver_authorizes_an_action_in_writing_through_the_api() -> None:
     ).exists()
 
 
-def test_an_approver_declines_an_action_in_writing() -> None:
-    tenant = make_tenant()
+def test_an_approver_declines_an_action_in_writing(tenant: Tenant, approver: Any) -> None:
     incident = make_incident(tenant)
     action = propose(incident, "isolate_endpoint")
-    response = as_user(make_member(tenant, Role.APPROVER)).post(
+    response = as_user(approver).post(
         f"/api/v1/actions/{action.pk}/decline/", {"statement": "No: WS-0142 runs the tills."}, format="json"
     )
     assert response.status_code == 200
@@ -132,11 +131,12 @@ def test_an_approver_declines_an_action_in_writing() -> None:
     assert Authorization.objects.get(incident=incident).decision == "declined"
 
 
-def test_a_decision_needs_a_statement_and_an_action_awaiting_authorization() -> None:
-    tenant = make_tenant()
+def test_a_decision_needs_a_statement_and_an_action_awaiting_authorization(
+    tenant: Tenant, approver: Any
+) -> None:
     incident = make_incident(tenant)
     action = propose(incident, "isolate_endpoint")
-    client = as_user(make_member(tenant, Role.APPROVER))
+    client = as_user(approver)
     response = client.post(f"/api/v1/actions/{action.pk}/authorize/", {"statement": ""}, format="json")
     assert response.status_code == 400 and set(response.json()) == {"statement"}
     assert (
@@ -152,10 +152,11 @@ def test_a_decision_needs_a_statement_and_an_action_awaiting_authorization() -> 
 
 
 @pytest.mark.parametrize("who", ["viewer", "analyst"])
-def test_viewers_and_mdr_staff_cannot_authorize_for_the_customer(who: str, analyst: Any) -> None:
-    tenant = make_tenant()
+def test_viewers_and_mdr_staff_cannot_authorize_for_the_customer(
+    who: str, analyst: Any, tenant: Tenant, viewer: Any
+) -> None:
     action = propose(make_incident(tenant), "isolate_endpoint")
-    user = make_member(tenant, Role.VIEWER) if who == "viewer" else analyst
+    user = viewer if who == "viewer" else analyst
     client = as_user(user)
     for verb in ("authorize", "decline"):
         response = client.post(f"/api/v1/actions/{action.pk}/{verb}/", {"statement": "yes"}, format="json")

@@ -13,8 +13,8 @@ from rest_framework.test import APIClient
 
 from incidents.models import EventKind, IdempotencyKey, Incident, TimelineEvent
 from mdrportal.api import incidents as incidents_api
-from tenants.models import Role
-from tests.factories import as_user, make_analyst, make_member, make_tenant, make_user
+from tenants.models import Tenant
+from tests.factories import as_user, make_analyst, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -58,9 +58,10 @@ def test_an_analyst_opens_an_incident_under_the_tenants_current_policy(analyst: 
 
 
 @pytest.mark.parametrize("who", ["customer_admin", "staff_without_permission"])
-def test_only_mdr_staff_with_the_permission_open_incidents(who: str) -> None:
-    tenant = make_tenant()
-    user = make_member(tenant, Role.ADMIN) if who == "customer_admin" else make_user(staff=True)
+def test_only_mdr_staff_with_the_permission_open_incidents(
+    who: str, tenant: Tenant, customer_admin: Any
+) -> None:
+    user = customer_admin if who == "customer_admin" else make_user(staff=True)
     response = as_user(user).post("/api/v1/incidents/", opening(tenant), format="json")
     assert response.status_code == 403
     assert not Incident.objects.exists()

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 
 from incidents.models import Incident, Severity, TimelineEvent
 from incidents.services import incident_set_status
-from tenants.models import Role
+from tenants.models import Role, Tenant
 from tests.factories import as_user, make_analyst, make_incident, make_member, make_tenant, make_user, propose
 
 pytestmark = pytest.mark.django_db
@@ -75,12 +75,11 @@ def test_bad_filters_are_a_400_with_field_errors() -> None:
     assert set(response.json()) == {"opened_before"}
 
 
-def test_the_incident_list_is_paginated_by_50_with_cursors_and_no_count() -> None:
-    tenant = make_tenant()
+def test_the_incident_list_is_paginated_by_50_with_cursors_and_no_count(tenant: Tenant, viewer: Any) -> None:
     opened = [make_incident(tenant) for _ in range(52)]
     # Two incidents opened at the same instant across the page boundary: neither is lost nor repeated.
     Incident.objects.filter(pk__in=[opened[1].pk, opened[2].pk]).update(opened_at=opened[1].opened_at)
-    client = as_user(make_member(tenant))
+    client = as_user(viewer)
     page = client.get("/api/v1/incidents/").json()
     assert (set(page), len(page["results"]), page["previous"]) == ({"next", "previous", "results"}, 50, None)
     assert "cursor=" in page["next"]
@@ -94,12 +93,11 @@ def test_the_incident_list_is_paginated_by_50_with_cursors_and_no_count() -> Non
     assert client.get("/api/v1/incidents/?cursor=not-a-cursor").status_code == 404
 
 
-def test_the_cursor_keeps_the_filters() -> None:
-    tenant = make_tenant()
+def test_the_cursor_keeps_the_filters(tenant: Tenant, viewer: Any) -> None:
     for _ in range(51):
         make_incident(tenant, severity=Severity.LOW)
     make_incident(tenant, severity=Severity.CRITICAL)
-    client = as_user(make_member(tenant))
+    client = as_user(viewer)
     page = client.get("/api/v1/incidents/?severity=low").json()
     rest = client.get(page["next"]).json()
     assert "severity=low" in page["next"]
@@ -109,12 +107,11 @@ def test_the_cursor_keeps_the_filters() -> None:
 
 @pytest.mark.parametrize("rows", [3, 15])
 def test_the_incident_list_takes_the_same_queries_for_any_number_of_rows(
-    rows: int, django_assert_num_queries: Any
+    rows: int, django_assert_num_queries: Any, tenant: Tenant, viewer: Any
 ) -> None:
-    tenant = make_tenant()
     for _ in range(rows):
         make_incident(tenant)
-    client = as_user(make_member(tenant))
+    client = as_user(viewer)
     # Token and user, page: no count.
     with django_assert_num_queries(2):
         response = client.get("/api/v1/incidents/")
@@ -149,15 +146,14 @@ def test_another_tenants_timeline_is_a_404() -> None:
 
 @pytest.mark.parametrize("rows", [3, 15])
 def test_the_timeline_takes_the_same_queries_for_any_number_of_events(
-    rows: int, django_assert_num_queries: Any
+    rows: int, django_assert_num_queries: Any, tenant: Tenant, viewer: Any
 ) -> None:
-    tenant = make_tenant()
     incident = make_incident(tenant)
     for n in range(rows - 1):  # the opening, then one event per action awaiting authorization
         propose(incident, "isolate_endpoint", target=f"WS-{n}")
     events = TimelineEvent.objects.filter(incident=incident).count()
     assert events == rows
-    client = as_user(make_member(tenant))
+    client = as_user(viewer)
     # Token and user, the incident, page: no count.
     with django_assert_num_queries(3):
         response = client.get(f"/api/v1/incidents/{incident.pk}/timeline/")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tenants.models import ActionPerformer, Contact, Role, SettingsChange
+from tenants.models import ActionPerformer, Contact, Role, SettingsChange, Tenant
 from tenants.rules import LAST_PHONE_CONTACT
 from tests.factories import as_user, first_contact, make_member, make_partner, make_tenant
 
@@ -169,9 +171,8 @@ def test_a_customer_admin_sets_performers_audited() -> None:
     assert SettingsChange.objects.filter(tenant=tenant, field="performer", actor=admin).count() == 2
 
 
-def test_performers_are_set_all_or_nothing_with_errors_per_row() -> None:
-    tenant = make_tenant()  # no partner
-    response = as_user(make_member(tenant, Role.ADMIN)).patch(
+def test_performers_are_set_all_or_nothing_with_errors_per_row(tenant: Tenant, customer_admin: Any) -> None:
+    response = as_user(customer_admin).patch(
         f"/api/v1/tenants/{tenant.pk}/performers/",
         [
             {"action_type": "disable_user", "performer": "customer"},
@@ -185,9 +186,10 @@ def test_performers_are_set_all_or_nothing_with_errors_per_row() -> None:
     assert not ActionPerformer.objects.filter(tenant=tenant).exists()
 
 
-def test_performers_with_an_unknown_action_type_or_performer_are_a_400() -> None:
-    tenant = make_tenant()
-    response = as_user(make_member(tenant, Role.ADMIN)).patch(
+def test_performers_with_an_unknown_action_type_or_performer_are_a_400(
+    tenant: Tenant, customer_admin: Any
+) -> None:
+    response = as_user(customer_admin).patch(
         f"/api/v1/tenants/{tenant.pk}/performers/",
         [{"action_type": "launch_missiles", "performer": "robot"}],
         format="json",

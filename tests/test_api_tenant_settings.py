@@ -169,9 +169,10 @@ def test_only_customer_admins_change_settings(role: Role) -> None:
     assert tenant.response_mode == "collaborate"
 
 
-def test_a_customer_admin_changes_the_call_pace_and_time_zone_as_on_the_settings_page() -> None:
-    tenant = make_tenant()
-    admin = make_member(tenant, Role.ADMIN)
+def test_a_customer_admin_changes_the_call_pace_and_time_zone_as_on_the_settings_page(
+    tenant: Tenant, customer_admin: Any
+) -> None:
+    admin = customer_admin
     response = as_user(admin).patch(
         f"/api/v1/tenants/{tenant.pk}/",
         {"call_attempts_per_contact": 3, "ring_timeout_seconds": 20, "timezone": "Europe/Oslo"},

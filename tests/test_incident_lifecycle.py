@@ -18,7 +18,7 @@ from escalation.runs.services import notification_start
 from incidents.execution import action_claim
 from incidents.models import ActionStatus, Channel, EventKind, IncidentStatus
 from incidents.services import IncidentClosed, action_cancel
-from tenants.models import ResponseMode, Role
+from tenants.models import ResponseMode, Role, Tenant
 from tests.escalation_driver import advance
 from tests.factories import (
     as_user,
@@ -150,14 +150,15 @@ def test_the_api_lets_mdr_staff_close_an_incident_and_answers_409_to_a_later_dec
     assert acked.status_code == 409
 
 
-def test_the_api_refuses_a_status_the_transitions_forbid_and_customers_changing_status(analyst: Any) -> None:
-    tenant = make_tenant()
+def test_the_api_refuses_a_status_the_transitions_forbid_and_customers_changing_status(
+    analyst: Any, tenant: Tenant, customer_admin: Any
+) -> None:
     incident = make_incident(tenant)
     staff = as_user(analyst)
     assert (
         staff.patch(f"/api/v1/incidents/{incident.pk}/", {"status": "nope"}, format="json").status_code == 400
     )
-    admin = as_user(make_member(tenant, Role.ADMIN))
+    admin = as_user(customer_admin)
     assert (
         admin.patch(f"/api/v1/incidents/{incident.pk}/", {"status": "closed"}, format="json").status_code
         == 403
@@ -166,11 +167,12 @@ def test_the_api_refuses_a_status_the_transitions_forbid_and_customers_changing_
     assert incident.status == IncidentStatus.OPEN
 
 
-def test_the_api_cancels_one_action_for_mdr_staff_only(analyst: Any) -> None:
-    tenant = make_tenant()
+def test_the_api_cancels_one_action_for_mdr_staff_only(
+    analyst: Any, tenant: Tenant, customer_admin: Any
+) -> None:
     incident = make_incident(tenant)
     action = propose(incident, "isolate_endpoint")
-    admin = as_user(make_member(tenant, Role.ADMIN))
+    admin = as_user(customer_admin)
     assert (
         admin.post(f"/api/v1/actions/{action.pk}/cancel/", {"reason": "x"}, format="json").status_code == 403
     )

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from mdrportal.security import CONTENT_SECURITY_POLICY
 from mdrportal.web.login_guard import LOCKED_MESSAGE, MAX_FAILURES
-from tenants.models import LoginThrottle, PartnerMembership, Role
+from tenants.models import LoginThrottle, PartnerMembership, Role, Tenant
 from tenants.services import tenant_update_settings
 from tests.factories import (
     PASSWORD,
@@ -40,10 +40,9 @@ def sign_in(client: Client, username: str, password: str, address: str = ADDRESS
     return client.post(LOGIN, {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
-def test_a_customer_signs_in_lands_on_its_home_page_and_signs_out() -> None:
-    tenant = make_tenant()
+def test_a_customer_signs_in_lands_on_its_home_page_and_signs_out(tenant: Tenant, viewer: Any) -> None:
     tenant_update_settings(tenant=tenant, by=None, viewers_need_second_factor=False)
-    user = make_member(tenant, Role.VIEWER)
+    user = viewer
     client = Client()
 
     response = sign_in(client, user.username, PASSWORD)
@@ -139,10 +138,9 @@ def test_a_partner_user_chooses_the_customer_it_acts_for() -> None:
     assert client.get(reverse("home")).wsgi_request.acting.tenant == first
 
 
-def test_a_chooser_next_address_elsewhere_is_ignored() -> None:
-    tenant = make_tenant()
+def test_a_chooser_next_address_elsewhere_is_ignored(tenant: Tenant, viewer: Any) -> None:
     client = Client()
-    login_verified(client, make_member(tenant))
+    login_verified(client, viewer)
 
     response = client.post(reverse("tenants:choose"), {"tenant": tenant.pk, "next": "https://evil.example/"})
 

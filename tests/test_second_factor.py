@@ -163,12 +163,13 @@ def stale(client: Client, hours: float = 12.5) -> None:
     session.save()
 
 
-def test_deciding_in_the_portal_needs_a_second_factor_within_twelve_hours() -> None:
-    tenant = make_tenant()
+def test_deciding_in_the_portal_needs_a_second_factor_within_twelve_hours(
+    tenant: Tenant, approver: Any
+) -> None:
     incident = make_incident(tenant)
     action = propose(incident, "isolate_endpoint")
     client = Client()
-    device = login_verified(client, make_member(tenant, Role.APPROVER))
+    device = login_verified(client, approver)
     stale(client)
     assert client.get(APPROVALS).status_code == 200  # reading is fine
     decide = reverse("incidents:decide", args=[incident.pk])
@@ -186,10 +187,11 @@ def test_deciding_in_the_portal_needs_a_second_factor_within_twelve_hours() -> N
     assert Authorization.objects.get().decision == "granted"
 
 
-def test_changing_the_response_mode_in_the_portal_needs_a_recent_second_factor() -> None:
-    tenant = make_tenant()
+def test_changing_the_response_mode_in_the_portal_needs_a_recent_second_factor(
+    tenant: Tenant, customer_admin: Any
+) -> None:
     client = Client()
-    login_verified(client, make_member(tenant, Role.ADMIN))
+    login_verified(client, customer_admin)
     stale(client)
     data = {
         "response_mode": "authorize",
@@ -283,11 +285,12 @@ def test_the_authorization_evidence_records_the_client_behind_the_trusted_proxy(
     assert Authorization.objects.get().ip_address == "198.51.100.23"
 
 
-def test_an_api_decision_by_browser_session_needs_a_recent_second_factor() -> None:
-    tenant = make_tenant()
+def test_an_api_decision_by_browser_session_needs_a_recent_second_factor(
+    tenant: Tenant, approver: Any
+) -> None:
     action = propose(make_incident(tenant), "isolate_endpoint")
     client = APIClient()
-    login_verified(client, make_member(tenant, Role.APPROVER))
+    login_verified(client, approver)
     stale(client)
     url = f"/api/v1/actions/{action.pk}/authorize/"
 
