@@ -13,10 +13,27 @@ from django.db import connection
 
 from escalation.calls.pace import RedisCallPacer
 from incidents.connectors import addresses
+from tests.factories import UNPACED
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.smtp import SMTPSink
 from tests.fakes.twilio import FakeTwilioAPI
+from tests.incident_admin import awaiting, collaborate  # noqa: F401 (fixtures of the incidents admin's tests)
+from tests.personas import (  # noqa: F401 (fixtures every test file may use)
+    analyst,
+    analyst_client,
+    approver,
+    customer_admin,
+    fast_passwords,
+    lead,
+    lead_client,
+    partner,
+    partner_user,
+    superuser,
+    superuser_client,
+    tenant,
+    viewer,
+)
 
 REQUIRE_SERVICES = os.environ.get("MDR_REQUIRE_SERVICES") == "1"
 CHROMIUM = "/usr/bin/chromium"
@@ -64,6 +81,13 @@ def twilio() -> Iterator[FakeTwilioAPI]:
 def smtp() -> Iterator[SMTPSink]:
     with SMTPSink() as sink:
         yield sink
+
+
+@pytest.fixture
+def unpaced_calls(settings: Any) -> None:
+    """Every dispatch finds its call slot free, for the tests that are not about pacing (the pacer is tested
+    on its own in tests/test_call_pacing.py)."""
+    settings.TWILIO_CPS = UNPACED
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,6 @@ invariants are checked; a broken one raises InvariantViolated.
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +17,7 @@ from django.db.models import F
 from django.test import TestCase
 from django.utils import timezone
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 import escalation.tasks  # noqa: F401 - the worker's tasks, run by name
 import incidents.tasks  # noqa: F401
@@ -28,30 +26,18 @@ from escalation.calls.dispatch import call_claim_next, call_place
 from escalation.calls.progress import call_update
 from escalation.links.tokens import LinkError, LinkPurpose, link_make, link_read
 from escalation.links.use import link_use
-from escalation.models import (
-    ATTEMPT_OUTCOMES,
-    Acknowledgment,
-    CallAttempt,
-    EmailNotification,
-    NotificationRun,
-    RunPurpose,
-)
-from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
+from escalation.models import CallAttempt, EmailNotification, NotificationRun
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from incidents.authorizations import authorization_record
 from incidents.models import (
-    ACTIVE_INCIDENT_STATUSES,
     ActionStatus,
     Authorization,
-    Basis,
     Channel,
-    EventKind,
     Incident,
     IncidentStatus,
     ResponseAction,
 )
-from incidents.policy import PolicySnapshot
 from incidents.selectors import authorization_text
 from incidents.services import incident_reapply_policy
 from mdrportal.celery import app
@@ -59,75 +45,12 @@ from tenants.availability import Away
 from tenants.availability_services import contact_availability_set
 from tenants.models import ResponseMode, Role, Tier
 from tenants.services import tenant_update_settings
+from tests.escalation_model_invariants import EscalationInvariants
+from tests.escalation_model_phone import CARRIER, ModelPhone
 from tests.factories import make_analyst, make_incident, make_member, make_tenant, propose
 
-EXECUTED = (ActionStatus.QUEUED, ActionStatus.RUNNING, ActionStatus.SUCCEEDED, ActionStatus.FAILED)
-# The carrier's moves from each status of a call it accepted (Twilio's status names).
-CARRIER = {
-    "queued": ("ringing", "failed"),
-    "ringing": ("in-progress", "busy", "no-answer", "failed"),
-    "in-progress": ("completed",),
-}
-RANG = frozenset({"ringing", "in-progress", "completed", "busy", "no-answer"})
-_sids = itertools.count(1)
 
-
-class InvariantViolated(AssertionError):
-    """The engine did what DESIGN.md forbids."""
-
-
-@dataclass
-class ProviderCall:
-    attempt_id: int
-    status: str = "queued"
-    answered_by: str = ""
-    history: list[str] = field(default_factory=list)
-
-
-class ModelPhone:
-    """The phone provider and its carrier. It accepts or refuses calls and tells how each stands."""
-
-    name = "twilio"
-
-    def __init__(self, machine: EscalationModel) -> None:
-        self.machine = machine
-        self.down = False
-        self.calls: dict[str, ProviderCall] = {}
-        self.placed: list[int] = []
-
-    def place_call(self, request: CallRequest) -> PlacedCall:
-        self.machine.check_call_may_be_placed(request.attempt_id)
-        if request.attempt_id in self.placed:
-            raise InvariantViolated(f"(d) call row {request.attempt_id} reached the provider twice")
-        self.placed.append(request.attempt_id)
-        EscalationModel.placed += 1
-        if self.down:
-            raise PhoneError("Twilio refused the call: HTTP 503", permanent=False)
-        sid = f"CA{next(_sids):032d}"
-        self.calls[sid] = ProviderCall(attempt_id=request.attempt_id)
-        return PlacedCall(sid=sid)
-
-    def fetch_status(self, call: CallRef) -> CallStatus:
-        if self.down:
-            raise PhoneError("Twilio did not tell the call's status: HTTP 503", permanent=False)
-        known = self.calls[call.sid]
-        return CallStatus(known.status, known.answered_by)
-
-    def hang_up(self, call: CallRef) -> CallStatus:
-        if self.down:
-            raise PhoneError("Twilio did not hang up the call: HTTP 503", permanent=False)
-        known = self.calls[call.sid]
-        if known.status in CARRIER:
-            known.status = "completed" if known.status == "in-progress" else "canceled"
-            known.history.append(known.status)
-        return CallStatus(known.status, known.answered_by)
-
-    def rang(self, sid: str) -> bool:
-        known = self.calls.get(sid)
-        return known is not None and bool(RANG & {known.status, *known.history})
-
-
-class EscalationModel(RuleBasedStateMachine):
+class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
     """One tenant and one incident per run of the machine; the database is shared, rows are scoped."""
 
     examples = 0
@@ -409,135 +332,6 @@ class EscalationModel(RuleBasedStateMachine):
         choices = self.ANYBODY if self.quiet_customer else self.ANYBODY + self.CUSTOMER
         act = data.draw(st.sampled_from(choices), label="who acts")
         act(self, data)
-
-    # What must hold -------------------------------------------------------------------------------
-
-    def check_call_may_be_placed(self, attempt_id: int) -> None:
-        """(c) No call is placed after an acknowledgment, a written decision or a close."""
-        call = CallAttempt.objects.select_related("run__incident").get(pk=attempt_id)
-        if call.run is None:
-            return
-        incident = call.run.incident
-        if incident.status not in ACTIVE_INCIDENT_STATUSES:
-            raise InvariantViolated(f"(c) call {attempt_id} placed while the incident is {incident.status}")
-        if Acknowledgment.objects.filter(incident=incident).exists() or incident.authorizations.exists():
-            raise InvariantViolated(f"(c) call {attempt_id} placed after an acknowledgment or a decision")
-
-    @invariant()
-    def every_executed_action_has_a_basis_the_records_support(self) -> None:
-        """(a)"""
-        if not hasattr(self, "incident"):
-            return
-        incident = Incident.objects.get(pk=self.incident.pk)
-        policies = [incident.policy] + [
-            e.data.get("after", {}) for e in incident.events.filter(kind=EventKind.POLICY_REAPPLIED)
-        ]
-        for action in incident.actions.filter(status__in=EXECUTED).select_related("authorization"):
-            if action.basis == Basis.AUTHORIZE_MODE:
-                ok = any(p.get("response_mode") == ResponseMode.AUTHORIZE for p in policies)
-            elif action.basis == Basis.WRITTEN_AUTHORIZATION:
-                authorization = action.authorization
-                ok = (
-                    authorization is not None
-                    and authorization.decision == Authorization.Decision.GRANTED
-                    and action.pk in {s["action"] for s in authorization.scope}
-                )
-            elif action.basis == Basis.NO_ACK_FALLBACK:
-                ok = (
-                    incident.fallback_taken_at is not None
-                    and incident.events.filter(kind=EventKind.FALLBACK_TAKEN).exists()
-                )
-            else:
-                ok = False
-            if not ok:
-                raise InvariantViolated(
-                    f"(a) {action} is {action.status} on basis {action.basis!r} without record"
-                )
-
-    @invariant()
-    def a_fallback_rests_on_attempts_that_rang_and_nobody_having_it(self) -> None:
-        """(b), checked when the fallback is first seen: in the step that took it."""
-        if not hasattr(self, "incident") or self.fallback_seen:
-            return
-        incident = Incident.objects.get(pk=self.incident.pk)
-        if incident.fallback_taken_at is None:
-            return
-        self.fallback_seen = True
-        EscalationModel.fallbacks += 1
-        taken = incident.fallback_taken_at
-        if incident.status not in ACTIVE_INCIDENT_STATUSES:
-            raise InvariantViolated("(b) fallback taken on an incident that is not active")
-        if not PolicySnapshot.read(incident).falls_back:
-            raise InvariantViolated("(b) fallback taken under a policy without the checkbox")
-        if Acknowledgment.objects.filter(incident=incident, at__lte=taken).exists():
-            raise InvariantViolated("(b) fallback taken although somebody acknowledged")
-        if incident.authorizations.filter(at__lte=taken).exists():
-            raise InvariantViolated("(b) fallback taken although the customer decided in writing")
-        proof = incident.events.get(kind=EventKind.FALLBACK_TAKEN).data["attempts"]
-        steps = {(p["contact_id"], p["try"]) for p in proof}
-        plans = [
-            {(s["contact"], s["try"]) for s in run.plan}
-            for run in incident.notification_runs.filter(purpose=RunPurpose.NOTIFY, state="exhausted")
-        ]
-        if not plans or steps not in plans or len(steps) != len(proof):
-            raise InvariantViolated(
-                f"(b) the fallback's attempts {sorted(steps)} are not a whole plan {plans}"
-            )
-        for item in proof:
-            call = CallAttempt.objects.get(pk=item["call"])
-            if call.outcome not in ATTEMPT_OUTCOMES or not self.phone.rang(call.provider_sid):
-                raise InvariantViolated(f"(b) call {call.pk} in the proof never rang ({call.outcome})")
-
-    @invariant()
-    def a_run_plans_the_contacts_available_when_it_starts_and_nobody_available_is_flagged(self) -> None:
-        """(e) A new run's plan holds exactly the contacts not away when it was made, the others named as
-        unavailable; a notification run with nobody available flags the incident."""
-        if not hasattr(self, "incident"):
-            return
-        everyone = {c.pk for c in self.contacts}
-        for run in NotificationRun.objects.filter(incident=self.incident).exclude(pk__in=self.runs_seen):
-            self.runs_seen.add(run.pk)
-            planned = {s["contact"] for s in run.plan}
-            unavailable = {u["contact"] for u in run.unavailable}
-            if planned != everyone - self.away or unavailable != everyone & self.away:
-                raise InvariantViolated(
-                    f"(e) run {run.pk} plans {sorted(planned)} and leaves out {sorted(unavailable)} while "
-                    f"{sorted(self.away)} of {sorted(everyone)} are away"
-                )
-            flagged = self.incident.events.filter(
-                kind=EventKind.FLAGGED, summary__startswith="Nobody available"
-            )
-            if run.purpose == RunPurpose.NOTIFY and not run.plan and not flagged.exists():
-                raise InvariantViolated(
-                    f"(e) run {run.pk} has nobody available and the incident is not flagged"
-                )
-
-    @invariant()
-    def the_fallback_never_acts_unless_every_contact_of_the_frozen_plan_has_an_attempt_nor_on_an_empty_plan(
-        self,
-    ) -> None:
-        """(f) Whenever the fallback has been taken, some exhausted notification run has a non-empty frozen
-        plan each step of which has a call in that run that rang (DESIGN rule 6: every contact available at
-        the time), and no contact it left out as unavailable was phoned by it."""
-        if not hasattr(self, "incident"):
-            return
-        incident = Incident.objects.get(pk=self.incident.pk)
-        if incident.fallback_taken_at is None:
-            return
-        for run in incident.notification_runs.filter(purpose=RunPurpose.NOTIFY, state="exhausted"):
-            rang = {
-                (c.contact_id, c.try_number)
-                for c in run.calls.filter(
-                    outcome__in=ATTEMPT_OUTCOMES, ended_at__lte=incident.fallback_taken_at
-                )
-            }
-            left_out = {u["contact"] for u in run.unavailable}
-            phoned_left_out = run.calls.filter(contact_id__in=left_out).exists()
-            if run.plan and all((s["contact"], s["try"]) in rang for s in run.plan) and not phoned_left_out:
-                return
-        raise InvariantViolated(
-            "(f) the fallback acted without an attempt of every contact of a non-empty plan"
-        )
 
 
 def run_model(

@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from incidents.actions import action_propose
 from incidents.authorizations import authorization_record
@@ -61,6 +62,14 @@ def make_analyst(username: str = "analyst") -> Any:
     return make_user(username, staff=True, group="MDR Ops")
 
 
+def make_lead(username: str = "lead") -> Any:
+    return make_user(username, staff=True, group="MDR Leads")
+
+
+def make_superuser(username: str = "root") -> Any:
+    return make_user(username, staff=True, is_superuser=True)
+
+
 def make_partner(slug: str = "msp") -> Partner:
     return Partner.objects.create(name=slug.title(), slug=slug)
 
@@ -107,21 +116,31 @@ def make_member(tenant: Tenant, role: str = Role.VIEWER, username: str | None = 
     return user
 
 
-def make_incident(tenant: Tenant, *, by: Any = None, severity: str = Severity.CRITICAL) -> Incident:
-    return incident_open(tenant=tenant, title="Ransomware on WS-0142", severity=severity, by=by)
+def make_partner_user(partner: Partner, role: str = Role.VIEWER) -> Any:
+    user = make_user()
+    partner.memberships.create(user=user, role=role)
+    return user
+
+
+def make_incident(
+    tenant: Tenant, *, by: Any = None, severity: str = Severity.CRITICAL, summary: str = ""
+) -> Incident:
+    return incident_open(
+        tenant=tenant, title="Ransomware on WS-0142", severity=severity, summary=summary, by=by
+    )
 
 
 def propose(incident: Incident, code: str, target: str = "WS-0142", by: Any = None) -> ResponseAction:
     return action_propose(incident=incident, action_type=action_type_by_code(code), target=target, by=by)
 
 
-def decide(
+def portal_decision(
     incident: Incident,
     actions: list[ResponseAction],
     user: Any,
     decision: str = Authorization.Decision.GRANTED,
 ) -> Authorization:
-    """An approver's written decision on the actions, in the portal."""
+    """A customer's written decision in the portal, on exactly the text the portal shows for the actions."""
     return authorization_record(
         incident=incident,
         actions=actions,
@@ -192,3 +211,23 @@ def api_token(user: Any, *, second_factor: bool = True) -> str:
     if second_factor:
         ApiTokenSecondFactor.objects.get_or_create(token=token, defaults={"verified_at": timezone.now()})
     return token.key
+
+
+def as_user(user: Any) -> APIClient:
+    """An API client that authenticates as the user with its token (see api_token)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
+    return client
+
+
+def client_for(tenant: Tenant, role: str = Role.VIEWER) -> tuple[Client, Any]:
+    """A page client signed in (second factor passed) as a new member of the tenant with the role."""
+    user = make_member(tenant, role)
+    client = Client()
+    login_verified(client, user)
+    return client, user
+
+
+def kinds(incident: Incident) -> list[str]:
+    """The kinds of the incident's timeline events, oldest first."""
+    return list(incident.events.order_by("at", "id").values_list("kind", flat=True))

@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents.models import Incident
-from tests.factories import PASSWORD, login_verified, make_analyst, make_tenant, make_user
+from tests.factories import PASSWORD, login_verified, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -116,10 +116,10 @@ def test_an_inactive_user_gets_no_token_and_their_token_stops_working() -> None:
     assert client.get("/api/v1/tenants/").status_code == 401
 
 
-def test_a_logged_in_browser_session_works_and_its_writes_need_the_csrf_token() -> None:
+def test_a_logged_in_browser_session_works_and_its_writes_need_the_csrf_token(analyst: Any) -> None:
     tenant = make_tenant()
     browser = Client(enforce_csrf_checks=True)
-    login_verified(browser, make_analyst())
+    login_verified(browser, analyst)
     assert browser.get("/api/v1/incidents/").status_code == 200
     body = {"tenant": tenant.pk, "title": "From the browser"}
     response = browser.post("/api/v1/incidents/", body, content_type="application/json")
@@ -128,8 +128,8 @@ def test_a_logged_in_browser_session_works_and_its_writes_need_the_csrf_token() 
     assert not Incident.objects.exists()
 
 
+@pytest.mark.usefixtures("analyst")
 def test_the_token_endpoint_ignores_a_browser_session_and_its_csrf() -> None:
-    make_analyst()
     browser = Client(enforce_csrf_checks=True)
     assert browser.login(username="analyst", password=PASSWORD)
     response = browser.post(

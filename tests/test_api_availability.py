@@ -10,8 +10,7 @@ import pytest
 from tenants.availability import Window
 from tenants.availability_services import contact_availability_set
 from tenants.models import AvailabilityWindow, AwayPeriod, Role, SettingsChange
-from tests.factories import first_contact, make_member, make_tenant
-from tests.test_api_tenants import as_user, make_lead
+from tests.factories import as_user, first_contact, make_lead, make_member, make_tenant
 
 pytestmark = pytest.mark.django_db
 

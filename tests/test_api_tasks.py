@@ -7,12 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
 
 from incidents.models import ActionStatus, Channel, EventKind, ResponseAction
 from tenants.models import Performer, Role, SettingsChange
 from tests.factories import (
-    api_token,
+    as_user,
     make_incident,
     make_member,
     make_tasks,
@@ -21,12 +20,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def as_user(user: Any) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
-    return client
 
 
 @pytest.fixture

@@ -19,12 +19,7 @@ from incidents.models import ActionStatus, Basis, EventKind, Incident, ResponseA
 from tenants.models import ResponseMode, Tier
 from tests.factories import make_incident, make_tenant, propose
 from tests.fakes.smtp import SMTPSink
-from tests.fakes.twilio import (
-    PUBLIC_BASE_URL,
-    FakeTwilioAPI,
-    TwilioWebhooks,
-    worker_env,
-)
+from tests.fakes.twilio import PUBLIC_BASE_URL, FakeTwilioAPI, TwilioWebhooks, worker_env
 from tests.worker import Worker, purge_broker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

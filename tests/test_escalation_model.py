@@ -21,18 +21,16 @@ import os
 import pytest
 
 from tests.escalation_model import run_model
-from tests.factories import UNPACED
 
 pytestmark = pytest.mark.django_db
 
 SEQUENCES = int(os.environ.get("MDR_MODEL_SEQUENCES", "150"))
 
 
+@pytest.mark.usefixtures("fast_passwords", "unpaced_calls")
 def test_no_sequence_breaks_the_invariants_and_the_fallback_never_acts_unless_every_contact_of_the_frozen_plan_has_an_attempt_nor_when_nobody_is_available(
     settings, capsys
 ) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.TWILIO_CPS = UNPACED
     settings.CALL_STATUS_GRACE_SECONDS = 10
     settings.RENOTIFY_DELAY_MINUTES = 1
     settings.RENOTIFY_ROUNDS = 1

@@ -20,7 +20,7 @@ from tenants.models import Performer, Role
 from tenants.services import performer_set
 from tests.factories import first_contact, login_verified, make_incident, make_member, make_tenant, propose
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 PERSONAS = ("anonymous", "outsider", "viewer", "approver", "admin")
 LOGIN = "login"  # sent to the login page
@@ -62,6 +62,16 @@ def nobody(status: int | str) -> dict[str, int | str]:
 def object_page(*, viewer: int, approver: int, admin: int) -> dict[str, int | str]:
     """A page about one of the tenant's objects: the outsider never learns it exists."""
     return {"anonymous": LOGIN, "outsider": 404, "viewer": viewer, "approver": approver, "admin": admin}
+
+
+def contact_change(url_name: str, data: dict[str, str]) -> Check:
+    """A post about one of the tenant's contacts: its admins only."""
+    return Check(
+        "post",
+        lambda w: reverse(url_name, args=[w.contact.pk]),
+        object_page(viewer=403, approver=403, admin=302),
+        (lambda w: data) if data else None,
+    )
 
 
 def settings_data(world: World) -> dict[str, Any]:
@@ -137,30 +147,10 @@ TABLE: dict[str, list[Check]] = {
             object_page(viewer=403, approver=403, admin=200),
         )
     ],
-    "contacts/<int:pk>/active/": [
-        Check(
-            "post",
-            lambda w: reverse("tenants:contact_active", args=[w.contact.pk]),
-            object_page(viewer=403, approver=403, admin=302),
-            lambda w: {"active": "1"},
-        )
-    ],
-    "contacts/<int:pk>/move/": [
-        Check(
-            "post",
-            lambda w: reverse("tenants:contact_move", args=[w.contact.pk]),
-            object_page(viewer=403, approver=403, admin=302),
-            lambda w: {"direction": "down"},
-        )
-    ],
+    "contacts/<int:pk>/active/": [contact_change("tenants:contact_active", {"active": "1"})],
+    "contacts/<int:pk>/move/": [contact_change("tenants:contact_move", {"direction": "down"})],
     # Places a real call through the phone backend (the simulated one here): admins only.
-    "contacts/<int:pk>/test-call/": [
-        Check(
-            "post",
-            lambda w: reverse("tenants:contact_test_call", args=[w.contact.pk]),
-            object_page(viewer=403, approver=403, admin=302),
-        )
-    ],
+    "contacts/<int:pk>/test-call/": [contact_change("tenants:contact_test_call", {})],
     "incidents/": [Check("get", lambda w: reverse("incidents:list"), everyone(200))],
     "incidents/<int:pk>/": [
         Check(
@@ -236,11 +226,6 @@ def test_every_page_of_the_project_is_in_the_access_table() -> None:
     pages = project_pages()
     assert sorted(pages - set(TABLE)) == [], "pages missing from the access table"
     assert sorted(set(TABLE) - pages) == [], "table rows for pages that no longer exist"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

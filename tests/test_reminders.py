@@ -22,12 +22,12 @@ from incidents.models import Authorization, Channel, EventKind, Incident, Incide
 from tenants.models import Performer, Role
 from tenants.services import contact_create, tenant_update_settings
 from tests.factories import (
-    decide,
     make_analyst,
     make_incident,
     make_member,
     make_partner,
     make_tenant,
+    portal_decision,
     propose,
 )
 
@@ -119,7 +119,7 @@ def test_reminders_stop_when_the_actions_are_authorized_even_one_already_claimed
     come_due(series)
     reminder_series_step(series.pk)
     claimed = Reminder.objects.filter(series=series).first()
-    decide(incident, [isolate], approver)
+    portal_decision(incident, [isolate], approver)
 
     assert reminder_send(claimed.pk) == ReminderOutcome.SKIPPED
     assert mail.outbox == []
@@ -136,7 +136,7 @@ def test_reminders_stop_when_the_action_is_declined_canceled_or_the_incident_clo
     reminders_sweep()
     series = series_of(incident)
     if how == "declined":
-        decide(incident, [isolate], approver, Authorization.Decision.DECLINED)
+        portal_decision(incident, [isolate], approver, Authorization.Decision.DECLINED)
     elif how == "canceled":
         action_cancel(action=isolate, by=make_analyst(), reason="False positive.")
     else:
@@ -169,7 +169,7 @@ def test_after_reminder_count_reminders_the_incident_is_flagged_once_and_a_new_w
     ]
     assert reminders_sweep()["started"] == 0  # flagged, still waiting: no new series, no more reminders
 
-    decide(incident, [isolate], approver)
+    portal_decision(incident, [isolate], approver)
     reminders_sweep()
     series.refresh_from_db()
     assert series.state == SeriesState.ENDED

@@ -20,13 +20,13 @@ from incidents.models import Channel, EventKind, Incident
 from tenants.models import Partner, PartnerMembership, Performer, Role, Tenant
 from tenants.services import contact_create, tenant_update_settings
 from tests.factories import (
-    decide,
     login_verified,
     make_incident,
     make_member,
     make_partner,
     make_tenant,
     make_user,
+    portal_decision,
     propose,
 )
 from tests.fakes.smtp import SMTPSink
@@ -129,7 +129,7 @@ def test_reminders_stop_as_soon_as_the_action_is_authorized(worker: Worker, smtp
     isolate = propose(incident, "isolate_endpoint")
     wait_for(lambda: sent(incident, ReminderKind.AUTHORIZATION), timeout=30, what="the first reminder")
 
-    decide(incident, [isolate], approver)
+    portal_decision(incident, [isolate], approver)
     numbers = {r.number for r in sent(incident, ReminderKind.AUTHORIZATION)}
     wait_for(
         lambda: ReminderSeries.objects.get(incident=incident).state == SeriesState.ENDED,
