@@ -13,17 +13,7 @@ from tests.factories import as_user, first_contact, make_member, make_partner, m
 pytestmark = pytest.mark.django_db
 
 
-CONTACT_FIELDS = {
-    "id",
-    "name",
-    "email",
-    "phone",
-    "call_order",
-    "can_authorize",
-    "active",
-    "windows",
-    "away_periods",
-}
+CONTACT_FIELDS = set("id name email phone call_order can_authorize active windows away_periods".split())
 
 
 # Contacts
