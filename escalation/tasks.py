@@ -5,19 +5,15 @@ from __future__ import annotations
 from celery import shared_task
 
 from escalation.customer import customer_tell
-from escalation.dispatch import calls_dispatch
+from escalation.dispatch import calls_dispatch, run_advance_and_call
 from escalation.emails import email_send
 from escalation.progress import call_check, call_hang_up
-from escalation.services import run_advance
 from escalation.sweep import escalation_sweep
 
 
 @shared_task(name="escalation.advance_run", ignore_result=True)
 def advance_run(run_id: int) -> None:
-    if run_advance(run_id):
-        # One hop: the step has committed its call; place it now if a slot is free (the most urgent
-        # waiting call, which is this one unless others wait before it), else a dispatcher comes for it.
-        calls_dispatch()
+    run_advance_and_call(run_id)
 
 
 @shared_task(name="escalation.dispatch_calls", ignore_result=True)
