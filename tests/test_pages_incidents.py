@@ -37,8 +37,9 @@ APPROVALS = reverse("incidents:approvals")
 # the page of incidents with their awaiting counts (no count of every incident)
 LIST_QUERIES = 5
 # session, user, the incident among the user's tenants, the role, whether the user could switch tenant,
-# the events with their actors, the actions with their types
-TIMELINE_QUERIES = 7
+# the page of events with their actors (a count and a slice), the actions with their types, the first event
+# of each milestone, the chart's points (time and kind) and the words of its lone dots
+TIMELINE_QUERIES = 11
 
 
 @pytest.fixture(autouse=True)
@@ -289,6 +290,9 @@ def test_a_long_timeline_comes_in_pages_and_the_chart_summarizes_it() -> None:
     assert many.count >= 10 and f" {many.count} events: {many.count} Call attempt" in many.title
     assert any(d.count == 1 and d.title.endswith("Could not notify") for d in dots)
     assert "1202 events" in first.context["chart"].summary
+    # The milestones come from the whole timeline, whichever page is shown.
+    marks = {m.key: m for m in last.context["milestones"]}
+    assert marks["notified"].event.summary == "Call 1: no answer" and marks["acknowledged"].event is None
 
 
 @pytest.mark.parametrize("events", [3, 15])
