@@ -144,13 +144,13 @@ def calls_dispatch(*, max_seconds: float = 1.0, most: int | None = None) -> int:
     """
     pacer, backend = call_pacer(), phone_backend()
     placed, deadline = 0, time.monotonic() + max_seconds
-    while _queued().exists():
+    while True:
         if placed == most or time.monotonic() >= deadline:
             _hand_over(pacer)
             break
         slot = pacer.next_slot()  # a look first: no claim (and no release) while no slot is free
         if slot.wait > 0:
-            if slot.wake:
+            if slot.wake:  # whatever waits then: a waker that finds nothing ends the chain
                 nudge_dispatch(countdown=slot.wait)
             break
         request = call_claim_next(backend.name)
@@ -176,9 +176,10 @@ def call_place_paced(request: CallRequest, backend: PhoneBackend, pacer: CallPac
 
 
 def _hand_over(pacer: CallPacer) -> None:
-    slot = pacer.next_slot()
-    if slot.wake:
-        nudge_dispatch(countdown=slot.wait)
+    if _queued().exists():
+        slot = pacer.next_slot()
+        if slot.wake:
+            nudge_dispatch(countdown=slot.wait)
 
 
 @transaction.atomic
@@ -205,10 +206,10 @@ def call_release(attempt_id: int) -> None:
 def run_advance_and_call(run_id: int) -> None:
     """One hop: a run's step, and the call it queued claimed in the same transaction and placed after
     commit when a slot is free; when a more urgent call waits, the most urgent one is placed instead."""
-    backend = phone_backend()
     with transaction.atomic():
         if not run_advance(run_id):
             return
+        backend = phone_backend()
         request = call_claim_in_step(run_id, backend.name)
     if request is None:
         calls_dispatch(most=1)

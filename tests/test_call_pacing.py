@@ -32,7 +32,7 @@ from tests.factories import make_incident, make_tenant
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_BASE_URL
 
 # A run's first step and the claim of its call, in statements (pinned: each is paid before the call).
-STEP_AND_CLAIM_QUERIES = 21  # two of them the savepoints of the test's own transaction
+STEP_AND_CLAIM_QUERIES = 19  # two of them the savepoint of the test's own transaction
 
 
 def most_in_one_sliding_second(times: list[float]) -> int:
