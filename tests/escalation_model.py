@@ -38,6 +38,7 @@ from escalation.models import (
 )
 from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
 from escalation.progress import call_update
+from escalation.ratelimit import Grant
 from escalation.services import notification_start
 from incidents.models import (
     ACTIVE_INCIDENT_STATUSES,
@@ -124,6 +125,25 @@ class ModelPhone:
         return known is not None and bool(RANG & {known.status, *known.history})
 
 
+class ModelPacer:
+    """The call pacer, made of the sequence alone: every other ask for a slot finds none free. Replaying a
+    sequence must meet the same world (the real pacer follows the clock), and a claim released for want of
+    a slot, then placed by the dispatcher sent for it, is part of what the model explores."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def _free(self) -> bool:
+        return self.asked % 2 == 0
+
+    def next_slot(self) -> Grant:
+        return Grant(granted=False, wait=0.0 if self._free() else 0.5, wake=True)
+
+    def acquire(self) -> Grant:
+        free, self.asked = self._free(), self.asked + 1
+        return Grant(granted=True) if free else Grant(granted=False, wait=0.5, wake=True)
+
+
 class EscalationModel(RuleBasedStateMachine):
     """One tenant and one incident per run of the machine; the database is shared, rows are scoped."""
 
@@ -136,6 +156,7 @@ class EscalationModel(RuleBasedStateMachine):
         super().__init__()
         type(self).examples += 1
         self.phone = ModelPhone(self)
+        self.pacer = ModelPacer()
         self.messages: list[tuple[str, list[Any]]] = []
         self.fallback_seen = False
 
@@ -498,6 +519,7 @@ def run_model(
     with (
         mock.patch.object(app, "send_task", send_task),
         mock.patch("escalation.dispatch.phone_backend", backend),
+        mock.patch("escalation.dispatch.call_pacer", lambda: machine[0].pacer),
         mock.patch("escalation.progress.phone_backend_named", backend),
     ):
         run_state_machine_as_test(factory, settings=options)
