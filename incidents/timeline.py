@@ -39,26 +39,57 @@ class Milestone:
 
 
 @dataclass(frozen=True)
-class EventPoint:
-    """An event as the chart needs it: where it falls, in which lane; its words only for a dot of its own."""
+class KindInColumn:
+    """The events of one kind in one column of the chart: how many, the first (time and id), the last time."""
 
-    id: int
-    at: datetime
     kind: str
+    count: int
+    first_at: datetime
+    first_id: int
+    last_at: datetime
 
 
 @dataclass(frozen=True)
 class Columns:
-    """The events of each lane in each of COLUMNS columns between start and end, in time order."""
+    """The events of each lane in each of COLUMNS columns between start and end, kind by kind in the order
+    of each kind's first event."""
 
     start: datetime
     end: datetime
-    groups: dict[tuple[int, int], list[EventPoint]]
-    count: int
+    groups: dict[tuple[int, int], list[KindInColumn]]
+
+    @property
+    def count(self) -> int:
+        return sum(k.count for group in self.groups.values() for k in group)
 
     def singles(self) -> list[int]:
         """The events alone in their column: their dots say their summary."""
-        return [group[0].id for group in self.groups.values() if len(group) == 1]
+        return [
+            group[0].first_id for group in self.groups.values() if len(group) == 1 and group[0].count == 1
+        ]
+
+
+def chart_span(
+    incident: Incident, first: datetime | None, last: datetime | None
+) -> tuple[datetime, datetime]:
+    """From the incident's opening (or its first event, if earlier) to its last event; a minute at least."""
+    start = min(first, incident.opened_at) if first is not None else incident.opened_at
+    end = max(last or start, start)
+    return start, max(end, start + timedelta(minutes=1))
+
+
+def column_of(at: datetime, start: datetime, end: datetime) -> int:
+    return min(COLUMNS - 1, int(COLUMNS * (at - start).total_seconds() / (end - start).total_seconds()))
+
+
+def chart_columns(start: datetime, end: datetime, kinds: Sequence[tuple[int, KindInColumn]]) -> Columns:
+    """The columns from each (column, kind's events in it), whatever order they come in."""
+    groups: dict[tuple[int, int], list[KindInColumn]] = {}
+    for column, entry in kinds:
+        groups.setdefault((_lane_of(entry.kind), column), []).append(entry)
+    for group in groups.values():
+        group.sort(key=lambda k: (k.first_at, k.first_id))
+    return Columns(start=start, end=end, groups=groups)
 
 
 @dataclass(frozen=True)
@@ -291,47 +322,32 @@ def _label(kind: str) -> str:
 
 
 def _dot(
-    group: Sequence[EventPoint],
+    group: Sequence[KindInColumn],
     y: float,
     lane: int,
     x_of: Callable[[datetime], float],
     summaries: Mapping[int, str],
 ) -> Dot:
-    first, last = group[0], group[-1]
-    when = timezone.localtime(first.at).strftime("%H:%M:%S")
-    if len(group) == 1:
-        title = f"{when} {_label(first.kind)}: {summaries.get(first.id, '')}"
-        return Dot(x=x_of(first.at), y=y, color=_color(first.kind, lane), title=title, big=first.kind in BIG)
-    kinds = Counter(e.kind for e in group)
-    until = timezone.localtime(last.at).strftime("%H:%M:%S")
-    title = f"{when}–{until} {len(group)} events: " + ", ".join(
-        f"{n} {_label(k)}" for k, n in kinds.most_common()
-    )
-    bad = next((e.kind for e in group if e.kind in BAD), None)
+    first, last_at = group[0], max(k.last_at for k in group)
+    count = sum(k.count for k in group)
+    when = timezone.localtime(first.first_at).strftime("%H:%M:%S")
+    if count == 1:
+        title = f"{when} {_label(first.kind)}: {summaries.get(first.first_id, '')}"
+        big = first.kind in BIG
+        return Dot(x=x_of(first.first_at), y=y, color=_color(first.kind, lane), title=title, big=big)
+    # In the order of each kind's first event: most_common keeps that order between equal counts.
+    kinds = Counter({k.kind: k.count for k in group})
+    until = timezone.localtime(last_at).strftime("%H:%M:%S")
+    title = f"{when}–{until} {count} events: " + ", ".join(f"{n} {_label(k)}" for k, n in kinds.most_common())
+    bad = next((k.kind for k in group if k.kind in BAD), None)
     return Dot(
-        x=x_of(first.at + (last.at - first.at) / 2),
+        x=x_of(first.first_at + (last_at - first.first_at) / 2),
         y=y,
         color=_color(bad or first.kind, lane),
         title=title,
-        big=any(e.kind in BIG for e in group),
-        count=len(group),
+        big=any(k.kind in BIG for k in group),
+        count=count,
     )
-
-
-def chart_columns(incident: Incident, points: Sequence[EventPoint]) -> Columns:
-    """Each event's lane and column (COLUMNS across the incident's span, a minute at least); points come
-    in time order."""
-    start = min(points[0].at, incident.opened_at) if points else incident.opened_at
-    end = max(points[-1].at if points else start, start)
-    if end - start < timedelta(minutes=1):
-        end = start + timedelta(minutes=1)
-    span = (end - start).total_seconds()
-    lanes = {kind: _lane_of(kind) for kind in {p.kind for p in points}}
-    groups: dict[tuple[int, int], list[EventPoint]] = {}
-    for point in points:
-        column = min(COLUMNS - 1, int(COLUMNS * (point.at - start).total_seconds() / span))
-        groups.setdefault((lanes[point.kind], column), []).append(point)
-    return Columns(start=start, end=end, groups=groups, count=len(points))
 
 
 def chart(
