@@ -72,6 +72,8 @@ def configure(*, cps: int, var_dir: Path) -> dict[str, str]:
         "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "RENOTIFY_DELAY_MINUTES": "60",
         "LOG_FORMAT": "plain",
+        # As compose.yaml runs the dialing and call-tree workers: a task keeps its process's connection.
+        "DB_CONN_MAX_AGE": "300",
     }
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "mdrportal.settings"
