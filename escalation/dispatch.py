@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from escalation.calls import call_not_placed, call_placed
@@ -31,6 +33,26 @@ def _queued() -> QuerySet[CallAttempt]:
 
 # Candidates looked at per claim: a candidate whose incident another worker holds is passed over.
 CANDIDATES = 20
+# A claim not placed yet (no provider id) holds back less urgent calls this long at most: its worker is
+# taking a slot for it (or releasing it), and a less urgent claim must not take that slot first.
+CLAIM_AHEAD_SECONDS = 2
+
+
+def _claimed_ahead() -> QuerySet[CallAttempt]:
+    since = timezone.now() - timedelta(seconds=CLAIM_AHEAD_SECONDS)
+    return CallAttempt.objects.filter(outcome=CallOutcome.DIALING, provider_sid="", placed_at__gte=since)
+
+
+def _before(rank: Any, sequence: Any, queued_at: Any, pk: Any) -> Q:
+    """The calls that go before this one: severity, then the place in its run, then the time, then the id
+    (values, or OuterRef to the call's own columns)."""
+    same_rank, same_place = Q(severity_rank=rank), Q(severity_rank=rank, sequence=sequence)
+    return (
+        Q(severity_rank__lt=rank)
+        | (same_rank & Q(sequence__lt=sequence))
+        | (same_place & Q(queued_at__lt=queued_at))
+        | (same_place & Q(queued_at=queued_at, pk__lt=pk))
+    )
 
 
 def call_claim_next(backend: str) -> CallRequest | None:
@@ -81,8 +103,9 @@ def _claim(attempt_id: int, incident_id: int | None, backend: str) -> CallReques
 
 
 def call_claim_in_step(run_id: int, backend: str) -> CallRequest | None:
-    """Claim the call a run's step has just queued, in that step's transaction, when no waiting call goes
-    before it (severity, then its place in its run, then its time); else it waits for the dispatcher.
+    """Claim the call a run's step has just queued, in that step's transaction, when no call waiting or
+    just claimed elsewhere goes before it (severity, then its place in its run, then its time); else it
+    waits for the dispatcher.
 
     Only inside the step that queued it: that step holds the incident's lock and has checked, as a claim
     does, that the incident is active, the run runs and nobody has acknowledged or decided.
@@ -95,13 +118,7 @@ def call_claim_in_step(run_id: int, backend: str) -> CallRequest | None:
     if found is None:
         return None
     pk, to, rank, sequence, queued_at, ring_timeout = found
-    same_rank, same_place = Q(severity_rank=rank), Q(severity_rank=rank, sequence=sequence)
-    before = _queued().filter(
-        Q(severity_rank__lt=rank)
-        | (same_rank & Q(sequence__lt=sequence))
-        | (same_place & Q(queued_at__lt=queued_at))
-        | (same_place & Q(queued_at=queued_at, pk__lt=pk))
-    )
+    before = (_queued() | _claimed_ahead()).filter(_before(rank, sequence, queued_at, pk))
     claimed = (
         CallAttempt.objects.filter(pk=pk, outcome=CallOutcome.QUEUED)
         .filter(~Exists(before))
@@ -164,7 +181,16 @@ def calls_dispatch(*, max_seconds: float = 1.0, most: int | None = None) -> int:
 
 def call_place_paced(request: CallRequest, backend: PhoneBackend, pacer: CallPacer) -> bool:
     """Take a slot for a claimed call and place it; with no slot free the claim is released and the
-    dispatcher chosen for the next slot sent for it. True if the provider was asked."""
+    dispatcher chosen for the next slot sent for it. A more urgent call claimed elsewhere and not placed yet
+    goes first: this claim is released (its worker sends for the next slot). True if the provider was
+    asked."""
+    ahead = _claimed_ahead().filter(
+        _before(OuterRef("severity_rank"), OuterRef("sequence"), OuterRef("queued_at"), OuterRef("pk"))
+    )
+    if CallAttempt.objects.filter(pk=request.attempt_id).filter(Exists(ahead)).exists():
+        # A more urgent call, claimed elsewhere, is taking a slot: this one must not take it first.
+        call_release(request.attempt_id)
+        return False
     grant = pacer.acquire()
     if not grant.granted:
         call_release(request.attempt_id)

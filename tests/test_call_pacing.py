@@ -385,3 +385,24 @@ def test_a_run_step_claims_its_own_call_in_its_transaction(
     call = CallAttempt.objects.get(run=run)
     assert request is not None and request.attempt_id == call.pk
     assert (call.outcome, call.backend, call.provider_sid) == (CallOutcome.DIALING, "twilio", "")
+
+
+@pytest.mark.django_db
+def test_a_less_urgent_call_waits_while_a_more_urgent_claim_takes_its_slot(settings, phone, sent) -> None:
+    """Claim first, slot after: while a worker takes a slot for the most urgent call, a less urgent call
+    claimed elsewhere (or by a run's step) does not take that slot first."""
+    urgent = notification_start(incident=make_incident(make_tenant(phones=1)), by=None)
+    run_advance(urgent.pk)
+    taken = call_claim_next("twilio")  # in flight: claimed, its slot not taken yet
+    low = notification_start(incident=make_incident(make_tenant(phones=1), severity=Severity.LOW), by=None)
+
+    with transaction.atomic():
+        assert run_advance(low.pk)
+        assert call_claim_in_step(low.pk, "twilio") is None
+    other = call_claim_next("twilio")  # a second worker claims the next call ...
+    assert other is not None and not call_place_paced(other, phone, call_pacer())  # ... and lets it wait
+
+    assert phone.placed == []
+    assert CallAttempt.objects.get(run=low).outcome == CallOutcome.QUEUED
+    assert call_place_paced(taken, phone, call_pacer())
+    assert [p[0] for p in phone.placed] == [taken.attempt_id]
