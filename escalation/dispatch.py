@@ -181,15 +181,17 @@ def calls_dispatch(*, max_seconds: float = 1.0, most: int | None = None) -> int:
 
 def call_place_paced(request: CallRequest, backend: PhoneBackend, pacer: CallPacer) -> bool:
     """Take a slot for a claimed call and place it; with no slot free the claim is released and the
-    dispatcher chosen for the next slot sent for it. A more urgent call claimed elsewhere and not placed yet
-    goes first: this claim is released (its worker sends for the next slot). True if the provider was
-    asked."""
-    ahead = _claimed_ahead().filter(
+    dispatcher chosen for the next slot sent for it. A more urgent call, waiting or claimed elsewhere and not
+    placed yet, goes first: this claim is released (the next slot's dispatcher takes them in order). True if
+    the provider was asked."""
+    ahead = (_queued() | _claimed_ahead()).filter(
         _before(OuterRef("severity_rank"), OuterRef("sequence"), OuterRef("queued_at"), OuterRef("pk"))
     )
     if CallAttempt.objects.filter(pk=request.attempt_id).filter(Exists(ahead)).exists():
-        # A more urgent call, claimed elsewhere, is taking a slot: this one must not take it first.
+        # A more urgent call waits (released meanwhile) or is claimed elsewhere: it takes the slot first,
+        # and a dispatcher comes for the slot after it.
         call_release(request.attempt_id)
+        _hand_over(pacer)
         return False
     grant = pacer.acquire()
     if not grant.granted:

@@ -404,5 +404,24 @@ def test_a_less_urgent_call_waits_while_a_more_urgent_claim_takes_its_slot(setti
 
     assert phone.placed == []
     assert CallAttempt.objects.get(run=low).outcome == CallOutcome.QUEUED
-    assert call_place_paced(taken, phone, call_pacer())
+    call_release(taken.attempt_id)  # no slot for the urgent one: it waits again, still first
+    again = call_claim_next("twilio")
+    assert again is not None and again.attempt_id == taken.attempt_id
+    assert call_place_paced(again, phone, call_pacer())
     assert [p[0] for p in phone.placed] == [taken.attempt_id]
+
+
+@pytest.mark.django_db
+def test_a_claim_yields_to_a_more_urgent_call_released_meanwhile(settings, phone, sent) -> None:
+    urgent = notification_start(incident=make_incident(make_tenant(phones=1)), by=None)
+    run_advance(urgent.pk)
+    low = notification_start(incident=make_incident(make_tenant(phones=1), severity=Severity.LOW), by=None)
+    run_advance(low.pk)
+    first = call_claim_next("twilio")
+    second = call_claim_next("twilio")  # a second worker takes the next one while the first is claimed
+    call_release(first.attempt_id)  # the first found no slot
+
+    assert not call_place_paced(second, phone, call_pacer())  # the slot is the urgent call's
+
+    assert phone.placed == []
+    assert set(CallAttempt.objects.values_list("outcome", flat=True)) == {CallOutcome.QUEUED}
