@@ -15,16 +15,10 @@ from escalation.selectors import calls_waiting, incidents_to_tell
 from incidents.models import ACTIVE_INCIDENT_STATUSES
 
 
-@transaction.atomic
 def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
-    due = list(
-        NotificationRun.objects.select_for_update(skip_locked=True)
-        .filter(state=RunState.ACTIVE, next_step_at__lte=timezone.now())
-        .order_by("next_step_at")
-        .values_list("pk", flat=True)[:batch]
-    )
-    for run_id in due:
-        nudge_run(run_id)  # duplicates are dropped: the first step moves next_step_at on
+    # Each part in its own short transaction (or none): a lock the sweep held to its end would hold up
+    # every run step and claim that needs the same rows meanwhile.
+    due = _runs_due(batch)
     queued = calls_waiting().exists()
     if queued:
         nudge_dispatch()
@@ -50,3 +44,17 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
         "customers": len(untold),
         "test_calls": test_calls,
     }
+
+
+@transaction.atomic
+def _runs_due(batch: int) -> list[int]:
+    """Nudge the runs whose step is due, skipping those a step holds now (it moves next_step_at on)."""
+    due = list(
+        NotificationRun.objects.select_for_update(skip_locked=True)
+        .filter(state=RunState.ACTIVE, next_step_at__lte=timezone.now())
+        .order_by("next_step_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    for run_id in due:
+        nudge_run(run_id)  # sent when this transaction commits; duplicates are dropped by the step
+    return due

@@ -10,15 +10,11 @@ from escalation.calls import dispatch, progress
 from escalation.emails import services as emails
 from escalation.reminders import services as reminders
 from escalation.runs import customer
-from escalation.runs import services as runs
 
 
 @shared_task(name="escalation.run_advance", ignore_result=True)
 def run_advance(run_id: int) -> None:
-    if runs.run_advance(run_id):
-        # One hop: the step has committed its call; place it now if a slot is free (the most urgent
-        # waiting call, which is this one unless others wait before it), else a dispatcher comes for it.
-        dispatch.calls_dispatch()
+    dispatch.run_advance_and_call(run_id)
 
 
 @shared_task(name="escalation.calls_dispatch", ignore_result=True)

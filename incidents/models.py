@@ -406,7 +406,11 @@ class TimelineEvent(AppendOnlyModel):
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["incident", "at", "id"])]
+        indexes = [
+            models.Index(fields=["incident", "at", "id"]),
+            # The first event of given kinds (a timeline's milestones), however many others it has.
+            models.Index(fields=["incident", "kind", "at", "id"], name="event_incident_kind_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.summary}"

@@ -1,17 +1,18 @@
 """What a manager reads on an incident's timeline page: the durations that matter and a drawn timeline.
 
-Pure functions over rows fetched once (the incident, its events, its actions from timeline_actions), so
-the page's query count does not depend on how many events there are. The chart is SVG geometry computed
-on the server; the template only writes it out (no script, no inline style: the CSP forbids both). It
-summarizes: the events of a lane that fall in one of COLUMNS columns are one dot saying how many they are
-and of which kinds, so an incident with thousands of call attempts draws at most COLUMNS dots a lane.
+Pure functions over rows fetched once (incidents.timeline_reads fetches them: the first event of each
+milestone, each event's time and kind as a point), so the page's query count does not depend on how many
+events there are. The chart is SVG geometry computed on the server; the template only writes it out (no
+script, no inline style: the CSP forbids both). It summarizes: the events of a lane that fall in one of
+COLUMNS columns are one dot saying how many they are and of which kinds, so an incident with thousands of
+call attempts draws at most COLUMNS dots a lane.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,6 +36,60 @@ class Milestone:
     @property
     def duration(self) -> str:
         return format_duration(self.since_detection) if self.since_detection is not None else ""
+
+
+@dataclass(frozen=True)
+class KindInColumn:
+    """The events of one kind in one column of the chart: how many, the first (time and id), the last time."""
+
+    kind: str
+    count: int
+    first_at: datetime
+    first_id: int
+    last_at: datetime
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The events of each lane in each of COLUMNS columns between start and end, kind by kind in the order
+    of each kind's first event."""
+
+    start: datetime
+    end: datetime
+    groups: dict[tuple[int, int], list[KindInColumn]]
+
+    @property
+    def count(self) -> int:
+        return sum(k.count for group in self.groups.values() for k in group)
+
+    def singles(self) -> list[int]:
+        """The events alone in their column: their dots say their summary."""
+        return [
+            group[0].first_id for group in self.groups.values() if len(group) == 1 and group[0].count == 1
+        ]
+
+
+def chart_span(
+    incident: Incident, first: datetime | None, last: datetime | None
+) -> tuple[datetime, datetime]:
+    """From the incident's opening (or its first event, if earlier) to its last event; a minute at least."""
+    start = min(first, incident.opened_at) if first is not None else incident.opened_at
+    end = max(last or start, start)
+    return start, max(end, start + timedelta(minutes=1))
+
+
+def column_of(at: datetime, start: datetime, end: datetime) -> int:
+    return min(COLUMNS - 1, int(COLUMNS * (at - start).total_seconds() / (end - start).total_seconds()))
+
+
+def chart_columns(start: datetime, end: datetime, kinds: Sequence[tuple[int, KindInColumn]]) -> Columns:
+    """The columns from each (column, kind's events in it), whatever order they come in."""
+    groups: dict[tuple[int, int], list[KindInColumn]] = {}
+    for column, entry in kinds:
+        groups.setdefault((_lane_of(entry.kind), column), []).append(entry)
+    for group in groups.values():
+        group.sort(key=lambda k: (k.first_at, k.first_id))
+    return Columns(start=start, end=end, groups=groups)
 
 
 @dataclass(frozen=True)
@@ -199,17 +254,22 @@ def timeline_actions(incident: Incident) -> QuerySet[ResponseAction]:
     return incident.actions.select_related("action_type").annotate(undoes=Exists(undo))
 
 
-def _containment_succeeded(
-    events: Sequence[TimelineEvent], actions: Sequence[ResponseAction]
-) -> TimelineEvent | None:
+def containing_actions(actions: Sequence[ResponseAction]) -> set[int]:
+    """The actions whose success is containment."""
     # Releasing from isolation or unblocking is in the containment category, but it undoes containment.
-    containing = {
+    return {
         a.pk
         for a in actions
         if a.action_type.category == Category.CONTAINMENT
         and a.reverts_id is None
         and not getattr(a, "undoes", False)
     }
+
+
+def _containment_succeeded(
+    events: Sequence[TimelineEvent], actions: Sequence[ResponseAction]
+) -> TimelineEvent | None:
+    containing = containing_actions(actions)
     return next(
         (e for e in events if e.kind == EventKind.ACTION_SUCCEEDED and e.data.get("action") in containing),
         None,
@@ -261,43 +321,47 @@ def _label(kind: str) -> str:
     return KIND_LABELS.get(kind, kind)
 
 
-def _dot(group: Sequence[TimelineEvent], y: float, lane: int, x_of: Callable[[datetime], float]) -> Dot:
-    first, last = group[0], group[-1]
-    when = timezone.localtime(first.at).strftime("%H:%M:%S")
-    if len(group) == 1:
-        title = f"{when} {first.get_kind_display()}: {first.summary}"
-        return Dot(x=x_of(first.at), y=y, color=_color(first.kind, lane), title=title, big=first.kind in BIG)
-    # Counted by the stored kind, then labelled: get_kind_display rebuilds the choices on every call.
-    kinds = Counter(e.kind for e in group)
-    until = timezone.localtime(last.at).strftime("%H:%M:%S")
-    title = f"{when}–{until} {len(group)} events: " + ", ".join(
-        f"{n} {_label(k)}" for k, n in kinds.most_common()
-    )
-    bad = next((e.kind for e in group if e.kind in BAD), None)
+def _dot(
+    group: Sequence[KindInColumn],
+    y: float,
+    lane: int,
+    x_of: Callable[[datetime], float],
+    summaries: Mapping[int, str],
+) -> Dot:
+    first, last_at = group[0], max(k.last_at for k in group)
+    count = sum(k.count for k in group)
+    when = timezone.localtime(first.first_at).strftime("%H:%M:%S")
+    if count == 1:
+        title = f"{when} {_label(first.kind)}: {summaries.get(first.first_id, '')}"
+        big = first.kind in BIG
+        return Dot(x=x_of(first.first_at), y=y, color=_color(first.kind, lane), title=title, big=big)
+    # In the order of each kind's first event: most_common keeps that order between equal counts.
+    kinds = Counter({k.kind: k.count for k in group})
+    until = timezone.localtime(last_at).strftime("%H:%M:%S")
+    title = f"{when}–{until} {count} events: " + ", ".join(f"{n} {_label(k)}" for k, n in kinds.most_common())
+    bad = next((k.kind for k in group if k.kind in BAD), None)
     return Dot(
-        x=x_of(first.at + (last.at - first.at) / 2),
+        x=x_of(first.first_at + (last_at - first.first_at) / 2),
         y=y,
         color=_color(bad or first.kind, lane),
         title=title,
-        big=any(e.kind in BIG for e in group),
-        count=len(group),
+        big=any(k.kind in BIG for k in group),
+        count=count,
     )
 
 
-def chart(incident: Incident, events: Sequence[TimelineEvent], marks: Sequence[Milestone]) -> Chart:
+def chart(
+    incident: Incident, columns: Columns, marks: Sequence[Milestone], summaries: Mapping[int, str]
+) -> Chart:
     """The timeline as SVG geometry: one lane per kind of fact, a dot per event or per column of events
-    (COLUMNS across), a line per milestone. Events come in time order."""
+    (COLUMNS across), a line per milestone. `summaries` holds the words of the events alone in a column."""
     width, left, right = 1000, 118, 24
     reached = [m for m in marks if m.event is not None and m.key != "detection"]
     flag_row, lane_height = 16, 34
     top = 12 + flag_row * max(1, len(reached))
     axis_y = top + lane_height * len(LANES)
     height = int(axis_y + 30)
-    start = events[0].at if events else incident.opened_at
-    start = min(start, incident.opened_at)
-    end = max([e.at for e in events] + [start])
-    if end - start < timedelta(minutes=1):
-        end = start + timedelta(minutes=1)
+    start, end = columns.start, columns.end
     span = (end - start).total_seconds()
     plot = width - left - right
 
@@ -305,11 +369,10 @@ def chart(incident: Incident, events: Sequence[TimelineEvent], marks: Sequence[M
         return round(left + plot * (at - start).total_seconds() / span, 1)
 
     lanes = tuple(Lane(label, top + lane_height * i + lane_height / 2) for i, (label, _) in enumerate(LANES))
-    columns: dict[tuple[int, int], list[TimelineEvent]] = {}
-    for event in events:
-        column = min(COLUMNS - 1, int(COLUMNS * (event.at - start).total_seconds() / span))
-        columns.setdefault((_lane_of(event.kind), column), []).append(event)
-    dots = [_dot(group, lanes[lane].y, lane, x_of) for (lane, _column), group in sorted(columns.items())]
+    dots = [
+        _dot(group, lanes[lane].y, lane, x_of, summaries)
+        for (lane, _column), group in sorted(columns.groups.items())
+    ]
     flags = []
     for row, mark in enumerate(reached):
         x = x_of(mark.event.at)  # type: ignore[union-attr]
@@ -327,7 +390,7 @@ def chart(incident: Incident, events: Sequence[TimelineEvent], marks: Sequence[M
         label = timezone.localtime(at).strftime("%H:%M") if i == 0 else f"+{format_duration(at - start)}"
         ticks.append(Tick(x=x_of(at), label=label))
     summary = (
-        f"Timeline of incident #{incident.pk}: {len(events)} events over {format_duration(end - start)}; "
+        f"Timeline of incident #{incident.pk}: {columns.count} events over {format_duration(end - start)}; "
         + "; ".join(f"{m.label} after {m.duration}" for m in reached)
     )
     return Chart(

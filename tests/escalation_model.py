@@ -46,7 +46,7 @@ from tenants.availability_services import contact_availability_set
 from tenants.models import ResponseMode, Role, Tier
 from tenants.services import tenant_update_settings
 from tests.escalation_model_invariants import EscalationInvariants
-from tests.escalation_model_phone import CARRIER, ModelPhone
+from tests.escalation_model_phone import CARRIER, ModelPacer, ModelPhone
 from tests.factories import make_analyst, make_incident, make_member, make_tenant, propose
 
 
@@ -62,6 +62,7 @@ class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
         super().__init__()
         type(self).examples += 1
         self.phone = ModelPhone(self)
+        self.pacer = ModelPacer()
         self.messages: list[tuple[str, list[Any]]] = []
         self.fallback_seen = False
         self.away: set[int] = set()  # the contacts away (on holiday) now
@@ -367,6 +368,7 @@ def run_model(
     with (
         mock.patch.object(app, "send_task", send_task),
         mock.patch("escalation.calls.dispatch.phone_backend", backend),
+        mock.patch("escalation.calls.dispatch.call_pacer", lambda: machine[0].pacer),
         mock.patch("escalation.calls.progress.phone_backend_named", backend),
     ):
         run_state_machine_as_test(factory, settings=options)

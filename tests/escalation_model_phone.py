@@ -7,6 +7,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from escalation.calls.pace import Grant
 from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
 from tests.escalation_model_invariants import InvariantViolated
 
@@ -72,3 +73,22 @@ class ModelPhone:
     def rang(self, sid: str) -> bool:
         known = self.calls.get(sid)
         return known is not None and bool(RANG & {known.status, *known.history})
+
+
+class ModelPacer:
+    """The call pacer, made of the sequence alone: every other ask for a slot finds none free. Replaying a
+    sequence must meet the same world (the real pacer follows the clock), and a claim released for want of
+    a slot, then placed by the dispatcher sent for it, is part of what the model explores."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def _free(self) -> bool:
+        return self.asked % 2 == 0
+
+    def next_slot(self) -> Grant:
+        return Grant(granted=False, wait=0.0 if self._free() else 0.5, wake=True)
+
+    def acquire(self) -> Grant:
+        free, self.asked = self._free(), self.asked + 1
+        return Grant(granted=True) if free else Grant(granted=False, wait=0.5, wake=True)

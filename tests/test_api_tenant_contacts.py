@@ -13,7 +13,9 @@ from tests.factories import as_user, first_contact, make_member, make_partner, m
 pytestmark = pytest.mark.django_db
 
 
-CONTACT_FIELDS = set("id name email phone call_order can_authorize active windows away_periods".split())
+CONTACT_FIELDS = set(
+    ["id", "name", "email", "phone", "call_order", "can_authorize", "active", "windows", "away_periods"]
+)
 
 
 # Contacts

@@ -4,24 +4,36 @@ the dispatcher never sleeps for a slot; advancing a run places its call in the s
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import escalation.tasks  # noqa: F401 - the worker's tasks, run by name
-from escalation.calls.dispatch import calls_dispatch
-from escalation.calls.pace import DatabaseCallPacer, Grant, RedisCallPacer, pace_microseconds
-from escalation.models import CallAttempt, CallOutcome, CallPace
+from escalation.calls.dispatch import (
+    call_claim_in_step,
+    call_claim_next,
+    call_place_paced,
+    call_release,
+    calls_dispatch,
+)
+from escalation.calls.pace import DatabaseCallPacer, Grant, RedisCallPacer, call_pacer, pace_microseconds
+from escalation.models import CallAttempt, CallOutcome, CallPace, NotificationRun, RunState
 from escalation.phone.base import CallRequest, PlacedCall
 from escalation.runs.services import notification_start, run_advance
-from incidents.models import Severity
+from escalation.runs.states import run_stop
+from incidents.models import EventKind, Severity, TimelineEvent
 from mdrportal.celery import app
 from tests.factories import make_incident, make_tenant
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_BASE_URL
+
+# A run's first step and the claim of its call, in statements (pinned: each is paid before the call).
+STEP_AND_CLAIM_QUERIES = 19  # two of them the savepoint of the test's own transaction
 
 
 def most_in_one_sliding_second(times: list[float]) -> int:
@@ -270,3 +282,149 @@ def test_a_placed_call_moves_its_run_on_at_its_ring_deadline(
     (nudge,) = [m for m in sent if m[0] == "escalation.run_advance"]
     assert nudge[1] == [run.pk]
     assert nudge[2] == pytest.approx(run.ring_timeout_seconds + 30, abs=5)
+
+
+# At Twilio: the slot is taken right before the request ---------------------------------------------
+
+
+@pytest.fixture
+def twilio_phone(twilio, settings):
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = ACCOUNT_SID, AUTH_TOKEN
+    settings.TWILIO_FROM_NUMBER, settings.TWILIO_API_BASE_URL = FROM_NUMBER, twilio.base_url
+    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    return twilio
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_no_sliding_second_at_twilio_holds_more_than_cps_requests(settings, twilio_phone, sent) -> None:
+    """Three workers at once, each advancing runs (one hop) and dispatching what waits: the requests as the
+    fake Twilio timestamped them are never more than CPS in any second, and every call is placed."""
+    settings.TWILIO_CPS = 4
+    runs = [notification_start(incident=make_incident(make_tenant(phones=1)), by=None).pk for _ in range(9)]
+    todo, lock = list(runs), threading.Lock()
+
+    def worker() -> None:
+        try:
+            while len(twilio_phone.calls) < len(runs):
+                with lock:
+                    run_id = todo.pop() if todo else None
+                if run_id is not None:
+                    app.tasks["escalation.run_advance"](run_id)
+                else:
+                    calls_dispatch()
+                    time.sleep(0.01)
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(twilio_phone.calls) == len(runs)
+    assert most_in_one_sliding_second([call.at for call in twilio_phone.calls]) <= 4
+    assert CallAttempt.objects.filter(outcome=CallOutcome.DIALING).exclude(provider_sid="").count() == len(
+        runs
+    )
+
+
+@pytest.mark.django_db
+def test_a_claim_that_finds_no_slot_is_released_and_the_call_waits_unrecorded(
+    settings, phone, sent, django_capture_on_commit_callbacks
+) -> None:
+    settings.TWILIO_CPS = 1
+    first, second = queued_calls(2)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert calls_dispatch() == 1
+    assert [m[0] for m in sent if m[0] == "escalation.calls_dispatch"] == ["escalation.calls_dispatch"]
+    taken = call_claim_next("twilio")  # claimed, as by a worker that then finds the slot gone
+    assert taken is not None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sent.clear()
+        assert not call_place_paced(taken, phone, call_pacer())
+
+    call = CallAttempt.objects.get(pk=taken.attempt_id)
+    assert (call.outcome, call.placed_at, call.backend) == (CallOutcome.QUEUED, None, "")
+    assert [p[0] for p in phone.placed] == [first.pk]
+    # The timeline says "Calling" only for the call the provider was asked to place.
+    dialing = TimelineEvent.objects.filter(kind=EventKind.CALL_ATTEMPT, data__outcome="dialing")
+    assert [e.data["call"] for e in dialing] == [first.pk]
+    assert sent == []  # the next slot's dispatcher is on its way already: one waker per slot
+
+
+@pytest.mark.django_db
+def test_a_released_claim_of_a_run_stopped_meanwhile_is_canceled(settings, phone, sent) -> None:
+    settings.TWILIO_CPS = 1
+    (queued,) = queued_calls(1)
+    taken = call_claim_next("twilio")
+    run = NotificationRun.objects.get(pk=queued.run_id)
+    run_stop(run, RunState.ACKNOWLEDGED)
+
+    call_release(taken.attempt_id)
+
+    queued.refresh_from_db()
+    assert queued.outcome == CallOutcome.CANCELED and queued.ended_at is not None
+    assert phone.placed == []
+
+
+@pytest.mark.django_db
+def test_a_run_step_claims_its_own_call_in_its_transaction(
+    phone, sent, django_assert_num_queries, django_capture_on_commit_callbacks
+) -> None:
+    run = notification_start(incident=make_incident(make_tenant(phones=2)), by=None)
+    sent.clear()
+    # The step (incident and run locked, emails claimed, checks, the call queued) and the claim of its
+    # call: one transaction, the call claimed with two statements and no second lock of the incident.
+    with (
+        django_assert_num_queries(STEP_AND_CLAIM_QUERIES),
+        django_capture_on_commit_callbacks(execute=True),
+        transaction.atomic(),
+    ):
+        assert run_advance(run.pk)
+        request = call_claim_in_step(run.pk, "twilio")
+    call = CallAttempt.objects.get(run=run)
+    assert request is not None and request.attempt_id == call.pk
+    assert (call.outcome, call.backend, call.provider_sid) == (CallOutcome.DIALING, "twilio", "")
+
+
+@pytest.mark.django_db
+def test_a_less_urgent_call_waits_while_a_more_urgent_claim_takes_its_slot(settings, phone, sent) -> None:
+    """Claim first, slot after: while a worker takes a slot for the most urgent call, a less urgent call
+    claimed elsewhere (or by a run's step) does not take that slot first."""
+    urgent = notification_start(incident=make_incident(make_tenant(phones=1)), by=None)
+    run_advance(urgent.pk)
+    taken = call_claim_next("twilio")  # in flight: claimed, its slot not taken yet
+    low = notification_start(incident=make_incident(make_tenant(phones=1), severity=Severity.LOW), by=None)
+
+    with transaction.atomic():
+        assert run_advance(low.pk)
+        assert call_claim_in_step(low.pk, "twilio") is None
+    other = call_claim_next("twilio")  # a second worker claims the next call ...
+    assert other is not None and not call_place_paced(other, phone, call_pacer())  # ... and lets it wait
+
+    assert phone.placed == []
+    assert CallAttempt.objects.get(run=low).outcome == CallOutcome.QUEUED
+    call_release(taken.attempt_id)  # no slot for the urgent one: it waits again, still first
+    again = call_claim_next("twilio")
+    assert again is not None and again.attempt_id == taken.attempt_id
+    assert call_place_paced(again, phone, call_pacer())
+    assert [p[0] for p in phone.placed] == [taken.attempt_id]
+
+
+@pytest.mark.django_db
+def test_a_claim_yields_to_a_more_urgent_call_released_meanwhile(settings, phone, sent) -> None:
+    urgent = notification_start(incident=make_incident(make_tenant(phones=1)), by=None)
+    run_advance(urgent.pk)
+    low = notification_start(incident=make_incident(make_tenant(phones=1), severity=Severity.LOW), by=None)
+    run_advance(low.pk)
+    first = call_claim_next("twilio")
+    second = call_claim_next("twilio")  # a second worker takes the next one while the first is claimed
+    call_release(first.attempt_id)  # the first found no slot
+
+    assert not call_place_paced(second, phone, call_pacer())  # the slot is the urgent call's
+
+    assert phone.placed == []
+    assert set(CallAttempt.objects.values_list("outcome", flat=True)) == {CallOutcome.QUEUED}

@@ -7,10 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db.models import Max, Min
 from django.urls import reverse
 
 from incidents.models import Channel, EventKind, Incident, TimelineEvent
-from incidents.timeline import COLUMNS, format_duration
+from incidents.timeline import COLUMNS, chart_columns, chart_span, format_duration
+from incidents.timeline_reads import _counted_here, _counted_in_sql
 from mdrportal.web.incident_views import EVENTS_PER_PAGE
 from tenants.models import ResponseMode
 from tests.factories import client_for, make_incident, make_tenant, propose
@@ -18,10 +20,10 @@ from tests.factories import client_for, make_incident, make_tenant, propose
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 
-# Pinned query count: it must not grow with the number of events.
 # session, user, the incident among the user's tenants, the role, whether the user could switch tenant,
-# the events with their actors, the actions with their types
-TIMELINE_QUERIES = 7
+# the page of events with their actors (a count and a slice), the actions with their types, the first event
+# of each milestone, the chart's span, its events counted by kind and column, and the words of its lone dots
+TIMELINE_QUERIES = 12
 
 
 def event(incident: Incident, kind: str, minutes: float, **extra: Any) -> TimelineEvent:
@@ -158,6 +160,39 @@ def test_a_long_timeline_comes_in_pages_and_the_chart_summarizes_it() -> None:
     assert many.count >= 10 and f" {many.count} events: {many.count} Call attempt" in many.title
     assert any(d.count == 1 and d.title.endswith("Could not notify") for d in dots)
     assert "1202 events" in first.context["chart"].summary
+    # The milestones come from the whole timeline, whichever page is shown.
+    marks = {m.key: m for m in last.context["milestones"]}
+    assert marks["notified"].event.summary == "Call 1: no answer" and marks["acknowledged"].event is None
+
+
+@pytest.mark.postgres
+def test_the_database_counts_the_chart_s_columns_as_python_does() -> None:
+    """PostgreSQL counts the events by column and kind; the count made here (other databases) must agree."""
+    incident = make_incident(make_tenant())
+    kinds = [
+        EventKind.CALL_ATTEMPT,
+        EventKind.NOTIFICATION_SENT,
+        EventKind.FLAGGED,
+        EventKind.ACTION_PROPOSED,
+    ]
+    TimelineEvent.objects.bulk_create(
+        TimelineEvent(
+            incident=incident,
+            kind=kinds[n % 7 % 4],
+            at=incident.opened_at + timedelta(seconds=n * 1.37 + (n % 5) * 0.2),
+            summary=f"event {n}",
+        )
+        for n in range(700)
+    )
+    events = TimelineEvent.objects.filter(incident=incident)
+    bounds = events.aggregate(first=Min("at"), last=Max("at"))
+    start, end = chart_span(incident, bounds["first"], bounds["last"])
+
+    in_sql = chart_columns(start, end, _counted_in_sql(events, start, end))
+    here = chart_columns(start, end, _counted_here(events, start, end))
+
+    assert in_sql.groups == here.groups
+    assert in_sql.count == 701 and len(in_sql.groups) > COLUMNS  # several lanes, every column
 
 
 @pytest.mark.parametrize("events", [3, 15])

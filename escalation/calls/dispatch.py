@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from escalation.calls.pace import call_pacer
+from escalation.calls.pace import CallPacer, call_pacer
 from escalation.calls.records import call_not_placed, call_placed
 from escalation.models import CallAttempt, CallOutcome, RunState
 from escalation.nudges import nudge_dispatch
 from escalation.phone.base import CallRequest, PhoneBackend, PhoneError
 from escalation.phone.registry import phone_backend
 from escalation.runs.fallback import someone_has_it
+from escalation.runs.services import run_advance
 from escalation.runs.states import run_stop
 from escalation.selectors import calls_waiting
-from incidents.events import incident_lock, timeline_record
-from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind
+from incidents.events import incident_lock
+from incidents.models import ACTIVE_INCIDENT_STATUSES
 
 log = logging.getLogger(__name__)
 ORDER = ("severity_rank", "sequence", "queued_at", "id")
@@ -32,6 +35,26 @@ def _queued() -> QuerySet[CallAttempt]:
 
 # Candidates looked at per claim: a candidate whose incident another worker holds is passed over.
 CANDIDATES = 20
+# A claim not placed yet (no provider id) holds back less urgent calls this long at most: its worker is
+# taking a slot for it (or releasing it), and a less urgent claim must not take that slot first.
+CLAIM_AHEAD_SECONDS = 2
+
+
+def _claimed_ahead() -> QuerySet[CallAttempt]:
+    since = timezone.now() - timedelta(seconds=CLAIM_AHEAD_SECONDS)
+    return CallAttempt.objects.filter(outcome=CallOutcome.DIALING, provider_sid="", placed_at__gte=since)
+
+
+def _before(rank: Any, sequence: Any, queued_at: Any, pk: Any) -> Q:
+    """The calls that go before this one: severity, then the place in its run, then the time, then the id
+    (values, or OuterRef to the call's own columns)."""
+    same_rank, same_place = Q(severity_rank=rank), Q(severity_rank=rank, sequence=sequence)
+    return (
+        Q(severity_rank__lt=rank)
+        | (same_rank & Q(sequence__lt=sequence))
+        | (same_place & Q(queued_at__lt=queued_at))
+        | (same_place & Q(queued_at=queued_at, pk__lt=pk))
+    )
 
 
 def call_claim_next(backend: str) -> CallRequest | None:
@@ -41,19 +64,18 @@ def call_claim_next(backend: str) -> CallRequest | None:
     incident is active, the run still runs and nobody has acknowledged or decided: no call is placed after
     an acknowledgment, a written decision or a close.
     """
-    for attempt_id, run_id in _queued().order_by(*ORDER).values_list("pk", "run_id")[:CANDIDATES]:
+    candidates = _queued().order_by(*ORDER).values_list("pk", "run__incident_id")[:CANDIDATES]
+    for attempt_id, incident_id in candidates:
         with transaction.atomic():
-            claimed = _claim(attempt_id, run_id, backend)
+            claimed = _claim(attempt_id, incident_id, backend)
         if claimed is not None:
             return claimed
     return None
 
 
-def _claim(attempt_id: int, run_id: int | None, backend: str) -> CallRequest | None:
-    incident = None
-    if run_id is not None:
-        incident_id = CallAttempt.objects.values_list("run__incident_id", flat=True).get(pk=attempt_id)
-        incident = incident_lock(incident_id)
+def _claim(attempt_id: int, incident_id: int | None, backend: str) -> CallRequest | None:
+    # A call's run (and so its incident) never changes: the candidate's incident is the one to lock.
+    incident = incident_lock(incident_id) if incident_id is not None else None
     call = (
         CallAttempt.objects.select_for_update(of=("self",), skip_locked=True)
         .select_related("run", "contact__tenant")
@@ -78,15 +100,33 @@ def _claim(attempt_id: int, run_id: int | None, backend: str) -> CallRequest | N
         run_stop(call.run, RunState.ACKNOWLEDGED)
         return None
     _mark_dialing(call, backend)
-    timeline_record(
-        incident=incident,
-        kind=EventKind.CALL_ATTEMPT,
-        summary=f"Calling {call.contact.name} at {call.to} (call {call.sequence}, try {call.try_number}).",
-        label="MDR Ops call tree",
-        channel=Channel.PHONE,
-        data={"call": call.pk, "run": call.run_id, "outcome": "dialing"},
-    )
+    # The timeline says "Calling" once the request is made (call_placed): a claim may yet be released.
     return CallRequest(attempt_id=call.pk, to=call.to, ring_timeout_seconds=call.run.ring_timeout_seconds)
+
+
+def call_claim_in_step(run_id: int, backend: str) -> CallRequest | None:
+    """Claim the call a run's step has just queued, in that step's transaction, when no call waiting or
+    just claimed elsewhere goes before it (severity, then its place in its run, then its time); else it
+    waits for the dispatcher.
+
+    Only inside the step that queued it: that step holds the incident's lock and has checked, as a claim
+    does, that the incident is active, the run runs and nobody has acknowledged or decided.
+    """
+    found = (
+        CallAttempt.objects.filter(run_id=run_id, outcome=CallOutcome.QUEUED)
+        .values_list("pk", "to", "severity_rank", "sequence", "queued_at", "run__ring_timeout_seconds")
+        .first()
+    )
+    if found is None:
+        return None
+    pk, to, rank, sequence, queued_at, ring_timeout = found
+    before = (_queued() | _claimed_ahead()).filter(_before(rank, sequence, queued_at, pk))
+    claimed = (
+        CallAttempt.objects.filter(pk=pk, outcome=CallOutcome.QUEUED)
+        .filter(~Exists(before))
+        .update(outcome=CallOutcome.DIALING, placed_at=timezone.now(), backend=backend)
+    )
+    return CallRequest(attempt_id=pk, to=to, ring_timeout_seconds=ring_timeout) if claimed else None
 
 
 def _mark_dialing(call: CallAttempt, backend: str) -> None:
@@ -111,27 +151,97 @@ def call_place(request: CallRequest, backend: PhoneBackend) -> bool:
     return True
 
 
-def calls_dispatch(*, max_seconds: float = 1.0) -> int:
+def calls_dispatch(*, max_seconds: float = 1.0, most: int | None = None) -> int:
     """Place queued calls as their slots come free, outside transactions; returns how many were placed.
 
-    It never waits for a slot: when none is free, the one dispatcher the pacer chose for the next slot is
-    sent for it (a countdown of at most 1/CPS) and this task ends, so a dialing process is never held
-    asleep while other runs' work waits behind it. Runs longer than max_seconds only while slots keep
-    coming free, then hands over to a fresh task.
+    The call is claimed first and its slot taken right before the request, so that the pacer's spacing is
+    the spacing Twilio sees; a claim that finds no slot is released (the call waits again). It never waits
+    for a slot: when none is free, the one dispatcher the pacer chose for the next slot is sent for it (a
+    countdown of at most 1/CPS) and this task ends, so a dialing process is never held asleep while other
+    runs' work waits behind it. Places at most `most` calls and runs longer than max_seconds only while
+    slots keep coming free, then hands over to a dispatcher.
     """
     pacer, backend = call_pacer(), phone_backend()
     placed, deadline = 0, time.monotonic() + max_seconds
-    while _queued().exists():
-        if time.monotonic() >= deadline:
-            nudge_dispatch()
+    while True:
+        if placed == most or time.monotonic() >= deadline:
+            _hand_over(pacer)
             break
-        grant = pacer.acquire()
-        if not grant.granted:
-            if grant.wake:
-                nudge_dispatch(countdown=grant.wait)
+        slot = pacer.next_slot()  # a look first: no claim (and no release) while no slot is free
+        if slot.wait > 0:
+            if slot.wake:  # whatever waits then: a waker that finds nothing ends the chain
+                nudge_dispatch(countdown=slot.wait)
             break
         request = call_claim_next(backend.name)
         if request is None:
             break
-        placed += call_place(request, backend)
+        if not call_place_paced(request, backend, pacer):
+            break
+        placed += 1
     return placed
+
+
+def call_place_paced(request: CallRequest, backend: PhoneBackend, pacer: CallPacer) -> bool:
+    """Take a slot for a claimed call and place it; with no slot free the claim is released and the
+    dispatcher chosen for the next slot sent for it. A more urgent call, waiting or claimed elsewhere and not
+    placed yet, goes first: this claim is released (the next slot's dispatcher takes them in order). True if
+    the provider was asked."""
+    ahead = (_queued() | _claimed_ahead()).filter(
+        _before(OuterRef("severity_rank"), OuterRef("sequence"), OuterRef("queued_at"), OuterRef("pk"))
+    )
+    if CallAttempt.objects.filter(pk=request.attempt_id).filter(Exists(ahead)).exists():
+        # A more urgent call waits (released meanwhile) or is claimed elsewhere: it takes the slot first,
+        # and a dispatcher comes for the slot after it.
+        call_release(request.attempt_id)
+        _hand_over(pacer)
+        return False
+    grant = pacer.acquire()
+    if not grant.granted:
+        call_release(request.attempt_id)
+        if grant.wake:
+            nudge_dispatch(countdown=grant.wait)
+        return False
+    call_place(request, backend)
+    return True
+
+
+def _hand_over(pacer: CallPacer) -> None:
+    if _queued().exists():
+        slot = pacer.next_slot()
+        if slot.wake:
+            nudge_dispatch(countdown=slot.wait)
+
+
+@transaction.atomic
+def call_release(attempt_id: int) -> None:
+    """A claimed call that got no slot waits again, unless its run stopped meanwhile (then it is canceled).
+
+    Under its incident's lock, as a claim: a run stopping now either sees it queued (and cancels it) or
+    has stopped already (and it is canceled here).
+    """
+    incident_id = CallAttempt.objects.values_list("run__incident_id", flat=True).get(pk=attempt_id)
+    if incident_id is not None:
+        incident_lock(incident_id)
+    call = CallAttempt.objects.select_for_update(of=("self",)).select_related("run").get(pk=attempt_id)
+    if call.outcome != CallOutcome.DIALING or call.provider_sid:
+        return
+    if call.run is not None and call.run.state != RunState.ACTIVE:
+        call.outcome, call.ended_at = CallOutcome.CANCELED, timezone.now()
+        call.save(update_fields=["outcome", "ended_at"])
+        return
+    call.outcome, call.placed_at, call.backend = CallOutcome.QUEUED, None, ""
+    call.save(update_fields=["outcome", "placed_at", "backend"])
+
+
+def run_advance_and_call(run_id: int) -> None:
+    """One hop: a run's step, and the call it queued claimed in the same transaction and placed after
+    commit when a slot is free; when a more urgent call waits, the most urgent one is placed instead."""
+    with transaction.atomic():
+        if not run_advance(run_id):
+            return
+        backend = phone_backend()
+        request = call_claim_in_step(run_id, backend.name)
+    if request is None:
+        calls_dispatch(most=1)
+    else:
+        call_place_paced(request, backend, call_pacer())

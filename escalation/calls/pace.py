@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Greatest
 
 from escalation.models import CallPace
@@ -46,6 +46,11 @@ class CallPacer(Protocol):
         """Take the next call slot if it is free now."""
         ...
 
+    def next_slot(self) -> Grant:
+        """Look without taking: never granted; a wait of 0 when the next slot is free now (and then every
+        caller may come for it), else the wait and whether this caller is the one to come back then."""
+        ...
+
 
 # How far the TAT may trail now, at most (and at most half the plain interval, so calls stay spread out).
 CATCH_UP_MICROSECONDS = 40_000
@@ -57,7 +62,8 @@ def pace_microseconds(per_second: int) -> tuple[int, int]:
     return -(-(MICROSECONDS + catch_up) // per_second), catch_up  # rounded up: never faster than CPS
 
 
-# KEYS[1]: the TAT in microseconds; KEYS[2]: the TAT a waker was sent for. ARGV: the interval, the catch-up.
+# KEYS[1]: the TAT in microseconds; KEYS[2]: the TAT a waker was sent for. ARGV: the interval, the catch-up,
+# 1 to take a free slot (0 only looks).
 # Redis' own clock, so that workers on any machine share one clock; one script, so one decision at a time.
 _GCRA = """
 local t = redis.call('TIME')
@@ -65,6 +71,9 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval, catch_up = tonumber(ARGV[1]), tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat <= now then
+  if ARGV[3] ~= '1' then
+    return {0, 0, 1}
+  end
   redis.call('SET', KEYS[1], math.max(tat, now - catch_up) + interval, 'PX', math.ceil(interval / 1000) + 1000)
   return {1, now, 0}
 end
@@ -87,7 +96,13 @@ class RedisCallPacer:
         self.script = self.client.register_script(_GCRA)
 
     def acquire(self) -> Grant:
-        granted, value, wake = self.script(keys=self.keys, args=[self.interval, self.catch_up])
+        return self._ask(take=1)
+
+    def next_slot(self) -> Grant:
+        return self._ask(take=0)
+
+    def _ask(self, *, take: int) -> Grant:
+        granted, value, wake = self.script(keys=self.keys, args=[self.interval, self.catch_up, take])
         if granted:
             return Grant(granted=True, at=int(value) / MICROSECONDS)
         return Grant(granted=False, wait=int(value) / MICROSECONDS, wake=bool(wake))
@@ -105,7 +120,16 @@ class DatabaseCallPacer:
         row = CallPace.objects.filter(name=self.name)
         if row.filter(tat__lte=now).update(tat=Greatest(F("tat"), now - self.catch_up) + self.interval):
             return Grant(granted=True, at=now / MICROSECONDS)
-        tat = row.values_list("tat", flat=True).get()
+        return self._refused(row, row.values_list("tat", flat=True).get())
+
+    def next_slot(self) -> Grant:
+        row = CallPace.objects.filter(name=self.name)
+        tat = row.values_list("tat", flat=True).first() or 0
+        if tat <= int(time.time() * MICROSECONDS):
+            return Grant(granted=False, wait=0.0, wake=True)
+        return self._refused(row, tat)
+
+    def _refused(self, row: QuerySet[CallPace], tat: int) -> Grant:
         # Whoever changes woken_for to this TAT comes back for it; everybody else leaves it to them.
         wake = row.filter(~Q(woken_for=F("tat")), tat=tat).update(woken_for=F("tat")) == 1
         # Measured from now again: a caller held up since its first look would come back too late.

@@ -87,8 +87,7 @@ def call_placed(*, attempt_id: int, sid: str) -> None:
     When the call's run stopped while it was being placed, it is hung up at once.
     """
     incident_id = CallAttempt.objects.values_list("run__incident_id", flat=True).get(pk=attempt_id)
-    if incident_id is not None:
-        incident_lock(incident_id)
+    incident = incident_lock(incident_id) if incident_id is not None else None
     call = call_lock(attempt_id)
     if call.outcome != CallOutcome.DIALING:
         return
@@ -96,6 +95,15 @@ def call_placed(*, attempt_id: int, sid: str) -> None:
     call.save(update_fields=["provider_sid"])
     if call.run is None:
         return
+    # Recorded once the provider has the call: a claim that found no slot free was released unrecorded.
+    timeline_record(
+        incident=incident,
+        kind=EventKind.CALL_ATTEMPT,
+        summary=f"Calling {call.contact.name} at {call.to} (call {call.sequence}, try {call.try_number}).",
+        label="MDR Ops call tree",
+        channel=Channel.PHONE,
+        data={"call": call.pk, "run": call.run_id, "outcome": "dialing"},
+    )
     if call.run.state != RunState.ACTIVE:
         nudge_hang_up(call.pk)
         return

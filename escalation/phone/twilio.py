@@ -49,6 +49,10 @@ class TwilioPhone:
             self.token,
             http_client=RebasedHttpClient(settings.TWILIO_API_BASE_URL, timeout=HTTP_TIMEOUT_SECONDS),
         )
+        # What a process loads on its first call (the SDK's Calls resource, the URL resolver), loaded here,
+        # before a dispatcher takes its pace slot: a slow first request would bunch up with the next one.
+        self.client.calls  # noqa: B018 - resolves the SDK's lazily loaded resource
+        webhook_url("status", 0)
 
     def place_call(self, request: CallRequest) -> PlacedCall:
         try:

@@ -61,10 +61,15 @@ def notification_start(
 def run_advance(run_id: int) -> bool:
     """One step of a run: emails first, then the next call, or the end of the tree.
 
-    True when the step queued a call: the caller places it once this step has committed.
+    True when the step queued a call: the caller places it once this step has committed (and may claim
+    it in the same transaction: no savepoint of its own then).
     """
-    with transaction.atomic():
-        incident_id = NotificationRun.objects.filter(pk=run_id).values_list("incident_id", flat=True).first()
+    with transaction.atomic(savepoint=False):
+        # A stale or early delivery (a ring deadline after the callback, a sweeper's duplicate) takes no lock.
+        due = NotificationRun.objects.filter(
+            pk=run_id, state=RunState.ACTIVE, next_step_at__lte=timezone.now()
+        )
+        incident_id = due.values_list("incident_id", flat=True).first()
         if incident_id is None:
             return False
         incident = incident_lock(incident_id)

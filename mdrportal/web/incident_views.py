@@ -14,7 +14,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Exists, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -41,10 +40,10 @@ from incidents.policy import PolicySnapshot
 from incidents.selectors import (
     authorization_text,
     awaiting_authorization,
-    incident_timeline,
     incidents_for_user,
 )
-from incidents.timeline import chart, milestones, timeline_actions
+from incidents.timeline import milestones, timeline_actions
+from incidents.timeline_reads import milestone_events, timeline_chart, timeline_page
 from incidents.waiting import tenant_waiting_since
 from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import CustomerIncidentPages, keyset_page
@@ -138,12 +137,11 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Every event in order with actor and channel, in pages, the durations that matter and the drawn
     timeline, which summarizes every event of the incident."""
     incident = _incident(request, pk)
-    events = list(incident_timeline(incident))
-    # Paged in memory: the milestones and the chart need every event anyway (one query, on the index).
-    events_page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    events_page = timeline_page(incident, request.GET.get("page"), EVENTS_PER_PAGE)
     actions = list(timeline_actions(incident))
-    marks = milestones(incident, events, actions)
-    acknowledged = next((e for e in events if e.kind == EventKind.ACKNOWLEDGED), None)
+    firsts = milestone_events(incident, actions)
+    marks = milestones(incident, firsts, actions)
+    acknowledged = next((e for e in firsts if e.kind == EventKind.ACKNOWLEDGED), None)
     return render(
         request,
         "pages/incident_detail.html",
@@ -155,7 +153,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "events_page": events_page,
             "actions": actions,
             "milestones": marks,
-            "chart": chart(incident, events, marks),
+            "chart": timeline_chart(incident, marks),
             "acknowledged": acknowledged,
             "can_acknowledge": request.acting.is_approver  # type: ignore[attr-defined]
             and incident.status == IncidentStatus.OPEN

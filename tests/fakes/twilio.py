@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,10 +44,12 @@ def new_call_sid() -> str:
 
 @dataclass(frozen=True)
 class PlacedCallRecord:
-    """One call the fake accepted: the form as sent (repeated keys kept) and the sid it answered with."""
+    """One call the fake accepted: the form as sent (repeated keys kept), the sid it answered with, and when
+    it accepted the request (seconds since the epoch)."""
 
     sid: str
     form: dict[str, list[str]]
+    at: float = 0.0
 
     def one(self, name: str) -> str:
         (value,) = self.form[name]
@@ -115,7 +118,7 @@ class FakeTwilioAPI:
         if not form.get("Url") and not form.get("Twiml") and not form.get("ApplicationSid"):
             return Reply(400, self._error(400, 21205, "Url parameter is required"))
         sid = new_call_sid()
-        self.calls.append(PlacedCallRecord(sid=sid, form=form))
+        self.calls.append(PlacedCallRecord(sid=sid, form=form, at=time.time()))
         self.status[sid] = "queued"
         return Reply(201, self._call_json(sid, form))
 
