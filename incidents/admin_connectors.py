@@ -10,8 +10,8 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_protect
 
 from incidents.connector_forms import ConnectorConfigForm
+from incidents.connector_models import ConnectorConfig
 from incidents.connector_settings import connector_configure
-from incidents.models import ConnectorConfig
 
 
 @admin.register(ConnectorConfig)

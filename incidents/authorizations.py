@@ -11,14 +11,7 @@ from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_move
 from incidents.events import incident_lock, incident_must_be_active, timeline_record
-from incidents.models import (
-    ActionStatus,
-    Authorization,
-    Channel,
-    EventKind,
-    Incident,
-    ResponseAction,
-)
+from incidents.models import ActionStatus, Authorization, Channel, EventKind, Incident, ResponseAction
 from incidents.selectors import gate_decision
 from tenants.models import Contact, Tenant
 from tenants.rules import may_decide

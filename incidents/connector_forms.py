@@ -6,8 +6,8 @@ from typing import Any
 
 from django import forms
 
+from incidents.connector_models import ConnectorConfig
 from incidents.connector_settings import connector_missing_fields, connector_url_problem
-from incidents.models import ConnectorConfig
 
 
 class ConnectorConfigForm(forms.ModelForm):

@@ -11,8 +11,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from incidents.connector_models import ConnectorConfig, ConnectorKind
 from incidents.connectors import addresses
-from incidents.models import ConnectorConfig, ConnectorKind
 from tenants.models import Tenant
 from tenants.selectors import url_host
 from tenants.services import settings_audit

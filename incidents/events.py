@@ -8,13 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from incidents.models import (
-    ACTIVE_INCIDENT_STATUSES,
-    Channel,
-    EventKind,
-    Incident,
-    TimelineEvent,
-)
+from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident, TimelineEvent
 from mdrportal.core.nudges import nudge
 from tenants.services import actor_label
 

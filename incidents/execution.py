@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_move, nudge_execution
+from incidents.connector_models import ConnectorConfig, ConnectorKind
 from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome, Result
 from incidents.connectors.registry import connector_for
 from incidents.events import incident_flag, timeline_record
@@ -27,8 +28,6 @@ from incidents.models import (
     ActionStatus,
     AttemptOutcome,
     Channel,
-    ConnectorConfig,
-    ConnectorKind,
     EventKind,
     ResponseAction,
 )

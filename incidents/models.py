@@ -7,8 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from incidents.connector_models import ConnectorConfig, ConnectorKind  # noqa: F401 - the app's models, kept apart
 from mdrportal.core.append_only import AppendOnlyModel
-from mdrportal.core.secret_fields import EncryptedTextField
 from tenants.models import Contact, Performer, Tenant
 
 
@@ -329,38 +329,6 @@ class ActionAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"attempt {self.number} of action #{self.action_id}"
-
-
-class ConnectorKind(models.TextChoices):
-    SIMULATED = "simulated", "Simulated"
-    SOPHOS_CENTRAL = "sophos_central", "Sophos Central"
-    WEBHOOK = "webhook", "Webhook (signed JSON POST)"
-
-
-class ConnectorConfig(models.Model):
-    """How MDR Ops reaches one tenant's endpoint platform; no row means the simulated connector."""
-
-    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="connector")
-    kind = models.CharField(max_length=32, choices=ConnectorKind.choices, default=ConnectorKind.SIMULATED)
-    url = models.URLField(
-        blank=True,
-        help_text="Sophos Central: the tenant's data-region API host. Webhook: the receiver's URL.",
-    )
-    client_id = models.CharField(max_length=200, blank=True, help_text="Sophos Central: API client id.")
-    external_tenant_id = models.CharField(
-        max_length=200, blank=True, help_text="Sophos Central: the tenant id sent as X-Tenant-ID."
-    )
-    # Write-only: forms never show it back, logs and timeline events never carry it; encrypted at rest.
-    secret = EncryptedTextField(blank=True)
-    options = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text='Simulated: {"transient": [targets], "permanent": [targets], "transient_attempts": 2}.',
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} for {self.tenant}"
 
 
 class EventKind(models.TextChoices):

@@ -30,14 +30,7 @@ from escalation.models import CallAttempt, EmailNotification, NotificationRun
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from incidents.authorizations import authorization_record
-from incidents.models import (
-    ActionStatus,
-    Authorization,
-    Channel,
-    Incident,
-    IncidentStatus,
-    ResponseAction,
-)
+from incidents.models import ActionStatus, Authorization, Channel, Incident, IncidentStatus, ResponseAction
 from incidents.selectors import authorization_text
 from incidents.services import incident_reapply_policy
 from mdrportal.celery import app

@@ -8,9 +8,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from incidents.connector_models import ConnectorConfig
 from incidents.connector_settings import connector_configure
 from incidents.execution import action_run, connector_spec
-from incidents.models import ActionStatus, ConnectorConfig, ResponseAction
+from incidents.models import ActionStatus, ResponseAction
 from tenants.models import ResponseMode
 from tests.factories import login_verified, make_incident, make_lead, make_tenant, propose
 

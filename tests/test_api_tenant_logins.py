@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from incidents.models import ConnectorConfig
+from incidents.connector_models import ConnectorConfig
 from tenants.models import Role, SettingsChange
 from tests.factories import as_user, make_lead, make_member, make_tenant, make_user
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ValidationError
 
+from incidents.connector_models import ConnectorConfig
 from incidents.connector_settings import connector_configure
 from incidents.execution import connector_spec
-from incidents.models import ConnectorConfig
 from tenants.models import SettingsChange
 from tests.factories import make_tenant
 

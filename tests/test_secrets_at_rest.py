@@ -11,9 +11,9 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from pytest_django.fixtures import Settings
 
+from incidents.connector_models import ConnectorConfig
 from incidents.connector_settings import connector_configure
 from incidents.execution import connector_spec
-from incidents.models import ConnectorConfig
 from mdrportal.core.secret_fields import SecretUnreadable
 from tests.factories import make_tenant
 

@@ -7,11 +7,10 @@ from typing import Any
 
 from rest_framework import serializers
 
+from incidents.connector_models import ConnectorConfig, ConnectorKind
 from incidents.models import (
     ActionType,
     Basis,
-    ConnectorConfig,
-    ConnectorKind,
     Incident,
     IncidentStatus,
     ResponseAction,

@@ -26,14 +26,7 @@ from escalation.runs.lifecycle import incident_change_status
 from incidents.actions import action_cancel, action_propose
 from incidents.authorizations import authorization_record
 from incidents.idempotency import KEY_MAX, KeyReused, incident_open_once, key_check
-from incidents.models import (
-    ActionType,
-    Authorization,
-    Channel,
-    Incident,
-    ResponseAction,
-    TimelineEvent,
-)
+from incidents.models import ActionType, Authorization, Channel, Incident, ResponseAction, TimelineEvent
 from incidents.selectors import authorization_text, incident_timeline, incidents_for_user
 from incidents.services import incident_open
 from mdrportal.api.auth import require_decision_second_factor

@@ -11,8 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from incidents.connector_models import ConnectorConfig
 from incidents.connector_settings import connector_configure
-from incidents.models import ActionType, ConnectorConfig
+from incidents.models import ActionType
 from mdrportal.api.errors import field_errors, service_errors
 from mdrportal.api.incident_serializers import ConnectorSerializer, PerformerSerializer
 from mdrportal.api.permissions import require_role, require_staff

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from incidents.models import ConnectorConfig
+from incidents.connector_models import ConnectorConfig
 
 
 class Command(BaseCommand):
