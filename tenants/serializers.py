@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from tenants.channels import ContactChannel
 from tenants.models import Contact, Role, Tenant
 
 # What tenant_create takes; the other settings go through tenant_update_settings in the same transaction.
@@ -58,10 +59,39 @@ class ContactSerializer(serializers.ModelSerializer):
         "a change moves the contact there and shifts the others.",
     )
 
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=ContactChannel.choices),
+        min_length=1,
+        max_length=len(ContactChannel.choices),
+        required=False,
+        help_text="How the contact is reached, each at most once: voice, sms (needs a phone), email. "
+        'Default ["voice", "email"].',
+    )
+    sms_opted_out_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the contact replied STOP to a text; no text goes to it until it replies START.",
+    )
+
     class Meta:
         model = Contact
-        fields = ["id", "name", "email", "phone", "call_order", "can_authorize", "active"]
+        fields = [
+            "id",
+            "name",
+            "email",
+            "phone",
+            "call_order",
+            "can_authorize",
+            "active",
+            "channels",
+            "sms_opted_out_at",
+        ]
         validators: list = []
+
+    def validate_channels(self, value: list[str]) -> list[str]:
+        if len(value) != len(set(value)):
+            raise serializers.ValidationError("Each channel can be chosen once.")
+        return value
 
 
 class CustomerLoginSerializer(serializers.Serializer):

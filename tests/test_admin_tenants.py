@@ -66,6 +66,8 @@ def add_row(data: dict[str, Any], prefix: str, **fields: Any) -> None:
     for name, value in fields.items():
         if value is True:
             data[f"{prefix}-{index}-{name}"] = "on"
+        elif isinstance(value, list):
+            data[f"{prefix}-{index}-{name}"] = value
         elif value is not False:
             data[f"{prefix}-{index}-{name}"] = str(value)
 
@@ -117,8 +119,18 @@ def test_lead_adds_tenant_with_two_contacts_and_the_fallback_in_one_submission(l
     data = page_data(lead_client.get(ADD_URL))
     data.update(name="Globex", slug="globex", tier="complete", authorize_on_no_ack="on")
     data["contacts-TOTAL_FORMS"] = "0"
-    add_row(data, "contacts", position=1, name="Ada", phone="+12025550100", can_authorize=True, active=True)
-    add_row(data, "contacts", position=2, name="Bob", phone="+12025550101", active=True)
+    both = ["voice", "email"]
+    add_row(
+        data,
+        "contacts",
+        position=1,
+        name="Ada",
+        phone="+12025550100",
+        can_authorize=True,
+        active=True,
+        channels=both,
+    )
+    add_row(data, "contacts", position=2, name="Bob", phone="+12025550101", active=True, channels=both)
 
     response = lead_client.post(ADD_URL, data)
 

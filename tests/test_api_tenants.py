@@ -34,7 +34,17 @@ TENANT_FIELDS = {
     "call_attempts_per_contact",
     "ring_timeout_seconds",
 }
-CONTACT_FIELDS = {"id", "name", "email", "phone", "call_order", "can_authorize", "active"}
+CONTACT_FIELDS = {
+    "id",
+    "name",
+    "email",
+    "phone",
+    "call_order",
+    "can_authorize",
+    "active",
+    "channels",
+    "sms_opted_out_at",
+}
 
 
 def as_user(user: Any) -> APIClient:
