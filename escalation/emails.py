@@ -22,6 +22,7 @@ from django.utils import timezone
 from escalation.links import LinkPurpose, link_url
 from escalation.models import EmailKind, EmailNotification, EmailOutcome, NotificationRun, RunPurpose
 from escalation.nudges import nudge
+from escalation.reader import Reader, ReaderCan, ask_line, awaiting_note, reader_for, subject_need
 from escalation.selectors import report_mentions
 from incidents.models import ActionStatus, Category, Channel, EventKind, Incident, ResponseAction
 from incidents.selectors import awaiting_authorization
@@ -105,11 +106,11 @@ class ComposedEmail:
     authorize_scope: list[int] = field(default_factory=list)
 
 
-def _note(action: ResponseAction, incident: Incident, *, to_partner: bool) -> str:
+def _note(action: ResponseAction, incident: Incident, *, to_partner: bool, can: ReaderCan) -> str:
     """What the customer (or its partner) should understand about one action, in their words."""
     status, performer = action.status, action.performer
     if status == ActionStatus.AWAITING_AUTHORIZATION:
-        return "Awaits your written authorization: MDR Ops performs it only once you authorize it."
+        return awaiting_note(can)
     if status == ActionStatus.RECOMMENDED and performer == Performer.PARTNER:
         if to_partner:
             return f"Delegated to you by {incident.tenant.name}: MDR Ops does not perform it."
@@ -135,7 +136,7 @@ def _note(action: ResponseAction, incident: Incident, *, to_partner: bool) -> st
 
 
 def _lines(
-    actions: list[ResponseAction], incident: Incident, *, to_partner: bool = False
+    actions: list[ResponseAction], incident: Incident, *, can: ReaderCan, to_partner: bool = False
 ) -> list[ActionLine]:
     return [
         ActionLine(
@@ -143,7 +144,7 @@ def _lines(
             target=a.target,
             # The note says by whom; "recommended to the customer or partner" would only blur it.
             status="Recommended" if a.status == ActionStatus.RECOMMENDED else a.get_status_display(),
-            note=_note(a, incident, to_partner=to_partner),
+            note=_note(a, incident, to_partner=to_partner, can=can),
         )
         for a in actions
     ]
@@ -167,9 +168,9 @@ def _variant(email: EmailNotification) -> str:
     return "collaborate"
 
 
-def _subject(variant: str, incident: Incident, run: NotificationRun) -> str:
+def _subject(variant: str, incident: Incident, run: NotificationRun, reader: Reader) -> str:
     head = f"[{incident.get_severity_display()}] {incident.tenant.name}"
-    decide = ", your decision is needed" if awaiting_authorization(incident).exists() else ""
+    decide = subject_need(reader)
     what = {
         "collaborate": f"threat detected{decide}: {incident.title}",
         "authorize": f"MDR Ops responded to: {incident.title}",
@@ -186,6 +187,8 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
     run, contact = email.run, email.contact
     incident = run.incident
     variant = _variant(email)
+    reader = reader_for(contact, incident)
+    can = reader.can
     context: dict[str, object] = {
         "variant": variant,
         "incident": incident,
@@ -194,16 +197,17 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
         "contact": contact,
         "run": run,
         "link_max_age_hours": settings.LINK_MAX_AGE_HOURS,
+        "ask_line": ask_line(reader, where="email"),
     }
-    composed = ComposedEmail(subject=_subject(variant, incident, run), text="", html="")
+    composed = ComposedEmail(subject=_subject(variant, incident, run, reader), text="", html="")
     if variant == "partner":
-        context["actions"] = _lines(list(_partner_actions(incident)), incident, to_partner=True)
+        context["actions"] = _lines(list(_partner_actions(incident)), incident, to_partner=True, can=can)
     elif variant == "collaborate":
-        context["actions"] = _lines(_actions(incident), incident)
+        context["actions"] = _lines(_actions(incident), incident, can=can)
     else:
         done = report_mentions(incident)
         done_ids = {a.pk for a in done}
-        context["done"] = _lines(done, incident)
+        context["done"] = _lines(done, incident, can=can)
         context["needs_you"] = _lines(
             [
                 a
@@ -213,13 +217,14 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
                 in (ActionStatus.RECOMMENDED, ActionStatus.AWAITING_AUTHORIZATION, ActionStatus.HELD)
             ],
             incident,
+            can=can,
         )
     ids = {"tenant_id": incident.tenant_id, "contact_id": contact.pk, "incident_id": incident.pk}
     # The partner's people are not the customer: they neither acknowledge for it nor authorize.
-    if contact.tenant_id == incident.tenant_id:
+    if reader.acknowledges:
         context["ack_url"] = link_url(purpose=LinkPurpose.ACK, **ids)
         composed.ack = True
-        if contact.can_authorize:
+        if can is ReaderCan.AUTHORIZE:
             # Scoped to what awaits authorization now: an action proposed later needs a later email.
             awaiting = list(awaiting_authorization(incident).order_by("pk"))
             if awaiting:
@@ -227,7 +232,7 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
                 context["authorize_url"] = link_url(
                     purpose=LinkPurpose.AUTHORIZE, action_ids=composed.authorize_scope, **ids
                 )
-                context["authorize_actions"] = _lines(awaiting, incident)
+                context["authorize_actions"] = _lines(awaiting, incident, can=can)
     composed.text = render_to_string(f"email/{variant}.txt", context)
     composed.html = render_to_string(f"email/{variant}.html", context)
     return composed

@@ -15,14 +15,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
-from twilio.request_validator import RequestValidator
 
 from escalation import selectors, twiml
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome
 from escalation.phone.registry import twilio_configured
+from escalation.phone.signature import twilio_signed
 from escalation.phone.twilio import webhook_url
 from escalation.progress import call_update
-from mdrportal.metrics import WEBHOOK_SIGNATURE_FAILURES
+from escalation.sms.inbound import InboundText, sms_received
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +46,7 @@ def twilio_webhook(view: TwilioView) -> Callable[..., HttpResponse]:
     def checked(request: HttpRequest, attempt_id: int) -> HttpResponse:
         if not twilio_configured():
             raise Http404("Twilio is not configured.")
-        # Twilio signs the address it requested; rebuilt from our public address, never the Host header.
-        url = settings.PUBLIC_BASE_URL + request.get_full_path()
-        signature = request.headers.get("X-Twilio-Signature", "")
-        validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
-        if not signature or not validator.validate(url, request.POST, signature):
-            log.warning("Twilio webhook refused: bad or missing signature for %s", request.path)
-            WEBHOOK_SIGNATURE_FAILURES.labels(provider="twilio").inc()
+        if not twilio_signed(request):
             return HttpResponseForbidden("Bad signature.")
         call = selectors.call_for_webhook(attempt_id)
         if call is None:
@@ -88,7 +82,7 @@ def gather(request: HttpRequest, call: CallAttempt) -> HttpResponse:
         if call.is_test:
             return _twiml(twiml.heard_twiml())
         recorded = Acknowledgment.objects.filter(call_id=call.pk).exists()
-        return _twiml(twiml.acknowledged_twiml(recorded=recorded))
+        return _twiml(twiml.acknowledged_twiml(recorded=recorded, can=selectors.call_reader_can(call.pk)))
     again = None if request.GET.get("again") else webhook_url("gather", call.pk) + "?again=1"
     return _twiml(twiml.wrong_key_twiml(gather_url=again))
 
@@ -121,6 +115,10 @@ SIMULATED_BUTTONS: dict[str, tuple[str, list[dict[str, str]]]] = {
 }
 
 
+# The simulated phone's replies to a text, as its owner would type them.
+SIMULATED_TEXT_REPLIES = {"ack": "1", "stop": "STOP", "start": "START"}
+
+
 def debug_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @wraps(view)
     def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -146,6 +144,8 @@ def simulated_phone(request: HttpRequest) -> HttpResponse:
             ],
             "ended": selectors.simulated_calls_ended(),
             "buttons": [(key, label) for key, (label, _) in SIMULATED_BUTTONS.items()],
+            "texts": selectors.simulated_texts(),
+            "text_replies": [(key, f"Reply {body}") for key, body in SIMULATED_TEXT_REPLIES.items()],
         },
     )
 
@@ -166,4 +166,20 @@ def simulated_phone_press(request: HttpRequest, attempt_id: int, button: str) ->
     for update in updates:
         call_update(attempt_id=call.pk, **update)
     messages.success(request, f"Call {call.pk} to {call.to}: {label.lower()}.")
+    return redirect("phone:simulated")
+
+
+@debug_only
+@staff_member_required
+@require_POST
+def simulated_text_reply(request: HttpRequest, text_id: int, reply: str) -> HttpResponse:
+    """Reply to a simulated text as its owner would: the same handling as a text that comes in by Twilio."""
+    if reply not in SIMULATED_TEXT_REPLIES:
+        raise Http404("No such reply.")
+    text = selectors.simulated_text(text_id)
+    if text is None:
+        raise Http404("No such simulated text.")
+    body = SIMULATED_TEXT_REPLIES[reply]
+    answer = sms_received(InboundText(sender=text.to, body=body, sid=f"SIMIN{text.pk}"))
+    messages.success(request, f"{text.to} replied {body}; MDR Ops answered: {answer}")
     return redirect("phone:simulated")

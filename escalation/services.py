@@ -34,6 +34,7 @@ from escalation.models import (
 )
 from escalation.nudges import nudge_call_check, nudge_dispatch, nudge_run
 from escalation.selectors import actions_to_tell
+from escalation.sms.outbound import texts_claim
 from incidents.models import ACTIVE_INCIDENT_STATUSES, SEVERITY_RANK, Channel, EventKind, Incident
 from incidents.policy import PolicySnapshot
 from incidents.services import (
@@ -159,6 +160,7 @@ def run_advance(run_id: int) -> bool:
             return False
         if not run.emails.exists():
             emails_claim(run)  # sent by their own tasks after commit
+            texts_claim(run)  # at the same moment, to the contacts who chose SMS
         if someone_has_it(incident):
             # Somebody has it: the emails say what there is to know, nobody is phoned.
             run_stop(run, RunState.ACKNOWLEDGED)

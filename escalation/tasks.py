@@ -9,6 +9,7 @@ from escalation.dispatch import calls_dispatch
 from escalation.emails import email_send
 from escalation.progress import call_check, call_hang_up
 from escalation.services import run_advance
+from escalation.sms.send import text_send
 from escalation.sweep import escalation_sweep
 
 
@@ -43,6 +44,11 @@ def tell_customer(incident_id: int) -> None:
 @shared_task(name="escalation.send_email", ignore_result=True)
 def send_email(email_id: int) -> None:
     email_send(email_id)
+
+
+@shared_task(name="escalation.send_text", ignore_result=True)
+def send_text(text_id: int) -> None:
+    text_send(text_id)
 
 
 @shared_task(name="escalation.sweep", ignore_result=True)
