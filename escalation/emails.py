@@ -27,6 +27,7 @@ from escalation.selectors import report_mentions
 from incidents.models import ActionStatus, Category, Channel, EventKind, Incident, ResponseAction
 from incidents.selectors import awaiting_authorization
 from incidents.services import timeline_record
+from tenants.channels import ContactChannel, wants
 from tenants.models import Contact, Performer, ResponseMode, Tier
 from tenants.selectors import tenant_contacts
 
@@ -38,8 +39,9 @@ INTERRUPTED = "interrupted; may or may not have been delivered"
 SENDER_LABEL = "MDR Ops mailer"
 
 
-def _with_email(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
-    return contacts.filter(active=True).exclude(email="")
+def _with_email(contacts: QuerySet[Contact]) -> list[Contact]:
+    """Active contacts with an address who chose email (a JSON list, read here: SQLite cannot filter it)."""
+    return [c for c in contacts.filter(active=True).exclude(email="") if wants(c, ContactChannel.EMAIL)]
 
 
 def _partner_actions(incident: Incident) -> QuerySet[ResponseAction]:
@@ -56,11 +58,9 @@ def email_recipients(run: NotificationRun) -> list[Contact]:
     also the partner's when the incident has actions delegated to the partner."""
     incident = run.incident
     tenant = incident.tenant
-    recipients = list(_with_email(tenant_contacts(tenant)))
+    recipients = _with_email(tenant_contacts(tenant))
     if run.purpose == RunPurpose.NOTIFY and tenant.partner_id and _partner_actions(incident).exists():
-        recipients += list(
-            _with_email(Contact.objects.filter(partner_id=tenant.partner_id)).order_by("call_order")
-        )
+        recipients += _with_email(Contact.objects.filter(partner_id=tenant.partner_id).order_by("call_order"))
     return recipients
 
 

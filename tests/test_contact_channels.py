@@ -11,10 +11,11 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from escalation.services import notification_start, run_advance
 from tenants.channels import SMS_NEEDS_PHONE
 from tenants.models import Contact, Role, SettingsChange, Tenant
-from tenants.services import contact_create
-from tests.factories import api_token, login_verified, make_member, make_tenant, make_user
+from tenants.services import contact_create, contact_update
+from tests.factories import api_token, login_verified, make_incident, make_member, make_tenant, make_user
 from tests.test_admin_tenants import page_data, row_index
 
 pytestmark = pytest.mark.django_db
@@ -143,3 +144,16 @@ def test_the_admin_refuses_texts_for_a_contact_without_a_phone(client: Client) -
     assert SMS_NEEDS_PHONE in response.content.decode()
     contact.refresh_from_db()
     assert contact.channels == ["voice", "email"]
+
+
+def test_a_run_emails_and_texts_each_contact_by_the_channels_it_chose() -> None:
+    tenant = make_tenant(phones=3)
+    default, texts_too, no_email = tenant.contacts.order_by("call_order")
+    contact_update(contact=texts_too, by=None, channels=["voice", "sms", "email"])
+    contact_update(contact=no_email, by=None, channels=["voice", "sms"])
+    run = notification_start(incident=make_incident(tenant), by=None)
+
+    run_advance(run.pk)
+
+    assert set(run.emails.values_list("contact_id", flat=True)) == {default.pk, texts_too.pk}
+    assert set(run.texts.values_list("contact_id", flat=True)) == {texts_too.pk, no_email.pk}
