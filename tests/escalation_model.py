@@ -35,10 +35,13 @@ from escalation.models import (
     EmailNotification,
     NotificationRun,
     RunPurpose,
+    TextMessage,
+    TextStatus,
 )
 from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
 from escalation.progress import call_update
 from escalation.services import notification_start
+from escalation.sms.inbound import InboundText, sms_received
 from incidents.models import (
     ACTIVE_INCIDENT_STATUSES,
     ActionStatus,
@@ -55,7 +58,7 @@ from incidents.selectors import authorization_text
 from incidents.services import authorization_record, incident_reapply_policy
 from mdrportal.celery import app
 from tenants.models import ResponseMode, Role, Tier
-from tenants.services import tenant_update_settings
+from tenants.services import contact_update, tenant_update_settings
 from tests.factories import make_analyst, make_incident, make_member, make_tenant, propose
 
 EXECUTED = (ActionStatus.QUEUED, ActionStatus.RUNNING, ActionStatus.SUCCEEDED, ActionStatus.FAILED)
@@ -131,6 +134,7 @@ class EscalationModel(RuleBasedStateMachine):
     steps = 0
     fallbacks = 0
     placed = 0
+    text_acks = 0
 
     def __init__(self) -> None:
         super().__init__()
@@ -182,7 +186,11 @@ class EscalationModel(RuleBasedStateMachine):
             tenant_update_settings(tenant=self.tenant, by=None, call_attempts_per_contact=tries)
         self.approver = make_member(self.tenant, Role.APPROVER)
         self.analyst = make_analyst(f"analyst-{self.tenant.pk}")
-        self.contacts = list(self.tenant.contacts.order_by("call_order"))
+        # Every contact takes texts too: a reply of 1 is one more way of acknowledging.
+        self.contacts = [
+            contact_update(contact=c, by=None, channels=["voice", "sms", "email"])
+            for c in self.tenant.contacts.order_by("call_order")
+        ]
         self.incident = make_incident(self.tenant)
         codes = ["isolate_endpoint", "block_ip"][:actions]
         for code in codes:
@@ -198,6 +206,9 @@ class EscalationModel(RuleBasedStateMachine):
         EmailNotification.objects.filter(
             run__incident=self.incident, outcome__in=["claimed", "sending"]
         ).update(outcome="failed")
+        TextMessage.objects.filter(incident=self.incident, status__in=["claimed", "sending"]).update(
+            status="failed"
+        )
 
     # The broker -----------------------------------------------------------------------------------
 
@@ -332,6 +343,15 @@ class EscalationModel(RuleBasedStateMachine):
         )
         self.step(lambda: link_use(link=link_read(token), granted=True))
 
+    def a_contact_replies_to_a_text(self, data: st.DataObject) -> None:
+        """1 or ACK acknowledges the latest open alert texted to the number; it never authorizes."""
+        contact = data.draw(st.sampled_from(self.contacts), label="contact")
+        body = data.draw(st.sampled_from(["1", " ack ", "yes", "STOP", "START"]), label="reply")
+        acks = Acknowledgment.objects.filter(incident=self.incident, channel=Channel.SMS)
+        before = acks.count()
+        self.step(lambda: sms_received(InboundText(sender=contact.phone.as_e164, body=body, sid="SMmodel")))
+        type(self).text_acks += acks.count() - before
+
     def an_approver_decides_in_writing(self, data: st.DataObject) -> None:
         granted = data.draw(st.booleans(), label="granted")
 
@@ -377,6 +397,7 @@ class EscalationModel(RuleBasedStateMachine):
     CUSTOMER = (
         an_approver_acknowledges_in_the_portal,
         a_contact_acknowledges_by_the_emailed_link,
+        a_contact_replies_to_a_text,
         an_approver_decides_in_writing,
     )
 
@@ -429,6 +450,20 @@ class EscalationModel(RuleBasedStateMachine):
                 raise InvariantViolated(
                     f"(a) {action} is {action.status} on basis {action.basis!r} without record"
                 )
+
+    @invariant()
+    def a_text_acknowledges_only_what_was_texted_and_never_authorizes(self) -> None:
+        """(e)"""
+        if not hasattr(self, "incident"):
+            return
+        if Authorization.objects.filter(incident=self.incident, channel=Channel.SMS).exists():
+            raise InvariantViolated("(e) a text reply was recorded as a written authorization")
+        for ack in Acknowledgment.objects.filter(incident=self.incident, channel=Channel.SMS):
+            texted = TextMessage.objects.filter(
+                incident=self.incident, contact=ack.contact_id, status=TextStatus.SENT, sent_at__lte=ack.at
+            )
+            if not texted.exists():
+                raise InvariantViolated(f"(e) {ack} by text names a contact never texted about the incident")
 
     @invariant()
     def a_fallback_rests_on_attempts_that_rang_and_nobody_having_it(self) -> None:
@@ -487,6 +522,7 @@ def run_model(
         return machine[0].phone
 
     EscalationModel.examples = EscalationModel.steps = EscalationModel.fallbacks = EscalationModel.placed = 0
+    EscalationModel.text_acks = 0
     options = settings(
         max_examples=max_examples,
         stateful_step_count=stateful_step_count,
@@ -506,4 +542,5 @@ def run_model(
         "steps": EscalationModel.steps,
         "calls placed": EscalationModel.placed,
         "fallbacks": EscalationModel.fallbacks,
+        "acknowledgments by text": EscalationModel.text_acks,
     }

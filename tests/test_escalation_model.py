@@ -5,7 +5,8 @@ Invariants checked after every step (tests/escalation_model.py):
 (b) a fallback implies every step of an exhausted call plan rang as an attempt (DESIGN rule 5), nobody
     acknowledged or decided before it, the incident was active and its policy ticks the checkbox;
 (c) no call is placed after an acknowledgment, a written decision or a close;
-(d) every call row reaches the phone provider at most once.
+(d) every call row reaches the phone provider at most once;
+(e) a text reply never authorizes, and acknowledges only for a contact texted about the incident.
 
 CI runs a bounded number of sequences; `bench/escalation-model` runs 10,000 and more on demand.
 """
