@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tenants.channels import SMS_NEEDS_PHONE, ContactChannel, default_channels
+from tenants.channel_fields import channels_field, check_channels_on_form
 from tenants.models import Contact, Performer
 from tenants.rules import FALLBACK_NEEDS_PHONE, LAST_PHONE_CONTACT, check_fallback_reachable
 
@@ -18,9 +18,7 @@ class ContactInlineForm(forms.ModelForm):
     position = forms.IntegerField(
         min_value=1, required=False, help_text="Call order; leave empty to call this contact last."
     )
-    channels = forms.MultipleChoiceField(
-        choices=ContactChannel.choices, initial=default_channels, widget=forms.CheckboxSelectMultiple
-    )
+    channels = channels_field()
 
     class Meta:
         model = Contact
@@ -33,12 +31,7 @@ class ContactInlineForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if (
-            ContactChannel.SMS in data.get("channels", [])
-            and not data.get("phone")
-            and "phone" not in self.errors
-        ):
-            self.add_error("channels", SMS_NEEDS_PHONE)
+        check_channels_on_form(self, data)
         return data
 
 

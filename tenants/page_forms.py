@@ -16,7 +16,7 @@ from phonenumber_field.formfields import PhoneNumberField
 
 from incidents.gate import ActionFacts, Facts, Outcome, Policy, decide
 from incidents.models import ActionType, Category
-from tenants.channels import SMS_NEEDS_PHONE, ContactChannel, default_channels
+from tenants.channel_fields import channels_field, check_channels_on_form
 from tenants.models import Performer, ResponseMode, Tenant, Tier, validate_timezone
 from tenants.rules import check_fallback_reachable, has_reachable_phone
 
@@ -149,26 +149,17 @@ class ContactForm(forms.Form):
     can_authorize = forms.BooleanField(
         required=False, label="May authorize response actions (in writing, and acknowledge calls)"
     )
-    channels = forms.MultipleChoiceField(
-        choices=ContactChannel.choices,
-        initial=default_channels,
-        widget=forms.CheckboxSelectMultiple,
+    channels = channels_field(
         label="Reach this contact by",
         help_text="A text message carries the incident's title, severity and an acknowledgment link; "
         "replying 1 or ACK acknowledges.",
-        error_messages={"required": "Choose at least one way to reach this contact."},
     )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if not self.errors and not data.get("email") and not data.get("phone"):
             raise ValidationError(NEEDS_A_WAY, code="unreachable")
-        if (
-            ContactChannel.SMS in data.get("channels", [])
-            and not data.get("phone")
-            and "phone" not in self.errors
-        ):
-            self.add_error("channels", SMS_NEEDS_PHONE)
+        check_channels_on_form(self, data)
         return data
 
     def values(self) -> dict[str, Any]:

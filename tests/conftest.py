@@ -10,13 +10,15 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 
 from escalation.ratelimit import RedisCallPacer
 from incidents.connectors import addresses
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.smtp import SMTPSink
-from tests.fakes.twilio import FakeTwilioAPI
+from tests.fakes.twilio import FakeTwilioAPI, TwilioWebhooks, worker_env
+from tests.worker import Worker, purge_broker
 
 REQUIRE_SERVICES = os.environ.get("MDR_REQUIRE_SERVICES") == "1"
 CHROMIUM = "/usr/bin/chromium"
@@ -64,6 +66,30 @@ def twilio() -> Iterator[FakeTwilioAPI]:
 def smtp() -> Iterator[SMTPSink]:
     with SMTPSink() as sink:
         yield sink
+
+
+def _story_env(twilio: FakeTwilioAPI, smtp: SMTPSink) -> dict[str, str]:
+    return worker_env(twilio, smtp_port=smtp.port, RENOTIFY_DELAY_MINUTES="0", RENOTIFY_ROUNDS="1")
+
+
+@pytest.fixture
+def worker(twilio, smtp, transactional_db, tmp_path) -> Iterator[Worker]:
+    """A worker per test that phones and texts through the fake Twilio and mails to the SMTP sink; stopped
+    before the test database is emptied (it would otherwise hold locks)."""
+    purge_broker()
+    worker = Worker(tmp_path, **_story_env(twilio, smtp))
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def phone(worker, twilio, smtp, settings) -> TwilioWebhooks:
+    """Twilio's side of the webhooks. This process validates them: it holds the same settings as the worker."""
+    for name, value in _story_env(twilio, smtp).items():
+        setattr(settings, name, int(value) if value.isdigit() else value)
+    settings.EMAIL_USE_TLS = False
+    return TwilioWebhooks(Client())
 
 
 @pytest.fixture(autouse=True)
