@@ -222,7 +222,7 @@ def verdict(ok: bool) -> str:
 def latency(runs: int, cps: int) -> bool:
     from django.db import connection
 
-    from escalation.services import notification_start
+    from escalation.runs.services import notification_start
     from mdrportal.celery import app
 
     incidents = tenants_with_incidents(runs + 5, phones=1)
@@ -265,9 +265,9 @@ def latency(runs: int, cps: int) -> bool:
 def mass(tenants: int, cps: int, ring_timeout: int) -> bool:
     from django.db import close_old_connections, connection
 
+    from escalation.calls.progress import call_update
     from escalation.models import CallAttempt
-    from escalation.progress import call_update
-    from escalation.services import notification_start
+    from escalation.runs.services import notification_start
     from incidents.models import EventKind, TimelineEvent
 
     incidents = tenants_with_incidents(tenants, phones=2, ring_timeout=ring_timeout)

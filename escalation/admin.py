@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from escalation.models import Acknowledgment, CallAttempt, EmailNotification, NotificationRun
-from mdrportal.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
+from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 
 
 class CallInline(ReadOnlyInline):

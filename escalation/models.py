@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import Channel, Incident, ResponseAction
-from mdrportal.append_only import AppendOnlyModel
+from mdrportal.core.append_only import AppendOnlyModel
 from tenants.models import Contact
 
 

@@ -1,27 +1,27 @@
-"""The escalation app's nudges, by task name (see mdrportal.nudges)."""
+"""The escalation app's nudges, by task name (see mdrportal.core.nudges)."""
 
 from __future__ import annotations
 
-from mdrportal.nudges import nudge
+from mdrportal.core.nudges import nudge
 
 
 def nudge_run(run_id: int, *, countdown: float = 0) -> None:
-    nudge("escalation.advance_run", run_id, countdown=countdown)
+    nudge("escalation.run_advance", run_id, countdown=countdown)
 
 
 def nudge_dispatch(*, countdown: float = 0) -> None:
-    nudge("escalation.dispatch_calls", countdown=countdown)
+    nudge("escalation.calls_dispatch", countdown=countdown)
 
 
 def nudge_call_check(attempt_id: int) -> None:
     """Ask the phone provider how a call stands whose final status is late."""
-    nudge("escalation.check_call", attempt_id)
+    nudge("escalation.call_check", attempt_id)
 
 
 def nudge_hang_up(attempt_id: int) -> None:
-    nudge("escalation.hang_up_call", attempt_id)
+    nudge("escalation.call_hang_up", attempt_id)
 
 
 def nudge_customer(incident_id: int) -> None:
     """See whether the customer must be told something (DESIGN rule 12)."""
-    nudge("escalation.tell_customer", incident_id)
+    nudge("escalation.customer_tell", incident_id)

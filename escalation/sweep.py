@@ -7,11 +7,11 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from escalation.emails import emails_fail_interrupted, nudge_email
+from escalation.calls.test_calls import test_calls_end_stale
+from escalation.emails.services import emails_fail_interrupted, nudge_email
 from escalation.models import EmailNotification, EmailOutcome, NotificationRun, RunState
 from escalation.nudges import nudge_customer, nudge_dispatch, nudge_run
 from escalation.selectors import calls_waiting, incidents_to_tell
-from escalation.services import test_calls_end_stale
 from escalation.sms.send import nudge_text, texts_fail_interrupted, texts_unsent
 from incidents.models import ACTIVE_INCIDENT_STATUSES
 

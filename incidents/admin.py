@@ -15,8 +15,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from escalation.lifecycle import incident_change_status
-from escalation.services import notification_start
+from escalation.runs.lifecycle import incident_change_status
+from escalation.runs.services import notification_start
 from incidents.forms import CancelActionForm, IncidentForm, ProposeActionForm, RecordAuthorizationForm
 from incidents.models import (
     ActionAttempt,
@@ -37,7 +37,7 @@ from incidents.services import (
     incident_open,
     incident_reapply_policy,
 )
-from mdrportal.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
+from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 from tenants.models import ResponseMode
 
 

@@ -8,6 +8,7 @@ from django import forms
 
 from incidents.models import INCIDENT_TRANSITIONS, ActionType, Authorization, Incident, IncidentStatus
 from incidents.selectors import awaiting_authorization
+from mdrportal.core.transitions import allowed_next
 from tenants.models import Contact
 
 
@@ -32,9 +33,13 @@ class IncidentForm(forms.ModelForm):
     def clean_status(self) -> str:
         status = self.cleaned_data["status"]
         current = self.instance.status
-        if self.instance.pk and status != current and status not in INCIDENT_TRANSITIONS.get(current, ()):
+        if (
+            self.instance.pk
+            and status != current
+            and status not in allowed_next(INCIDENT_TRANSITIONS, current)
+        ):
             allowed = ", ".join(
-                sorted(IncidentStatus(s).label for s in INCIDENT_TRANSITIONS.get(current, ()))
+                sorted(IncidentStatus(s).label for s in allowed_next(INCIDENT_TRANSITIONS, current))
             )
             raise forms.ValidationError(
                 f"An incident cannot go from {IncidentStatus(current).label} to {IncidentStatus(status).label} "

@@ -7,8 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from mdrportal.append_only import AppendOnlyModel
-from mdrportal.secret_fields import EncryptedTextField
+from mdrportal.core.append_only import AppendOnlyModel
+from mdrportal.core.secret_fields import EncryptedTextField
 from tenants.models import Contact, Performer, Tenant
 
 

@@ -30,7 +30,8 @@ from incidents.models import (
 )
 from incidents.policy import PolicySnapshot
 from incidents.selectors import gate_decision
-from mdrportal.nudges import nudge, send_now
+from mdrportal.core.nudges import nudge, send_now
+from mdrportal.core.transitions import TransitionError, check_transition
 from tenants.models import Contact, Performer, Tenant
 from tenants.rules import may_decide
 from tenants.selectors import role_at, tenant_policy
@@ -50,10 +51,6 @@ _STATUS_FOR = {
     Outcome.NOT_ALLOWED_FOR_TIER: (ActionStatus.RECOMMENDED, Performer.CUSTOMER),
     Outcome.HOLD: (ActionStatus.HELD, Performer.MDR),
 }
-
-
-class TransitionError(ValidationError):
-    """A status change that the transition table does not allow."""
 
 
 def timeline_record(
@@ -148,15 +145,12 @@ def incident_set_status(
 ) -> Incident:
     """Move the incident; resolving or closing it cancels its waiting and queued actions, under its lock.
 
-    The notification runs are stopped by the caller in the same transaction (escalation.lifecycle).
+    The notification runs are stopped by the caller in the same transaction (escalation.runs.lifecycle).
     """
     locked = _lock_incident(incident)
     if status == locked.status:
         return locked
-    if status not in INCIDENT_TRANSITIONS.get(locked.status, ()):
-        raise TransitionError(
-            f"An incident cannot go from {locked.status} to {status}.", code="bad_transition"
-        )
+    check_transition(INCIDENT_TRANSITIONS, locked.status, status, what="An incident")
     before, locked.status = locked.status, status
     locked.save(update_fields=["status"])
     timeline_record(
@@ -215,14 +209,6 @@ def action_cancel(
     return locked
 
 
-def _transition(action: ResponseAction, status: str) -> None:
-    if status != action.status and status not in ACTION_TRANSITIONS[action.status]:
-        raise TransitionError(
-            f"Action #{action.pk} cannot go from {action.status} to {status}.", code="bad_transition"
-        )
-    action.status = status
-
-
 def action_move(
     action: ResponseAction,
     status: str,
@@ -245,7 +231,8 @@ def action_move(
     basis = action.basis if basis is None else basis
     if (action.status, action.performer, action.basis) == (status, performer, basis) and kind is None:
         return False
-    _transition(action, status)
+    check_transition(ACTION_TRANSITIONS, action.status, status, what=f"Action #{action.pk}")
+    action.status = status
     action.performer, action.basis, action.decision_reason = performer, basis, reason
     if status == ActionStatus.QUEUED:
         _schedule(action, due_at=due_at)
@@ -304,12 +291,12 @@ def action_apply_decision(action: ResponseAction, decision: Decision, *, by: Use
 
 def nudge_execution(action_id: int) -> None:
     """Ask a worker to run the action; a lost nudge only delays it until the sweeper's next pass."""
-    send_now("incidents.execute_action", action_id)
+    send_now("incidents.action_run", action_id)
 
 
 def nudge_customer(incident: Incident) -> None:
     """After commit, see whether the customer must now be told something (DESIGN rule 12)."""
-    nudge("escalation.tell_customer", incident.pk)
+    nudge("escalation.customer_tell", incident.pk)
 
 
 @transaction.atomic

@@ -1,17 +1,17 @@
-"""Celery tasks of the incidents app: each takes ids and calls one service."""
+"""Celery tasks of the incidents app: each takes ids and calls the service of the same name."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from incidents.execution import action_run, actions_sweep
+from incidents import execution
 
 
-@shared_task(name="incidents.execute_action", ignore_result=True)
-def execute_action(action_id: int) -> None:
-    action_run(action_id)
+@shared_task(name="incidents.action_run", ignore_result=True)
+def action_run(action_id: int) -> None:
+    execution.action_run(action_id)
 
 
-@shared_task(name="incidents.sweep_actions", ignore_result=True)
-def sweep_actions() -> dict[str, int]:
-    return actions_sweep()
+@shared_task(name="incidents.actions_sweep", ignore_result=True)
+def actions_sweep() -> dict[str, int]:
+    return execution.actions_sweep()

@@ -9,7 +9,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from mdrportal.env import env_bool, env_fernet_keys, env_int, env_list, env_rate, env_str, env_url
+from mdrportal.core.env import env_bool, env_fernet_keys, env_int, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Where local state lives (SQLite, the filesystem broker, mail files, beat's schedule). Importing these
@@ -128,9 +128,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
-# The customer pages: sign-in is rate limited (mdrportal/login_guard.py) on every path that signs in.
+# The customer pages: sign-in is rate limited (mdrportal/web/login_guard.py) on every path that signs in.
 LOGIN_URL = "login"
-AUTHENTICATION_BACKENDS = ["mdrportal.login_guard.GuardedModelBackend"]
+AUTHENTICATION_BACKENDS = ["mdrportal.web.login_guard.GuardedModelBackend"]
 
 PHONENUMBER_DB_FORMAT = "E164"
 PHONENUMBER_DEFAULT_FORMAT = "E164"
@@ -187,17 +187,17 @@ CELERY_QUEUES_BY_JOB = ("dial", "runs", "actions", "mail", "sweep")
 CELERY_TASK_QUEUES = [Queue(name) for name in CELERY_QUEUES_BY_JOB]
 CELERY_TASK_DEFAULT_QUEUE = "runs"
 CELERY_TASK_ROUTES = {
-    "escalation.dispatch_calls": {"queue": "dial"},
+    "escalation.calls_dispatch": {"queue": "dial"},
     "escalation.place_*": {"queue": "dial"},
     # Asking the phone provider about a late call, or hanging one up: the provider's work, like placing.
-    "escalation.check_call": {"queue": "dial"},
-    "escalation.hang_up_call": {"queue": "dial"},
-    "escalation.advance_run": {"queue": "runs"},
-    "escalation.tell_customer": {"queue": "runs"},
-    "escalation.send_email": {"queue": "mail"},
-    "escalation.send_text": {"queue": "mail"},
-    "escalation.sweep": {"queue": "sweep"},
-    "incidents.sweep_actions": {"queue": "sweep"},
+    "escalation.call_check": {"queue": "dial"},
+    "escalation.call_hang_up": {"queue": "dial"},
+    "escalation.run_advance": {"queue": "runs"},
+    "escalation.customer_tell": {"queue": "runs"},
+    "escalation.email_send": {"queue": "mail"},
+    "escalation.text_send": {"queue": "mail"},
+    "escalation.escalation_sweep": {"queue": "sweep"},
+    "incidents.actions_sweep": {"queue": "sweep"},
     "incidents.*": {"queue": "actions"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -223,7 +223,7 @@ if CONNECTOR_ALLOW_LOCAL_URLS and not DEBUG:
     raise ImproperlyConfigured(
         "CONNECTOR_ALLOW_LOCAL_URLS is for the embedded default and tests: it cannot be on when DEBUG is off."
     )
-# Connector secrets at rest (mdrportal/secret_fields.py): Fernet keys, comma-separated; the first encrypts.
+# Connector secrets at rest (mdrportal/core/secret_fields.py): Fernet keys, comma-separated; the first encrypts.
 # Unset in production is an error; the embedded default derives one from SECRET_KEY.
 SECRETS_ENCRYPTION_KEYS = env_fernet_keys(
     "SECRETS_ENCRYPTION_KEYS", derive_from=SECRET_KEY if DEBUG else None
@@ -236,12 +236,12 @@ ACTION_RUN_TIMEOUT_SECONDS = env_int("ACTION_RUN_TIMEOUT_SECONDS", 120, minimum=
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 5, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-actions": {
-        "task": "incidents.sweep_actions",
+        "task": "incidents.actions_sweep",
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
     "sweep-escalation": {
-        "task": "escalation.sweep",
+        "task": "escalation.escalation_sweep",
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
@@ -339,27 +339,28 @@ if SENTRY_DSN:
 # How many proxies we run in front of the portal, each appending to X-Forwarded-For; 0 ignores the header.
 # The client address it gives is used for the sign-in lock, throttles and authorization evidence.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
-# The second factor (mdrportal/second_factor.py): TOTP and recovery codes on django-otp's devices.
+# The second factor (mdrportal/web/second_factor.py): TOTP and recovery codes on django-otp's devices.
 INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static"]
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-    "mdrportal.second_factor.SecondFactorMiddleware",
+    "mdrportal.web.second_factor.SecondFactorMiddleware",
 )
 OTP_TOTP_ISSUER = "MDR Portal"
 # Deciding in the portal needs a second factor passed at most this long ago.
 SECOND_FACTOR_STEP_UP_HOURS = env_int("SECOND_FACTOR_STEP_UP_HOURS", 12, minimum=1, maximum=24 * 14)
-# Control characters (NUL above all) are refused in every page, link and API input (mdrportal/text_input.py).
+# Control characters (NUL above all) are refused in every page, link and API input (mdrportal/core/text_input.py).
 MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware"), "mdrportal.text_input.SafeInputMiddleware"
+    MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware"),
+    "mdrportal.core.text_input.SafeInputMiddleware",
 )
 REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
-    "mdrportal.text_input.SafeJSONParser",
-    "mdrportal.text_input.SafeFormParser",
-    "mdrportal.text_input.SafeMultiPartParser",
+    "mdrportal.core.text_input.SafeJSONParser",
+    "mdrportal.core.text_input.SafeFormParser",
+    "mdrportal.core.text_input.SafeMultiPartParser",
 ]
 # Test calls cost money and go to numbers customer admins type: at most this many per tenant in 24 hours.
 TEST_CALLS_PER_TENANT_PER_DAY = env_int("TEST_CALLS_PER_TENANT_PER_DAY", 10, minimum=0, maximum=1000)
-# The shared cache, for the API's throttles (mdrportal/throttles.py): every web process counts in it.
+# The shared cache, for the API's throttles (mdrportal/api/throttles.py): every web process counts in it.
 CACHE_URL = env_url("CACHE_URL", RATE_LIMIT_REDIS_URL or "", schemes=("redis", "rediss"))
 if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
@@ -369,4 +370,4 @@ else:
 CACHES["default"]["KEY_PREFIX"] = "mdrportal"
 API_TOKEN_RATE = env_rate("API_TOKEN_RATE", "10/min")
 API_WRITE_RATE = env_rate("API_WRITE_RATE", "120/min")
-REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["mdrportal.throttles.WriteThrottle"]
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["mdrportal.api.throttles.WriteThrottle"]

@@ -1,5 +1,5 @@
 """The numbers /metrics shows, read from the database and the broker at scrape time, so that every web
-process and worker agrees without sharing memory; the event counters live in mdrportal/metrics.py."""
+process and worker agrees without sharing memory; the event counters live in mdrportal/core/metrics.py."""
 
 from __future__ import annotations
 

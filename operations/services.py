@@ -14,7 +14,7 @@ from incidents.models import IdempotencyKey
 from operations.models import Heartbeat
 
 # The sweepers whose heartbeat /healthz reads: both run every SWEEP_INTERVAL_SECONDS from beat.
-SWEEPERS = ("escalation.sweep", "incidents.sweep_actions")
+SWEEPERS = ("escalation.escalation_sweep", "incidents.actions_sweep")
 
 
 def heartbeat_record(*, name: str, at: datetime | None = None) -> None:

@@ -7,6 +7,8 @@ from typing import Any
 
 from celery.signals import task_postrun, task_prerun, task_success
 
+from escalation.models import NotificationRun
+from incidents.models import ResponseAction
 from mdrportal import logs
 from operations.services import SWEEPERS, heartbeat_record
 
@@ -14,16 +16,13 @@ log = logging.getLogger(__name__)
 
 # Which argument of which task names what the task is about.
 _TASK_SUBJECT = {
-    "incidents.execute_action": "action_id",
-    "escalation.advance_run": "run_id",
-    "escalation.tell_customer": "incident_id",
+    "incidents.action_run": "action_id",
+    "escalation.run_advance": "run_id",
+    "escalation.customer_tell": "incident_id",
 }
 
 
 def _incident_of(kind: str, pk: Any) -> int | None:
-    from escalation.models import NotificationRun
-    from incidents.models import ResponseAction
-
     if kind == "incident_id":
         return pk
     model = ResponseAction if kind == "action_id" else NotificationRun

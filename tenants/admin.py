@@ -14,9 +14,9 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 
 from incidents.selectors import action_type_choices
-from mdrportal.admin_readonly import ReadOnlyAdminMixin
-from mdrportal.login_guard import login_unlock
-from mdrportal.second_factor import second_factor_reset
+from mdrportal.core.admin_readonly import ReadOnlyAdminMixin
+from mdrportal.web.login_guard import login_unlock
+from mdrportal.web.second_factor import second_factor_reset
 from tenants.forms import ActionPerformerFormSet, ContactInlineForm, ContactInlineFormSet
 from tenants.models import (
     ActionPerformer,

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
 
-from mdrportal.append_only import AppendOnlyModel
+from mdrportal.core.append_only import AppendOnlyModel
 from tenants.channels import default_channels, validate_channels
 
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
-from escalation.ratelimit import RedisCallPacer
+from escalation.calls.pace import RedisCallPacer
 from incidents.connectors import addresses
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from escalation.dispatch import calls_dispatch
+from escalation.calls.dispatch import calls_dispatch
+from escalation.calls.progress import call_update
 from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunState
-from escalation.progress import call_update
-from escalation.services import run_advance
+from escalation.runs.services import run_advance
 
 
 def advance(run: NotificationRun) -> NotificationRun:

@@ -23,11 +23,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 import escalation.tasks  # noqa: F401 - the worker's tasks, run by name
 import incidents.tasks  # noqa: F401
-from escalation.acknowledgments import acknowledgment_record
-from escalation.dispatch import call_claim_next, call_place
-from escalation.lifecycle import incident_change_status
-from escalation.link_use import link_use
-from escalation.links import LinkError, LinkPurpose, link_make, link_read
+from escalation.acknowledgments.services import acknowledgment_record
+from escalation.calls.dispatch import call_claim_next, call_place
+from escalation.calls.progress import call_update
+from escalation.links.tokens import LinkError, LinkPurpose, link_make, link_read
+from escalation.links.use import link_use
 from escalation.models import (
     ATTEMPT_OUTCOMES,
     Acknowledgment,
@@ -39,8 +39,8 @@ from escalation.models import (
     TextStatus,
 )
 from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
-from escalation.progress import call_update
-from escalation.services import notification_start
+from escalation.runs.lifecycle import incident_change_status
+from escalation.runs.services import notification_start
 from escalation.sms.inbound import InboundText, sms_received
 from incidents.models import (
     ACTIVE_INCIDENT_STATUSES,
@@ -147,7 +147,7 @@ class EscalationModel(RuleBasedStateMachine):
 
     def deliver(self, name: str, args: list[Any]) -> None:
         """A worker runs the task the broker handed it, by its registered name."""
-        if name == "escalation.dispatch_calls":
+        if name == "escalation.calls_dispatch":
             while (request := call_claim_next(self.phone.name)) is not None:
                 call_place(request, self.phone)
             return
@@ -240,7 +240,9 @@ class EscalationModel(RuleBasedStateMachine):
 
     @rule()
     def the_sweeper_runs(self) -> None:
-        self.step(lambda: (app.tasks["escalation.sweep"](), app.tasks["incidents.sweep_actions"]()))
+        self.step(
+            lambda: (app.tasks["escalation.escalation_sweep"](), app.tasks["incidents.actions_sweep"]())
+        )
 
     @rule(seconds=st.sampled_from([1, 5, 20, 45, 120, 400]))
     def time_passes(self, seconds: int) -> None:
@@ -533,8 +535,8 @@ def run_model(
     )
     with (
         mock.patch.object(app, "send_task", send_task),
-        mock.patch("escalation.dispatch.phone_backend", backend),
-        mock.patch("escalation.progress.phone_backend_named", backend),
+        mock.patch("escalation.calls.dispatch.phone_backend", backend),
+        mock.patch("escalation.calls.progress.phone_backend_named", backend),
     ):
         run_state_machine_as_test(factory, settings=options)
     return {

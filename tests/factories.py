@@ -17,7 +17,7 @@ from incidents.connectors.base import ActionRequest
 from incidents.models import Incident, ResponseAction, Severity
 from incidents.selectors import action_type_by_code
 from incidents.services import action_propose, incident_open
-from mdrportal import second_factor
+from mdrportal.web import second_factor
 from tenants.models import ApiTokenSecondFactor, Contact, Partner, ResponseMode, Role, Tenant, Tier
 from tenants.services import (
     contact_create,

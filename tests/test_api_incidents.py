@@ -12,7 +12,6 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from incidents import api as incidents_api
 from incidents.models import (
     Authorization,
     EventKind,
@@ -24,6 +23,7 @@ from incidents.models import (
 )
 from incidents.selectors import authorization_text
 from incidents.services import incident_set_status
+from mdrportal.api import incidents as incidents_api
 from tenants.models import Role
 from tests.factories import (
     api_token,

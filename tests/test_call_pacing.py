@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import escalation.tasks  # noqa: F401 - the worker's tasks, run by name
-from escalation.dispatch import calls_dispatch
+from escalation.calls.dispatch import calls_dispatch
+from escalation.calls.pace import DatabaseCallPacer, Grant, RedisCallPacer, pace_microseconds
 from escalation.models import CallAttempt, CallOutcome, CallPace
 from escalation.phone.base import CallRequest, PlacedCall
-from escalation.ratelimit import DatabaseCallPacer, Grant, RedisCallPacer, pace_microseconds
-from escalation.services import notification_start, run_advance
+from escalation.runs.services import notification_start, run_advance
 from incidents.models import Severity
 from mdrportal.celery import app
 from tests.factories import make_incident, make_tenant
@@ -41,7 +41,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     clock = Clock(1_800_000_000.0)
-    monkeypatch.setattr("escalation.ratelimit.time.time", clock)
+    monkeypatch.setattr("escalation.calls.pace.time.time", clock)
     return clock
 
 
@@ -116,7 +116,7 @@ def test_no_sliding_second_holds_more_than_cps_database_grants(per_second: int, 
     pacer = DatabaseCallPacer(per_second=per_second, name=name)
     answers = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("escalation.ratelimit.time.time", clock)
+        patch.setattr("escalation.calls.pace.time.time", clock)
         for step in steps:
             clock.now += step
             answers.append(pacer.acquire())
@@ -179,7 +179,7 @@ class RecordingPhone:
 @pytest.fixture
 def phone(monkeypatch) -> RecordingPhone:
     phone = RecordingPhone()
-    monkeypatch.setattr("escalation.dispatch.phone_backend", lambda: phone)
+    monkeypatch.setattr("escalation.calls.dispatch.phone_backend", lambda: phone)
     return phone
 
 
@@ -192,7 +192,7 @@ def sent(monkeypatch) -> list[tuple[str, list[Any], float | None]]:
     ) -> None:
         messages.append((name, list(args or []), countdown))
 
-    monkeypatch.setattr("mdrportal.nudges.app.send_task", send_task)
+    monkeypatch.setattr("mdrportal.celery.app.send_task", send_task)
     return messages
 
 
@@ -208,7 +208,9 @@ def test_the_dispatcher_never_sleeps_for_a_slot_and_sends_one_waker_for_the_next
     settings, phone, sent, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
     settings.TWILIO_CPS = 1
-    monkeypatch.setattr("escalation.dispatch.time.sleep", lambda seconds: pytest.fail("the dispatcher slept"))
+    monkeypatch.setattr(
+        "escalation.calls.dispatch.time.sleep", lambda seconds: pytest.fail("the dispatcher slept")
+    )
     queued_calls(3)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -216,7 +218,7 @@ def test_the_dispatcher_never_sleeps_for_a_slot_and_sends_one_waker_for_the_next
         assert calls_dispatch() == 1
         assert calls_dispatch() == 0  # a second nudge in the same second: the waker is already on its way
 
-    wakers = [m for m in sent if m[0] == "escalation.dispatch_calls"]
+    wakers = [m for m in sent if m[0] == "escalation.calls_dispatch"]
     assert len(wakers) == 1
     assert 0 < wakers[0][2] <= 1
     assert len(phone.placed) == 1
@@ -227,13 +229,13 @@ def test_the_dispatcher_never_sleeps_for_a_slot_and_sends_one_waker_for_the_next
 def test_advancing_a_run_places_its_call_in_the_same_task_after_its_step_commits(phone, sent) -> None:
     run = notification_start(incident=make_incident(make_tenant(phones=2)), by=None)
 
-    app.tasks["escalation.advance_run"](run.pk)
+    app.tasks["escalation.run_advance"](run.pk)
 
     call = CallAttempt.objects.get(run=run)
     assert (call.outcome, call.provider_sid) == (CallOutcome.DIALING, f"CA{call.pk:032d}")
     # Placed outside any transaction, once the claim had committed; no second hop through the dispatcher.
     assert phone.placed == [(call.pk, False, CallOutcome.DIALING)]
-    assert not [m for m in sent if m[0] == "escalation.dispatch_calls"]
+    assert not [m for m in sent if m[0] == "escalation.calls_dispatch"]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -243,12 +245,12 @@ def test_the_one_hop_keeps_fairness_a_more_urgent_waiting_call_goes_first(settin
     run_advance(urgent.pk)  # queued; its own dispatch has not come yet
     low = notification_start(incident=make_incident(make_tenant(phones=1), severity=Severity.LOW), by=None)
 
-    app.tasks["escalation.advance_run"](low.pk)
+    app.tasks["escalation.run_advance"](low.pk)
 
     # The one slot went to the critical incident's call; the low one waits for the next slot's dispatcher.
     assert [placed[0] for placed in phone.placed] == [CallAttempt.objects.get(run=urgent).pk]
     assert CallAttempt.objects.get(run=low).outcome == CallOutcome.QUEUED
-    (waker,) = [m for m in sent if m[0] == "escalation.dispatch_calls"]
+    (waker,) = [m for m in sent if m[0] == "escalation.calls_dispatch"]
     assert 0 < waker[2] <= 1
 
 
@@ -265,6 +267,6 @@ def test_a_placed_call_moves_its_run_on_at_its_ring_deadline(
     run.refresh_from_db()
     deadline = call.placed_at.timestamp() + run.ring_timeout_seconds + 30  # Twilio's grace for its callback
     assert run.next_step_at.timestamp() == pytest.approx(deadline)
-    (nudge,) = [m for m in sent if m[0] == "escalation.advance_run"]
+    (nudge,) = [m for m in sent if m[0] == "escalation.run_advance"]
     assert nudge[1] == [run.pk]
     assert nudge[2] == pytest.approx(run.ring_timeout_seconds + 30, abs=5)

@@ -24,12 +24,12 @@ def test_the_redis_broker_is_reachable() -> None:
 @pytest.mark.parametrize(
     ("task", "queue"),
     [
-        ("escalation.dispatch_calls", "dial"),
-        ("escalation.advance_run", "runs"),
-        ("incidents.execute_action", "actions"),
-        ("escalation.send_email", "mail"),
-        ("escalation.sweep", "sweep"),
-        ("incidents.sweep_actions", "sweep"),
+        ("escalation.calls_dispatch", "dial"),
+        ("escalation.run_advance", "runs"),
+        ("incidents.action_run", "actions"),
+        ("escalation.email_send", "mail"),
+        ("escalation.escalation_sweep", "sweep"),
+        ("incidents.actions_sweep", "sweep"),
         ("escalation.some_future_task", "runs"),
     ],
 )

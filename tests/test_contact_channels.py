@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from escalation.services import notification_start, run_advance
+from escalation.runs.services import notification_start, run_advance
 from tenants.channels import SMS_NEEDS_PHONE
 from tenants.models import Contact, Role, SettingsChange, Tenant
 from tenants.services import contact_create, contact_update

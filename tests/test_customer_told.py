@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from escalation.customer import customer_tell
 from escalation.models import EmailKind, RunPurpose, RunState
-from escalation.services import notification_start
+from escalation.runs.customer import customer_tell
+from escalation.runs.services import notification_start
 from escalation.sweep import escalation_sweep
 from incidents.execution import action_run
 from incidents.models import ActionStatus, EventKind
@@ -21,11 +21,11 @@ def test_the_first_action_needing_authorization_starts_notification_by_itself(
     django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
     sent: list[tuple[str, list]] = []
-    monkeypatch.setattr("mdrportal.nudges.app.send_task", lambda name, args, **kw: sent.append((name, args)))
+    monkeypatch.setattr("mdrportal.celery.app.send_task", lambda name, args, **kw: sent.append((name, args)))
     incident = make_incident(make_tenant())
     with django_capture_on_commit_callbacks(execute=True):
         action = propose(incident, "isolate_endpoint")
-    assert ("escalation.tell_customer", [incident.pk]) in sent
+    assert ("escalation.customer_tell", [incident.pk]) in sent
     run = customer_tell(incident.pk)
     assert run is not None and run.purpose == RunPurpose.NOTIFY and run.started_by is None
     assert list(run.actions.all()) == [action]
@@ -98,7 +98,7 @@ def test_the_sweeper_catches_a_lost_nudge() -> None:
 
 
 def test_a_closed_incident_tells_nobody() -> None:
-    from escalation.lifecycle import incident_change_status
+    from escalation.runs.lifecycle import incident_change_status
 
     incident = make_incident(make_tenant())
     propose(incident, "isolate_endpoint")

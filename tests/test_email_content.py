@@ -9,10 +9,10 @@ from django.conf import settings
 from django.core import mail
 from django.db import transaction
 
-from escalation.emails import email_send, emails_claim
-from escalation.links import Link, LinkPurpose, link_read
+from escalation.emails.services import email_send, emails_claim
+from escalation.links.tokens import Link, LinkPurpose, link_read
 from escalation.models import NotificationRun, RunPurpose
-from escalation.services import notification_start, run_advance
+from escalation.runs.services import notification_start, run_advance
 from incidents.execution import action_run
 from incidents.models import ActionStatus, Incident, ResponseAction
 from incidents.services import incident_open, incident_take_fallback

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from escalation.emails import emails_claim
+from escalation.emails.services import emails_claim
 from escalation.models import EmailKind, EmailNotification, EmailOutcome, NotificationRun, RunPurpose
-from escalation.services import notification_start, run_advance
+from escalation.runs.services import notification_start, run_advance
 from incidents.models import Incident
 from tenants.models import Contact, Partner, ResponseMode, Tenant
 from tenants.services import contact_create

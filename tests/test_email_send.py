@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from escalation.emails import INTERRUPTED, email_send, emails_claim, emails_fail_interrupted
+from escalation.emails.services import INTERRUPTED, email_send, emails_claim, emails_fail_interrupted
 from escalation.models import EmailNotification, EmailOutcome, NotificationRun
 from incidents.models import Channel, EventKind, Incident, TimelineEvent
 from tests.factories import make_incident, make_tenant, propose
@@ -60,11 +60,11 @@ def test_duplicate_deliveries_of_the_send_task_send_once() -> None:
 
 
 def test_the_send_task_runs_the_service() -> None:
-    from escalation.tasks import send_email
+    from escalation.tasks import email_send
 
     _, (row,) = claimed()
-    send_email.apply(args=[row.pk])  # the task as a worker runs it, without a broker
-    send_email.apply(args=[row.pk])
+    email_send.apply(args=[row.pk])  # the task as a worker runs it, without a broker
+    email_send.apply(args=[row.pk])
     assert len(mail.outbox) == 1
 
 

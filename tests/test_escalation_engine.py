@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from escalation.acknowledgments import acknowledgment_record
-from escalation.customer import customer_tell
-from escalation.dispatch import call_claim_next
+from escalation.acknowledgments.services import acknowledgment_record
+from escalation.calls.dispatch import call_claim_next
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome, NotificationRun, RunPurpose, RunState
-from escalation.services import notification_start, run_advance
+from escalation.runs.customer import customer_tell
+from escalation.runs.services import notification_start, run_advance
 from incidents.execution import action_run
 from incidents.models import ActionStatus, Basis, EventKind, Incident, Severity
 from tenants.models import ResponseMode, Role, Tier
@@ -101,7 +101,7 @@ def test_the_second_contact_pressing_1_stops_the_tree_and_authorizes_nothing() -
 def test_every_ending_without_the_digit_is_an_attempt_without_acknowledgment(
     status: str, answered_by: str, outcome: str
 ) -> None:
-    from escalation.progress import call_update
+    from escalation.calls.progress import call_update
 
     run = notification_start(incident=make_incident(make_tenant(phones=1)), by=None)
     call = ringing(run)
@@ -158,7 +158,7 @@ def test_starting_twice_gives_the_same_run() -> None:
 
 
 def test_a_call_whose_status_is_late_ends_only_on_the_providers_word(settings) -> None:
-    from escalation.progress import call_check
+    from escalation.calls.progress import call_check
 
     settings.CALL_STATUS_GRACE_SECONDS = 0
     run = notification_start(incident=make_incident(make_tenant(phones=2)), by=None)
@@ -173,7 +173,7 @@ def test_a_call_whose_status_is_late_ends_only_on_the_providers_word(settings) -
 
 
 def test_an_answered_call_past_its_ring_timeout_keeps_the_run_waiting(settings) -> None:
-    from escalation.progress import call_check, call_update
+    from escalation.calls.progress import call_check, call_update
 
     settings.CALL_STATUS_GRACE_SECONDS = 0
     incident = make_incident(make_tenant(phones=1, fallback=True))
@@ -192,7 +192,7 @@ def test_an_answered_call_past_its_ring_timeout_keeps_the_run_waiting(settings) 
 
 
 def test_a_late_or_repeated_callback_changes_nothing() -> None:
-    from escalation.progress import call_update
+    from escalation.calls.progress import call_update
 
     incident = make_incident(make_tenant(phones=2))
     run = notification_start(incident=incident, by=None)
@@ -225,7 +225,7 @@ def test_the_most_severe_incident_is_called_first_and_every_runs_first_call_befo
     advance(runs[critical_a.pk])
     # critical_a's second call is queued too, as if its first had ended before the others started.
     first = call_claim_next("simulated")
-    from escalation.progress import call_update
+    from escalation.calls.progress import call_update
 
     call_update(attempt_id=first.attempt_id, status="busy")
     for incident in (critical_a, low, critical_b):

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome, NotificationRun, RunPurpose, RunState
-from escalation.services import notification_start
+from escalation.runs.services import notification_start
 from incidents.models import ActionStatus, Basis, EventKind, Incident, ResponseAction
 from tenants.models import ResponseMode, Tier
 from tests.factories import make_incident, make_tenant, propose

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 from django.test import Client
 
-from escalation.acknowledgments import acknowledgment_record
-from escalation.lifecycle import incident_change_status
+from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunPurpose, RunState
+from escalation.runs.lifecycle import incident_change_status
 from incidents.models import ActionStatus, Basis, Channel, EventKind, Incident, IncidentStatus, ResponseAction
 from tenants.models import ResponseMode, Role
 from tenants.services import tenant_update_settings

@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from escalation.acknowledgments import acknowledgment_record
-from escalation.dispatch import call_claim_next, calls_dispatch
+from escalation.acknowledgments.services import acknowledgment_record
+from escalation.calls.dispatch import call_claim_next, calls_dispatch
 from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunState
 from escalation.phone.base import PhoneError
-from escalation.services import notification_start
+from escalation.runs.services import notification_start
 from incidents.models import ActionStatus, Authorization, Channel, EventKind
 from incidents.selectors import authorization_text
 from incidents.services import authorization_record
@@ -65,7 +65,7 @@ def _backoff_passes(run: NotificationRun) -> None:
 def test_a_provider_that_refuses_every_call_never_becomes_a_fallback(monkeypatch, refusal: str) -> None:
     incident, isolate = _collaborate_with_fallback()
     down = DownPhone(f"Twilio refused the call: {refusal}", permanent="401" in refusal)
-    monkeypatch.setattr("escalation.dispatch.phone_backend", lambda: down)
+    monkeypatch.setattr("escalation.calls.dispatch.phone_backend", lambda: down)
     run = notification_start(incident=incident, by=None)
     for _ in range(6):  # every contact's try, again and again after each backoff
         advance(run)
@@ -88,7 +88,7 @@ def test_a_provider_that_refuses_every_call_never_becomes_a_fallback(monkeypatch
 def test_a_failed_try_waits_for_its_backoff_and_the_tree_goes_on_meanwhile(monkeypatch) -> None:
     incident, _ = _collaborate_with_fallback(phones=2)
     run = notification_start(incident=incident, by=None)
-    monkeypatch.setattr("escalation.dispatch.phone_backend", lambda: DownPhone())
+    monkeypatch.setattr("escalation.calls.dispatch.phone_backend", lambda: DownPhone())
     advance(run)
     calls_dispatch(max_seconds=2)  # the first contact's call is refused
     monkeypatch.undo()
@@ -107,7 +107,7 @@ def test_a_failed_try_waits_for_its_backoff_and_the_tree_goes_on_meanwhile(monke
 def test_when_the_provider_recovers_the_fallback_carries_the_attempts_that_rang_as_proof(monkeypatch) -> None:
     incident, isolate = _collaborate_with_fallback(phones=1)
     run = notification_start(incident=incident, by=None)
-    monkeypatch.setattr("escalation.dispatch.phone_backend", lambda: DownPhone())
+    monkeypatch.setattr("escalation.calls.dispatch.phone_backend", lambda: DownPhone())
     advance(run)
     calls_dispatch(max_seconds=2)
     monkeypatch.undo()

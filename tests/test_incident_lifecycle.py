@@ -8,14 +8,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
-from escalation.acknowledgments import acknowledgment_record
-from escalation.calls import call_placed
-from escalation.dispatch import call_claim_next
-from escalation.lifecycle import incident_change_status
-from escalation.links import LinkPurpose, link_url
+from escalation.acknowledgments.services import acknowledgment_record
+from escalation.calls.dispatch import call_claim_next
+from escalation.calls.progress import call_hang_up
+from escalation.calls.records import call_placed
+from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import CallOutcome, RunState
-from escalation.progress import call_hang_up
-from escalation.services import notification_start
+from escalation.runs.lifecycle import incident_change_status
+from escalation.runs.services import notification_start
 from incidents.execution import action_claim
 from incidents.models import ActionStatus, Authorization, Channel, EventKind, IncidentStatus
 from incidents.selectors import authorization_text

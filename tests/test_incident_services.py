@@ -231,7 +231,7 @@ def test_incident_status_follows_its_transitions() -> None:
 
 
 def test_an_authorization_is_immutable() -> None:
-    from mdrportal.append_only import AppendOnlyError
+    from mdrportal.core.append_only import AppendOnlyError
 
     incident = make_incident(make_tenant())
     authorization = record(incident, [propose(incident, "isolate_endpoint")])

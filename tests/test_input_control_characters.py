@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from escalation.links import LinkPurpose, link_url
+from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import UsedLink
 from incidents.models import Authorization, Incident
 from tenants.models import Contact, Role

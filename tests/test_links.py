@@ -8,7 +8,7 @@ import pytest
 from django.core import signing
 from django.db import transaction
 
-from escalation.links import SALT, LinkError, LinkPurpose, link_consume, link_make, link_read, link_url
+from escalation.links.tokens import SALT, LinkError, LinkPurpose, link_consume, link_make, link_read, link_url
 from escalation.models import UsedLink
 
 pytestmark = pytest.mark.django_db

@@ -14,9 +14,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
-from escalation.links import LinkPurpose, link_make, link_url
+from escalation.links.tokens import LinkPurpose, link_make, link_url
 from escalation.models import Acknowledgment, NotificationRun, RunState, UsedLink
-from escalation.services import notification_start
+from escalation.runs.services import notification_start
 from incidents.models import (
     ActionStatus,
     Authorization,

@@ -17,10 +17,10 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from escalation.links import LinkPurpose, link_url
+from escalation.links.tokens import LinkPurpose, link_url
 from incidents.models import Authorization
-from mdrportal.client_address import client_address
-from mdrportal.login_guard import MAX_FAILURES
+from mdrportal.core.client_address import client_address
+from mdrportal.web.login_guard import MAX_FAILURES
 from tenants.models import LoginThrottle
 from tests.factories import (
     PASSWORD,

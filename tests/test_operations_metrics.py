@@ -67,7 +67,7 @@ def test_calls_actions_fallbacks_and_durations_come_from_the_rows(client) -> Non
     Incident.objects.filter(pk=incident.pk).update(fallback_taken_at=timezone.now())
     old = make_incident(make_tenant())
     Incident.objects.filter(pk=old.pk).update(opened_at=timezone.now() - timedelta(days=8))
-    heartbeat_record(name="escalation.sweep", at=timezone.now() - timedelta(seconds=30))
+    heartbeat_record(name="escalation.escalation_sweep", at=timezone.now() - timedelta(seconds=30))
 
     samples = scrape(client)
 
@@ -87,15 +87,15 @@ def test_calls_actions_fallbacks_and_durations_come_from_the_rows(client) -> Non
     containment = samples["mdr_incident_open_to_containment_seconds_bucket"]
     assert containment[(("le", "120.0"),)] == 0 and containment[(("le", "300.0"),)] == 1
     assert samples["mdr_incident_open_to_containment_seconds_sum"][()] == pytest.approx(200)
-    assert 29 <= samples["mdr_sweeper_lag_seconds"][(("sweeper", "escalation.sweep"),)] < 60
+    assert 29 <= samples["mdr_sweeper_lag_seconds"][(("sweeper", "escalation.escalation_sweep"),)] < 60
 
 
 def test_queue_depth_is_read_from_the_broker(client) -> None:
     with app.connection_for_write() as connection:
         app.control.purge(connection=connection)
-    app.send_task("escalation.send_email", args=[0])
-    app.send_task("escalation.send_email", args=[0])
-    app.send_task("incidents.execute_action", args=[0])
+    app.send_task("escalation.email_send", args=[0])
+    app.send_task("escalation.email_send", args=[0])
+    app.send_task("incidents.action_run", args=[0])
     try:
         depth = scrape(client)["mdr_queue_depth"]
         assert depth[(("queue", "mail"),)] == 2

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from escalation.models import UsedLink
 from incidents.models import IdempotencyKey
-from mdrportal.append_only import AppendOnlyError
+from mdrportal.core.append_only import AppendOnlyError
 from operations.services import used_link_retention
 from tests.factories import make_analyst, make_incident, make_tenant
 

@@ -20,7 +20,7 @@ import pytest
 from django.test import Client
 
 from escalation.models import CallAttempt, CallOutcome
-from escalation.services import notification_start
+from escalation.runs.services import notification_start
 from incidents.models import ActionAttempt, ActionStatus, ResponseAction
 from tenants.models import ResponseMode
 from tests.factories import make_incident, make_tenant, propose

@@ -180,14 +180,14 @@ TABLE: dict[str, list[Check]] = {
     ],
     # The simulated phone: absent in production, for MDR staff only in development.
     "dev/phone/": [
-        Check("get", lambda w: reverse("phone:simulated"), nobody(404)),
-        Check("get", lambda w: reverse("phone:simulated"), nobody(ADMIN_LOGIN), debug=True),
+        Check("get", lambda w: reverse("simulated_phone:page"), nobody(404)),
+        Check("get", lambda w: reverse("simulated_phone:page"), nobody(ADMIN_LOGIN), debug=True),
     ],
     "dev/phone/<int:attempt_id>/<slug:button>/": [
-        Check("post", lambda w: reverse("phone:press", args=[1, "answer-press-1"]), nobody(404)),
+        Check("post", lambda w: reverse("simulated_phone:press", args=[1, "answer-press-1"]), nobody(404)),
         Check(
             "post",
-            lambda w: reverse("phone:press", args=[1, "answer-press-1"]),
+            lambda w: reverse("simulated_phone:press", args=[1, "answer-press-1"]),
             nobody(ADMIN_LOGIN),
             debug=True,
         ),

@@ -8,11 +8,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from escalation.dispatch import calls_dispatch
+from escalation.calls.dispatch import calls_dispatch
+from escalation.calls.progress import call_update
 from escalation.models import CallAttempt
-from escalation.progress import call_update
+from mdrportal.web.tenant_forms import NEEDS_A_WAY, PHONE_INVALID
 from tenants.models import Contact, Role, SettingsChange, Tenant
-from tenants.page_forms import NEEDS_A_WAY, PHONE_INVALID
 from tenants.rules import LAST_PHONE_CONTACT
 from tenants.services import contact_create, contact_update
 from tests.factories import login_verified, make_member, make_partner, make_tenant

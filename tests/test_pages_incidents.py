@@ -24,7 +24,7 @@ from incidents.models import (
 from incidents.selectors import authorization_text
 from incidents.services import incident_set_status
 from incidents.timeline import COLUMNS, format_duration
-from incidents.views import EVENTS_PER_PAGE, PAGE_SIZE, STATEMENT_REQUIRED
+from mdrportal.web.incident_views import EVENTS_PER_PAGE, PAGE_SIZE, STATEMENT_REQUIRED
 from tenants.models import ResponseMode, Role, Tenant
 from tests.factories import login_verified, make_incident, make_member, make_tenant, propose
 

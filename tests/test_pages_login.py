@@ -16,8 +16,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from mdrportal.login_guard import LOCKED_MESSAGE, MAX_FAILURES
 from mdrportal.security import CONTENT_SECURITY_POLICY
+from mdrportal.web.login_guard import LOCKED_MESSAGE, MAX_FAILURES
 from tenants.models import LoginThrottle, PartnerMembership, Role
 from tenants.services import tenant_update_settings
 from tests.factories import (

@@ -14,15 +14,11 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from escalation.dispatch import call_claim_next, calls_dispatch
+from escalation.calls.dispatch import call_claim_next, calls_dispatch
+from escalation.calls.progress import call_update
+from escalation.calls.test_calls import TEST_CALL_RANK, test_call_place
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome, RunState
-from escalation.progress import call_update
-from escalation.services import (
-    TEST_CALL_RANK,
-    notification_start,
-    run_advance,
-    test_call_place,
-)
+from escalation.runs.services import notification_start, run_advance
 from escalation.sweep import escalation_sweep
 from incidents.models import Severity, TimelineEvent
 from tenants.models import Role, SettingsChange, Tenant

@@ -7,14 +7,14 @@ import base64
 import pytest
 from pytest_django.fixtures import Settings
 
-from escalation.dispatch import calls_dispatch
+from escalation.calls.dispatch import calls_dispatch
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome
 from escalation.phone import twilio as twilio_backend
 from escalation.phone.base import CallRequest, PhoneError
 from escalation.phone.registry import phone_backend
 from escalation.phone.simulated import SimulatedPhone
 from escalation.phone.twilio import TwilioPhone
-from escalation.services import notification_start, run_advance
+from escalation.runs.services import notification_start, run_advance
 from tests.factories import UNPACED, make_incident, make_tenant
 from tests.fakes.http_server import HANG, FakeHTTPServer, Received, Reply, closed_port_url
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from escalation.emails import email_send
+from escalation.emails.services import email_send
 from escalation.models import CallAttempt, NotificationRun, TextMessage
+from escalation.phone.twiml import script_text
 from escalation.reader import ReaderCan, reader_can
+from escalation.runs.services import notification_start, run_advance
 from escalation.selectors import call_script
-from escalation.services import notification_start, run_advance
 from escalation.sms.outbound import text_body
-from escalation.twiml import script_text
 from incidents.models import Incident
 from tenants.models import Contact, Performer, ResponseMode, Tenant
 from tenants.services import contact_create, contact_update

@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents.models import Authorization
-from mdrportal import second_factor
+from mdrportal.web import second_factor
 from tenants.models import ApiTokenSecondFactor, Role, Tenant
 from tenants.services import tenant_update_settings
 from tests.factories import (

@@ -14,7 +14,7 @@ from pytest_django.fixtures import Settings
 from incidents.connector_settings import connector_configure
 from incidents.execution import connector_spec
 from incidents.models import ConnectorConfig
-from mdrportal.secret_fields import SecretUnreadable
+from mdrportal.core.secret_fields import SecretUnreadable
 from tests.factories import make_tenant
 
 SECRET = "hmac-signing-key-PLAINTEXT-4711"

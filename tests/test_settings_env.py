@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from mdrportal.env import env_bool, env_int, env_list, env_url
+from mdrportal.core.env import env_bool, env_int, env_list, env_url
 
 ROOT = Path(__file__).resolve().parent.parent
 # A well-formed key to encrypt connector secrets, which production settings require.

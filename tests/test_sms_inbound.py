@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from escalation.models import Acknowledgment, TextMessage, TextStatus
-from escalation.services import notification_start, run_advance
+from escalation.runs.services import notification_start, run_advance
 from escalation.sms.inbound import HELP, NOT_RECORDED, UNKNOWN, keyword
 from escalation.sms.send import sms_send, text_send
 from incidents.models import Channel, Incident, IncidentStatus

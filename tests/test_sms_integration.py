@@ -20,7 +20,7 @@ from escalation.models import (
     TextMessage,
     TextStatus,
 )
-from escalation.services import notification_start
+from escalation.runs.services import notification_start
 from incidents.models import ActionStatus, Authorization, Channel, EventKind, Incident
 from tenants.models import Contact
 from tenants.services import contact_update

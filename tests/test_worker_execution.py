@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from incidents.models import ActionStatus, EventKind, ResponseAction
-from incidents.tasks import execute_action
+from incidents.tasks import action_run
 from tenants.models import ResponseMode, Tenant
 from tests.factories import make_incident, make_tenant, propose
 from tests.fakes.http_server import HANG, FakeHTTPServer, Reply
@@ -93,7 +93,7 @@ def test_duplicate_deliveries_reach_the_platform_once(worker, platform) -> None:
     platform.server.script(ISOLATION, Reply(503, {"message": "slow down"}), platform.answer)
     action = propose(make_incident(sophos_tenant(platform)), "isolate_endpoint", target=ENDPOINTS[2])
     for _ in range(5):
-        execute_action.delay(action.pk)
+        action_run.delay(action.pk)
     wait_for_status(action, ActionStatus.SUCCEEDED)
     time.sleep(2)
     # One call for the first attempt (503), one for the retry the sweeper started: one per attempt.
@@ -105,9 +105,9 @@ def test_a_collaborate_action_without_authorization_never_reaches_the_platform(w
     tenant = sophos_tenant(platform, mode=ResponseMode.COLLABORATE)
     waiting = propose(make_incident(tenant), "isolate_endpoint", target=ENDPOINTS[3])
     for _ in range(3):
-        execute_action.delay(waiting.pk)
+        action_run.delay(waiting.pk)
     ResponseAction.objects.filter(pk=waiting.pk).update(status=ActionStatus.QUEUED, basis="authorize_mode")
-    execute_action.delay(waiting.pk)
+    action_run.delay(waiting.pk)
     # A later action that does run shows the worker got past the ones sent before it.
     marker = propose(make_incident(sophos_tenant(platform)), "isolate_endpoint", target=ENDPOINTS[4])
     wait_for_status(marker, ActionStatus.SUCCEEDED)

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from escalation.phone.base import PhoneBackend, PhoneError
 from escalation.phone.simulated import SimulatedPhone
+from escalation.phone.twilio import TwilioPhone
 
 
 def twilio_configured() -> bool:
@@ -14,8 +15,6 @@ def twilio_configured() -> bool:
 
 def phone_backend() -> PhoneBackend:
     if twilio_configured():
-        from escalation.phone.twilio import TwilioPhone
-
         return TwilioPhone()
     return SimulatedPhone()
 
@@ -25,8 +24,6 @@ def phone_backend_named(name: str) -> PhoneBackend:
     if name == SimulatedPhone.name:
         return SimulatedPhone()
     if name == "twilio" and twilio_configured():
-        from escalation.phone.twilio import TwilioPhone
-
         return TwilioPhone()
     raise PhoneError(
         f"The {name or 'unknown'} phone that placed this call is not configured.", permanent=True

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from twilio.request_validator import RequestValidator
 
-from mdrportal.metrics import WEBHOOK_SIGNATURE_FAILURES
+from mdrportal.core.metrics import WEBHOOK_SIGNATURE_FAILURES
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import phonenumbers
 from django.core.exceptions import ValidationError
 
-from escalation.acknowledgments import acknowledgment_record
+from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import TextMessage, TextStatus
 from escalation.reader import ReaderCan, acknowledged_line, reader_can
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from escalation.links import LinkPurpose, link_url
+from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import NotificationRun, RunPurpose, TextKind, TextMessage
 from escalation.reader import ask_line, reader_for
 from escalation.sms.send import sms_send, texts_allowed

@@ -6,6 +6,7 @@ from django.conf import settings
 
 from escalation.sms.base import SmsBackend
 from escalation.sms.simulated import SimulatedSms
+from escalation.sms.twilio import TwilioSms
 
 
 def twilio_messaging_configured() -> bool:
@@ -15,7 +16,5 @@ def twilio_messaging_configured() -> bool:
 
 def sms_backend() -> SmsBackend:
     if twilio_messaging_configured():
-        from escalation.sms.twilio import TwilioSms
-
         return TwilioSms()
     return SimulatedSms()

@@ -14,11 +14,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from escalation.models import NotificationRun, TextMessage, TextStatus
-from escalation.nudges import nudge
 from escalation.sms.base import SmsError, TextRequest
 from escalation.sms.registry import sms_backend
 from incidents.models import Channel, EventKind, Incident
 from incidents.services import timeline_record
+from mdrportal.core.nudges import nudge
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact
 
@@ -66,7 +66,7 @@ def sms_send(
 
 def nudge_text(text_id: int) -> None:
     """Ask a worker to send the text once this transaction commits; a lost nudge waits for the sweeper."""
-    nudge("escalation.send_text", text_id)
+    nudge("escalation.text_send", text_id)
 
 
 @transaction.atomic

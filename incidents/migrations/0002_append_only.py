@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db import migrations
 
-from mdrportal.append_only import RefuseUpdateAndDelete
+from mdrportal.core.append_only import RefuseUpdateAndDelete
 
 
 class Migration(migrations.Migration):

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from django.db import migrations, models
 
-import mdrportal.secret_fields
+import mdrportal.core.secret_fields
 
 
 def encrypt_stored(apps, schema_editor) -> None:
     ConnectorConfig = apps.get_model("incidents", "ConnectorConfig")
     for pk, secret in ConnectorConfig.objects.exclude(secret="").values_list("pk", "secret"):
-        encrypted = mdrportal.secret_fields.encrypt(secret)
+        encrypted = mdrportal.core.secret_fields.encrypt(secret)
         ConnectorConfig.objects.filter(pk=pk).update(secret=encrypted)
 
 
 def decrypt_stored(apps, schema_editor) -> None:
     ConnectorConfig = apps.get_model("incidents", "ConnectorConfig")
     for pk, token in ConnectorConfig.objects.exclude(secret="").values_list("pk", "secret"):
-        ConnectorConfig.objects.filter(pk=pk).update(secret=mdrportal.secret_fields.decrypt(token))
+        ConnectorConfig.objects.filter(pk=pk).update(secret=mdrportal.core.secret_fields.decrypt(token))
 
 
 class Migration(migrations.Migration):
@@ -36,6 +36,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="connectorconfig",
             name="secret",
-            field=mdrportal.secret_fields.EncryptedTextField(blank=True),
+            field=mdrportal.core.secret_fields.EncryptedTextField(blank=True),
         ),
     ]

@@ -15,10 +15,10 @@ from urllib.parse import parse_qs
 from django.test import Client
 from twilio.request_validator import RequestValidator
 
-from escalation.calls import call_placed
-from escalation.dispatch import call_claim_next
+from escalation.calls.dispatch import call_claim_next
+from escalation.calls.records import call_placed
 from escalation.models import CallAttempt
-from escalation.services import notification_start, run_advance
+from escalation.runs.services import notification_start, run_advance
 from incidents.models import Incident
 from tests.fakes.http_server import FakeHTTPServer, Received, Reply
 

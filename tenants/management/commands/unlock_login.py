@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from mdrportal.login_guard import login_unlock
+from mdrportal.web.login_guard import login_unlock
 
 
 class Command(BaseCommand):

@@ -1,0 +1,56 @@
+"""Acknowledgments: a contact or customer user says "we have it". Calls stop; nothing is authorized."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from escalation.models import Acknowledgment, CallAttempt, RunState
+from escalation.runs.states import runs_stop
+from incidents.models import Channel, EventKind, Incident
+from incidents.services import incident_lock, incident_must_be_active, timeline_record
+from tenants.models import Contact
+from tenants.rules import may_decide
+from tenants.selectors import role_at
+
+User = AbstractBaseUser | None
+
+
+def acknowledge(
+    incident: Incident, *, contact: Contact | None, user: User, channel: str, call: CallAttempt | None = None
+) -> Acknowledgment:
+    """Record an acknowledgment on a locked incident and stop its runs: somebody has it now."""
+    ack = Acknowledgment.objects.create(
+        incident=incident, contact=contact, user=user, channel=channel, call=call
+    )
+    who = contact.name if contact is not None else user.get_username()
+    timeline_record(
+        incident=incident,
+        kind=EventKind.ACKNOWLEDGED,
+        summary=f"{who} acknowledged ({Channel(channel).label.lower()}). This is not an authorization.",
+        by=user,
+        label=who,
+        channel=channel,
+        data={"acknowledgment": ack.pk, "call": call.pk if call else None},
+    )
+    # The current round, any round scheduled for later, and a report being phoned: somebody has it now.
+    runs_stop(incident, RunState.ACKNOWLEDGED)
+    return ack
+
+
+@transaction.atomic
+def acknowledgment_record(
+    *, incident: Incident, channel: str, contact: Contact | None = None, user: User = None
+) -> Acknowledgment:
+    """A contact or customer user says 'we have it': further calls stop. It authorizes nothing."""
+    locked = incident_lock(incident.pk)
+    incident_must_be_active(locked, what="acknowledging it")
+    if contact is None and user is None:
+        raise ValidationError("Say who acknowledges.", code="no_one")
+    if contact is not None and (contact.tenant_id != locked.tenant_id or not contact.active):
+        raise ValidationError({"contact": f"{contact} is not an active contact of {locked.tenant}."})
+    # Staff never acknowledge for the customer: that would stop the calls and so the no-answer fallback.
+    if user is not None and not may_decide(role_at(user, locked.tenant)):
+        raise ValidationError({"user": "Only the customer's admins and approvers acknowledge incidents."})
+    return acknowledge(locked, contact=contact, user=user, channel=channel)

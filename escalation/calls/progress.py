@@ -1,0 +1,111 @@
+"""What the phone says about a call: its status callbacks, a key pressed, the provider asked about a late
+call, a call hung up. Duplicate, late and out-of-order news is harmless; only a final status ends a call."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from escalation.acknowledgments.services import acknowledge
+from escalation.calls.records import call_could_not_notify, call_end, call_lock, call_ref
+from escalation.models import Acknowledgment, CallAttempt, CallOutcome
+from escalation.phone.base import PhoneError
+from escalation.phone.registry import phone_backend_named
+from escalation.runs.services import call_ended_advance
+from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel
+from incidents.services import incident_lock
+
+log = logging.getLogger(__name__)
+
+# Twilio's final call statuses other than "completed", and what each means.
+FINAL_STATUS = {
+    "busy": CallOutcome.BUSY,
+    "no-answer": CallOutcome.NO_ANSWER,
+    "failed": CallOutcome.FAILED,
+    "canceled": CallOutcome.CANCELED,
+}
+
+
+def _final_outcome(call: CallAttempt, status: str | None) -> str | None:
+    if status == "completed":
+        machine = call.answered_by.startswith(("machine", "fax"))
+        return CallOutcome.VOICEMAIL if machine else CallOutcome.NO_KEY
+    return FINAL_STATUS.get(status or "")
+
+
+def call_update(
+    *, attempt_id: int, status: str | None = None, digits: str | None = None, answered_by: str | None = None
+) -> None:
+    """Record what the phone says about a call.
+
+    A 1 pressed is an acknowledgment whatever the call's bookkeeping says, while the incident is active. On
+    a test call it acknowledges nothing: it only says that somebody heard the message. Ringing and answered
+    keep the call open: the run waits for its final status.
+    """
+    with transaction.atomic():
+        found = CallAttempt.objects.filter(pk=attempt_id).values_list("run__incident_id").first()
+        if found is None:
+            return
+        incident = incident_lock(found[0]) if found[0] is not None else None
+        call = call_lock(attempt_id)
+        pressed_1 = digits is not None and digits.strip() == "1"
+        if incident is None and pressed_1:  # a test call: somebody heard it, whatever the bookkeeping said
+            if call.outcome != CallOutcome.ACKNOWLEDGED:
+                call_end(call, CallOutcome.ACKNOWLEDGED)
+            return
+        if incident is not None:
+            call.run.incident = incident
+            if pressed_1 and not Acknowledgment.objects.filter(call=call).exists():
+                if call.outcome == CallOutcome.DIALING:
+                    call_end(call, CallOutcome.ACKNOWLEDGED)
+                if incident.status in ACTIVE_INCIDENT_STATUSES:
+                    acknowledge(incident, contact=call.contact, user=None, channel=Channel.PHONE, call=call)
+                return
+        if call.outcome != CallOutcome.DIALING:
+            final = status == "completed" or status in FINAL_STATUS
+            if final and call.provider_status != status:  # the provider's last word, for the record only
+                call.provider_status = status
+                call.save(update_fields=["provider_status"])
+            return  # already ended: a late or repeated callback changes nothing else
+        call.answered_by = (answered_by or call.answered_by)[:32]
+        call.provider_status = (status or call.provider_status)[:32]
+        call.save(update_fields=["answered_by", "provider_status"])
+        outcome = _final_outcome(call, status)
+        if outcome is None:
+            return  # queued, ringing, answered: the call goes on
+        if outcome == CallOutcome.FAILED:
+            call_end(call, outcome, note="the carrier reported it failed")
+            if call.run is not None:
+                call_could_not_notify(call, "the carrier reported the call failed")
+        else:
+            call_end(call, outcome)
+        call_ended_advance(call)
+
+
+def call_check(attempt_id: int) -> None:
+    """Ask the provider how an overdue call stands, outside any transaction, and record its answer."""
+    call = CallAttempt.objects.select_related("run", "contact__tenant").filter(pk=attempt_id).first()
+    if call is None or call.outcome != CallOutcome.DIALING or not call.provider_sid:
+        return
+    try:
+        found = phone_backend_named(call.backend).fetch_status(call_ref(call))
+    except PhoneError as error:
+        # Unknown is not an answer: the run asks again at its next step and decides nothing meanwhile.
+        log.warning("could not ask the phone provider about call %s: %s", attempt_id, error)
+        return
+    call_update(attempt_id=attempt_id, status=found.status, answered_by=found.answered_by or None)
+
+
+def call_hang_up(attempt_id: int) -> None:
+    """Hang up a call whose run stopped, outside any transaction; record how it stands after."""
+    call = CallAttempt.objects.select_related("run", "contact__tenant").filter(pk=attempt_id).first()
+    if call is None or call.outcome != CallOutcome.DIALING or not call.provider_sid:
+        return
+    try:
+        after = phone_backend_named(call.backend).hang_up(call_ref(call))
+    except PhoneError as error:
+        # The run has stopped whatever happens here: a call that keeps ringing can no longer change it.
+        log.warning("could not hang up call %s: %s", attempt_id, error)
+        return
+    call_update(attempt_id=attempt_id, status=after.status, answered_by=after.answered_by or None)

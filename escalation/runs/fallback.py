@@ -1,0 +1,88 @@
+"""The end of a call tree: the proof of its attempts, and the fallback it may take (DESIGN rules 5 and 6)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+
+from escalation.models import ATTEMPT_OUTCOMES, Acknowledgment, CallAttempt, NotificationRun, RunPurpose
+from escalation.runs.plan import run_create
+from incidents.models import EventKind, Incident
+from incidents.policy import PolicySnapshot
+from incidents.services import incident_flag, incident_take_fallback, timeline_record
+
+
+def someone_has_it(incident: Incident) -> bool:
+    """An acknowledgment or a written decision on the incident, ever, by any channel: no fallback."""
+    return Acknowledgment.objects.filter(incident=incident).exists() or incident.authorizations.exists()
+
+
+def attempts_proof(run: NotificationRun) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """For each step of the plan, the call that rang (contact, provider call id, final status); and the
+    steps without one."""
+    rang: dict[tuple[int, int], CallAttempt] = {}
+    for call in run.calls.filter(outcome__in=ATTEMPT_OUTCOMES).select_related("contact"):
+        rang[(call.contact_id, call.try_number)] = call
+    proof, missing = [], []
+    for step in run.plan:
+        call = rang.get((step["contact"], step["try"]))
+        if call is None:
+            missing.append(step)
+            continue
+        proof.append(
+            {
+                "call": call.pk,
+                "contact": call.contact.name,
+                "contact_id": call.contact_id,
+                "to": call.to,
+                "try": call.try_number,
+                "provider_sid": call.provider_sid,
+                "provider_status": call.provider_status,
+                "outcome": call.outcome,
+            }
+        )
+    return proof, missing
+
+
+def tree_ended(run: NotificationRun, incident: Incident) -> None:
+    """The tree ended. The fallback is taken only on proof: every step of the plan rang, nobody has it,
+    the incident is active and its policy ticks the checkbox (DESIGN rule 6)."""
+    proof, missing = attempts_proof(run)
+    if missing:
+        summary = (
+            f"The call tree ended (round {run.round}) without reaching every contact by phone: "
+            f"{len(missing)} of {len(run.plan)} calls were not made (contact inactive or without a phone)."
+        )
+    else:
+        summary = f"Every contact was phoned (round {run.round}, {len(proof)} calls) and nobody acknowledged."
+    timeline_record(
+        incident=incident,
+        kind=EventKind.CALLS_EXHAUSTED,
+        summary=summary,
+        data={"run": run.pk, "attempts": proof, "missing": missing},
+    )
+    policy = PolicySnapshot.read(incident)
+    proven = proof and not missing and not someone_has_it(incident)
+    if policy.falls_back and proven:
+        incident_take_fallback(incident=incident, attempts=proof)
+        return
+    incident_flag(
+        incident=incident,
+        reason=f"Nobody acknowledged after the call tree (round {run.round}); nothing was executed without "
+        "the customer." + (" Not every contact could be phoned, so no fallback." if missing else ""),
+    )
+    if run.round <= settings.RENOTIFY_ROUNDS:
+        later = run_create(
+            incident,
+            purpose=RunPurpose.NOTIFY,
+            by=None,
+            due_in=timedelta(minutes=settings.RENOTIFY_DELAY_MINUTES),
+        )
+        timeline_record(
+            incident=incident,
+            kind=EventKind.NOTIFICATION_STARTED,
+            summary=f"Round {later.round} of notification scheduled in {settings.RENOTIFY_DELAY_MINUTES} min.",
+            data={"run": later.pk, "due": later.next_step_at.isoformat()},
+        )

@@ -1,0 +1,99 @@
+"""Notification runs: start one, advance it one step, and move it on when its call ends.
+
+The database is the truth: a run is a row with a state and next_step_at; every step locks the incident,
+then the run, checks the state is still the one it expects, does one thing and schedules the next nudge
+after commit. The plan is made in runs.plan, a step's calls in runs.steps, the end of the tree and its
+fallback in runs.fallback.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from escalation.emails.services import emails_claim
+from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunPurpose, RunState
+from escalation.nudges import nudge_run
+from escalation.runs.fallback import someone_has_it
+from escalation.runs.plan import run_create
+from escalation.runs.states import run_lock, run_stop
+from escalation.runs.steps import call_in_flight, next_call_or_end
+from escalation.selectors import actions_to_tell
+from escalation.sms.outbound import texts_claim
+from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident
+from incidents.services import incident_lock, incident_must_be_active, timeline_record
+
+User = AbstractBaseUser | None
+
+# A call answered without the key: a 1 pressed at its very end may still be on its way to us.
+ANSWERED_SETTLE_SECONDS = 2
+
+
+@transaction.atomic
+def notification_start(
+    *, incident: Incident, by: User, channel: str = Channel.ADMIN, why: str = ""
+) -> NotificationRun:
+    """Start notifying the customer: emails to every contact, then the call tree until someone acknowledges.
+
+    Starting while a round is under way changes nothing and returns that round.
+    """
+    locked = incident_lock(incident.pk)
+    incident_must_be_active(locked, what="notifying the customer")
+    active = locked.notification_runs.filter(purpose=RunPurpose.NOTIFY, state=RunState.ACTIVE).first()
+    if active is not None:
+        return active
+    run = run_create(locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions_to_tell(locked))
+    who = "" if by is not None else " by itself"
+    timeline_record(
+        incident=locked,
+        kind=EventKind.NOTIFICATION_STARTED,
+        summary=f"Notification started{who} (round {run.round}): emails, then {len(run.plan)} calls in "
+        f"call order." + (f" {why}" if why else ""),
+        by=by,
+        channel=channel,
+        data={"run": run.pk, "plan": run.plan, "actions": [a.pk for a in run.actions.all()]},
+    )
+    return run
+
+
+def run_advance(run_id: int) -> bool:
+    """One step of a run: emails first, then the next call, or the end of the tree.
+
+    True when the step queued a call: the caller places it once this step has committed.
+    """
+    with transaction.atomic():
+        incident_id = NotificationRun.objects.filter(pk=run_id).values_list("incident_id", flat=True).first()
+        if incident_id is None:
+            return False
+        incident = incident_lock(incident_id)
+        run = run_lock(run_id)
+        now = timezone.now()
+        if run.state != RunState.ACTIVE or run.next_step_at > now:
+            return False  # stale or early delivery: the row says there is nothing to do yet
+        run.incident = incident
+        if incident.status not in ACTIVE_INCIDENT_STATUSES:
+            run_stop(run, RunState.CANCELED)
+            return False
+        if not run.emails.exists():
+            emails_claim(run)  # sent by their own tasks after commit
+            texts_claim(run)  # at the same moment, to the contacts who chose SMS
+        if someone_has_it(incident):
+            # Somebody has it: the emails say what there is to know, nobody is phoned.
+            run_stop(run, RunState.ACKNOWLEDGED)
+            return False
+        if call_in_flight(run, now):
+            return False
+        return next_call_or_end(run, incident, now)
+
+
+def call_ended_advance(call: CallAttempt) -> None:
+    """A call of a run has ended: its run takes its next step now (or in a moment after an answer)."""
+    if call.run is None or call.run.state != RunState.ACTIVE:
+        return
+    delay = ANSWERED_SETTLE_SECONDS if call.outcome == CallOutcome.NO_KEY else 0
+    call.run.next_step_at = timezone.now() + timedelta(seconds=delay)
+    call.run.save(update_fields=["next_step_at"])
+    nudge_run(call.run_id, countdown=delay)

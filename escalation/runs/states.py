@@ -1,0 +1,34 @@
+"""A notification run's state: its lock, its transitions (the table in escalation.models), its end."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from escalation.calls.records import calls_stop
+from escalation.models import RUN_TRANSITIONS, NotificationRun, RunState
+from incidents.models import Incident
+from mdrportal.core.transitions import check_transition
+
+
+def run_lock(run_id: int) -> NotificationRun:
+    return NotificationRun.objects.select_for_update().get(pk=run_id)
+
+
+def run_set_state(run: NotificationRun, state: str) -> None:
+    check_transition(RUN_TRANSITIONS, run.state, state, what=f"Run #{run.pk}")
+    run.state, run.finished_at = state, timezone.now()
+    run.save(update_fields=["state", "finished_at"])
+
+
+def run_stop(run: NotificationRun, state: str) -> None:
+    """End a locked run: its waiting calls are canceled and its ringing ones hung up."""
+    run_set_state(run, state)
+    calls_stop(run)
+
+
+def runs_stop(incident: Incident, state: str) -> int:
+    """End every active run of a locked incident (a round scheduled for later too); how many."""
+    runs = list(incident.notification_runs.select_for_update().filter(state=RunState.ACTIVE))
+    for run in runs:
+        run_stop(run, state)
+    return len(runs)

@@ -1,0 +1,111 @@
+"""One step of a run's call tree: wait for the call in flight, queue the next call, or end the tree.
+
+A step of the plan (a contact's try) is done when a call of it rang (DESIGN rule 5); a call that reached
+nobody leaves the step owed, dialed again as a new row after a backoff.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from escalation.calls.records import call_deadline, call_end
+from escalation.models import (
+    ATTEMPT_OUTCOMES,
+    OPEN_CALL_OUTCOMES,
+    UNREACHED_OUTCOMES,
+    CallAttempt,
+    CallOutcome,
+    NotificationRun,
+    RunPurpose,
+    RunState,
+)
+from escalation.nudges import nudge_call_check
+from escalation.runs.fallback import tree_ended
+from escalation.runs.states import run_set_state, run_stop
+from incidents.models import SEVERITY_RANK, Incident
+from tenants.models import Contact
+
+# While a call waits for a slot, the run looks again this often.
+QUEUED_CALL_RECHECK_SECONDS = 60
+# While an overdue call is asked about at the provider, the run looks again this often.
+CALL_CHECK_SECONDS = 15
+
+
+def _wait(run: NotificationRun, *, until: datetime) -> None:
+    run.next_step_at = until
+    run.save(update_fields=["next_step_at"])
+
+
+def call_in_flight(run: NotificationRun, now: datetime) -> bool:
+    """True while the run's current call is queued, ringing or answered.
+
+    Only the provider's word ends a call that may have rung: when its final status is late, the provider
+    is asked (and asked again) rather than guessed.
+    """
+    call = run.calls.filter(outcome__in=OPEN_CALL_OUTCOMES).select_related("contact").first()
+    if call is None:
+        return False
+    if call.outcome == CallOutcome.QUEUED:
+        _wait(run, until=now + timedelta(seconds=QUEUED_CALL_RECHECK_SECONDS))
+        return True
+    deadline = call_deadline(call, run.ring_timeout_seconds)
+    if now < deadline:
+        _wait(run, until=deadline)
+        return True
+    if not call.provider_sid:
+        # Claimed but never confirmed placed (the placing worker died): nobody can say it rang.
+        call.run = run
+        call_end(call, CallOutcome.FAILED, note="the phone provider never confirmed the call")
+        return False
+    nudge_call_check(call.pk)
+    _wait(run, until=now + timedelta(seconds=CALL_CHECK_SECONDS))
+    return True
+
+
+def _retry_delay(failures: int) -> timedelta:
+    """After a call reached nobody: base, 2 x base, 4 x base ... capped."""
+    seconds = settings.CALL_RETRY_BASE_SECONDS * 2 ** (failures - 1)
+    return timedelta(seconds=min(seconds, settings.CALL_RETRY_MAX_SECONDS))
+
+
+def next_call_or_end(run: NotificationRun, incident: Incident, now: datetime) -> bool:
+    """Queue the run's next call (True), or wait for a try that is owed, or end the tree."""
+    calls: dict[tuple[int, int], list[CallAttempt]] = {}
+    for call in run.calls.all():
+        calls.setdefault((call.contact_id, call.try_number), []).append(call)
+    contacts = Contact.objects.in_bulk([step["contact"] for step in run.plan])
+    owed_until: datetime | None = None
+    for sequence, step in enumerate(run.plan, start=1):
+        rows = calls.get((step["contact"], step["try"]), [])
+        contact = contacts.get(step["contact"])
+        if any(c.outcome in ATTEMPT_OUTCOMES for c in rows) or contact is None:
+            continue
+        if not contact.active or not contact.phone:
+            continue  # left out now; the tree ends without this contact and so without a fallback
+        failed = [c for c in rows if c.outcome in UNREACHED_OUTCOMES]
+        if failed:
+            due = max(c.ended_at or now for c in failed) + _retry_delay(len(failed))
+            if due > now:
+                owed_until = due if owed_until is None else min(owed_until, due)
+                continue
+        CallAttempt.objects.create(
+            run=run,
+            contact=contact,
+            try_number=step["try"],
+            sequence=sequence,
+            severity_rank=SEVERITY_RANK.get(incident.severity, len(SEVERITY_RANK)),
+            to=contact.phone.as_e164,
+        )
+        _wait(run, until=now + timedelta(seconds=QUEUED_CALL_RECHECK_SECONDS))
+        return True
+    if owed_until is not None:
+        _wait(run, until=owed_until)  # a contact not reached yet is owed its call: never skipped
+        return False
+    if run.purpose == RunPurpose.REPORT:
+        run_stop(run, RunState.COMPLETED)
+        return False
+    run_set_state(run, RunState.EXHAUSTED)
+    tree_ended(run, incident)
+    return False

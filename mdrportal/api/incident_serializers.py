@@ -1,0 +1,198 @@
+"""The shapes of incidents, actions, the catalog, timelines and connectors in the API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rest_framework import serializers
+
+from incidents.models import (
+    ActionType,
+    Basis,
+    ConnectorConfig,
+    ConnectorKind,
+    Incident,
+    IncidentStatus,
+    ResponseAction,
+    Severity,
+    TimelineEvent,
+)
+from mdrportal.api.permissions import is_mdr_staff
+from tenants.models import Performer
+from tenants.selectors import tenants_for_user
+
+
+class ActionTypeSerializer(serializers.ModelSerializer):
+    revert_code = serializers.SlugRelatedField(
+        source="revert",
+        slug_field="code",
+        read_only=True,
+        allow_null=True,
+        help_text="The action type that undoes this one, if any.",
+    )
+
+    class Meta:
+        model = ActionType
+        fields = ["code", "name", "category", "revert_code"]
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "tenant",
+            "title",
+            "severity",
+            "summary",
+            "observed_activity",
+            "recommendations",
+            "status",
+            "needs_attention",
+            "opened_at",
+        ]
+        read_only_fields = ["status", "needs_attention", "opened_at"]
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None and not fields["tenant"].read_only:
+            # Only a tenant the caller may see can be named; any other is "does not exist".
+            fields["tenant"].queryset = tenants_for_user(request.user)
+        return fields
+
+
+class IncidentFilterSerializer(serializers.Serializer):
+    """Query parameters of the incident list; a date means midnight UTC at the start of that day."""
+
+    DATE_FORMATS = ["iso-8601", "%Y-%m-%d"]
+
+    tenant = serializers.IntegerField(required=False, min_value=1, help_text="A tenant id.")
+    status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    opened_after = serializers.DateTimeField(
+        required=False, input_formats=DATE_FORMATS, help_text="Opened at or after (date or date-time)."
+    )
+    opened_before = serializers.DateTimeField(
+        required=False, input_formats=DATE_FORMATS, help_text="Opened before (date or date-time)."
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        after, before = data.get("opened_after"), data.get("opened_before")
+        if after and before and after > before:
+            raise serializers.ValidationError({"opened_before": "Must not be earlier than opened_after."})
+        return data
+
+
+class ActionSerializer(serializers.ModelSerializer):
+    action_type = serializers.SlugRelatedField(
+        slug_field="code", queryset=ActionType.objects.all(), help_text="An action type's code."
+    )
+    basis = serializers.ChoiceField(
+        choices=Basis.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Why MDR Ops may perform it; empty while it may not.",
+    )
+
+    class Meta:
+        model = ResponseAction
+        fields = [
+            "id",
+            "incident",
+            "action_type",
+            "target",
+            "status",
+            "performer",
+            "basis",
+            "decision_reason",
+        ]
+        read_only_fields = ["incident", "status", "performer", "basis", "decision_reason"]
+
+
+class IncidentStatusSerializer(serializers.Serializer):
+    """An analyst moves an incident: resolving or closing it stops its calls and cancels waiting actions."""
+
+    status = serializers.ChoiceField(choices=IncidentStatus.choices)
+    reason = serializers.CharField(
+        max_length=500, required=False, default="", help_text="Why: kept on the timeline."
+    )
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why MDR Ops will not perform the action.")
+
+
+class DecisionSerializer(serializers.Serializer):
+    statement = serializers.CharField(
+        max_length=5000, help_text="The approver's own words, kept with the written authorization."
+    )
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(
+        source="actor_label", read_only=True, help_text="A user, a contact, or system."
+    )
+    data = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["id", "at", "kind", "actor", "channel", "summary", "data"]
+        read_only_fields = fields
+
+    def to_representation(self, event: TimelineEvent) -> dict[str, Any]:
+        shown = super().to_representation(event)
+        details = shown["data"].get("details")
+        request = self.context.get("request")
+        if isinstance(details, dict) and not (
+            request is not None and is_mdr_staff(request.user, "incidents.view_actionattempt")
+        ):
+            # A platform's answer may quote its internals; customers get the summary's short reason.
+            kept = {key: details[key] for key in _DETAILS_FOR_CUSTOMERS if key in details}
+            shown["data"] = {**shown["data"], "details": kept}
+        return shown
+
+
+# What customer users see of a platform's answer on the timeline: never its body.
+_DETAILS_FOR_CUSTOMERS = ("status", "error", "simulated", "would")
+
+
+class PerformerSerializer(serializers.Serializer):
+    action_type = serializers.SlugRelatedField(
+        slug_field="code", queryset=ActionType.objects.all(), help_text="An action type's code."
+    )
+    performer = serializers.ChoiceField(choices=Performer.choices)
+
+
+class ConnectorSerializer(serializers.Serializer):
+    """How MDR Ops reaches the tenant's endpoint platform; the secret is accepted, never returned."""
+
+    kind = serializers.ChoiceField(choices=ConnectorKind.choices)
+    url = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    client_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    external_tenant_id = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    secret = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        default=None,
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="Sophos Central: the API client secret. Webhook: the HMAC signing key. Omit (or null) to "
+        "keep the stored one. Never returned.",
+    )
+    has_secret = serializers.SerializerMethodField()
+    options = serializers.DictField(required=False, default=dict)
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    def get_has_secret(self, config: ConnectorConfig) -> bool:
+        return bool(config.secret)
+
+    def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        # PostgreSQL's jsonb refuses NUL characters; say so here rather than fail in the database.
+        if "\\u0000" in json.dumps(options):
+            raise serializers.ValidationError("Options may not contain NUL characters.")
+        return options

@@ -1,0 +1,203 @@
+"""API views for tenants, their contacts and customer logins; every write goes through tenants.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, mixins, status, viewsets
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from mdrportal.api.errors import service_errors
+from mdrportal.api.permissions import ADMIN_ROLES, is_mdr_staff, require_role, require_staff
+from mdrportal.api.tenant_serializers import (
+    CUSTOMER_SETTINGS,
+    TENANT_CREATE_ARGS,
+    ContactSerializer,
+    CustomerLoginSerializer,
+    TenantSerializer,
+    TenantSettingsSerializer,
+)
+from tenants.models import Contact, Membership, Tenant
+from tenants.selectors import tenant_contacts, tenants_for_user
+from tenants.services import (
+    contact_create,
+    contact_update,
+    contacts_reorder,
+    customer_login_create,
+    tenant_create,
+    tenant_update_settings,
+)
+
+
+def visible_tenant(request: Request, tenant_id: int) -> Tenant:
+    """One of the user's tenants, or a 404: another tenant is never looked up."""
+    return get_object_or_404(tenants_for_user(request.user), pk=tenant_id)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The tenants you may see (all of them for MDR staff)"),
+    retrieve=extend_schema(summary="One tenant and its response settings"),
+    create=extend_schema(summary="Create a tenant (MDR staff)"),
+    partial_update=extend_schema(
+        summary="Change response settings",
+        description="Customer admins change what the settings page offers: `response_mode`, "
+        "`authorize_on_no_ack`, `call_attempts_per_contact`, `ring_timeout_seconds` and `timezone`; MDR "
+        "staff also change `name` and `tier`. The fallback checkbox needs an active contact with a phone "
+        "number. Every change is audited.",
+    ),
+)
+class TenantViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = TenantSerializer
+
+    def get_queryset(self) -> QuerySet[Tenant]:
+        return tenants_for_user(self.request.user).order_by("name", "id")
+
+    def get_serializer_class(self) -> type[TenantSerializer]:
+        return TenantSettingsSerializer if self.action == "partial_update" else TenantSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        require_staff(request.user, "tenants.add_tenant", "create tenants")
+        serializer = TenantSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        settings = dict(serializer.validated_data)
+        created = {arg: settings.pop(arg) for arg in TENANT_CREATE_ARGS if arg in settings}
+        with service_errors(), transaction.atomic():
+            tenant = tenant_create(by=request.user, **created)
+            if settings:
+                tenant_update_settings(tenant=tenant, by=request.user, **settings)
+        return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        tenant = self.get_object()
+        staff = is_mdr_staff(request.user, "tenants.change_tenant")
+        if not staff:
+            require_role(request.user, tenant, ADMIN_ROLES, "change the tenant's settings")
+        serializer = TenantSettingsSerializer(tenant, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        if not staff:
+            # An unchanged value echoed back from a GET is no attempt to change it.
+            refused = sorted(
+                f for f, v in changes.items() if f not in CUSTOMER_SETTINGS and getattr(tenant, f) != v
+            )
+            if refused:
+                raise PermissionDenied(
+                    f"Only MDR staff change {', '.join(refused)}; customer admins change "
+                    f"{', '.join(CUSTOMER_SETTINGS)}."
+                )
+            changes = {f: v for f, v in changes.items() if f in CUSTOMER_SETTINGS}
+        with service_errors():
+            tenant_update_settings(tenant=tenant, by=request.user, **changes)
+        return Response(TenantSerializer(tenant).data)
+
+
+def _move_contact(contact: Contact, position: int, *, by: Any) -> None:
+    """Put the contact at this place in the call order (1 is first); the others keep their order."""
+    ids = [pk for pk in tenant_contacts(contact.tenant).values_list("pk", flat=True) if pk != contact.pk]
+    ids.insert(min(position, len(ids) + 1) - 1, contact.pk)
+    contacts_reorder(tenant=contact.tenant, by=by, ordered_ids=ids)
+    contact.refresh_from_db(fields=["call_order"])
+
+
+@extend_schema_view(
+    get=extend_schema(summary="The tenant's contacts in call order"),
+    post=extend_schema(summary="Add a contact (customer admins, MDR staff)"),
+)
+class TenantContactsView(generics.ListCreateAPIView):
+    serializer_class = ContactSerializer
+
+    def get_queryset(self) -> QuerySet[Contact]:
+        return tenant_contacts(visible_tenant(self.request, self.kwargs["tenant_id"]))
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        tenant = visible_tenant(request, kwargs["tenant_id"])
+        require_role(request.user, tenant, ADMIN_ROLES, "add contacts", staff_perm="tenants.add_contact")
+        serializer = ContactSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        position = fields.pop("call_order", None)
+        with service_errors(), transaction.atomic():
+            contact = contact_create(tenant=tenant, by=request.user, **fields)
+            if position is not None and position != contact.call_order:
+                _move_contact(contact, position, by=request.user)
+        return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="One contact"),
+    patch=extend_schema(
+        summary="Change a contact (customer admins, MDR staff)",
+        description="A change that would leave no active contact with a phone number while the "
+        "fallback checkbox is ticked is refused.",
+    ),
+)
+class ContactView(generics.RetrieveUpdateAPIView):
+    serializer_class = ContactSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Contact]:
+        return Contact.objects.filter(tenant__in=tenants_for_user(self.request.user)).select_related("tenant")
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        contact = self.get_object()
+        require_role(
+            request.user, contact.tenant, ADMIN_ROLES, "change contacts", staff_perm="tenants.change_contact"
+        )
+        serializer = ContactSerializer(contact, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        position = changes.pop("call_order", None)
+        with service_errors(), transaction.atomic():
+            if changes:
+                contact_update(contact=contact, by=request.user, **changes)
+            if position is not None and position != contact.call_order:
+                _move_contact(contact, position, by=request.user)
+        return Response(ContactSerializer(contact).data)
+
+
+def _login_row(membership: Membership) -> dict[str, Any]:
+    user = membership.user
+    return {"id": user.pk, "username": user.get_username(), "email": user.email, "role": membership.role}
+
+
+@extend_schema_view(
+    get=extend_schema(summary="The tenant's customer logins and their roles (customer admins, MDR staff)"),
+    post=extend_schema(summary="Create a customer login with a role (MDR staff)"),
+)
+class TenantUsersView(generics.ListCreateAPIView):
+    serializer_class = CustomerLoginSerializer
+
+    def get_queryset(self) -> QuerySet[Membership]:
+        tenant = visible_tenant(self.request, self.kwargs["tenant_id"])
+        require_role(
+            self.request.user,
+            tenant,
+            ADMIN_ROLES,
+            "see the tenant's logins",
+            staff_perm="tenants.view_membership",
+        )
+        return Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__username")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(
+            CustomerLoginSerializer([_login_row(m) for m in page], many=True).data
+        )
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        tenant = visible_tenant(request, kwargs["tenant_id"])
+        require_staff(request.user, "auth.add_user", "create customer logins")
+        require_staff(request.user, "tenants.add_membership", "create customer logins")
+        serializer = CustomerLoginSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors():
+            membership = customer_login_create(tenant=tenant, by=request.user, **serializer.validated_data)
+        return Response(CustomerLoginSerializer(_login_row(membership)).data, status=status.HTTP_201_CREATED)

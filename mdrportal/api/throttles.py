@@ -1,0 +1,43 @@
+"""API throttles, counted in the shared cache (Redis when configured, the database otherwise) so that
+every web process enforces one limit: token creation per client address, writes per user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
+
+from mdrportal.core.client_address import client_address
+
+
+class TokenCreationThrottle(SimpleRateThrottle):
+    """POST /auth/token/ per client address (TRUSTED_PROXY_COUNT decides which), whoever is named."""
+
+    scope = "token"
+
+    def get_rate(self) -> str:
+        return settings.API_TOKEN_RATE
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request._request) or "-"}
+
+
+class WriteThrottle(UserRateThrottle):
+    """Every write (POST, PUT, PATCH, DELETE) per user, or per client address for anonymous callers;
+    reads are not throttled."""
+
+    scope = "write"
+
+    def get_rate(self) -> str:
+        return settings.API_WRITE_RATE
+
+    def get_ident(self, request: Request) -> str:
+        return client_address(request._request) or "-"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return super().allow_request(request, view)

@@ -1,0 +1,68 @@
+"""The REST API under /api/: version 1 under /api/v1/, its OpenAPI schema and its documentation."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from mdrportal.api.auth import TokenView
+from mdrportal.api.escalation import IncidentAcknowledgeView, IncidentEscalateView
+from mdrportal.api.incidents import (
+    ActionAuthorizeView,
+    ActionCancelView,
+    ActionDeclineView,
+    ActionTypeListView,
+    ActionView,
+    IncidentActionsView,
+    IncidentTimelineView,
+    IncidentViewSet,
+    TenantConnectorView,
+    TenantPerformersView,
+)
+from mdrportal.api.tenants import ContactView, TenantContactsView, TenantUsersView, TenantViewSet
+
+v1 = [
+    path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("tenants/", TenantViewSet.as_view({"get": "list", "post": "create"}), name="api-tenants"),
+    path(
+        "tenants/<int:pk>/",
+        TenantViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="api-tenant",
+    ),
+    path("tenants/<int:tenant_id>/contacts/", TenantContactsView.as_view(), name="api-tenant-contacts"),
+    path("tenants/<int:tenant_id>/performers/", TenantPerformersView.as_view(), name="api-tenant-performers"),
+    path("tenants/<int:tenant_id>/users/", TenantUsersView.as_view(), name="api-tenant-users"),
+    path("tenants/<int:tenant_id>/connector/", TenantConnectorView.as_view(), name="api-tenant-connector"),
+    path("contacts/<int:pk>/", ContactView.as_view(), name="api-contact"),
+    path("action-types/", ActionTypeListView.as_view(), name="api-action-types"),
+    path("incidents/", IncidentViewSet.as_view({"get": "list", "post": "create"}), name="api-incidents"),
+    path(
+        "incidents/<int:pk>/",
+        IncidentViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="api-incident",
+    ),
+    path("incidents/<int:incident_id>/actions/", IncidentActionsView.as_view(), name="api-incident-actions"),
+    path(
+        "incidents/<int:incident_id>/timeline/", IncidentTimelineView.as_view(), name="api-incident-timeline"
+    ),
+    path(
+        "incidents/<int:incident_id>/escalate/", IncidentEscalateView.as_view(), name="api-incident-escalate"
+    ),
+    path(
+        "incidents/<int:incident_id>/acknowledge/",
+        IncidentAcknowledgeView.as_view(),
+        name="api-incident-acknowledge",
+    ),
+    path("actions/<int:pk>/", ActionView.as_view(), name="api-action"),
+    path("actions/<int:pk>/authorize/", ActionAuthorizeView.as_view(), name="api-action-authorize"),
+    path("actions/<int:pk>/decline/", ActionDeclineView.as_view(), name="api-action-decline"),
+    path("actions/<int:pk>/cancel/", ActionCancelView.as_view(), name="api-action-cancel"),
+]
+
+urlpatterns = [
+    path("v1/", include(v1)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # The split view serves its script as a file and the sidecar serves Swagger UI from here: the site's
+    # Content-Security-Policy (script-src 'self') holds on the docs page too.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,17 @@
+"""URL patterns of the customer pages about incidents: list, timeline, acknowledgment and approvals."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from mdrportal.web import incident_views as views
+
+app_name = "incidents"
+
+urlpatterns = [
+    path("incidents/", views.incident_list, name="list"),
+    path("incidents/<int:pk>/", views.incident_detail, name="detail"),
+    path("incidents/<int:pk>/acknowledge/", views.incident_acknowledge, name="acknowledge"),
+    path("approvals/", views.approvals, name="approvals"),
+    path("approvals/<int:pk>/", views.approval_decide, name="decide"),
+]

@@ -1,0 +1,294 @@
+"""Customer pages about incidents: the home page, the incident list and timeline, and approvals.
+
+Every incident is looked up among the user's tenants (another tenant's is a 404) and entered with the
+role the page needs (too low is a 403). Writes go through the services: written authorizations through
+incidents.services.authorization_record (channel portal), acknowledgments through escalation.runs.services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from escalation.acknowledgments.services import acknowledgment_record
+from escalation.models import Acknowledgment
+from incidents.models import (
+    ActionStatus,
+    Authorization,
+    Channel,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    ResponseAction,
+    Severity,
+)
+from incidents.selectors import (
+    authorization_text,
+    awaiting_authorization,
+    incident_timeline,
+    incidents_for_user,
+)
+from incidents.services import authorization_record
+from incidents.timeline import chart, milestones, timeline_actions
+from mdrportal.core.client_address import client_address
+from mdrportal.core.pagination import CustomerIncidentPages, keyset_page
+from mdrportal.web import access
+from mdrportal.web.access import portal_page, tenant_page
+from mdrportal.web.second_factor import step_up_redirect
+from tenants.models import Role
+
+PAGE_SIZE = CustomerIncidentPages.page_size
+EVENTS_PER_PAGE = 100
+STATEMENT_REQUIRED = "Write a statement in your own words: it is kept with your decision."
+
+
+def _incident(request: HttpRequest, pk: int, minimum: Role = Role.VIEWER) -> Incident:
+    incident = get_object_or_404(incidents_for_user(request.user), pk=pk)
+    access.enter(request, incident.tenant, minimum)
+    return incident
+
+
+@tenant_page()
+def home(request: HttpRequest) -> HttpResponse:
+    acting = request.acting  # type: ignore[attr-defined]
+    incidents = Incident.objects.filter(tenant=acting.tenant)
+    # Each count over its own rows: counted over a join to actions, an incident counted once per action.
+    awaiting = ResponseAction.objects.filter(
+        incident__tenant=acting.tenant, status=ActionStatus.AWAITING_AUTHORIZATION
+    )
+    counts = {"open": incidents.filter(status=IncidentStatus.OPEN).count(), "awaiting": awaiting.count()}
+    return render(
+        request,
+        "pages/home.html",
+        {
+            "section": "home",
+            "tenant": acting.tenant,
+            "counts": counts,
+            "recent": incidents.order_by("-opened_at", "-id")[:5],
+        },
+    )
+
+
+class IncidentFilters(forms.Form):
+    status = forms.ChoiceField(choices=[("", "Any status"), *IncidentStatus.choices], required=False)
+    severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False)
+    opened_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    opened_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def apply(self, incidents: Any) -> Any:
+        data = self.cleaned_data
+        if data.get("status"):
+            incidents = incidents.filter(status=data["status"])
+        if data.get("severity"):
+            incidents = incidents.filter(severity=data["severity"])
+        # Days in the active time zone (the tenant's, set when the page was entered), as a range of
+        # instants so that the index on the opening time serves it.
+        if data.get("opened_from"):
+            incidents = incidents.filter(opened_at__gte=_day_start(data["opened_from"]))
+        if data.get("opened_to"):
+            incidents = incidents.filter(opened_at__lt=_day_start(data["opened_to"] + timedelta(days=1)))
+        return incidents
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+@tenant_page()
+def incident_list(request: HttpRequest) -> HttpResponse:
+    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    filters = IncidentFilters(request.GET or None)
+    # A subquery per shown incident, not a join grouped over every incident of the tenant.
+    awaiting = (
+        ResponseAction.objects.filter(incident=OuterRef("pk"), status=ActionStatus.AWAITING_AUTHORIZATION)
+        .values("incident")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    incidents = Incident.objects.filter(tenant=tenant).annotate(awaiting=Coalesce(Subquery(awaiting), 0))
+    if filters.is_valid():
+        incidents = filters.apply(incidents)
+    page = keyset_page(CustomerIncidentPages(), incidents, request)
+    return render(
+        request, "pages/incident_list.html", {"section": "incidents", "filters": filters, "page": page}
+    )
+
+
+@portal_page
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every event in order with actor and channel, in pages, the durations that matter and the drawn
+    timeline, which summarizes every event of the incident."""
+    incident = _incident(request, pk)
+    events = list(incident_timeline(incident))
+    # Paged in memory: the milestones and the chart need every event anyway (one query, on the index).
+    events_page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    actions = list(timeline_actions(incident))
+    marks = milestones(incident, events, actions)
+    acknowledged = next((e for e in events if e.kind == EventKind.ACKNOWLEDGED), None)
+    return render(
+        request,
+        "pages/incident_detail.html",
+        {
+            "section": "incidents",
+            "incident": incident,
+            "events": events_page.object_list,
+            "events_page": events_page,
+            "actions": actions,
+            "milestones": marks,
+            "chart": chart(incident, events, marks),
+            "acknowledged": acknowledged,
+            "can_acknowledge": request.acting.is_approver  # type: ignore[attr-defined]
+            and incident.status == IncidentStatus.OPEN
+            and acknowledged is None,
+            "awaiting": sum(1 for a in actions if a.status == ActionStatus.AWAITING_AUTHORIZATION),
+        },
+    )
+
+
+@require_POST
+@portal_page
+def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    """'We have it': further calls stop. It authorizes nothing (DESIGN rule 5)."""
+    incident = _incident(request, pk, Role.APPROVER)
+    try:
+        acknowledgment_record(incident=incident, channel=Channel.PORTAL, user=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            f"You acknowledged incident #{incident.pk}: MDR Ops stops calling. This is not an authorization; "
+            "actions waiting for one still wait.",
+        )
+    back = request.POST.get("back")
+    if back == "approvals":
+        return redirect("incidents:approvals")
+    return redirect("incidents:detail", pk=incident.pk)
+
+
+# Approvals ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Pending:
+    """One incident's actions awaiting written authorization, as the approver sees them."""
+
+    incident: Incident
+    header: str
+    lines: list[tuple[ResponseAction, str]]
+    selected: set[int] = field(default_factory=set)
+    statement: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+def _pending(tenant: Any, posted: Pending | None = None) -> list[Pending]:
+    actions = (
+        ResponseAction.objects.filter(incident__tenant=tenant, status=ActionStatus.AWAITING_AUTHORIZATION)
+        .select_related("action_type", "incident__tenant")
+        .order_by("incident__opened_at", "incident_id", "proposed_at", "id")
+    )
+    by_incident: dict[int, list[ResponseAction]] = {}
+    for action in actions:
+        by_incident.setdefault(action.incident_id, []).append(action)
+    pending = []
+    for group in by_incident.values():
+        incident = group[0].incident
+        # The exact text: its first line, then one line per action, as authorization_text writes it.
+        header, *lines = authorization_text(incident, group).split("\n")
+        item = Pending(incident, header, list(zip(group, lines, strict=True)), {a.pk for a in group})
+        if posted is not None and posted.incident.pk == incident.pk:
+            item.selected, item.statement, item.errors = posted.selected, posted.statement, posted.errors
+        pending.append(item)
+    return pending
+
+
+def _approvals(request: HttpRequest, posted: Pending | None = None, status: int = 200) -> HttpResponse:
+    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    unacknowledged = (
+        Incident.objects.filter(tenant=tenant, status=IncidentStatus.OPEN)
+        .annotate(acknowledged=Exists(Acknowledgment.objects.filter(incident=OuterRef("pk"))))
+        .filter(acknowledged=False)
+        .order_by("-opened_at", "-id")
+    )
+    pending = _pending(tenant, posted)
+    # Errors about an incident that has nothing left to decide have no form to sit on: shown on top.
+    shown_with_form = posted is not None and any(p.incident.pk == posted.incident.pk for p in pending)
+    context = {
+        "section": "approvals",
+        "pending": pending,
+        "unacknowledged": unacknowledged,
+        "page_errors": posted.errors if posted is not None and not shown_with_form else [],
+    }
+    return render(request, "pages/approvals.html", context, status=status)
+
+
+@tenant_page(Role.APPROVER)
+def approvals(request: HttpRequest) -> HttpResponse:
+    """The actions awaiting written authorization, with what each does and to what."""
+    return _approvals(request)
+
+
+@require_POST
+@portal_page
+def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """Authorize or decline, in writing, the actions the approver ticked, with the exact text shown."""
+    incident = _incident(request, pk, Role.APPROVER)
+    refused = step_up_redirect(request, "incidents:approvals")
+    if refused is not None:
+        return refused
+    decision = request.POST.get("decision")
+    statement = request.POST.get("statement", "").strip()
+    try:
+        ids = {int(v) for v in request.POST.getlist("actions")}
+    except ValueError:
+        ids = set()
+    posted = Pending(incident, "", [], ids, statement)
+    if decision not in Authorization.Decision.values:
+        posted.errors.append("Choose to authorize or to decline.")
+    if not ids:
+        posted.errors.append("Tick at least one action.")
+    if not statement:
+        posted.errors.append(STATEMENT_REQUIRED)
+    actions = list(awaiting_authorization(incident).filter(pk__in=ids).select_related("incident__tenant"))
+    if ids and len(actions) != len(ids):
+        posted.errors.append(
+            "Some of these actions are no longer awaiting authorization (decided meanwhile): review the list again."
+        )
+    if posted.errors:
+        return _approvals(request, posted, status=400)
+    try:
+        authorization_record(
+            incident=incident,
+            actions=actions,
+            decision=decision,
+            channel=Channel.PORTAL,
+            text_shown=authorization_text(incident, actions),
+            user=request.user,
+            statement=statement,
+            ip_address=client_address(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+    except ValidationError as error:
+        posted.errors.extend(error.messages)
+        return _approvals(request, posted, status=400)
+    verb = "authorized" if decision == Authorization.Decision.GRANTED else "declined"
+    messages.success(
+        request,
+        f"You {verb} in writing {len(actions)} action{'s' if len(actions) != 1 else ''} on incident "
+        f"#{incident.pk}. Your decision is on the incident's timeline.",
+    )
+    return redirect(reverse("incidents:approvals"))

@@ -1,0 +1,21 @@
+"""URL patterns of the customer pages about a tenant: the customer chooser, settings and contacts."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from mdrportal.web import tenant_views as views
+
+app_name = "tenants"
+
+urlpatterns = [
+    path("tenant/", views.choose_tenant, name="choose"),
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/performers/", views.performers_page, name="performers"),
+    path("contacts/", views.contacts_page, name="contacts"),
+    path("contacts/add/", views.contact_add, name="contact_add"),
+    path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
+    path("contacts/<int:pk>/active/", views.contact_active, name="contact_active"),
+    path("contacts/<int:pk>/move/", views.contact_move, name="contact_move"),
+    path("contacts/<int:pk>/test-call/", views.contact_test_call, name="contact_test_call"),
+]

@@ -1,0 +1,344 @@
+"""Customer pages for a tenant's settings and contacts: admins change them, the other roles read them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from escalation.calls.test_calls import test_call_place
+from escalation.selectors import last_test_calls
+from incidents.models import ActionType
+from mdrportal.web import access
+from mdrportal.web.access import portal_page, tenant_page
+from mdrportal.web.second_factor import step_up_redirect, step_up_required
+from mdrportal.web.tenant_forms import (
+    ContactForm,
+    PerformersForm,
+    SettingsForm,
+    add_service_errors,
+    explanations,
+    proposable_types,
+)
+from tenants.models import Contact, Role, SettingsChange, Tenant
+from tenants.selectors import (
+    audited_value_shown,
+    performers_of,
+    settings_history,
+    tenant_contacts,
+    tenants_for_user,
+)
+from tenants.services import (
+    contact_create,
+    contact_update,
+    contacts_reorder,
+    performer_set,
+    tenant_update_settings,
+)
+
+HISTORY_ROWS = 50
+
+
+@portal_page
+def choose_tenant(request: HttpRequest) -> HttpResponse:
+    """Partner (MSP) users pick the customer they act for; the choice is kept in the session."""
+    tenants = tenants_for_user(request.user)
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = ""
+    if request.method == "POST":
+        try:
+            pk = int(request.POST.get("tenant", ""))
+        except ValueError:
+            return HttpResponseBadRequest("Choose a customer.")
+        tenant = get_object_or_404(tenants, pk=pk)
+        access.choose(request, tenant)
+        messages.success(request, f"You now act for {tenant.name}.")
+        return redirect(next_url or "home")
+    current, _ = access.current_tenant(request)
+    return render(
+        request,
+        "pages/choose_tenant.html",
+        {"tenants": tenants, "current": current, "next": next_url},
+    )
+
+
+def _history(tenant: Tenant, action_names: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "change": change,
+            "what": _field_label(change, action_names),
+            "before": _readable(audited_value_shown(change.before)),
+            "after": _readable(audited_value_shown(change.after)),
+        }
+        for change in settings_history(tenant)[:HISTORY_ROWS]
+    ]
+
+
+_FIELD_LABELS = {
+    "response_mode": "Response mode",
+    "authorize_on_no_ack": "No-acknowledgment fallback",
+    "call_attempts_per_contact": "Calls to each contact",
+    "ring_timeout_seconds": "Ring time (s)",
+    "timezone": "Time zone",
+    "call_order": "Call order",
+    "contact": "Contact",
+    "performer": "Performer",
+    "membership": "User role",
+    "connector": "Endpoint platform connector",
+    "created": "Customer created",
+    "tier": "Tier",
+    "partner": "Partner",
+    "name": "Name",
+    "test_call": "Test call",
+}
+
+
+def _field_label(change: SettingsChange, action_names: dict[str, str]) -> str:
+    label = _FIELD_LABELS.get(change.field, change.field.replace("_", " ").capitalize())
+    subject = (
+        action_names.get(change.subject, change.subject) if change.field == "performer" else change.subject
+    )
+    return f"{label}: {subject}" if subject else label
+
+
+def _readable(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, list):
+        return " → ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')}: {_readable(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _settings_context(
+    request: HttpRequest,
+    tenant: Tenant,
+    form: SettingsForm | None = None,
+    performers_form: PerformersForm | None = None,
+) -> dict[str, Any]:
+    acting = request.acting  # type: ignore[attr-defined]
+    contacts = list(tenant_contacts(tenant).values_list("active", "phone"))
+    catalog = list(ActionType.objects.order_by("category", "name"))
+    performers = performers_of(tenant)
+    form = form or SettingsForm(tenant=tenant, contacts=contacts, editable=acting.is_admin)
+    performers_form = performers_form or PerformersForm(
+        tenant=tenant, action_types=catalog, performers=performers
+    )
+    if not acting.is_admin:
+        for field in performers_form.fields.values():
+            field.disabled = True
+    phones = sum(1 for active, phone in contacts if active and phone)
+    bound = form.data if form.is_bound else None
+    scenario = _scenario(bound, tenant)
+    return {
+        "section": "settings",
+        "tenant": tenant,
+        "form": form,
+        "performers_form": performers_form,
+        "explanations": explanations(tenant, performers, proposable_types(catalog), phones),
+        "scenario": scenario,
+        "phone_contacts": phones,
+        "history": _history(tenant, {t.code: t.name for t in catalog}),
+        "editable": acting.is_admin,
+    }
+
+
+def _scenario(data: Any, tenant: Tenant) -> str:
+    mode = data.get("response_mode") if data is not None else tenant.response_mode
+    checked = bool(data.get("authorize_on_no_ack")) if data is not None else tenant.authorize_on_no_ack
+    if mode == "authorize":
+        return "authorize"
+    return "collaborate-fallback" if checked else "collaborate"
+
+
+@tenant_page()
+def settings_page(request: HttpRequest) -> HttpResponse:
+    """The response policy: every role reads it; admins change it (audited by the service)."""
+    acting = request.acting  # type: ignore[attr-defined]
+    tenant = acting.tenant
+    if request.method != "POST":
+        return render(request, "pages/settings.html", _settings_context(request, tenant))
+    if not acting.is_admin:
+        raise PermissionDenied("Only the customer's admins change its settings.")
+    refused = step_up_redirect(request, "tenants:settings")
+    if refused is not None:
+        return refused
+    contacts = list(tenant_contacts(tenant).values_list("active", "phone"))
+    form = SettingsForm(request.POST, tenant=tenant, contacts=contacts, editable=True)
+    if form.is_valid():
+        changes = form.changes()
+        try:
+            tenant_update_settings(tenant=tenant, by=request.user, **changes)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            if changes:
+                messages.success(request, "Settings saved. They apply to incidents opened from now on.")
+            else:
+                messages.info(request, "Nothing changed.")
+            return redirect("tenants:settings")
+    return render(request, "pages/settings.html", _settings_context(request, tenant, form=form), status=400)
+
+
+@require_POST
+@tenant_page(Role.ADMIN)
+@step_up_required("tenants:settings")
+def performers_page(request: HttpRequest) -> HttpResponse:
+    """Who performs each action type under Collaborate; each change is a service call, all or none."""
+    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    catalog = list(ActionType.objects.order_by("category", "name"))
+    form = PerformersForm(request.POST, tenant=tenant, action_types=catalog, performers=performers_of(tenant))
+    if form.is_valid():
+        changes = form.changes()
+        try:
+            with transaction.atomic():
+                for code, performer in changes.items():
+                    performer_set(tenant=tenant, by=request.user, action_code=code, performer=performer)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"Performers saved ({len(changes)} changed).")
+            return redirect("tenants:settings")
+    return render(
+        request, "pages/settings.html", _settings_context(request, tenant, performers_form=form), status=400
+    )
+
+
+# Contacts -----------------------------------------------------------------------------------------
+
+
+@tenant_page()
+def contacts_page(request: HttpRequest) -> HttpResponse:
+    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    contacts = list(tenant_contacts(tenant))
+    tests = last_test_calls(contacts)
+    return render(
+        request,
+        "pages/contacts.html",
+        {
+            "section": "contacts",
+            "tenant": tenant,
+            "contacts": contacts,
+            "rows": [(contact, tests.get(contact.pk)) for contact in contacts],
+            "phone_contacts": sum(1 for c in contacts if c.active and c.phone),
+        },
+    )
+
+
+def _tenant_contact(request: HttpRequest, pk: int) -> Contact:
+    """A contact of one of the user's tenants (else 404), entered as its tenant's admin (else 403)."""
+    contact = get_object_or_404(
+        Contact.objects.select_related("tenant").filter(tenant__in=tenants_for_user(request.user)), pk=pk
+    )
+    access.enter(request, contact.tenant, Role.ADMIN)
+    return contact
+
+
+@tenant_page(Role.ADMIN)
+def contact_add(request: HttpRequest) -> HttpResponse:
+    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    form = ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact = contact_create(tenant=tenant, by=request.user, **form.values())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{contact.name} added, called after the existing contacts.")
+            return redirect("tenants:contacts")
+    status = 400 if form.is_bound else 200
+    context = {"section": "contacts", "form": form, "contact": None}
+    return render(request, "pages/contact_form.html", context, status=status)
+
+
+@portal_page
+def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = _tenant_contact(request, pk)
+    initial = {
+        "name": contact.name,
+        "email": contact.email,
+        "phone": contact.phone,
+        "can_authorize": contact.can_authorize,
+        "channels": contact.channels,
+    }
+    form = ContactForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact_update(contact=contact, by=request.user, **form.values())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{contact.name} saved.")
+            return redirect("tenants:contacts")
+    status = 400 if form.is_bound else 200
+    context = {"section": "contacts", "form": form, "contact": contact}
+    return render(request, "pages/contact_form.html", context, status=status)
+
+
+@require_POST
+@portal_page
+def contact_active(request: HttpRequest, pk: int) -> HttpResponse:
+    """Deactivate (or reactivate) a contact: kept for the record, no longer notified."""
+    contact = _tenant_contact(request, pk)
+    active = request.POST.get("active") == "1"
+    try:
+        contact_update(contact=contact, by=request.user, active=active)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        state = "reactivated: notified again" if active else "deactivated: no longer notified"
+        messages.success(request, f"{contact.name} {state}.")
+    return redirect("tenants:contacts")
+
+
+@require_POST
+@portal_page
+def contact_move(request: HttpRequest, pk: int) -> HttpResponse:
+    """Move a contact one place up or down the call order."""
+    contact = _tenant_contact(request, pk)
+    direction = request.POST.get("direction")
+    if direction not in ("up", "down"):
+        return HttpResponseBadRequest("Say up or down.")
+    order = list(tenant_contacts(contact.tenant).values_list("pk", flat=True))
+    here = order.index(contact.pk)
+    there = here - 1 if direction == "up" else here + 1
+    if 0 <= there < len(order):
+        order[here], order[there] = order[there], order[here]
+        try:
+            contacts_reorder(tenant=contact.tenant, by=request.user, ordered_ids=order)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+    return redirect("tenants:contacts")
+
+
+@require_POST
+@portal_page
+def contact_test_call(request: HttpRequest, pk: int) -> HttpResponse:
+    """Phone the contact now, through the phone backend in use, to check that its number works."""
+    contact = _tenant_contact(request, pk)
+    try:
+        call = test_call_place(contact=contact, by=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            f"Calling {contact.name} at {call.to}: pressing 1 confirms the call was heard. "
+            "The outcome shows here once the call ends.",
+        )
+    return redirect("tenants:contacts")

@@ -1,0 +1,25 @@
+"""The customer and manager pages: sign-in, the home page, tenants' settings and contacts, incidents."""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from mdrportal.web.incident_views import home
+from mdrportal.web.login_guard import GuardedAuthenticationForm
+from mdrportal.web.second_factor_views import second_factor
+
+urlpatterns = [
+    path("", home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            authentication_form=GuardedAuthenticationForm, redirect_authenticated_user=True, next_page="home"
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path("account/second-factor/", second_factor, name="second_factor"),
+    path("", include("mdrportal.web.tenant_urls")),
+    path("", include("mdrportal.web.incident_urls")),
+]
