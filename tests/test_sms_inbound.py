@@ -42,6 +42,7 @@ def texted(incident: Incident, contact: Contact) -> TextMessage:
     run_advance(run.pk)
     text = TextMessage.objects.get(run=run, contact=contact)
     assert text_send(text.pk) == TextStatus.SENT
+    text.refresh_from_db()
     return text
 
 
@@ -157,3 +158,15 @@ def test_the_simulated_phone_page_shows_texts_and_replies_to_them(client, settin
     client.post(f"/dev/phone/text/{text.pk}/ack/")
 
     assert Acknowledgment.objects.get().channel == Channel.SMS
+
+
+def test_an_analyst_reads_a_run_s_texts_in_the_admin(client) -> None:
+    tenant = make_tenant(phones=1)
+    text = texted(make_incident(tenant), tenant.contacts.get())
+    login_verified(client, make_analyst())
+
+    page = client.get(f"/admin/escalation/notificationrun/{text.run_id}/change/")
+
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert text.provider_sid in content and "Accepted by the provider" in content
