@@ -12,6 +12,7 @@ from django.utils import timezone
 from escalation.models import CallAttempt, CallOutcome, RunPurpose, RunState, TextMessage
 from escalation.reader import ReaderCan, ask_line, reader_can, reader_for
 from incidents.models import ActionStatus, Basis, Incident, ResponseAction
+from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
 from tenants.models import Contact
 
@@ -104,7 +105,7 @@ def _ring_timeout(call: CallAttempt) -> int:
 def _tells_what_was_done(call: CallAttempt) -> bool:
     if call.is_test:
         return False
-    return call.run.purpose == RunPurpose.REPORT or call.run.incident.response_mode == "authorize"
+    return call.run.purpose == RunPurpose.REPORT or PolicySnapshot.read(call.run.incident).authorize_mode
 
 
 def _script(call: CallAttempt, done: tuple[DoneItem, ...], *, decision_awaited: bool = False) -> CallScript:

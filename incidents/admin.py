@@ -17,6 +17,8 @@ from django.utils.html import format_html
 
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
+from incidents.actions import action_cancel, action_propose, action_propose_revert
+from incidents.authorizations import authorization_record
 from incidents.forms import CancelActionForm, IncidentForm, ProposeActionForm, RecordAuthorizationForm
 from incidents.models import (
     ActionAttempt,
@@ -27,18 +29,27 @@ from incidents.models import (
     ResponseAction,
     TimelineEvent,
 )
+from incidents.policy import PolicySnapshot
 from incidents.selectors import authorization_text
-from incidents.services import (
-    action_cancel,
-    action_propose,
-    action_propose_revert,
-    authorization_record,
-    incident_clear_attention,
-    incident_open,
-    incident_reapply_policy,
-)
+from incidents.services import incident_clear_attention, incident_open, incident_reapply_policy
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 from tenants.models import ResponseMode
+
+
+def action_form_page(
+    site: admin.AdminSite, request: HttpRequest, incident: Incident, form: Any, title: str, **extra: Any
+) -> TemplateResponse:
+    """An analyst's form about one incident (propose, authorize, cancel), with the mode in force."""
+    context = {
+        **site.each_context(request),
+        "opts": Incident._meta,
+        "incident": incident,
+        "mode_in_force": PolicySnapshot.read(incident).mode_label,
+        "form": form,
+        "title": title,
+        **extra,
+    }
+    return TemplateResponse(request, "admin/incidents/incident/action_form.html", context)
 
 
 class ResponseModeFilter(admin.SimpleListFilter):
@@ -95,7 +106,7 @@ class IncidentAdmin(admin.ModelAdmin):
 
     @admin.display(description="mode")
     def mode(self, obj: Incident) -> str:
-        return obj.response_mode
+        return PolicySnapshot.read(obj).mode_label
 
     @admin.display(description="policy in force")
     def policy_display(self, obj: Incident) -> str:
@@ -218,15 +229,7 @@ class IncidentAdmin(admin.ModelAdmin):
     def _form_page(
         self, request: HttpRequest, incident: Incident, form: Any, title: str, **extra: Any
     ) -> Any:
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "incident": incident,
-            "form": form,
-            "title": title,
-            **extra,
-        }
-        return TemplateResponse(request, "admin/incidents/incident/action_form.html", context)
+        return action_form_page(self.admin_site, request, incident, form, title, **extra)
 
     def _done(self, incident: Incident) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident.pk]))
@@ -340,14 +343,8 @@ class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 return HttpResponseRedirect(
                     reverse("admin:incidents_incident_change", args=[action.incident_id])
                 )
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": Incident._meta,
-            "incident": action.incident,
-            "form": form,
-            "title": f"Cancel {action} (#{action.pk}, {action.get_status_display().lower()})",
-        }
-        return TemplateResponse(request, "admin/incidents/incident/action_form.html", context)
+        title = f"Cancel {action} (#{action.pk}, {action.get_status_display().lower()})"
+        return action_form_page(self.admin_site, request, action.incident, form, title)
 
     def get_urls(self) -> list[Any]:
         wrap = self.admin_site.admin_view

@@ -17,8 +17,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from incidents.actions import action_apply_decision, action_move, nudge_execution
 from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome, Result
 from incidents.connectors.registry import connector_for
+from incidents.events import incident_flag, timeline_record
 from incidents.models import (
     ACTIVE_INCIDENT_STATUSES,
     ActionAttempt,
@@ -31,13 +33,6 @@ from incidents.models import (
     ResponseAction,
 )
 from incidents.selectors import gate_decision
-from incidents.services import (
-    action_apply_decision,
-    action_move,
-    incident_flag,
-    nudge_execution,
-    timeline_record,
-)
 from tenants.models import Performer, Tenant
 
 log = logging.getLogger(__name__)

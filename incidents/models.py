@@ -183,10 +183,6 @@ class Incident(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
 
-    @property
-    def response_mode(self) -> str:
-        return self.policy.get("response_mode", "")
-
 
 class Authorization(AppendOnlyModel):
     """A customer's written decision on an exact set of actions: who, when, how, and the text they saw."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from incidents.gate import GateError, Policy
 from incidents.models import Incident
-from tenants.models import ResponseMode
+from tenants.models import ResponseMode, Tier
 
 DEFAULT_CALL_ATTEMPTS = 1
 DEFAULT_RING_TIMEOUT_SECONDS = 30
@@ -55,3 +55,16 @@ class PolicySnapshot:
     @property
     def authorize_mode(self) -> bool:
         return self.policy is not None and self.policy.response_mode is ResponseMode.AUTHORIZE
+
+    @property
+    def tier(self) -> Tier | None:
+        return None if self.policy is None else self.policy.tier
+
+    @property
+    def mode_label(self) -> str:
+        """The mode in force, as a person reads it."""
+        if self.policy is None:
+            return f"Unreadable policy ({self.error})"
+        if self.authorize_mode:
+            return "Authorize mode"
+        return "Collaborate mode" + (" with the no-acknowledgment fallback" if self.falls_back else "")

@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from incidents.models import ActionType, Category, EventKind, Incident, ResponseAction, TimelineEvent
-from tenants.models import ResponseMode
+from incidents.policy import PolicySnapshot
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ def milestones(
     decided = _first(events, DECIDED)
     contained = _containment_succeeded(events, actions)
     decision_note = ""
-    if decided is None and incident.response_mode == ResponseMode.AUTHORIZE:
+    if decided is None and PolicySnapshot.read(incident).authorize_mode:
         decision_note = "Not needed: the customer was in Authorize mode when the incident opened."
     elif decided is not None:
         decision_note = decided.get_kind_display()

@@ -40,9 +40,21 @@ def check_contact_reachable(*, phone: object, email: str) -> None:
         raise ValidationError(CONTACT_NEEDS_A_WAY, code="unreachable_contact")
 
 
-# Authorize or decline in writing, and acknowledge an incident for the customer.
-DECIDE_ROLES = frozenset({Role.APPROVER, Role.ADMIN})
+# Roles: each allows what the roles below it allow. Viewers read; approvers also acknowledge incidents and
+# authorize or decline actions in writing; admins also change the tenant's settings, contacts and users.
+ROLE_RANK = {Role.VIEWER: 0, Role.APPROVER: 1, Role.ADMIN: 2}
+DECIDES = Role.APPROVER
+ADMINISTERS = Role.ADMIN
+
+
+def role_allows(role: Role | str | None, minimum: Role) -> bool:
+    return role in ROLE_RANK and ROLE_RANK[Role(role)] >= ROLE_RANK[minimum]
+
+
+def roles_allowed(minimum: Role) -> list[Role]:
+    return [role for role in ROLE_RANK if role_allows(role, minimum)]
 
 
 def may_decide(role: Role | str | None) -> bool:
-    return role in DECIDE_ROLES
+    """Authorize or decline in writing, and acknowledge an incident for the customer."""
+    return role_allows(role, DECIDES)

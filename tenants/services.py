@@ -269,6 +269,28 @@ def performer_set(*, tenant: Tenant, by: User, action_code: str, performer: str)
     )
 
 
+class PerformersRefused(Exception):
+    """Some of several performer choices were refused (by their index); none was made."""
+
+    def __init__(self, errors: dict[int, ValidationError]) -> None:
+        super().__init__(f"{len(errors)} performer choices refused")
+        self.errors = errors
+
+
+@transaction.atomic
+def performers_set(*, tenant: Tenant, by: User, choices: list[tuple[str, str]]) -> None:
+    """Choose who performs several action types at once: all of them or none."""
+    errors: dict[int, ValidationError] = {}
+    for index, (action_code, performer) in enumerate(choices):
+        try:
+            with transaction.atomic():
+                performer_set(tenant=tenant, by=by, action_code=action_code, performer=performer)
+        except ValidationError as error:
+            errors[index] = error
+    if errors:
+        raise PerformersRefused(errors)  # leaving the block undoes the others
+
+
 @transaction.atomic
 def membership_set(*, tenant: Tenant, user: AbstractBaseUser, role: str, by: User) -> Membership:
     if role not in Role.values:

@@ -42,6 +42,7 @@ from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, 
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from escalation.sms.inbound import InboundText, sms_received
+from incidents.authorizations import authorization_record
 from incidents.models import (
     ACTIVE_INCIDENT_STATUSES,
     ActionStatus,
@@ -55,7 +56,7 @@ from incidents.models import (
 )
 from incidents.policy import PolicySnapshot
 from incidents.selectors import authorization_text
-from incidents.services import authorization_record, incident_reapply_policy
+from incidents.services import incident_reapply_policy
 from mdrportal.celery import app
 from tenants.models import ResponseMode, Role, Tier
 from tenants.services import contact_update, tenant_update_settings

@@ -13,10 +13,11 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 
+from incidents.actions import action_propose
 from incidents.connectors.base import ActionRequest
 from incidents.models import Incident, ResponseAction, Severity
 from incidents.selectors import action_type_by_code
-from incidents.services import action_propose, incident_open
+from incidents.services import incident_open
 from mdrportal.web import second_factor
 from tenants.models import ApiTokenSecondFactor, Contact, Partner, ResponseMode, Role, Tenant, Tier
 from tenants.services import (

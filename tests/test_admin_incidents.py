@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 
+from incidents.authorizations import authorization_record
 from incidents.models import (
     ActionStatus,
     Authorization,
@@ -22,8 +23,9 @@ from incidents.models import (
     ResponseAction,
     TimelineEvent,
 )
+from incidents.policy import PolicySnapshot
 from incidents.selectors import action_type_by_code, authorization_text
-from incidents.services import authorization_record, incident_set_status
+from incidents.services import incident_set_status
 from tenants.models import Contact, ResponseMode, Tenant
 from tenants.selectors import tenant_policy
 from tenants.services import contact_create, tenant_update_settings
@@ -433,7 +435,7 @@ def test_reapply_policy_admin_action_takes_the_current_policy(
 
     assert response.status_code == 302
     incident.refresh_from_db()
-    assert incident.response_mode == ResponseMode.AUTHORIZE
+    assert PolicySnapshot.read(incident).authorize_mode
     assert EventKind.POLICY_REAPPLIED in kinds(incident)
 
 

@@ -12,6 +12,7 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from incidents import idempotency
 from incidents.models import (
     Authorization,
     EventKind,
@@ -23,7 +24,6 @@ from incidents.models import (
 )
 from incidents.selectors import authorization_text
 from incidents.services import incident_set_status
-from mdrportal.api import incidents as incidents_api
 from tenants.models import Role
 from tests.factories import (
     api_token,
@@ -131,7 +131,7 @@ def test_two_concurrent_posts_with_the_same_key_open_one_incident(monkeypatch: p
     token = Token.objects.create(user=make_analyst()).key
     both_looked = threading.Barrier(2, timeout=20)
     looked = threading.local()
-    real_lookup = incidents_api._earlier
+    real_lookup = idempotency._earlier
 
     def lookup_then_wait(user: Any, key: str) -> Any:
         found = real_lookup(user, key)
@@ -140,7 +140,7 @@ def test_two_concurrent_posts_with_the_same_key_open_one_incident(monkeypatch: p
             both_looked.wait()
         return found
 
-    monkeypatch.setattr(incidents_api, "_earlier", lookup_then_wait)
+    monkeypatch.setattr(idempotency, "_earlier", lookup_then_wait)
     responses: list[Any] = []
 
     def post() -> None:

@@ -18,13 +18,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
+from incidents.actions import action_propose_revert
 from incidents.checks import RUN_TIMEOUT_MARGIN_SECONDS, check_connector_deadline
 from incidents.connectors.base import ConnectorSpec, Outcome, Result
 from incidents.connectors.http import retry_after_seconds
 from incidents.connectors.sophos import SophosCentralConnector, clear_token_cache
 from incidents.execution import action_claim, action_record_result, action_run, retry_delay_seconds
 from incidents.models import ActionStatus, ResponseAction
-from incidents.services import action_propose_revert
 from tenants.models import ResponseMode
 from tests.factories import make_action_request, make_incident, make_tenant, propose
 from tests.fakes.http_server import FakeHTTPServer, Reply

@@ -241,9 +241,9 @@ def test_the_most_severe_incident_is_called_first_and_every_runs_first_call_befo
 
 
 def test_a_written_authorization_also_stops_further_calls() -> None:
+    from incidents.authorizations import authorization_record
     from incidents.models import Channel
     from incidents.selectors import authorization_text
-    from incidents.services import authorization_record
 
     incident, (isolate, _clean) = ransomware(phones=2)
     run = notification_start(incident=incident, by=None)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from incidents.actions import action_propose_revert
 from incidents.connector_settings import connector_configure
 from incidents.connectors.base import Result
 from incidents.execution import action_claim, action_record_result, action_run, actions_sweep, backoff_seconds
@@ -19,7 +20,7 @@ from incidents.models import (
     Incident,
     ResponseAction,
 )
-from incidents.services import action_propose_revert, incident_reapply_policy
+from incidents.services import incident_reapply_policy
 from tenants.models import ResponseMode, Tier
 from tenants.services import tenant_update_settings
 from tests.factories import make_incident, make_tenant, propose

@@ -15,9 +15,9 @@ from escalation.calls.dispatch import call_claim_next, calls_dispatch
 from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunState
 from escalation.phone.base import PhoneError
 from escalation.runs.services import notification_start
+from incidents.authorizations import authorization_record
 from incidents.models import ActionStatus, Authorization, Channel, EventKind
 from incidents.selectors import authorization_text
-from incidents.services import authorization_record
 from tenants.models import Role
 from tests.escalation_driver import advance, answer, nobody_answers, ringing
 from tests.factories import UNPACED, make_incident, make_member, make_tenant, propose

@@ -16,10 +16,12 @@ from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import CallOutcome, RunState
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
+from incidents.actions import action_cancel
+from incidents.authorizations import authorization_record
+from incidents.events import IncidentClosed
 from incidents.execution import action_claim
 from incidents.models import ActionStatus, Authorization, Channel, EventKind, IncidentStatus
 from incidents.selectors import authorization_text
-from incidents.services import IncidentClosed, action_cancel, authorization_record
 from tenants.models import ResponseMode, Role
 from tests.escalation_driver import advance
 from tests.factories import (

@@ -6,9 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from incidents.authorizations import authorization_record
 from incidents.models import ActionStatus, Authorization, Basis, Channel, EventKind, Incident
 from incidents.selectors import authorization_text
-from incidents.services import authorization_record, incident_reapply_policy, incident_set_status
+from incidents.services import incident_reapply_policy, incident_set_status
 from tenants.models import Performer, ResponseMode, Role, Tier
 from tenants.services import contact_update, tenant_update_settings
 from tests.factories import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from incidents.authorizations import authorization_record
 from incidents.models import Authorization, Channel, EventKind, TimelineEvent
-from incidents.services import authorization_record
 from mdrportal.core.append_only import AppendOnlyError
 from tenants.models import SettingsChange
 from tests.factories import first_contact, make_analyst, make_incident, make_tenant, propose

@@ -8,8 +8,8 @@ from django.db import transaction
 
 from escalation.models import Acknowledgment, CallAttempt, RunState
 from escalation.runs.states import runs_stop
+from incidents.events import incident_lock, incident_must_be_active, timeline_record
 from incidents.models import Channel, EventKind, Incident
-from incidents.services import incident_lock, incident_must_be_active, timeline_record
 from tenants.models import Contact
 from tenants.rules import may_decide
 from tenants.selectors import role_at

@@ -19,8 +19,8 @@ from escalation.phone.registry import phone_backend
 from escalation.runs.fallback import someone_has_it
 from escalation.runs.states import run_stop
 from escalation.selectors import calls_waiting
+from incidents.events import incident_lock, timeline_record
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind
-from incidents.services import incident_lock, timeline_record
 
 log = logging.getLogger(__name__)
 ORDER = ("severity_rank", "sequence", "queued_at", "id")

@@ -13,8 +13,8 @@ from escalation.models import Acknowledgment, CallAttempt, CallOutcome
 from escalation.phone.base import PhoneError
 from escalation.phone.registry import phone_backend_named
 from escalation.runs.services import call_ended_advance
+from incidents.events import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel
-from incidents.services import incident_lock
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 from escalation.models import ATTEMPT_OUTCOMES, CallAttempt, CallOutcome, NotificationRun, RunState
 from escalation.nudges import nudge_hang_up, nudge_run
 from escalation.phone.base import CallRef
+from incidents.events import incident_flag, incident_lock, timeline_record
 from incidents.models import Channel, EventKind
-from incidents.services import incident_flag, incident_lock, timeline_record
 
 # A deadline further off than this is left to the sweeper: the broker is no place for long waits.
 DEADLINE_NUDGE_MAX_SECONDS = 120

@@ -24,11 +24,12 @@ from escalation.models import EmailKind, EmailNotification, EmailOutcome, Notifi
 from escalation.nudges import nudge
 from escalation.reader import Reader, ReaderCan, ask_line, awaiting_note, reader_for, subject_need
 from escalation.selectors import report_mentions
+from incidents.events import timeline_record
 from incidents.models import ActionStatus, Category, Channel, EventKind, Incident, ResponseAction
+from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
-from incidents.services import timeline_record
 from tenants.channels import ContactChannel, wants
-from tenants.models import Contact, Performer, ResponseMode, Tier
+from tenants.models import Contact, Performer, Tier
 from tenants.selectors import tenant_contacts
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,8 @@ def _note(action: ResponseAction, incident: Incident, *, to_partner: bool, can: 
         partner = incident.tenant.partner
         return f"To be done by your partner{f', {partner.name}' if partner else ''}."
     if status == ActionStatus.RECOMMENDED:
-        tier = incident.policy.get("tier")
-        if action.action_type.category == Category.NEUTRALIZATION and tier == Tier.ESSENTIALS:
+        tier = PolicySnapshot.read(incident).tier
+        if action.action_type.category == Category.NEUTRALIZATION and tier is Tier.ESSENTIALS:
             return (
                 "Customer action required: MDR Essentials does not include neutralization by MDR Ops, "
                 "so your team needs to do it."
@@ -163,7 +164,7 @@ def _variant(email: EmailNotification) -> str:
         return "partner"
     if email.kind == EmailKind.REPORT:
         return "report"
-    if email.run.incident.response_mode == ResponseMode.AUTHORIZE:
+    if PolicySnapshot.read(email.run.incident).authorize_mode:
         return "authorize"
     return "collaborate"
 

@@ -7,8 +7,8 @@ from django.db import transaction
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.links.tokens import Link, LinkError, LinkPurpose, LinkTarget, link_consume, link_target
+from incidents.authorizations import authorization_record
 from incidents.models import Authorization, Channel
-from incidents.services import authorization_record
 
 
 def link_use(

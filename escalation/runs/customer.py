@@ -16,8 +16,8 @@ from escalation.models import NotificationRun, RunPurpose, RunState
 from escalation.runs.plan import run_create
 from escalation.runs.services import notification_start
 from escalation.selectors import NEEDS_CUSTOMER, REPORTED_BASES, UNSETTLED, actions_to_tell
+from incidents.events import incident_lock, timeline_record
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Basis, Channel, EventKind, Incident, ResponseAction
-from incidents.services import incident_lock, timeline_record
 
 # How long a report waits for the actions it tells about to finish before it tells what it has.
 SETTLE_SECONDS = 120

@@ -9,9 +9,10 @@ from django.conf import settings
 
 from escalation.models import ATTEMPT_OUTCOMES, Acknowledgment, CallAttempt, NotificationRun, RunPurpose
 from escalation.runs.plan import run_create
+from incidents.events import incident_flag, timeline_record
 from incidents.models import EventKind, Incident
 from incidents.policy import PolicySnapshot
-from incidents.services import incident_flag, incident_take_fallback, timeline_record
+from incidents.services import incident_take_fallback
 
 
 def someone_has_it(incident: Incident) -> bool:

@@ -12,8 +12,9 @@ from django.db import transaction
 
 from escalation.models import RunState
 from escalation.runs.states import runs_stop
+from incidents.events import timeline_record
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident
-from incidents.services import incident_set_status, timeline_record
+from incidents.services import incident_set_status
 
 
 @transaction.atomic

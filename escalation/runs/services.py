@@ -23,8 +23,8 @@ from escalation.runs.states import run_lock, run_stop
 from escalation.runs.steps import call_in_flight, next_call_or_end
 from escalation.selectors import actions_to_tell
 from escalation.sms.outbound import texts_claim
+from incidents.events import incident_lock, incident_must_be_active, timeline_record
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident
-from incidents.services import incident_lock, incident_must_be_active, timeline_record
 
 User = AbstractBaseUser | None
 

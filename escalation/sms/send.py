@@ -16,8 +16,8 @@ from django.utils import timezone
 from escalation.models import NotificationRun, TextMessage, TextStatus
 from escalation.sms.base import SmsError, TextRequest
 from escalation.sms.registry import sms_backend
+from incidents.events import timeline_record
 from incidents.models import Channel, EventKind, Incident
-from incidents.services import timeline_record
 from mdrportal.core.nudges import nudge
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact

@@ -14,7 +14,8 @@ from incidents.models import Channel
 from mdrportal.api.errors import service_errors
 from mdrportal.api.escalation_serializers import AcknowledgmentSerializer, NotificationRunSerializer
 from mdrportal.api.incidents import visible_incident
-from mdrportal.api.permissions import ACKNOWLEDGE_ROLES, require_role, require_staff
+from mdrportal.api.permissions import require_role, require_staff
+from tenants.rules import DECIDES
 
 
 class IncidentEscalateView(APIView):
@@ -44,7 +45,7 @@ class IncidentAcknowledgeView(APIView):
         incident = visible_incident(request, incident_id)
         # The customer's own "we have it": it stops the calls and so the no-answer fallback, which is
         # why MDR staff do not acknowledge for the customer here.
-        require_role(request.user, incident.tenant, ACKNOWLEDGE_ROLES, "acknowledge incidents")
+        require_role(request.user, incident.tenant, DECIDES, "acknowledge incidents")
         with service_errors():
             ack = acknowledgment_record(incident=incident, channel=Channel.API, user=request.user)
         return Response(AcknowledgmentSerializer(ack).data, status=status.HTTP_201_CREATED)

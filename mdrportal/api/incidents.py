@@ -6,13 +6,9 @@ another tenant's object is a 404.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -25,49 +21,39 @@ from drf_spectacular.utils import (
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from escalation.runs.lifecycle import incident_change_status
-from incidents.connector_settings import connector_configure
+from incidents.actions import action_cancel, action_propose
+from incidents.authorizations import authorization_record
+from incidents.idempotency import KEY_MAX, KeyReused, incident_open_once, key_check
 from incidents.models import (
     ActionType,
     Authorization,
     Channel,
-    ConnectorConfig,
-    IdempotencyKey,
     Incident,
     ResponseAction,
     TimelineEvent,
 )
 from incidents.selectors import authorization_text, incident_timeline, incidents_for_user
-from incidents.services import action_cancel, action_propose, authorization_record, incident_open
+from incidents.services import incident_open
 from mdrportal.api.auth import require_decision_second_factor
-from mdrportal.api.errors import field_errors, service_errors
+from mdrportal.api.errors import service_errors
 from mdrportal.api.incident_serializers import (
     ActionSerializer,
     ActionTypeSerializer,
     CancelSerializer,
-    ConnectorSerializer,
     DecisionSerializer,
     IncidentFilterSerializer,
     IncidentSerializer,
     IncidentStatusSerializer,
-    PerformerSerializer,
     TimelineEventSerializer,
 )
-from mdrportal.api.permissions import ADMIN_ROLES, DECIDE_ROLES, require_role, require_staff
-from mdrportal.api.tenants import visible_tenant
+from mdrportal.api.permissions import require_role, require_staff
 from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import IncidentPages, TimelinePages
-from tenants.selectors import performers_of
-from tenants.services import performer_set
+from tenants.rules import DECIDES
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-IDEMPOTENCY_KEY_MAX = IdempotencyKey._meta.get_field("key").max_length
-KEY_REUSED = (
-    "This Idempotency-Key was already used with a different request (it opened incident #{id}). "
-    "Send the same request to get that incident again, or use a new key for a new incident."
-)
 
 _detail = inline_serializer("Detail", fields={"detail": serializers.CharField()})
 _closed = OpenApiResponse(_detail, description="The incident is resolved or closed")
@@ -81,15 +67,6 @@ def visible_incident(request: Request, incident_id: int) -> Incident:
 class ActionTypeListView(generics.ListAPIView):
     serializer_class = ActionTypeSerializer
     queryset = ActionType.objects.select_related("revert").order_by("category", "name", "code")
-
-
-def _earlier(user: Any, key: str) -> IdempotencyKey | None:
-    return IdempotencyKey.objects.filter(user=user, key=key).select_related("incident").first()
-
-
-def _fingerprint(data: dict[str, Any]) -> str:
-    plain = {k: v.pk if isinstance(v, Model) else v for k, v in data.items()}
-    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @extend_schema_view(
@@ -111,7 +88,7 @@ def _fingerprint(data: dict[str, Any]) -> str:
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
                 required=False,
-                description=f"A unique key per incident you open (at most {IDEMPOTENCY_KEY_MAX} characters), "
+                description=f"A unique key per incident you open (at most {KEY_MAX} characters), "
                 "for example your detection's id.",
             )
         ],
@@ -169,40 +146,19 @@ class IncidentViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         key = request.headers.get(IDEMPOTENCY_HEADER)
-        if key is None:
-            with service_errors():
-                incident = incident_open(by=request.user, channel=Channel.API, **data)
-            return Response(IncidentSerializer(incident).data, status=status.HTTP_201_CREATED)
-        key = key.strip()
-        if not key or len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable():
-            raise serializers.ValidationError(
-                {IDEMPOTENCY_HEADER: [f"Give between 1 and {IDEMPOTENCY_KEY_MAX} printable characters."]}
-            )
-        fingerprint = _fingerprint(data)
-        earlier = _earlier(request.user, key)
-        if earlier is None:
-            try:
-                with service_errors(), transaction.atomic():
-                    incident = incident_open(by=request.user, channel=Channel.API, **data)
-                    IdempotencyKey.objects.create(
-                        user=request.user, key=key, fingerprint=fingerprint, incident=incident
+        with service_errors():
+            if key is None:
+                incident, replayed = incident_open(by=request.user, channel=Channel.API, **data), False
+            else:
+                key = key_check(key, field=IDEMPOTENCY_HEADER)
+                try:
+                    incident, replayed = incident_open_once(
+                        key=key, by=request.user, channel=Channel.API, fields=data
                     )
-                return Response(IncidentSerializer(incident).data, status=status.HTTP_201_CREATED)
-            except IntegrityError:
-                # A concurrent retry with the same key committed first; its incident is the one.
-                earlier = _earlier(request.user, key)
-                if earlier is None:
-                    raise
-        if earlier.fingerprint != fingerprint:
-            return Response(
-                {"detail": KEY_REUSED.format(id=earlier.incident_id)},
-                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
-            )
-        return Response(
-            IncidentSerializer(earlier.incident).data,
-            status=status.HTTP_201_CREATED,
-            headers={"Idempotent-Replayed": "true"},
-        )
+                except KeyReused as reused:
+                    return Response({"detail": str(reused)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return Response(IncidentSerializer(incident).data, status=status.HTTP_201_CREATED, headers=headers)
 
 
 @extend_schema_view(
@@ -275,7 +231,7 @@ class ActionDecisionView(generics.GenericAPIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         action = self.get_object()
         incident = action.incident
-        require_role(request.user, incident.tenant, DECIDE_ROLES, "authorize or decline actions")
+        require_role(request.user, incident.tenant, DECIDES, "authorize or decline actions")
         require_decision_second_factor(request)
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -344,89 +300,3 @@ class ActionCancelView(generics.GenericAPIView):
                 channel=Channel.API,
             )
         return Response(ActionSerializer(canceled).data)
-
-
-def _performer_rows(tenant: Any) -> list[dict[str, str]]:
-    chosen = performers_of(tenant)
-    codes = ActionType.objects.order_by("category", "name", "code").values_list("code", flat=True)
-    return [{"action_type": code, "performer": chosen.get(code, "mdr")} for code in codes]
-
-
-class TenantPerformersView(APIView):
-    """Who performs each action type under Collaborate: MDR Ops unless the customer chose otherwise."""
-
-    def _rows(self, tenant: Any) -> Response:
-        return Response(_performer_rows(tenant))
-
-    @extend_schema(summary="Who performs each action type", responses={200: PerformerSerializer(many=True)})
-    def get(self, request: Request, tenant_id: int) -> Response:
-        return self._rows(visible_tenant(request, tenant_id))
-
-    @extend_schema(
-        summary="Choose who performs some action types (customer admins, MDR staff)",
-        description="Only the action types listed change; all of them or none. `partner` needs a tenant "
-        "served by a partner.",
-        request=PerformerSerializer(many=True),
-        responses={200: PerformerSerializer(many=True)},
-    )
-    def patch(self, request: Request, tenant_id: int) -> Response:
-        tenant = visible_tenant(request, tenant_id)
-        require_role(
-            request.user,
-            tenant,
-            ADMIN_ROLES,
-            "choose performers",
-            staff_perm="tenants.change_actionperformer",
-        )
-        serializer = PerformerSerializer(data=request.data, many=True)
-        serializer.is_valid(raise_exception=True)
-        rows = serializer.validated_data
-        # Keyed by the row's index, as DRF reports a list's shape errors.
-        errors: dict[str, dict[str, list[str]]] = {}
-        with transaction.atomic():
-            for index, row in enumerate(rows):
-                try:
-                    with transaction.atomic():
-                        performer_set(
-                            tenant=tenant,
-                            by=request.user,
-                            action_code=row["action_type"].code,
-                            performer=row["performer"],
-                        )
-                except DjangoValidationError as error:
-                    errors[str(index)] = field_errors(error, {"action_code": "action_type"})
-            if errors:
-                raise serializers.ValidationError(errors)  # leaving the block undoes the others
-        return self._rows(tenant)
-
-
-class TenantConnectorView(APIView):
-    """The tenant's EDR connector (MDR staff); no row means the simulated connector."""
-
-    def _config(self, tenant: Any) -> ConnectorConfig:
-        return ConnectorConfig.objects.filter(tenant=tenant).first() or ConnectorConfig(tenant=tenant)
-
-    @extend_schema(
-        summary="The tenant's EDR connector (MDR staff; the secret is never shown)",
-        responses={200: ConnectorSerializer},
-    )
-    def get(self, request: Request, tenant_id: int) -> Response:
-        tenant = visible_tenant(request, tenant_id)
-        require_staff(request.user, "incidents.view_connectorconfig", "see connectors")
-        return Response(ConnectorSerializer(self._config(tenant)).data)
-
-    @extend_schema(
-        summary="Set the tenant's EDR connector (MDR staff)",
-        description="`sophos_central` needs url (the data-region API host), client_id, external_tenant_id "
-        "and secret; `webhook` needs url and secret. The secret is write-only: omit it to keep the stored one.",
-        request=ConnectorSerializer,
-        responses={200: ConnectorSerializer},
-    )
-    def put(self, request: Request, tenant_id: int) -> Response:
-        tenant = visible_tenant(request, tenant_id)
-        require_staff(request.user, "incidents.change_connectorconfig", "set connectors")
-        serializer = ConnectorSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        with service_errors():
-            config = connector_configure(tenant=tenant, by=request.user, **serializer.validated_data)
-        return Response(ConnectorSerializer(config).data)

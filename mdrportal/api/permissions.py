@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 from rest_framework.exceptions import PermissionDenied
 
 from tenants.models import Role, Tenant
-from tenants.rules import DECIDE_ROLES
+from tenants.rules import role_allows, roles_allowed
 from tenants.selectors import role_at
-
-ADMIN_ROLES = frozenset({Role.ADMIN})
-# Acknowledging and deciding in writing are the same people's (tenants.rules).
-ACKNOWLEDGE_ROLES = DECIDE_ROLES
 
 
 def is_mdr_staff(user: Any, perm: str) -> bool:
@@ -27,12 +22,13 @@ def require_staff(user: Any, perm: str, what: str) -> None:
 
 
 def require_role(
-    user: Any, tenant: Tenant, roles: Collection[Role], what: str, *, staff_perm: str | None = None
+    user: Any, tenant: Tenant, minimum: Role, what: str, *, staff_perm: str | None = None
 ) -> None:
-    """The user has one of the roles at the tenant, or is MDR staff with staff_perm (when given)."""
+    """The user's role at the tenant allows `minimum` (tenants.rules), or the user is MDR staff with
+    staff_perm (when given)."""
     if staff_perm is not None and is_mdr_staff(user, staff_perm):
         return
-    if role_at(user, tenant) in roles:
+    if role_allows(role_at(user, tenant), minimum):
         return
-    allowed = " or ".join(sorted(r.value for r in roles))
+    allowed = " or ".join(sorted(r.value for r in roles_allowed(minimum)))
     raise PermissionDenied(f"Only the tenant's {allowed} users may {what}.")

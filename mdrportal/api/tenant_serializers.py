@@ -6,6 +6,9 @@ from rest_framework import serializers
 
 from tenants.channels import ContactChannel
 from tenants.models import Contact, Role, Tenant
+from tenants.services import TENANT_SETTINGS
+
+ADMIN_ONLY_SETTINGS = ("partner", "viewers_need_second_factor")
 
 # What tenant_create takes; the other settings go through tenant_update_settings in the same transaction.
 TENANT_CREATE_ARGS = ("name", "slug", "tier", "response_mode", "timezone")
@@ -22,16 +25,12 @@ CUSTOMER_SETTINGS = (
 class TenantSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tenant
+        # The settings the services change, but the partner and the second-factor rule (set in the admin).
         fields = [
             "id",
             "name",
             "slug",
-            "tier",
-            "response_mode",
-            "authorize_on_no_ack",
-            "timezone",
-            "call_attempts_per_contact",
-            "ring_timeout_seconds",
+            *(f for f in TENANT_SETTINGS if f not in ("name", *ADMIN_ONLY_SETTINGS)),
         ]
         # The service checks uniqueness (full_clean) inside its transaction; no second query here.
         extra_kwargs = {"slug": {"validators": []}}

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mdrportal.api.errors import service_errors
-from mdrportal.api.permissions import ADMIN_ROLES, is_mdr_staff, require_role, require_staff
+from mdrportal.api.permissions import is_mdr_staff, require_role, require_staff
 from mdrportal.api.tenant_serializers import (
     CUSTOMER_SETTINGS,
     TENANT_CREATE_ARGS,
@@ -24,6 +24,7 @@ from mdrportal.api.tenant_serializers import (
     TenantSettingsSerializer,
 )
 from tenants.models import Contact, Membership, Tenant
+from tenants.rules import ADMINISTERS
 from tenants.selectors import tenant_contacts, tenants_for_user
 from tenants.services import (
     contact_create,
@@ -79,7 +80,7 @@ class TenantViewSet(
         tenant = self.get_object()
         staff = is_mdr_staff(request.user, "tenants.change_tenant")
         if not staff:
-            require_role(request.user, tenant, ADMIN_ROLES, "change the tenant's settings")
+            require_role(request.user, tenant, ADMINISTERS, "change the tenant's settings")
         serializer = TenantSettingsSerializer(tenant, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
@@ -119,7 +120,7 @@ class TenantContactsView(generics.ListCreateAPIView):
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         tenant = visible_tenant(request, kwargs["tenant_id"])
-        require_role(request.user, tenant, ADMIN_ROLES, "add contacts", staff_perm="tenants.add_contact")
+        require_role(request.user, tenant, ADMINISTERS, "add contacts", staff_perm="tenants.add_contact")
         serializer = ContactSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
@@ -149,7 +150,7 @@ class ContactView(generics.RetrieveUpdateAPIView):
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         contact = self.get_object()
         require_role(
-            request.user, contact.tenant, ADMIN_ROLES, "change contacts", staff_perm="tenants.change_contact"
+            request.user, contact.tenant, ADMINISTERS, "change contacts", staff_perm="tenants.change_contact"
         )
         serializer = ContactSerializer(contact, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -180,7 +181,7 @@ class TenantUsersView(generics.ListCreateAPIView):
         require_role(
             self.request.user,
             tenant,
-            ADMIN_ROLES,
+            ADMINISTERS,
             "see the tenant's logins",
             staff_perm="tenants.view_membership",
         )

@@ -16,9 +16,8 @@ from mdrportal.api.incidents import (
     IncidentActionsView,
     IncidentTimelineView,
     IncidentViewSet,
-    TenantConnectorView,
-    TenantPerformersView,
 )
+from mdrportal.api.tenant_settings import TenantConnectorView, TenantPerformersView
 from mdrportal.api.tenants import ContactView, TenantContactsView, TenantUsersView, TenantViewSet
 
 v1 = [

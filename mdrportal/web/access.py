@@ -23,10 +23,10 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from tenants.models import Role, Tenant
+from tenants.rules import ADMINISTERS, DECIDES, role_allows
 from tenants.selectors import role_at, tenants_for_user
 
 SESSION_KEY = "acting_tenant_id"
-RANK = {Role.VIEWER: 0, Role.APPROVER: 1, Role.ADMIN: 2}
 NO_TENANT = "Your account does not give access to any customer. Ask your administrator for a role."
 
 
@@ -39,15 +39,15 @@ class Acting:
     can_switch: bool
 
     def allows(self, role: Role) -> bool:
-        return RANK[self.role] >= RANK[role]
+        return role_allows(self.role, role)
 
     @property
     def is_admin(self) -> bool:
-        return self.allows(Role.ADMIN)
+        return self.allows(ADMINISTERS)
 
     @property
     def is_approver(self) -> bool:
-        return self.allows(Role.APPROVER)
+        return self.allows(DECIDES)
 
 
 def effective_role(user: Any, tenant: Tenant) -> Role | None:
@@ -69,7 +69,7 @@ def _activate(request: HttpRequest, acting: Acting) -> None:
 def enter(request: HttpRequest, tenant: Tenant, minimum: Role = Role.VIEWER) -> Acting:
     """Act for this tenant (one of the user's, already checked by the lookup), or 403 if the role is too low."""
     role = effective_role(request.user, tenant)
-    if role is None or RANK[role] < RANK[minimum]:
+    if not role_allows(role, minimum):
         raise PermissionDenied(f"This page needs the {minimum.label.lower()} role at {tenant.name}.")
     if request.session.get(SESSION_KEY) != tenant.pk:
         request.session[SESSION_KEY] = tenant.pk
@@ -130,7 +130,7 @@ def tenant_page(minimum: Role = Role.VIEWER) -> Callable[[View], View]:
                     return redirect(f"{chooser}?{urlencode({'next': request.get_full_path()})}")
                 raise PermissionDenied(NO_TENANT)
             role = effective_role(request.user, tenant)
-            if role is None or RANK[role] < RANK[minimum]:
+            if not role_allows(role, minimum):
                 raise PermissionDenied(f"This page needs the {minimum.label.lower()} role at {tenant.name}.")
             _activate(request, Acting(tenant=tenant, role=role, can_switch=several))
             return view(request, *args, **kwargs)

@@ -2,7 +2,7 @@
 
 Every incident is looked up among the user's tenants (another tenant's is a 404) and entered with the
 role the page needs (too low is a 403). Writes go through the services: written authorizations through
-incidents.services.authorization_record (channel portal), acknowledgments through escalation.runs.services.
+incidents.authorizations.authorization_record (channel portal), acknowledgments through escalation.runs.services.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import Acknowledgment
+from incidents.authorizations import authorization_record
 from incidents.models import (
     ActionStatus,
     Authorization,
@@ -35,13 +36,13 @@ from incidents.models import (
     ResponseAction,
     Severity,
 )
+from incidents.policy import PolicySnapshot
 from incidents.selectors import (
     authorization_text,
     awaiting_authorization,
     incident_timeline,
     incidents_for_user,
 )
-from incidents.services import authorization_record
 from incidents.timeline import chart, milestones, timeline_actions
 from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import CustomerIncidentPages, keyset_page
@@ -49,6 +50,7 @@ from mdrportal.web import access
 from mdrportal.web.access import portal_page, tenant_page
 from mdrportal.web.second_factor import step_up_redirect
 from tenants.models import Role
+from tenants.rules import DECIDES
 
 PAGE_SIZE = CustomerIncidentPages.page_size
 EVENTS_PER_PAGE = 100
@@ -144,6 +146,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "section": "incidents",
             "incident": incident,
+            "policy": PolicySnapshot.read(incident),
             "events": events_page.object_list,
             "events_page": events_page,
             "actions": actions,
@@ -162,7 +165,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @portal_page
 def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     """'We have it': further calls stop. It authorizes nothing (DESIGN rule 5)."""
-    incident = _incident(request, pk, Role.APPROVER)
+    incident = _incident(request, pk, DECIDES)
     try:
         acknowledgment_record(incident=incident, channel=Channel.PORTAL, user=request.user)
     except ValidationError as error:
@@ -236,7 +239,7 @@ def _approvals(request: HttpRequest, posted: Pending | None = None, status: int 
     return render(request, "pages/approvals.html", context, status=status)
 
 
-@tenant_page(Role.APPROVER)
+@tenant_page(DECIDES)
 def approvals(request: HttpRequest) -> HttpResponse:
     """The actions awaiting written authorization, with what each does and to what."""
     return _approvals(request)
@@ -246,7 +249,7 @@ def approvals(request: HttpRequest) -> HttpResponse:
 @portal_page
 def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
     """Authorize or decline, in writing, the actions the approver ticked, with the exact text shown."""
-    incident = _incident(request, pk, Role.APPROVER)
+    incident = _incident(request, pk, DECIDES)
     refused = step_up_redirect(request, "incidents:approvals")
     if refused is not None:
         return refused

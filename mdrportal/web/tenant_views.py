@@ -26,7 +26,8 @@ from mdrportal.web.tenant_forms import (
     explanations,
     proposable_types,
 )
-from tenants.models import Contact, Role, SettingsChange, Tenant
+from tenants.models import Contact, SettingsChange, Tenant
+from tenants.rules import ADMINISTERS
 from tenants.selectors import (
     audited_value_shown,
     performers_of,
@@ -193,7 +194,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@tenant_page(Role.ADMIN)
+@tenant_page(ADMINISTERS)
 @step_up_required("tenants:settings")
 def performers_page(request: HttpRequest) -> HttpResponse:
     """Who performs each action type under Collaborate; each change is a service call, all or none."""
@@ -242,11 +243,11 @@ def _tenant_contact(request: HttpRequest, pk: int) -> Contact:
     contact = get_object_or_404(
         Contact.objects.select_related("tenant").filter(tenant__in=tenants_for_user(request.user)), pk=pk
     )
-    access.enter(request, contact.tenant, Role.ADMIN)
+    access.enter(request, contact.tenant, ADMINISTERS)
     return contact
 
 
-@tenant_page(Role.ADMIN)
+@tenant_page(ADMINISTERS)
 def contact_add(request: HttpRequest) -> HttpResponse:
     tenant = request.acting.tenant  # type: ignore[attr-defined]
     form = ContactForm(request.POST or None)

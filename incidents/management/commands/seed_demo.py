@@ -9,9 +9,10 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from incidents.actions import action_propose
 from incidents.models import Severity
 from incidents.selectors import action_type_by_code
-from incidents.services import action_propose, incident_open
+from incidents.services import incident_open
 from tenants.models import Partner, Performer, ResponseMode, Role, Tenant, Tier
 from tenants.services import (
     contact_create,

@@ -1,0 +1,149 @@
+"""Written authorizations: who may give one, through which channel, and what it decides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from incidents.actions import action_apply_decision, action_move
+from incidents.events import incident_lock, incident_must_be_active, timeline_record
+from incidents.models import (
+    ActionStatus,
+    Authorization,
+    Channel,
+    EventKind,
+    Incident,
+    ResponseAction,
+)
+from incidents.selectors import gate_decision
+from tenants.models import Contact, Tenant
+from tenants.rules import may_decide
+from tenants.selectors import role_at
+from tenants.services import actor_label
+
+User = AbstractBaseUser | None
+
+
+def _check_who(
+    *, tenant: Tenant, channel: str, contact: Contact | None, user: User, recorded_by: User, evidence: str
+) -> None:
+    if contact is not None and (
+        contact.tenant_id != tenant.pk or not contact.active or not contact.can_authorize
+    ):
+        raise ValidationError(
+            {"contact": f"{contact} is not an active contact of {tenant} allowed to authorize."}
+        )
+    if user is not None and not may_decide(role_at(user, tenant)):
+        raise ValidationError({"user": f"{user.get_username()} is not an approver of {tenant}."})
+    if channel == Channel.ANALYST_RECORDED:
+        if contact is None:
+            raise ValidationError({"contact": "Say which contact wrote the authorization."})
+        if recorded_by is None or not recorded_by.is_staff:
+            raise ValidationError(
+                {"recorded_by": "Only an MDR analyst records an authorization received elsewhere."}
+            )
+        if not evidence.strip():
+            raise ValidationError({"evidence": "Paste the customer's written message (or its reference)."})
+    elif channel in (Channel.PORTAL, Channel.API) and user is None:
+        raise ValidationError({"user": "Portal and API decisions are made by a logged-in approver."})
+    elif channel == Channel.EMAIL_LINK and contact is None:
+        raise ValidationError({"contact": "An emailed link is bound to a contact."})
+    elif channel not in (Channel.PORTAL, Channel.API, Channel.EMAIL_LINK, Channel.ANALYST_RECORDED):
+        raise ValidationError(
+            {"channel": f"{channel!r} is not a channel written authorization comes through."}
+        )
+
+
+@transaction.atomic
+def authorization_record(
+    *,
+    incident: Incident,
+    actions: Sequence[ResponseAction],
+    decision: str,
+    channel: str,
+    text_shown: str,
+    contact: Contact | None = None,
+    user: User = None,
+    recorded_by: User = None,
+    statement: str = "",
+    evidence: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+) -> Authorization:
+    """Record a customer's written decision on exact actions; granted actions go to execution."""
+    if decision not in Authorization.Decision.values:
+        raise ValidationError({"decision": f"{decision!r} is neither granted nor declined."})
+    if not actions:
+        raise ValidationError({"actions": "Choose at least one action."})
+    if not text_shown.strip():
+        raise ValidationError({"text_shown": "The text the customer decided on is required."})
+    locked = incident_lock(incident.pk)
+    incident_must_be_active(locked, what="a decision on its actions")
+    _check_who(
+        tenant=locked.tenant,
+        channel=channel,
+        contact=contact,
+        user=user,
+        recorded_by=recorded_by,
+        evidence=evidence,
+    )
+    ids = sorted({a.pk for a in actions})
+    scope = list(
+        ResponseAction.objects.select_for_update(of=("self",))
+        .filter(pk__in=ids, incident=locked)
+        .select_related("action_type")
+    )
+    if len(scope) != len(ids):
+        raise ValidationError({"actions": "Every action must belong to this incident."})
+    undecided = [a for a in scope if a.status != ActionStatus.AWAITING_AUTHORIZATION]
+    if undecided:
+        names = ", ".join(f"#{a.pk} ({a.get_status_display().lower()})" for a in undecided)
+        raise ValidationError({"actions": f"Only actions awaiting authorization can be decided on: {names}."})
+
+    authorization = Authorization.objects.create(
+        incident=locked,
+        decision=decision,
+        scope=[{"action": a.pk, "action_type": a.action_type.code, "target": a.target} for a in scope],
+        contact=contact,
+        user=user,
+        recorded_by=recorded_by,
+        channel=channel,
+        at=timezone.now(),
+        text_shown=text_shown,
+        statement=statement,
+        evidence=evidence,
+        ip_address=ip_address,
+        user_agent=user_agent[:400],
+    )
+    who = contact.name if contact is not None else actor_label(user)
+    granted = decision == Authorization.Decision.GRANTED
+    timeline_record(
+        incident=locked,
+        kind=EventKind.AUTHORIZATION_GIVEN if granted else EventKind.AUTHORIZATION_DECLINED,
+        summary=f"{who} {'authorized' if granted else 'declined'} in writing: "
+        + ", ".join(str(a) for a in scope),
+        by=recorded_by or user,
+        label=who if recorded_by is None else f"{who} (recorded by {actor_label(recorded_by)})",
+        channel=channel,
+        data={"authorization": authorization.pk, "scope": authorization.scope, "statement": statement},
+    )
+    for action in scope:
+        action.incident = locked
+        action.authorization = authorization
+        action.save(update_fields=["authorization", "updated_at"])
+        if granted:
+            action_apply_decision(action, gate_decision(action), by=recorded_by or user, channel=channel)
+        else:
+            action_move(
+                action,
+                ActionStatus.DECLINED,
+                basis="",
+                reason=f"Declined in writing by {who}: MDR Ops will not perform it.",
+                by=recorded_by or user,
+                channel=channel,
+            )
+    return authorization

@@ -1,0 +1,76 @@
+"""The writes every other service of incidents makes: the timeline, the incident's lock, its flag."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from incidents.models import (
+    ACTIVE_INCIDENT_STATUSES,
+    Channel,
+    EventKind,
+    Incident,
+    TimelineEvent,
+)
+from mdrportal.core.nudges import nudge
+from tenants.services import actor_label
+
+User = AbstractBaseUser | None
+
+
+def timeline_record(
+    *,
+    incident: Incident,
+    kind: str,
+    summary: str,
+    by: User = None,
+    label: str | None = None,
+    channel: str = Channel.SYSTEM,
+    data: dict[str, Any] | None = None,
+) -> TimelineEvent:
+    """Append one fact to the incident's timeline."""
+    return TimelineEvent.objects.create(
+        incident=incident,
+        kind=kind,
+        summary=summary,
+        actor=by,
+        actor_label=label or actor_label(by),
+        channel=channel,
+        data=data or {},
+    )
+
+
+def incident_lock(incident_id: int) -> Incident:
+    """Lock the incident's row: every decision about it (acknowledge, decide, fall back, close) holds it."""
+    return Incident.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=incident_id)
+
+
+def incident_must_be_active(incident: Incident, *, what: str) -> None:
+    """Refuse a decision on a resolved or closed incident (DESIGN rule 11)."""
+    if incident.status not in ACTIVE_INCIDENT_STATUSES:
+        raise IncidentClosed(
+            f"Incident #{incident.pk} is {incident.get_status_display().lower()}: {what} is no longer possible."
+        )
+
+
+class IncidentClosed(ValidationError):
+    """A decision, link or claim on an incident that is resolved or closed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="incident_closed")
+
+
+@transaction.atomic
+def incident_flag(*, incident: Incident, reason: str, by: User = None, channel: str = Channel.SYSTEM) -> None:
+    """Flag the incident for analysts ("needs attention") and say why on the timeline."""
+    Incident.objects.filter(pk=incident.pk).update(needs_attention=True)
+    incident.needs_attention = True
+    timeline_record(incident=incident, kind=EventKind.FLAGGED, summary=reason, by=by, channel=channel)
+
+
+def nudge_customer(incident: Incident) -> None:
+    """After commit, see whether the customer must now be told something (DESIGN rule 12)."""
+    nudge("escalation.customer_tell", incident.pk)

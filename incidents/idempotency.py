@@ -1,0 +1,69 @@
+"""Opening an incident once per Idempotency-Key: a retried request gets the incident the first one opened."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+
+from incidents.models import IdempotencyKey, Incident
+from incidents.services import incident_open
+
+KEY_MAX = IdempotencyKey._meta.get_field("key").max_length
+KEY_REUSED = (
+    "This Idempotency-Key was already used with a different request (it opened incident #{id}). "
+    "Send the same request to get that incident again, or use a new key for a new incident."
+)
+
+
+class KeyReused(Exception):
+    """The key opened an incident for another request."""
+
+    def __init__(self, incident_id: int) -> None:
+        super().__init__(KEY_REUSED.format(id=incident_id))
+
+
+def _earlier(user: AbstractBaseUser, key: str) -> IdempotencyKey | None:
+    return IdempotencyKey.objects.filter(user=user, key=key).select_related("incident").first()
+
+
+def _fingerprint(fields: dict[str, Any]) -> str:
+    plain = {k: v.pk if isinstance(v, Model) else v for k, v in fields.items()}
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def key_check(key: str, *, field: str) -> str:
+    key = key.strip()
+    if not key or len(key) > KEY_MAX or not key.isprintable():
+        raise ValidationError({field: f"Give between 1 and {KEY_MAX} printable characters."})
+    return key
+
+
+def incident_open_once(
+    *, key: str, by: AbstractBaseUser, channel: str, fields: dict[str, Any]
+) -> tuple[Incident, bool]:
+    """The incident this key opened for these fields (replayed: True), or a new one opened now.
+
+    Raises KeyReused when the key opened an incident for other fields.
+    """
+    fingerprint = _fingerprint(fields)
+    earlier = _earlier(by, key)
+    if earlier is None:
+        try:
+            with transaction.atomic():
+                incident = incident_open(by=by, channel=channel, **fields)
+                IdempotencyKey.objects.create(user=by, key=key, fingerprint=fingerprint, incident=incident)
+            return incident, False
+        except IntegrityError:
+            # A concurrent retry with the same key committed first; its incident is the one.
+            earlier = _earlier(by, key)
+            if earlier is None:
+                raise
+    if earlier.fingerprint != fingerprint:
+        raise KeyReused(earlier.incident_id)
+    return earlier.incident, True
