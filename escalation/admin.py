@@ -50,3 +50,6 @@ class AcknowledgmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["at", "incident", "channel", "contact", "user"]
     list_filter = ["channel"]
     list_select_related = ["incident", "contact", "user"]
+
+
+from escalation import admin_reminders  # noqa: E402, F401 - registers the reminders' pages

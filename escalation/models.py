@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from escalation.reminders.models import Reminder, ReminderSeries  # noqa: F401 - the app's models, kept apart
 from incidents.models import Channel, Incident, ResponseAction
 from mdrportal.core.append_only import AppendOnlyModel
 from tenants.models import Contact
@@ -45,6 +46,9 @@ class NotificationRun(models.Model):
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.ACTIVE)
     # The call plan fixed when the run starts: [{"contact": id, "try": n}, ...] in the order they are called.
     plan = models.JSONField(default=list)
+    # The contacts with a phone left out of the plan, unavailable when it was made (away, outside their
+    # hours): [{"contact": id, "name": ..., "why": ...}, ...]. Frozen with the plan.
+    unavailable = models.JSONField(default=list, blank=True)
     ring_timeout_seconds = models.PositiveSmallIntegerField(default=30)
     next_step_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(default=timezone.now)

@@ -8,6 +8,7 @@ from celery import shared_task
 from escalation import sweep
 from escalation.calls import dispatch, progress
 from escalation.emails import services as emails
+from escalation.reminders import services as reminders
 from escalation.runs import customer
 from escalation.runs import services as runs
 from escalation.sms import send as texts
@@ -54,3 +55,18 @@ def text_send(text_id: int) -> None:
 @shared_task(name="escalation.escalation_sweep", ignore_result=True)
 def escalation_sweep() -> dict[str, int]:
     return sweep.escalation_sweep()
+
+
+@shared_task(name="escalation.reminders_sweep", ignore_result=True)
+def reminders_sweep() -> dict[str, int]:
+    return reminders.reminders_sweep()
+
+
+@shared_task(name="escalation.reminder_series_step", ignore_result=True)
+def reminder_series_step(series_id: int) -> int:
+    return reminders.reminder_series_step(series_id)
+
+
+@shared_task(name="escalation.reminder_send", ignore_result=True)
+def reminder_send(reminder_id: int) -> str:
+    return reminders.reminder_send(reminder_id)

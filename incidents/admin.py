@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from incidents.actions import action_cancel, action_propose, action_propose_revert
+from incidents.admin_tasks import open_task_counts, open_tasks_link
 from incidents.authorizations import authorization_record
 from incidents.forms import CancelActionForm, IncidentForm, ProposeActionForm, RecordAuthorizationForm
 from incidents.models import (
@@ -32,6 +33,7 @@ from incidents.models import (
 from incidents.policy import PolicySnapshot
 from incidents.selectors import authorization_text
 from incidents.services import incident_clear_attention, incident_open, incident_reapply_policy
+from incidents.waiting import with_waiting_since
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 from tenants.models import ResponseMode
 
@@ -86,7 +88,18 @@ class TimelineEventInline(ReadOnlyInline):
 
 @admin.register(Incident)
 class IncidentAdmin(admin.ModelAdmin):
-    list_display = ["id", "title", "tenant", "severity", "status", "mode", "needs_attention", "opened_at"]
+    list_display = [
+        "id",
+        "title",
+        "tenant",
+        "severity",
+        "status",
+        "mode",
+        "needs_attention",
+        "waiting_since",
+        "open_tasks",
+        "opened_at",
+    ]
     list_display_links = ["id", "title"]
     list_filter = ["tenant", "severity", "status", ResponseModeFilter, "needs_attention"]
     list_select_related = ["tenant"]
@@ -107,6 +120,19 @@ class IncidentAdmin(admin.ModelAdmin):
     @admin.display(description="mode")
     def mode(self, obj: Incident) -> str:
         return PolicySnapshot.read(obj).mode_label
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
+        return open_task_counts(with_waiting_since(super().get_queryset(request)))
+
+    @admin.display(
+        description="waiting for the customer since", ordering=F("waiting_since").asc(nulls_last=True)
+    )
+    def waiting_since(self, obj: Incident) -> Any:
+        return obj.waiting_since  # type: ignore[attr-defined]
+
+    @admin.display(description="open customer tasks", ordering="open_tasks")
+    def open_tasks(self, obj: Incident) -> str:
+        return open_tasks_link(obj)
 
     @admin.display(description="policy in force")
     def policy_display(self, obj: Incident) -> str:

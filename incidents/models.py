@@ -60,6 +60,9 @@ class ActionStatus(models.TextChoices):
     DECLINED = "declined", "Declined by the customer"
     CANCELED = "canceled", "Canceled"
     REVERTED = "reverted", "Reverted"
+    # A recommendation is the customer's (or its partner's) task: they say whether they did it.
+    DONE = "done", "Done by the customer or partner"
+    NOT_DONE = "not_done", "Not done by the customer or partner"
 
 
 # The one place that says which status may follow which.
@@ -74,7 +77,14 @@ ACTION_TRANSITIONS: dict[str, frozenset[str]] = {
         }
     ),
     ActionStatus.RECOMMENDED: frozenset(
-        {ActionStatus.AWAITING_AUTHORIZATION, ActionStatus.QUEUED, ActionStatus.HELD, ActionStatus.CANCELED}
+        {
+            ActionStatus.AWAITING_AUTHORIZATION,
+            ActionStatus.QUEUED,
+            ActionStatus.HELD,
+            ActionStatus.CANCELED,
+            ActionStatus.DONE,
+            ActionStatus.NOT_DONE,
+        }
     ),
     ActionStatus.HELD: frozenset(
         {
@@ -99,6 +109,9 @@ ACTION_TRANSITIONS: dict[str, frozenset[str]] = {
     ActionStatus.DECLINED: frozenset(),
     ActionStatus.CANCELED: frozenset(),
     ActionStatus.REVERTED: frozenset(),
+    # Not done yet may still be done later; done is the end.
+    ActionStatus.NOT_DONE: frozenset({ActionStatus.DONE, ActionStatus.CANCELED}),
+    ActionStatus.DONE: frozenset(),
 }
 
 # Statuses in which the gate's decision may still change the action's course.
@@ -284,6 +297,14 @@ class ResponseAction(models.Model):
         return f"{self.action_type.name} on {self.target}"
 
 
+class CustomerTask(ResponseAction):
+    """An action left to the customer's team or its partner, as MDR Ops follows it up in the admin."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "customer task"
+
+
 class AttemptOutcome(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     TRANSIENT = "transient", "Failed, worth retrying"
@@ -367,6 +388,7 @@ class EventKind(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
     FALLBACK_TAKEN = "fallback_taken", "No-acknowledgment fallback taken"
     FLAGGED = "flagged", "Flagged to analysts"
+    TASK_MARKED = "task_marked", "Task marked by the customer or partner"
 
 
 class TimelineEvent(AppendOnlyModel):

@@ -198,6 +198,9 @@ CELERY_TASK_ROUTES = {
     "escalation.text_send": {"queue": "mail"},
     "escalation.escalation_sweep": {"queue": "sweep"},
     "incidents.actions_sweep": {"queue": "sweep"},
+    "escalation.reminders_sweep": {"queue": "sweep"},
+    "escalation.reminder_series_step": {"queue": "runs"},
+    "escalation.reminder_send": {"queue": "mail"},
     "incidents.*": {"queue": "actions"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -245,6 +248,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
+    "sweep-reminders": {
+        "task": "escalation.reminders_sweep",
+        "schedule": SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": SWEEP_INTERVAL_SECONDS},
+    },
 }
 
 # Phone: unset credentials mean the simulated phone.
@@ -268,6 +276,8 @@ CALL_RETRY_MAX_SECONDS = env_int("CALL_RETRY_MAX_SECONDS", 300, minimum=1)
 LINK_MAX_AGE_HOURS = env_int("LINK_MAX_AGE_HOURS", 24, minimum=1)
 RENOTIFY_DELAY_MINUTES = env_int("RENOTIFY_DELAY_MINUTES", 15, minimum=0)
 RENOTIFY_ROUNDS = env_int("RENOTIFY_ROUNDS", 3, minimum=0, maximum=20)
+# The length of a tenant's reminder "minute" in seconds: 60, except where a test runs reminders fast.
+REMINDER_MINUTE_SECONDS = env_int("REMINDER_MINUTE_SECONDS", 60, minimum=1, maximum=60)
 # Redis for the shared calls-per-second limit; unset means the database enforces it.
 _BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 RATE_LIMIT_REDIS_URL = env_url(

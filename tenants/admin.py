@@ -17,6 +17,8 @@ from incidents.selectors import action_type_choices
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin
 from mdrportal.web.login_guard import login_unlock
 from mdrportal.web.second_factor import second_factor_reset
+from tenants.availability import Availability
+from tenants.availability_services import availability_snapshot
 from tenants.forms import ActionPerformerFormSet, ContactInlineForm, ContactInlineFormSet
 from tenants.models import (
     ActionPerformer,
@@ -50,6 +52,19 @@ class ContactInline(admin.TabularInline):
     extra = 1
     can_delete = False  # contacts with history are deactivated, never deleted
     ordering = ["call_order"]
+    readonly_fields = ["availability"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Contact]:
+        return (
+            super().get_queryset(request).select_related("tenant").prefetch_related("windows", "away_periods")
+        )
+
+    @admin.display(description="When phoned (set on the customer's contacts page)")
+    def availability(self, obj: Contact) -> str:
+        if obj.pk is None or obj.tenant is None:
+            return "—"
+        shown = availability_snapshot(Availability.of(obj), obj.tenant.timezone)
+        return f"{shown['windows']}; away: {shown['away']}"
 
 
 class PartnerContactInline(ContactInline):
@@ -195,6 +210,7 @@ class TenantAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "slug", "partner", "timezone"]}),
         ("Response policy", {"fields": ["tier", "response_mode", "authorize_on_no_ack"]}),
         ("Call tree", {"fields": ["call_attempts_per_contact", "ring_timeout_seconds"]}),
+        ("Reminders", {"fields": ["reminder_minutes", "reminder_count"]}),
         ("Sign-in", {"fields": ["viewers_need_second_factor"]}),
     ]
 

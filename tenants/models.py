@@ -74,6 +74,18 @@ class Tenant(models.Model):
     ring_timeout_seconds = models.PositiveSmallIntegerField(
         default=30, validators=[MinValueValidator(10), MaxValueValidator(120)]
     )
+    reminder_minutes = models.PositiveSmallIntegerField(
+        "minutes between reminders",
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(1440)],
+        help_text="Once someone acknowledged, how often the customer is reminded of what still waits for it "
+        "(written authorization, tasks).",
+    )
+    reminder_count = models.PositiveSmallIntegerField(
+        "reminders before the incident is flagged",
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+    )
     partner = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="tenants"
     )
@@ -138,6 +150,58 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class AvailabilityWindow(models.Model):
+    """A weekly stretch of wall-clock time, in the tenant's time zone, in which a contact may be phoned.
+
+    A contact without windows may be phoned at any time. An end at or before the start ends the next day
+    (22:00-06:00 crosses midnight; 00:00-00:00 is the whole day).
+    """
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="windows")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    starts = models.TimeField()
+    ends = models.TimeField()
+
+    class Meta:
+        ordering = ["weekday", "starts", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="window_weekday_in_week"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{Weekday(self.weekday).label} {self.starts:%H:%M}-{self.ends:%H:%M}"
+
+
+class AwayPeriod(models.Model):
+    """A time a contact is away (holiday, leave) and not phoned, whatever its weekly windows say."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="away_periods")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="away_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"away {self.starts_at:%Y-%m-%d %H:%M} until {self.ends_at:%Y-%m-%d %H:%M}"
 
 
 class ActionPerformer(models.Model):

@@ -36,6 +36,8 @@ TENANT_SETTINGS = (
     "timezone",
     "call_attempts_per_contact",
     "ring_timeout_seconds",
+    "reminder_minutes",
+    "reminder_count",
     "partner",
     "viewers_need_second_factor",
 )

@@ -10,15 +10,30 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connection
-from django.test import Client
 
 from escalation.calls.pace import RedisCallPacer
 from incidents.connectors import addresses
+from tests.factories import UNPACED
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.smtp import SMTPSink
-from tests.fakes.twilio import FakeTwilioAPI, TwilioWebhooks, worker_env
-from tests.worker import Worker, purge_broker
+from tests.fakes.twilio import FakeTwilioAPI
+from tests.incident_admin import awaiting, collaborate  # noqa: F401 (fixtures of the incidents admin's tests)
+from tests.personas import (  # noqa: F401 (fixtures every test file may use)
+    analyst,
+    analyst_client,
+    approver,
+    customer_admin,
+    fast_passwords,
+    lead,
+    lead_client,
+    partner,
+    partner_user,
+    superuser,
+    superuser_client,
+    tenant,
+    viewer,
+)
 
 REQUIRE_SERVICES = os.environ.get("MDR_REQUIRE_SERVICES") == "1"
 CHROMIUM = "/usr/bin/chromium"
@@ -68,28 +83,11 @@ def smtp() -> Iterator[SMTPSink]:
         yield sink
 
 
-def _story_env(twilio: FakeTwilioAPI, smtp: SMTPSink) -> dict[str, str]:
-    return worker_env(twilio, smtp_port=smtp.port, RENOTIFY_DELAY_MINUTES="0", RENOTIFY_ROUNDS="1")
-
-
 @pytest.fixture
-def worker(twilio, smtp, transactional_db, tmp_path) -> Iterator[Worker]:
-    """A worker per test that phones and texts through the fake Twilio and mails to the SMTP sink; stopped
-    before the test database is emptied (it would otherwise hold locks)."""
-    purge_broker()
-    worker = Worker(tmp_path, **_story_env(twilio, smtp))
-    worker.start()
-    yield worker
-    worker.stop()
-
-
-@pytest.fixture
-def phone(worker, twilio, smtp, settings) -> TwilioWebhooks:
-    """Twilio's side of the webhooks. This process validates them: it holds the same settings as the worker."""
-    for name, value in _story_env(twilio, smtp).items():
-        setattr(settings, name, int(value) if value.isdigit() else value)
-    settings.EMAIL_USE_TLS = False
-    return TwilioWebhooks(Client())
+def unpaced_calls(settings: Any) -> None:
+    """Every dispatch finds its call slot free, for the tests that are not about pacing (the pacer is tested
+    on its own in tests/test_call_pacing.py)."""
+    settings.TWILIO_CPS = UNPACED
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,6 @@ invariants are checked; a broken one raises InvariantViolated.
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +17,7 @@ from django.db.models import F
 from django.test import TestCase
 from django.utils import timezone
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 import escalation.tasks  # noqa: F401 - the worker's tasks, run by name
 import incidents.tasks  # noqa: F401
@@ -28,107 +26,32 @@ from escalation.calls.dispatch import call_claim_next, call_place
 from escalation.calls.progress import call_update
 from escalation.links.tokens import LinkError, LinkPurpose, link_make, link_read
 from escalation.links.use import link_use
-from escalation.models import (
-    ATTEMPT_OUTCOMES,
-    Acknowledgment,
-    CallAttempt,
-    EmailNotification,
-    NotificationRun,
-    RunPurpose,
-    TextMessage,
-    TextStatus,
-)
-from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
+from escalation.models import Acknowledgment, CallAttempt, EmailNotification, NotificationRun, TextMessage
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from escalation.sms.inbound import InboundText, sms_received
 from incidents.authorizations import authorization_record
 from incidents.models import (
-    ACTIVE_INCIDENT_STATUSES,
     ActionStatus,
     Authorization,
-    Basis,
     Channel,
-    EventKind,
     Incident,
     IncidentStatus,
     ResponseAction,
 )
-from incidents.policy import PolicySnapshot
 from incidents.selectors import authorization_text
 from incidents.services import incident_reapply_policy
 from mdrportal.celery import app
+from tenants.availability import Away
+from tenants.availability_services import contact_availability_set
 from tenants.models import ResponseMode, Role, Tier
 from tenants.services import contact_update, tenant_update_settings
+from tests.escalation_model_invariants import EscalationInvariants
+from tests.escalation_model_phone import CARRIER, ModelPhone
 from tests.factories import make_analyst, make_incident, make_member, make_tenant, propose
 
-EXECUTED = (ActionStatus.QUEUED, ActionStatus.RUNNING, ActionStatus.SUCCEEDED, ActionStatus.FAILED)
-# The carrier's moves from each status of a call it accepted (Twilio's status names).
-CARRIER = {
-    "queued": ("ringing", "failed"),
-    "ringing": ("in-progress", "busy", "no-answer", "failed"),
-    "in-progress": ("completed",),
-}
-RANG = frozenset({"ringing", "in-progress", "completed", "busy", "no-answer"})
-_sids = itertools.count(1)
 
-
-class InvariantViolated(AssertionError):
-    """The engine did what DESIGN.md forbids."""
-
-
-@dataclass
-class ProviderCall:
-    attempt_id: int
-    status: str = "queued"
-    answered_by: str = ""
-    history: list[str] = field(default_factory=list)
-
-
-class ModelPhone:
-    """The phone provider and its carrier. It accepts or refuses calls and tells how each stands."""
-
-    name = "twilio"
-
-    def __init__(self, machine: EscalationModel) -> None:
-        self.machine = machine
-        self.down = False
-        self.calls: dict[str, ProviderCall] = {}
-        self.placed: list[int] = []
-
-    def place_call(self, request: CallRequest) -> PlacedCall:
-        self.machine.check_call_may_be_placed(request.attempt_id)
-        if request.attempt_id in self.placed:
-            raise InvariantViolated(f"(d) call row {request.attempt_id} reached the provider twice")
-        self.placed.append(request.attempt_id)
-        EscalationModel.placed += 1
-        if self.down:
-            raise PhoneError("Twilio refused the call: HTTP 503", permanent=False)
-        sid = f"CA{next(_sids):032d}"
-        self.calls[sid] = ProviderCall(attempt_id=request.attempt_id)
-        return PlacedCall(sid=sid)
-
-    def fetch_status(self, call: CallRef) -> CallStatus:
-        if self.down:
-            raise PhoneError("Twilio did not tell the call's status: HTTP 503", permanent=False)
-        known = self.calls[call.sid]
-        return CallStatus(known.status, known.answered_by)
-
-    def hang_up(self, call: CallRef) -> CallStatus:
-        if self.down:
-            raise PhoneError("Twilio did not hang up the call: HTTP 503", permanent=False)
-        known = self.calls[call.sid]
-        if known.status in CARRIER:
-            known.status = "completed" if known.status == "in-progress" else "canceled"
-            known.history.append(known.status)
-        return CallStatus(known.status, known.answered_by)
-
-    def rang(self, sid: str) -> bool:
-        known = self.calls.get(sid)
-        return known is not None and bool(RANG & {known.status, *known.history})
-
-
-class EscalationModel(RuleBasedStateMachine):
+class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
     """One tenant and one incident per run of the machine; the database is shared, rows are scoped."""
 
     examples = 0
@@ -143,6 +66,8 @@ class EscalationModel(RuleBasedStateMachine):
         self.phone = ModelPhone(self)
         self.messages: list[tuple[str, list[Any]]] = []
         self.fallback_seen = False
+        self.away: set[int] = set()  # the contacts away (on holiday) now
+        self.runs_seen: set[int] = set()
 
     # The outside world ----------------------------------------------------------------------------
 
@@ -174,8 +99,9 @@ class EscalationModel(RuleBasedStateMachine):
         tries=st.integers(1, 2),
         actions=st.integers(1, 2),
         quiet=st.booleans(),
+        away=st.sets(st.integers(0, 2), max_size=3),
     )
-    def setup(self, mode: str, contacts: int, tries: int, actions: int, quiet: bool) -> None:
+    def setup(self, mode: str, contacts: int, tries: int, actions: int, quiet: bool, away: set[int]) -> None:
         self.quiet_customer = quiet
         self.tenant = make_tenant(
             tier=Tier.COMPLETE,
@@ -192,6 +118,9 @@ class EscalationModel(RuleBasedStateMachine):
             contact_update(contact=c, by=None, channels=["voice", "sms", "email"])
             for c in self.tenant.contacts.order_by("call_order")
         ]
+        for index in sorted(away):
+            if index < len(self.contacts):
+                self._set_away(self.contacts[index], True)
         self.incident = make_incident(self.tenant)
         codes = ["isolate_endpoint", "block_ip"][:actions]
         for code in codes:
@@ -373,6 +302,18 @@ class EscalationModel(RuleBasedStateMachine):
 
         self.step(decide)
 
+    def _set_away(self, contact: Any, away: bool) -> None:
+        # Long enough that no clock of the model reaches its end.
+        now = timezone.now()
+        periods = [Away(starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=30))] if away else []
+        contact_availability_set(contact=contact, by=None, windows=[], away=periods)
+        (self.away.add if away else self.away.discard)(contact.pk)
+
+    def a_contact_goes_away_or_comes_back(self, data: st.DataObject) -> None:
+        """A run under way keeps its plan; only runs that start later see the change."""
+        contact = data.draw(st.sampled_from(self.contacts), label="contact")
+        self.step(lambda: self._set_away(contact, contact.pk not in self.away))
+
     def an_analyst_starts_notification(self, data: st.DataObject) -> None:
         self.step(lambda: notification_start(incident=self.incident, by=self.analyst))
 
@@ -396,6 +337,7 @@ class EscalationModel(RuleBasedStateMachine):
         the_customer_changes_its_settings,
         an_analyst_reapplies_the_policy,
         an_analyst_changes_the_status,
+        a_contact_goes_away_or_comes_back,
     )
     CUSTOMER = (
         an_approver_acknowledges_in_the_portal,
@@ -409,98 +351,6 @@ class EscalationModel(RuleBasedStateMachine):
         choices = self.ANYBODY if self.quiet_customer else self.ANYBODY + self.CUSTOMER
         act = data.draw(st.sampled_from(choices), label="who acts")
         act(self, data)
-
-    # What must hold -------------------------------------------------------------------------------
-
-    def check_call_may_be_placed(self, attempt_id: int) -> None:
-        """(c) No call is placed after an acknowledgment, a written decision or a close."""
-        call = CallAttempt.objects.select_related("run__incident").get(pk=attempt_id)
-        if call.run is None:
-            return
-        incident = call.run.incident
-        if incident.status not in ACTIVE_INCIDENT_STATUSES:
-            raise InvariantViolated(f"(c) call {attempt_id} placed while the incident is {incident.status}")
-        if Acknowledgment.objects.filter(incident=incident).exists() or incident.authorizations.exists():
-            raise InvariantViolated(f"(c) call {attempt_id} placed after an acknowledgment or a decision")
-
-    @invariant()
-    def every_executed_action_has_a_basis_the_records_support(self) -> None:
-        """(a)"""
-        if not hasattr(self, "incident"):
-            return
-        incident = Incident.objects.get(pk=self.incident.pk)
-        policies = [incident.policy] + [
-            e.data.get("after", {}) for e in incident.events.filter(kind=EventKind.POLICY_REAPPLIED)
-        ]
-        for action in incident.actions.filter(status__in=EXECUTED).select_related("authorization"):
-            if action.basis == Basis.AUTHORIZE_MODE:
-                ok = any(p.get("response_mode") == ResponseMode.AUTHORIZE for p in policies)
-            elif action.basis == Basis.WRITTEN_AUTHORIZATION:
-                authorization = action.authorization
-                ok = (
-                    authorization is not None
-                    and authorization.decision == Authorization.Decision.GRANTED
-                    and action.pk in {s["action"] for s in authorization.scope}
-                )
-            elif action.basis == Basis.NO_ACK_FALLBACK:
-                ok = (
-                    incident.fallback_taken_at is not None
-                    and incident.events.filter(kind=EventKind.FALLBACK_TAKEN).exists()
-                )
-            else:
-                ok = False
-            if not ok:
-                raise InvariantViolated(
-                    f"(a) {action} is {action.status} on basis {action.basis!r} without record"
-                )
-
-    @invariant()
-    def a_text_acknowledges_only_what_was_texted_and_never_authorizes(self) -> None:
-        """(e)"""
-        if not hasattr(self, "incident"):
-            return
-        if Authorization.objects.filter(incident=self.incident, channel=Channel.SMS).exists():
-            raise InvariantViolated("(e) a text reply was recorded as a written authorization")
-        for ack in Acknowledgment.objects.filter(incident=self.incident, channel=Channel.SMS):
-            texted = TextMessage.objects.filter(
-                incident=self.incident, contact=ack.contact_id, status=TextStatus.SENT, sent_at__lte=ack.at
-            )
-            if not texted.exists():
-                raise InvariantViolated(f"(e) {ack} by text names a contact never texted about the incident")
-
-    @invariant()
-    def a_fallback_rests_on_attempts_that_rang_and_nobody_having_it(self) -> None:
-        """(b), checked when the fallback is first seen: in the step that took it."""
-        if not hasattr(self, "incident") or self.fallback_seen:
-            return
-        incident = Incident.objects.get(pk=self.incident.pk)
-        if incident.fallback_taken_at is None:
-            return
-        self.fallback_seen = True
-        EscalationModel.fallbacks += 1
-        taken = incident.fallback_taken_at
-        if incident.status not in ACTIVE_INCIDENT_STATUSES:
-            raise InvariantViolated("(b) fallback taken on an incident that is not active")
-        if not PolicySnapshot.read(incident).falls_back:
-            raise InvariantViolated("(b) fallback taken under a policy without the checkbox")
-        if Acknowledgment.objects.filter(incident=incident, at__lte=taken).exists():
-            raise InvariantViolated("(b) fallback taken although somebody acknowledged")
-        if incident.authorizations.filter(at__lte=taken).exists():
-            raise InvariantViolated("(b) fallback taken although the customer decided in writing")
-        proof = incident.events.get(kind=EventKind.FALLBACK_TAKEN).data["attempts"]
-        steps = {(p["contact_id"], p["try"]) for p in proof}
-        plans = [
-            {(s["contact"], s["try"]) for s in run.plan}
-            for run in incident.notification_runs.filter(purpose=RunPurpose.NOTIFY, state="exhausted")
-        ]
-        if not plans or steps not in plans or len(steps) != len(proof):
-            raise InvariantViolated(
-                f"(b) the fallback's attempts {sorted(steps)} are not a whole plan {plans}"
-            )
-        for item in proof:
-            call = CallAttempt.objects.get(pk=item["call"])
-            if call.outcome not in ATTEMPT_OUTCOMES or not self.phone.rang(call.provider_sid):
-                raise InvariantViolated(f"(b) call {call.pk} in the proof never rang ({call.outcome})")
 
 
 def run_model(

@@ -12,14 +12,26 @@ from django.test import Client
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from incidents.actions import action_propose
+from incidents.authorizations import authorization_record
 from incidents.connectors.base import ActionRequest
-from incidents.models import Incident, ResponseAction, Severity
-from incidents.selectors import action_type_by_code
+from incidents.models import Authorization, Channel, Incident, ResponseAction, Severity
+from incidents.selectors import action_type_by_code, authorization_text
 from incidents.services import incident_open
 from mdrportal.web import second_factor
-from tenants.models import ApiTokenSecondFactor, Contact, Partner, ResponseMode, Role, Tenant, Tier
+from tenants.models import (
+    ApiTokenSecondFactor,
+    Contact,
+    Partner,
+    PartnerMembership,
+    Performer,
+    ResponseMode,
+    Role,
+    Tenant,
+    Tier,
+)
 from tenants.services import (
     contact_create,
     membership_set,
@@ -48,6 +60,14 @@ def make_user(
 
 def make_analyst(username: str = "analyst") -> Any:
     return make_user(username, staff=True, group="MDR Ops")
+
+
+def make_lead(username: str = "lead") -> Any:
+    return make_user(username, staff=True, group="MDR Leads")
+
+
+def make_superuser(username: str = "root") -> Any:
+    return make_user(username, staff=True, is_superuser=True)
 
 
 def make_partner(slug: str = "msp") -> Partner:
@@ -96,12 +116,59 @@ def make_member(tenant: Tenant, role: str = Role.VIEWER, username: str | None = 
     return user
 
 
-def make_incident(tenant: Tenant, *, by: Any = None, severity: str = Severity.CRITICAL) -> Incident:
-    return incident_open(tenant=tenant, title="Ransomware on WS-0142", severity=severity, by=by)
+def make_partner_user(partner: Partner, role: str = Role.VIEWER) -> Any:
+    user = make_user()
+    partner.memberships.create(user=user, role=role)
+    return user
+
+
+def make_incident(
+    tenant: Tenant, *, by: Any = None, severity: str = Severity.CRITICAL, summary: str = ""
+) -> Incident:
+    return incident_open(
+        tenant=tenant, title="Ransomware on WS-0142", severity=severity, summary=summary, by=by
+    )
 
 
 def propose(incident: Incident, code: str, target: str = "WS-0142", by: Any = None) -> ResponseAction:
     return action_propose(incident=incident, action_type=action_type_by_code(code), target=target, by=by)
+
+
+def portal_decision(
+    incident: Incident,
+    actions: list[ResponseAction],
+    user: Any,
+    decision: str = Authorization.Decision.GRANTED,
+) -> Authorization:
+    """A customer's written decision in the portal, on exactly the text the portal shows for the actions."""
+    return authorization_record(
+        incident=incident,
+        actions=actions,
+        decision=decision,
+        channel=Channel.PORTAL,
+        user=user,
+        text_shown=authorization_text(incident, actions),
+    )
+
+
+def make_tasks(slug: str) -> dict[str, Any]:
+    """A tenant served by a partner, with an incident holding a task for each: the customer's team disables
+    an account, the partner blocks an address; an approver on each side."""
+    partner = make_partner(slug)
+    tenant = make_tenant(
+        partner=partner, performers={"disable_user": Performer.CUSTOMER, "block_ip": Performer.PARTNER}
+    )
+    incident = make_incident(tenant)
+    technician = make_user(f"tech-{slug}")
+    PartnerMembership.objects.create(user=technician, partner=partner, role=Role.APPROVER)
+    return {
+        "tenant": tenant,
+        "incident": incident,
+        "customer": propose(incident, "disable_user", target="jdoe"),
+        "partner": propose(incident, "block_ip", target="203.0.113.9"),
+        "technician": technician,
+        "approver": make_member(tenant, Role.APPROVER),
+    }
 
 
 def first_contact(tenant: Tenant) -> Contact:
@@ -144,3 +211,23 @@ def api_token(user: Any, *, second_factor: bool = True) -> str:
     if second_factor:
         ApiTokenSecondFactor.objects.get_or_create(token=token, defaults={"verified_at": timezone.now()})
     return token.key
+
+
+def as_user(user: Any) -> APIClient:
+    """An API client that authenticates as the user with its token (see api_token)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
+    return client
+
+
+def client_for(tenant: Tenant, role: str = Role.VIEWER) -> tuple[Client, Any]:
+    """A page client signed in (second factor passed) as a new member of the tenant with the role."""
+    user = make_member(tenant, role)
+    client = Client()
+    login_verified(client, user)
+    return client, user
+
+
+def kinds(incident: Incident) -> list[str]:
+    """The kinds of the incident's timeline events, oldest first."""
+    return list(incident.events.order_by("at", "id").values_list("kind", flat=True))

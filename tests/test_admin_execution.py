@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from incidents.connector_settings import connector_configure
 from incidents.execution import action_run, connector_spec
 from incidents.models import ActionStatus, ConnectorConfig, ResponseAction
 from tenants.models import ResponseMode
-from tests.factories import login_verified, make_analyst, make_incident, make_tenant, make_user, propose
+from tests.factories import login_verified, make_incident, make_lead, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +26,7 @@ WEBHOOK = {
 
 @pytest.fixture
 def lead(client):
-    user = make_user("lead", staff=True, group="MDR Leads")
+    user = make_lead()
     login_verified(client, user)
     return user
 
@@ -62,26 +65,31 @@ def test_a_webhook_without_a_secret_is_a_form_error(client, lead) -> None:
     assert not ConnectorConfig.objects.exists()
 
 
-def test_an_analyst_sees_connectors_but_cannot_change_them(client) -> None:
+def test_an_analyst_sees_connectors_but_cannot_change_them(client, analyst: Any) -> None:
     config = connector_configure(
         tenant=make_tenant(), by=None, kind="webhook", url="https://a.example.com", secret="k"
     )
-    login_verified(client, make_analyst())
+    login_verified(client, analyst)
     url = reverse("admin:incidents_connectorconfig_change", args=[config.pk])
     assert client.get(url).status_code == 200
     assert client.post(url, form_data(secret="stolen")).status_code == 403
     assert connector_spec(config.tenant).secret == "k"
 
 
-def test_an_analyst_proposes_a_revert_of_a_succeeded_isolation(client) -> None:
-    action = propose(make_incident(make_tenant(mode=ResponseMode.AUTHORIZE)), "isolate_endpoint")
-    action_run(action.pk)
-    login_verified(client, make_analyst())
-    response = client.post(
+def propose_revert(client: Client, action: ResponseAction) -> Any:
+    """Run the actions changelist's "propose a revert" on the one action, following to the page shown."""
+    return client.post(
         reverse("admin:incidents_responseaction_changelist"),
         {"action": "propose_revert", "_selected_action": [str(action.pk)]},
         follow=True,
     )
+
+
+def test_an_analyst_proposes_a_revert_of_a_succeeded_isolation(client, analyst: Any) -> None:
+    action = propose(make_incident(make_tenant(mode=ResponseMode.AUTHORIZE)), "isolate_endpoint")
+    action_run(action.pk)
+    login_verified(client, analyst)
+    response = propose_revert(client, action)
     assert response.status_code == 200
     revert = ResponseAction.objects.get(reverts=action)
     assert (revert.action_type.code, revert.status) == ("release_endpoint", ActionStatus.QUEUED)
@@ -89,16 +97,12 @@ def test_an_analyst_proposes_a_revert_of_a_succeeded_isolation(client) -> None:
     assert b"succeeded" in page.content.lower()  # the attempts inline
 
 
-def test_a_revert_of_an_action_that_cannot_be_undone_is_a_warning(client) -> None:
+def test_a_revert_of_an_action_that_cannot_be_undone_is_a_warning(client, analyst: Any) -> None:
     action = propose(
         make_incident(make_tenant(mode=ResponseMode.AUTHORIZE)), "terminate_process", target="pid 1"
     )
     action_run(action.pk)
-    login_verified(client, make_analyst())
-    response = client.post(
-        reverse("admin:incidents_responseaction_changelist"),
-        {"action": "propose_revert", "_selected_action": [str(action.pk)]},
-        follow=True,
-    )
+    login_verified(client, analyst)
+    response = propose_revert(client, action)
     assert "cannot be undone" in response.content.decode()
     assert not ResponseAction.objects.filter(reverts=action).exists()

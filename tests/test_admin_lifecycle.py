@@ -3,29 +3,16 @@ action with a reason."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from escalation.models import RunState
 from incidents.models import ActionStatus, EventKind, IncidentStatus
-from tests.factories import login_verified, make_analyst, make_incident, make_member, make_tenant, propose
-from tests.test_admin_incidents import page_data
+from tests.admin_pages import page_data
+from tests.factories import login_verified, make_incident, make_member, make_tenant, propose
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def analyst_client(client: Client) -> Client:
-    login_verified(client, make_analyst())
-    return client
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 
 def test_the_change_page_has_a_start_notification_button_that_starts_one_round(

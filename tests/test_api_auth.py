@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents.models import Incident
-from tests.factories import PASSWORD, login_verified, make_analyst, make_tenant, make_user
+from tests.factories import PASSWORD, login_verified, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +47,9 @@ ENDPOINTS = [
     ("post", "/api/v1/actions/1/authorize/"),
     ("post", "/api/v1/actions/1/decline/"),
     ("post", "/api/v1/actions/1/cancel/"),
+    ("get", "/api/v1/tasks/"),
+    ("get", "/api/v1/tasks/1/"),
+    ("patch", "/api/v1/tasks/1/"),
 ]
 
 
@@ -113,10 +116,10 @@ def test_an_inactive_user_gets_no_token_and_their_token_stops_working() -> None:
     assert client.get("/api/v1/tenants/").status_code == 401
 
 
-def test_a_logged_in_browser_session_works_and_its_writes_need_the_csrf_token() -> None:
+def test_a_logged_in_browser_session_works_and_its_writes_need_the_csrf_token(analyst: Any) -> None:
     tenant = make_tenant()
     browser = Client(enforce_csrf_checks=True)
-    login_verified(browser, make_analyst())
+    login_verified(browser, analyst)
     assert browser.get("/api/v1/incidents/").status_code == 200
     body = {"tenant": tenant.pk, "title": "From the browser"}
     response = browser.post("/api/v1/incidents/", body, content_type="application/json")
@@ -125,8 +128,8 @@ def test_a_logged_in_browser_session_works_and_its_writes_need_the_csrf_token() 
     assert not Incident.objects.exists()
 
 
+@pytest.mark.usefixtures("analyst")
 def test_the_token_endpoint_ignores_a_browser_session_and_its_csrf() -> None:
-    make_analyst()
     browser = Client(enforce_csrf_checks=True)
     assert browser.login(username="analyst", password=PASSWORD)
     response = browser.post(
@@ -166,14 +169,17 @@ def test_the_contract_field_names_are_in_the_schema() -> None:
     components = _schema(APIClient())["components"]["schemas"]
     contract = {
         "Tenant": "id name slug tier response_mode authorize_on_no_ack timezone call_attempts_per_contact "
-        "ring_timeout_seconds",
-        "Contact": "id name email phone call_order can_authorize active channels sms_opted_out_at",
+        "ring_timeout_seconds reminder_minutes reminder_count",
+        "Contact": "id name email phone call_order can_authorize active windows away_periods "
+        "channels sms_opted_out_at",
         "Performer": "action_type performer",
         "ActionType": "code name category revert_code",
         "Incident": "id tenant title severity summary observed_activity recommendations status "
         "needs_attention opened_at",
         "Action": "id incident action_type target status performer basis decision_reason",
         "TimelineEvent": "id at kind actor channel summary data",
+        "Task": "id incident tenant action_type action_name target performer status reason proposed_at "
+        "updated_at",
     }
     for name, fields in contract.items():
         assert set(components[name]["properties"]) == set(fields.split()), name

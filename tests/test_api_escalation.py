@@ -5,25 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
 
 from escalation.models import Acknowledgment, NotificationRun, RunState
 from incidents.models import EventKind, TimelineEvent
-from tenants.models import Role
-from tests.factories import api_token, make_analyst, make_incident, make_member, make_tenant, make_user
+from tenants.models import Role, Tenant
+from tests.factories import as_user, make_incident, make_member, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 
 
-def as_user(user: Any) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
-    return client
-
-
-def test_an_analyst_starts_notification_once_per_round() -> None:
+def test_an_analyst_starts_notification_once_per_round(analyst: Any) -> None:
     incident = make_incident(make_tenant())
-    analyst = make_analyst()
     client = as_user(analyst)
     response = client.post(f"/api/v1/incidents/{incident.pk}/escalate/")
     assert response.status_code == 202, response.json()
@@ -47,23 +39,24 @@ def test_an_analyst_starts_notification_once_per_round() -> None:
 
 
 @pytest.mark.parametrize("who", ["customer_admin", "staff_without_permission"])
-def test_only_mdr_staff_with_the_permission_start_notification(who: str) -> None:
-    tenant = make_tenant()
+def test_only_mdr_staff_with_the_permission_start_notification(
+    who: str, tenant: Tenant, customer_admin: Any
+) -> None:
     incident = make_incident(tenant)
-    user = make_member(tenant, Role.ADMIN) if who == "customer_admin" else make_user(staff=True)
+    user = customer_admin if who == "customer_admin" else make_user(staff=True)
     assert as_user(user).post(f"/api/v1/incidents/{incident.pk}/escalate/").status_code == 403
     assert not NotificationRun.objects.exists()
 
 
-def test_starting_notification_for_an_unknown_incident_is_a_404() -> None:
-    assert as_user(make_analyst()).post("/api/v1/incidents/999999/escalate/").status_code == 404
+def test_starting_notification_for_an_unknown_incident_is_a_404(analyst: Any) -> None:
+    assert as_user(analyst).post("/api/v1/incidents/999999/escalate/").status_code == 404
 
 
 @pytest.mark.parametrize("role", [Role.APPROVER, Role.ADMIN])
-def test_a_customer_approver_or_admin_acknowledges_and_the_calls_stop(role: Role) -> None:
+def test_a_customer_approver_or_admin_acknowledges_and_the_calls_stop(role: Role, analyst: Any) -> None:
     tenant = make_tenant()
     incident = make_incident(tenant)
-    as_user(make_analyst()).post(f"/api/v1/incidents/{incident.pk}/escalate/")
+    as_user(analyst).post(f"/api/v1/incidents/{incident.pk}/escalate/")
     user = make_member(tenant, role)
     response = as_user(user).post(f"/api/v1/incidents/{incident.pk}/acknowledge/")
     assert response.status_code == 201, response.json()
@@ -81,10 +74,11 @@ def test_a_customer_approver_or_admin_acknowledges_and_the_calls_stop(role: Role
 
 
 @pytest.mark.parametrize("who", ["viewer", "analyst"])
-def test_viewers_and_mdr_staff_do_not_acknowledge_for_the_customer(who: str) -> None:
-    tenant = make_tenant()
+def test_viewers_and_mdr_staff_do_not_acknowledge_for_the_customer(
+    who: str, analyst: Any, tenant: Tenant, viewer: Any
+) -> None:
     incident = make_incident(tenant)
-    user = make_member(tenant, Role.VIEWER) if who == "viewer" else make_analyst()
+    user = viewer if who == "viewer" else analyst
     assert as_user(user).post(f"/api/v1/incidents/{incident.pk}/acknowledge/").status_code == 403
     assert not Acknowledgment.objects.exists()
 

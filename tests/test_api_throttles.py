@@ -11,13 +11,8 @@ from rest_framework.test import APIClient
 from tenants.models import SharedCacheEntry
 from tests.factories import PASSWORD, api_token, make_analyst, make_tenant, make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 TOKEN_URL = "/api/v1/auth/token/"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def token_request(username: str, address: str, password: str = PASSWORD) -> Any:

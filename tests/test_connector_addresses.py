@@ -8,6 +8,7 @@ import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -24,7 +25,7 @@ from incidents.connectors import addresses, transport
 from incidents.connectors.base import ConnectorSpec, Outcome
 from incidents.connectors.webhook import WebhookConnector
 from incidents.execution import connector_spec
-from tests.factories import login_verified, make_action_request, make_tenant, make_user
+from tests.factories import login_verified, make_action_request, make_tenant
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer, Reply
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
@@ -200,7 +201,7 @@ def test_tls_goes_to_the_checked_address_and_verifies_the_name(
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_admin_and_the_api_resolve_outside_any_transaction(
-    client, production: Settings, fake_dns: FakeResolver, monkeypatch: pytest.MonkeyPatch
+    client, production: Settings, fake_dns: FakeResolver, monkeypatch: pytest.MonkeyPatch, lead: Any
 ) -> None:
     in_transaction: list[bool] = []
     check = addresses.checked_addresses
@@ -213,7 +214,7 @@ def test_the_admin_and_the_api_resolve_outside_any_transaction(
     fake_dns.names["hooks.example.com"] = [PUBLIC]
     fake_dns.names["localtest.me"] = ["127.0.0.1"]
     tenant = make_tenant()
-    login_verified(client, make_user("lead", staff=True, group="MDR Leads"))
+    login_verified(client, lead)
     form = {"tenant": str(tenant.pk), "kind": "webhook", "client_id": "", "external_tenant_id": ""}
     form |= {"options": "{}", "secret": "k"}
 

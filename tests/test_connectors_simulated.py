@@ -11,40 +11,14 @@ from incidents.connectors.registry import connector_for
 from incidents.connectors.simulated import SimulatedConnector
 from incidents.connectors.sophos import SophosCentralConnector
 from incidents.connectors.webhook import WebhookConnector
-
-CATALOG = [
-    "isolate_endpoint",
-    "release_endpoint",
-    "block_sha256",
-    "unblock_sha256",
-    "block_ip",
-    "unblock_ip",
-    "block_domain",
-    "unblock_domain",
-    "disable_user",
-    "enable_user",
-    "terminate_process",
-    "quarantine_file",
-    "restore_file",
-    "clean_malware",
-    "remove_persistence",
-    "restore_from_backup",
-]
+from tests.catalog import CATALOG
+from tests.factories import make_action_request
 
 
 def make_request(
     *, code: str = "isolate_endpoint", target: str = "FIN-LAPTOP-7", attempt: int = 1
 ) -> ActionRequest:
-    return ActionRequest(
-        action_id=12,
-        attempt=attempt,
-        incident_id=3,
-        incident_title="Ransomware spreading from FIN-LAPTOP-7",
-        tenant_slug="acme",
-        action_code=code,
-        category="containment",
-        target=target,
-    )
+    return make_action_request(action_code=code, target=target, attempt=attempt)
 
 
 def simulated(**options: object) -> SimulatedConnector:

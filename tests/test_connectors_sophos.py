@@ -12,6 +12,8 @@ from pytest_django.fixtures import Settings
 
 from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome, Result
 from incidents.connectors.sophos import SophosCentralConnector, clear_token_cache
+from tests.catalog import CATALOG
+from tests.factories import make_action_request
 from tests.fakes.http_server import HANG, FakeHTTPServer, Reply, closed_port_url
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
 from tests.fakes.sophos import TOKEN_PATH, FakeSophosCentral
@@ -24,20 +26,9 @@ SHA = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 ISOLATION = "/endpoint/v1/endpoints/isolation"
 BLOCKED = "/endpoint/v1/settings/blocked-items"
 SCANS = f"/endpoint/v1/endpoints/{ENDPOINT}/scans"
-UNSUPPORTED = [
-    "unblock_sha256",
-    "block_ip",
-    "unblock_ip",
-    "block_domain",
-    "unblock_domain",
-    "disable_user",
-    "enable_user",
-    "terminate_process",
-    "quarantine_file",
-    "restore_file",
-    "remove_persistence",
-    "restore_from_backup",
-]
+# What Sophos Central's API does; every other action of the catalog is refused without a call.
+SUPPORTED = {"isolate_endpoint", "release_endpoint", "block_sha256", "clean_malware"}
+UNSUPPORTED = [code for code in CATALOG if code not in SUPPORTED]
 
 
 @pytest.fixture(autouse=True)
@@ -67,16 +58,7 @@ def connector(sophos: FakeSophosCentral, **overrides: str) -> SophosCentralConne
 
 
 def make_request(*, code: str = "isolate_endpoint", target: str = ENDPOINT) -> ActionRequest:
-    return ActionRequest(
-        action_id=41,
-        attempt=1,
-        incident_id=7,
-        incident_title="Ransomware on FIN-LAPTOP-7",
-        tenant_slug="acme",
-        action_code=code,
-        category="containment",
-        target=target,
-    )
+    return make_action_request(action_code=code, target=target)
 
 
 def test_isolation_reaches_the_api_with_bearer_token_and_tenant_header(sophos: FakeSophosCentral) -> None:

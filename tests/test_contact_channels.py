@@ -15,8 +15,8 @@ from escalation.runs.services import notification_start, run_advance
 from tenants.channels import SMS_NEEDS_PHONE
 from tenants.models import Contact, Role, SettingsChange, Tenant
 from tenants.services import contact_create, contact_update
+from tests.admin_pages import page_data, row_index
 from tests.factories import api_token, login_verified, make_incident, make_member, make_tenant, make_user
-from tests.test_admin_tenants import page_data, row_index
 
 pytestmark = pytest.mark.django_db
 

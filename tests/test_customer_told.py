@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from escalation.models import EmailKind, RunPurpose, RunState
@@ -12,7 +14,7 @@ from incidents.execution import action_run
 from incidents.models import ActionStatus, EventKind
 from tenants.models import ResponseMode, Tier
 from tests.escalation_driver import advance
-from tests.factories import make_analyst, make_incident, make_tenant, propose
+from tests.factories import make_incident, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -50,9 +52,8 @@ def test_a_second_action_joins_the_round_whose_emails_are_not_sent_yet() -> None
     assert set(run.actions.values_list("pk", flat=True)) == {first.pk, second.pk}
 
 
-def test_an_analysts_early_start_is_idempotent_and_the_automatic_one_adds_no_round() -> None:
+def test_an_analysts_early_start_is_idempotent_and_the_automatic_one_adds_no_round(analyst: Any) -> None:
     incident = make_incident(make_tenant())
-    analyst = make_analyst()
     early = notification_start(incident=incident, by=analyst)
     assert notification_start(incident=incident, by=analyst) == early
     propose(incident, "isolate_endpoint")
@@ -97,11 +98,11 @@ def test_the_sweeper_catches_a_lost_nudge() -> None:
     assert escalation_sweep()["customers"] == 0
 
 
-def test_a_closed_incident_tells_nobody() -> None:
+def test_a_closed_incident_tells_nobody(analyst: Any) -> None:
     from escalation.runs.lifecycle import incident_change_status
 
     incident = make_incident(make_tenant())
     propose(incident, "isolate_endpoint")
-    incident_change_status(incident=incident, status="closed", by=make_analyst())
+    incident_change_status(incident=incident, status="closed", by=analyst)
     assert customer_tell(incident.pk) is None
     assert not incident.notification_runs.filter(state=RunState.ACTIVE).exists()

@@ -15,20 +15,15 @@ from incidents.models import ActionStatus, Basis, EventKind, Incident, Severity
 from tenants.models import ResponseMode, Role, Tier
 from tenants.services import tenant_update_settings
 from tests.escalation_driver import advance, answer, nobody_answers, ringing
-from tests.factories import UNPACED, make_incident, make_member, make_tenant, propose
+from tests.factories import make_incident, make_member, make_tenant, portal_decision, propose
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_calls")]
 
 
 @pytest.fixture(autouse=True)
 def fast_calls(settings) -> None:
-    settings.TWILIO_CPS = UNPACED
     settings.RENOTIFY_DELAY_MINUTES = 15
     settings.RENOTIFY_ROUNDS = 3
-
-
-def kinds(incident: Incident) -> list[str]:
-    return list(incident.events.order_by("at", "id").values_list("kind", flat=True))
 
 
 def ransomware(**tenant: object) -> tuple[Incident, list]:
@@ -241,21 +236,10 @@ def test_the_most_severe_incident_is_called_first_and_every_runs_first_call_befo
 
 
 def test_a_written_authorization_also_stops_further_calls() -> None:
-    from incidents.authorizations import authorization_record
-    from incidents.models import Channel
-    from incidents.selectors import authorization_text
-
     incident, (isolate, _clean) = ransomware(phones=2)
     run = notification_start(incident=incident, by=None)
     answer(ringing(run), status="no-answer")
-    authorization_record(
-        incident=incident,
-        actions=[isolate],
-        decision="granted",
-        channel=Channel.PORTAL,
-        text_shown=authorization_text(incident, [isolate]),
-        user=make_member(incident.tenant, Role.APPROVER),
-    )
+    portal_decision(incident, [isolate], make_member(incident.tenant, Role.APPROVER))
     assert ringing(run) is None
     run.refresh_from_db()
     assert run.state == RunState.ACKNOWLEDGED and run.calls.count() == 1

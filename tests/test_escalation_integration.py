@@ -17,10 +17,7 @@ from escalation.runs.services import notification_start
 from incidents.models import ActionStatus, Basis, EventKind, Incident, ResponseAction
 from tenants.models import ResponseMode, Tier
 from tests.factories import make_incident, make_tenant, propose
-from tests.fakes.twilio import (
-    PUBLIC_BASE_URL,
-    FakeTwilioAPI,
-)
+from tests.fakes.twilio import PUBLIC_BASE_URL, FakeTwilioAPI
 from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -6,7 +6,11 @@ Invariants checked after every step (tests/escalation_model.py):
     acknowledged or decided before it, the incident was active and its policy ticks the checkbox;
 (c) no call is placed after an acknowledgment, a written decision or a close;
 (d) every call row reaches the phone provider at most once;
-(e) a text reply never authorizes, and acknowledges only for a contact texted about the incident.
+(e) a run's plan holds exactly the contacts available (not away) when it starts, the others named as
+    unavailable; a notification run with nobody available flags the incident;
+(f) the fallback never acts unless every contact of a run's frozen plan has an attempt, and never on an
+    empty plan (nobody available);
+(g) a text reply never authorizes, and acknowledges only for a contact texted about the incident.
 
 CI runs a bounded number of sequences; `bench/escalation-model` runs 10,000 and more on demand.
 """
@@ -18,18 +22,16 @@ import os
 import pytest
 
 from tests.escalation_model import run_model
-from tests.factories import UNPACED
 
 pytestmark = pytest.mark.django_db
 
 SEQUENCES = int(os.environ.get("MDR_MODEL_SEQUENCES", "150"))
 
 
-def test_no_sequence_of_calls_messages_and_decisions_breaks_the_fallbacks_invariants(
+@pytest.mark.usefixtures("fast_passwords", "unpaced_calls")
+def test_no_sequence_breaks_the_invariants_and_the_fallback_never_acts_unless_every_contact_of_the_frozen_plan_has_an_attempt_nor_when_nobody_is_available(
     settings, capsys
 ) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.TWILIO_CPS = UNPACED
     settings.CALL_STATUS_GRACE_SECONDS = 10
     settings.RENOTIFY_DELAY_MINUTES = 1
     settings.RENOTIFY_ROUNDS = 1

@@ -12,18 +12,11 @@ from incidents.actions import action_propose_revert
 from incidents.connector_settings import connector_configure
 from incidents.connectors.base import Result
 from incidents.execution import action_claim, action_record_result, action_run, actions_sweep, backoff_seconds
-from incidents.models import (
-    ActionAttempt,
-    ActionStatus,
-    AttemptOutcome,
-    EventKind,
-    Incident,
-    ResponseAction,
-)
+from incidents.models import ActionAttempt, ActionStatus, AttemptOutcome, EventKind, Incident, ResponseAction
 from incidents.services import incident_reapply_policy
 from tenants.models import ResponseMode, Tier
 from tenants.services import tenant_update_settings
-from tests.factories import make_incident, make_tenant, propose
+from tests.factories import kinds, make_incident, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -50,10 +43,6 @@ def authorize_action(
     return action
 
 
-def kinds(action: ResponseAction) -> list[str]:
-    return list(action.incident.events.order_by("at", "id").values_list("kind", flat=True))
-
-
 def test_an_authorize_mode_action_runs_once_and_records_the_answer(calls) -> None:
     action = authorize_action()
     action_run(action.pk)
@@ -64,7 +53,7 @@ def test_an_authorize_mode_action_runs_once_and_records_the_answer(calls) -> Non
     assert (attempt.number, attempt.outcome, attempt.connector) == (1, AttemptOutcome.SUCCEEDED, "simulated")
     succeeded = action.incident.events.get(kind=EventKind.ACTION_SUCCEEDED)
     assert succeeded.data["details"]["would"].startswith("Would isolate endpoint WS-0142")
-    assert kinds(action)[-2:] == [EventKind.ACTION_STARTED, EventKind.ACTION_SUCCEEDED]
+    assert kinds(action.incident)[-2:] == [EventKind.ACTION_STARTED, EventKind.ACTION_SUCCEEDED]
 
 
 def test_a_duplicate_delivery_calls_the_platform_once(calls) -> None:
@@ -156,7 +145,7 @@ def test_a_permanent_failure_fails_at_once_and_flags_the_incident(calls) -> None
     assert action.status == ActionStatus.FAILED and calls(action) == 1
     incident = Incident.objects.get(pk=action.incident_id)
     assert incident.needs_attention
-    assert {EventKind.ACTION_FAILED, EventKind.FLAGGED} <= set(kinds(action))
+    assert {EventKind.ACTION_FAILED, EventKind.FLAGGED} <= set(kinds(action.incident))
     assert "no such target" in incident.events.get(kind=EventKind.ACTION_FAILED).summary
 
 
@@ -201,7 +190,7 @@ def test_reverting_an_isolation_releases_the_endpoint_and_marks_the_original(cal
     action.refresh_from_db()
     revert.refresh_from_db()
     assert (revert.status, action.status) == (ActionStatus.SUCCEEDED, ActionStatus.REVERTED)
-    assert EventKind.ACTION_REVERTED in kinds(action)
+    assert EventKind.ACTION_REVERTED in kinds(action.incident)
 
 
 def test_a_revert_in_collaborate_waits_for_written_authorization() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -19,13 +20,9 @@ from escalation.runs.lifecycle import incident_change_status
 from incidents.models import ActionStatus, Basis, Channel, EventKind, Incident, IncidentStatus, ResponseAction
 from tenants.models import ResponseMode, Role
 from tenants.services import tenant_update_settings
-from tests.factories import make_analyst, make_incident, make_member, make_tenant, propose
+from tests.factories import make_incident, make_member, make_tenant, propose
 from tests.fakes.smtp import SMTPSink
-from tests.fakes.twilio import (
-    FakeTwilioAPI,
-    TwilioWebhooks,
-    worker_env,
-)
+from tests.fakes.twilio import FakeTwilioAPI, TwilioWebhooks, worker_env
 from tests.worker import Worker, purge_broker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -152,13 +149,13 @@ def test_an_acknowledgment_in_the_portal_before_notification_starts_means_no_cal
     assert ResponseAction.objects.get(pk=isolate.pk).status == ActionStatus.AWAITING_AUTHORIZATION
 
 
-def test_closing_mid_tree_hangs_up_places_no_further_call_and_cancels_the_action(phone, twilio) -> None:
+def test_closing_mid_tree_hangs_up_places_no_further_call_and_cancels_the_action(
+    phone, twilio, analyst: Any
+) -> None:
     incident, isolate = collaborate_with_fallback(phones=3)
     first = placed_call(incident)
     twilio.status[first.provider_sid] = "ringing"
-    incident_change_status(
-        incident=incident, status=IncidentStatus.CLOSED, by=make_analyst(), reason="benign"
-    )
+    incident_change_status(incident=incident, status=IncidentStatus.CLOSED, by=analyst, reason="benign")
     wait_for(lambda: first.provider_sid in twilio.hung_up, what="the ringing call to be hung up")
     phone.status(first, "canceled")
     time.sleep(RING_TIMEOUT + 5)

@@ -15,19 +15,16 @@ from escalation.calls.dispatch import call_claim_next, calls_dispatch
 from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunState
 from escalation.phone.base import PhoneError
 from escalation.runs.services import notification_start
-from incidents.authorizations import authorization_record
 from incidents.models import ActionStatus, Authorization, Channel, EventKind
-from incidents.selectors import authorization_text
 from tenants.models import Role
 from tests.escalation_driver import advance, answer, nobody_answers, ringing
-from tests.factories import UNPACED, make_incident, make_member, make_tenant, propose
+from tests.factories import make_incident, make_member, make_tenant, portal_decision, propose
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_calls")]
 
 
 @pytest.fixture(autouse=True)
 def fast_calls(settings) -> None:
-    settings.TWILIO_CPS = UNPACED
     settings.CALL_RETRY_BASE_SECONDS = 15
     settings.RENOTIFY_ROUNDS = 0
 
@@ -180,14 +177,7 @@ def test_a_written_decline_before_the_tree_ends_means_no_fallback() -> None:
     run = notification_start(incident=incident, by=None)
     answer(ringing(run), status="no-answer")
     approver = make_member(incident.tenant, Role.APPROVER)
-    authorization_record(
-        incident=incident,
-        actions=[other],
-        decision=Authorization.Decision.DECLINED,
-        channel=Channel.PORTAL,
-        user=approver,
-        text_shown=authorization_text(incident, [other]),
-    )
+    portal_decision(incident, [other], approver, Authorization.Decision.DECLINED)
     assert ringing(run) is None  # somebody has it: no further call
     run.refresh_from_db()
     incident.refresh_from_db()

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from rest_framework.test import APIClient
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.calls.dispatch import call_claim_next
@@ -17,40 +16,26 @@ from escalation.models import CallOutcome, RunState
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from incidents.actions import action_cancel
-from incidents.authorizations import authorization_record
 from incidents.events import IncidentClosed
 from incidents.execution import action_claim
-from incidents.models import ActionStatus, Authorization, Channel, EventKind, IncidentStatus
-from incidents.selectors import authorization_text
-from tenants.models import ResponseMode, Role
+from incidents.models import ActionStatus, Channel, EventKind, IncidentStatus
+from tenants.models import ResponseMode, Role, Tenant
 from tests.escalation_driver import advance
 from tests.factories import (
-    UNPACED,
-    api_token,
+    as_user,
     first_contact,
-    make_analyst,
     make_incident,
     make_member,
     make_tenant,
+    portal_decision,
     propose,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-def as_user(user: Any) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
-    return client
-
-
-@pytest.fixture(autouse=True)
-def fast_calls(settings) -> None:
-    settings.TWILIO_CPS = UNPACED
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_calls")]
 
 
 def test_closing_mid_tree_hangs_up_the_ringing_call_and_cancels_waiting_actions(
-    django_capture_on_commit_callbacks,
+    django_capture_on_commit_callbacks, analyst: Any
 ) -> None:
     incident = make_incident(make_tenant(fallback=True, phones=2))
     waiting = propose(incident, "isolate_endpoint")
@@ -58,7 +43,6 @@ def test_closing_mid_tree_hangs_up_the_ringing_call_and_cancels_waiting_actions(
     advance(run)
     request = call_claim_next("simulated")
     call_placed(attempt_id=request.attempt_id, sid=f"SIM{request.attempt_id}")
-    analyst = make_analyst()
 
     with django_capture_on_commit_callbacks() as sent:
         incident_change_status(
@@ -81,22 +65,15 @@ def test_closing_mid_tree_hangs_up_the_ringing_call_and_cancels_waiting_actions(
     assert run.calls.count() == 1  # no further call
 
 
-def test_a_closed_incident_refuses_decisions_acknowledgments_proposals_and_notification() -> None:
+def test_a_closed_incident_refuses_decisions_acknowledgments_proposals_and_notification(analyst: Any) -> None:
     tenant = make_tenant()
     incident = make_incident(tenant)
     action = propose(incident, "isolate_endpoint")
-    incident_change_status(incident=incident, status=IncidentStatus.RESOLVED, by=make_analyst())
+    incident_change_status(incident=incident, status=IncidentStatus.RESOLVED, by=analyst)
     approver = make_member(tenant, Role.APPROVER)
     action.refresh_from_db()
     with pytest.raises(IncidentClosed):
-        authorization_record(
-            incident=incident,
-            actions=[action],
-            decision=Authorization.Decision.GRANTED,
-            channel=Channel.PORTAL,
-            user=approver,
-            text_shown=authorization_text(incident, [action]),
-        )
+        portal_decision(incident, [action], approver)
     with pytest.raises(IncidentClosed):
         acknowledgment_record(incident=incident, channel=Channel.PORTAL, user=approver)
     with pytest.raises(IncidentClosed):
@@ -105,25 +82,25 @@ def test_a_closed_incident_refuses_decisions_acknowledgments_proposals_and_notif
         notification_start(incident=incident, by=None)
 
 
-def test_a_queued_action_of_a_closed_incident_is_never_claimed() -> None:
+def test_a_queued_action_of_a_closed_incident_is_never_claimed(analyst: Any) -> None:
     incident = make_incident(make_tenant(mode=ResponseMode.AUTHORIZE))
     action = propose(incident, "isolate_endpoint")
     assert action.status == ActionStatus.QUEUED
-    incident_change_status(incident=incident, status=IncidentStatus.CLOSED, by=make_analyst())
+    incident_change_status(incident=incident, status=IncidentStatus.CLOSED, by=analyst)
     assert action_claim(action.pk) is None
     action.refresh_from_db()
     assert action.status == ActionStatus.CANCELED
     assert not action.attempts.exists()
 
 
-def test_the_link_page_of_a_closed_incident_says_so_and_records_nothing(client) -> None:
+def test_the_link_page_of_a_closed_incident_says_so_and_records_nothing(client, analyst: Any) -> None:
     tenant = make_tenant()
     incident = make_incident(tenant)
     contact = first_contact(tenant)
     url = link_url(
         purpose=LinkPurpose.ACK, tenant_id=tenant.pk, contact_id=contact.pk, incident_id=incident.pk
     )
-    incident_change_status(incident=incident, status=IncidentStatus.CLOSED, by=make_analyst())
+    incident_change_status(incident=incident, status=IncidentStatus.CLOSED, by=analyst)
     path = url.split("127.0.0.1:8000", 1)[-1]
     page = client.get(path)
     assert page.status_code == 409
@@ -132,11 +109,10 @@ def test_the_link_page_of_a_closed_incident_says_so_and_records_nothing(client) 
     assert not incident.acknowledgments.exists()
 
 
-def test_reopening_restarts_nothing_by_itself() -> None:
+def test_reopening_restarts_nothing_by_itself(analyst: Any) -> None:
     incident = make_incident(make_tenant())
     propose(incident, "isolate_endpoint")
     run = notification_start(incident=incident, by=None)
-    analyst = make_analyst()
     incident_change_status(incident=incident, status=IncidentStatus.CLOSED, by=analyst)
     incident_change_status(incident=incident, status=IncidentStatus.OPEN, by=analyst)
     run.refresh_from_db()
@@ -144,10 +120,9 @@ def test_reopening_restarts_nothing_by_itself() -> None:
     assert incident.notification_runs.filter(state=RunState.ACTIVE).count() == 0
 
 
-def test_an_analyst_cancels_one_waiting_action_with_a_reason_and_not_a_running_one() -> None:
+def test_an_analyst_cancels_one_waiting_action_with_a_reason_and_not_a_running_one(analyst: Any) -> None:
     incident = make_incident(make_tenant())
     action = propose(incident, "isolate_endpoint")
-    analyst = make_analyst()
     with pytest.raises(ValidationError):
         action_cancel(action=action, by=analyst, reason="  ")
     action_cancel(action=action, by=analyst, reason="host already reimaged")
@@ -158,12 +133,12 @@ def test_an_analyst_cancels_one_waiting_action_with_a_reason_and_not_a_running_o
         action_cancel(action=action, by=analyst, reason="again")
 
 
-def test_the_api_lets_mdr_staff_close_an_incident_and_answers_409_to_a_later_decision() -> None:
+def test_the_api_lets_mdr_staff_close_an_incident_and_answers_409_to_a_later_decision(analyst: Any) -> None:
     tenant = make_tenant()
     incident = make_incident(tenant)
     action = propose(incident, "isolate_endpoint")
-    analyst = as_user(make_analyst())
-    response = analyst.patch(
+    staff = as_user(analyst)
+    response = staff.patch(
         f"/api/v1/incidents/{incident.pk}/", {"status": "closed", "reason": "done"}, format="json"
     )
     assert response.status_code == 200, response.content
@@ -176,15 +151,15 @@ def test_the_api_lets_mdr_staff_close_an_incident_and_answers_409_to_a_later_dec
     assert acked.status_code == 409
 
 
-def test_the_api_refuses_a_status_the_transitions_forbid_and_customers_changing_status() -> None:
-    tenant = make_tenant()
+def test_the_api_refuses_a_status_the_transitions_forbid_and_customers_changing_status(
+    analyst: Any, tenant: Tenant, customer_admin: Any
+) -> None:
     incident = make_incident(tenant)
-    analyst = as_user(make_analyst())
+    staff = as_user(analyst)
     assert (
-        analyst.patch(f"/api/v1/incidents/{incident.pk}/", {"status": "nope"}, format="json").status_code
-        == 400
+        staff.patch(f"/api/v1/incidents/{incident.pk}/", {"status": "nope"}, format="json").status_code == 400
     )
-    admin = as_user(make_member(tenant, Role.ADMIN))
+    admin = as_user(customer_admin)
     assert (
         admin.patch(f"/api/v1/incidents/{incident.pk}/", {"status": "closed"}, format="json").status_code
         == 403
@@ -193,16 +168,17 @@ def test_the_api_refuses_a_status_the_transitions_forbid_and_customers_changing_
     assert incident.status == IncidentStatus.OPEN
 
 
-def test_the_api_cancels_one_action_for_mdr_staff_only() -> None:
-    tenant = make_tenant()
+def test_the_api_cancels_one_action_for_mdr_staff_only(
+    analyst: Any, tenant: Tenant, customer_admin: Any
+) -> None:
     incident = make_incident(tenant)
     action = propose(incident, "isolate_endpoint")
-    admin = as_user(make_member(tenant, Role.ADMIN))
+    admin = as_user(customer_admin)
     assert (
         admin.post(f"/api/v1/actions/{action.pk}/cancel/", {"reason": "x"}, format="json").status_code == 403
     )
-    analyst = as_user(make_analyst())
-    assert analyst.post(f"/api/v1/actions/{action.pk}/cancel/", {}, format="json").status_code == 400
-    response = analyst.post(f"/api/v1/actions/{action.pk}/cancel/", {"reason": "duplicate"}, format="json")
+    staff = as_user(analyst)
+    assert staff.post(f"/api/v1/actions/{action.pk}/cancel/", {}, format="json").status_code == 400
+    response = staff.post(f"/api/v1/actions/{action.pk}/cancel/", {"reason": "duplicate"}, format="json")
     assert response.status_code == 200
     assert response.json()["status"] == "canceled"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -14,7 +16,7 @@ from tenants.models import Performer, ResponseMode, Role, Tier
 from tenants.services import contact_update, tenant_update_settings
 from tests.factories import (
     first_contact,
-    make_analyst,
+    kinds,
     make_incident,
     make_member,
     make_tenant,
@@ -23,10 +25,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def kinds(incident: Incident) -> list[str]:
-    return list(incident.events.order_by("at", "id").values_list("kind", flat=True))
 
 
 def record(incident: Incident, actions: list, *, decision: str = "granted", **who: object) -> Authorization:
@@ -58,12 +56,12 @@ def test_opening_snapshots_the_policy_and_later_changes_do_not_touch_it() -> Non
     assert kinds(incident)[0] == EventKind.INCIDENT_OPENED
 
 
-def test_reapplying_the_policy_is_a_timeline_event_and_redecides_waiting_actions() -> None:
+def test_reapplying_the_policy_is_a_timeline_event_and_redecides_waiting_actions(analyst: Any) -> None:
     tenant = make_tenant()
     incident = make_incident(tenant)
     waiting = propose(incident, "isolate_endpoint")
     tenant_update_settings(tenant=tenant, by=None, response_mode=ResponseMode.AUTHORIZE)
-    incident_reapply_policy(incident=incident, by=make_analyst())
+    incident_reapply_policy(incident=incident, by=analyst)
     waiting.refresh_from_db()
     assert (waiting.status, waiting.basis) == (ActionStatus.QUEUED, Basis.AUTHORIZE_MODE)
     event = incident.events.get(kind=EventKind.POLICY_REAPPLIED)
@@ -150,34 +148,32 @@ def test_an_action_of_another_incident_is_refused() -> None:
     assert not Authorization.objects.exists()
 
 
-def test_a_contact_who_may_not_authorize_is_refused() -> None:
+def test_a_contact_who_may_not_authorize_is_refused(analyst: Any) -> None:
     tenant = make_tenant()
     incident = make_incident(tenant)
     action = propose(incident, "isolate_endpoint")
     contact = first_contact(tenant)
     contact_update(contact=contact, by=None, can_authorize=False)
     with pytest.raises(ValidationError) as error:
-        record(incident, [action], contact=contact, recorded_by=make_analyst(), evidence="yes")
+        record(incident, [action], contact=contact, recorded_by=analyst, evidence="yes")
     assert "contact" in error.value.message_dict
     action.refresh_from_db()
     assert action.status == ActionStatus.AWAITING_AUTHORIZATION
 
 
-def test_another_tenants_contact_is_refused() -> None:
+def test_another_tenants_contact_is_refused(analyst: Any) -> None:
     incident = make_incident(make_tenant())
     action = propose(incident, "isolate_endpoint")
     with pytest.raises(ValidationError):
-        record(
-            incident, [action], contact=first_contact(make_tenant()), recorded_by=make_analyst(), evidence="y"
-        )
+        record(incident, [action], contact=first_contact(make_tenant()), recorded_by=analyst, evidence="y")
 
 
-def test_an_analyst_recorded_authorization_needs_evidence() -> None:
+def test_an_analyst_recorded_authorization_needs_evidence(analyst: Any) -> None:
     tenant = make_tenant()
     incident = make_incident(tenant)
     action = propose(incident, "isolate_endpoint")
     with pytest.raises(ValidationError) as error:
-        record(incident, [action], contact=first_contact(tenant), recorded_by=make_analyst(), evidence="  ")
+        record(incident, [action], contact=first_contact(tenant), recorded_by=analyst, evidence="  ")
     assert "evidence" in error.value.message_dict
 
 

@@ -9,16 +9,14 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import UsedLink
 from incidents.models import Authorization, Incident
-from tenants.models import Contact, Role
+from tenants.models import Contact, Role, Tenant
 from tests.factories import (
-    api_token,
+    as_user,
     login_verified,
-    make_analyst,
     make_incident,
     make_member,
     make_tenant,
@@ -27,12 +25,6 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 BAD = ["Isolate\x00 it", "Isolate \x1b[2Kit", "bell\x07", "del\x7f", "c1\x85"]
-
-
-def api_as(user: Any) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
-    return client
 
 
 def decide_in_portal(statement: str) -> Any:
@@ -96,20 +88,20 @@ def test_a_contact_name_with_a_control_character_is_refused_on_the_contacts_page
     assert not Contact.objects.filter(tenant=tenant).exists()
 
 
-def test_a_query_string_with_nul_is_a_400() -> None:
-    tenant = make_tenant()
+def test_a_query_string_with_nul_is_a_400(tenant: Tenant, viewer: Any) -> None:
     client = Client()
-    login_verified(client, make_member(tenant))
+    login_verified(client, viewer)
 
     assert client.get(reverse("incidents:list"), {"status": "open\x00"}).status_code == 400
 
 
 @pytest.mark.parametrize("statement", BAD)
-def test_an_api_decision_with_a_control_character_is_a_400_on_the_field(statement: str) -> None:
-    tenant = make_tenant()
+def test_an_api_decision_with_a_control_character_is_a_400_on_the_field(
+    statement: str, tenant: Tenant, approver: Any
+) -> None:
     action = propose(make_incident(tenant), "isolate_endpoint")
 
-    response = api_as(make_member(tenant, Role.APPROVER)).post(
+    response = as_user(approver).post(
         f"/api/v1/actions/{action.pk}/authorize/", {"statement": statement}, format="json"
     )
 
@@ -118,10 +110,10 @@ def test_an_api_decision_with_a_control_character_is_a_400_on_the_field(statemen
     assert not Authorization.objects.exists()
 
 
-def test_an_incident_title_with_nul_is_refused_by_the_api() -> None:
+def test_an_incident_title_with_nul_is_refused_by_the_api(analyst: Any) -> None:
     tenant = make_tenant()
 
-    response = api_as(make_analyst()).post(
+    response = as_user(analyst).post(
         "/api/v1/incidents/",
         {"tenant": tenant.pk, "title": "Ransomware\u0000", "severity": "high"},
         format="json",
@@ -132,10 +124,11 @@ def test_an_incident_title_with_nul_is_refused_by_the_api() -> None:
 
 
 @pytest.mark.parametrize("encoding", ["multipart", "urlencoded"])
-def test_a_form_encoded_api_patch_with_a_control_character_is_refused(encoding: str) -> None:
-    tenant = make_tenant()
+def test_a_form_encoded_api_patch_with_a_control_character_is_refused(
+    encoding: str, tenant: Tenant, customer_admin: Any
+) -> None:
     contact = tenant.contacts.first()
-    client = api_as(make_member(tenant, Role.ADMIN))
+    client = as_user(customer_admin)
     url = f"/api/v1/contacts/{contact.pk}/"
 
     if encoding == "multipart":

@@ -188,16 +188,21 @@ def test_a_used_link_gets_410_and_changes_nothing(collaborate, purpose) -> None:
     assert snapshot(incident) == before
 
 
+def assert_refused_without_change(incident: Incident, path: str, status: int, reason: str) -> None:
+    """Opening and confirming the link both answer `status`, the page says why, and nothing is written."""
+    before = snapshot(incident)
+    client = Client()
+    assert client.get(path).status_code == status
+    response = client.post(path, {"decision": "confirm"})
+    assert response.status_code == status and reason in response.content.decode()
+    assert snapshot(incident) == before
+
+
 def test_an_altered_link_gets_400_and_changes_nothing(collaborate) -> None:
     incident, isolate, _ = collaborate
     path = authorize_path(incident, [isolate])
     altered = path[:-3] + ("A" if path[-3] != "A" else "B") + path[-2:]
-    before = snapshot(incident)
-    client = Client()
-    assert client.get(altered).status_code == 400
-    response = client.post(altered, {"decision": "confirm"})
-    assert response.status_code == 400 and "not valid" in response.content.decode()
-    assert snapshot(incident) == before
+    assert_refused_without_change(incident, altered, 400, "not valid")
 
 
 def test_an_expired_link_gets_410_and_changes_nothing(collaborate, monkeypatch, settings) -> None:
@@ -206,12 +211,7 @@ def test_an_expired_link_gets_410_and_changes_nothing(collaborate, monkeypatch, 
     with monkeypatch.context() as patch:
         patch.setattr(signing.TimestampSigner, "timestamp", lambda self: signing.b62_encode(past))
         path = authorize_path(incident, [isolate])
-    before = snapshot(incident)
-    client = Client()
-    assert client.get(path).status_code == 410
-    response = client.post(path, {"decision": "confirm"})
-    assert response.status_code == 410 and "expired" in response.content.decode()
-    assert snapshot(incident) == before
+    assert_refused_without_change(incident, path, 410, "expired")
 
 
 def test_a_link_cannot_reach_an_action_of_another_incident(collaborate) -> None:

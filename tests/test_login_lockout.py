@@ -24,9 +24,7 @@ from mdrportal.web.login_guard import MAX_FAILURES
 from tenants.models import LoginThrottle
 from tests.factories import (
     PASSWORD,
-    login_verified,
     make_incident,
-    make_member,
     make_tenant,
     make_user,
     propose,
@@ -49,7 +47,7 @@ class CountingHasher(MD5PasswordHasher):
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
+def counted_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["tests.test_login_lockout.CountingHasher"]
     settings.API_TOKEN_RATE = "1000/min"  # the lock is under test here, not the API's throttle
     CountingHasher.checked = 0
@@ -151,18 +149,16 @@ def test_behind_the_trusted_proxy_one_client_cannot_lock_out_another(settings: A
 
 
 @pytest.mark.django_db
-def test_an_mdr_lead_unlocks_a_user_from_the_admin() -> None:
-    user = make_member(make_tenant())
+def test_an_mdr_lead_unlocks_a_user_from_the_admin(lead_client: Client, viewer: Any) -> None:
+    user = viewer
     for address in ("198.51.100.1", "198.51.100.2"):
         for _ in range(MAX_FAILURES):
             token_request(user.username, "wrong", REMOTE_ADDR=address)
     bystander = make_user("bystander")
     for _ in range(MAX_FAILURES):
         token_request("bystander", "wrong", REMOTE_ADDR="198.51.100.1")
-    lead = Client()
-    login_verified(lead, make_user("lead", staff=True, group="MDR Leads"))
 
-    response = lead.post(
+    response = lead_client.post(
         reverse("admin:auth_user_changelist"), {"action": "unlock_sign_in", "_selected_action": [user.pk]}
     )
 
@@ -173,14 +169,12 @@ def test_an_mdr_lead_unlocks_a_user_from_the_admin() -> None:
 
 
 @pytest.mark.django_db
-def test_an_analyst_cannot_unlock_users() -> None:
+def test_an_analyst_cannot_unlock_users(analyst_client: Client) -> None:
     user = make_user("target")
     for _ in range(MAX_FAILURES):
         token_request("target", "wrong", REMOTE_ADDR="198.51.100.1")
-    analyst = Client()
-    login_verified(analyst, make_user("analyst", staff=True, group="MDR Ops"))
 
-    analyst.post(
+    analyst_client.post(
         reverse("admin:auth_user_changelist"), {"action": "unlock_sign_in", "_selected_action": [user.pk]}
     )
 

@@ -14,14 +14,7 @@ from mdrportal.celery import app
 from operations.services import heartbeat_record
 from tenants.models import ResponseMode
 from tests.factories import make_incident, make_tenant, propose
-from tests.fakes.twilio import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    FROM_NUMBER,
-    PUBLIC_BASE_URL,
-    TwilioWebhooks,
-    call_dialing,
-)
+from tests.fakes.twilio import TwilioWebhooks, call_dialing, use_twilio_account
 
 pytestmark = pytest.mark.django_db
 TOKEN = "scrape-token-0123456789"
@@ -107,8 +100,7 @@ def test_queue_depth_is_read_from_the_broker(client) -> None:
 
 
 def test_refused_webhook_signatures_are_counted(client, settings) -> None:
-    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = ACCOUNT_SID, AUTH_TOKEN
-    settings.TWILIO_FROM_NUMBER, settings.PUBLIC_BASE_URL = FROM_NUMBER, PUBLIC_BASE_URL
+    use_twilio_account(settings)
     call = call_dialing(make_incident(make_tenant()))
     key = (("provider", "twilio"),)
     before = scrape(client).get("mdr_webhook_signature_failures_total", {}).get(key, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -13,14 +14,14 @@ from escalation.models import UsedLink
 from incidents.models import IdempotencyKey
 from mdrportal.core.append_only import AppendOnlyError
 from operations.services import used_link_retention
-from tests.factories import make_analyst, make_incident, make_tenant
+from tests.factories import make_incident, make_tenant
 
 pytestmark = pytest.mark.django_db
 
 
-def test_rows_past_their_retention_are_deleted_and_younger_ones_kept(settings, capsys) -> None:
+def test_rows_past_their_retention_are_deleted_and_younger_ones_kept(settings, capsys, analyst: Any) -> None:
     settings.IDEMPOTENCY_KEY_RETENTION_HOURS, settings.LINK_MAX_AGE_HOURS = 48, 24
-    now, analyst, incident = timezone.now(), make_analyst(), make_incident(make_tenant())
+    now, analyst, incident = timezone.now(), analyst, make_incident(make_tenant())
     for key, age in (("old", timedelta(hours=49)), ("young", timedelta(hours=47))):
         IdempotencyKey.objects.create(
             user=analyst, key=key, fingerprint="f", incident=incident, created_at=now - age

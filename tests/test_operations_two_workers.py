@@ -26,14 +26,7 @@ from tenants.models import ResponseMode
 from tests.factories import make_incident, make_tenant, propose
 from tests.fakes.http_server import FakeHTTPServer, Received, Reply
 from tests.fakes.sophos import FakeSophosCentral
-from tests.fakes.twilio import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    FROM_NUMBER,
-    PUBLIC_BASE_URL,
-    FakeTwilioAPI,
-    TwilioWebhooks,
-)
+from tests.fakes.twilio import ACCOUNT_SETTINGS, FakeTwilioAPI, TwilioWebhooks, use_twilio_account
 from tests.worker import Worker, purge_broker
 
 pytestmark = [
@@ -82,19 +75,15 @@ def platform() -> Iterator[FakeSophosCentral]:
 @pytest.fixture
 def env(twilio: TimedTwilio, platform: FakeSophosCentral, settings) -> dict[str, str]:
     values = {
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_FROM_NUMBER": FROM_NUMBER,
+        **ACCOUNT_SETTINGS,
         "TWILIO_API_BASE_URL": twilio.base_url,
         "TWILIO_CPS": str(CPS),
-        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "SOPHOS_TOKEN_URL": platform.token_url,
         "RENOTIFY_DELAY_MINUTES": "60",
         "LOG_FORMAT": "json",
     }
     # This process checks the signatures of the callbacks it posts: the same Twilio settings as the workers.
-    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER", "PUBLIC_BASE_URL"):
-        setattr(settings, name, values[name])
+    use_twilio_account(settings)
     return values
 
 

@@ -16,10 +16,11 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from incidents.models import ActionType
-from tenants.models import Role
+from tenants.models import Performer, Role
+from tenants.services import performer_set
 from tests.factories import first_contact, login_verified, make_incident, make_member, make_tenant, propose
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 PERSONAS = ("anonymous", "outsider", "viewer", "approver", "admin")
 LOGIN = "login"  # sent to the login page
@@ -63,6 +64,16 @@ def object_page(*, viewer: int, approver: int, admin: int) -> dict[str, int | st
     return {"anonymous": LOGIN, "outsider": 404, "viewer": viewer, "approver": approver, "admin": admin}
 
 
+def contact_change(url_name: str, data: dict[str, str]) -> Check:
+    """A post about one of the tenant's contacts: its admins only."""
+    return Check(
+        "post",
+        lambda w: reverse(url_name, args=[w.contact.pk]),
+        object_page(viewer=403, approver=403, admin=302),
+        (lambda w: data) if data else None,
+    )
+
+
 def settings_data(world: World) -> dict[str, Any]:
     t = world.tenant
     return {
@@ -70,7 +81,15 @@ def settings_data(world: World) -> dict[str, Any]:
         "call_attempts_per_contact": t.call_attempts_per_contact,
         "ring_timeout_seconds": t.ring_timeout_seconds,
         "timezone": t.timezone,
+        "reminder_minutes": t.reminder_minutes,
+        "reminder_count": t.reminder_count,
     }
+
+
+def task_of(world: World) -> Any:
+    """A task for the tenant's own team, on an incident opened after the team was given the action type."""
+    performer_set(tenant=world.tenant, by=None, action_code="disable_user", performer=Performer.CUSTOMER)
+    return propose(make_incident(world.tenant), "disable_user", target="jdoe")
 
 
 def performers_data(world: World) -> dict[str, Any]:
@@ -128,30 +147,10 @@ TABLE: dict[str, list[Check]] = {
             object_page(viewer=403, approver=403, admin=200),
         )
     ],
-    "contacts/<int:pk>/active/": [
-        Check(
-            "post",
-            lambda w: reverse("tenants:contact_active", args=[w.contact.pk]),
-            object_page(viewer=403, approver=403, admin=302),
-            lambda w: {"active": "1"},
-        )
-    ],
-    "contacts/<int:pk>/move/": [
-        Check(
-            "post",
-            lambda w: reverse("tenants:contact_move", args=[w.contact.pk]),
-            object_page(viewer=403, approver=403, admin=302),
-            lambda w: {"direction": "down"},
-        )
-    ],
+    "contacts/<int:pk>/active/": [contact_change("tenants:contact_active", {"active": "1"})],
+    "contacts/<int:pk>/move/": [contact_change("tenants:contact_move", {"direction": "down"})],
     # Places a real call through the phone backend (the simulated one here): admins only.
-    "contacts/<int:pk>/test-call/": [
-        Check(
-            "post",
-            lambda w: reverse("tenants:contact_test_call", args=[w.contact.pk]),
-            object_page(viewer=403, approver=403, admin=302),
-        )
-    ],
+    "contacts/<int:pk>/test-call/": [contact_change("tenants:contact_test_call", {})],
     "incidents/": [Check("get", lambda w: reverse("incidents:list"), everyone(200))],
     "incidents/<int:pk>/": [
         Check(
@@ -176,6 +175,16 @@ TABLE: dict[str, list[Check]] = {
             lambda w: reverse("incidents:decide", args=[w.incident.pk]),
             object_page(viewer=403, approver=302, admin=302),
             lambda w: {"actions": [w.action.pk], "decision": "granted", "statement": "Go ahead."},
+        )
+    ],
+    "tasks/": [Check("get", lambda w: reverse("incidents:tasks"), everyone(200))],
+    # The tenant's own team marks its tasks: its admins and approvers.
+    "tasks/<int:pk>/mark/": [
+        Check(
+            "post",
+            lambda w: reverse("incidents:task_mark", args=[task_of(w).pk]),
+            object_page(viewer=403, approver=302, admin=302),
+            lambda w: {"done": "yes", "note": "Disabled."},
         )
     ],
     # The simulated phone: absent in production, for MDR staff only in development.
@@ -226,11 +235,6 @@ def test_every_page_of_the_project_is_in_the_access_table() -> None:
     pages = project_pages()
     assert sorted(pages - set(TABLE)) == [], "pages missing from the access table"
     assert sorted(set(TABLE) - pages) == [], "table rows for pages that no longer exist"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

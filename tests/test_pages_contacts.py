@@ -15,23 +15,11 @@ from mdrportal.web.tenant_forms import NEEDS_A_WAY, PHONE_INVALID
 from tenants.models import Contact, Role, SettingsChange, Tenant
 from tenants.rules import LAST_PHONE_CONTACT
 from tenants.services import contact_create, contact_update
-from tests.factories import login_verified, make_member, make_partner, make_tenant
+from tests.factories import client_for, login_verified, make_member, make_partner, make_tenant
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 LIST = reverse("tenants:contacts")
 ADD = reverse("tenants:contact_add")
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def admin_client(tenant: Tenant) -> tuple[Client, Any]:
-    user = make_member(tenant, Role.ADMIN)
-    client = Client()
-    login_verified(client, user)
-    return client, user
 
 
 def names(tenant: Tenant) -> list[str]:
@@ -56,7 +44,7 @@ def test_contacts_are_listed_in_call_order_with_inactive_ones_marked() -> None:
 
 def test_an_admin_adds_a_contact_at_the_end_of_the_call_order() -> None:
     tenant = make_tenant(phones=2)
-    client, admin = admin_client(tenant)
+    client, admin = client_for(tenant, Role.ADMIN)
 
     response = client.post(
         ADD,
@@ -92,7 +80,7 @@ def test_phone_numbers_and_emails_are_validated(
     data: dict[str, str], field: str | None, message: str
 ) -> None:
     tenant = make_tenant(phones=1)
-    client, _ = admin_client(tenant)
+    client, _ = client_for(tenant, Role.ADMIN)
 
     response = client.post(ADD, {"channels": ["email"], **data})
 
@@ -104,7 +92,7 @@ def test_phone_numbers_and_emails_are_validated(
 
 def test_an_admin_edits_a_contact_and_the_form_shows_the_number_in_international_format() -> None:
     tenant = make_tenant(phones=1)
-    client, admin = admin_client(tenant)
+    client, admin = client_for(tenant, Role.ADMIN)
     contact = tenant.contacts.get()
     url = reverse("tenants:contact_edit", args=[contact.pk])
     assert "+12025550100" in client.get(url).content.decode().replace(" ", "")
@@ -122,7 +110,7 @@ def test_an_admin_edits_a_contact_and_the_form_shows_the_number_in_international
 
 def test_deactivating_keeps_the_contact_and_stops_notifying_it() -> None:
     tenant = make_tenant(phones=2)
-    client, _ = admin_client(tenant)
+    client, _ = client_for(tenant, Role.ADMIN)
     contact = tenant.contacts.order_by("call_order").first()
 
     response = client.post(reverse("tenants:contact_active", args=[contact.pk]), {"active": "0"}, follow=True)
@@ -137,7 +125,7 @@ def test_deactivating_keeps_the_contact_and_stops_notifying_it() -> None:
 
 def test_the_last_phone_contact_cannot_be_deactivated_while_the_fallback_is_on() -> None:
     tenant = make_tenant(phones=1, fallback=True)
-    client, _ = admin_client(tenant)
+    client, _ = client_for(tenant, Role.ADMIN)
     contact = tenant.contacts.get()
 
     response = client.post(reverse("tenants:contact_active", args=[contact.pk]), {"active": "0"}, follow=True)
@@ -149,7 +137,7 @@ def test_the_last_phone_contact_cannot_be_deactivated_while_the_fallback_is_on()
 
 def test_removing_the_last_phone_number_while_the_fallback_is_on_is_refused_on_the_form() -> None:
     tenant = make_tenant(phones=1, fallback=True)
-    client, _ = admin_client(tenant)
+    client, _ = client_for(tenant, Role.ADMIN)
     contact = tenant.contacts.get()
 
     response = client.post(
@@ -165,7 +153,7 @@ def test_removing_the_last_phone_number_while_the_fallback_is_on_is_refused_on_t
 
 def test_up_and_down_buttons_reorder_the_call_tree_through_the_service() -> None:
     tenant = make_tenant(phones=3)
-    client, admin = admin_client(tenant)
+    client, admin = client_for(tenant, Role.ADMIN)
     a, b, c = names(tenant)
     last = tenant.contacts.get(name=c)
 
@@ -192,7 +180,7 @@ def test_a_partner_contact_is_not_a_page_of_the_tenant() -> None:
     partner = make_partner()
     tenant = make_tenant(phones=1, partner=partner)
     noc = contact_create(partner=partner, by=None, name="NOC", phone="+12025550190")
-    client, _ = admin_client(tenant)
+    client, _ = client_for(tenant, Role.ADMIN)
 
     assert client.get(reverse("tenants:contact_edit", args=[noc.pk])).status_code == 404
 
@@ -204,7 +192,7 @@ def dial_url(contact: Contact) -> str:
 def test_an_admin_places_a_test_call_and_the_page_shows_its_outcome(settings: Any) -> None:
     settings.TWILIO_AUTH_TOKEN = ""  # the simulated phone
     tenant = make_tenant(phones=2)
-    client, admin = admin_client(tenant)
+    client, admin = client_for(tenant, Role.ADMIN)
     contact = tenant.contacts.order_by("call_order").first()
     assert client.get(LIST).content.decode().count(">Test call</button>") == 2
 
@@ -245,7 +233,7 @@ def test_a_viewer_sees_the_outcome_but_may_not_place_a_test_call() -> None:
 
 def test_a_contact_without_a_phone_has_no_test_call_button() -> None:
     tenant = make_tenant(phones=1)
-    client, _ = admin_client(tenant)
+    client, _ = client_for(tenant, Role.ADMIN)
     contact_create(tenant=tenant, by=None, name="Mail only", email="mail@t.example")
 
     html = client.get(LIST).content.decode()

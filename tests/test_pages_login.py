@@ -18,12 +18,11 @@ from django.utils import timezone
 
 from mdrportal.security import CONTENT_SECURITY_POLICY
 from mdrportal.web.login_guard import LOCKED_MESSAGE, MAX_FAILURES
-from tenants.models import LoginThrottle, PartnerMembership, Role
+from tenants.models import LoginThrottle, PartnerMembership, Role, Tenant
 from tenants.services import tenant_update_settings
 from tests.factories import (
     PASSWORD,
     login_verified,
-    make_analyst,
     make_incident,
     make_member,
     make_partner,
@@ -31,25 +30,19 @@ from tests.factories import (
     make_user,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN = reverse("login")
 ADDRESS = "203.0.113.5"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def sign_in(client: Client, username: str, password: str, address: str = ADDRESS) -> Any:
     return client.post(LOGIN, {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
-def test_a_customer_signs_in_lands_on_its_home_page_and_signs_out() -> None:
-    tenant = make_tenant()
+def test_a_customer_signs_in_lands_on_its_home_page_and_signs_out(tenant: Tenant, viewer: Any) -> None:
     tenant_update_settings(tenant=tenant, by=None, viewers_need_second_factor=False)
-    user = make_member(tenant, Role.VIEWER)
+    user = viewer
     client = Client()
 
     response = sign_in(client, user.username, PASSWORD)
@@ -105,8 +98,7 @@ def test_failures_older_than_the_window_do_not_count() -> None:
     assert user.username not in throttle.key  # typed-in usernames are not stored
 
 
-def test_the_admin_login_is_guarded_by_the_same_lock() -> None:
-    analyst = make_analyst()
+def test_the_admin_login_is_guarded_by_the_same_lock(analyst: Any) -> None:
     for _ in range(MAX_FAILURES):
         sign_in(Client(), analyst.username, "wrong")
     client = Client()
@@ -146,21 +138,20 @@ def test_a_partner_user_chooses_the_customer_it_acts_for() -> None:
     assert client.get(reverse("home")).wsgi_request.acting.tenant == first
 
 
-def test_a_chooser_next_address_elsewhere_is_ignored() -> None:
-    tenant = make_tenant()
+def test_a_chooser_next_address_elsewhere_is_ignored(tenant: Tenant, viewer: Any) -> None:
     client = Client()
-    login_verified(client, make_member(tenant))
+    login_verified(client, viewer)
 
     response = client.post(reverse("tenants:choose"), {"tenant": tenant.pk, "next": "https://evil.example/"})
 
     assert response["Location"] == reverse("home")
 
 
-def test_mdr_staff_read_customer_pages_and_decide_nothing() -> None:
+def test_mdr_staff_read_customer_pages_and_decide_nothing(analyst: Any) -> None:
     tenant = make_tenant()
     incident = make_incident(tenant)
     client = Client()
-    login_verified(client, make_analyst())
+    login_verified(client, analyst)
     client.post(reverse("tenants:choose"), {"tenant": tenant.pk})
 
     assert client.get(reverse("incidents:detail", args=[incident.pk])).status_code == 200

@@ -6,28 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from tenants.models import ActionPerformer, Performer, ResponseMode, Role, SettingsChange, Tenant, Tier
 from tenants.rules import FALLBACK_NEEDS_PHONE
 from tenants.services import contact_create
-from tests.factories import login_verified, make_member, make_partner, make_tenant
+from tests.factories import client_for, make_partner, make_tenant
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 URL = reverse("tenants:settings")
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def client_for(tenant: Tenant, role: str = Role.ADMIN) -> tuple[Client, Any]:
-    user = make_member(tenant, role)
-    client = Client()
-    login_verified(client, user)
-    return client, user
 
 
 def form_data(tenant: Tenant, **changes: Any) -> dict[str, Any]:
@@ -36,6 +23,8 @@ def form_data(tenant: Tenant, **changes: Any) -> dict[str, Any]:
         "call_attempts_per_contact": tenant.call_attempts_per_contact,
         "ring_timeout_seconds": tenant.ring_timeout_seconds,
         "timezone": tenant.timezone,
+        "reminder_minutes": tenant.reminder_minutes,
+        "reminder_count": tenant.reminder_count,
     }
     if tenant.authorize_on_no_ack:
         data["authorize_on_no_ack"] = "on"
@@ -54,7 +43,7 @@ def listed(explained: Any, heading_start: str) -> tuple[str, ...]:
 
 def test_admin_ticks_the_fallback_and_finds_it_kept_and_in_the_history() -> None:
     tenant = make_tenant(phones=2)
-    client, admin = client_for(tenant)
+    client, admin = client_for(tenant, Role.ADMIN)
 
     response = client.post(URL, form_data(tenant, authorize_on_no_ack="on"))
 
@@ -74,7 +63,7 @@ def test_admin_ticks_the_fallback_and_finds_it_kept_and_in_the_history() -> None
 def test_the_fallback_is_refused_with_a_clear_message_while_no_contact_has_a_phone() -> None:
     tenant = make_tenant(phones=0)
     contact_create(tenant=tenant, by=None, name="Email only", email="only@t.example")
-    client, _ = client_for(tenant)
+    client, _ = client_for(tenant, Role.ADMIN)
 
     page = client.get(URL)
     assert "can only be ticked while at least one active contact has a phone number" in page.content.decode()
@@ -90,7 +79,7 @@ def test_the_fallback_is_refused_with_a_clear_message_while_no_contact_has_a_pho
 
 def test_the_rule_refuses_the_fallback_even_when_the_checkbox_was_enabled_in_the_page() -> None:
     tenant = make_tenant(phones=1)
-    client, _ = client_for(tenant)
+    client, _ = client_for(tenant, Role.ADMIN)
     page = client.get(URL)  # rendered enabled: one contact has a phone
     assert not page.context["form"].fields["authorize_on_no_ack"].disabled
     contact = tenant.contacts.get()
@@ -126,7 +115,7 @@ def test_other_roles_read_the_settings_and_cannot_change_them(role: str) -> None
 
 def test_changing_the_mode_and_the_call_pace_is_audited_field_by_field() -> None:
     tenant = make_tenant(phones=2)
-    client, admin = client_for(tenant)
+    client, admin = client_for(tenant, Role.ADMIN)
 
     response = client.post(
         URL,
@@ -148,7 +137,7 @@ def test_changing_the_mode_and_the_call_pace_is_audited_field_by_field() -> None
 
 def test_an_unknown_time_zone_is_refused_on_its_field() -> None:
     tenant = make_tenant(phones=2)
-    client, _ = client_for(tenant)
+    client, _ = client_for(tenant, Role.ADMIN)
 
     response = client.post(URL, form_data(tenant, timezone="Mars/Olympus"))
 
@@ -189,7 +178,7 @@ def test_the_explanation_follows_the_tier_the_performers_and_the_gate() -> None:
 
 def test_the_page_shows_the_explanation_of_the_saved_choice_and_carries_the_others_hidden() -> None:
     tenant = make_tenant(phones=2, fallback=True)
-    client, _ = client_for(tenant)
+    client, _ = client_for(tenant, Role.ADMIN)
 
     html = client.get(URL).content.decode()
 
@@ -202,7 +191,7 @@ def test_the_page_shows_the_explanation_of_the_saved_choice_and_carries_the_othe
 def test_performers_are_set_through_the_service_and_audited() -> None:
     partner = make_partner()
     tenant = make_tenant(phones=2, partner=partner)
-    client, admin = client_for(tenant)
+    client, admin = client_for(tenant, Role.ADMIN)
     page = client.get(URL)
     data = {f.html_name: f.value() for _, f in page.context["performers_form"].rows()}
     data["performer_disable_user"] = Performer.CUSTOMER
@@ -222,7 +211,7 @@ def test_performers_are_set_through_the_service_and_audited() -> None:
 
 def test_a_tenant_without_a_partner_cannot_delegate_to_one() -> None:
     tenant = make_tenant(phones=2)
-    client, _ = client_for(tenant)
+    client, _ = client_for(tenant, Role.ADMIN)
     page = client.get(URL)
     assert Performer.PARTNER not in dict(
         page.context["performers_form"].fields["performer_block_domain"].choices
@@ -234,3 +223,34 @@ def test_a_tenant_without_a_partner_cannot_delegate_to_one() -> None:
 
     assert response.status_code == 400
     assert not ActionPerformer.objects.filter(tenant=tenant).exists()
+
+
+def test_the_reminder_settings_are_changed_audited_and_shown_in_the_history() -> None:
+    tenant = make_tenant(phones=2)
+    client, admin = client_for(tenant)
+
+    response = client.post(URL, form_data(tenant, reminder_minutes=30, reminder_count=2))
+
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert (tenant.reminder_minutes, tenant.reminder_count) == (30, 2)
+    fields = set(SettingsChange.objects.filter(tenant=tenant, actor=admin).values_list("field", flat=True))
+    assert fields == {"reminder_minutes", "reminder_count"}
+    page = client.get(URL).content.decode()
+    assert "Minutes between reminders" in page and "Reminders before flagging" in page
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("reminder_minutes", 0), ("reminder_minutes", 1441), ("reminder_count", 0), ("reminder_count", 21)],
+)
+def test_reminder_settings_out_of_range_are_refused_on_their_field(field: str, value: int) -> None:
+    tenant = make_tenant(phones=2)
+    client, _ = client_for(tenant)
+
+    response = client.post(URL, form_data(tenant, **{field: value}))
+
+    assert response.status_code == 400
+    assert field in response.context["form"].errors
+    tenant.refresh_from_db()
+    assert (tenant.reminder_minutes, tenant.reminder_count) == (15, 4)

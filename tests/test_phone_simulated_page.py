@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome
-from incidents.models import EventKind, Incident, Severity
+from incidents.models import EventKind, Incident
 from incidents.services import incident_open
-from tests.factories import login_verified, make_analyst, make_tenant, make_user
+from tests.factories import login_verified, make_analyst, make_incident, make_tenant, make_user
 from tests.fakes.twilio import call_dialing
 
 pytestmark = pytest.mark.django_db
@@ -32,13 +32,7 @@ def staff(client):
 
 @pytest.fixture
 def incident() -> Incident:
-    return incident_open(
-        tenant=make_tenant(phones=2),
-        title="Ransomware on WS-0142",
-        severity=Severity.CRITICAL,
-        summary="Files are being encrypted.",
-        by=None,
-    )
+    return make_incident(make_tenant(phones=2), summary="Files are being encrypted.")
 
 
 @pytest.fixture

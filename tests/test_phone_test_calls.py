@@ -7,6 +7,7 @@ import threading
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -24,32 +25,22 @@ from incidents.models import Severity, TimelineEvent
 from tenants.models import Role, SettingsChange, Tenant
 from tenants.services import contact_create, contact_update
 from tests.factories import (
-    UNPACED,
     first_contact,
     login_verified,
-    make_analyst,
     make_incident,
     make_member,
     make_tenant,
 )
 from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
-from tests.fakes.twilio import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    FROM_NUMBER,
-    PUBLIC_BASE_URL,
-    FakeTwilioAPI,
-    TwilioWebhooks,
-)
+from tests.fakes.twilio import PUBLIC_BASE_URL, FakeTwilioAPI, TwilioWebhooks, use_twilio_account
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_calls")]
 
 
 @pytest.fixture(autouse=True)
 def simulated_phone(settings) -> None:
     settings.TWILIO_AUTH_TOKEN = ""  # the simulated phone unless a test configures Twilio
-    settings.TWILIO_CPS = UNPACED
 
 
 @pytest.fixture
@@ -173,11 +164,7 @@ def test_the_sweep_ends_a_test_call_left_ringing_past_the_ring_time_as_unanswere
 @pytest.fixture
 def fake_twilio(fake_http_server: FakeHTTPServer, settings) -> FakeTwilioAPI:
     fake = FakeTwilioAPI(fake_http_server)
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
-    settings.TWILIO_API_BASE_URL = fake.base_url
-    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    use_twilio_account(settings, fake.base_url)
     return fake
 
 
@@ -223,10 +210,10 @@ def test_with_twilio_a_busy_status_ends_the_test_call_busy(tenant, admin, fake_t
 
 
 def test_the_simulated_phone_page_lists_a_ringing_test_call_and_plays_it(
-    tenant, admin, client, settings
+    tenant, admin, client, settings, analyst: Any
 ) -> None:
     settings.DEBUG = True
-    login_verified(client, make_analyst())
+    login_verified(client, analyst)
     call = dialed(test_call_place(contact=first_contact(tenant), by=admin))
 
     html = client.get("/dev/phone/").content.decode()

@@ -15,7 +15,7 @@ from escalation.phone.registry import phone_backend
 from escalation.phone.simulated import SimulatedPhone
 from escalation.phone.twilio import TwilioPhone
 from escalation.runs.services import notification_start, run_advance
-from tests.factories import UNPACED, make_incident, make_tenant
+from tests.factories import make_incident, make_tenant
 from tests.fakes.http_server import HANG, FakeHTTPServer, Received, Reply, closed_port_url
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
 from tests.fakes.twilio import (
@@ -25,6 +25,7 @@ from tests.fakes.twilio import (
     PUBLIC_BASE_URL,
     FakeTwilioAPI,
     TwilioWebhooks,
+    use_twilio_account,
 )
 
 CALLS_PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
@@ -32,11 +33,7 @@ REQUEST = CallRequest(attempt_id=42, to="+12025550100", ring_timeout_seconds=25)
 
 
 def configure(settings: Settings, base_url: str) -> None:
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
-    settings.TWILIO_API_BASE_URL = base_url
-    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    use_twilio_account(settings, base_url)
 
 
 @pytest.fixture
@@ -167,10 +164,10 @@ def test_the_registry_picks_twilio_only_when_it_is_configured(settings) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("unpaced_calls")
 def test_the_dispatcher_places_the_call_over_twilio_and_its_callbacks_are_matched(
     fake_twilio, settings, client
 ) -> None:
-    settings.TWILIO_CPS = UNPACED
     incident = make_incident(make_tenant(phones=2))
     run = notification_start(incident=incident, by=None)
     run_advance(run.pk)
@@ -190,8 +187,8 @@ def test_the_dispatcher_places_the_call_over_twilio_and_its_callbacks_are_matche
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("unpaced_calls")
 def test_a_call_twilio_refuses_is_a_failed_attempt_and_the_tree_moves_on(fake_twilio, settings) -> None:
-    settings.TWILIO_CPS = UNPACED
     fake_twilio.fail_with(400, 21211, "Invalid 'To' Phone Number")
     run = notification_start(incident=make_incident(make_tenant(phones=2)), by=None)
     run_advance(run.pk)

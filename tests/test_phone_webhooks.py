@@ -7,19 +7,17 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome, NotificationRun, RunPurpose
-from incidents.models import ActionStatus, Basis, EventKind, Incident, Severity, TimelineEvent
+from incidents.models import ActionStatus, Basis, EventKind, Incident, TimelineEvent
 from incidents.services import incident_open
 from tenants.models import ResponseMode
 from tests.factories import make_incident, make_tenant, propose
 from tests.fakes.twilio import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    FROM_NUMBER,
     PUBLIC_BASE_URL,
     TwilioWebhooks,
     call_dialing,
     new_call_sid,
     twilio_signature,
+    use_twilio_account,
 )
 
 pytestmark = pytest.mark.django_db
@@ -27,11 +25,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def twilio_configured(settings) -> None:
-    settings.TWILIO_ACCOUNT_SID = ACCOUNT_SID
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    settings.TWILIO_FROM_NUMBER = FROM_NUMBER
-    # Twilio calls the public address; the test client sends Host: testserver.
-    settings.PUBLIC_BASE_URL = PUBLIC_BASE_URL
+    use_twilio_account(settings)
 
 
 @pytest.fixture
@@ -41,14 +35,8 @@ def twilio(client) -> TwilioWebhooks:
 
 @pytest.fixture
 def incident() -> Incident:
-    tenant = make_tenant(phones=2)
-    return incident_open(
-        tenant=tenant,
-        title="Ransomware on WS-0142",
-        severity=Severity.CRITICAL,
-        summary="Files are being encrypted on WS-0142 and the activity is spreading over SMB.",
-        by=None,
-    )
+    summary = "Files are being encrypted on WS-0142 and the activity is spreading over SMB."
+    return make_incident(make_tenant(phones=2), summary=summary)
 
 
 @pytest.fixture

@@ -26,23 +26,16 @@ from tests.factories import (
     PASSWORD,
     api_token,
     login_verified,
-    make_analyst,
     make_incident,
     make_member,
     make_tenant,
-    make_user,
     propose,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 HOME = reverse("home")
 SECOND_FACTOR = reverse("second_factor")
 APPROVALS = reverse("incidents:approvals")
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def code(key: bytes, later: int = 0) -> str:
@@ -111,9 +104,8 @@ def test_a_code_is_not_accepted_twice() -> None:
     assert second.post(SECOND_FACTOR, {"code": now}).status_code == 400
 
 
-def test_mdr_staff_cannot_use_the_admin_before_passing_the_second_factor() -> None:
+def test_mdr_staff_cannot_use_the_admin_before_passing_the_second_factor(analyst: Any) -> None:
     client = Client()
-    analyst = make_analyst()
     client.force_login(analyst)
 
     response = client.get(reverse("admin:incidents_incident_changelist"))
@@ -155,15 +147,13 @@ def test_a_viewer_of_one_relaxed_and_one_strict_tenant_needs_it() -> None:
     assert second_factor.needs_second_factor(user)
 
 
-def test_relaxing_it_for_viewers_is_audited_and_for_mdr_leads_in_the_admin() -> None:
+def test_relaxing_it_for_viewers_is_audited_and_for_mdr_leads_in_the_admin(lead_client: Client) -> None:
     tenant = make_tenant()
-    lead = Client()
-    login_verified(lead, make_user("lead", staff=True, group="MDR Leads"))
 
     tenant_update_settings(tenant=tenant, by=None, viewers_need_second_factor=False)
 
     assert tenant.settings_changes.filter(field="viewers_need_second_factor").exists()
-    page = lead.get(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
+    page = lead_client.get(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
     assert "viewers_need_second_factor" in page.content.decode()
 
 
@@ -173,12 +163,13 @@ def stale(client: Client, hours: float = 12.5) -> None:
     session.save()
 
 
-def test_deciding_in_the_portal_needs_a_second_factor_within_twelve_hours() -> None:
-    tenant = make_tenant()
+def test_deciding_in_the_portal_needs_a_second_factor_within_twelve_hours(
+    tenant: Tenant, approver: Any
+) -> None:
     incident = make_incident(tenant)
     action = propose(incident, "isolate_endpoint")
     client = Client()
-    device = login_verified(client, make_member(tenant, Role.APPROVER))
+    device = login_verified(client, approver)
     stale(client)
     assert client.get(APPROVALS).status_code == 200  # reading is fine
     decide = reverse("incidents:decide", args=[incident.pk])
@@ -196,16 +187,19 @@ def test_deciding_in_the_portal_needs_a_second_factor_within_twelve_hours() -> N
     assert Authorization.objects.get().decision == "granted"
 
 
-def test_changing_the_response_mode_in_the_portal_needs_a_recent_second_factor() -> None:
-    tenant = make_tenant()
+def test_changing_the_response_mode_in_the_portal_needs_a_recent_second_factor(
+    tenant: Tenant, customer_admin: Any
+) -> None:
     client = Client()
-    login_verified(client, make_member(tenant, Role.ADMIN))
+    login_verified(client, customer_admin)
     stale(client)
     data = {
         "response_mode": "authorize",
         "call_attempts_per_contact": 1,
         "ring_timeout_seconds": 30,
         "timezone": "UTC",
+        "reminder_minutes": 15,
+        "reminder_count": 4,
     }
 
     refused = client.post(reverse("tenants:settings"), data)
@@ -247,14 +241,12 @@ def test_an_api_decision_needs_a_token_created_with_a_second_factor() -> None:
     assert client.post(url, {"statement": "yes"}, format="json").status_code == 200
 
 
-def test_an_mdr_lead_resets_a_lost_second_factor_from_the_admin() -> None:
+def test_an_mdr_lead_resets_a_lost_second_factor_from_the_admin(lead_client: Client) -> None:
     user = make_member(make_tenant(), Role.APPROVER)
     TOTPDevice.objects.create(user=user, name="app", confirmed=True)
     second_factor.recovery_codes_renew(user=user)
-    lead = Client()
-    login_verified(lead, make_user("lead", staff=True, group="MDR Leads"))
 
-    lead.post(
+    lead_client.post(
         reverse("admin:auth_user_changelist"),
         {"action": "reset_second_factor", "_selected_action": [user.pk]},
     )
@@ -264,13 +256,11 @@ def test_an_mdr_lead_resets_a_lost_second_factor_from_the_admin() -> None:
     assert "Set up your second factor" in sign_in(client, user).content.decode()
 
 
-def test_an_analyst_cannot_reset_a_second_factor() -> None:
-    user = make_member(make_tenant(), Role.APPROVER)
+def test_an_analyst_cannot_reset_a_second_factor(analyst_client: Client, approver: Any) -> None:
+    user = approver
     TOTPDevice.objects.create(user=user, name="app", confirmed=True)
-    analyst = Client()
-    login_verified(analyst, make_user("analyst2", staff=True, group="MDR Ops"))
 
-    analyst.post(
+    analyst_client.post(
         reverse("admin:auth_user_changelist"),
         {"action": "reset_second_factor", "_selected_action": [user.pk]},
     )
@@ -297,11 +287,12 @@ def test_the_authorization_evidence_records_the_client_behind_the_trusted_proxy(
     assert Authorization.objects.get().ip_address == "198.51.100.23"
 
 
-def test_an_api_decision_by_browser_session_needs_a_recent_second_factor() -> None:
-    tenant = make_tenant()
+def test_an_api_decision_by_browser_session_needs_a_recent_second_factor(
+    tenant: Tenant, approver: Any
+) -> None:
     action = propose(make_incident(tenant), "isolate_endpoint")
     client = APIClient()
-    login_verified(client, make_member(tenant, Role.APPROVER))
+    login_verified(client, approver)
     stale(client)
     url = f"/api/v1/actions/{action.pk}/authorize/"
 

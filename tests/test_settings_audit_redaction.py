@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from incidents.connector_settings import connector_configure
-from tenants.models import Role, SettingsChange
-from tests.factories import login_verified, make_member, make_tenant, make_user
+from tenants.models import SettingsChange, Tenant
+from tests.factories import login_verified, make_tenant
 
 pytestmark = pytest.mark.django_db
 
@@ -32,8 +34,9 @@ def test_the_audit_keeps_the_host_of_the_url_and_changed_for_the_secret() -> Non
         assert hidden not in stored
 
 
-def test_the_settings_page_shows_hosts_only_even_for_rows_written_before() -> None:
-    tenant = make_tenant()
+def test_the_settings_page_shows_hosts_only_even_for_rows_written_before(
+    tenant: Tenant, customer_admin: Any
+) -> None:
     configure(tenant)
     # A row from before the audit kept only hosts.
     SettingsChange.objects.create(
@@ -44,19 +47,19 @@ def test_the_settings_page_shows_hosts_only_even_for_rows_written_before() -> No
         after={"kind": "webhook", "url": "https://new.example.com/path/T0K3N?x=query-token", "secret": "x"},
     )
     client = Client()
-    login_verified(client, make_member(tenant, Role.ADMIN))
+    login_verified(client, customer_admin)
     page = client.get(reverse("tenants:settings")).content.decode()
     assert "hooks.example.com" in page and "new.example.com" in page
     for hidden in ("T0K3N", "/services", "query-token", SECRET):
         assert hidden not in page
 
 
-def test_the_admin_audit_list_shows_hosts_only(client) -> None:
+def test_the_admin_audit_list_shows_hosts_only(client, lead: Any) -> None:
     tenant = make_tenant()
     SettingsChange.objects.create(
         tenant=tenant, actor_label="lead", field="connector", before=None, after={"url": URL, "secret": "x"}
     )
-    login_verified(client, make_user("lead", staff=True, group="MDR Leads"))
+    login_verified(client, lead)
     page = client.get(reverse("admin:tenants_settingschange_changelist")).content.decode()
     assert "hooks.example.com" in page
     assert "T0K3N" not in page and "query-token" not in page

@@ -16,7 +16,14 @@ from tenants.services import (
     tenant_create,
     tenant_update_settings,
 )
-from tests.factories import first_contact, make_member, make_partner, make_tenant, make_user
+from tests.factories import (
+    first_contact,
+    make_member,
+    make_partner,
+    make_partner_user,
+    make_tenant,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -170,8 +177,7 @@ def test_customers_see_only_their_tenants_and_partners_see_the_tenants_they_serv
     partner = make_partner()
     served, other = make_tenant(partner=partner), make_tenant()
     viewer = make_member(served, Role.VIEWER)
-    partner_user = make_user()
-    partner.memberships.create(user=partner_user, role=Role.APPROVER)
+    partner_user = make_partner_user(partner, Role.APPROVER)
     assert list(tenants_for_user(viewer)) == [served]
     assert list(tenants_for_user(partner_user)) == [served]
     assert role_at(partner_user, served) == Role.APPROVER

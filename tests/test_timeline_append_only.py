@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 
@@ -9,7 +11,7 @@ from incidents.authorizations import authorization_record
 from incidents.models import Authorization, Channel, EventKind, TimelineEvent
 from mdrportal.core.append_only import AppendOnlyError
 from tenants.models import SettingsChange
-from tests.factories import first_contact, make_analyst, make_incident, make_tenant, propose
+from tests.factories import first_contact, make_incident, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -84,11 +86,10 @@ def test_postgres_trigger_refuses_raw_update_and_delete(event: TimelineEvent, sq
 @pytest.mark.postgres
 @pytest.mark.parametrize("model", [Authorization, SettingsChange])
 @pytest.mark.parametrize("statement", ["UPDATE {table} SET id = id", "DELETE FROM {table}"])
-def test_postgres_trigger_guards_authorizations_and_audit(model: type, statement: str) -> None:
+def test_postgres_trigger_guards_authorizations_and_audit(model: type, statement: str, analyst: Any) -> None:
     tenant = make_tenant()
     incident = make_incident(tenant)
     action = propose(incident, "isolate_endpoint")
-    analyst = make_analyst()
     authorization_record(
         incident=incident,
         actions=[action],

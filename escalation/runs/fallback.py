@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 
 from escalation.models import ATTEMPT_OUTCOMES, Acknowledgment, CallAttempt, NotificationRun, RunPurpose
+from escalation.runs.availability import nobody_available
 from escalation.runs.plan import run_create
 from incidents.events import incident_flag, timeline_record
 from incidents.models import EventKind, Incident
@@ -51,10 +52,17 @@ def tree_ended(run: NotificationRun, incident: Incident) -> None:
     """The tree ended. The fallback is taken only on proof: every step of the plan rang, nobody has it,
     the incident is active and its policy ticks the checkbox (DESIGN rule 6)."""
     proof, missing = attempts_proof(run)
-    if missing:
+    if nobody_available(run):
+        summary = f"Nobody was phoned (round {run.round}): no contact with a phone number was available."
+    elif missing:
         summary = (
             f"The call tree ended (round {run.round}) without reaching every contact by phone: "
             f"{len(missing)} of {len(run.plan)} calls were not made (contact inactive or without a phone)."
+        )
+    elif run.unavailable:
+        summary = (
+            f"Every contact available at the time was phoned (round {run.round}, {len(proof)} calls) and "
+            f"nobody acknowledged; {len(run.unavailable)} unavailable not phoned."
         )
     else:
         summary = f"Every contact was phoned (round {run.round}, {len(proof)} calls) and nobody acknowledged."
@@ -62,17 +70,23 @@ def tree_ended(run: NotificationRun, incident: Incident) -> None:
         incident=incident,
         kind=EventKind.CALLS_EXHAUSTED,
         summary=summary,
-        data={"run": run.pk, "attempts": proof, "missing": missing},
+        data={"run": run.pk, "attempts": proof, "missing": missing, "unavailable": run.unavailable},
     )
     policy = PolicySnapshot.read(incident)
-    proven = proof and not missing and not someone_has_it(incident)
+    # An empty plan proves nothing: nobody available, or nobody with a phone, never falls back.
+    proven = bool(run.plan) and bool(proof) and not missing and not someone_has_it(incident)
     if policy.falls_back and proven:
         incident_take_fallback(incident=incident, attempts=proof)
         return
     incident_flag(
         incident=incident,
-        reason=f"Nobody acknowledged after the call tree (round {run.round}); nothing was executed without "
-        "the customer." + (" Not every contact could be phoned, so no fallback." if missing else ""),
+        reason=(
+            f"Nobody available to phone (round {run.round}); nothing was executed without the customer, "
+            "no fallback."
+            if nobody_available(run)
+            else f"Nobody acknowledged after the call tree (round {run.round}); nothing was executed without "
+            "the customer." + (" Not every contact could be phoned, so no fallback." if missing else "")
+        ),
     )
     if run.round <= settings.RENOTIFY_ROUNDS:
         later = run_create(

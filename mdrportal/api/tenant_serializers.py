@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from mdrportal.api.availability_serializers import availability_fields
 from tenants.channels import ContactChannel
 from tenants.models import Contact, Role, Tenant
 from tenants.services import TENANT_SETTINGS
@@ -19,6 +20,8 @@ CUSTOMER_SETTINGS = (
     "call_attempts_per_contact",
     "ring_timeout_seconds",
     "timezone",
+    "reminder_minutes",
+    "reminder_count",
 )
 
 
@@ -44,6 +47,8 @@ class TenantSettingsSerializer(TenantSerializer):
 
 
 class ContactSerializer(serializers.ModelSerializer):
+    windows = availability_fields()["windows"]
+    away_periods = availability_fields()["away_periods"]
     phone = serializers.CharField(
         max_length=32,
         required=False,
@@ -82,6 +87,8 @@ class ContactSerializer(serializers.ModelSerializer):
             "call_order",
             "can_authorize",
             "active",
+            "windows",
+            "away_periods",
             "channels",
             "sms_opted_out_at",
         ]

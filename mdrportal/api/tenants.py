@@ -13,6 +13,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from mdrportal.api.availability_serializers import availability_apply
 from mdrportal.api.errors import service_errors
 from mdrportal.api.permissions import is_mdr_staff, require_role, require_staff
 from mdrportal.api.tenant_serializers import (
@@ -48,7 +49,8 @@ def visible_tenant(request: Request, tenant_id: int) -> Tenant:
     partial_update=extend_schema(
         summary="Change response settings",
         description="Customer admins change what the settings page offers: `response_mode`, "
-        "`authorize_on_no_ack`, `call_attempts_per_contact`, `ring_timeout_seconds` and `timezone`; MDR "
+        "`authorize_on_no_ack`, `call_attempts_per_contact`, `ring_timeout_seconds`, `timezone`, "
+        "`reminder_minutes` (1 to 1440) and `reminder_count` (1 to 20); MDR "
         "staff also change `name` and `tier`. The fallback checkbox needs an active contact with a phone "
         "number. Every change is audited.",
     ),
@@ -100,6 +102,10 @@ class TenantViewSet(
         return Response(TenantSerializer(tenant).data)
 
 
+# The service names the away periods `away`; the API `away_periods`.
+AVAILABILITY_ERRORS = {"away": "away_periods"}
+
+
 def _move_contact(contact: Contact, position: int, *, by: Any) -> None:
     """Put the contact at this place in the call order (1 is first); the others keep their order."""
     ids = [pk for pk in tenant_contacts(contact.tenant).values_list("pk", flat=True) if pk != contact.pk]
@@ -116,7 +122,8 @@ class TenantContactsView(generics.ListCreateAPIView):
     serializer_class = ContactSerializer
 
     def get_queryset(self) -> QuerySet[Contact]:
-        return tenant_contacts(visible_tenant(self.request, self.kwargs["tenant_id"]))
+        contacts = tenant_contacts(visible_tenant(self.request, self.kwargs["tenant_id"]))
+        return contacts.prefetch_related("windows", "away_periods")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         tenant = visible_tenant(request, kwargs["tenant_id"])
@@ -125,8 +132,10 @@ class TenantContactsView(generics.ListCreateAPIView):
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         position = fields.pop("call_order", None)
-        with service_errors(), transaction.atomic():
+        with service_errors(AVAILABILITY_ERRORS), transaction.atomic():
+            availability = {k: fields.pop(k) for k in ("windows", "away_periods") if k in fields}
             contact = contact_create(tenant=tenant, by=request.user, **fields)
+            availability_apply(contact, availability, by=request.user)
             if position is not None and position != contact.call_order:
                 _move_contact(contact, position, by=request.user)
         return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
@@ -145,7 +154,8 @@ class ContactView(generics.RetrieveUpdateAPIView):
     http_method_names = ["get", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Contact]:
-        return Contact.objects.filter(tenant__in=tenants_for_user(self.request.user)).select_related("tenant")
+        visible = Contact.objects.filter(tenant__in=tenants_for_user(self.request.user))
+        return visible.select_related("tenant").prefetch_related("windows", "away_periods")
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         contact = self.get_object()
@@ -156,12 +166,13 @@ class ContactView(generics.RetrieveUpdateAPIView):
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         position = changes.pop("call_order", None)
-        with service_errors(), transaction.atomic():
+        with service_errors(AVAILABILITY_ERRORS), transaction.atomic():
+            availability_apply(contact, changes, by=request.user)
             if changes:
                 contact_update(contact=contact, by=request.user, **changes)
             if position is not None and position != contact.call_order:
                 _move_contact(contact, position, by=request.user)
-        return Response(ContactSerializer(contact).data)
+        return Response(ContactSerializer(self.get_queryset().get(pk=contact.pk)).data)
 
 
 def _login_row(membership: Membership) -> dict[str, Any]:

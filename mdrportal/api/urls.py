@@ -17,6 +17,7 @@ from mdrportal.api.incidents import (
     IncidentTimelineView,
     IncidentViewSet,
 )
+from mdrportal.api.tasks import TaskListView, TaskView
 from mdrportal.api.tenant_settings import TenantConnectorView, TenantPerformersView
 from mdrportal.api.tenants import ContactView, TenantContactsView, TenantUsersView, TenantViewSet
 
@@ -56,6 +57,8 @@ v1 = [
     path("actions/<int:pk>/authorize/", ActionAuthorizeView.as_view(), name="api-action-authorize"),
     path("actions/<int:pk>/decline/", ActionDeclineView.as_view(), name="api-action-decline"),
     path("actions/<int:pk>/cancel/", ActionCancelView.as_view(), name="api-action-cancel"),
+    path("tasks/", TaskListView.as_view(), name="api-tasks"),
+    path("tasks/<int:pk>/", TaskView.as_view(), name="api-task"),
 ]
 
 urlpatterns = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from mdrportal.web import incident_views as views
+from mdrportal.web import task_views
 
 app_name = "incidents"
 
@@ -14,4 +15,6 @@ urlpatterns = [
     path("incidents/<int:pk>/acknowledge/", views.incident_acknowledge, name="acknowledge"),
     path("approvals/", views.approvals, name="approvals"),
     path("approvals/<int:pk>/", views.approval_decide, name="decide"),
+    path("tasks/", task_views.task_list, name="tasks"),
+    path("tasks/<int:pk>/mark/", task_views.task_mark_view, name="task_mark"),
 ]

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import Acknowledgment
 from incidents.authorizations import authorization_record
+from incidents.customer_tasks import open_tasks
 from incidents.models import (
     ActionStatus,
     Authorization,
@@ -44,6 +45,7 @@ from incidents.selectors import (
     incidents_for_user,
 )
 from incidents.timeline import chart, milestones, timeline_actions
+from incidents.waiting import tenant_waiting_since
 from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import CustomerIncidentPages, keyset_page
 from mdrportal.web import access
@@ -79,6 +81,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "section": "home",
             "tenant": acting.tenant,
             "counts": counts,
+            "waiting_since": tenant_waiting_since(acting.tenant),
+            "open_tasks": open_tasks().filter(incident__tenant=acting.tenant).count(),
             "recent": incidents.order_by("-opened_at", "-id")[:5],
         },
     )

@@ -18,6 +18,7 @@ from incidents.gate import ActionFacts, Facts, Outcome, Policy, decide
 from incidents.models import ActionType, Category
 from tenants.channel_fields import channels_field, check_channels_on_form
 from tenants.models import Performer, ResponseMode, Tenant, Tier, validate_timezone
+from tenants.reach import Reach
 from tenants.rules import check_fallback_reachable, has_reachable_phone
 
 PHONE_HELP = "International format with the country code, for example +44 20 7946 0958 or +1 202 555 0100."
@@ -55,6 +56,10 @@ class SettingsForm(forms.Form):
         validators=[validate_timezone],
         help_text="For example Europe/London or America/New_York.",
     )
+    reminder_minutes = forms.IntegerField(min_value=1, max_value=1440, label="Remind us every (minutes)")
+    reminder_count = forms.IntegerField(
+        min_value=1, max_value=20, label="Reminders before MDR Ops follows up by other means"
+    )
 
     def __init__(
         self, *args: Any, tenant: Tenant, contacts: Sequence[tuple[bool, Any]], editable: bool, **kwargs: Any
@@ -67,6 +72,8 @@ class SettingsForm(forms.Form):
                 "call_attempts_per_contact": tenant.call_attempts_per_contact,
                 "ring_timeout_seconds": tenant.ring_timeout_seconds,
                 "timezone": tenant.timezone,
+                "reminder_minutes": tenant.reminder_minutes,
+                "reminder_count": tenant.reminder_count,
             },
         )
         super().__init__(*args, **kwargs)
@@ -233,28 +240,56 @@ def _consequences(outcomes: dict[Outcome, list[str]], tenant: Tenant) -> tuple[C
 
 
 def explanations(
-    tenant: Tenant, performers: dict[str, str], action_types: Sequence[ActionType], phone_contacts: int
+    tenant: Tenant,
+    performers: dict[str, str],
+    action_types: Sequence[ActionType],
+    phone_contacts: int,
+    night: Reach | None = None,
 ) -> list[Explanation]:
-    """The three texts of the settings page, one per choice, computed with the gate itself."""
+    """The three texts of the settings page, one per choice, computed with the gate itself; with `night`,
+    from whom the contacts' real hours and absences let us phone on a Saturday night at 3 a.m."""
     tries = tenant.call_attempts_per_contact
     calls = f"{tries} call{'s' if tries != 1 else ''}"
     who = f"each of your {phone_contacts} contacts with a phone number" if phone_contacts else "your contacts"
-    night = f"If ransomware is found at 3 a.m. and nobody answers after we have phoned {who} ({calls} each)"
+    if night is not None and night.not_phoned and night.phoned:
+        who = f"{_names(night.phoned)}, the contacts available then"
+    night_text = (
+        f"If ransomware is found at 3 a.m. and nobody answers after we have phoned {who} ({calls} each)"
+    )
     collaborate = _decisions(tenant, performers, action_types, mode=ResponseMode.COLLABORATE, fallback=False)
     fallback = _decisions(tenant, performers, action_types, mode=ResponseMode.COLLABORATE, fallback=True)
     authorize = _decisions(tenant, performers, action_types, mode=ResponseMode.AUTHORIZE, fallback=False)
+    collaborate_headline = (
+        f"{night_text}: we only keep calling and emailing, and our analysts follow the incident. "
+        "Nothing is done on your systems until you answer."
+    )
+    fallback_headline = (
+        f"{night_text}: we act as in Authorize mode for that incident, then tell you what we did."
+    )
+    if night is not None and not night.phoned and night.not_phoned:
+        night_text = (
+            "If ransomware is found at 3 a.m. on a Saturday night, none of your contacts may be phoned then"
+        )
+        fallback = collaborate
+        collaborate_headline = (
+            f"{night_text}: we email you and our analysts follow the incident. Nothing is done on your "
+            "systems until you answer."
+        )
+        fallback_headline = (
+            f"{night_text}: nothing falls back. We flag the incident to our analysts, email you and act only "
+            "on your written authorization."
+        )
     return [
         Explanation(
             "collaborate",
-            f"{night}: we only keep calling and emailing, and our analysts follow the incident. "
-            "Nothing is done on your systems until you answer.",
+            collaborate_headline,
             _consequences(collaborate, tenant),
             "A phone acknowledgment is not an authorization: every action MDR Ops performs needs an "
             "approver's written authorization.",
         ),
         Explanation(
             "collaborate-fallback",
-            f"{night}: we act as in Authorize mode for that incident, then tell you what we did.",
+            fallback_headline,
             _consequences(fallback, tenant),
             "If anyone acknowledges, Collaborate applies as usual: actions wait for written authorization.",
         ),
@@ -266,6 +301,10 @@ def explanations(
             "The no-acknowledgment checkbox has no effect in Authorize mode.",
         ),
     ]
+
+
+def _names(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def proposable_types(action_types: Iterable[ActionType]) -> list[ActionType]:

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -17,6 +18,7 @@ from escalation.selectors import last_test_calls
 from incidents.models import ActionType
 from mdrportal.web import access
 from mdrportal.web.access import portal_page, tenant_page
+from mdrportal.web.availability_forms import AvailabilityForm, availability_row
 from mdrportal.web.second_factor import step_up_redirect, step_up_required
 from mdrportal.web.tenant_forms import (
     ContactForm,
@@ -26,7 +28,10 @@ from mdrportal.web.tenant_forms import (
     explanations,
     proposable_types,
 )
+from tenants.availability import Availability
+from tenants.availability_services import contact_availability_set
 from tenants.models import Contact, SettingsChange, Tenant
+from tenants.reach import reach_now_and_saturday_night
 from tenants.rules import ADMINISTERS
 from tenants.selectors import (
     audited_value_shown,
@@ -90,6 +95,8 @@ _FIELD_LABELS = {
     "call_attempts_per_contact": "Calls to each contact",
     "ring_timeout_seconds": "Ring time (s)",
     "timezone": "Time zone",
+    "reminder_minutes": "Minutes between reminders",
+    "reminder_count": "Reminders before flagging",
     "call_order": "Call order",
     "contact": "Contact",
     "performer": "Performer",
@@ -100,6 +107,7 @@ _FIELD_LABELS = {
     "partner": "Partner",
     "name": "Name",
     "test_call": "Test call",
+    "availability": "Availability",
 }
 
 
@@ -143,12 +151,14 @@ def _settings_context(
     phones = sum(1 for active, phone in contacts if active and phone)
     bound = form.data if form.is_bound else None
     scenario = _scenario(bound, tenant)
+    now, night = reach_now_and_saturday_night(tenant, timezone.now())
     return {
         "section": "settings",
         "tenant": tenant,
         "form": form,
         "performers_form": performers_form,
-        "explanations": explanations(tenant, performers, proposable_types(catalog), phones),
+        "explanations": explanations(tenant, performers, proposable_types(catalog), phones, night),
+        "reach": (now, night),
         "scenario": scenario,
         "phone_contacts": phones,
         "history": _history(tenant, {t.code: t.name for t in catalog}),
@@ -223,8 +233,9 @@ def performers_page(request: HttpRequest) -> HttpResponse:
 @tenant_page()
 def contacts_page(request: HttpRequest) -> HttpResponse:
     tenant = request.acting.tenant  # type: ignore[attr-defined]
-    contacts = list(tenant_contacts(tenant))
+    contacts = list(tenant_contacts(tenant).prefetch_related("windows", "away_periods"))
     tests = last_test_calls(contacts)
+    now = timezone.now()
     return render(
         request,
         "pages/contacts.html",
@@ -232,7 +243,10 @@ def contacts_page(request: HttpRequest) -> HttpResponse:
             "section": "contacts",
             "tenant": tenant,
             "contacts": contacts,
-            "rows": [(contact, tests.get(contact.pk)) for contact in contacts],
+            "rows": [
+                (contact, tests.get(contact.pk), availability_row(contact, tenant.timezone, now))
+                for contact in contacts
+            ],
             "phone_contacts": sum(1 for c in contacts if c.active and c.phone),
         },
     )
@@ -251,16 +265,19 @@ def _tenant_contact(request: HttpRequest, pk: int) -> Contact:
 def contact_add(request: HttpRequest) -> HttpResponse:
     tenant = request.acting.tenant  # type: ignore[attr-defined]
     form = ContactForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    hours = AvailabilityForm(request.POST or None, zone=tenant.timezone)
+    if request.method == "POST" and all([form.is_valid(), hours.is_valid()]):
         try:
-            contact = contact_create(tenant=tenant, by=request.user, **form.values())
+            with transaction.atomic():
+                contact = contact_create(tenant=tenant, by=request.user, **form.values())
+                contact_availability_set(contact=contact, by=request.user, **hours.values())
         except ValidationError as error:
             add_service_errors(form, error)
         else:
             messages.success(request, f"{contact.name} added, called after the existing contacts.")
             return redirect("tenants:contacts")
     status = 400 if form.is_bound else 200
-    context = {"section": "contacts", "form": form, "contact": None}
+    context = {"section": "contacts", "form": form, "hours": hours, "contact": None}
     return render(request, "pages/contact_form.html", context, status=status)
 
 
@@ -275,16 +292,20 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "channels": contact.channels,
     }
     form = ContactForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    zone = contact.tenant.timezone
+    hours = AvailabilityForm(request.POST or None, zone=zone, availability=Availability.of(contact))
+    if request.method == "POST" and all([form.is_valid(), hours.is_valid()]):
         try:
-            contact_update(contact=contact, by=request.user, **form.values())
+            with transaction.atomic():
+                contact_update(contact=contact, by=request.user, **form.values())
+                contact_availability_set(contact=contact, by=request.user, **hours.values())
         except ValidationError as error:
             add_service_errors(form, error)
         else:
             messages.success(request, f"{contact.name} saved.")
             return redirect("tenants:contacts")
     status = 400 if form.is_bound else 200
-    context = {"section": "contacts", "form": form, "contact": contact}
+    context = {"section": "contacts", "form": form, "hours": hours, "contact": contact}
     return render(request, "pages/contact_form.html", context, status=status)
 
 

@@ -26,6 +26,14 @@ ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "f2b6c1d0e9a84c7b9d3e5f60718293a4"
 FROM_NUMBER = "+15005550006"
 PUBLIC_BASE_URL = "https://portal.example.com"
+# The portal's settings for this account. Twilio calls the portal at its public address (the test client sends
+# Host: testserver, so the signatures are computed over PUBLIC_BASE_URL).
+ACCOUNT_SETTINGS = {
+    "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+    "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    "TWILIO_FROM_NUMBER": FROM_NUMBER,
+    "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+}
 _CALLS = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Calls\.json")
 _CALL = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Calls/(CA[0-9a-f]{32})\.json")
 _MESSAGES = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages\.json")
@@ -242,16 +250,21 @@ class FakeTwilioAPI:
         }
 
 
+def use_twilio_account(settings: Any, api_base_url: str | None = None) -> None:
+    """Set the portal (pytest-django's settings) to phone through this account, at a fake API if given."""
+    for name, value in ACCOUNT_SETTINGS.items():
+        setattr(settings, name, value)
+    if api_base_url is not None:
+        settings.TWILIO_API_BASE_URL = api_base_url
+
+
 def worker_env(twilio: FakeTwilioAPI, *, smtp_port: int, **overrides: str) -> dict[str, str]:
     """The environment of a worker that phones through this fake and mails to an SMTP sink on 127.0.0.1."""
     return {
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_FROM_NUMBER": FROM_NUMBER,
+        **ACCOUNT_SETTINGS,
         "TWILIO_MESSAGING_FROM": FROM_NUMBER,
         "TWILIO_API_BASE_URL": twilio.base_url,
         "TWILIO_CPS": "5",
-        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_port),
         "EMAIL_USE_TLS": "false",

@@ -18,6 +18,6 @@ def grant(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("escalation", "0008_text_messages")]
+    dependencies = [("escalation", "0011_text_messages")]
 
     operations = [migrations.RunPython(grant, migrations.RunPython.noop)]

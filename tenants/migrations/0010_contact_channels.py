@@ -7,7 +7,7 @@ import tenants.channels
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tenants", "0007_shared_cache_table"),
+        ("tenants", "0009_tenant_reminders"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0011_list_indexes"),
+        ("incidents", "0013_customer_task_permissions"),
     ]
 
     operations = [

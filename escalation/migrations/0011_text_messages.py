@@ -7,9 +7,9 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("escalation", "0007_call_pace_replaces_rate_slots"),
-        ("incidents", "0012_sms_channel"),
-        ("tenants", "0008_contact_channels"),
+        ("escalation", "0010_reminder_permissions"),
+        ("incidents", "0014_sms_channel"),
+        ("tenants", "0010_contact_channels"),
     ]
 
     operations = [

@@ -1,0 +1,74 @@
+"""Reads of reminders: which incidents wait for what, and who is reminded of it."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from escalation.models import Acknowledgment
+from escalation.reminders.models import OPEN_SERIES_STATES, ReminderKind, ReminderSeries
+from incidents.models import ACTIVE_INCIDENT_STATUSES, ActionStatus, Incident, ResponseAction
+from tenants.models import Contact, Performer
+
+
+def waiting_actions(kind: str) -> QuerySet[ResponseAction]:
+    """The actions a reminder of this kind is about, on any incident."""
+    if kind == ReminderKind.AUTHORIZATION:
+        return ResponseAction.objects.filter(status=ActionStatus.AWAITING_AUTHORIZATION)
+    performer = Performer.PARTNER if kind == ReminderKind.PARTNER_TASK else Performer.CUSTOMER
+    return ResponseAction.objects.filter(status=ActionStatus.RECOMMENDED, performer=performer)
+
+
+def _waits(kind: str) -> Q:
+    """An incident waits for this kind of thing: it is active and has such an action; written authorization
+    is reminded of only once someone acknowledged (before that, the call tree is still looking for them)."""
+    condition = Q(status__in=ACTIVE_INCIDENT_STATUSES) & Q(
+        Exists(waiting_actions(kind).filter(incident=OuterRef("pk")))
+    )
+    if kind == ReminderKind.AUTHORIZATION:
+        condition &= Q(Exists(Acknowledgment.objects.filter(incident=OuterRef("pk"))))
+    if kind == ReminderKind.PARTNER_TASK:
+        condition &= Q(tenant__partner__isnull=False)
+    return condition
+
+
+def incident_waits(incident: Incident, kind: str) -> bool:
+    return Incident.objects.filter(_waits(kind), pk=incident.pk).exists()
+
+
+def incidents_to_remind(kind: str, *, batch: int) -> list[int]:
+    """Incidents that wait for this kind of thing and have no open series of that kind yet."""
+    open_series = ReminderSeries.objects.filter(
+        incident=OuterRef("pk"), kind=kind, state__in=OPEN_SERIES_STATES
+    )
+    return list(
+        Incident.objects.filter(_waits(kind))
+        .exclude(Exists(open_series))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch]
+    )
+
+
+def series_no_longer_waiting(*, batch: int) -> list[int]:
+    """Open series whose incident no longer waits for their kind of thing."""
+    ended: list[int] = []
+    for kind in ReminderKind.values:
+        waiting = Incident.objects.filter(_waits(kind), pk=OuterRef("incident_id"))
+        ended += (
+            ReminderSeries.objects.filter(kind=kind, state__in=OPEN_SERIES_STATES)
+            .exclude(Exists(waiting))
+            .values_list("pk", flat=True)[:batch]
+        )
+    return ended
+
+
+def reminder_recipients(incident: Incident, kind: str) -> list[Contact]:
+    """Who is reminded, in call order: for written authorization the tenant's active contacts who may
+    authorize; for the customer's tasks its active contacts; for the partner's tasks the partner's."""
+    tenant = incident.tenant
+    if kind == ReminderKind.PARTNER_TASK:
+        contacts = Contact.objects.filter(partner_id=tenant.partner_id)
+    else:
+        contacts = Contact.objects.filter(tenant=tenant)
+        if kind == ReminderKind.AUTHORIZATION:
+            contacts = contacts.filter(can_authorize=True)
+    return list(contacts.filter(active=True).order_by("call_order"))

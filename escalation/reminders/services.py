@@ -1,0 +1,358 @@
+"""Reminders: while an incident waits for the customer (written authorization after an acknowledgment, or
+its own or its partner's tasks), the people concerned are reminded every `reminder_minutes` of the tenant,
+`reminder_count` times; then the incident is flagged to analysts. They stop as soon as nothing waits.
+
+A series is a row with a state and next_at: the sweeper starts series, ends those with nothing left to
+wait for, and nudges the due ones. A step locks the incident, then the series, checks it is due and still
+waited for, and claims one row per contact and channel (unique), each sent by its own task after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from escalation.emails.services import SENDER_LABEL
+from escalation.links.tokens import LinkPurpose, link_url
+from escalation.reminders.models import (
+    SERIES_TRANSITIONS,
+    Reminder,
+    ReminderChannel,
+    ReminderKind,
+    ReminderOutcome,
+    ReminderSeries,
+    SeriesState,
+)
+from escalation.reminders.selectors import (
+    incident_waits,
+    incidents_to_remind,
+    reminder_recipients,
+    series_no_longer_waiting,
+    waiting_actions,
+)
+from incidents.events import incident_flag, incident_lock, timeline_record
+from incidents.models import Channel, EventKind, Incident
+from incidents.waiting import with_waiting_since
+from mdrportal.core.nudges import nudge
+from tenants.models import Contact, Tenant
+
+log = logging.getLogger(__name__)
+
+# A claimed reminder's own nudge is normally in flight; one that waited this long is nudged again.
+CLAIM_LEASE = timedelta(seconds=30)
+# A reminder still "sending" after this long belongs to a worker that died while handing it over.
+SENDING_TIMEOUT = timedelta(minutes=10)
+
+
+def reminder_interval(tenant: Tenant) -> timedelta:
+    return timedelta(seconds=tenant.reminder_minutes * settings.REMINDER_MINUTE_SECONDS)
+
+
+def _set_state(series: ReminderSeries, state: str) -> None:
+    if state not in SERIES_TRANSITIONS[series.state]:
+        raise ValidationError(f"Series #{series.pk} cannot go from {series.state} to {state}.")
+    series.state = state
+    if state == SeriesState.ENDED:
+        series.ended_at = timezone.now()
+    series.save(update_fields=["state", "ended_at"])
+
+
+def _lock(series_id: int) -> tuple[Incident, ReminderSeries] | None:
+    """Lock the incident, then the series (the order every incident-wide write takes)."""
+    incident_id = ReminderSeries.objects.filter(pk=series_id).values_list("incident_id", flat=True).first()
+    if incident_id is None:
+        return None
+    incident = incident_lock(incident_id)
+    series = ReminderSeries.objects.select_for_update().get(pk=series_id)
+    series.incident = incident
+    return incident, series
+
+
+def series_start(incident: Incident, kind: str) -> ReminderSeries | None:
+    """Start reminding about what the incident waits for; None when a series of the kind is already open."""
+    try:
+        with transaction.atomic():
+            return ReminderSeries.objects.create(
+                incident=incident, kind=kind, next_at=timezone.now() + reminder_interval(incident.tenant)
+            )
+    except IntegrityError:
+        return None  # another sweeper started it
+
+
+@transaction.atomic
+def series_end_if_done(series_id: int) -> bool:
+    """End an open series whose incident waits for nothing of its kind any more. True when it ended."""
+    locked = _lock(series_id)
+    if locked is None:
+        return False
+    incident, series = locked
+    if series.state == SeriesState.ENDED or incident_waits(incident, series.kind):
+        return False
+    _set_state(series, SeriesState.ENDED)
+    return True
+
+
+@transaction.atomic
+def reminder_series_step(series_id: int) -> int:
+    """One due step of a series: the next reminder to everyone concerned, or the flag after the last one.
+
+    Returns how many reminders were claimed. A stale or early delivery does nothing: the row says so.
+    """
+    locked = _lock(series_id)
+    if locked is None:
+        return 0
+    incident, series = locked
+    now = timezone.now()
+    if series.state != SeriesState.ACTIVE or series.next_at > now:
+        return 0
+    if not incident_waits(incident, series.kind):
+        _set_state(series, SeriesState.ENDED)
+        return 0
+    tenant = incident.tenant
+    if series.sent >= tenant.reminder_count:
+        _set_state(series, SeriesState.FLAGGED)
+        reminders_could_not_get_an_answer(series, incident)
+        return 0
+    series.sent += 1
+    series.next_at = now + reminder_interval(tenant)
+    series.save(update_fields=["sent", "next_at"])
+    claimed = 0
+    for contact in reminder_recipients(incident, series.kind):
+        claimed += len(remind_contact(contact, series=series))
+    return claimed
+
+
+def remind_contact(contact: Contact, *, series: ReminderSeries) -> list[Reminder]:
+    """Claim the series' current reminder to one contact on each channel that reaches it; each is sent by
+    its own task once the step commits. A claim made before (a repeated step) is not made again."""
+    claimed = []
+    if contact.email:
+        claimed.append(_claim(series, contact, ReminderChannel.EMAIL, contact.email))
+    return [r for r in claimed if r is not None]
+
+
+def _claim(series: ReminderSeries, contact: Contact, channel: str, to: str) -> Reminder | None:
+    reminder, created = Reminder.objects.get_or_create(
+        series=series, number=series.sent, contact=contact, channel=channel, defaults={"to": to}
+    )
+    if not created:
+        return None
+    nudge_send(reminder.pk)
+    return reminder
+
+
+def reminders_could_not_get_an_answer(series: ReminderSeries, incident: Incident) -> None:
+    """Flag the incident for analysts once every reminder went unanswered."""
+    if incident.needs_attention:
+        return  # already in front of an analyst; the reminders themselves are on the timeline
+    incident_flag(
+        incident=incident,
+        reason=f"{series.sent} reminders went unanswered ({series.get_kind_display().lower()}): an analyst "
+        "should follow up with the customer.",
+    )
+
+
+def nudge_send(reminder_id: int) -> None:
+    nudge("escalation.reminder_send", reminder_id)
+
+
+def nudge_step(series_id: int) -> None:
+    nudge("escalation.reminder_series_step", series_id)
+
+
+# Sending -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComposedReminder:
+    subject: str
+    text: str
+    html: str
+
+
+_HEADLINES = {
+    ReminderKind.AUTHORIZATION: "{n} action{s} still await{v} your written authorization.",
+    ReminderKind.CUSTOMER_TASK: "{n} task{s} recommended to your team still wait{v} for you to say whether "
+    "{it} {was} done.",
+    ReminderKind.PARTNER_TASK: "{n} task{s} delegated to you by {tenant} still wait{v} for you to say "
+    "whether {it} {was} done.",
+}
+
+
+def reminder_compose(reminder: Reminder) -> ComposedReminder:
+    """The reminder as things stand now: what still waits, with a newly signed link for approvers."""
+    series, contact = reminder.series, reminder.contact
+    incident = with_waiting_since(Incident.objects.filter(pk=series.incident_id)).select_related(
+        "tenant__partner"
+    )[0]
+    tenant = incident.tenant
+    actions = list(
+        waiting_actions(series.kind).filter(incident=incident).select_related("action_type").order_by("pk")
+    )
+    one = len(actions) == 1
+    headline = _HEADLINES[series.kind].format(
+        n=len(actions),
+        s="" if one else "s",
+        v="s" if one else "",
+        it="it" if one else "they",
+        was="was" if one else "were",
+        tenant=tenant.name,
+    )
+    context: dict[str, object] = {
+        "incident": incident,
+        "tenant": tenant,
+        "partner": tenant.partner,
+        "contact": contact,
+        "actions": actions,
+        "headline": headline,
+        "waiting_since": incident.waiting_since,
+        "number": reminder.number,
+        "count": tenant.reminder_count,
+        "link_max_age_hours": settings.LINK_MAX_AGE_HOURS,
+    }
+    if series.kind == ReminderKind.AUTHORIZATION:
+        context["portal_hint"] = "Approvers can also decide in the portal:"
+        context["portal_url"] = settings.PUBLIC_BASE_URL + reverse("incidents:approvals")
+        if contact.can_authorize and contact.tenant_id == incident.tenant_id and actions:
+            context["authorize_url"] = link_url(
+                purpose=LinkPurpose.AUTHORIZE,
+                tenant_id=tenant.pk,
+                contact_id=contact.pk,
+                incident_id=incident.pk,
+                action_ids=[a.pk for a in actions],
+            )
+    else:
+        context["portal_hint"] = "Mark each task done or not done, with a note, in the portal:"
+        context["portal_url"] = settings.PUBLIC_BASE_URL + reverse("incidents:tasks")
+    subject = (
+        f"[{incident.get_severity_display()}] {tenant.name}: reminder {reminder.number}: "
+        f"{headline.rstrip('.')} ({incident.title}, incident #{incident.pk})"
+    )
+    return ComposedReminder(
+        subject=" ".join(subject.split())[:300],
+        text=render_to_string("email/reminder.txt", context),
+        html=render_to_string("email/reminder.html", context),
+    )
+
+
+def reminder_send(reminder_id: int) -> str:
+    """Send one claimed reminder, at most once; skipped when nothing waits any more. Returns the outcome, or
+    "" when another delivery had it. Must run outside any transaction: the mail server is called here."""
+    taken = Reminder.objects.filter(pk=reminder_id, outcome=ReminderOutcome.CLAIMED).update(
+        outcome=ReminderOutcome.SENDING, claimed_at=timezone.now()
+    )
+    if taken != 1:
+        return ""
+    reminder = Reminder.objects.select_related("series__incident", "contact").get(pk=reminder_id)
+    series = reminder.series
+    if series.state == SeriesState.ENDED or not incident_waits(series.incident, series.kind):
+        # Answered between the claim and now: a reminder of something done would only confuse.
+        _record(reminder, ReminderOutcome.SKIPPED, subject="")
+        return ReminderOutcome.SKIPPED
+    try:
+        composed = reminder_compose(reminder)
+    except Exception as error:  # noqa: BLE001 - whatever broke, the row must not stay "sending"
+        log.exception("could not compose reminder %s", reminder_id)
+        _record(reminder, ReminderOutcome.FAILED, subject="", error=f"could not compose it: {error!r}")
+        return ReminderOutcome.FAILED
+    message = EmailMultiAlternatives(
+        subject=composed.subject,
+        body=composed.text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[reminder.to],
+        headers={"Auto-Submitted": "auto-generated", "X-MDR-Incident": str(series.incident_id)},
+    )
+    message.attach_alternative(composed.html, "text/html")
+    try:
+        message.send(fail_silently=False)
+    except Exception as error:  # noqa: BLE001 - SMTP, network or backend errors alike end as failed
+        # Not retried: the server may have taken it before the error reached us; the next reminder follows.
+        log.warning("reminder %s to %s failed: %s", reminder_id, reminder.to, error)
+        _record(reminder, ReminderOutcome.FAILED, subject=composed.subject, error=str(error) or repr(error))
+        return ReminderOutcome.FAILED
+    _record(reminder, ReminderOutcome.SENT, subject=composed.subject)
+    return ReminderOutcome.SENT
+
+
+@transaction.atomic
+def _record(reminder: Reminder, outcome: str, *, subject: str, error: str = "") -> None:
+    changes: dict[str, object] = {"outcome": outcome, "subject": subject[:300], "error": error}
+    if outcome == ReminderOutcome.SENT:
+        changes["sent_at"] = timezone.now()
+    changed = Reminder.objects.filter(pk=reminder.pk, outcome=ReminderOutcome.SENDING).update(**changes)
+    if changed != 1 or outcome == ReminderOutcome.SKIPPED:
+        return
+    contact, series = reminder.contact, reminder.series
+    if outcome == ReminderOutcome.SENT:
+        summary = f"Reminder {reminder.number} sent to {contact.name} <{reminder.to}>: {subject}"
+    else:
+        summary = f"Reminder {reminder.number} to {contact.name} <{reminder.to}> could not be sent: {error}"
+    timeline_record(
+        incident=series.incident,
+        kind=EventKind.NOTIFICATION_SENT,
+        summary=summary,
+        label=SENDER_LABEL,
+        channel=Channel.SYSTEM,
+        data={
+            "reminder": reminder.pk,
+            "series": series.pk,
+            "kind": "reminder",
+            "about": series.kind,
+            "number": reminder.number,
+            "contact": contact.pk,
+            "to": reminder.to,
+            "channel": reminder.channel,
+            "outcome": outcome,
+            **({"error": error} if error else {}),
+        },
+    )
+
+
+# The sweep -----------------------------------------------------------------------------------------
+
+
+def reminders_sweep(*, batch: int = 200) -> dict[str, int]:
+    """Start the series now due, end those with nothing left to wait for, nudge the due steps and the
+    reminders whose nudge was lost; a reminder whose sender died mid-send ends as failed, not resent."""
+    started = 0
+    for kind in ReminderKind.values:
+        incidents = Incident.objects.select_related("tenant").in_bulk(incidents_to_remind(kind, batch=batch))
+        for incident in incidents.values():
+            started += series_start(incident, kind) is not None
+    ended = sum(series_end_if_done(pk) for pk in series_no_longer_waiting(batch=batch))
+    with transaction.atomic():
+        due = list(
+            ReminderSeries.objects.select_for_update(skip_locked=True)
+            .filter(state=SeriesState.ACTIVE, next_at__lte=timezone.now())
+            .order_by("next_at")
+            .values_list("pk", flat=True)[:batch]
+        )
+        for series_id in due:
+            nudge_step(series_id)  # duplicates are dropped: the first step moves next_at on
+    now = timezone.now()
+    unsent = list(
+        Reminder.objects.filter(
+            outcome=ReminderOutcome.CLAIMED, claimed_at__lt=now - CLAIM_LEASE
+        ).values_list("pk", flat=True)[:batch]
+    )
+    for reminder_id in unsent:
+        nudge_send(reminder_id)
+    interrupted = Reminder.objects.filter(
+        outcome=ReminderOutcome.SENDING, claimed_at__lt=now - SENDING_TIMEOUT
+    ).update(outcome=ReminderOutcome.FAILED, error="interrupted; may or may not have been delivered")
+    return {
+        "started": started,
+        "ended": ended,
+        "due": len(due),
+        "unsent": len(unsent),
+        "interrupted": interrupted,
+    }

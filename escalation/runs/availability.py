@@ -1,0 +1,65 @@
+"""Whom a run phones: the contacts available when it starts, frozen in the run with those left out.
+
+A later change to a contact's availability does not change a run under way: the run keeps its plan and
+its list of the contacts left out. The fallback needs an attempt of every step of the plan (DESIGN rule 6,
+"every contact available at the time"); a run whose plan is empty never falls back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from escalation.models import NotificationRun, RunPurpose
+from incidents.events import incident_flag, timeline_record
+from incidents.models import EventKind, Incident
+from incidents.policy import PolicySnapshot
+from tenants.availability import who_is_available
+from tenants.selectors import phone_contacts
+
+ROUND_NAMES = {RunPurpose.NOTIFY: "notification", RunPurpose.REPORT: "report of what was done"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: list[dict[str, int]]  # [{"contact": id, "try": n}, ...] in call order, round by round
+    unavailable: list[dict[str, Any]]  # [{"contact": id, "name": ..., "why": ...}, ...]
+
+
+def plan_make(incident: Incident, *, purpose: str, at: datetime) -> Plan:
+    """Every active contact with a phone available at the instant, in call order, the policy's number of
+    times; a report (what was done) calls each once."""
+    tries = 1 if purpose == RunPurpose.REPORT else PolicySnapshot.read(incident).call_attempts_per_contact
+    contacts = phone_contacts(incident.tenant).prefetch_related("windows", "away_periods")
+    available, unavailable = who_is_available(contacts, at, incident.tenant.timezone)
+    return Plan(
+        steps=[{"contact": c.pk, "try": t} for t in range(1, tries + 1) for c in available],
+        unavailable=[{"contact": u.contact.pk, "name": u.contact.name, "why": u.why} for u in unavailable],
+    )
+
+
+def nobody_available(run: NotificationRun) -> bool:
+    """The run phones nobody because every contact with a phone was unavailable when it started."""
+    return not run.plan and bool(run.unavailable)
+
+
+def plan_announce(run: NotificationRun, incident: Incident) -> None:
+    """Name the contacts left out of a new run on the timeline; flag the incident when nobody is left."""
+    if not run.unavailable:
+        return
+    names = "; ".join(f"{u['name']} ({u['why']})" for u in run.unavailable)
+    timeline_record(
+        incident=incident,
+        kind=EventKind.NOTIFICATION_STARTED,
+        summary=f"Not phoned in round {run.round} of the {ROUND_NAMES[run.purpose]}, unavailable at the time: "
+        f"{names}.",
+        data={"run": run.pk, "unavailable": run.unavailable},
+    )
+    if nobody_available(run) and run.purpose == RunPurpose.NOTIFY:
+        incident_flag(
+            incident=incident,
+            reason=f"Nobody available: no contact with a phone number may be phoned now (round {run.round}). "
+            "Emails are sent; nobody is phoned, nothing falls back and nothing is executed without the "
+            "customer.",
+        )

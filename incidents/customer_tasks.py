@@ -1,0 +1,123 @@
+"""The customer's tasks: an action recommended to the customer's team or to its partner, which they mark
+done or not done with a note. The task is the ResponseAction itself; its status says where it stands
+(recommended, then done or not done), and every mark is a timeline event with who.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+
+from incidents.actions import action_move
+from incidents.events import incident_lock, incident_must_be_active
+from incidents.models import ActionStatus, Channel, EventKind, ResponseAction
+from tenants.models import Membership, PartnerMembership, Performer, Tenant
+from tenants.rules import may_decide
+from tenants.selectors import tenants_for_user
+from tenants.services import actor_label
+
+TASK_PERFORMERS = (Performer.CUSTOMER, Performer.PARTNER)
+OPEN_TASK_STATUS = ActionStatus.RECOMMENDED
+MARKED_TASK_STATUSES = (ActionStatus.DONE, ActionStatus.NOT_DONE)
+TASK_STATUSES = (OPEN_TASK_STATUS, *MARKED_TASK_STATUSES)
+NOTE_MAX_LENGTH = 2000
+
+
+def tasks() -> QuerySet[ResponseAction]:
+    """Every task, open or marked."""
+    return ResponseAction.objects.filter(performer__in=TASK_PERFORMERS, status__in=TASK_STATUSES)
+
+
+def open_tasks() -> QuerySet[ResponseAction]:
+    return tasks().filter(status=OPEN_TASK_STATUS)
+
+
+def tasks_for_user(user: AbstractBaseUser) -> QuerySet[ResponseAction]:
+    """The tasks of every tenant the user may see, open ones first, oldest first."""
+    return (
+        tasks()
+        .filter(incident__tenant__in=tenants_for_user(user))
+        .select_related("action_type", "incident__tenant")
+        .order_by("-status", "proposed_at", "pk")  # descending: "recommended" (open) before the marked ones
+    )
+
+
+def tenant_tasks(tenant: Tenant) -> QuerySet[ResponseAction]:
+    """The tenant's tasks: open ones first, then the marked ones, oldest first."""
+    return (
+        tasks()
+        .filter(incident__tenant=tenant)
+        .select_related("action_type", "incident")
+        .order_by("-status", "proposed_at", "pk")
+    )
+
+
+def performers_marked_by(user: AbstractBaseUser, tenant: Tenant) -> set[str]:
+    """Whose tasks the user marks at this tenant: the customer's through an admin or approver role at the
+    tenant, the partner's through one at the tenant's partner. Two queries, whatever the number of tasks."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    sides = set()
+    if may_decide(Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()):
+        sides.add(Performer.CUSTOMER)
+    if tenant.partner_id is not None:
+        role = (
+            PartnerMembership.objects.filter(user=user, partner_id=tenant.partner_id)
+            .values_list("role", flat=True)
+            .first()
+        )
+        if may_decide(role):
+            sides.add(Performer.PARTNER)
+    return sides
+
+
+def may_mark_task(user: AbstractBaseUser, task: ResponseAction) -> bool:
+    return task.performer in performers_marked_by(user, task.incident.tenant)
+
+
+@transaction.atomic
+def task_mark(
+    *, task: ResponseAction, by: AbstractBaseUser, done: bool, note: str = "", channel: str = Channel.PORTAL
+) -> ResponseAction:
+    """The customer (or its partner) says whether it did what was recommended; recorded with who and the note.
+
+    An open task may be marked done or not done; a task not done may later be marked done.
+    """
+    note = note.strip()
+    if len(note) > NOTE_MAX_LENGTH:
+        raise ValidationError({"note": f"Keep the note under {NOTE_MAX_LENGTH} characters."})
+    if not done and not note:
+        raise ValidationError({"note": "Say why it was not done."})
+    incident = incident_lock(task.incident_id)
+    locked = (
+        ResponseAction.objects.select_for_update(of=("self",))
+        .select_related("action_type")
+        .get(pk=task.pk, incident=incident)
+    )
+    locked.incident = incident
+    if not may_mark_task(by, locked):
+        side = "partner's" if locked.performer == Performer.PARTNER else "customer's"
+        raise PermissionDenied(f"Only the {side} admins and approvers mark this task.")
+    if locked.performer not in TASK_PERFORMERS or locked.status not in TASK_STATUSES:
+        raise ValidationError({"status": f"{locked} is not a task for the customer or its partner."})
+    incident_must_be_active(incident, what="marking its tasks")
+    status = ActionStatus.DONE if done else ActionStatus.NOT_DONE
+    if status == locked.status:
+        raise ValidationError(
+            {"status": f"{locked} is already marked {locked.get_status_display().lower()}."}
+        )
+    if locked.status == ActionStatus.DONE:
+        raise ValidationError({"status": f"{locked} is done: it cannot be marked again."})
+    who = actor_label(by)
+    action_move(
+        locked,
+        status,
+        reason=f"Marked {'done' if done else 'not done'} by {who}" + (f": {note}" if note else "."),
+        by=by,
+        channel=channel,
+        kind=EventKind.TASK_MARKED,
+        data={"done": done, "note": note, "performer": locked.performer},
+    )
+    return locked

@@ -1,0 +1,74 @@
+"""The phone provider and its carrier as the escalation model sees them: it accepts or refuses calls, and
+tells how each stands (Twilio's status names)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
+from tests.escalation_model_invariants import InvariantViolated
+
+if TYPE_CHECKING:
+    from tests.escalation_model import EscalationModel
+
+# The carrier's moves from each status of a call it accepted (Twilio's status names).
+CARRIER = {
+    "queued": ("ringing", "failed"),
+    "ringing": ("in-progress", "busy", "no-answer", "failed"),
+    "in-progress": ("completed",),
+}
+RANG = frozenset({"ringing", "in-progress", "completed", "busy", "no-answer"})
+_sids = itertools.count(1)
+
+
+@dataclass
+class ProviderCall:
+    attempt_id: int
+    status: str = "queued"
+    answered_by: str = ""
+    history: list[str] = field(default_factory=list)
+
+
+class ModelPhone:
+    """The phone provider and its carrier. It accepts or refuses calls and tells how each stands."""
+
+    name = "twilio"
+
+    def __init__(self, machine: EscalationModel) -> None:
+        self.machine = machine
+        self.down = False
+        self.calls: dict[str, ProviderCall] = {}
+        self.placed: list[int] = []
+
+    def place_call(self, request: CallRequest) -> PlacedCall:
+        self.machine.check_call_may_be_placed(request.attempt_id)
+        if request.attempt_id in self.placed:
+            raise InvariantViolated(f"(d) call row {request.attempt_id} reached the provider twice")
+        self.placed.append(request.attempt_id)
+        type(self.machine).placed += 1
+        if self.down:
+            raise PhoneError("Twilio refused the call: HTTP 503", permanent=False)
+        sid = f"CA{next(_sids):032d}"
+        self.calls[sid] = ProviderCall(attempt_id=request.attempt_id)
+        return PlacedCall(sid=sid)
+
+    def fetch_status(self, call: CallRef) -> CallStatus:
+        if self.down:
+            raise PhoneError("Twilio did not tell the call's status: HTTP 503", permanent=False)
+        known = self.calls[call.sid]
+        return CallStatus(known.status, known.answered_by)
+
+    def hang_up(self, call: CallRef) -> CallStatus:
+        if self.down:
+            raise PhoneError("Twilio did not hang up the call: HTTP 503", permanent=False)
+        known = self.calls[call.sid]
+        if known.status in CARRIER:
+            known.status = "completed" if known.status == "in-progress" else "canceled"
+            known.history.append(known.status)
+        return CallStatus(known.status, known.answered_by)
+
+    def rang(self, sid: str) -> bool:
+        known = self.calls.get(sid)
+        return known is not None and bool(RANG & {known.status, *known.history})

@@ -1,0 +1,186 @@
+"""The customer's incident timeline page: every event with its actor, the measured durations, pages and the
+chart, pinned queries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from incidents.models import Channel, EventKind, Incident, TimelineEvent
+from incidents.timeline import COLUMNS, format_duration
+from mdrportal.web.incident_views import EVENTS_PER_PAGE
+from tenants.models import ResponseMode
+from tests.factories import client_for, make_incident, make_tenant, propose
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
+
+
+# Pinned query count: it must not grow with the number of events.
+# session, user, the incident among the user's tenants, the role, whether the user could switch tenant,
+# the events with their actors, the actions with their types
+TIMELINE_QUERIES = 7
+
+
+def event(incident: Incident, kind: str, minutes: float, **extra: Any) -> TimelineEvent:
+    return TimelineEvent.objects.create(
+        incident=incident,
+        kind=kind,
+        at=incident.opened_at + timedelta(minutes=minutes),
+        actor_label=extra.pop("label", "MDR Ops call tree"),
+        channel=extra.pop("channel", Channel.SYSTEM),
+        summary=extra.pop("summary", f"{kind} after {minutes} min"),
+        data=extra.pop("data", {}),
+    )
+
+
+# Timeline --------------------------------------------------------------------------------------------
+
+
+def test_the_timeline_lists_every_event_with_actor_and_channel() -> None:
+    tenant = make_tenant()
+    incident = make_incident(tenant)
+    propose(incident, "isolate_endpoint")
+    event(
+        incident,
+        EventKind.CALL_ATTEMPT,
+        1,
+        label="Contact 1",
+        channel=Channel.PHONE,
+        summary="Call 1: no answer",
+    )
+    client, _ = client_for(tenant)
+
+    response = client.get(reverse("incidents:detail", args=[incident.pk]))
+
+    events = response.context["events"]
+    assert [e.kind for e in events] == [
+        EventKind.INCIDENT_OPENED,
+        EventKind.ACTION_PROPOSED,
+        EventKind.CALL_ATTEMPT,
+    ]
+    html = response.content.decode()
+    assert "Call 1: no answer" in html and "Contact 1" in html and "Phone" in html
+    assert html.count("<circle") == 3  # one dot per event on the drawn timeline
+    assert 'style="' not in html  # the CSP forbids inline styles: the chart uses SVG attributes
+
+
+def test_the_timeline_measures_detection_to_notification_acknowledgment_authorization_and_containment() -> (
+    None
+):
+    tenant = make_tenant()
+    incident = make_incident(tenant)
+    isolate = propose(incident, "isolate_endpoint")
+    release = propose(incident, "release_endpoint")  # in the containment category, but it undoes containment
+    event(incident, EventKind.NOTIFICATION_STARTED, 0.5)
+    event(incident, EventKind.NOTIFICATION_SENT, 2, summary="Email to Contact 1")
+    event(incident, EventKind.CALL_ATTEMPT, 3)
+    event(incident, EventKind.ACKNOWLEDGED, 5, summary="Contact 1 acknowledged (phone)")
+    event(incident, EventKind.AUTHORIZATION_GIVEN, 9.5, summary="Contact 1 authorized in writing")
+    event(incident, EventKind.ACTION_SUCCEEDED, 11, data={"action": release.pk})
+    event(incident, EventKind.ACTION_SUCCEEDED, 14, data={"action": isolate.pk}, summary="Isolated WS-0142")
+    client, _ = client_for(tenant)
+
+    response = client.get(reverse("incidents:detail", args=[incident.pk]))
+
+    durations = {m.key: m.duration for m in response.context["milestones"]}
+    assert durations == {
+        "detection": "0 s",
+        "notified": "2 min 00 s",
+        "acknowledged": "5 min 00 s",
+        "decided": "9 min 30 s",
+        "contained": "14 min 00 s",
+    }
+    html = response.content.decode()
+    assert "9 min 30 s" in html and "Isolated WS-0142" in html
+    assert "Containment +14 min 00 s" in html  # the milestone line on the chart
+
+
+def test_the_timeline_says_what_is_not_reached_yet_and_what_authorize_mode_does_not_need() -> None:
+    tenant = make_tenant(mode=ResponseMode.AUTHORIZE)
+    incident = make_incident(tenant)
+    client, _ = client_for(tenant)
+
+    response = client.get(reverse("incidents:detail", args=[incident.pk]))
+
+    marks = {m.key: m for m in response.context["milestones"]}
+    assert marks["notified"].event is None
+    assert "Not needed" in marks["decided"].note
+    assert "not yet" in response.content.decode()
+
+
+def test_the_fallback_counts_as_the_decision() -> None:
+    tenant = make_tenant(fallback=True)
+    incident = make_incident(tenant)
+    event(incident, EventKind.CALLS_EXHAUSTED, 20)
+    event(incident, EventKind.FALLBACK_TAKEN, 20.25)
+    client, _ = client_for(tenant)
+
+    response = client.get(reverse("incidents:detail", args=[incident.pk]))
+
+    decided = next(m for m in response.context["milestones"] if m.key == "decided")
+    assert (decided.duration, decided.note) == ("20 min 15 s", "No-acknowledgment fallback taken")
+
+
+def test_a_long_timeline_comes_in_pages_and_the_chart_summarizes_it() -> None:
+    tenant = make_tenant()
+    incident = make_incident(tenant)  # one event
+    start = incident.opened_at
+    TimelineEvent.objects.bulk_create(
+        TimelineEvent(
+            incident=incident,
+            kind=EventKind.CALL_ATTEMPT,
+            at=start + timedelta(seconds=n + 1),
+            channel=Channel.PHONE,
+            summary=f"Call {n + 1}: no answer",
+        )
+        for n in range(1200)
+    )
+    event(incident, EventKind.FLAGGED, 30, summary="Could not notify")  # after the calls
+    client, _ = client_for(tenant)
+    url = reverse("incidents:detail", args=[incident.pk])
+
+    first = client.get(url)
+    last = client.get(url, {"page": 13})
+
+    assert [e.summary for e in first.context["events"]][1:3] == ["Call 1: no answer", "Call 2: no answer"]
+    assert len(first.context["events"]) == EVENTS_PER_PAGE
+    assert [e.kind for e in last.context["events"]] == [EventKind.CALL_ATTEMPT, EventKind.FLAGGED]  # 13 pages
+    assert "Events 1–100 of 1202" in first.content.decode()
+    dots = first.context["chart"].dots
+    assert len(dots) <= COLUMNS * 2 and first.content.decode().count("<circle") == len(dots)
+    assert sum(d.count for d in dots) == 1202  # every event is in one dot
+    calls = [d for d in dots if "Call attempt" in d.title]
+    assert len(calls) <= COLUMNS and sum(d.count for d in calls) == 1200
+    many = max(calls, key=lambda d: d.count)
+    assert many.count >= 10 and f" {many.count} events: {many.count} Call attempt" in many.title
+    assert any(d.count == 1 and d.title.endswith("Could not notify") for d in dots)
+    assert "1202 events" in first.context["chart"].summary
+
+
+@pytest.mark.parametrize("events", [3, 15])
+def test_the_timeline_query_count_does_not_grow_with_the_events(
+    events: int, django_assert_num_queries: Any
+) -> None:
+    tenant = make_tenant()
+    incident = make_incident(tenant)  # one event
+    propose(incident, "isolate_endpoint")  # two
+    for n in range(events - 2):
+        event(incident, EventKind.CALL_ATTEMPT, n + 1)
+    client, _ = client_for(tenant)
+    url = reverse("incidents:detail", args=[incident.pk])
+    client.get(url)  # the first request of a session stores the tenant it acts for
+
+    with django_assert_num_queries(TIMELINE_QUERIES):
+        response = client.get(url)
+
+    assert len(response.context["events"]) == events
+
+
+def test_durations_read_as_people_say_them() -> None:
+    assert format_duration(timedelta(seconds=42)) == "42 s"
+    assert format_duration(timedelta(minutes=3, seconds=7)) == "3 min 07 s"
+    assert format_duration(timedelta(hours=2, minutes=5)) == "2 h 05 min"
+    assert format_duration(timedelta(days=1, hours=3)) == "1 d 3 h"

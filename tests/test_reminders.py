@@ -1,0 +1,229 @@
+"""Reminder series step by step, on the real database: when a series starts, whom a step reminds, that a
+repeated step reminds nobody twice, that they stop as soon as nothing waits, and the flag after the last.
+Time moves by setting a series' next_at into the past; the worker's own pace is tested end to end in
+tests/test_reminders_integration.py."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from escalation.acknowledgments.services import acknowledgment_record
+from escalation.reminders.models import Reminder, ReminderKind, ReminderOutcome, ReminderSeries, SeriesState
+from escalation.reminders.services import reminder_send, reminder_series_step, reminders_sweep
+from escalation.runs.lifecycle import incident_change_status
+from incidents.actions import action_cancel
+from incidents.models import Authorization, Channel, EventKind, Incident, IncidentStatus
+from tenants.models import Performer, Role
+from tenants.services import contact_create, tenant_update_settings
+from tests.factories import (
+    make_analyst,
+    make_incident,
+    make_member,
+    make_partner,
+    make_tenant,
+    portal_decision,
+    propose,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def series_of(incident: Incident, kind: str = ReminderKind.AUTHORIZATION) -> ReminderSeries:
+    return ReminderSeries.objects.get(incident=incident, kind=kind)
+
+
+def come_due(series: ReminderSeries) -> None:
+    ReminderSeries.objects.filter(pk=series.pk).update(next_at=timezone.now() - timedelta(seconds=1))
+
+
+def awaiting_after_ack(count: int = 4) -> tuple[Incident, object, object]:
+    tenant = make_tenant(phones=2)
+    tenant_update_settings(tenant=tenant, by=None, reminder_minutes=10, reminder_count=count)
+    approver = make_member(tenant, Role.APPROVER)
+    incident = make_incident(tenant)
+    acknowledgment_record(incident=incident, channel=Channel.PORTAL, user=approver)
+    return incident, propose(incident, "isolate_endpoint"), approver
+
+
+def test_written_authorization_is_reminded_of_only_once_someone_acknowledged() -> None:
+    tenant = make_tenant()
+    incident = make_incident(tenant)
+    propose(incident, "isolate_endpoint")
+    reminders_sweep()
+    assert not ReminderSeries.objects.filter(incident=incident).exists()  # the call tree is still looking
+
+    acknowledgment_record(incident=incident, channel=Channel.PORTAL, user=make_member(tenant, Role.APPROVER))
+    before = timezone.now()
+    assert reminders_sweep()["started"] == 1
+    series = series_of(incident)
+    assert series.state == SeriesState.ACTIVE
+    assert before + timedelta(minutes=15) <= series.next_at <= timezone.now() + timedelta(minutes=15)
+    assert reminders_sweep()["started"] == 0  # one open series per kind
+
+
+def test_a_due_step_claims_one_reminder_per_contact_who_may_authorize_and_a_repeat_claims_none() -> None:
+    incident, _, _ = awaiting_after_ack()
+    contact_create(tenant=incident.tenant, by=None, name="Reader", email="reader@example.com")
+    contact_create(tenant=incident.tenant, by=None, name="No mail", phone="+12025550999", can_authorize=True)
+    reminders_sweep()
+    series = series_of(incident)
+    assert reminder_series_step(series.pk) == 0  # not due yet
+
+    come_due(series)
+    assert reminder_series_step(series.pk) == 2
+    assert reminder_series_step(series.pk) == 0  # a second delivery of the same nudge
+    series.refresh_from_db()
+    assert series.sent == 1
+    assert (
+        timedelta(minutes=10) - timedelta(seconds=5)
+        <= series.next_at - timezone.now()
+        <= timedelta(minutes=10)
+    )
+    claimed = Reminder.objects.filter(series=series)
+    assert sorted(claimed.values_list("to", flat=True)) == sorted(
+        incident.tenant.contacts.filter(can_authorize=True).exclude(email="").values_list("email", flat=True)
+    )
+    assert set(claimed.values_list("number", "outcome")) == {(1, ReminderOutcome.CLAIMED)}
+
+
+def test_a_reminder_is_sent_once_with_a_link_for_exactly_what_awaits_and_told_on_the_timeline() -> None:
+    incident, isolate, _ = awaiting_after_ack()
+    reminders_sweep()
+    come_due(series_of(incident))
+    reminder_series_step(series_of(incident).pk)
+    reminder = Reminder.objects.filter(series__incident=incident).first()
+
+    assert reminder_send(reminder.pk) == ReminderOutcome.SENT
+    assert reminder_send(reminder.pk) == ""  # another delivery of the task sends nothing
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == [reminder.to]
+    assert "reminder 1: 1 action still awaits your written authorization" in message.subject
+    assert "Isolate endpoint on WS-0142" in message.body
+    assert "/l/" in message.body and "/approvals/" in message.body
+    event = incident.events.filter(kind=EventKind.NOTIFICATION_SENT, data__kind="reminder").get()
+    assert event.data["reminder"] == reminder.pk and event.data["number"] == 1
+    assert event.summary.startswith(f"Reminder 1 sent to {reminder.contact.name}")
+
+
+def test_reminders_stop_when_the_actions_are_authorized_even_one_already_claimed() -> None:
+    incident, isolate, approver = awaiting_after_ack()
+    reminders_sweep()
+    series = series_of(incident)
+    come_due(series)
+    reminder_series_step(series.pk)
+    claimed = Reminder.objects.filter(series=series).first()
+    portal_decision(incident, [isolate], approver)
+
+    assert reminder_send(claimed.pk) == ReminderOutcome.SKIPPED
+    assert mail.outbox == []
+    assert reminders_sweep()["ended"] == 1
+    series.refresh_from_db()
+    assert series.state == SeriesState.ENDED
+    come_due(series)
+    assert reminder_series_step(series.pk) == 0
+
+
+@pytest.mark.parametrize("how", ["declined", "canceled", "closed"])
+def test_reminders_stop_when_the_action_is_declined_canceled_or_the_incident_closed(how: str) -> None:
+    incident, isolate, approver = awaiting_after_ack()
+    reminders_sweep()
+    series = series_of(incident)
+    if how == "declined":
+        portal_decision(incident, [isolate], approver, Authorization.Decision.DECLINED)
+    elif how == "canceled":
+        action_cancel(action=isolate, by=make_analyst(), reason="False positive.")
+    else:
+        incident_change_status(incident=incident, status=IncidentStatus.CLOSED, by=make_analyst())
+    come_due(series)
+    assert reminder_series_step(series.pk) == 0
+    series.refresh_from_db()
+    assert series.state == SeriesState.ENDED
+    assert not Reminder.objects.filter(series=series).exists()
+
+
+def test_after_reminder_count_reminders_the_incident_is_flagged_once_and_a_new_wait_starts_afresh() -> None:
+    incident, isolate, approver = awaiting_after_ack(count=2)
+    reminders_sweep()
+    series = series_of(incident)
+    for _ in range(2):
+        come_due(series)
+        assert reminder_series_step(series.pk) == 2
+    incident.refresh_from_db()
+    assert not incident.needs_attention
+    come_due(series)
+    assert reminder_series_step(series.pk) == 0
+    incident.refresh_from_db()
+    series.refresh_from_db()
+    assert incident.needs_attention and series.state == SeriesState.FLAGGED
+    flags = incident.events.filter(kind=EventKind.FLAGGED)
+    assert [e.summary for e in flags] == [
+        "2 reminders went unanswered (written authorization awaited after an acknowledgment): an analyst "
+        "should follow up with the customer."
+    ]
+    assert reminders_sweep()["started"] == 0  # flagged, still waiting: no new series, no more reminders
+
+    portal_decision(incident, [isolate], approver)
+    reminders_sweep()
+    series.refresh_from_db()
+    assert series.state == SeriesState.ENDED
+    propose(incident, "disable_user", target="jdoe")
+    assert reminders_sweep()["started"] == 1
+    assert ReminderSeries.objects.filter(incident=incident, state=SeriesState.ACTIVE).count() == 1
+
+
+def test_the_customers_tasks_are_reminded_to_its_contacts_and_the_partners_to_the_partners() -> None:
+    partner = make_partner("msp-reminded")
+    desk = contact_create(partner=partner, by=None, name="MSP desk", email="desk@msp.example")
+    tenant = make_tenant(
+        phones=1,
+        partner=partner,
+        performers={"disable_user": Performer.CUSTOMER, "block_ip": Performer.PARTNER},
+    )
+    incident = make_incident(tenant)
+    propose(incident, "disable_user", target="jdoe")
+    propose(incident, "block_ip", target="203.0.113.9")
+    reminders_sweep()  # no acknowledgment needed: a task was sent to them as a recommendation
+
+    for kind, expected in (
+        (ReminderKind.CUSTOMER_TASK, list(tenant.contacts.values_list("email", flat=True))),
+        (ReminderKind.PARTNER_TASK, [desk.email]),
+    ):
+        series = series_of(incident, kind)
+        come_due(series)
+        reminder_series_step(series.pk)
+        assert list(Reminder.objects.filter(series=series).values_list("to", flat=True)) == expected
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_workers_stepping_the_same_due_series_at_once_remind_each_contact_once() -> None:
+    incident, _, _ = awaiting_after_ack()
+    reminders_sweep()
+    series = series_of(incident)
+    come_due(series)
+    barrier = threading.Barrier(2)
+    claimed: list[int] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            claimed.append(reminder_series_step(series.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(claimed) == [0, 2]
+    assert Reminder.objects.filter(series=series).count() == 2
+    series.refresh_from_db()
+    assert series.sent == 1
