@@ -227,7 +227,7 @@ def test_a_tenant_without_a_partner_cannot_delegate_to_one() -> None:
 
 def test_the_reminder_settings_are_changed_audited_and_shown_in_the_history() -> None:
     tenant = make_tenant(phones=2)
-    client, admin = client_for(tenant)
+    client, admin = client_for(tenant, Role.ADMIN)
 
     response = client.post(URL, form_data(tenant, reminder_minutes=30, reminder_count=2))
 
@@ -246,7 +246,7 @@ def test_the_reminder_settings_are_changed_audited_and_shown_in_the_history() ->
 )
 def test_reminder_settings_out_of_range_are_refused_on_their_field(field: str, value: int) -> None:
     tenant = make_tenant(phones=2)
-    client, _ = client_for(tenant)
+    client, _ = client_for(tenant, Role.ADMIN)
 
     response = client.post(URL, form_data(tenant, **{field: value}))
 
