@@ -1,10 +1,10 @@
-"""Analysts follow notification runs in the admin: calls, emails and acknowledgments, read-only."""
+"""Analysts follow notification runs in the admin: calls, emails, texts and acknowledgments, read-only."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from escalation.models import Acknowledgment, CallAttempt, EmailNotification, NotificationRun
+from escalation.models import Acknowledgment, CallAttempt, EmailNotification, NotificationRun, TextMessage
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 
 
@@ -30,13 +30,19 @@ class EmailInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class TextInline(ReadOnlyInline):
+    model = TextMessage
+    fields = ["contact", "to", "kind", "status", "provider_sid", "sent_at", "error"]
+    readonly_fields = fields
+
+
 @admin.register(NotificationRun)
 class NotificationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "incident", "purpose", "round", "state", "next_step_at", "started_at"]
     list_filter = ["state", "purpose"]
     list_select_related = ["incident"]
     search_fields = ["incident__title", "incident__tenant__name"]
-    inlines = [EmailInline, CallInline]
+    inlines = [EmailInline, TextInline, CallInline]
 
 
 @admin.register(Acknowledgment)

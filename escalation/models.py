@@ -240,3 +240,50 @@ class CallPace(models.Model):
 
     def __str__(self) -> str:
         return f"call pace {self.name}"
+
+
+class TextKind(models.TextChoices):
+    NOTIFY = "notify", "Notification"
+    REMINDER = "reminder", "Reminder"
+
+
+class TextStatus(models.TextChoices):
+    CLAIMED = "claimed", "Claimed, not sent yet"
+    SENDING = "sending", "Being handed to the provider"
+    SENT = "sent", "Accepted by the provider"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Not sent: the contact stopped texts"
+
+
+class TextMessage(models.Model):
+    """One text message (SMS) to one contact about an incident; the row is claimed before it is sent."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="texts")
+    # The notification run that sent it, if any: a reminder is about the incident, not a run.
+    run = models.ForeignKey(
+        NotificationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="texts"
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
+    to = models.CharField(max_length=32, help_text="The number texted, in E.164.")
+    kind = models.CharField(max_length=16, choices=TextKind.choices)
+    body = models.TextField()
+    status = models.CharField(max_length=16, choices=TextStatus.choices, default=TextStatus.CLAIMED)
+    backend = models.CharField(max_length=16, blank=True)
+    provider_sid = models.CharField(max_length=64, blank=True, db_index=True)
+    error = models.CharField(max_length=500, blank=True)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["claimed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "contact"],
+                condition=Q(run__isnull=False),
+                name="one_text_per_contact_per_run",
+            )
+        ]
+        indexes = [models.Index(fields=["to", "status", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} text to {self.to}"

@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from escalation.models import CallAttempt, CallOutcome, RunPurpose, RunState
+from escalation.models import CallAttempt, CallOutcome, RunPurpose, RunState, TextMessage
+from escalation.reader import ReaderCan, ask_line, reader_can, reader_for
 from incidents.models import ActionStatus, Basis, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
+from incidents.selectors import awaiting_authorization
 from tenants.models import Contact
 
 SIMULATED = "simulated"
@@ -40,6 +42,8 @@ class CallScript:
     done: tuple[DoneItem, ...]
     # A test call from the contacts page: it says so, and nothing about any incident.
     is_test: bool = False
+    # What the person called can do, as the call asks it (see escalation.reader).
+    ask: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,7 +108,7 @@ def _tells_what_was_done(call: CallAttempt) -> bool:
     return call.run.purpose == RunPurpose.REPORT or PolicySnapshot.read(call.run.incident).authorize_mode
 
 
-def _script(call: CallAttempt, done: tuple[DoneItem, ...]) -> CallScript:
+def _script(call: CallAttempt, done: tuple[DoneItem, ...], *, decision_awaited: bool = False) -> CallScript:
     if call.is_test:
         return CallScript(
             attempt_id=call.pk,
@@ -125,6 +129,7 @@ def _script(call: CallAttempt, done: tuple[DoneItem, ...]) -> CallScript:
         summary=incident.summary,
         tells_what_was_done=_tells_what_was_done(call),
         done=done,
+        ask=ask_line(reader_for(call.contact, incident, decision_awaited=decision_awaited), where="voice"),
     )
 
 
@@ -145,7 +150,16 @@ def call_script(attempt_id: int) -> CallScript | None:
     if call is None:
         return None
     done = _done(call.run.incident) if _tells_what_was_done(call) else ()
-    return _script(call, done)
+    awaiting = not call.is_test and awaiting_authorization(call.run.incident).exists()
+    return _script(call, done, decision_awaited=awaiting)
+
+
+def call_reader_can(attempt_id: int) -> ReaderCan:
+    """What the person on an incident's call can do (a test call: acknowledge, at most)."""
+    call = _with_incident(CallAttempt.objects.filter(pk=attempt_id)).get()
+    if call.is_test:
+        return ReaderCan.ACKNOWLEDGE
+    return reader_can(call.contact, call.run.incident)
 
 
 def call_for_webhook(attempt_id: int) -> CallAttempt | None:
@@ -169,6 +183,13 @@ def simulated_calls_ringing() -> list[RingingCall]:
             "-placed_at", "-id"
         )
     )
+    # One query for every ringing call: which of their incidents have actions awaiting authorization.
+    awaiting = set(
+        ResponseAction.objects.filter(
+            incident_id__in={c.run.incident_id for c in calls if c.run},
+            status=ActionStatus.AWAITING_AUTHORIZATION,
+        ).values_list("incident_id", flat=True)
+    )
     done: dict[int, tuple[DoneItem, ...]] = {}
     for call in calls:
         if _tells_what_was_done(call) and call.run.incident_id not in done:
@@ -176,7 +197,11 @@ def simulated_calls_ringing() -> list[RingingCall]:
     return [
         RingingCall(
             call=call,
-            script=_script(call, done.get(call.run.incident_id, ()) if call.run else ()),
+            script=_script(
+                call,
+                done.get(call.run.incident_id, ()) if call.run else (),
+                decision_awaited=call.run is not None and call.run.incident_id in awaiting,
+            ),
             rings_until=(call.placed_at or call.queued_at) + timedelta(seconds=_ring_timeout(call)),
         )
         for call in calls
@@ -190,6 +215,20 @@ def simulated_calls_ended(*, limit: int = 10) -> list[CallAttempt]:
             "-ended_at", "-id"
         )[:limit]
     )
+
+
+def simulated_texts(*, limit: int = 20) -> list[TextMessage]:
+    """The texts the simulated backend sent (or is sending) last, newest first."""
+    return list(
+        TextMessage.objects.filter(Q(backend=SIMULATED) | Q(backend="", status="claimed"))
+        .select_related("contact", "incident__tenant")
+        .order_by("-claimed_at", "-id")[:limit]
+    )
+
+
+def simulated_text(text_id: int) -> TextMessage | None:
+    """A text the simulated backend sent, or None."""
+    return TextMessage.objects.filter(pk=text_id, backend=SIMULATED).first()
 
 
 def calls_waiting() -> QuerySet[CallAttempt]:

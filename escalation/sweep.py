@@ -12,6 +12,7 @@ from escalation.emails.services import emails_fail_interrupted, nudge_email
 from escalation.models import EmailNotification, EmailOutcome, NotificationRun, RunState
 from escalation.nudges import nudge_customer, nudge_dispatch, nudge_run
 from escalation.selectors import calls_waiting, incidents_to_tell
+from escalation.sms.send import nudge_text, texts_fail_interrupted, texts_unsent
 from incidents.models import ACTIVE_INCIDENT_STATUSES
 
 
@@ -31,6 +32,10 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
     for email_id in unsent:
         nudge_email(email_id)
     emails_fail_interrupted()
+    unsent_texts = texts_unsent(batch=batch)
+    for text_id in unsent_texts:
+        nudge_text(text_id)
+    texts_fail_interrupted()
     # An action's change nudges the customer's news; a lost nudge (or a report waiting to settle) is here.
     untold = incidents_to_tell(statuses=ACTIVE_INCIDENT_STATUSES, batch=batch)
     for incident_id in untold:
@@ -41,6 +46,7 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
         "runs": len(due),
         "dispatch": int(queued),
         "emails": len(unsent),
+        "texts": len(unsent_texts),
         "customers": len(untold),
         "test_calls": test_calls,
     }

@@ -10,6 +10,7 @@ from escalation.calls import dispatch, progress
 from escalation.emails import services as emails
 from escalation.reminders import services as reminders
 from escalation.runs import customer
+from escalation.sms import send as texts
 
 
 @shared_task(name="escalation.run_advance", ignore_result=True)
@@ -40,6 +41,11 @@ def customer_tell(incident_id: int) -> None:
 @shared_task(name="escalation.email_send", ignore_result=True)
 def email_send(email_id: int) -> None:
     emails.email_send(email_id)
+
+
+@shared_task(name="escalation.text_send", ignore_result=True)
+def text_send(text_id: int) -> None:
+    texts.text_send(text_id)
 
 
 @shared_task(name="escalation.escalation_sweep", ignore_result=True)

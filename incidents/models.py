@@ -132,6 +132,7 @@ class Channel(models.TextChoices):
     PORTAL = "portal", "Portal"
     EMAIL_LINK = "email_link", "Emailed link"
     PHONE = "phone", "Phone"
+    SMS = "sms", "Text message"
     API = "api", "API"
     ANALYST_RECORDED = "analyst_recorded", "Recorded by an analyst from a written message"
 

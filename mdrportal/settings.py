@@ -195,6 +195,7 @@ CELERY_TASK_ROUTES = {
     "escalation.run_advance": {"queue": "runs"},
     "escalation.customer_tell": {"queue": "runs"},
     "escalation.email_send": {"queue": "mail"},
+    "escalation.text_send": {"queue": "mail"},
     "escalation.escalation_sweep": {"queue": "sweep"},
     "incidents.actions_sweep": {"queue": "sweep"},
     "escalation.reminders_sweep": {"queue": "sweep"},
@@ -259,6 +260,11 @@ TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
 TWILIO_API_BASE_URL = env_url("TWILIO_API_BASE_URL", "https://api.twilio.com", schemes=("http", "https"))
+# Text messages: through Twilio's Messages API from this number, or from a messaging service; unset: simulated.
+TWILIO_MESSAGING_FROM = env_str("TWILIO_MESSAGING_FROM")
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID")
+# The total time one text may take at Twilio: connect, TLS, sending and every read of the answer.
+SMS_TIMEOUT_SECONDS = env_int("SMS_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
 
 # Escalation: call trees, links and re-notification.
 TWILIO_CPS = env_int("TWILIO_CPS", 1, minimum=1, maximum=100)

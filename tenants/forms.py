@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from tenants.channel_fields import channels_field, check_channels_on_form
 from tenants.models import Contact, Performer
 from tenants.rules import FALLBACK_NEEDS_PHONE, LAST_PHONE_CONTACT, check_fallback_reachable
 
@@ -17,15 +18,21 @@ class ContactInlineForm(forms.ModelForm):
     position = forms.IntegerField(
         min_value=1, required=False, help_text="Call order; leave empty to call this contact last."
     )
+    channels = channels_field()
 
     class Meta:
         model = Contact
-        fields = ["position", "name", "email", "phone", "can_authorize", "active"]
+        fields = ["position", "name", "email", "phone", "channels", "can_authorize", "active"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["position"].initial = self.instance.call_order
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        check_channels_on_form(self, data)
+        return data
 
 
 class ContactInlineFormSet(forms.BaseInlineFormSet):

@@ -12,6 +12,7 @@ from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
 
 from mdrportal.core.append_only import AppendOnlyModel
+from tenants.channels import default_channels, validate_channels
 
 
 class Tier(models.TextChoices):
@@ -118,6 +119,18 @@ class Contact(models.Model):
     call_order = models.PositiveSmallIntegerField()
     can_authorize = models.BooleanField("may authorize actions", default=False)
     active = models.BooleanField(default=True)
+    channels = models.JSONField(
+        default=default_channels,
+        validators=[validate_channels],
+        error_messages={"blank": "Choose at least one channel."},
+        help_text="How the contact is reached: any of voice, sms, email.",
+    )
+    sms_opted_out_at = models.DateTimeField(
+        "texts stopped at",
+        null=True,
+        blank=True,
+        help_text="Set when the contact replied STOP to a text: no text goes to it until it replies START.",
+    )
 
     class Meta:
         ordering = ["call_order"]

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
+from tenants.channels import check_channels_reachable, default_channels
 from tenants.models import (
     ActionPerformer,
     Contact,
@@ -40,7 +41,7 @@ TENANT_SETTINGS = (
     "partner",
     "viewers_need_second_factor",
 )
-CONTACT_FIELDS = ("name", "email", "phone", "can_authorize", "active")
+CONTACT_FIELDS = ("name", "email", "phone", "can_authorize", "active", "channels")
 
 
 def actor_label(user: User) -> str:
@@ -67,6 +68,8 @@ def _plain(value: Any) -> Any:
         return value.slug
     if value is None or isinstance(value, bool | int | str):
         return value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
     return str(value)
 
 
@@ -165,6 +168,7 @@ def contact_create(
     phone: Any = "",
     can_authorize: bool = False,
     active: bool = True,
+    channels: list[str] | None = None,
 ) -> Contact:
     """Add a contact at the end of the call order."""
     owner = _owner_filter(tenant=tenant, partner=partner)
@@ -179,9 +183,11 @@ def contact_create(
         can_authorize=can_authorize,
         active=active,
         call_order=last + 1,
+        channels=default_channels() if channels is None else channels,
     )
     contact.full_clean()
     check_contact_reachable(phone=contact.phone, email=contact.email)
+    check_channels_reachable(channels=contact.channels, phone=contact.phone)
     contact.save()
     if tenant is not None:
         settings_audit(
@@ -203,6 +209,7 @@ def contact_update(*, contact: Contact, by: User, **changes: Any) -> Contact:
         setattr(locked, field, value)
     locked.full_clean()
     check_contact_reachable(phone=locked.phone, email=locked.email)
+    check_channels_reachable(channels=locked.channels, phone=locked.phone)
     locked.save()
     after = _contact_snapshot(locked)
     if tenant is not None:

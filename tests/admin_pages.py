@@ -43,6 +43,8 @@ def add_row(data: dict[str, Any], prefix: str, **fields: Any) -> None:
     for name, value in fields.items():
         if value is True:
             data[f"{prefix}-{index}-{name}"] = "on"
+        elif isinstance(value, list):
+            data[f"{prefix}-{index}-{name}"] = value
         elif value is not False:
             data[f"{prefix}-{index}-{name}"] = str(value)
 

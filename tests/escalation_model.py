@@ -26,9 +26,10 @@ from escalation.calls.dispatch import call_claim_next, call_place
 from escalation.calls.progress import call_update
 from escalation.links.tokens import LinkError, LinkPurpose, link_make, link_read
 from escalation.links.use import link_use
-from escalation.models import CallAttempt, EmailNotification, NotificationRun
+from escalation.models import Acknowledgment, CallAttempt, EmailNotification, NotificationRun, TextMessage
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
+from escalation.sms.inbound import InboundText, sms_received
 from incidents.authorizations import authorization_record
 from incidents.models import ActionStatus, Authorization, Channel, Incident, IncidentStatus, ResponseAction
 from incidents.selectors import authorization_text
@@ -37,7 +38,7 @@ from mdrportal.celery import app
 from tenants.availability import Away
 from tenants.availability_services import contact_availability_set
 from tenants.models import ResponseMode, Role, Tier
-from tenants.services import tenant_update_settings
+from tenants.services import contact_update, tenant_update_settings
 from tests.escalation_model_invariants import EscalationInvariants
 from tests.escalation_model_phone import CARRIER, ModelPacer, ModelPhone
 from tests.factories import make_analyst, make_incident, make_member, make_tenant, propose
@@ -50,6 +51,7 @@ class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
     steps = 0
     fallbacks = 0
     placed = 0
+    text_acks = 0
 
     def __init__(self) -> None:
         super().__init__()
@@ -105,7 +107,11 @@ class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
             tenant_update_settings(tenant=self.tenant, by=None, call_attempts_per_contact=tries)
         self.approver = make_member(self.tenant, Role.APPROVER)
         self.analyst = make_analyst(f"analyst-{self.tenant.pk}")
-        self.contacts = list(self.tenant.contacts.order_by("call_order"))
+        # Every contact takes texts too: a reply of 1 is one more way of acknowledging.
+        self.contacts = [
+            contact_update(contact=c, by=None, channels=["voice", "sms", "email"])
+            for c in self.tenant.contacts.order_by("call_order")
+        ]
         for index in sorted(away):
             if index < len(self.contacts):
                 self._set_away(self.contacts[index], True)
@@ -124,6 +130,9 @@ class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
         EmailNotification.objects.filter(
             run__incident=self.incident, outcome__in=["claimed", "sending"]
         ).update(outcome="failed")
+        TextMessage.objects.filter(incident=self.incident, status__in=["claimed", "sending"]).update(
+            status="failed"
+        )
 
     # The broker -----------------------------------------------------------------------------------
 
@@ -260,6 +269,15 @@ class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
         )
         self.step(lambda: link_use(link=link_read(token), granted=True))
 
+    def a_contact_replies_to_a_text(self, data: st.DataObject) -> None:
+        """1 or ACK acknowledges the latest open alert texted to the number; it never authorizes."""
+        contact = data.draw(st.sampled_from(self.contacts), label="contact")
+        body = data.draw(st.sampled_from(["1", " ack ", "yes", "STOP", "START"]), label="reply")
+        acks = Acknowledgment.objects.filter(incident=self.incident, channel=Channel.SMS)
+        before = acks.count()
+        self.step(lambda: sms_received(InboundText(sender=contact.phone.as_e164, body=body, sid="SMmodel")))
+        type(self).text_acks += acks.count() - before
+
     def an_approver_decides_in_writing(self, data: st.DataObject) -> None:
         granted = data.draw(st.booleans(), label="granted")
 
@@ -318,6 +336,7 @@ class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
     CUSTOMER = (
         an_approver_acknowledges_in_the_portal,
         a_contact_acknowledges_by_the_emailed_link,
+        a_contact_replies_to_a_text,
         an_approver_decides_in_writing,
     )
 
@@ -350,6 +369,7 @@ def run_model(
         return machine[0].phone
 
     EscalationModel.examples = EscalationModel.steps = EscalationModel.fallbacks = EscalationModel.placed = 0
+    EscalationModel.text_acks = 0
     options = settings(
         max_examples=max_examples,
         stateful_step_count=stateful_step_count,
@@ -370,4 +390,5 @@ def run_model(
         "steps": EscalationModel.steps,
         "calls placed": EscalationModel.placed,
         "fallbacks": EscalationModel.fallbacks,
+        "acknowledgments by text": EscalationModel.text_acks,
     }

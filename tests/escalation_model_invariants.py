@@ -1,5 +1,5 @@
 """What must hold after every step of the escalation model (DESIGN.md's rules (a) to (d); (e) and (f) on who is
-available), as a mixin of the machine in tests/escalation_model.py: it reads the machine's incident, its phone
+available; (g) on text replies), as a mixin of the machine in tests/escalation_model.py: it reads the machine's incident, its phone
 and what it has seen."""
 
 from __future__ import annotations
@@ -8,8 +8,24 @@ from typing import Any
 
 from hypothesis.stateful import invariant
 
-from escalation.models import ATTEMPT_OUTCOMES, Acknowledgment, CallAttempt, NotificationRun, RunPurpose
-from incidents.models import ACTIVE_INCIDENT_STATUSES, ActionStatus, Authorization, Basis, EventKind, Incident
+from escalation.models import (
+    ATTEMPT_OUTCOMES,
+    Acknowledgment,
+    CallAttempt,
+    NotificationRun,
+    RunPurpose,
+    TextMessage,
+    TextStatus,
+)
+from incidents.models import (
+    ACTIVE_INCIDENT_STATUSES,
+    ActionStatus,
+    Authorization,
+    Basis,
+    Channel,
+    EventKind,
+    Incident,
+)
 from incidents.policy import PolicySnapshot
 from tenants.models import ResponseMode
 
@@ -157,3 +173,17 @@ class EscalationInvariants:
         raise InvariantViolated(
             "(f) the fallback acted without an attempt of every contact of a non-empty plan"
         )
+
+    @invariant()
+    def a_text_acknowledges_only_what_was_texted_and_never_authorizes(self) -> None:
+        """(g)"""
+        if not hasattr(self, "incident"):
+            return
+        if Authorization.objects.filter(incident=self.incident, channel=Channel.SMS).exists():
+            raise InvariantViolated("(g) a text reply was recorded as a written authorization")
+        for ack in Acknowledgment.objects.filter(incident=self.incident, channel=Channel.SMS):
+            texted = TextMessage.objects.filter(
+                incident=self.incident, contact=ack.contact_id, status=TextStatus.SENT, sent_at__lte=ack.at
+            )
+            if not texted.exists():
+                raise InvariantViolated(f"(g) {ack} by text names a contact never texted about the incident")

@@ -26,8 +26,18 @@ def test_lead_adds_tenant_with_two_contacts_and_the_fallback_in_one_submission(l
     data = page_data(lead_client.get(ADD_URL))
     data.update(name="Globex", slug="globex", tier="complete", authorize_on_no_ack="on")
     data["contacts-TOTAL_FORMS"] = "0"
-    add_row(data, "contacts", position=1, name="Ada", phone="+12025550100", can_authorize=True, active=True)
-    add_row(data, "contacts", position=2, name="Bob", phone="+12025550101", active=True)
+    both = ["voice", "email"]
+    add_row(
+        data,
+        "contacts",
+        position=1,
+        name="Ada",
+        phone="+12025550100",
+        can_authorize=True,
+        active=True,
+        channels=both,
+    )
+    add_row(data, "contacts", position=2, name="Bob", phone="+12025550101", active=True, channels=both)
 
     response = lead_client.post(ADD_URL, data)
 
@@ -49,7 +59,7 @@ def test_adding_tenant_with_fallback_but_no_phone_is_refused_and_saves_nothing(l
     data = page_data(lead_client.get(ADD_URL))
     data.update(name="Globex", slug="globex", authorize_on_no_ack="on")
     data["contacts-TOTAL_FORMS"] = "0"
-    add_row(data, "contacts", name="Ada", email="ada@globex.example", active=True)
+    add_row(data, "contacts", name="Ada", email="ada@globex.example", active=True, channels=["email"])
 
     response = lead_client.post(ADD_URL, data)
 

@@ -170,7 +170,8 @@ def test_the_contract_field_names_are_in_the_schema() -> None:
     contract = {
         "Tenant": "id name slug tier response_mode authorize_on_no_ack timezone call_attempts_per_contact "
         "ring_timeout_seconds reminder_minutes reminder_count",
-        "Contact": "id name email phone call_order can_authorize active windows away_periods",
+        "Contact": "id name email phone call_order can_authorize active windows away_periods "
+        "channels sms_opted_out_at",
         "Performer": "action_type performer",
         "ActionType": "code name category revert_code",
         "Incident": "id tenant title severity summary observed_activity recommendations status "

@@ -14,7 +14,19 @@ pytestmark = pytest.mark.django_db
 
 
 CONTACT_FIELDS = set(
-    ["id", "name", "email", "phone", "call_order", "can_authorize", "active", "windows", "away_periods"]
+    [
+        "id",
+        "name",
+        "email",
+        "phone",
+        "call_order",
+        "can_authorize",
+        "active",
+        "windows",
+        "away_periods",
+        "channels",
+        "sms_opted_out_at",
+    ]
 )
 
 

@@ -9,7 +9,8 @@ Invariants checked after every step (tests/escalation_model.py):
 (e) a run's plan holds exactly the contacts available (not away) when it starts, the others named as
     unavailable; a notification run with nobody available flags the incident;
 (f) the fallback never acts unless every contact of a run's frozen plan has an attempt, and never on an
-    empty plan (nobody available).
+    empty plan (nobody available);
+(g) a text reply never authorizes, and acknowledges only for a contact texted about the incident.
 
 CI runs a bounded number of sequences; `bench/escalation-model` runs 10,000 and more on demand.
 """

@@ -201,6 +201,15 @@ TABLE: dict[str, list[Check]] = {
             debug=True,
         ),
     ],
+    "dev/phone/text/<int:text_id>/<slug:reply>/": [
+        Check("post", lambda w: reverse("simulated_phone:text_reply", args=[1, "ack"]), nobody(404)),
+        Check(
+            "post",
+            lambda w: reverse("simulated_phone:text_reply", args=[1, "ack"]),
+            nobody(ADMIN_LOGIN),
+            debug=True,
+        ),
+    ],
     # An emailed link: the signed token is the credential, whoever is signed in; a forged one is refused.
     "l/<str:token>/": [
         Check("get", lambda w: reverse("link", args=["forged.token"]), nobody(400)),

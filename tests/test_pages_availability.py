@@ -35,7 +35,13 @@ def client_for(tenant: Tenant, role: str = Role.ADMIN) -> Client:
 
 
 def edit(client: Client, contact: Contact, **hours: str) -> Any:
-    data = {"name": contact.name, "email": contact.email, "phone": contact.phone.as_e164, **hours}
+    data = {
+        "name": contact.name,
+        "email": contact.email,
+        "phone": contact.phone.as_e164,
+        "channels": contact.channels,
+        **hours,
+    }
     if contact.can_authorize:
         data["can_authorize"] = "on"
     return client.post(reverse("tenants:contact_edit", args=[contact.pk]), data)

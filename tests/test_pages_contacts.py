@@ -53,6 +53,7 @@ def test_an_admin_adds_a_contact_at_the_end_of_the_call_order() -> None:
             "email": "night@t.example",
             "phone": "+44 20 7946 0958",
             "can_authorize": "on",
+            "channels": ["voice", "email"],
         },
     )
 
@@ -81,7 +82,7 @@ def test_phone_numbers_and_emails_are_validated(
     tenant = make_tenant(phones=1)
     client, _ = client_for(tenant, Role.ADMIN)
 
-    response = client.post(ADD, data)
+    response = client.post(ADD, {"channels": ["email"], **data})
 
     assert response.status_code == 400
     errors = response.context["form"].errors
@@ -96,7 +97,9 @@ def test_an_admin_edits_a_contact_and_the_form_shows_the_number_in_international
     url = reverse("tenants:contact_edit", args=[contact.pk])
     assert "+12025550100" in client.get(url).content.decode().replace(" ", "")
 
-    response = client.post(url, {"name": "Renamed", "email": "", "phone": "+33 6 12 34 56 78"})
+    response = client.post(
+        url, {"name": "Renamed", "email": "", "phone": "+33 6 12 34 56 78", "channels": ["voice"]}
+    )
 
     assert response.status_code == 302
     contact.refresh_from_db()
@@ -138,7 +141,8 @@ def test_removing_the_last_phone_number_while_the_fallback_is_on_is_refused_on_t
     contact = tenant.contacts.get()
 
     response = client.post(
-        reverse("tenants:contact_edit", args=[contact.pk]), {"name": contact.name, "email": "a@t.example"}
+        reverse("tenants:contact_edit", args=[contact.pk]),
+        {"name": contact.name, "email": "a@t.example", "channels": ["email"]},
     )
 
     assert response.status_code == 400

@@ -190,5 +190,6 @@ def test_the_page_query_count_does_not_grow_with_calls(client, staff, django_ass
         call = call_dialing(incident, backend="simulated")
         if n % 2:
             press(client, call, "busy")
-        with django_assert_num_queries(4):  # session, user, ringing calls, ended calls
+        # session, user, ringing calls, which of their incidents await a decision, ended calls, texts
+        with django_assert_num_queries(6):
             assert client.get(PAGE).status_code == 200

@@ -22,11 +22,13 @@ from django.utils import timezone
 from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import EmailKind, EmailNotification, EmailOutcome, NotificationRun, RunPurpose
 from escalation.nudges import nudge
+from escalation.reader import Reader, ReaderCan, ask_line, awaiting_note, reader_for, subject_need
 from escalation.selectors import report_mentions
 from incidents.events import timeline_record
 from incidents.models import ActionStatus, Category, Channel, EventKind, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
+from tenants.channels import ContactChannel, wants
 from tenants.models import Contact, Performer, Tier
 from tenants.selectors import tenant_contacts
 
@@ -38,8 +40,9 @@ INTERRUPTED = "interrupted; may or may not have been delivered"
 SENDER_LABEL = "MDR Ops mailer"
 
 
-def _with_email(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
-    return contacts.filter(active=True).exclude(email="")
+def _with_email(contacts: QuerySet[Contact]) -> list[Contact]:
+    """Active contacts with an address who chose email (a JSON list, read here: SQLite cannot filter it)."""
+    return [c for c in contacts.filter(active=True).exclude(email="") if wants(c, ContactChannel.EMAIL)]
 
 
 def _partner_actions(incident: Incident) -> QuerySet[ResponseAction]:
@@ -56,11 +59,9 @@ def email_recipients(run: NotificationRun) -> list[Contact]:
     also the partner's when the incident has actions delegated to the partner."""
     incident = run.incident
     tenant = incident.tenant
-    recipients = list(_with_email(tenant_contacts(tenant)))
+    recipients = _with_email(tenant_contacts(tenant))
     if run.purpose == RunPurpose.NOTIFY and tenant.partner_id and _partner_actions(incident).exists():
-        recipients += list(
-            _with_email(Contact.objects.filter(partner_id=tenant.partner_id)).order_by("call_order")
-        )
+        recipients += _with_email(Contact.objects.filter(partner_id=tenant.partner_id).order_by("call_order"))
     return recipients
 
 
@@ -106,11 +107,11 @@ class ComposedEmail:
     authorize_scope: list[int] = field(default_factory=list)
 
 
-def _note(action: ResponseAction, incident: Incident, *, to_partner: bool) -> str:
+def _note(action: ResponseAction, incident: Incident, *, to_partner: bool, can: ReaderCan) -> str:
     """What the customer (or its partner) should understand about one action, in their words."""
     status, performer = action.status, action.performer
     if status == ActionStatus.AWAITING_AUTHORIZATION:
-        return "Awaits your written authorization: MDR Ops performs it only once you authorize it."
+        return awaiting_note(can)
     if status == ActionStatus.RECOMMENDED and performer == Performer.PARTNER:
         if to_partner:
             return f"Delegated to you by {incident.tenant.name}: MDR Ops does not perform it."
@@ -136,7 +137,7 @@ def _note(action: ResponseAction, incident: Incident, *, to_partner: bool) -> st
 
 
 def _lines(
-    actions: list[ResponseAction], incident: Incident, *, to_partner: bool = False
+    actions: list[ResponseAction], incident: Incident, *, can: ReaderCan, to_partner: bool = False
 ) -> list[ActionLine]:
     return [
         ActionLine(
@@ -144,7 +145,7 @@ def _lines(
             target=a.target,
             # The note says by whom; "recommended to the customer or partner" would only blur it.
             status="Recommended" if a.status == ActionStatus.RECOMMENDED else a.get_status_display(),
-            note=_note(a, incident, to_partner=to_partner),
+            note=_note(a, incident, to_partner=to_partner, can=can),
         )
         for a in actions
     ]
@@ -168,9 +169,9 @@ def _variant(email: EmailNotification) -> str:
     return "collaborate"
 
 
-def _subject(variant: str, incident: Incident, run: NotificationRun) -> str:
+def _subject(variant: str, incident: Incident, run: NotificationRun, reader: Reader) -> str:
     head = f"[{incident.get_severity_display()}] {incident.tenant.name}"
-    decide = ", your decision is needed" if awaiting_authorization(incident).exists() else ""
+    decide = subject_need(reader)
     what = {
         "collaborate": f"threat detected{decide}: {incident.title}",
         "authorize": f"MDR Ops responded to: {incident.title}",
@@ -187,6 +188,8 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
     run, contact = email.run, email.contact
     incident = run.incident
     variant = _variant(email)
+    reader = reader_for(contact, incident)
+    can = reader.can
     context: dict[str, object] = {
         "variant": variant,
         "incident": incident,
@@ -195,16 +198,17 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
         "contact": contact,
         "run": run,
         "link_max_age_hours": settings.LINK_MAX_AGE_HOURS,
+        "ask_line": ask_line(reader, where="email"),
     }
-    composed = ComposedEmail(subject=_subject(variant, incident, run), text="", html="")
+    composed = ComposedEmail(subject=_subject(variant, incident, run, reader), text="", html="")
     if variant == "partner":
-        context["actions"] = _lines(list(_partner_actions(incident)), incident, to_partner=True)
+        context["actions"] = _lines(list(_partner_actions(incident)), incident, to_partner=True, can=can)
     elif variant == "collaborate":
-        context["actions"] = _lines(_actions(incident), incident)
+        context["actions"] = _lines(_actions(incident), incident, can=can)
     else:
         done = report_mentions(incident)
         done_ids = {a.pk for a in done}
-        context["done"] = _lines(done, incident)
+        context["done"] = _lines(done, incident, can=can)
         context["needs_you"] = _lines(
             [
                 a
@@ -214,13 +218,14 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
                 in (ActionStatus.RECOMMENDED, ActionStatus.AWAITING_AUTHORIZATION, ActionStatus.HELD)
             ],
             incident,
+            can=can,
         )
     ids = {"tenant_id": incident.tenant_id, "contact_id": contact.pk, "incident_id": incident.pk}
     # The partner's people are not the customer: they neither acknowledge for it nor authorize.
-    if contact.tenant_id == incident.tenant_id:
+    if reader.acknowledges:
         context["ack_url"] = link_url(purpose=LinkPurpose.ACK, **ids)
         composed.ack = True
-        if contact.can_authorize:
+        if can is ReaderCan.AUTHORIZE:
             # Scoped to what awaits authorization now: an action proposed later needs a later email.
             awaiting = list(awaiting_authorization(incident).order_by("pk"))
             if awaiting:
@@ -228,7 +233,7 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
                 context["authorize_url"] = link_url(
                     purpose=LinkPurpose.AUTHORIZE, action_ids=composed.authorize_scope, **ids
                 )
-                context["authorize_actions"] = _lines(awaiting, incident)
+                context["authorize_actions"] = _lines(awaiting, incident, can=can)
     composed.text = render_to_string(f"email/{variant}.txt", context)
     composed.html = render_to_string(f"email/{variant}.html", context)
     return composed

@@ -1,5 +1,6 @@
 """The simulated phone page (DEBUG only): the calls ringing on the embedded default, and buttons that answer
-them as a person or a carrier would, through the same call updates Twilio's webhooks make."""
+them as a person or a carrier would, through the same call updates Twilio's webhooks make; and the texts
+sent, with buttons that reply to them as their owner would."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from escalation import selectors
 from escalation.calls.progress import call_update
 from escalation.models import CallOutcome
 from escalation.phone import twiml
+from escalation.sms.inbound import InboundText, sms_received
 
 # The simulated phone: what each button makes "the phone" report, in order.
 SIMULATED_BUTTONS: dict[str, tuple[str, list[dict[str, str]]]] = {
@@ -37,6 +39,10 @@ SIMULATED_BUTTONS: dict[str, tuple[str, list[dict[str, str]]]] = {
     "busy": ("Busy", [{"status": "busy"}]),
     "ring": ("Let it ring", []),
 }
+
+
+# The simulated phone's replies to a text, as its owner would type them.
+SIMULATED_TEXT_REPLIES = {"ack": "1", "stop": "STOP", "start": "START"}
 
 
 def debug_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -64,6 +70,8 @@ def simulated_phone(request: HttpRequest) -> HttpResponse:
             ],
             "ended": selectors.simulated_calls_ended(),
             "buttons": [(key, label) for key, (label, _) in SIMULATED_BUTTONS.items()],
+            "texts": selectors.simulated_texts(),
+            "text_replies": [(key, f"Reply {body}") for key, body in SIMULATED_TEXT_REPLIES.items()],
         },
     )
 
@@ -84,4 +92,20 @@ def simulated_phone_press(request: HttpRequest, attempt_id: int, button: str) ->
     for update in updates:
         call_update(attempt_id=call.pk, **update)
     messages.success(request, f"Call {call.pk} to {call.to}: {label.lower()}.")
+    return redirect("simulated_phone:page")
+
+
+@debug_only
+@staff_member_required
+@require_POST
+def simulated_text_reply(request: HttpRequest, text_id: int, reply: str) -> HttpResponse:
+    """Reply to a simulated text as its owner would: the same handling as a text that comes in by Twilio."""
+    if reply not in SIMULATED_TEXT_REPLIES:
+        raise Http404("No such reply.")
+    text = selectors.simulated_text(text_id)
+    if text is None:
+        raise Http404("No such simulated text.")
+    body = SIMULATED_TEXT_REPLIES[reply]
+    answer = sms_received(InboundText(sender=text.to, body=body, sid=f"SIMIN{text.pk}"))
+    messages.success(request, f"{text.to} replied {body}; MDR Ops answered: {answer}")
     return redirect("simulated_phone:page")

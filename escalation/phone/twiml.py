@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from escalation.reader import ReaderCan, acknowledged_line
 from escalation.selectors import CallScript
 
 GATHER_TIMEOUT_SECONDS = 8
 # Long summaries and hashes are unbearable when spoken; the email carries the whole text.
 MAX_SUMMARY_CHARS = 400
 MAX_TARGET_CHARS = 32
-ACKNOWLEDGED = (
-    "Acknowledged. This is not an authorization of any action; use the emailed link or the portal. Goodbye."
-)
 NOT_RECORDED = (
     "This call could not record an acknowledgment. Please acknowledge with the emailed link or in the portal. "
     "Goodbye."
@@ -47,7 +45,7 @@ def script_text(script: CallScript) -> str:
         parts.append(f"MDR Ops has taken these actions: {done}.")
     elif script.summary.strip():
         parts.append(f"{_sentence(script.summary, MAX_SUMMARY_CHARS)}.")
-    parts.append(PRESS_ONE)
+    parts.append(script.ask or PRESS_ONE)
     return " ".join(parts)
 
 
@@ -86,9 +84,9 @@ def voicemail_twiml(script: CallScript) -> str:
     return str(response)
 
 
-def acknowledged_twiml(*, recorded: bool) -> str:
+def acknowledged_twiml(*, recorded: bool, can: ReaderCan = ReaderCan.AUTHORIZE) -> str:
     response = VoiceResponse()
-    response.say(ACKNOWLEDGED if recorded else NOT_RECORDED)
+    response.say(f"{acknowledged_line(can)} Goodbye." if recorded else NOT_RECORDED)
     response.hangup()
     return str(response)
 

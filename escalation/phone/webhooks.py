@@ -6,19 +6,17 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from twilio.request_validator import RequestValidator
 
 from escalation import selectors
 from escalation.calls.progress import call_update
 from escalation.models import Acknowledgment, CallAttempt
 from escalation.phone import twiml
 from escalation.phone.registry import twilio_configured
+from escalation.phone.signature import twilio_signed
 from escalation.phone.twilio import webhook_url
-from mdrportal.core.metrics import WEBHOOK_SIGNATURE_FAILURES
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +40,7 @@ def twilio_webhook(view: TwilioView) -> Callable[..., HttpResponse]:
     def checked(request: HttpRequest, attempt_id: int) -> HttpResponse:
         if not twilio_configured():
             raise Http404("Twilio is not configured.")
-        # Twilio signs the address it requested; rebuilt from our public address, never the Host header.
-        url = settings.PUBLIC_BASE_URL + request.get_full_path()
-        signature = request.headers.get("X-Twilio-Signature", "")
-        validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
-        if not signature or not validator.validate(url, request.POST, signature):
-            log.warning("Twilio webhook refused: bad or missing signature for %s", request.path)
-            WEBHOOK_SIGNATURE_FAILURES.labels(provider="twilio").inc()
+        if not twilio_signed(request):
             return HttpResponseForbidden("Bad signature.")
         call = selectors.call_for_webhook(attempt_id)
         if call is None:
@@ -84,7 +76,7 @@ def gather(request: HttpRequest, call: CallAttempt) -> HttpResponse:
         if call.is_test:
             return _twiml(twiml.heard_twiml())
         recorded = Acknowledgment.objects.filter(call_id=call.pk).exists()
-        return _twiml(twiml.acknowledged_twiml(recorded=recorded))
+        return _twiml(twiml.acknowledged_twiml(recorded=recorded, can=selectors.call_reader_can(call.pk)))
     again = None if request.GET.get("again") else webhook_url("gather", call.pk) + "?again=1"
     return _twiml(twiml.wrong_key_twiml(gather_url=again))
 

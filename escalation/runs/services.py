@@ -22,6 +22,7 @@ from escalation.runs.plan import run_create
 from escalation.runs.states import run_lock, run_stop
 from escalation.runs.steps import call_in_flight, next_call_or_end
 from escalation.selectors import actions_to_tell
+from escalation.sms.outbound import texts_claim
 from incidents.events import incident_lock, incident_must_be_active, timeline_record
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident
 
@@ -83,6 +84,7 @@ def run_advance(run_id: int) -> bool:
             return False
         if not run.emails.exists():
             emails_claim(run)  # sent by their own tasks after commit
+            texts_claim(run)  # at the same moment, to the contacts who chose SMS
         if someone_has_it(incident):
             # Somebody has it: the emails say what there is to know, nobody is phoned.
             run_stop(run, RunState.ACKNOWLEDGED)

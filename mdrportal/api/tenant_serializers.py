@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from mdrportal.api.availability_serializers import availability_fields
+from tenants.channels import ContactChannel
 from tenants.models import Contact, Role, Tenant
 from tenants.services import TENANT_SETTINGS
 
@@ -62,6 +63,20 @@ class ContactSerializer(serializers.ModelSerializer):
         "a change moves the contact there and shifts the others.",
     )
 
+    channels = serializers.ListField(
+        child=serializers.ChoiceField(choices=ContactChannel.choices),
+        min_length=1,
+        max_length=len(ContactChannel.choices),
+        required=False,
+        help_text="How the contact is reached, each at most once: voice, sms (needs a phone), email. "
+        'Default ["voice", "email"].',
+    )
+    sms_opted_out_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the contact replied STOP to a text; no text goes to it until it replies START.",
+    )
+
     class Meta:
         model = Contact
         fields = [
@@ -74,8 +89,15 @@ class ContactSerializer(serializers.ModelSerializer):
             "active",
             "windows",
             "away_periods",
+            "channels",
+            "sms_opted_out_at",
         ]
         validators: list = []
+
+    def validate_channels(self, value: list[str]) -> list[str]:
+        if len(value) != len(set(value)):
+            raise serializers.ValidationError("Each channel can be chosen once.")
+        return value
 
 
 class CustomerLoginSerializer(serializers.Serializer):

@@ -16,6 +16,7 @@ from phonenumber_field.formfields import PhoneNumberField
 
 from incidents.gate import ActionFacts, Facts, Outcome, Policy, decide
 from incidents.models import ActionType, Category
+from tenants.channel_fields import channels_field, check_channels_on_form
 from tenants.models import Performer, ResponseMode, Tenant, Tier, validate_timezone
 from tenants.reach import Reach
 from tenants.rules import check_fallback_reachable, has_reachable_phone
@@ -155,11 +156,17 @@ class ContactForm(forms.Form):
     can_authorize = forms.BooleanField(
         required=False, label="May authorize response actions (in writing, and acknowledge calls)"
     )
+    channels = channels_field(
+        label="Reach this contact by",
+        help_text="A text message carries the incident's title, severity and an acknowledgment link; "
+        "replying 1 or ACK acknowledges.",
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if not self.errors and not data.get("email") and not data.get("phone"):
             raise ValidationError(NEEDS_A_WAY, code="unreachable")
+        check_channels_on_form(self, data)
         return data
 
     def values(self) -> dict[str, Any]:

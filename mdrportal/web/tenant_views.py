@@ -289,6 +289,7 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "email": contact.email,
         "phone": contact.phone,
         "can_authorize": contact.can_authorize,
+        "channels": contact.channels,
     }
     form = ContactForm(request.POST or None, initial=initial)
     zone = contact.tenant.timezone

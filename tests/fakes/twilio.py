@@ -1,4 +1,5 @@
-"""Twilio, faked: its REST API for placing calls (on FakeHTTPServer), and its side of the webhooks it signs."""
+"""Twilio, faked: its REST API for placing calls and sending texts (on FakeHTTPServer), and its side of the
+webhooks it signs."""
 
 from __future__ import annotations
 
@@ -36,6 +37,11 @@ ACCOUNT_SETTINGS = {
 }
 _CALLS = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Calls\.json")
 _CALL = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Calls/(CA[0-9a-f]{32})\.json")
+_MESSAGES = re.compile(r"/2010-04-01/Accounts/(AC[0-9a-f]{32})/Messages\.json")
+
+
+def messages_path(account_sid: str = ACCOUNT_SID) -> str:
+    return f"/2010-04-01/Accounts/{account_sid}/Messages.json"
 
 
 def new_call_sid() -> str:
@@ -74,7 +80,9 @@ class FakeTwilioAPI:
         self.status: dict[str, str] = {}
         self.hung_up: list[str] = []
         self.fetched: list[str] = []
+        self.messages: list[PlacedCallRecord] = []
         self._failure: Reply | None = None
+        self._message_failure: Reply | None = None
         server.fallback = self.answer
 
     @property
@@ -86,6 +94,15 @@ class FakeTwilioAPI:
 
     def recover(self) -> None:
         self._failure = None
+        self._message_failure = None
+
+    def fail_messages_with(self, status: int, code: int, message: str) -> None:
+        """Refuse texts only (calls still go through), until `recover()`."""
+        self._message_failure = Reply(status, self._error(status, code, message))
+
+    def texts_to(self, number: str) -> list[str]:
+        """The bodies of the texts accepted for this number, in order."""
+        return [m.one("Body") for m in self.messages if m.one("To") == number]
 
     def _error(self, status: int, code: int, message: str) -> dict[str, Any]:
         return {
@@ -104,6 +121,9 @@ class FakeTwilioAPI:
         one = _CALL.fullmatch(received.path)
         if one is not None:
             return self._one_call(received, one[1], one[2])
+        texts = _MESSAGES.fullmatch(received.path)
+        if texts is not None:
+            return self._message(received, texts[1])
         match = _CALLS.fullmatch(received.path)
         if received.method != "POST" or match is None:
             return Reply(404, self._error(404, 20404, "The requested resource was not found"))
@@ -121,6 +141,52 @@ class FakeTwilioAPI:
         self.calls.append(PlacedCallRecord(sid=sid, form=form, at=time.time()))
         self.status[sid] = "queued"
         return Reply(201, self._call_json(sid, form))
+
+    def _message(self, received: Received, account: str) -> Reply:
+        """POST Messages.json: a text, from a number or a messaging service, as Twilio checks it."""
+        if received.method != "POST":
+            return Reply(404, self._error(404, 20404, "The requested resource was not found"))
+        if not self._authorized(received) or account != self.account_sid:
+            return Reply(401, self._error(401, 20003, "Authenticate"))
+        if self._failure is not None or self._message_failure is not None:
+            return self._message_failure or self._failure  # type: ignore[return-value]
+        form = parse_qs(received.body.decode(), keep_blank_values=True)
+        if not form.get("To"):
+            return Reply(400, self._error(400, 21604, "A 'To' phone number is required."))
+        if not form.get("From") and not form.get("MessagingServiceSid"):
+            return Reply(400, self._error(400, 21603, "A 'From' phone number is required."))
+        if not form.get("Body") and not form.get("MediaUrl"):
+            return Reply(400, self._error(400, 21602, "Message body is required."))
+        sid = "SM" + uuid.uuid4().hex
+        self.messages.append(PlacedCallRecord(sid=sid, form=form))
+        now = format_datetime(datetime.now(UTC), usegmt=True).replace("GMT", "+0000")
+        return Reply(
+            201,
+            {
+                "account_sid": self.account_sid,
+                "api_version": "2010-04-01",
+                "body": form["Body"][0],
+                "date_created": now,
+                "date_sent": None,
+                "date_updated": now,
+                "direction": "outbound-api",
+                "error_code": None,
+                "error_message": None,
+                "from": (form.get("From") or [None])[0],
+                "messaging_service_sid": (form.get("MessagingServiceSid") or [None])[0],
+                "num_media": "0",
+                "num_segments": "1",
+                "price": None,
+                "price_unit": "USD",
+                "sid": sid,
+                "status": "accepted" if form.get("MessagingServiceSid") else "queued",
+                "subresource_uris": {
+                    "media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"
+                },
+                "to": form["To"][0],
+                "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+            },
+        )
 
     def _one_call(self, received: Received, account: str, sid: str) -> Reply:
         if not self._authorized(received) or account != self.account_sid:
@@ -199,6 +265,7 @@ def worker_env(twilio: FakeTwilioAPI, *, smtp_port: int, **overrides: str) -> di
     """The environment of a worker that phones through this fake and mails to an SMTP sink on 127.0.0.1."""
     return {
         **ACCOUNT_SETTINGS,
+        "TWILIO_MESSAGING_FROM": FROM_NUMBER,
         "TWILIO_API_BASE_URL": twilio.base_url,
         "TWILIO_CPS": "5",
         "EMAIL_HOST": "127.0.0.1",
@@ -248,6 +315,21 @@ class TwilioWebhooks:
     def press(self, call: CallAttempt, digits: str, *, query: str = "") -> Any:
         params = self.params(call, CallStatus="in-progress", Digits=digits, FinishedOnKey="")
         return self.post(f"/twilio/gather/{call.pk}/{query}", params)
+
+    def text(self, sender: str, body: str, *, signature: str | None = None) -> Any:
+        """A text that comes in to our number from `sender` ("a message comes in")."""
+        params = {
+            "AccountSid": ACCOUNT_SID,
+            "ApiVersion": "2010-04-01",
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "SmsSid": "SM" + uuid.uuid4().hex,
+            "From": sender,
+            "To": FROM_NUMBER,
+            "Body": body,
+            "NumMedia": "0",
+            "NumSegments": "1",
+        }
+        return self.post("/twilio/sms/", params, signature=signature)
 
     def status(self, call: CallAttempt, status: str, **extra: str) -> Any:
         params = self.params(call, CallStatus=status, **extra)

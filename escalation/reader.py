@@ -1,0 +1,111 @@
+"""What the reader of a message can do about an incident, decided in one place for emails, texts and calls.
+
+A contact of the customer who may authorize is asked for a written decision when actions await one; any
+other contact of the customer can acknowledge ("we have it") and is told that an approver decides; the
+partner's people are told what concerns them and can do nothing about the customer's incident.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from incidents.models import Incident
+from incidents.policy import PolicySnapshot
+from incidents.selectors import awaiting_authorization
+from tenants.models import Contact
+
+
+class ReaderCan(enum.StrEnum):
+    AUTHORIZE = "authorize"  # acknowledge, and authorize or decline in writing
+    ACKNOWLEDGE = "acknowledge"
+    KNOW = "know"  # nothing but know
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One contact as the reader of one message about one incident."""
+
+    can: ReaderCan
+    # Actions await written authorization now: someone's decision is needed.
+    decision_awaited: bool
+
+    @property
+    def asked_to_decide(self) -> bool:
+        return self.can is ReaderCan.AUTHORIZE and self.decision_awaited
+
+    @property
+    def acknowledges(self) -> bool:
+        return self.can is not ReaderCan.KNOW
+
+
+def reader_can(contact: Contact, incident: Incident) -> ReaderCan:
+    """From the contact's role and the incident's policy: Authorize mode asks nobody for a decision."""
+    if contact.tenant_id != incident.tenant_id or not contact.active:
+        return ReaderCan.KNOW
+    if contact.can_authorize and not PolicySnapshot.read(incident).authorize_mode:
+        return ReaderCan.AUTHORIZE
+    return ReaderCan.ACKNOWLEDGE
+
+
+def reader_for(contact: Contact, incident: Incident, *, decision_awaited: bool | None = None) -> Reader:
+    """The reader; `decision_awaited` may be given when the caller read it for many incidents at once."""
+    if decision_awaited is None:
+        decision_awaited = awaiting_authorization(incident).exists()
+    return Reader(can=reader_can(contact, incident), decision_awaited=decision_awaited)
+
+
+# The words. "Where" is how the message reaches the reader: what acknowledging and deciding take there.
+HOW_TO_ACKNOWLEDGE = {
+    "voice": "Press 1 to acknowledge.",
+    "sms": "Reply 1 or ACK to acknowledge, or open the link.",
+    "email": "Acknowledge with the link below.",
+}
+WHERE_TO_DECIDE = {
+    "voice": "by the emailed link or in the portal",
+    "sms": "by the emailed link or in the portal; a text reply never authorizes",
+    "email": "with the link below or in the portal",
+}
+
+
+def decision_line(reader: Reader, *, where: str) -> str:
+    """What the message says about the decision that actions await, as this reader can act on it."""
+    if not reader.decision_awaited:
+        return ""
+    if reader.can is ReaderCan.AUTHORIZE:
+        return f"Your decision is needed: actions await your written authorization, {WHERE_TO_DECIDE[where]}."
+    if reader.can is ReaderCan.ACKNOWLEDGE:
+        return "Actions await written authorization from one of your approvers; you cannot authorize them."
+    return ""
+
+
+def ask_line(reader: Reader, *, where: str) -> str:
+    """Everything this reader is asked to do: the decision first (if theirs), then how to acknowledge."""
+    if reader.can is ReaderCan.KNOW:
+        return "For your information: there is nothing for you to do about this incident."
+    return " ".join(part for part in (decision_line(reader, where=where), HOW_TO_ACKNOWLEDGE[where]) if part)
+
+
+def subject_need(reader: Reader) -> str:
+    """The part of an email's subject that says whose decision is needed, if any."""
+    if not reader.decision_awaited:
+        return ""
+    if reader.can is ReaderCan.AUTHORIZE:
+        return ", your decision is needed"
+    if reader.can is ReaderCan.ACKNOWLEDGE:
+        return ", awaiting your approvers' decision"
+    return ""
+
+
+def awaiting_note(can: ReaderCan) -> str:
+    """How an action that awaits written authorization is described to this reader."""
+    if can is ReaderCan.AUTHORIZE:
+        return "Awaits your written authorization: MDR Ops performs it only once you authorize it."
+    return "Awaits written authorization from one of your approvers: MDR Ops performs it only once they do."
+
+
+def acknowledged_line(can: ReaderCan) -> str:
+    """What a reader hears or reads once their acknowledgment is recorded."""
+    if can is ReaderCan.AUTHORIZE:
+        return "Acknowledged. This is not an authorization of any action; use the emailed link or the portal."
+    return "Acknowledged. This is not an authorization of any action."

@@ -1,0 +1,59 @@
+"""The texts a notification run sends, at the moment its emails go: what each says, and to whom."""
+
+from __future__ import annotations
+
+from escalation.links.tokens import LinkPurpose, link_url
+from escalation.models import NotificationRun, RunPurpose, TextKind, TextMessage
+from escalation.reader import ask_line, reader_for
+from escalation.sms.send import sms_send, texts_allowed
+from incidents.models import Incident
+from tenants.models import Contact
+from tenants.selectors import tenant_contacts
+
+MAX_TITLE_CHARS = 100
+
+
+def _one_line(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def text_body(*, contact: Contact, incident: Incident, purpose: str = RunPurpose.NOTIFY) -> str:
+    """Title, severity, what this contact can do and a signed acknowledgment link made for them."""
+    reader = reader_for(contact, incident)
+    tenant = _one_line(incident.tenant.name, 60)
+    title = _one_line(incident.title, MAX_TITLE_CHARS)
+    severity = incident.get_severity_display()
+    if purpose == RunPurpose.REPORT:
+        head = f"MDR Ops acted for {tenant} on incident #{incident.pk} ({severity}): {title}."
+    else:
+        head = f"MDR Ops security alert for {tenant}: {severity} incident #{incident.pk}: {title}."
+    parts = [head, ask_line(reader, where="sms")]
+    if reader.acknowledges:
+        ids = {"tenant_id": incident.tenant_id, "contact_id": contact.pk, "incident_id": incident.pk}
+        parts.append(link_url(purpose=LinkPurpose.ACK, **ids))
+    return " ".join(parts)
+
+
+def text_recipients(run: NotificationRun) -> list[Contact]:
+    """The customer's contacts who take texts, in call order. The partner's people hear about the actions
+    delegated to them by email: a text is for acknowledging, which is not theirs to do."""
+    return [c for c in tenant_contacts(run.incident.tenant) if texts_allowed(c)]
+
+
+def texts_claim(run: NotificationRun) -> list[TextMessage]:
+    """Claim the run's texts; each is sent by its own task once this transaction commits.
+
+    Called by the run's step with the run locked: a contact who already has a text of this run gets no
+    second one.
+    """
+    already = set(run.texts.values_list("contact_id", flat=True))
+    claimed = []
+    for contact in text_recipients(run):
+        if contact.pk in already:
+            continue
+        body = text_body(contact=contact, incident=run.incident, purpose=run.purpose)
+        text = sms_send(contact=contact, incident=run.incident, kind=TextKind.NOTIFY, body=body, run=run)
+        if text is not None:
+            claimed.append(text)
+    return claimed
