@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from escalation.acknowledgments.services import acknowledgment_record
+from escalation.models import TextKind, TextMessage
 from escalation.reminders.models import Reminder, ReminderKind, ReminderOutcome, ReminderSeries, SeriesState
 from escalation.reminders.services import reminder_send, reminder_series_step, reminders_sweep
 from escalation.runs.lifecycle import incident_change_status
@@ -227,3 +228,30 @@ def test_two_workers_stepping_the_same_due_series_at_once_remind_each_contact_on
     assert Reminder.objects.filter(series=series).count() == 2
     series.refresh_from_db()
     assert series.sent == 1
+
+
+def test_a_contact_who_chose_texts_is_reminded_by_text_once_and_one_who_did_not_choose_email_gets_none() -> (
+    None
+):
+    incident, _, _ = awaiting_after_ack()
+    texted = contact_create(
+        tenant=incident.tenant,
+        by=None,
+        name="On call",
+        phone="+12025550188",
+        email="oncall@example.com",
+        can_authorize=True,
+        channels=["voice", "sms"],
+    )
+    reminders_sweep()
+    series = series_of(incident)
+    come_due(series)
+    reminder_series_step(series.pk)
+    reminder_series_step(series.pk)  # a second delivery of the same nudge
+
+    by_text = Reminder.objects.get(contact=texted)  # no email: the contact did not choose it
+    assert (by_text.channel, by_text.outcome, by_text.to) == ("sms", ReminderOutcome.SENT, "+12025550188")
+    text = TextMessage.objects.get(contact=texted)
+    assert text == by_text.text and text.kind == TextKind.REMINDER
+    assert f"reminder 1 for {incident.tenant.name}" in text.body and "1 action still awaits" in text.body
+    assert text.body.endswith("/approvals/")

@@ -59,6 +59,7 @@ class ReminderSeries(models.Model):
 
 class ReminderChannel(models.TextChoices):
     EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
 
 
 class ReminderOutcome(models.TextChoices):
@@ -84,6 +85,14 @@ class Reminder(models.Model):
     error = models.TextField(blank=True)
     claimed_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    text = models.OneToOneField(
+        "escalation.TextMessage",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reminder",
+        help_text="A reminder by text: the message that carries it (its status says whether it was delivered).",
+    )
 
     class Meta:
         ordering = ["series", "number", "id"]

@@ -39,10 +39,13 @@ from escalation.reminders.selectors import (
     series_no_longer_waiting,
     waiting_actions,
 )
+from escalation.reminders.texts import reminder_text_claim
+from escalation.reminders.words import reminder_headline
 from incidents.events import incident_flag, incident_lock, timeline_record
 from incidents.models import Channel, EventKind, Incident
 from incidents.waiting import with_waiting_since
 from mdrportal.core.nudges import nudge
+from tenants.channels import ContactChannel, wants
 from tenants.models import Contact, Tenant
 
 log = logging.getLogger(__name__)
@@ -135,8 +138,9 @@ def remind_contact(contact: Contact, *, series: ReminderSeries) -> list[Reminder
     """Claim the series' current reminder to one contact on each channel that reaches it; each is sent by
     its own task once the step commits. A claim made before (a repeated step) is not made again."""
     claimed = []
-    if contact.email:
+    if contact.email and wants(contact, ContactChannel.EMAIL):
         claimed.append(_claim(series, contact, ReminderChannel.EMAIL, contact.email))
+    claimed.append(reminder_text_claim(series, contact))
     return [r for r in claimed if r is not None]
 
 
@@ -179,15 +183,6 @@ class ComposedReminder:
     html: str
 
 
-_HEADLINES = {
-    ReminderKind.AUTHORIZATION: "{n} action{s} still await{v} your written authorization.",
-    ReminderKind.CUSTOMER_TASK: "{n} task{s} recommended to your team still wait{v} for you to say whether "
-    "{it} {was} done.",
-    ReminderKind.PARTNER_TASK: "{n} task{s} delegated to you by {tenant} still wait{v} for you to say "
-    "whether {it} {was} done.",
-}
-
-
 def reminder_compose(reminder: Reminder) -> ComposedReminder:
     """The reminder as things stand now: what still waits, with a newly signed link for approvers."""
     series, contact = reminder.series, reminder.contact
@@ -198,15 +193,7 @@ def reminder_compose(reminder: Reminder) -> ComposedReminder:
     actions = list(
         waiting_actions(series.kind).filter(incident=incident).select_related("action_type").order_by("pk")
     )
-    one = len(actions) == 1
-    headline = _HEADLINES[series.kind].format(
-        n=len(actions),
-        s="" if one else "s",
-        v="s" if one else "",
-        it="it" if one else "they",
-        was="was" if one else "were",
-        tenant=tenant.name,
-    )
+    headline = reminder_headline(series.kind, len(actions), tenant.name)
     context: dict[str, object] = {
         "incident": incident,
         "tenant": tenant,
