@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from tenants.channels import ContactChannel, wants
 from tenants.models import AvailabilityWindow, AwayPeriod, Contact
 
 SHORT_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -94,6 +95,9 @@ def away_of(row: AwayPeriod) -> Away:
     return Away(starts_at=row.starts_at, ends_at=row.ends_at, note=row.note)
 
 
+NO_VOICE = "chose not to be phoned (no voice calls)"
+
+
 @dataclass(frozen=True)
 class Unavailable:
     contact: Contact
@@ -103,10 +107,12 @@ class Unavailable:
 def who_is_available(
     contacts: Iterable[Contact], at: datetime, zone: str
 ) -> tuple[list[Contact], list[Unavailable]]:
-    """The contacts available at the instant (in their order) and the others with the reason."""
+    """The contacts a call tree may phone at the instant (in their order): they chose voice calls and are
+    available; the others with the reason."""
     available, unavailable = [], []
     for contact in contacts:
-        why = Availability.of(contact).why_not(at, zone)
+        phoned = wants(contact, ContactChannel.VOICE)
+        why = Availability.of(contact).why_not(at, zone) if phoned else NO_VOICE
         if why:
             unavailable.append(Unavailable(contact, why))
         else:

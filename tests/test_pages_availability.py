@@ -11,12 +11,14 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from tenants.availability import Away, Window
+from escalation.models import RunPurpose
+from escalation.runs.availability import plan_make
+from tenants.availability import NO_VOICE, Away, Window
 from tenants.availability_services import contact_availability_set
 from tenants.models import AvailabilityWindow, AwayPeriod, Contact, Role, SettingsChange, Tenant, Weekday
 from tenants.reach import reach_now_and_saturday_night
-from tenants.services import tenant_update_settings
-from tests.factories import login_verified, make_member, make_tenant, make_user
+from tenants.services import contact_update, tenant_update_settings
+from tests.factories import login_verified, make_incident, make_member, make_tenant, make_user
 
 pytestmark = pytest.mark.django_db
 LIST = reverse("tenants:contacts")
@@ -219,3 +221,17 @@ def test_the_admin_shows_a_contacts_hours_and_absences() -> None:
     html = client.get(reverse("admin:tenants_tenant_change", args=[tenant.pk])).content.decode()
 
     assert "Mon-Fri 08:00-18:00; away: never" in html
+
+
+def test_a_contact_who_chose_no_voice_calls_is_left_out_of_the_plan_and_named_with_the_reason() -> None:
+    tenant = make_tenant(phones=2)
+    first, second = tenant.contacts.order_by("call_order")
+    contact_update(contact=second, by=None, channels=["sms", "email"])
+    incident = make_incident(tenant)
+
+    plan = plan_make(incident, purpose=RunPurpose.NOTIFY, at=timezone.now())
+
+    assert [step["contact"] for step in plan.steps] == [first.pk]
+    assert plan.unavailable == [{"contact": second.pk, "name": second.name, "why": NO_VOICE}]
+    now, night = reach_now_and_saturday_night(tenant, timezone.now())
+    assert now.phoned == night.phoned == (first.name,)

@@ -5,20 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('escalation', '0012_text_message_permissions'),
+        ("escalation", "0012_text_message_permissions"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='reminder',
-            name='text',
-            field=models.OneToOneField(blank=True, help_text='A reminder by text: the message that carries it (its status says whether it was delivered).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reminder', to='escalation.textmessage'),
+            model_name="reminder",
+            name="text",
+            field=models.OneToOneField(
+                blank=True,
+                help_text="A reminder by text: the message that carries it (its status says whether it was delivered).",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="reminder",
+                to="escalation.textmessage",
+            ),
         ),
         migrations.AlterField(
-            model_name='reminder',
-            name='channel',
-            field=models.CharField(choices=[('email', 'Email'), ('sms', 'Text message')], max_length=16),
+            model_name="reminder",
+            name="channel",
+            field=models.CharField(choices=[("email", "Email"), ("sms", "Text message")], max_length=16),
         ),
     ]
