@@ -19,6 +19,7 @@ from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.smtp import SMTPSink
 from tests.fakes.twilio import FakeTwilioAPI
 from tests.incident_admin import awaiting, collaborate  # noqa: F401 (fixtures of the incidents admin's tests)
+from tests.live_worker import phone, worker  # noqa: F401 (fixtures of the end-to-end suites)
 from tests.personas import (  # noqa: F401 (fixtures every test file may use)
     analyst,
     analyst_client,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
 from django.test import Client
@@ -18,34 +17,15 @@ from escalation.runs.services import notification_start
 from incidents.models import ActionStatus, Basis, EventKind, Incident, ResponseAction
 from tenants.models import ResponseMode, Tier
 from tests.factories import make_incident, make_tenant, propose
-from tests.fakes.smtp import SMTPSink
-from tests.fakes.twilio import PUBLIC_BASE_URL, FakeTwilioAPI, TwilioWebhooks, worker_env
-from tests.worker import Worker, purge_broker, wait_for
+from tests.fakes.twilio import PUBLIC_BASE_URL, FakeTwilioAPI
+from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def _env(twilio: FakeTwilioAPI, smtp: SMTPSink) -> dict[str, str]:
-    return worker_env(twilio, smtp_port=smtp.port, RENOTIFY_DELAY_MINUTES="0", RENOTIFY_ROUNDS="1")
-
-
 @pytest.fixture
-def worker(twilio, smtp, transactional_db, tmp_path) -> Iterator[Worker]:
-    """A worker per test, stopped before the test database is emptied (it would otherwise hold locks)."""
-    purge_broker()
-    worker = Worker(tmp_path, **_env(twilio, smtp))
-    worker.start()
-    yield worker
-    worker.stop()
-
-
-@pytest.fixture
-def phone(worker, twilio, smtp, settings) -> TwilioWebhooks:
-    """This process validates the webhooks: it must hold the same Twilio settings as the worker."""
-    for name, value in _env(twilio, smtp).items():
-        setattr(settings, name, int(value) if value.isdigit() else value)
-    settings.EMAIL_USE_TLS = False
-    return TwilioWebhooks(Client())
+def worker_settings() -> dict[str, str]:
+    return {"RENOTIFY_DELAY_MINUTES": "0", "RENOTIFY_ROUNDS": "1"}
 
 
 def ringing_call(incident: Incident, sequence: int, purpose: str = RunPurpose.NOTIFY) -> CallAttempt:

@@ -8,11 +8,9 @@ Runs on whatever DATABASE_URL and CELERY_BROKER_URL say: PostgreSQL and Redis in
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunPurpose, RunState
@@ -21,39 +19,21 @@ from incidents.models import ActionStatus, Basis, Channel, EventKind, Incident, 
 from tenants.models import ResponseMode, Role
 from tenants.services import tenant_update_settings
 from tests.factories import make_incident, make_member, make_tenant, propose
-from tests.fakes.smtp import SMTPSink
-from tests.fakes.twilio import FakeTwilioAPI, TwilioWebhooks, worker_env
-from tests.worker import Worker, purge_broker, wait_for
+from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 RING_TIMEOUT = 10
 
 
-def _env(twilio: FakeTwilioAPI, smtp: SMTPSink) -> dict[str, str]:
-    return worker_env(
-        twilio,
-        smtp_port=smtp.port,
-        CALL_STATUS_GRACE_SECONDS="2",
-        CALL_RETRY_BASE_SECONDS="5",
-        CALL_RETRY_MAX_SECONDS="10",
-        RENOTIFY_ROUNDS="0",
-    )
-
-
 @pytest.fixture
-def phone(twilio, smtp, transactional_db, tmp_path, settings) -> Iterator[TwilioWebhooks]:
-    """A worker per test, and this process holding the same Twilio settings to check the webhooks."""
-    twilio.recover()
-    purge_broker()
-    worker = Worker(tmp_path, **_env(twilio, smtp))
-    worker.start()
-    for name, value in _env(twilio, smtp).items():
-        setattr(settings, name, int(value) if value.isdigit() else value)
-    settings.EMAIL_USE_TLS = False
-    yield TwilioWebhooks(Client())
-    worker.stop()
-    twilio.recover()
+def worker_settings() -> dict[str, str]:
+    return {
+        "CALL_STATUS_GRACE_SECONDS": "2",
+        "CALL_RETRY_BASE_SECONDS": "5",
+        "CALL_RETRY_MAX_SECONDS": "10",
+        "RENOTIFY_ROUNDS": "0",
+    }
 
 
 def collaborate_with_fallback(phones: int = 1) -> tuple[Incident, ResponseAction]:

@@ -6,9 +6,7 @@ reminded every 2 minutes is reminded every 2 s here; nothing sleeps for minutes.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.test import Client
@@ -30,8 +28,7 @@ from tests.factories import (
     propose,
 )
 from tests.fakes.smtp import SMTPSink
-from tests.fakes.twilio import FakeTwilioAPI, worker_env
-from tests.worker import Worker, purge_broker, wait_for
+from tests.worker import Worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -39,20 +36,9 @@ MINUTE_SECONDS = 1
 EVERY = 2  # the tenant's reminder_minutes: 2 s in the worker
 
 
-def _env(twilio: FakeTwilioAPI, smtp: SMTPSink) -> dict[str, str]:
-    return worker_env(
-        twilio, smtp_port=smtp.port, RENOTIFY_ROUNDS="0", REMINDER_MINUTE_SECONDS=str(MINUTE_SECONDS)
-    )
-
-
 @pytest.fixture
-def worker(twilio: FakeTwilioAPI, smtp: SMTPSink, transactional_db: Any, tmp_path: Any) -> Iterator[Worker]:
-    twilio.recover()
-    purge_broker()
-    started = Worker(tmp_path, **_env(twilio, smtp))
-    started.start()
-    yield started
-    started.stop()
+def worker_settings() -> dict[str, str]:
+    return {"RENOTIFY_ROUNDS": "0", "REMINDER_MINUTE_SECONDS": str(MINUTE_SECONDS)}
 
 
 def reminded_tenant(

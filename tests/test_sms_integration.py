@@ -7,7 +7,6 @@ Runs on whatever DATABASE_URL and CELERY_BROKER_URL say: PostgreSQL and Redis in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -26,9 +25,8 @@ from incidents.models import ActionStatus, Authorization, Channel, EventKind, In
 from tenants.models import Contact
 from tenants.services import contact_update
 from tests.factories import make_incident, make_tenant, propose
-from tests.fakes.smtp import SMTPSink
-from tests.fakes.twilio import PUBLIC_BASE_URL, FakeTwilioAPI, TwilioWebhooks, twilio_signature, worker_env
-from tests.worker import Worker, purge_broker, wait_for
+from tests.fakes.twilio import PUBLIC_BASE_URL, FakeTwilioAPI, TwilioWebhooks, twilio_signature
+from tests.worker import wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
@@ -39,27 +37,9 @@ pytestmark = [
 LINK = re.compile(re.escape(PUBLIC_BASE_URL) + r"(/l/[^\s]+)")
 
 
-def _env(twilio: FakeTwilioAPI, smtp: SMTPSink) -> dict[str, str]:
-    return worker_env(twilio, smtp_port=smtp.port, RENOTIFY_DELAY_MINUTES="0", RENOTIFY_ROUNDS="1")
-
-
 @pytest.fixture
-def worker(twilio, smtp, transactional_db, tmp_path) -> Iterator[Worker]:
-    """A worker per test that phones and texts through the fake Twilio and mails to the SMTP sink."""
-    purge_broker()
-    worker = Worker(tmp_path, **_env(twilio, smtp))
-    worker.start()
-    yield worker
-    worker.stop()
-
-
-@pytest.fixture
-def phone(worker, twilio, smtp, settings) -> TwilioWebhooks:
-    """Twilio's side. This process validates the webhooks: it holds the same settings as the worker."""
-    for name, value in _env(twilio, smtp).items():
-        setattr(settings, name, int(value) if value.isdigit() else value)
-    settings.EMAIL_USE_TLS = False
-    return TwilioWebhooks(Client())
+def worker_settings() -> dict[str, str]:
+    return {"RENOTIFY_DELAY_MINUTES": "0", "RENOTIFY_ROUNDS": "1"}
 
 
 @pytest.fixture(autouse=True)
