@@ -8,19 +8,15 @@ var/screenshots/. No page may log a console error: a Content-Security-Policy vio
 
 from __future__ import annotations
 
-import base64
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django_otp.oath import totp
 
 from incidents.models import ActionStatus, Authorization, Channel
 from tenants.models import Role, SettingsChange, Tier
-from tests.conftest import CHROMIUM
-from tests.factories import PASSWORD, make_incident, make_member, make_tenant, propose
+from tests.browser import Chromium, screenshots
+from tests.factories import make_incident, make_member, make_tenant, propose
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,52 +24,10 @@ pytestmark = [
     # test database is restored afterwards rather than emptied.
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def screenshots() -> Path:
-    folder = Path(settings.VAR_DIR) / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-class Session:
-    """One user's browser context: its own cookies, and every console error it saw."""
-
-    def __init__(self, browser: Any, base_url: str, username: str) -> None:
-        self.context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto("/login/")
-        self.page.fill("input[name=username]", username)
-        self.page.fill("input[name=password]", PASSWORD)
-        self.page.click("button[type=submit]")
-        # First sign-in: set up the authenticator from the secret shown, as an app would, and continue
-        # past the recovery codes.
-        self.page.wait_for_url("**/account/second-factor/**")
-        secret = self.page.inner_text("#totp-secret")
-        self.page.fill("input[name=code]", f"{totp(base64.b32decode(secret)):06d}")
-        self.page.press("input[name=code]", "Enter")
-        self.page.wait_for_selector("#recovery-codes")
-        self.page.click("text=Continue")
-        self.page.wait_for_url("**/")
-
-    def close(self) -> list[str]:
-        self.context.close()
-        return self.errors
 
 
 def test_admin_sets_the_fallback_approver_authorizes_manager_reads_the_timeline(live_server: Any) -> None:
-    from playwright.sync_api import expect, sync_playwright  # a test extra; the marker skips without it
+    from playwright.sync_api import expect  # a test extra; the marker skips without it
 
     # Every row is written before the browser starts: Playwright's sync API runs an event loop in this
     # thread, where Django refuses database calls.
@@ -85,14 +39,10 @@ def test_admin_sets_the_fallback_approver_authorizes_manager_reads_the_timeline(
     isolate = propose(incident, "isolate_endpoint")
     propose(incident, "block_ip", target="203.0.113.9")
     folder = screenshots()
-    errors: list[str] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-
+    with Chromium(live_server.url) as browser:
         # The customer admin ticks the fallback; the explanation follows the checkbox before saving.
-        session = Session(browser, live_server.url, admin.username)
-        page = session.page
+        page = browser.sign_in(admin.username)
         page.goto("/settings/")
         fallback_text = page.locator('[data-scenario="collaborate-fallback"]')
         expect(fallback_text).to_be_hidden()
@@ -110,11 +60,9 @@ def test_admin_sets_the_fallback_approver_authorizes_manager_reads_the_timeline(
         expect(history).to_contain_text(admin.username)
         expect(history.locator("td").nth(4)).to_have_text("on")
         page.screenshot(path=str(folder / "settings.png"), full_page=True)
-        errors += session.close()
 
         # The approver acknowledges, then authorizes one of the two pending actions in writing.
-        session = Session(browser, live_server.url, approver.username)
-        page = session.page
+        page = browser.sign_in(approver.username)
         page.goto("/approvals/")
         page.get_by_role("button", name="Acknowledge").click()
         expect(page.locator(".messages")).to_contain_text("This is not an authorization")
@@ -125,11 +73,9 @@ def test_admin_sets_the_fallback_approver_authorizes_manager_reads_the_timeline(
         form.locator("textarea[name=statement]").fill("Approved: isolate WS-0142 now.")
         form.get_by_role("button", name="Authorize the ticked actions").click()
         expect(page.locator(".messages")).to_contain_text("You authorized in writing 1 action")
-        errors += session.close()
 
         # The manager reads what happened, and how fast.
-        session = Session(browser, live_server.url, viewer.username)
-        page = session.page
+        page = browser.sign_in(viewer.username)
         page.goto("/incidents/")
         page.get_by_role("link", name=incident.title).first.click()
         expect(page.locator("h1")).to_contain_text(incident.title)
@@ -144,10 +90,8 @@ def test_admin_sets_the_fallback_approver_authorizes_manager_reads_the_timeline(
         page.screenshot(path=str(folder / "timeline.png"), full_page=True)
         page.emulate_media(media="print")
         expect(page.locator("header.top")).to_be_hidden()
-        errors += session.close()
-        browser.close()
 
-    assert errors == []
+    assert browser.errors == []
     tenant.refresh_from_db()
     assert tenant.authorize_on_no_ack is True
     assert SettingsChange.objects.filter(tenant=tenant, field="authorize_on_no_ack", actor=admin).exists()

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from tenants.models import AvailabilityWindow, Role, SettingsChange
-from tests.conftest import CHROMIUM
+from tests.browser import Chromium, screenshots
 from tests.factories import make_member, make_tenant
-from tests.test_browser import CHROMIUM_ARGS, Session, screenshots
 
 pytestmark = [
     pytest.mark.browser,
@@ -19,18 +18,14 @@ pytestmark = [
 
 
 def test_an_admin_limits_a_contacts_hours_and_the_3_am_explanation_changes(live_server: Any) -> None:
-    from playwright.sync_api import expect, sync_playwright  # a test extra; the marker skips without it
+    from playwright.sync_api import expect  # a test extra; the marker skips without it
 
     tenant = make_tenant(phones=2, fallback=True)
     first, second = tenant.contacts.order_by("call_order")
     admin = make_member(tenant, Role.ADMIN)
-    errors: list[str] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        session = Session(browser, live_server.url, admin.username)
-        page = session.page
-
+    with Chromium(live_server.url) as browser:
+        page = browser.sign_in(admin.username)
         page.goto("/settings/")
         night = page.locator('#who-is-phoned [data-when="saturday-night"]')
         expect(night).to_contain_text(f"{first.name}, {second.name}")
@@ -52,9 +47,7 @@ def test_an_admin_limits_a_contacts_hours_and_the_3_am_explanation_changes(live_
         expect(night).to_contain_text(f"Not phoned: {second.name} (outside their hours (Mon 08:00-18:00")
         expect(fallback).to_contain_text(f"after we have phoned {first.name}, the contacts available then")
         page.screenshot(path=str(screenshots() / "settings-availability.png"), full_page=True)
-        errors += session.close()
-        browser.close()
 
-    assert errors == []
+    assert browser.errors == []
     assert AvailabilityWindow.objects.filter(contact=second).count() == 5
     assert SettingsChange.objects.filter(tenant=tenant, field="availability", actor=admin).exists()
