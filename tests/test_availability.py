@@ -73,30 +73,42 @@ def test_a_window_from_midnight_to_midnight_is_the_whole_day() -> None:
     assert not sunday.available(utc(2026, 1, 17, 23, 59), LONDON)
 
 
-def test_when_clocks_go_forward_the_hour_that_never_happens_is_in_no_window() -> None:
-    # Sunday 29 March 2026: at 01:00 GMT London's clocks jump to 02:00 BST.
-    early = hours((SUN, "01:00", "03:00"))
-    assert not early.available(utc(2026, 3, 29, 0, 59), LONDON)  # 00:59 GMT
-    assert early.available(utc(2026, 3, 29, 1, 0), LONDON)  # 02:00 BST
-    assert early.available(utc(2026, 3, 29, 1, 59), LONDON)  # 02:59 BST
-    assert not early.available(utc(2026, 3, 29, 2, 0), LONDON)  # 03:00 BST: one real hour in all
-
-
-def test_when_clocks_go_back_the_hour_that_happens_twice_is_in_the_window_both_times() -> None:
-    # Sunday 25 October 2026: at 02:00 BST London's clocks go back to 01:00 GMT.
-    early = hours((SUN, "01:00", "02:00"))
-    assert not early.available(utc(2026, 10, 24, 23, 59), LONDON)  # 00:59 BST
-    assert early.available(utc(2026, 10, 25, 0, 30), LONDON)  # 01:30 BST
-    assert early.available(utc(2026, 10, 25, 1, 30), LONDON)  # 01:30 GMT
-    assert not early.available(utc(2026, 10, 25, 2, 0), LONDON)  # 02:00 GMT: two real hours in all
-
-
-def test_a_night_window_over_the_spring_change_ends_at_the_wall_clock_hour() -> None:
-    # Saturday 7 March 2026 22:00 EST to Sunday 8 March 06:00 EDT in New York.
-    night = hours((SAT, "22:00", "06:00"))
-    assert night.available(utc(2026, 3, 8, 3, 0), NEW_YORK)  # 22:00 EST
-    assert night.available(utc(2026, 3, 8, 9, 59), NEW_YORK)  # 05:59 EDT
-    assert not night.available(utc(2026, 3, 8, 10, 0), NEW_YORK)  # 06:00 EDT
+@pytest.mark.parametrize(
+    ("window", "zone", "inside", "outside"),
+    [
+        pytest.param(
+            # Sunday 29 March 2026: at 01:00 GMT London's clocks jump to 02:00 BST.
+            (SUN, "01:00", "03:00"),
+            LONDON,
+            [utc(2026, 3, 29, 1, 0), utc(2026, 3, 29, 1, 59)],  # 02:00 and 02:59 BST
+            [utc(2026, 3, 29, 0, 59), utc(2026, 3, 29, 2, 0)],  # 00:59 GMT; 03:00 BST: one real hour in all
+            id="when clocks go forward the hour that never happens is in no window",
+        ),
+        pytest.param(
+            # Sunday 25 October 2026: at 02:00 BST London's clocks go back to 01:00 GMT.
+            (SUN, "01:00", "02:00"),
+            LONDON,
+            [utc(2026, 10, 25, 0, 30), utc(2026, 10, 25, 1, 30)],  # 01:30 BST, then 01:30 GMT
+            [utc(2026, 10, 24, 23, 59), utc(2026, 10, 25, 2, 0)],  # 00:59 BST; 02:00 GMT: two real hours
+            id="when clocks go back the hour that happens twice is in the window both times",
+        ),
+        pytest.param(
+            # Saturday 7 March 2026 22:00 EST to Sunday 8 March 06:00 EDT in New York.
+            (SAT, "22:00", "06:00"),
+            NEW_YORK,
+            [utc(2026, 3, 8, 3, 0), utc(2026, 3, 8, 9, 59)],  # 22:00 EST; 05:59 EDT
+            [utc(2026, 3, 8, 10, 0)],  # 06:00 EDT
+            id="a night window over the spring change ends at the wall clock hour",
+        ),
+    ],
+)
+def test_a_window_keeps_its_wall_clock_hours_across_daylight_saving_changes(
+    window: tuple[int, str, str], zone: str, inside: list[datetime], outside: list[datetime]
+) -> None:
+    for instant in inside:
+        assert hours(window).available(instant, zone), instant
+    for instant in outside:
+        assert not hours(window).available(instant, zone), instant
 
 
 def test_an_absence_wins_over_every_window_and_ends_after_its_last_day() -> None:
