@@ -74,6 +74,14 @@ def contact_change(url_name: str, data: dict[str, str]) -> Check:
     )
 
 
+def simulated_phone(method: str, url_name: str, *args: Any) -> list[Check]:
+    """A page of the simulated phone: absent in production, for MDR staff only in development."""
+    return [
+        Check(method, lambda w: reverse(url_name, args=args), nobody(404)),
+        Check(method, lambda w: reverse(url_name, args=args), nobody(ADMIN_LOGIN), debug=True),
+    ]
+
+
 def settings_data(world: World) -> dict[str, Any]:
     t = world.tenant
     return {
@@ -187,29 +195,13 @@ TABLE: dict[str, list[Check]] = {
             lambda w: {"done": "yes", "note": "Disabled."},
         )
     ],
-    # The simulated phone: absent in production, for MDR staff only in development.
-    "dev/phone/": [
-        Check("get", lambda w: reverse("simulated_phone:page"), nobody(404)),
-        Check("get", lambda w: reverse("simulated_phone:page"), nobody(ADMIN_LOGIN), debug=True),
-    ],
-    "dev/phone/<int:attempt_id>/<slug:button>/": [
-        Check("post", lambda w: reverse("simulated_phone:press", args=[1, "answer-press-1"]), nobody(404)),
-        Check(
-            "post",
-            lambda w: reverse("simulated_phone:press", args=[1, "answer-press-1"]),
-            nobody(ADMIN_LOGIN),
-            debug=True,
-        ),
-    ],
-    "dev/phone/text/<int:text_id>/<slug:reply>/": [
-        Check("post", lambda w: reverse("simulated_phone:text_reply", args=[1, "ack"]), nobody(404)),
-        Check(
-            "post",
-            lambda w: reverse("simulated_phone:text_reply", args=[1, "ack"]),
-            nobody(ADMIN_LOGIN),
-            debug=True,
-        ),
-    ],
+    "dev/phone/": simulated_phone("get", "simulated_phone:page"),
+    "dev/phone/<int:attempt_id>/<slug:button>/": simulated_phone(
+        "post", "simulated_phone:press", 1, "answer-press-1"
+    ),
+    "dev/phone/text/<int:text_id>/<slug:reply>/": simulated_phone(
+        "post", "simulated_phone:text_reply", 1, "ack"
+    ),
     # An emailed link: the signed token is the credential, whoever is signed in; a forged one is refused.
     "l/<str:token>/": [
         Check("get", lambda w: reverse("link", args=["forged.token"]), nobody(400)),
