@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -15,6 +14,7 @@ from incidents import idempotency
 from incidents.models import EventKind, IdempotencyKey, Incident, TimelineEvent
 from tenants.models import Tenant
 from tests.factories import as_user, make_analyst, make_tenant, make_user
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -112,20 +112,13 @@ def test_two_concurrent_posts_with_the_same_key_open_one_incident(
     responses: list[Any] = []
 
     def post() -> None:
-        try:
-            client = APIClient()
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-            responses.append(
-                client.post("/api/v1/incidents/", opening(tenant), format="json", HTTP_IDEMPOTENCY_KEY="race")
-            )
-        finally:
-            connection.close()
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        responses.append(
+            client.post("/api/v1/incidents/", opening(tenant), format="json", HTTP_IDEMPOTENCY_KEY="race")
+        )
 
-    threads = [threading.Thread(target=post) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    at_once(post)
     assert sorted(r.status_code for r in responses) == [201, 201]
     assert responses[0].json()["id"] == responses[1].json()["id"]
     assert [r.headers.get("Idempotent-Replayed") for r in responses].count("true") == 1

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
 from django.utils import timezone
 
 from escalation.acknowledgments.services import acknowledgment_record
@@ -31,6 +30,7 @@ from tests.factories import (
     portal_decision,
     propose,
 )
+from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -212,17 +212,10 @@ def test_two_workers_stepping_the_same_due_series_at_once_remind_each_contact_on
     claimed: list[int] = []
 
     def worker() -> None:
-        try:
-            barrier.wait()
-            claimed.append(reminder_series_step(series.pk))
-        finally:
-            connection.close()
+        barrier.wait()
+        claimed.append(reminder_series_step(series.pk))
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    at_once(worker)
 
     assert sorted(claimed) == [0, 2]
     assert Reminder.objects.filter(series=series).count() == 2
