@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
@@ -25,7 +26,6 @@ from tenants.models import (
     ApiTokenSecondFactor,
     Contact,
     Partner,
-    PartnerMembership,
     Performer,
     ResponseMode,
     Role,
@@ -116,8 +116,8 @@ def make_member(tenant: Tenant, role: str = Role.VIEWER, username: str | None = 
     return user
 
 
-def make_partner_user(partner: Partner, role: str = Role.VIEWER) -> Any:
-    user = make_user()
+def make_partner_user(partner: Partner, role: str = Role.VIEWER, username: str | None = None) -> Any:
+    user = make_user(username)
     partner.memberships.create(user=user, role=role)
     return user
 
@@ -159,8 +159,7 @@ def make_tasks(slug: str) -> dict[str, Any]:
         partner=partner, performers={"disable_user": Performer.CUSTOMER, "block_ip": Performer.PARTNER}
     )
     incident = make_incident(tenant)
-    technician = make_user(f"tech-{slug}")
-    PartnerMembership.objects.create(user=technician, partner=partner, role=Role.APPROVER)
+    technician = make_partner_user(partner, Role.APPROVER, f"tech-{slug}")
     return {
         "tenant": tenant,
         "incident": incident,
@@ -220,12 +219,20 @@ def as_user(user: Any) -> APIClient:
     return client
 
 
+def portal(user: Any, tenant: Tenant | None = None) -> Client:
+    """A page client signed in as the user (second factor passed), acting for the tenant when one is given (as
+    a partner's user chooses the customer it acts for)."""
+    client = Client()
+    login_verified(client, user)
+    if tenant is not None:
+        client.post(reverse("tenants:choose"), {"tenant": tenant.pk})
+    return client
+
+
 def client_for(tenant: Tenant, role: str = Role.VIEWER) -> tuple[Client, Any]:
     """A page client signed in (second factor passed) as a new member of the tenant with the role."""
     user = make_member(tenant, role)
-    client = Client()
-    login_verified(client, user)
-    return client, user
+    return portal(user), user
 
 
 def kinds(incident: Incident) -> list[str]:

@@ -10,14 +10,7 @@ import pytest
 
 from incidents.models import ActionStatus, Channel, EventKind, ResponseAction
 from tenants.models import Performer, Role, SettingsChange
-from tests.factories import (
-    as_user,
-    make_incident,
-    make_member,
-    make_tasks,
-    make_tenant,
-    propose,
-)
+from tests.factories import as_user, make_incident, make_member, make_tasks, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
 

@@ -7,21 +7,13 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.test import Client
 from django.urls import reverse
 
 from escalation.runs.lifecycle import incident_change_status
 from incidents.customer_tasks import task_mark
 from incidents.models import ActionStatus, Channel, EventKind, IncidentStatus, ResponseAction
 from tenants.models import Performer, Role
-from tests.factories import (
-    login_verified,
-    make_analyst,
-    make_member,
-    make_tasks,
-    make_tenant,
-    propose,
-)
+from tests.factories import make_analyst, make_member, make_tasks, make_tenant, portal, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -31,14 +23,6 @@ def tasks() -> dict[str, Any]:
     """A tenant served by a partner: one task for the customer's team, one for the partner."""
     world = make_tasks("msp-tasks")
     return {**world, "viewer": make_member(world["tenant"], Role.VIEWER)}
-
-
-def portal(user: Any, tenant: Any = None) -> Client:
-    client = Client()
-    login_verified(client, user)
-    if tenant is not None:
-        client.post(reverse("tenants:choose"), {"tenant": tenant.pk})
-    return client
 
 
 def status_of(action: ResponseAction) -> str:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from mdrportal.security import CONTENT_SECURITY_POLICY
 from mdrportal.web.login_guard import LOCKED_MESSAGE, MAX_FAILURES
-from tenants.models import LoginThrottle, PartnerMembership, Role, Tenant
+from tenants.models import LoginThrottle, Tenant
 from tenants.services import tenant_update_settings
 from tests.factories import (
     PASSWORD,
@@ -26,6 +26,7 @@ from tests.factories import (
     make_incident,
     make_member,
     make_partner,
+    make_partner_user,
     make_tenant,
     make_user,
 )
@@ -115,8 +116,7 @@ def test_a_partner_user_chooses_the_customer_it_acts_for() -> None:
     partner = make_partner()
     first, second = make_tenant(partner=partner), make_tenant(partner=partner)
     make_tenant()  # not served by the partner
-    user = make_user()
-    PartnerMembership.objects.create(user=user, partner=partner, role=Role.VIEWER)
+    user = make_partner_user(partner)
     client = Client()
     login_verified(client, user)
 

@@ -9,21 +9,20 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.reminders.models import Reminder, ReminderKind, ReminderOutcome, ReminderSeries, SeriesState
 from incidents.models import Channel, EventKind, Incident
-from tenants.models import Partner, PartnerMembership, Performer, Role, Tenant
+from tenants.models import Partner, Performer, Role, Tenant
 from tenants.services import contact_create, tenant_update_settings
 from tests.factories import (
-    login_verified,
     make_incident,
     make_member,
     make_partner,
+    make_partner_user,
     make_tenant,
-    make_user,
+    portal,
     portal_decision,
     propose,
 )
@@ -145,11 +144,8 @@ def test_a_task_marked_done_by_the_partner_shows_on_the_timeline_with_who_and_it
     assert {r.to for r in sent(incident, ReminderKind.PARTNER_TASK)} == {msp_contact.email}
     assert any("delegated to you" in str(m["Subject"]) for m in smtp.to(msp_contact.email))
 
-    technician = make_user("tech@northwind")
-    PartnerMembership.objects.create(user=technician, partner=partner, role=Role.APPROVER)
-    client = Client()
-    login_verified(client, technician)
-    client.post(reverse("tenants:choose"), {"tenant": tenant.pk})
+    technician = make_partner_user(partner, Role.APPROVER, "tech@northwind")
+    client = portal(technician, tenant)
     page = client.get(reverse("incidents:tasks"))
     assert f'id="task-{task.pk}"' in page.content.decode()
     response = client.post(
