@@ -17,16 +17,7 @@ from django.utils.html import escape
 from escalation.links.tokens import LinkPurpose, link_make, link_url
 from escalation.models import Acknowledgment, NotificationRun, RunState, UsedLink
 from escalation.runs.services import notification_start
-from incidents.models import (
-    ActionStatus,
-    Authorization,
-    Basis,
-    Channel,
-    EventKind,
-    Incident,
-    ResponseAction,
-    TimelineEvent,
-)
+from incidents.models import ActionStatus, Authorization, Basis, Channel, EventKind, Incident, ResponseAction
 from incidents.selectors import authorization_text
 from tenants.models import Contact
 from tenants.services import contact_create, contact_update
@@ -76,7 +67,7 @@ def decide(client: Client, path: str, decision: str = "confirm", **fields: str) 
 
 def snapshot(incident: Incident) -> tuple:
     return (
-        TimelineEvent.objects.filter(incident=incident).count(),
+        incident.events.count(),
         Authorization.objects.filter(incident=incident).count(),
         Acknowledgment.objects.filter(incident=incident).count(),
         UsedLink.objects.count(),
