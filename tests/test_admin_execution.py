@@ -17,12 +17,7 @@ from tests.factories import login_verified, make_incident, make_lead, make_tenan
 
 pytestmark = pytest.mark.django_db
 
-WEBHOOK = {
-    "kind": "webhook",
-    "url": "https://hooks.example.com/mdr",
-    "client_id": "",
-    "external_tenant_id": "",
-}
+WEBHOOK = dict(kind="webhook", url="https://hooks.example.com/mdr", client_id="", external_tenant_id="")
 
 
 @pytest.fixture

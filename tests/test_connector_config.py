@@ -13,12 +13,12 @@ from tests.factories import make_tenant
 
 pytestmark = pytest.mark.django_db
 
-SOPHOS = {
-    "kind": "sophos_central",
-    "url": "https://api-eu01.central.sophos.com",
-    "client_id": "client-1",
-    "external_tenant_id": "tenant-uuid",
-}
+SOPHOS = dict(
+    kind="sophos_central",
+    url="https://api-eu01.central.sophos.com",
+    client_id="client-1",
+    external_tenant_id="tenant-uuid",
+)
 
 
 def test_a_tenant_without_a_connector_uses_the_simulated_one() -> None:
