@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from incidents.actions import action_propose
 from incidents.authorizations import authorization_record
 from incidents.connectors.base import ActionRequest
+from incidents.management.commands.seed_demo import tenant_seed
 from incidents.models import Authorization, Channel, Incident, ResponseAction, Severity
 from incidents.selectors import action_type_by_code, authorization_text
 from incidents.services import incident_open
@@ -32,13 +33,7 @@ from tenants.models import (
     Tenant,
     Tier,
 )
-from tenants.services import (
-    contact_create,
-    membership_set,
-    performer_set,
-    tenant_create,
-    tenant_update_settings,
-)
+from tenants.services import membership_set
 
 _numbers = itertools.count(1)
 PASSWORD = "correct-horse-battery"
@@ -85,27 +80,21 @@ def make_tenant(
     slug: str | None = None,
 ) -> Tenant:
     n = next(_numbers)
-    tenant = tenant_create(
-        name=f"Tenant {n}",
-        slug=slug or f"tenant-{n}",
-        tier=tier,
-        response_mode=mode,
+    tenant = tenant_seed(
+        {"name": f"Tenant {n}", "slug": slug or f"tenant-{n}", "tier": tier, "response_mode": mode},
         partner=partner,
-        by=None,
+        contacts=[
+            {
+                "name": f"Contact {n}.{i + 1}",
+                "email": f"c{i + 1}@t{n}.example",
+                "phone": f"+1202555{100 + i:04d}",
+                "can_authorize": True,
+            }
+            for i in range(phones)
+        ],
+        performers=performers or {},
+        fallback=fallback,
     )
-    for i in range(phones):
-        contact_create(
-            tenant=tenant,
-            by=None,
-            name=f"Contact {n}.{i + 1}",
-            email=f"c{i + 1}@t{n}.example",
-            phone=f"+1202555{100 + i:04d}",
-            can_authorize=True,
-        )
-    for code, performer in (performers or {}).items():
-        performer_set(tenant=tenant, by=None, action_code=code, performer=performer)
-    if fallback:
-        tenant_update_settings(tenant=tenant, by=None, authorize_on_no_ack=True)
     tenant.refresh_from_db()
     return tenant
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -37,6 +38,27 @@ PERFORMERS = {
 }
 CONTACTS = [("IT manager", True), ("CISO", True), ("Office manager", False)]
 DEFAULT_PASSWORD = "mdr-demo-2026"
+
+
+def tenant_seed(
+    fields: dict[str, Any],
+    *,
+    partner: Partner | None,
+    contacts: Iterable[dict[str, Any]],
+    performers: dict[str, str],
+    fallback: bool,
+) -> Tenant:
+    """A tenant set up as its admin would, each write through its service: the tenant (`fields` as
+    tenant_create takes them), its contacts in call order, who performs which action type, then the fallback
+    checkbox (it needs a contact with a phone number)."""
+    tenant = tenant_create(partner=partner, by=None, **fields)
+    for contact in contacts:
+        contact_create(tenant=tenant, by=None, **contact)
+    for code, performer in performers.items():
+        performer_set(tenant=tenant, by=None, action_code=code, performer=performer)
+    if fallback:
+        tenant_update_settings(tenant=tenant, by=None, authorize_on_no_ack=True)
+    return tenant
 
 
 class Command(BaseCommand):
@@ -102,30 +124,23 @@ class Command(BaseCommand):
     def _tenant(
         self, number: int, slug: str, name: str, tier: str, mode: str, fallback: bool, partner: Partner | None
     ) -> Tenant:
-        tenant = tenant_create(
-            name=name,
-            slug=slug,
-            tier=tier,
-            response_mode=mode,
-            timezone="Europe/London",
-            partner=partner,
-            by=None,
-        )
         domain = slug.split("-")[0] + ".example"
-        for position, (title, can_authorize) in enumerate(CONTACTS):
-            contact_create(
-                tenant=tenant,
-                by=None,
-                name=f"{name} {title}",
-                email=f"{title.split()[0].lower()}@{domain}",
-                phone=f"+120255501{number * 3 + position:02d}",
-                can_authorize=can_authorize,
-            )
-        for code, performer in PERFORMERS.get(slug, {}).items():
-            performer_set(tenant=tenant, by=None, action_code=code, performer=performer)
-        if fallback:
-            tenant_update_settings(tenant=tenant, by=None, authorize_on_no_ack=True)
-        return tenant
+        contacts = [
+            {
+                "name": f"{name} {title}",
+                "email": f"{title.split()[0].lower()}@{domain}",
+                "phone": f"+120255501{number * 3 + position:02d}",
+                "can_authorize": can_authorize,
+            }
+            for position, (title, can_authorize) in enumerate(CONTACTS)
+        ]
+        return tenant_seed(
+            {"name": name, "slug": slug, "tier": tier, "response_mode": mode, "timezone": "Europe/London"},
+            partner=partner,
+            contacts=contacts,
+            performers=PERFORMERS.get(slug, {}),
+            fallback=fallback,
+        )
 
     def _incident(self, tenant: Tenant, analyst: Any) -> None:
         incident = incident_open(
