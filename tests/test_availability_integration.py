@@ -23,7 +23,7 @@ from tests.test_fallback_integration import RING_TIMEOUT, placed_call, story
 from tests.worker import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-phone = test_fallback_integration.phone  # a worker per test, and the signed Twilio webhooks
+worker_settings = test_fallback_integration.worker_settings  # the fallback suite's worker, for `phone`
 
 
 def away_now(contact: Contact, note: str = "Holiday") -> None:
