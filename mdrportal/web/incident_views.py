@@ -26,6 +26,7 @@ from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import Acknowledgment
 from incidents.authorizations import authorization_record
 from incidents.customer_tasks import open_tasks
+from incidents.milestones import milestones, timeline_actions
 from incidents.models import (
     ActionStatus,
     Authorization,
@@ -42,7 +43,6 @@ from incidents.selectors import (
     awaiting_authorization,
     incidents_for_user,
 )
-from incidents.timeline import milestones, timeline_actions
 from incidents.timeline_reads import milestone_events, timeline_chart, timeline_page
 from incidents.waiting import tenant_waiting_since
 from mdrportal.core.client_address import client_address
