@@ -49,6 +49,7 @@ from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import CustomerIncidentPages, keyset_page
 from mdrportal.web import access
 from mdrportal.web.access import portal_page, tenant_page
+from mdrportal.web.refusals import message_refusal
 from mdrportal.web.second_factor import step_up_redirect
 from tenants.models import Role
 from tenants.rules import DECIDES
@@ -171,8 +172,7 @@ def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         acknowledgment_record(incident=incident, channel=Channel.PORTAL, user=request.user)
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        message_refusal(request, error)
     else:
         messages.success(
             request,
