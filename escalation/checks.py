@@ -16,39 +16,34 @@ SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 def check_sms_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     sender = settings.TWILIO_MESSAGING_FROM
     service = settings.TWILIO_MESSAGING_SERVICE_SID
-    errors = []
-    if sender and service:
-        errors.append(
-            Error(
-                "TWILIO_MESSAGING_FROM and TWILIO_MESSAGING_SERVICE_SID are both set: texts would go from the "
-                "messaging service, not the number.",
-                hint="Set only one of them.",
-                id="escalation.E001",
-            )
-        )
-    if (sender or service) and not (settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN):
-        errors.append(
-            Error(
-                "A Twilio messaging sender is set without TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN: texts "
-                "would only be simulated.",
-                hint="Set the account's credentials, or unset the sender.",
-                id="escalation.E002",
-            )
-        )
-    if sender and not E164.fullmatch(sender):
-        errors.append(
-            Error(
-                f"TWILIO_MESSAGING_FROM={sender!r} is not a number in E.164.",
-                hint="For example +12025550100.",
-                id="escalation.E003",
-            )
-        )
-    if service and not SERVICE_SID.fullmatch(service):
-        errors.append(
-            Error(
-                f"TWILIO_MESSAGING_SERVICE_SID={service!r} is not a messaging service sid.",
-                hint="It starts with MG and 32 hexadecimal digits.",
-                id="escalation.E004",
-            )
-        )
-    return errors
+    credentials = settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN
+    # (what is wrong, the message, the hint, the check's id)
+    problems = [
+        (
+            sender and service,
+            "TWILIO_MESSAGING_FROM and TWILIO_MESSAGING_SERVICE_SID are both set: texts would go from the "
+            "messaging service, not the number.",
+            "Set only one of them.",
+            "escalation.E001",
+        ),
+        (
+            (sender or service) and not credentials,
+            "A Twilio messaging sender is set without TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN: texts "
+            "would only be simulated.",
+            "Set the account's credentials, or unset the sender.",
+            "escalation.E002",
+        ),
+        (
+            sender and not E164.fullmatch(sender),
+            f"TWILIO_MESSAGING_FROM={sender!r} is not a number in E.164.",
+            "For example +12025550100.",
+            "escalation.E003",
+        ),
+        (
+            service and not SERVICE_SID.fullmatch(service),
+            f"TWILIO_MESSAGING_SERVICE_SID={service!r} is not a messaging service sid.",
+            "It starts with MG and 32 hexadecimal digits.",
+            "escalation.E004",
+        ),
+    ]
+    return [Error(message, hint=hint, id=check) for wrong, message, hint, check in problems if wrong]

@@ -14,6 +14,7 @@ from escalation.nudges import nudge_customer, nudge_dispatch, nudge_run
 from escalation.selectors import calls_waiting, incidents_to_tell
 from escalation.sms.send import nudge_text, texts_fail_interrupted, texts_unsent
 from incidents.models import ACTIVE_INCIDENT_STATUSES
+from mdrportal.core.nudges import due_locked
 
 
 def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
@@ -55,12 +56,7 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
 @transaction.atomic
 def _runs_due(batch: int) -> list[int]:
     """Nudge the runs whose step is due, skipping those a step holds now (it moves next_step_at on)."""
-    due = list(
-        NotificationRun.objects.select_for_update(skip_locked=True)
-        .filter(state=RunState.ACTIVE, next_step_at__lte=timezone.now())
-        .order_by("next_step_at")
-        .values_list("pk", flat=True)[:batch]
-    )
+    due = due_locked(NotificationRun.objects.filter(state=RunState.ACTIVE), due="next_step_at", batch=batch)
     for run_id in due:
         nudge_run(run_id)  # sent when this transaction commits; duplicates are dropped by the step
     return due

@@ -58,6 +58,19 @@ def action_cancel_locked(action: ResponseAction, *, by: User, channel: str, why:
     action.save(update_fields=["next_attempt_at"])
 
 
+def action_lock(action: ResponseAction) -> ResponseAction:
+    """Lock the action's incident, then the action (the order every incident-wide write takes); the action
+    comes back with its type and the locked incident."""
+    incident = incident_lock(action.incident_id)
+    locked = (
+        ResponseAction.objects.select_for_update(of=("self",))
+        .select_related("action_type")
+        .get(pk=action.pk, incident=incident)
+    )
+    locked.incident = incident
+    return locked
+
+
 @transaction.atomic
 def action_cancel(
     *, action: ResponseAction, by: User, reason: str, channel: str = Channel.ADMIN
@@ -65,13 +78,7 @@ def action_cancel(
     """An analyst cancels one action that waits for authorization, is held, recommended or queued."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the action is canceled."})
-    locked_incident = incident_lock(action.incident_id)
-    locked = (
-        ResponseAction.objects.select_for_update(of=("self",))
-        .select_related("action_type")
-        .get(pk=action.pk, incident=locked_incident)
-    )
-    locked.incident = locked_incident
+    locked = action_lock(action)
     if ActionStatus.CANCELED not in ACTION_TRANSITIONS[locked.status]:
         raise TransitionError(
             f"{locked} is {locked.get_status_display().lower()}: only an action that waits or is queued can "

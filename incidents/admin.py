@@ -1,4 +1,5 @@
-"""Analysts' admin: incidents with their actions and timeline; every write goes through a service."""
+"""Analysts' admin: incidents with their actions and timeline (the response actions' own admin is in
+incidents.admin_actions); every write goes through a service."""
 
 from __future__ import annotations
 
@@ -11,18 +12,17 @@ from django.db.models import F, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
-from incidents.actions import action_cancel, action_propose, action_propose_revert
+from incidents.actions import action_propose
+from incidents.admin_actions import action_form_page
 from incidents.admin_tasks import open_task_counts, open_tasks_link
 from incidents.authorizations import authorization_record
-from incidents.forms import CancelActionForm, IncidentForm, ProposeActionForm, RecordAuthorizationForm
+from incidents.forms import IncidentForm, ProposeActionForm, RecordAuthorizationForm
 from incidents.models import (
-    ActionAttempt,
     ActionType,
     Authorization,
     Channel,
@@ -36,22 +36,6 @@ from incidents.services import incident_clear_attention, incident_open, incident
 from incidents.waiting import with_waiting_since
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 from tenants.models import ResponseMode
-
-
-def action_form_page(
-    site: admin.AdminSite, request: HttpRequest, incident: Incident, form: Any, title: str, **extra: Any
-) -> TemplateResponse:
-    """An analyst's form about one incident (propose, authorize, cancel), with the mode in force."""
-    context = {
-        **site.each_context(request),
-        "opts": Incident._meta,
-        "incident": incident,
-        "mode_in_force": PolicySnapshot.read(incident).mode_label,
-        "form": form,
-        "title": title,
-        **extra,
-    }
-    return TemplateResponse(request, "admin/incidents/incident/action_form.html", context)
 
 
 class ResponseModeFilter(admin.SimpleListFilter):
@@ -311,79 +295,6 @@ class ActionTypeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: ActionType | None = None) -> bool:
         return False
-
-
-class ActionAttemptInline(ReadOnlyInline):
-    model = ActionAttempt
-    fields = ["number", "connector", "started_at", "finished_at", "outcome", "message"]
-    readonly_fields = fields
-    ordering = ["number"]
-
-
-@admin.register(ResponseAction)
-class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "incident", "action_type", "target", "status", "performer", "basis", "updated_at"]
-    list_filter = ["status", "performer", "basis", "action_type__category"]
-    list_select_related = ["incident", "action_type"]
-    search_fields = ["target", "incident__title"]
-    inlines = [ActionAttemptInline]
-    actions = ["propose_revert", "cancel_action"]
-
-    @admin.action(
-        description="Propose the revert (release, re-enable, unblock, restore)", permissions=["propose"]
-    )
-    def propose_revert(self, request: HttpRequest, queryset: QuerySet[ResponseAction]) -> None:
-        for action in queryset.select_related("action_type__revert", "incident"):
-            try:
-                revert = action_propose_revert(action=action, by=request.user)
-            except ValidationError as error:
-                self.message_user(request, f"#{action.pk}: {' '.join(error.messages)}", messages.WARNING)
-            else:
-                self.message_user(
-                    request, f"#{action.pk}: proposed {revert} (#{revert.pk}): {revert.decision_reason}"
-                )
-
-    @admin.action(description="Cancel a waiting or queued action (with a reason)", permissions=["cancel"])
-    def cancel_action(self, request: HttpRequest, queryset: QuerySet[ResponseAction]) -> HttpResponse | None:
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one action.", messages.WARNING)
-            return None
-        return HttpResponseRedirect(
-            reverse("admin:incidents_responseaction_cancel", args=[queryset.get().pk])
-        )
-
-    def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not self.has_cancel_permission(request):
-            raise PermissionDenied
-        action = get_object_or_404(
-            ResponseAction.objects.select_related("incident__tenant", "action_type"), pk=pk
-        )
-        form = CancelActionForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                action_cancel(action=action, by=request.user, reason=form.cleaned_data["reason"])
-            except ValidationError as error:
-                form.add_error(None, error)
-            else:
-                self.message_user(request, f"{action} was canceled.")
-                return HttpResponseRedirect(
-                    reverse("admin:incidents_incident_change", args=[action.incident_id])
-                )
-        title = f"Cancel {action} (#{action.pk}, {action.get_status_display().lower()})"
-        return action_form_page(self.admin_site, request, action.incident, form, title)
-
-    def get_urls(self) -> list[Any]:
-        wrap = self.admin_site.admin_view
-        return [
-            path("<int:pk>/cancel/", wrap(self.cancel_view), name="incidents_responseaction_cancel"),
-            *super().get_urls(),
-        ]
-
-    def has_propose_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("incidents.add_responseaction")
-
-    def has_cancel_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("incidents.change_responseaction")
 
 
 @admin.register(Authorization)

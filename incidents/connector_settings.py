@@ -105,61 +105,38 @@ def connector_configure(
     problem = connector_url_problem(kind=kind, url=url)
     if problem:
         raise ValidationError({"url": problem})
-    return _connector_save(
-        tenant=tenant,
-        by=by,
-        kind=kind,
-        url=url,
-        client_id=client_id,
-        external_tenant_id=external_tenant_id,
-        secret=secret,
-        options=options,
-    )
-
-
-@transaction.atomic
-def _connector_save(
-    *,
-    tenant: Tenant,
-    by: User,
-    kind: str,
-    url: str,
-    client_id: str,
-    external_tenant_id: str,
-    secret: str | None,
-    options: dict[str, Any] | None,
-) -> ConnectorConfig:
-    config = ConnectorConfig.objects.select_for_update().filter(tenant=tenant).first()
-    before = _connector_public(config)
-    config = config or ConnectorConfig(tenant=tenant)
-    secret_changed = secret is not None and secret != config.secret
-    config.kind, config.url, config.client_id = kind, url, client_id.strip()
-    config.external_tenant_id, config.options = external_tenant_id.strip(), options or {}
-    if secret is not None:
-        config.secret = secret
-    missing = connector_missing_fields(
-        kind=kind,
-        url=config.url,
-        client_id=config.client_id,
-        external_tenant_id=config.external_tenant_id,
-        has_secret=bool(config.secret),
-    )
-    if missing:
-        raise ValidationError(missing)
-    config.full_clean()
-    config.save()
-    after = _connector_public(config)
-    if before != after or secret_changed:
-        settings_audit(
-            tenant=tenant,
-            by=by,
-            field="connector",
-            before=_audited(before),
-            after={
-                **_audited(after, before=before),
-                "secret": "changed" if secret_changed else after["secret"],
-            },
+    with transaction.atomic():
+        config = ConnectorConfig.objects.select_for_update().filter(tenant=tenant).first()
+        before = _connector_public(config)
+        config = config or ConnectorConfig(tenant=tenant)
+        secret_changed = secret is not None and secret != config.secret
+        config.kind, config.url, config.client_id = kind, url, client_id.strip()
+        config.external_tenant_id, config.options = external_tenant_id.strip(), options or {}
+        if secret is not None:
+            config.secret = secret
+        missing = connector_missing_fields(
+            kind=kind,
+            url=config.url,
+            client_id=config.client_id,
+            external_tenant_id=config.external_tenant_id,
+            has_secret=bool(config.secret),
         )
+        if missing:
+            raise ValidationError(missing)
+        config.full_clean()
+        config.save()
+        after = _connector_public(config)
+        if before != after or secret_changed:
+            settings_audit(
+                tenant=tenant,
+                by=by,
+                field="connector",
+                before=_audited(before),
+                after={
+                    **_audited(after, before=before),
+                    "secret": "changed" if secret_changed else after["secret"],
+                },
+            )
     return config
 
 

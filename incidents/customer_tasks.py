@@ -10,8 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
-from incidents.actions import action_move
-from incidents.events import incident_lock, incident_must_be_active
+from incidents.actions import action_lock, action_move
+from incidents.events import incident_must_be_active
 from incidents.models import ActionStatus, Channel, EventKind, ResponseAction
 from tenants.models import Membership, PartnerMembership, Performer, Tenant
 from tenants.rules import may_decide
@@ -90,19 +90,13 @@ def task_mark(
         raise ValidationError({"note": f"Keep the note under {NOTE_MAX_LENGTH} characters."})
     if not done and not note:
         raise ValidationError({"note": "Say why it was not done."})
-    incident = incident_lock(task.incident_id)
-    locked = (
-        ResponseAction.objects.select_for_update(of=("self",))
-        .select_related("action_type")
-        .get(pk=task.pk, incident=incident)
-    )
-    locked.incident = incident
+    locked = action_lock(task)
     if not may_mark_task(by, locked):
         side = "partner's" if locked.performer == Performer.PARTNER else "customer's"
         raise PermissionDenied(f"Only the {side} admins and approvers mark this task.")
     if locked.performer not in TASK_PERFORMERS or locked.status not in TASK_STATUSES:
         raise ValidationError({"status": f"{locked} is not a task for the customer or its partner."})
-    incident_must_be_active(incident, what="marking its tasks")
+    incident_must_be_active(locked.incident, what="marking its tasks")
     status = ActionStatus.DONE if done else ActionStatus.NOT_DONE
     if status == locked.status:
         raise ValidationError(

@@ -1,4 +1,5 @@
-"""Incidents, the action catalog, response actions, written authorizations and the timeline."""
+"""Incidents, the action catalog, response actions, written authorizations and the timeline (the states of
+incidents and actions, with their transitions, are in incidents.statuses)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.connector_models import ConnectorConfig, ConnectorKind  # noqa: F401 - the app's models, kept apart
+from incidents.statuses import (  # noqa: F401 - the states and their transitions, kept apart
+    ACTION_TRANSITIONS,
+    ACTIVE_INCIDENT_STATUSES,
+    INCIDENT_TRANSITIONS,
+    UNDECIDED_STATUSES,
+    ActionStatus,
+    IncidentStatus,
+)
 from mdrportal.core.append_only import AppendOnlyModel
 from tenants.models import Contact, Performer, Tenant
 
@@ -26,98 +35,6 @@ class Severity(models.TextChoices):
 
 
 SEVERITY_RANK = {s: rank for rank, s in enumerate(Severity.values)}
-
-
-class IncidentStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    CONTAINED = "contained", "Contained"
-    RESOLVED = "resolved", "Resolved"
-    CLOSED = "closed", "Closed"
-
-
-INCIDENT_TRANSITIONS: dict[str, frozenset[str]] = {
-    IncidentStatus.OPEN: frozenset(
-        {IncidentStatus.CONTAINED, IncidentStatus.RESOLVED, IncidentStatus.CLOSED}
-    ),
-    IncidentStatus.CONTAINED: frozenset(
-        {IncidentStatus.OPEN, IncidentStatus.RESOLVED, IncidentStatus.CLOSED}
-    ),
-    IncidentStatus.RESOLVED: frozenset({IncidentStatus.OPEN, IncidentStatus.CLOSED}),
-    IncidentStatus.CLOSED: frozenset({IncidentStatus.OPEN}),
-}
-# Only an active incident notifies, waits, falls back or executes (DESIGN rule 11).
-ACTIVE_INCIDENT_STATUSES = frozenset({IncidentStatus.OPEN, IncidentStatus.CONTAINED})
-
-
-class ActionStatus(models.TextChoices):
-    AWAITING_AUTHORIZATION = "awaiting_authorization", "Awaiting written authorization"
-    RECOMMENDED = "recommended", "Recommended to the customer or partner"
-    HELD = "held", "Held: the gate could not decide"
-    QUEUED = "queued", "Queued for execution"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-    DECLINED = "declined", "Declined by the customer"
-    CANCELED = "canceled", "Canceled"
-    REVERTED = "reverted", "Reverted"
-    # A recommendation is the customer's (or its partner's) task: they say whether they did it.
-    DONE = "done", "Done by the customer or partner"
-    NOT_DONE = "not_done", "Not done by the customer or partner"
-
-
-# The one place that says which status may follow which.
-ACTION_TRANSITIONS: dict[str, frozenset[str]] = {
-    ActionStatus.AWAITING_AUTHORIZATION: frozenset(
-        {
-            ActionStatus.QUEUED,
-            ActionStatus.DECLINED,
-            ActionStatus.RECOMMENDED,
-            ActionStatus.HELD,
-            ActionStatus.CANCELED,
-        }
-    ),
-    ActionStatus.RECOMMENDED: frozenset(
-        {
-            ActionStatus.AWAITING_AUTHORIZATION,
-            ActionStatus.QUEUED,
-            ActionStatus.HELD,
-            ActionStatus.CANCELED,
-            ActionStatus.DONE,
-            ActionStatus.NOT_DONE,
-        }
-    ),
-    ActionStatus.HELD: frozenset(
-        {
-            ActionStatus.AWAITING_AUTHORIZATION,
-            ActionStatus.RECOMMENDED,
-            ActionStatus.QUEUED,
-            ActionStatus.CANCELED,
-        }
-    ),
-    ActionStatus.QUEUED: frozenset(
-        {
-            ActionStatus.RUNNING,
-            ActionStatus.AWAITING_AUTHORIZATION,
-            ActionStatus.RECOMMENDED,
-            ActionStatus.HELD,
-            ActionStatus.CANCELED,
-        }
-    ),
-    ActionStatus.RUNNING: frozenset({ActionStatus.SUCCEEDED, ActionStatus.FAILED, ActionStatus.QUEUED}),
-    ActionStatus.SUCCEEDED: frozenset({ActionStatus.REVERTED}),
-    ActionStatus.FAILED: frozenset(),
-    ActionStatus.DECLINED: frozenset(),
-    ActionStatus.CANCELED: frozenset(),
-    ActionStatus.REVERTED: frozenset(),
-    # Not done yet may still be done later; done is the end.
-    ActionStatus.NOT_DONE: frozenset({ActionStatus.DONE, ActionStatus.CANCELED}),
-    ActionStatus.DONE: frozenset(),
-}
-
-# Statuses in which the gate's decision may still change the action's course.
-UNDECIDED_STATUSES = frozenset(
-    {ActionStatus.AWAITING_AUTHORIZATION, ActionStatus.RECOMMENDED, ActionStatus.HELD}
-)
 
 
 class Basis(models.TextChoices):

@@ -1,11 +1,9 @@
-"""What a manager reads on an incident's timeline page: the durations that matter and a drawn timeline.
-
-Pure functions over rows fetched once (incidents.timeline_reads fetches them: the first event of each
-milestone, each event's time and kind as a point), so the page's query count does not depend on how many
-events there are. The chart is SVG geometry computed on the server; the template only writes it out (no
-script, no inline style: the CSP forbids both). It summarizes: the events of a lane that fall in one of
-COLUMNS columns are one dot saying how many they are and of which kinds, so an incident with thousands of
-call attempts draws at most COLUMNS dots a lane.
+"""The drawn timeline on an incident's timeline page: SVG geometry computed on the server from rows fetched
+once (incidents.timeline_reads counts each event's time and kind as a point), so the page's query count does
+not depend on how many events there are. The template only writes it out (no script, no inline style: the
+CSP forbids both). It summarizes: the events of a lane that fall in one of COLUMNS columns are one dot saying
+how many they are and of which kinds, so an incident with thousands of call attempts draws at most COLUMNS
+dots a lane. Its flags are the milestones (incidents.milestones).
 """
 
 from __future__ import annotations
@@ -16,26 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from incidents.models import ActionType, Category, EventKind, Incident, ResponseAction, TimelineEvent
-from incidents.policy import PolicySnapshot
-
-
-@dataclass(frozen=True)
-class Milestone:
-    """One point the customer and MDR Ops measure themselves by, counted from detection."""
-
-    key: str
-    label: str
-    event: TimelineEvent | None
-    since_detection: timedelta | None
-    note: str = ""
-
-    @property
-    def duration(self) -> str:
-        return format_duration(self.since_detection) if self.since_detection is not None else ""
+from incidents.milestones import Milestone, format_duration
+from incidents.models import EventKind, Incident
 
 
 @dataclass(frozen=True)
@@ -164,11 +146,6 @@ class Chart:
         return self.axis_y + 18
 
 
-NOTIFIED = frozenset({EventKind.NOTIFICATION_SENT, EventKind.CALL_ATTEMPT})
-DECIDED = frozenset(
-    {EventKind.AUTHORIZATION_GIVEN, EventKind.AUTHORIZATION_DECLINED, EventKind.FALLBACK_TAKEN}
-)
-
 LANES: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "Incident",
@@ -228,80 +205,6 @@ BIG = frozenset(
         EventKind.ACTION_SUCCEEDED,
     }
 )
-
-
-def format_duration(delta: timedelta) -> str:
-    seconds = max(0, int(delta.total_seconds()))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {seconds:02d} s"
-    return f"{seconds} s"
-
-
-def _first(events: Sequence[TimelineEvent], kinds: frozenset[str]) -> TimelineEvent | None:
-    return next((e for e in events if e.kind in kinds), None)
-
-
-def timeline_actions(incident: Incident) -> QuerySet[ResponseAction]:
-    """The incident's actions with their types, each saying whether its type undoes another one."""
-    undo = ActionType.objects.filter(revert=OuterRef("action_type"))
-    return incident.actions.select_related("action_type").annotate(undoes=Exists(undo))
-
-
-def containing_actions(actions: Sequence[ResponseAction]) -> set[int]:
-    """The actions whose success is containment."""
-    # Releasing from isolation or unblocking is in the containment category, but it undoes containment.
-    return {
-        a.pk
-        for a in actions
-        if a.action_type.category == Category.CONTAINMENT
-        and a.reverts_id is None
-        and not getattr(a, "undoes", False)
-    }
-
-
-def _containment_succeeded(
-    events: Sequence[TimelineEvent], actions: Sequence[ResponseAction]
-) -> TimelineEvent | None:
-    containing = containing_actions(actions)
-    return next(
-        (e for e in events if e.kind == EventKind.ACTION_SUCCEEDED and e.data.get("action") in containing),
-        None,
-    )
-
-
-def milestones(
-    incident: Incident, events: Sequence[TimelineEvent], actions: Sequence[ResponseAction]
-) -> list[Milestone]:
-    """Detection is when the incident was opened; each later milestone is its first event, if any."""
-    detected = _first(events, frozenset({EventKind.INCIDENT_OPENED}))
-    start = incident.opened_at
-
-    def since(event: TimelineEvent | None) -> timedelta | None:
-        return event.at - start if event is not None else None
-
-    notified = _first(events, NOTIFIED)
-    acknowledged = _first(events, frozenset({EventKind.ACKNOWLEDGED}))
-    decided = _first(events, DECIDED)
-    contained = _containment_succeeded(events, actions)
-    decision_note = ""
-    if decided is None and PolicySnapshot.read(incident).authorize_mode:
-        decision_note = "Not needed: the customer was in Authorize mode when the incident opened."
-    elif decided is not None:
-        decision_note = decided.get_kind_display()
-    return [
-        Milestone("detection", "Detection", detected, timedelta(0)),
-        Milestone("notified", "First notification", notified, since(notified)),
-        Milestone("acknowledged", "Acknowledgment", acknowledged, since(acknowledged)),
-        Milestone("decided", "Authorization or fallback", decided, since(decided), decision_note),
-        Milestone("contained", "Containment", contained, since(contained)),
-    ]
 
 
 def _lane_of(kind: str) -> int:

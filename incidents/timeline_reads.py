@@ -27,21 +27,10 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Floor, Least
 
+from incidents.milestones import DECIDED, NOTIFIED, Milestone, containing_actions
 from incidents.models import EventKind, Incident, ResponseAction, TimelineEvent
 from incidents.selectors import incident_timeline
-from incidents.timeline import (
-    COLUMNS,
-    DECIDED,
-    NOTIFIED,
-    Chart,
-    KindInColumn,
-    Milestone,
-    chart,
-    chart_columns,
-    chart_span,
-    column_of,
-    containing_actions,
-)
+from incidents.timeline import COLUMNS, Chart, KindInColumn, chart, chart_columns, chart_span, column_of
 
 
 def timeline_page(incident: Incident, number: str | None, per_page: int) -> Page:

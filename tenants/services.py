@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -110,12 +111,17 @@ def tenant_create(
     return tenant
 
 
+def _only(changes: Mapping[str, Any], known: Iterable[str], what: str) -> None:
+    """A caller's mistake, not the user's: a change to a field the service does not change."""
+    unknown = set(changes) - set(known)
+    if unknown:
+        raise TypeError(f"not {what}: {', '.join(sorted(unknown))}")
+
+
 @transaction.atomic
 def tenant_update_settings(*, tenant: Tenant, by: User, **changes: Any) -> Tenant:
     """Change response settings; refuses the fallback checkbox while no active contact has a phone."""
-    unknown = set(changes) - set(TENANT_SETTINGS)
-    if unknown:
-        raise TypeError(f"not tenant settings: {', '.join(sorted(unknown))}")
+    _only(changes, TENANT_SETTINGS, "tenant settings")
     locked = _lock(tenant)
     changed = [(f, getattr(locked, f), v) for f, v in changes.items() if getattr(locked, f) != v]
     for field, _before, after in changed:
@@ -199,9 +205,7 @@ def contact_create(
 @transaction.atomic
 def contact_update(*, contact: Contact, by: User, **changes: Any) -> Contact:
     """Change a contact; refuses to leave the fallback without an active contact with a phone."""
-    unknown = set(changes) - set(CONTACT_FIELDS)
-    if unknown:
-        raise TypeError(f"not contact fields: {', '.join(sorted(unknown))}")
+    _only(changes, CONTACT_FIELDS, "contact fields")
     tenant = _lock(contact.tenant) if contact.tenant_id else None
     locked = Contact.objects.select_for_update().get(pk=contact.pk)
     before = _contact_snapshot(locked)

@@ -303,30 +303,37 @@ def _record(
         # Only the sweeper moves a "sending" row, after SENDING_TIMEOUT: it already told the timeline.
         log.warning("email %s was no longer sending when its %s outcome came", email.pk, outcome)
         return
-    incident, contact = email.run.incident, email.contact
-    data: dict[str, object] = {
-        "email": email.pk,
-        "run": email.run_id,
-        "kind": email.kind,
-        "contact": contact.pk,
-        "to": email.to,
-        "subject": subject,
-        "outcome": outcome,
-    }
+    contact = email.contact
     if outcome == EmailOutcome.SENT:
         assert composed is not None
-        data["links"] = {"ack": composed.ack, "authorize": composed.authorize_scope}
+        links = {"ack": composed.ack, "authorize": composed.authorize_scope}
         summary = f"Email sent to {contact.name} <{email.to}>: {subject}"
+        _tell_timeline(email, summary, outcome, subject, links=links)
     else:
-        data["error"] = error
         summary = f"Email to {contact.name} <{email.to}> could not be sent: {error}"
+        _tell_timeline(email, summary, outcome, subject, error=error)
+
+
+def _tell_timeline(
+    email: EmailNotification, summary: str, outcome: str, subject: str, **more: object
+) -> None:
+    """The email's outcome on its incident's timeline, with the email's particulars."""
     timeline_record(
-        incident=incident,
+        incident=email.run.incident,
         kind=EventKind.NOTIFICATION_SENT,
         summary=summary,
         label=SENDER_LABEL,
         channel=Channel.SYSTEM,
-        data=data,
+        data={
+            "email": email.pk,
+            "run": email.run_id,
+            "kind": email.kind,
+            "contact": email.contact_id,
+            "to": email.to,
+            "subject": subject,
+            "outcome": outcome,
+            **more,
+        },
     )
 
 
@@ -350,22 +357,9 @@ def emails_fail_interrupted(*, older_than: timedelta = SENDING_TIMEOUT) -> int:
             if changed != 1:
                 continue
             failed += 1
-            timeline_record(
-                incident=email.run.incident,
-                kind=EventKind.NOTIFICATION_SENT,
-                summary=f"Email to {email.contact.name} <{email.to}> was interrupted while being sent: "
-                "it may or may not have been delivered, and is not sent again.",
-                label=SENDER_LABEL,
-                channel=Channel.SYSTEM,
-                data={
-                    "email": email.pk,
-                    "run": email.run_id,
-                    "kind": email.kind,
-                    "contact": email.contact_id,
-                    "to": email.to,
-                    "subject": email.subject,
-                    "outcome": EmailOutcome.FAILED,
-                    "error": INTERRUPTED,
-                },
+            summary = (
+                f"Email to {email.contact.name} <{email.to}> was interrupted while being sent: it may or may "
+                "not have been delivered, and is not sent again."
             )
+            _tell_timeline(email, summary, EmailOutcome.FAILED, email.subject, error=INTERRUPTED)
     return failed

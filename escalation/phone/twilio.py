@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -89,26 +90,30 @@ class TwilioPhone:
         return PlacedCall(sid=call.sid)
 
     def fetch_status(self, call: CallRef) -> CallStatus:
-        try:
-            found = self.client.calls(call.sid).fetch()
-        except (TwilioRestException, TwilioServiceException) as error:
-            raise self._refused("Twilio did not tell the call's status", error) from None
-        except (requests.RequestException, ValueError) as error:
-            raise PhoneError(
-                self._scrub(f"No answer from Twilio about the call ({type(error).__name__})."),
-                permanent=False,
-            ) from None
-        return CallStatus(str(found.status or ""), str(getattr(found, "answered_by", None) or ""))
+        return self._ask_about_call(
+            lambda: self.client.calls(call.sid).fetch(),
+            refused="Twilio did not tell the call's status",
+            unanswered="about the call",
+        )
 
     def hang_up(self, call: CallRef) -> CallStatus:
-        try:
+        return self._ask_about_call(
             # "completed" ends a call whether it rings or was answered.
-            found = self.client.calls(call.sid).update(status="completed")
+            lambda: self.client.calls(call.sid).update(status="completed"),
+            refused="Twilio did not hang up the call",
+            unanswered="to the hang-up",
+        )
+
+    def _ask_about_call(self, ask: Callable[[], Any], *, refused: str, unanswered: str) -> CallStatus:
+        """One request about a placed call: a refusal says by its HTTP status whether to try again; no
+        answer at all is always worth another try."""
+        try:
+            found = ask()
         except (TwilioRestException, TwilioServiceException) as error:
-            raise self._refused("Twilio did not hang up the call", error) from None
+            raise self._refused(refused, error) from None
         except (requests.RequestException, ValueError) as error:
             raise PhoneError(
-                self._scrub(f"No answer from Twilio to the hang-up ({type(error).__name__})."),
+                self._scrub(f"No answer from Twilio {unanswered} ({type(error).__name__})."),
                 permanent=False,
             ) from None
         return CallStatus(str(found.status or ""), str(getattr(found, "answered_by", None) or ""))

@@ -44,7 +44,7 @@ from escalation.reminders.words import reminder_headline
 from incidents.events import incident_flag, incident_lock, timeline_record
 from incidents.models import Channel, EventKind, Incident
 from incidents.waiting import with_waiting_since
-from mdrportal.core.nudges import nudge
+from mdrportal.core.nudges import due_locked, nudge
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact, Tenant
 
@@ -317,12 +317,7 @@ def reminders_sweep(*, batch: int = 200) -> dict[str, int]:
             started += series_start(incident, kind) is not None
     ended = sum(series_end_if_done(pk) for pk in series_no_longer_waiting(batch=batch))
     with transaction.atomic():
-        due = list(
-            ReminderSeries.objects.select_for_update(skip_locked=True)
-            .filter(state=SeriesState.ACTIVE, next_at__lte=timezone.now())
-            .order_by("next_at")
-            .values_list("pk", flat=True)[:batch]
-        )
+        due = due_locked(ReminderSeries.objects.filter(state=SeriesState.ACTIVE), due="next_at", batch=batch)
         for series_id in due:
             nudge_step(series_id)  # duplicates are dropped: the first step moves next_at on
     now = timezone.now()

@@ -21,26 +21,22 @@ from mdrportal.api.tasks import TaskListView, TaskView
 from mdrportal.api.tenant_settings import TenantConnectorView, TenantPerformersView
 from mdrportal.api.tenants import ContactView, TenantContactsView, TenantUsersView, TenantViewSet
 
+# The two viewsets' methods: the collection lists and creates, a member is read and changed in part.
+COLLECTION = {"get": "list", "post": "create"}
+MEMBER = {"get": "retrieve", "patch": "partial_update"}
+
 v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
-    path("tenants/", TenantViewSet.as_view({"get": "list", "post": "create"}), name="api-tenants"),
-    path(
-        "tenants/<int:pk>/",
-        TenantViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
-        name="api-tenant",
-    ),
+    path("tenants/", TenantViewSet.as_view(COLLECTION), name="api-tenants"),
+    path("tenants/<int:pk>/", TenantViewSet.as_view(MEMBER), name="api-tenant"),
     path("tenants/<int:tenant_id>/contacts/", TenantContactsView.as_view(), name="api-tenant-contacts"),
     path("tenants/<int:tenant_id>/performers/", TenantPerformersView.as_view(), name="api-tenant-performers"),
     path("tenants/<int:tenant_id>/users/", TenantUsersView.as_view(), name="api-tenant-users"),
     path("tenants/<int:tenant_id>/connector/", TenantConnectorView.as_view(), name="api-tenant-connector"),
     path("contacts/<int:pk>/", ContactView.as_view(), name="api-contact"),
     path("action-types/", ActionTypeListView.as_view(), name="api-action-types"),
-    path("incidents/", IncidentViewSet.as_view({"get": "list", "post": "create"}), name="api-incidents"),
-    path(
-        "incidents/<int:pk>/",
-        IncidentViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
-        name="api-incident",
-    ),
+    path("incidents/", IncidentViewSet.as_view(COLLECTION), name="api-incidents"),
+    path("incidents/<int:pk>/", IncidentViewSet.as_view(MEMBER), name="api-incident"),
     path("incidents/<int:incident_id>/actions/", IncidentActionsView.as_view(), name="api-incident-actions"),
     path(
         "incidents/<int:incident_id>/timeline/", IncidentTimelineView.as_view(), name="api-incident-timeline"

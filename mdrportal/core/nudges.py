@@ -12,6 +12,8 @@ from typing import Any
 
 from celery import current_app
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
@@ -30,3 +32,15 @@ def nudge(task: str, *args: Any, countdown: float = 0) -> None:
     A countdown is for seconds only: the broker is no place for long waits (the row's time is).
     """
     transaction.on_commit(lambda: send_now(task, *args, countdown=countdown))
+
+
+def due_locked(rows: QuerySet[Any], *, due: str, batch: int) -> list[int]:
+    """The sweeper's side: the ids of up to `batch` rows whose time in the field `due` has come, earliest
+    first, locked until the transaction ends; rows a worker holds now are skipped (its step moves the time on).
+    """
+    return list(
+        rows.select_for_update(skip_locked=True)
+        .filter(**{f"{due}__lte": timezone.now()})
+        .order_by(due)
+        .values_list("pk", flat=True)[:batch]
+    )

@@ -26,6 +26,7 @@ from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import Acknowledgment
 from incidents.authorizations import authorization_record
 from incidents.customer_tasks import open_tasks
+from incidents.milestones import milestones, timeline_actions
 from incidents.models import (
     ActionStatus,
     Authorization,
@@ -42,13 +43,13 @@ from incidents.selectors import (
     awaiting_authorization,
     incidents_for_user,
 )
-from incidents.timeline import milestones, timeline_actions
 from incidents.timeline_reads import milestone_events, timeline_chart, timeline_page
 from incidents.waiting import tenant_waiting_since
 from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import CustomerIncidentPages, keyset_page
 from mdrportal.web import access
 from mdrportal.web.access import portal_page, tenant_page
+from mdrportal.web.refusals import message_refusal
 from mdrportal.web.second_factor import step_up_redirect
 from tenants.models import Role
 from tenants.rules import DECIDES
@@ -171,8 +172,7 @@ def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         acknowledgment_record(incident=incident, channel=Channel.PORTAL, user=request.user)
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        message_refusal(request, error)
     else:
         messages.success(
             request,

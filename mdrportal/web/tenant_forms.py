@@ -26,15 +26,6 @@ PHONE_INVALID = "Enter a valid phone number in international format, starting wi
 NEEDS_A_WAY = "Give at least a phone number or an email address: otherwise this contact cannot be notified."
 
 
-def add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form: on its field when the form has it, else on top."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.error_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
-
-
 class SettingsForm(forms.Form):
     """The response policy a customer admin sets: mode, the fallback checkbox and the call tree's pace."""
 

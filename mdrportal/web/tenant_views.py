@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -19,12 +20,12 @@ from incidents.models import ActionType
 from mdrportal.web import access
 from mdrportal.web.access import portal_page, tenant_page
 from mdrportal.web.availability_forms import AvailabilityForm, availability_row
+from mdrportal.web.refusals import add_service_errors, message_refusal
 from mdrportal.web.second_factor import step_up_redirect, step_up_required
 from mdrportal.web.tenant_forms import (
     ContactForm,
     PerformersForm,
     SettingsForm,
-    add_service_errors,
     explanations,
     proposable_types,
 )
@@ -261,24 +262,42 @@ def _tenant_contact(request: HttpRequest, pk: int) -> Contact:
     return contact
 
 
+def _contact_form_page(
+    request: HttpRequest,
+    form: ContactForm,
+    hours: AvailabilityForm,
+    contact: Contact | None,
+    save: Callable[[dict[str, Any]], Contact],
+    saved: str,
+) -> HttpResponse:
+    """The contact form, new or existing: a valid POST saves the contact and its hours together."""
+    if request.method == "POST" and all([form.is_valid(), hours.is_valid()]):
+        try:
+            with transaction.atomic():
+                written = save(form.values())
+                contact_availability_set(contact=written, by=request.user, **hours.values())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, saved.format(name=written.name))
+            return redirect("tenants:contacts")
+    status = 400 if form.is_bound else 200
+    context = {"section": "contacts", "form": form, "hours": hours, "contact": contact}
+    return render(request, "pages/contact_form.html", context, status=status)
+
+
 @tenant_page(ADMINISTERS)
 def contact_add(request: HttpRequest) -> HttpResponse:
     tenant = request.acting.tenant  # type: ignore[attr-defined]
     form = ContactForm(request.POST or None)
     hours = AvailabilityForm(request.POST or None, zone=tenant.timezone)
-    if request.method == "POST" and all([form.is_valid(), hours.is_valid()]):
-        try:
-            with transaction.atomic():
-                contact = contact_create(tenant=tenant, by=request.user, **form.values())
-                contact_availability_set(contact=contact, by=request.user, **hours.values())
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{contact.name} added, called after the existing contacts.")
-            return redirect("tenants:contacts")
-    status = 400 if form.is_bound else 200
-    context = {"section": "contacts", "form": form, "hours": hours, "contact": None}
-    return render(request, "pages/contact_form.html", context, status=status)
+
+    def save(values: dict[str, Any]) -> Contact:
+        return contact_create(tenant=tenant, by=request.user, **values)
+
+    return _contact_form_page(
+        request, form, hours, None, save, "{name} added, called after the existing contacts."
+    )
 
 
 @portal_page
@@ -294,19 +313,11 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = ContactForm(request.POST or None, initial=initial)
     zone = contact.tenant.timezone
     hours = AvailabilityForm(request.POST or None, zone=zone, availability=Availability.of(contact))
-    if request.method == "POST" and all([form.is_valid(), hours.is_valid()]):
-        try:
-            with transaction.atomic():
-                contact_update(contact=contact, by=request.user, **form.values())
-                contact_availability_set(contact=contact, by=request.user, **hours.values())
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{contact.name} saved.")
-            return redirect("tenants:contacts")
-    status = 400 if form.is_bound else 200
-    context = {"section": "contacts", "form": form, "hours": hours, "contact": contact}
-    return render(request, "pages/contact_form.html", context, status=status)
+
+    def save(values: dict[str, Any]) -> Contact:
+        return contact_update(contact=contact, by=request.user, **values)
+
+    return _contact_form_page(request, form, hours, contact, save, "{name} saved.")
 
 
 @require_POST
@@ -318,8 +329,7 @@ def contact_active(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         contact_update(contact=contact, by=request.user, active=active)
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        message_refusal(request, error)
     else:
         state = "reactivated: notified again" if active else "deactivated: no longer notified"
         messages.success(request, f"{contact.name} {state}.")
@@ -342,8 +352,7 @@ def contact_move(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             contacts_reorder(tenant=contact.tenant, by=request.user, ordered_ids=order)
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            message_refusal(request, error)
     return redirect("tenants:contacts")
 
 
@@ -355,8 +364,7 @@ def contact_test_call(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         call = test_call_place(contact=contact, by=request.user)
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        message_refusal(request, error)
     else:
         messages.success(
             request,
