@@ -10,8 +10,9 @@ import pytest
 from django.db.models import Max, Min
 from django.urls import reverse
 
+from incidents.milestones import format_duration
 from incidents.models import Channel, EventKind, Incident, TimelineEvent
-from incidents.timeline import COLUMNS, chart_columns, chart_span, format_duration
+from incidents.timeline import COLUMNS, chart_columns, chart_span
 from incidents.timeline_reads import _counted_here, _counted_in_sql
 from mdrportal.web.incident_views import EVENTS_PER_PAGE
 from tenants.models import ResponseMode
