@@ -6,6 +6,7 @@ tests/test_reminders_integration.py."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -59,13 +60,25 @@ def test_written_authorization_is_reminded_of_only_once_someone_acknowledged() -
     reminders_sweep()
     assert not ReminderSeries.objects.filter(incident=incident).exists()  # the call tree is still looking
 
-    acknowledgment_record(incident=incident, channel=Channel.PORTAL, user=make_member(tenant, Role.APPROVER))
-    before = timezone.now()
+    ack = acknowledgment_record(
+        incident=incident, channel=Channel.PORTAL, user=make_member(tenant, Role.APPROVER)
+    )
     assert reminders_sweep()["started"] == 1
     series = series_of(incident)
     assert series.state == SeriesState.ACTIVE
-    assert before + timedelta(minutes=15) <= series.next_at <= timezone.now() + timedelta(minutes=15)
+    # The wait for a written authorization began with the acknowledgment (the action was proposed before).
+    assert series.next_at == ack.at + timedelta(minutes=15)
     assert reminders_sweep()["started"] == 0  # one open series per kind
+
+
+def test_the_first_reminder_counts_from_when_the_wait_began_not_from_when_a_sweeper_noticed() -> None:
+    tenant = make_tenant()
+    incident = make_incident(tenant)
+    acknowledgment_record(incident=incident, channel=Channel.PORTAL, user=make_member(tenant, Role.APPROVER))
+    action = propose(incident, "isolate_endpoint")  # proposed after the acknowledgment: the wait begins here
+    time.sleep(0.05)  # the sweeper notices a moment later
+    assert reminders_sweep()["started"] == 1
+    assert series_of(incident).next_at == action.proposed_at + timedelta(minutes=15)
 
 
 def test_a_due_step_claims_one_reminder_per_contact_who_may_authorize_and_a_repeat_claims_none() -> None:

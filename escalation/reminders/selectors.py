@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Greatest
 
 from escalation.models import Acknowledgment
 from escalation.reminders.models import OPEN_SERIES_STATES, ReminderKind, ReminderSeries
@@ -35,16 +38,26 @@ def incident_waits(incident: Incident, kind: str) -> bool:
     return Incident.objects.filter(_waits(kind), pk=incident.pk).exists()
 
 
-def incidents_to_remind(kind: str, *, batch: int) -> list[int]:
-    """Incidents that wait for this kind of thing and have no open series of that kind yet."""
+def incidents_to_remind(kind: str, *, batch: int) -> list[tuple[int, datetime]]:
+    """Incidents that wait for this kind of thing and have no open series of that kind yet, each with the
+    moment its wait began: its oldest such action's proposal, and for written authorization not before the
+    first acknowledgment (the reminders count from then, not from when a sweeper noticed)."""
     open_series = ReminderSeries.objects.filter(
         incident=OuterRef("pk"), kind=kind, state__in=OPEN_SERIES_STATES
     )
+    oldest = (
+        waiting_actions(kind).filter(incident=OuterRef("pk")).order_by("proposed_at").values("proposed_at")
+    )
+    since = Subquery(oldest[:1])
+    if kind == ReminderKind.AUTHORIZATION:
+        first = Acknowledgment.objects.filter(incident=OuterRef("pk")).order_by("at").values("at")
+        since = Greatest(since, Subquery(first[:1]))
     return list(
         Incident.objects.filter(_waits(kind))
         .exclude(Exists(open_series))
+        .annotate(since=since)
         .order_by("pk")
-        .values_list("pk", flat=True)[:batch]
+        .values_list("pk", "since")[:batch]
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -80,12 +80,13 @@ def _lock(series_id: int) -> tuple[Incident, ReminderSeries] | None:
     return incident, series
 
 
-def series_start(incident: Incident, kind: str) -> ReminderSeries | None:
-    """Start reminding about what the incident waits for; None when a series of the kind is already open."""
+def series_start(incident: Incident, kind: str, *, since: datetime) -> ReminderSeries | None:
+    """Start reminding about what the incident has waited for since `since`: the first reminder is due one
+    interval after that. None when a series of the kind is already open."""
     try:
         with transaction.atomic():
             return ReminderSeries.objects.create(
-                incident=incident, kind=kind, next_at=timezone.now() + reminder_interval(incident.tenant)
+                incident=incident, kind=kind, next_at=since + reminder_interval(incident.tenant)
             )
     except IntegrityError:
         return None  # another sweeper started it
@@ -312,9 +313,9 @@ def reminders_sweep(*, batch: int = 200) -> dict[str, int]:
     reminders whose nudge was lost; a reminder whose sender died mid-send ends as failed, not resent."""
     started = 0
     for kind in ReminderKind.values:
-        incidents = Incident.objects.select_related("tenant").in_bulk(incidents_to_remind(kind, batch=batch))
-        for incident in incidents.values():
-            started += series_start(incident, kind) is not None
+        waiting = dict(incidents_to_remind(kind, batch=batch))
+        for incident in Incident.objects.select_related("tenant").in_bulk(waiting).values():
+            started += series_start(incident, kind, since=waiting[incident.pk]) is not None
     ended = sum(series_end_if_done(pk) for pk in series_no_longer_waiting(batch=batch))
     with transaction.atomic():
         due = due_locked(ReminderSeries.objects.filter(state=SeriesState.ACTIVE), due="next_at", batch=batch)
