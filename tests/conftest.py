@@ -87,7 +87,7 @@ def smtp() -> Iterator[SMTPSink]:
 @pytest.fixture
 def unpaced_calls(settings: Any) -> None:
     """Every dispatch finds its call slot free, for the tests that are not about pacing (the pacer is tested
-    on its own in tests/test_call_pacing.py)."""
+    on its own in tests/test_call_pacer.py)."""
     settings.TWILIO_CPS = UNPACED
 
 

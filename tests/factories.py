@@ -38,7 +38,7 @@ from tenants.services import membership_set
 _numbers = itertools.count(1)
 PASSWORD = "correct-horse-battery"
 # Calls per second for tests that are not about pacing: every dispatch finds its slot free (the pacer is
-# tested on its own in tests/test_call_pacing.py).
+# tested on its own in tests/test_call_pacer.py).
 UNPACED = 1_000_000
 
 
