@@ -53,10 +53,18 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
     }
 
 
+# A run's step that is due has its own nudge on its way (sent with a countdown by whatever set the time):
+# the sweeper sends one only when the step is this late, so that a busy queue is not filled with duplicates
+# of steps that are merely waiting their turn. A lost nudge costs this long at most.
+RUN_OVERDUE_SECONDS = 15
+
+
 @transaction.atomic
 def _runs_due(batch: int) -> list[int]:
-    """Nudge the runs whose step is due, skipping those a step holds now (it moves next_step_at on)."""
-    due = due_locked(NotificationRun.objects.filter(state=RunState.ACTIVE), due="next_step_at", batch=batch)
+    """Nudge the runs whose step is overdue, skipping those a step holds now (it moves next_step_at on)."""
+    overdue = timezone.now() - timedelta(seconds=RUN_OVERDUE_SECONDS)
+    runs = NotificationRun.objects.filter(state=RunState.ACTIVE, next_step_at__lte=overdue)
+    due = due_locked(runs, due="next_step_at", batch=batch)
     for run_id in due:
         nudge_run(run_id)  # sent when this transaction commits; duplicates are dropped by the step
     return due

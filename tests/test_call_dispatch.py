@@ -113,7 +113,9 @@ def test_advancing_a_run_places_its_call_in_the_same_task_after_its_step_commits
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_one_hop_keeps_fairness_a_more_urgent_waiting_call_goes_first(settings, phone, sent) -> None:
+def test_the_one_hop_keeps_fairness_a_step_behind_a_more_urgent_call_sends_the_dialer_and_dials_nothing(
+    settings, phone, sent
+) -> None:
     settings.TWILIO_CPS = 1
     urgent = notification_start(incident=make_incident(make_tenant(phones=1)), by=None)
     run_advance(urgent.pk)  # queued; its own dispatch has not come yet
@@ -121,11 +123,15 @@ def test_the_one_hop_keeps_fairness_a_more_urgent_waiting_call_goes_first(settin
 
     app.tasks["escalation.run_advance"](low.pk)
 
+    # The step dials for no other run: its call waits, and one dispatcher is sent for the free slot.
+    assert phone.placed == []
+    assert CallAttempt.objects.get(run=low).outcome == CallOutcome.QUEUED
+    (waker,) = [m for m in sent if m[0] == "escalation.calls_dispatch"]
+    assert not waker[2]  # the slot is free now
+    assert app.tasks["escalation.calls_dispatch"]() == 1
     # The one slot went to the critical incident's call; the low one waits for the next slot's dispatcher.
     assert [placed[0] for placed in phone.placed] == [CallAttempt.objects.get(run=urgent).pk]
     assert CallAttempt.objects.get(run=low).outcome == CallOutcome.QUEUED
-    (waker,) = [m for m in sent if m[0] == "escalation.calls_dispatch"]
-    assert 0 < waker[2] <= 1
 
 
 @pytest.mark.django_db

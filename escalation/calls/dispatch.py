@@ -201,6 +201,9 @@ def call_place_paced(request: CallRequest, backend: PhoneBackend, pacer: CallPac
         if grant.wake:
             nudge_dispatch(countdown=grant.wait)
         return False
+    # The next slot's dispatcher is sent now, not after this call's request and record: it is then on
+    # time in the other dialing process while this one still talks to the provider.
+    _hand_over(pacer)
     call_place(request, backend)
     return True
 
@@ -235,13 +238,15 @@ def call_release(attempt_id: int) -> None:
 
 def run_advance_and_call(run_id: int) -> None:
     """One hop: a run's step, and the call it queued claimed in the same transaction and placed after
-    commit when a slot is free; when a more urgent call waits, the most urgent one is placed instead."""
+    commit when a slot is free. When a more urgent call waits, the call waits its turn and the dialing
+    worker is sent for the next slot (when none is on its way): a step never dials for other runs, so that
+    the steps and the dialer do not race each other for the same slots."""
     with transaction.atomic():
         if not run_advance(run_id):
             return
         backend = phone_backend()
         request = call_claim_in_step(run_id, backend.name)
     if request is None:
-        calls_dispatch(most=1)
+        _hand_over(call_pacer())
     else:
         call_place_paced(request, backend, call_pacer())

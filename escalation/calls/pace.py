@@ -47,8 +47,9 @@ class CallPacer(Protocol):
         ...
 
     def next_slot(self) -> Grant:
-        """Look without taking: never granted; a wait of 0 when the next slot is free now (and then every
-        caller may come for it), else the wait and whether this caller is the one to come back then."""
+        """Look without taking: never granted; the wait until the next slot (0 when it is free now), and
+        whether this caller is the one sent for it (one per slot; on Redis a free one too, where many
+        workers ask: a dispatcher looking for itself may take a free slot whatever it is told)."""
         ...
 
 
@@ -70,19 +71,16 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval, catch_up = tonumber(ARGV[1]), tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat <= now then
-  if ARGV[3] ~= '1' then
-    return {0, 0, 1}
-  end
+if tat <= now and ARGV[3] == '1' then
   redis.call('SET', KEYS[1], math.max(tat, now - catch_up) + interval, 'PX', math.ceil(interval / 1000) + 1000)
   return {1, now, 0}
 end
 local wake = 0
-if tonumber(redis.call('GET', KEYS[2]) or '0') ~= tat then
-  redis.call('SET', KEYS[2], tat, 'PX', math.ceil((tat - now) / 1000) + 5000)
+if tonumber(redis.call('GET', KEYS[2]) or '-1') ~= tat then
+  redis.call('SET', KEYS[2], tat, 'PX', math.ceil(math.max(tat - now, 0) / 1000) + 5000)
   wake = 1
 end
-return {0, tat - now, wake}
+return {0, math.max(tat - now, 0), wake}
 """
 
 
@@ -126,7 +124,7 @@ class DatabaseCallPacer:
         row = CallPace.objects.filter(name=self.name)
         tat = row.values_list("tat", flat=True).first() or 0
         if tat <= int(time.time() * MICROSECONDS):
-            return Grant(granted=False, wait=0.0, wake=True)
+            return Grant(granted=False, wait=0.0, wake=True)  # one worker, few dispatchers: all may come
         return self._refused(row, tat)
 
     def _refused(self, row: QuerySet[CallPace], tat: int) -> Grant:

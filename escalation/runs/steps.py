@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
-from escalation.calls.records import call_deadline, call_end
+from escalation.calls.records import DEADLINE_NUDGE_MAX_SECONDS, call_deadline, call_end
 from escalation.models import (
     ATTEMPT_OUTCOMES,
     OPEN_CALL_OUTCOMES,
@@ -21,7 +22,7 @@ from escalation.models import (
     RunPurpose,
     RunState,
 )
-from escalation.nudges import nudge_call_check
+from escalation.nudges import nudge_call_check, nudge_run
 from escalation.runs.fallback import tree_ended
 from escalation.runs.states import run_set_state, run_stop
 from incidents.models import SEVERITY_RANK, Incident
@@ -33,9 +34,14 @@ QUEUED_CALL_RECHECK_SECONDS = 60
 CALL_CHECK_SECONDS = 15
 
 
-def _wait(run: NotificationRun, *, until: datetime) -> None:
+def _wait(run: NotificationRun, *, until: datetime, nudge: bool = False) -> None:
+    """The run's next step at `until`; with `nudge`, a worker is sent for it then (when that is soon), so
+    that the step is on time without the sweeper, which picks up only what is long overdue."""
     run.next_step_at = until
     run.save(update_fields=["next_step_at"])
+    wait = (until - timezone.now()).total_seconds()
+    if nudge and wait <= DEADLINE_NUDGE_MAX_SECONDS:
+        nudge_run(run.pk, countdown=max(wait, 0))
 
 
 def call_in_flight(run: NotificationRun, now: datetime) -> bool:
@@ -60,7 +66,7 @@ def call_in_flight(run: NotificationRun, now: datetime) -> bool:
         call_end(call, CallOutcome.FAILED, note="the phone provider never confirmed the call")
         return False
     nudge_call_check(call.pk)
-    _wait(run, until=now + timedelta(seconds=CALL_CHECK_SECONDS))
+    _wait(run, until=now + timedelta(seconds=CALL_CHECK_SECONDS), nudge=True)
     return True
 
 
@@ -101,7 +107,7 @@ def next_call_or_end(run: NotificationRun, incident: Incident, now: datetime) ->
         _wait(run, until=now + timedelta(seconds=QUEUED_CALL_RECHECK_SECONDS))
         return True
     if owed_until is not None:
-        _wait(run, until=owed_until)  # a contact not reached yet is owed its call: never skipped
+        _wait(run, until=owed_until, nudge=True)  # a contact not reached yet is owed its call: never skipped
         return False
     if run.purpose == RunPurpose.REPORT:
         run_stop(run, RunState.COMPLETED)
