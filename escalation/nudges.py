@@ -13,6 +13,11 @@ def nudge_dispatch(*, countdown: float = 0) -> None:
     nudge("escalation.calls_dispatch", countdown=countdown)
 
 
+def nudge_dial(attempt_id: int) -> None:
+    """Place this queued call now if it goes first and a slot is free (else it waits for the dispatcher)."""
+    nudge("escalation.call_dial", attempt_id)
+
+
 def nudge_call_check(attempt_id: int) -> None:
     """Ask the phone provider how a call stands whose final status is late."""
     nudge("escalation.call_check", attempt_id)

@@ -23,6 +23,11 @@ def calls_dispatch() -> int:
     return dispatch.calls_dispatch()
 
 
+@shared_task(name="escalation.call_dial", ignore_result=True)
+def call_dial(attempt_id: int) -> bool:
+    return dispatch.call_dial(attempt_id)
+
+
 @shared_task(name="escalation.call_check", ignore_result=True)
 def call_check(attempt_id: int) -> None:
     progress.call_check(attempt_id)

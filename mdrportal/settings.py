@@ -191,7 +191,7 @@ CELERY_TASK_QUEUES = [Queue(name) for name in CELERY_QUEUES_BY_JOB]
 CELERY_TASK_DEFAULT_QUEUE = "runs"
 CELERY_TASK_ROUTES = {
     "escalation.calls_dispatch": {"queue": "dial"},
-    "escalation.place_*": {"queue": "dial"},
+    "escalation.call_dial": {"queue": "dial"},
     # Asking the phone provider about a late call, or hanging one up: the provider's work, like placing.
     "escalation.call_check": {"queue": "dial"},
     "escalation.call_hang_up": {"queue": "dial"},

@@ -14,16 +14,27 @@ import escalation.tasks  # noqa: F401 - the worker's tasks, run by name
 from escalation.calls.dispatch import (
     call_claim_in_step,
     call_claim_next,
+    call_dial,
     call_place_paced,
     call_release,
     calls_dispatch,
 )
 from escalation.calls.pace import call_pacer
-from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunState
+from escalation.calls.progress import call_update
+from escalation.calls.records import call_deadline
+from escalation.models import Acknowledgment, CallAttempt, CallOutcome, NotificationRun, RunState
 from escalation.phone.base import CallRequest, PlacedCall
 from escalation.runs.services import notification_start, run_advance
 from escalation.runs.states import run_stop
-from incidents.models import EventKind, Severity, TimelineEvent
+from incidents.models import (
+    Authorization,
+    Channel,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    Severity,
+    TimelineEvent,
+)
 from mdrportal.celery import app
 from tests.factories import make_incident, make_tenant
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_BASE_URL
@@ -99,13 +110,26 @@ def test_the_dispatcher_never_sleeps_for_a_slot_and_sends_one_waker_for_the_next
     assert CallAttempt.objects.filter(outcome=CallOutcome.QUEUED).count() == 2
 
 
+def first_call_rang_out(phone: Any, severity: str = Severity.CRITICAL) -> NotificationRun:
+    """A run whose first call rang unanswered: its next step queues its second call."""
+    run = notification_start(incident=make_incident(make_tenant(phones=2), severity=severity), by=None)
+    first = CallAttempt.objects.get(run=run)
+    assert call_dial(first.pk)
+    call_update(attempt_id=first.pk, status="no-answer")
+    phone.placed.clear()
+    return run
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_advancing_a_run_places_its_call_in_the_same_task_after_its_step_commits(phone, sent) -> None:
-    run = notification_start(incident=make_incident(make_tenant(phones=2)), by=None)
+def test_advancing_a_run_places_its_call_in_the_same_task_after_its_step_commits(
+    phone, sent, unpaced_calls
+) -> None:
+    run = first_call_rang_out(phone)
+    sent.clear()
 
     app.tasks["escalation.run_advance"](run.pk)
 
-    call = CallAttempt.objects.get(run=run)
+    call = CallAttempt.objects.get(run=run, sequence=2)
     assert (call.outcome, call.provider_sid) == (CallOutcome.DIALING, f"CA{call.pk:032d}")
     # Placed outside any transaction, once the claim had committed; no second hop through the dispatcher.
     assert phone.placed == [(call.pk, False, CallOutcome.DIALING)]
@@ -114,24 +138,24 @@ def test_advancing_a_run_places_its_call_in_the_same_task_after_its_step_commits
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_one_hop_keeps_fairness_a_step_behind_a_more_urgent_call_sends_the_dialer_and_dials_nothing(
-    settings, phone, sent
+    settings, phone, sent, unpaced_calls
 ) -> None:
+    low = first_call_rang_out(phone, Severity.LOW)
     settings.TWILIO_CPS = 1
-    urgent = notification_start(incident=make_incident(make_tenant(phones=1)), by=None)
-    run_advance(urgent.pk)  # queued; its own dispatch has not come yet
-    low = notification_start(incident=make_incident(make_tenant(phones=1), severity=Severity.LOW), by=None)
+    urgent = notification_start(incident=make_incident(make_tenant(phones=1)), by=None)  # its dialer not come
+    sent.clear()
 
     app.tasks["escalation.run_advance"](low.pk)
 
     # The step dials for no other run: its call waits, and one dispatcher is sent for the free slot.
     assert phone.placed == []
-    assert CallAttempt.objects.get(run=low).outcome == CallOutcome.QUEUED
+    assert CallAttempt.objects.get(run=low, sequence=2).outcome == CallOutcome.QUEUED
     (waker,) = [m for m in sent if m[0] == "escalation.calls_dispatch"]
     assert not waker[2]  # the slot is free now
     assert app.tasks["escalation.calls_dispatch"]() == 1
     # The one slot went to the critical incident's call; the low one waits for the next slot's dispatcher.
     assert [placed[0] for placed in phone.placed] == [CallAttempt.objects.get(run=urgent).pk]
-    assert CallAttempt.objects.get(run=low).outcome == CallOutcome.QUEUED
+    assert CallAttempt.objects.get(run=low, sequence=2).outcome == CallOutcome.QUEUED
 
 
 @pytest.mark.django_db
@@ -245,10 +269,9 @@ def test_a_released_claim_of_a_run_stopped_meanwhile_is_canceled(settings, phone
 def test_a_run_step_claims_its_own_call_in_its_transaction(
     phone, sent, django_assert_num_queries, django_capture_on_commit_callbacks
 ) -> None:
-    run = notification_start(incident=make_incident(make_tenant(phones=2)), by=None)
-    sent.clear()
-    # The step (incident and run locked, emails claimed, checks, the call queued) and the claim of its
-    # call: one transaction, the call claimed with two statements and no second lock of the incident.
+    run = first_call_rang_out(phone)
+    # The step (incident and run locked, checks, the call queued) and the claim of its call: one
+    # transaction, the call claimed with two statements and no second lock of the incident.
     with (
         django_assert_num_queries(STEP_AND_CLAIM_QUERIES),
         django_capture_on_commit_callbacks(execute=True),
@@ -256,7 +279,7 @@ def test_a_run_step_claims_its_own_call_in_its_transaction(
     ):
         assert run_advance(run.pk)
         request = call_claim_in_step(run.pk, "twilio")
-    call = CallAttempt.objects.get(run=run)
+    call = CallAttempt.objects.get(run=run, sequence=2)
     assert request is not None and request.attempt_id == call.pk
     assert (call.outcome, call.backend, call.provider_sid) == (CallOutcome.DIALING, "twilio", "")
 
@@ -271,7 +294,7 @@ def test_a_less_urgent_call_waits_while_a_more_urgent_claim_takes_its_slot(setti
     low = notification_start(incident=make_incident(make_tenant(phones=1), severity=Severity.LOW), by=None)
 
     with transaction.atomic():
-        assert run_advance(low.pk)
+        run_advance(low.pk)  # its call was queued with it
         assert call_claim_in_step(low.pk, "twilio") is None
     other = call_claim_next("twilio")  # a second worker claims the next call ...
     assert other is not None and not call_place_paced(other, phone, call_pacer())  # ... and lets it wait
@@ -299,3 +322,72 @@ def test_a_claim_yields_to_a_more_urgent_call_released_meanwhile(settings, phone
 
     assert phone.placed == []
     assert set(CallAttempt.objects.values_list("outcome", flat=True)) == {CallOutcome.QUEUED}
+
+
+# The first call of a run: queued with the run, placed in one hop -------------------------------------
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_starting_a_run_dials_its_first_call_in_one_hop_and_its_first_step_claims_the_emails(
+    phone, sent
+) -> None:
+    run = notification_start(incident=make_incident(make_tenant(phones=2)), by=None)
+
+    call = CallAttempt.objects.get(run=run)  # queued with the run, in its transaction
+    assert ("escalation.call_dial", [call.pk], None) in sent
+    assert app.tasks["escalation.call_dial"](call.pk)
+    call.refresh_from_db()
+    assert phone.placed == [(call.pk, False, CallOutcome.DIALING)]
+    assert call.provider_sid == f"CA{call.pk:032d}"
+
+    app.tasks["escalation.run_advance"](run.pk)  # the first step, sent beside it
+    run.refresh_from_db()
+    assert run.emails.count() == 2
+    assert list(run.calls.values_list("pk", flat=True)) == [call.pk]  # under way: no second call
+    assert run.next_step_at == call_deadline(call, run.ring_timeout_seconds)
+
+
+@pytest.mark.parametrize("meanwhile", ["run stopped", "incident closed", "acknowledged", "decided"])
+@pytest.mark.django_db
+def test_the_dialer_never_places_a_first_call_once_its_run_stopped_or_somebody_has_it(
+    phone, sent, meanwhile
+) -> None:
+    """Row by row, as a stop not yet seen by the call's row would leave it: the claim's own checks refuse."""
+    incident = make_incident(make_tenant(phones=2))
+    run = notification_start(incident=incident, by=None)
+    call = CallAttempt.objects.get(run=run)
+    contact = call.contact
+    if meanwhile == "run stopped":
+        NotificationRun.objects.filter(pk=run.pk).update(state=RunState.CANCELED)
+    elif meanwhile == "incident closed":
+        Incident.objects.filter(pk=incident.pk).update(status=IncidentStatus.CLOSED)
+    elif meanwhile == "acknowledged":
+        Acknowledgment.objects.create(incident=incident, contact=contact, channel=Channel.SMS)
+    else:
+        Authorization.objects.create(
+            incident=incident, decision="declined", scope=[], contact=contact, channel=Channel.EMAIL_LINK
+        )
+
+    assert not call_dial(call.pk)
+
+    assert phone.placed == []
+    assert CallAttempt.objects.get(pk=call.pk).outcome == CallOutcome.QUEUED
+
+
+@pytest.mark.django_db
+def test_a_first_call_behind_a_more_urgent_waiting_call_waits_and_sends_the_dispatcher(
+    settings, phone, sent, django_capture_on_commit_callbacks
+) -> None:
+    settings.TWILIO_CPS = 1
+    urgent = notification_start(incident=make_incident(make_tenant(phones=1)), by=None)
+    low = notification_start(incident=make_incident(make_tenant(phones=1), severity=Severity.LOW), by=None)
+    sent.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert not call_dial(CallAttempt.objects.get(run=low).pk)
+
+    assert phone.placed == []
+    assert set(CallAttempt.objects.values_list("outcome", flat=True)) == {CallOutcome.QUEUED}
+    assert [m[0] for m in sent] == ["escalation.calls_dispatch"]
+    assert calls_dispatch() == 1
+    assert [p[0] for p in phone.placed] == [CallAttempt.objects.get(run=urgent).pk]

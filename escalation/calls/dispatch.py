@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from escalation.calls.pace import CallPacer, call_pacer
 from escalation.calls.records import call_not_placed, call_placed
-from escalation.models import CallAttempt, CallOutcome, RunState
+from escalation.models import Acknowledgment, CallAttempt, CallOutcome, RunState
 from escalation.nudges import nudge_dispatch
 from escalation.phone.base import CallRequest, PhoneBackend, PhoneError
 from escalation.phone.registry import phone_backend
@@ -23,7 +24,7 @@ from escalation.runs.services import run_advance
 from escalation.runs.states import run_stop
 from escalation.selectors import calls_waiting
 from incidents.events import incident_lock
-from incidents.models import ACTIVE_INCIDENT_STATUSES
+from incidents.models import ACTIVE_INCIDENT_STATUSES, Authorization
 
 log = logging.getLogger(__name__)
 ORDER = ("severity_rank", "sequence", "queued_at", "id")
@@ -112,8 +113,16 @@ def call_claim_in_step(run_id: int, backend: str) -> CallRequest | None:
     Only inside the step that queued it: that step holds the incident's lock and has checked, as a claim
     does, that the incident is active, the run runs and nobody has acknowledged or decided.
     """
+    return _claim_when_first(CallAttempt.objects.filter(run_id=run_id), backend)
+
+
+def _claim_when_first(
+    calls: QuerySet[CallAttempt], backend: str, *, checks: Q | None = None
+) -> CallRequest | None:
+    """Claim the queued call of `calls` in one conditional update, if nothing goes before it (and `checks`
+    hold); the request to place it, or None."""
     found = (
-        CallAttempt.objects.filter(run_id=run_id, outcome=CallOutcome.QUEUED)
+        calls.filter(outcome=CallOutcome.QUEUED)
         .values_list("pk", "to", "severity_rank", "sequence", "queued_at", "run__ring_timeout_seconds")
         .first()
     )
@@ -123,10 +132,32 @@ def call_claim_in_step(run_id: int, backend: str) -> CallRequest | None:
     before = (_queued() | _claimed_ahead()).filter(_before(rank, sequence, queued_at, pk))
     claimed = (
         CallAttempt.objects.filter(pk=pk, outcome=CallOutcome.QUEUED)
-        .filter(~Exists(before))
+        .filter(~Exists(before), checks or Q())
         .update(outcome=CallOutcome.DIALING, placed_at=timezone.now(), backend=backend)
     )
     return CallRequest(attempt_id=pk, to=to, ring_timeout_seconds=ring_timeout) if claimed else None
+
+
+def call_dial(attempt_id: int) -> bool:
+    """Place a run's queued call at once, sent by whatever queued it (a run's start: one hop to the first
+    call), when nothing goes before it and a slot is free; else it waits its turn and the dispatcher is
+    sent for the next slot. True if the provider was asked.
+
+    Claimed in one conditional update, with no lock held: the run must be active, its incident active and
+    nobody may have acknowledged or decided (DESIGN rules 6 and 11). A stop committed meanwhile cancels the
+    call before the update (it is no longer queued) or finds it dialing, and then it is hung up as soon as
+    the provider has it (call_placed), as for any claim made just before a stop.
+    """
+    backend = phone_backend()
+    nobody_has_it = ~Exists(
+        Acknowledgment.objects.filter(incident_id=OuterRef("run__incident_id"))
+    ) & ~Exists(Authorization.objects.filter(incident_id=OuterRef("run__incident_id")))
+    checks = Q(run__state=RunState.ACTIVE, run__incident__status__in=ACTIVE_INCIDENT_STATUSES) & nobody_has_it
+    request = _claim_when_first(CallAttempt.objects.filter(pk=attempt_id), backend.name, checks=checks)
+    if request is None:
+        _hand_over(call_pacer())
+        return False
+    return call_place_paced(request, backend, call_pacer(), checked=True)
 
 
 def _mark_dialing(call: CallAttempt, backend: str) -> None:
@@ -134,8 +165,11 @@ def _mark_dialing(call: CallAttempt, backend: str) -> None:
     call.save(update_fields=["outcome", "placed_at", "backend"])
 
 
-def call_place(request: CallRequest, backend: PhoneBackend) -> bool:
-    """Place one claimed call, outside any transaction, and record what the provider said; True if placed."""
+def call_place(
+    request: CallRequest, backend: PhoneBackend, *, meanwhile: Callable[[], None] | None = None
+) -> bool:
+    """Place one claimed call, outside any transaction, and record what the provider said; True if placed.
+    `meanwhile` runs between the provider's answer and the record."""
     try:
         answer = backend.place_call(request)
     except PhoneError as error:
@@ -147,6 +181,9 @@ def call_place(request: CallRequest, backend: PhoneBackend) -> bool:
             attempt_id=request.attempt_id, reason=f"the phone backend failed ({type(error).__name__})"
         )
         return False
+    finally:
+        if meanwhile is not None:
+            meanwhile()
     call_placed(attempt_id=request.attempt_id, sid=answer.sid)
     return True
 
@@ -181,15 +218,17 @@ def calls_dispatch(*, max_seconds: float = 1.0, most: int | None = None) -> int:
     return placed
 
 
-def call_place_paced(request: CallRequest, backend: PhoneBackend, pacer: CallPacer) -> bool:
+def call_place_paced(
+    request: CallRequest, backend: PhoneBackend, pacer: CallPacer, *, checked: bool = False
+) -> bool:
     """Take a slot for a claimed call and place it; with no slot free the claim is released and the
     dispatcher chosen for the next slot sent for it. A more urgent call, waiting or claimed elsewhere and not
-    placed yet, goes first: this claim is released (the next slot's dispatcher takes them in order). True if
-    the provider was asked."""
+    placed yet, goes first: this claim is released (the next slot's dispatcher takes them in order); a claim
+    that has just checked this itself (`checked`) is not checked again. True if the provider was asked."""
     ahead = (_queued() | _claimed_ahead()).filter(
         _before(OuterRef("severity_rank"), OuterRef("sequence"), OuterRef("queued_at"), OuterRef("pk"))
     )
-    if CallAttempt.objects.filter(pk=request.attempt_id).filter(Exists(ahead)).exists():
+    if not checked and CallAttempt.objects.filter(pk=request.attempt_id).filter(Exists(ahead)).exists():
         # A more urgent call waits (released meanwhile) or is claimed elsewhere: it takes the slot first,
         # and a dispatcher comes for the slot after it.
         call_release(request.attempt_id)
@@ -201,10 +240,9 @@ def call_place_paced(request: CallRequest, backend: PhoneBackend, pacer: CallPac
         if grant.wake:
             nudge_dispatch(countdown=grant.wait)
         return False
-    # The next slot's dispatcher is sent now, not after this call's request and record: it is then on
-    # time in the other dialing process while this one still talks to the provider.
-    _hand_over(pacer)
-    call_place(request, backend)
+    # The next slot's dispatcher is sent once the provider has answered, before this call's record: it is
+    # then on time in the other dialing process while this one still records.
+    call_place(request, backend, meanwhile=lambda: _hand_over(pacer))
     return True
 
 
@@ -249,4 +287,4 @@ def run_advance_and_call(run_id: int) -> None:
     if request is None:
         _hand_over(call_pacer())
     else:
-        call_place_paced(request, backend, call_pacer())
+        call_place_paced(request, backend, call_pacer(), checked=True)

@@ -109,9 +109,13 @@ def call_placed(*, attempt_id: int, sid: str) -> None:
         return
     # The run looks next when the call is due to have ended, not at a queued call's recheck: a call that
     # no callback ends (the simulated phone ringing out, a lost callback) moves its run on at its deadline.
-    deadline = call_deadline(call, call.run.ring_timeout_seconds)
-    NotificationRun.objects.filter(pk=call.run_id, state=RunState.ACTIVE).update(next_step_at=deadline)
-    wait = (deadline - timezone.now()).total_seconds()
+    # A step that is due already (a run's first, which claims its emails) keeps its turn: it finds the
+    # call under way and waits for the same deadline.
+    deadline, now = call_deadline(call, call.run.ring_timeout_seconds), timezone.now()
+    NotificationRun.objects.filter(pk=call.run_id, state=RunState.ACTIVE, next_step_at__gt=now).update(
+        next_step_at=deadline
+    )
+    wait = (deadline - now).total_seconds()
     if wait <= DEADLINE_NUDGE_MAX_SECONDS:
         nudge_run(call.run_id, countdown=max(wait, 0))
 

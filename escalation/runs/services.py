@@ -16,11 +16,11 @@ from django.utils import timezone
 
 from escalation.emails.services import emails_claim
 from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunPurpose, RunState
-from escalation.nudges import nudge_run
+from escalation.nudges import nudge_dial, nudge_run
 from escalation.runs.fallback import someone_has_it
 from escalation.runs.plan import run_create
 from escalation.runs.states import run_lock, run_stop
-from escalation.runs.steps import call_in_flight, next_call_or_end
+from escalation.runs.steps import call_in_flight, call_queue_next, next_call_or_end
 from escalation.selectors import actions_to_tell
 from escalation.sms.outbound import texts_claim
 from incidents.events import incident_lock, incident_must_be_active, timeline_record
@@ -45,7 +45,8 @@ def notification_start(
     active = locked.notification_runs.filter(purpose=RunPurpose.NOTIFY, state=RunState.ACTIVE).first()
     if active is not None:
         return active
-    run = run_create(locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions_to_tell(locked))
+    actions = actions_to_tell(locked)
+    run = run_create(locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions)
     who = "" if by is not None else " by itself"
     timeline_record(
         incident=locked,
@@ -54,8 +55,14 @@ def notification_start(
         f"call order." + (f" {why}" if why else ""),
         by=by,
         channel=channel,
-        data={"run": run.pk, "plan": run.plan, "actions": [a.pk for a in run.actions.all()]},
+        data={"run": run.pk, "plan": run.plan, "actions": [a.pk for a in actions]},
     )
+    # One hop to the first call: it is queued with the run and the dialing worker sent for it at once; the
+    # run's first step, sent beside it, claims the emails and finds the call under way.
+    if not someone_has_it(locked):
+        first, _ = call_queue_next(run, locked, timezone.now(), calls=[])
+        if first is not None:
+            nudge_dial(first.pk)
     return run
 
 

@@ -76,15 +76,18 @@ def _retry_delay(failures: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.CALL_RETRY_MAX_SECONDS))
 
 
-def next_call_or_end(run: NotificationRun, incident: Incident, now: datetime) -> bool:
-    """Queue the run's next call (True), or wait for a try that is owed, or end the tree."""
-    calls: dict[tuple[int, int], list[CallAttempt]] = {}
-    for call in run.calls.all():
-        calls.setdefault((call.contact_id, call.try_number), []).append(call)
+def call_queue_next(
+    run: NotificationRun, incident: Incident, now: datetime, *, calls: list[CallAttempt] | None = None
+) -> tuple[CallAttempt | None, datetime | None]:
+    """The run's next call queued; else the time until which a try not reached yet is owed (neither: the
+    plan is done). `calls`: the run's calls, when the caller knows them (none, for a run just made)."""
+    made: dict[tuple[int, int], list[CallAttempt]] = {}
+    for call in run.calls.all() if calls is None else calls:
+        made.setdefault((call.contact_id, call.try_number), []).append(call)
     contacts = Contact.objects.in_bulk([step["contact"] for step in run.plan])
     owed_until: datetime | None = None
     for sequence, step in enumerate(run.plan, start=1):
-        rows = calls.get((step["contact"], step["try"]), [])
+        rows = made.get((step["contact"], step["try"]), [])
         contact = contacts.get(step["contact"])
         if any(c.outcome in ATTEMPT_OUTCOMES for c in rows) or contact is None:
             continue
@@ -96,7 +99,7 @@ def next_call_or_end(run: NotificationRun, incident: Incident, now: datetime) ->
             if due > now:
                 owed_until = due if owed_until is None else min(owed_until, due)
                 continue
-        CallAttempt.objects.create(
+        call = CallAttempt.objects.create(
             run=run,
             contact=contact,
             try_number=step["try"],
@@ -104,6 +107,14 @@ def next_call_or_end(run: NotificationRun, incident: Incident, now: datetime) ->
             severity_rank=SEVERITY_RANK.get(incident.severity, len(SEVERITY_RANK)),
             to=contact.phone.as_e164,
         )
+        return call, None
+    return None, owed_until
+
+
+def next_call_or_end(run: NotificationRun, incident: Incident, now: datetime) -> bool:
+    """Queue the run's next call (True), or wait for a try that is owed, or end the tree."""
+    call, owed_until = call_queue_next(run, incident, now)
+    if call is not None:
         _wait(run, until=now + timedelta(seconds=QUEUED_CALL_RECHECK_SECONDS))
         return True
     if owed_until is not None:
