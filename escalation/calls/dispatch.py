@@ -6,16 +6,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from escalation.calls.claim_first import claim_if_first, goes_first
 from escalation.calls.pace import CallPacer, call_pacer
 from escalation.calls.records import call_not_placed, call_placed
-from escalation.models import Acknowledgment, CallAttempt, CallOutcome, RunState
+from escalation.models import CallAttempt, CallOutcome, RunState
 from escalation.nudges import nudge_dispatch
 from escalation.phone.base import CallRequest, PhoneBackend, PhoneError
 from escalation.phone.registry import phone_backend
@@ -24,7 +24,7 @@ from escalation.runs.services import run_advance
 from escalation.runs.states import run_stop
 from escalation.selectors import calls_waiting
 from incidents.events import incident_lock
-from incidents.models import ACTIVE_INCIDENT_STATUSES, Authorization
+from incidents.models import ACTIVE_INCIDENT_STATUSES
 
 log = logging.getLogger(__name__)
 ORDER = ("severity_rank", "sequence", "queued_at", "id")
@@ -41,21 +41,9 @@ CANDIDATES = 20
 CLAIM_AHEAD_SECONDS = 2
 
 
-def _claimed_ahead() -> QuerySet[CallAttempt]:
-    since = timezone.now() - timedelta(seconds=CLAIM_AHEAD_SECONDS)
-    return CallAttempt.objects.filter(outcome=CallOutcome.DIALING, provider_sid="", placed_at__gte=since)
-
-
-def _before(rank: Any, sequence: Any, queued_at: Any, pk: Any) -> Q:
-    """The calls that go before this one: severity, then the place in its run, then the time, then the id
-    (values, or OuterRef to the call's own columns)."""
-    same_rank, same_place = Q(severity_rank=rank), Q(severity_rank=rank, sequence=sequence)
-    return (
-        Q(severity_rank__lt=rank)
-        | (same_rank & Q(sequence__lt=sequence))
-        | (same_place & Q(queued_at__lt=queued_at))
-        | (same_place & Q(queued_at=queued_at, pk__lt=pk))
-    )
+def _claims_since(now: datetime | None = None) -> datetime:
+    """Claims made since then and not placed yet hold back less urgent calls."""
+    return (now or timezone.now()) - timedelta(seconds=CLAIM_AHEAD_SECONDS)
 
 
 def call_claim_next(backend: str) -> CallRequest | None:
@@ -113,27 +101,31 @@ def call_claim_in_step(run_id: int, backend: str) -> CallRequest | None:
     Only inside the step that queued it: that step holds the incident's lock and has checked, as a claim
     does, that the incident is active, the run runs and nobody has acknowledged or decided.
     """
-    return _claim_when_first(CallAttempt.objects.filter(run_id=run_id), backend)
+    return _claim_when_first(CallAttempt.objects.filter(run_id=run_id), backend, still_wanted=False)
 
 
 def _claim_when_first(
-    calls: QuerySet[CallAttempt], backend: str, *, checks: Q | None = None
+    calls: QuerySet[CallAttempt], backend: str, *, still_wanted: bool
 ) -> CallRequest | None:
-    """Claim the queued call of `calls` in one conditional update, if nothing goes before it (and `checks`
-    hold); the request to place it, or None."""
+    """Claim the queued call of `calls` in one conditional update (escalation.calls.claim_first) if nothing
+    goes before it; the request to place it, or None."""
     found = (
         calls.filter(outcome=CallOutcome.QUEUED)
+        .order_by()
         .values_list("pk", "to", "severity_rank", "sequence", "queued_at", "run__ring_timeout_seconds")
         .first()
     )
     if found is None:
         return None
     pk, to, rank, sequence, queued_at, ring_timeout = found
-    before = (_queued() | _claimed_ahead()).filter(_before(rank, sequence, queued_at, pk))
-    claimed = (
-        CallAttempt.objects.filter(pk=pk, outcome=CallOutcome.QUEUED)
-        .filter(~Exists(before), checks or Q())
-        .update(outcome=CallOutcome.DIALING, placed_at=timezone.now(), backend=backend)
+    now = timezone.now()
+    claimed = claim_if_first(
+        pk,
+        (rank, sequence, queued_at),
+        backend=backend,
+        now=now,
+        claimed_since=_claims_since(now),
+        still_wanted=still_wanted,
     )
     return CallRequest(attempt_id=pk, to=to, ring_timeout_seconds=ring_timeout) if claimed else None
 
@@ -149,11 +141,7 @@ def call_dial(attempt_id: int) -> bool:
     the provider has it (call_placed), as for any claim made just before a stop.
     """
     backend = phone_backend()
-    nobody_has_it = ~Exists(
-        Acknowledgment.objects.filter(incident_id=OuterRef("run__incident_id"))
-    ) & ~Exists(Authorization.objects.filter(incident_id=OuterRef("run__incident_id")))
-    checks = Q(run__state=RunState.ACTIVE, run__incident__status__in=ACTIVE_INCIDENT_STATUSES) & nobody_has_it
-    request = _claim_when_first(CallAttempt.objects.filter(pk=attempt_id), backend.name, checks=checks)
+    request = _claim_when_first(CallAttempt.objects.filter(pk=attempt_id), backend.name, still_wanted=True)
     if request is None:
         _hand_over(call_pacer())
         return False
@@ -225,10 +213,7 @@ def call_place_paced(
     dispatcher chosen for the next slot sent for it. A more urgent call, waiting or claimed elsewhere and not
     placed yet, goes first: this claim is released (the next slot's dispatcher takes them in order); a claim
     that has just checked this itself (`checked`) is not checked again. True if the provider was asked."""
-    ahead = (_queued() | _claimed_ahead()).filter(
-        _before(OuterRef("severity_rank"), OuterRef("sequence"), OuterRef("queued_at"), OuterRef("pk"))
-    )
-    if not checked and CallAttempt.objects.filter(pk=request.attempt_id).filter(Exists(ahead)).exists():
+    if not checked and not goes_first(request.attempt_id, claimed_since=_claims_since()):
         # A more urgent call waits (released meanwhile) or is claimed elsewhere: it takes the slot first,
         # and a dispatcher comes for the slot after it.
         call_release(request.attempt_id)

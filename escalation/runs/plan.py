@@ -4,7 +4,7 @@ available then: escalation.runs.availability)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
@@ -25,9 +25,12 @@ def run_create(
     by: User,
     due_in: timedelta = timedelta(0),
     actions: list[Any] | None = None,
+    last: NotificationRun | None | Literal["unread"] = "unread",
 ) -> NotificationRun:
-    """A new round of the given purpose for a locked incident, telling about the given actions."""
-    last = incident.notification_runs.filter(purpose=purpose).order_by("-round").first()
+    """A new round of the given purpose for a locked incident, telling about the given actions (`last`: the
+    latest round of that purpose, when the caller has read it)."""
+    if last == "unread":
+        last = incident.notification_runs.filter(purpose=purpose).order_by("-round").first()
     plan = plan_make(incident, purpose=purpose, at=timezone.now() + due_in)
     run = NotificationRun.objects.create(
         incident=incident,

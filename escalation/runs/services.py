@@ -42,11 +42,12 @@ def notification_start(
     """
     locked = incident_lock(incident.pk)
     incident_must_be_active(locked, what="notifying the customer")
-    active = locked.notification_runs.filter(purpose=RunPurpose.NOTIFY, state=RunState.ACTIVE).first()
-    if active is not None:
-        return active
+    # At most one round runs at a time, and it is the latest.
+    last = locked.notification_runs.filter(purpose=RunPurpose.NOTIFY).order_by("-round").first()
+    if last is not None and last.state == RunState.ACTIVE:
+        return last
     actions = actions_to_tell(locked)
-    run = run_create(locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions)
+    run = run_create(locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions, last=last)
     who = "" if by is not None else " by itself"
     timeline_record(
         incident=locked,

@@ -1,0 +1,85 @@
+"""The claim of a queued call that goes first, as one hand-written statement.
+
+It is on the path of every call placed at once (a run's first call, a step's own call): built by the ORM,
+the statement took about 6 ms of Python on a 2-core host for under a millisecond in the database, more than
+the rest of the path to the provider. The order is the dispatcher's (escalation.calls.dispatch.ORDER): a
+call goes first when no call waiting, or claimed elsewhere in the last CLAIM_AHEAD_SECONDS and not placed
+yet, comes before it by severity, then its place in its run, then the time it was queued, then its id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection
+
+from escalation.models import Acknowledgment, CallAttempt, CallOutcome, NotificationRun, RunState
+from incidents.models import ACTIVE_INCIDENT_STATUSES, Authorization, Incident
+
+CALLS, RUNS = CallAttempt._meta.db_table, NotificationRun._meta.db_table
+ACKS, DECISIONS, INCIDENTS = (
+    Acknowledgment._meta.db_table,
+    Authorization._meta.db_table,
+    Incident._meta.db_table,
+)
+ACTIVE = ", ".join(f"'{status}'" for status in sorted(ACTIVE_INCIDENT_STATUSES))
+
+
+def _first(place: str) -> str:
+    """No call goes before the one at `place` (its rank, sequence, queued time and id, as SQL): waiting (of
+    an active run, or a test call), or claimed and not placed yet. One parameter: the claims' window."""
+    return f"""
+NOT EXISTS (
+  SELECT 1 FROM {CALLS} o LEFT JOIN {RUNS} orun ON orun.id = o.run_id
+  WHERE ((o.outcome = '{CallOutcome.QUEUED}' AND (o.run_id IS NULL OR orun.state = '{RunState.ACTIVE}'))
+         OR (o.outcome = '{CallOutcome.DIALING}' AND o.provider_sid = '' AND o.placed_at >= %s))
+    AND (o.severity_rank, o.sequence, o.queued_at, o.id) < {place}
+)"""
+
+
+# Its run runs, its incident is active, and nobody has acknowledged or decided (DESIGN rules 6 and 11).
+_STILL_WANTED = f"""
+EXISTS (
+  SELECT 1 FROM {RUNS} r JOIN {INCIDENTS} i ON i.id = r.incident_id
+  WHERE r.id = {CALLS}.run_id AND r.state = '{RunState.ACTIVE}' AND i.status IN ({ACTIVE})
+    AND NOT EXISTS (SELECT 1 FROM {ACKS} a WHERE a.incident_id = r.incident_id)
+    AND NOT EXISTS (SELECT 1 FROM {DECISIONS} d WHERE d.incident_id = r.incident_id)
+)"""
+
+
+def claim_if_first(
+    attempt_id: int,
+    place: tuple[int, int, datetime],
+    *,
+    backend: str,
+    now: datetime,
+    claimed_since: datetime,
+    still_wanted: bool,
+) -> bool:
+    """Mark the queued call dialing if it goes first (and, with `still_wanted`, its run and incident still
+    want it); `place` is its severity rank, sequence and queued time. True if this claimed it."""
+    adapt = connection.ops.adapt_datetimefield_value
+    rank, sequence, queued_at = place
+    sql = (
+        f"UPDATE {CALLS} SET outcome = %s, placed_at = %s, backend = %s "
+        f"WHERE id = %s AND outcome = '{CallOutcome.QUEUED}' AND {_first('(%s, %s, %s, %s)')}"
+        + (f" AND {_STILL_WANTED}" if still_wanted else "")
+    )
+    params = [
+        CallOutcome.DIALING.value, adapt(now), backend, attempt_id,
+        adapt(claimed_since), rank, sequence, adapt(queued_at), attempt_id,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
+
+
+def goes_first(attempt_id: int, *, claimed_since: datetime) -> bool:
+    """No call waiting, or claimed elsewhere and not placed yet, goes before this one."""
+    own = "(me.severity_rank, me.sequence, me.queued_at, me.id)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {CALLS} me WHERE me.id = %s AND {_first(own)}",
+            [attempt_id, connection.ops.adapt_datetimefield_value(claimed_since)],
+        )
+        return cursor.fetchone() is not None
