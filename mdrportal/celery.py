@@ -10,6 +10,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mdrportal.settings")
 
 app = Celery("mdrportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Celery's Django fixup closes the database connection before and after every task unless this is set: a
+# worker then opened a connection (a PostgreSQL backend process) per task, whatever DB_CONN_MAX_AGE said.
+# It never closes them itself now; a worker closes its connection around each task as Django does around a
+# request (operations.worker_hooks), so that DB_CONN_MAX_AGE and the health checks hold in workers too.
+app.conf.CELERY_DB_REUSE_MAX = 2**62
 app.autodiscover_tasks()
 
 

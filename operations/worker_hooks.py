@@ -1,4 +1,5 @@
-"""Celery signals for operations: heartbeats of the sweepers, and the ids every task's log lines carry."""
+"""Celery signals for operations: heartbeats of the sweepers, the ids every task's log lines carry, and the
+database connection's life around each task."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 from typing import Any
 
 from celery.signals import task_postrun, task_prerun, task_success
+from django.db import close_old_connections
 
 from escalation.models import NotificationRun
 from incidents.models import ResponseAction
@@ -27,6 +29,15 @@ def _incident_of(kind: str, pk: Any) -> int | None:
         return pk
     model = ResponseAction if kind == "action_id" else NotificationRun
     return model.objects.filter(pk=pk).values_list("incident_id", flat=True).first()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_database_connections(sender: Any = None, **_: Any) -> None:
+    """As around a request: a connection older than DB_CONN_MAX_AGE, or broken, is closed (mdrportal.celery).
+    Not for a task run in the caller's process (eagerly): that connection is the caller's."""
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()
 
 
 @task_prerun.connect

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import time
+from types import SimpleNamespace
 
+import pytest
+from celery.fixups.django import DjangoWorkerFixup
+from celery.signals import task_postrun, task_prerun
+from django.db import connection
+
+import escalation.tasks  # noqa: F401 - the worker's tasks, by name
 from mdrportal.celery import app
 
 
@@ -25,6 +32,7 @@ def test_the_redis_broker_is_reachable() -> None:
     ("task", "queue"),
     [
         ("escalation.calls_dispatch", "dial"),
+        ("escalation.call_dial", "dial"),
         ("escalation.run_advance", "runs"),
         ("incidents.action_run", "actions"),
         ("escalation.email_send", "mail"),
@@ -51,3 +59,24 @@ def test_a_worker_started_without_queues_consumes_every_job_queue() -> None:
     from django.conf import settings
 
     assert set(app.amqp.queues) == set(settings.CELERY_QUEUES_BY_JOB)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_between_tasks_for_db_conn_max_age(monkeypatch) -> None:
+    """Celery's Django fixup would close it around every task (a connection, and a PostgreSQL backend, per
+    task); the worker closes it as Django does around a request instead."""
+    assert DjangoWorkerFixup(app).db_reuse_max  # the fixup never closes it itself
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 300)
+    connection.close()
+    connection.ensure_connection()
+    kept = connection.connection
+    task = app.tasks["escalation.run_advance"]
+    monkeypatch.setattr(type(task), "request", SimpleNamespace(is_eager=False))
+
+    task_prerun.send(sender=task, task_id="1", task=task, args=(), kwargs={})
+    task_postrun.send(sender=task, task_id="1", task=task, args=(), kwargs={})
+    assert connection.connection is kept  # younger than DB_CONN_MAX_AGE: kept for the next task
+
+    connection.close_at = time.monotonic() - 1  # older than DB_CONN_MAX_AGE
+    task_postrun.send(sender=task, task_id="2", task=task, args=(), kwargs={})
+    assert connection.connection is None
