@@ -62,8 +62,11 @@ def configure(*, cps: int, var_dir: Path) -> dict[str, str]:
         "DATABASE_URL": bench_database_url(),
         "CELERY_BROKER_URL": broker,
         "MDR_VAR_DIR": str(var_dir),
-        "DEBUG": "true",
+        # Production settings: debug off (Django keeps no query log, nothing of the embedded default).
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
         "SECRET_KEY": "bench-" + "x" * 50,
+        "SECRETS_ENCRYPTION_KEYS": "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMDA=",
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_FROM_NUMBER": FROM_NUMBER,
