@@ -61,7 +61,7 @@ def test_a_worker_started_without_queues_consumes_every_job_queue() -> None:
     assert set(app.amqp.queues) == set(settings.CELERY_QUEUES_BY_JOB)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_worker_keeps_its_database_connection_between_tasks_for_db_conn_max_age(monkeypatch) -> None:
     """Celery's Django fixup would close it around every task (a connection, and a PostgreSQL backend, per
     task); the worker closes it as Django does around a request instead."""
