@@ -230,12 +230,15 @@ class UsedLink(AppendOnlyModel):
 
 
 class CallPace(models.Model):
-    """The call pacer's state when the database (not Redis) paces calls: when the next slot is free."""
+    """The call pacer's state when the database (not Redis) paces calls: when the next slot is free
+    (escalation.calls.pace). Times in microseconds since the epoch."""
 
     name = models.CharField(max_length=32, unique=True)
-    # The theoretical arrival time of the next call, in microseconds since the epoch (GCRA).
+    # The theoretical arrival time of the next call (GCRA).
     tat = models.BigIntegerField(default=0)
-    # The TAT a dispatcher was sent to come back for: one waker per slot.
+    # The latest grants, newest first, as many as the calls per second: the window's count.
+    recent = models.JSONField(default=list)
+    # The slot a dispatcher was sent to come back for: one waker per slot.
     woken_for = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:

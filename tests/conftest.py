@@ -11,9 +11,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from escalation.calls.pace import RedisCallPacer
 from incidents.connectors import addresses
-from tests.factories import UNPACED
+from tests.factories import UNPACED, call_pacer_forget
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer
 from tests.fakes.smtp import SMTPSink
@@ -95,9 +94,7 @@ def unpaced_calls(settings: Any) -> None:
 def fresh_call_pacer(settings: Any) -> None:
     """Each test starts with the next call slot free: the pacer's Redis keys outlive the test's transaction
     (its database row does not)."""
-    if settings.RATE_LIMIT_REDIS_URL:
-        pacer = RedisCallPacer(settings.RATE_LIMIT_REDIS_URL, per_second=1)
-        pacer.client.delete(*pacer.keys)
+    call_pacer_forget(database=False)
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ import itertools
 import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -15,6 +16,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from escalation.calls.pace import RedisCallPacer
+from escalation.models import CallPace
 from incidents.actions import action_propose
 from incidents.authorizations import authorization_record
 from incidents.connectors.base import ActionRequest
@@ -40,6 +43,16 @@ PASSWORD = "correct-horse-battery"
 # Calls per second for tests that are not about pacing: every dispatch finds its slot free (the pacer is
 # tested on its own in tests/test_call_pacer.py).
 UNPACED = 1_000_000
+
+
+def call_pacer_forget(*, database: bool = True) -> None:
+    """The next call slot free, as if no call had been placed yet (the pacer's Redis keys outlive a test's
+    transaction; its database row does not)."""
+    if settings.RATE_LIMIT_REDIS_URL:
+        pacer = RedisCallPacer(settings.RATE_LIMIT_REDIS_URL, per_second=1)
+        pacer.client.delete(*pacer.keys)
+    if database:
+        CallPace.objects.all().delete()
 
 
 def make_user(
