@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -137,40 +136,38 @@ class Workers:
 
 
 class TimedTwilio:
-    """The fake Twilio REST API, noting when each call request arrived and for which attempt; `on_call` is
-    told of each call it accepted (the carrier's part)."""
+    """The fake Twilio REST API (bench.fake_twilio, in a process of its own), noting when each call request
+    arrived and for which attempt; `on_call` is told of each call it accepted (the carrier's part)."""
 
     def __init__(self, on_call: Callable[[int, str], None] | None = None) -> None:
-        from tests.fakes.http_server import FakeHTTPServer
-
-        self.server = FakeHTTPServer(port=FAKE_TWILIO_PORT)
         self.arrivals: list[tuple[float, int]] = []
         self.on_call = on_call
         self._lock = threading.Lock()
 
     def __enter__(self) -> TimedTwilio:
-        from tests.fakes.twilio import FakeTwilioAPI
-
-        self.server.__enter__()
-        api = FakeTwilioAPI(self.server, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)
-
-        def answer(received):  # noqa: ANN001, ANN202
-            at = time.time()
-            reply = api.answer(received)
-            if received.method == "POST" and reply.status == 201:
-                found = re.search(r"%2Fvoice%2F(\d+)%2F", received.body.decode())
-                attempt = int(found[1]) if found else -1
-                with self._lock:
-                    self.arrivals.append((at, attempt))
-                if self.on_call is not None:
-                    self.on_call(attempt, reply.body["sid"])
-            return reply
-
-        self.server.fallback = answer
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.fake_twilio", "--port", str(FAKE_TWILIO_PORT),
+             "--account-sid", ACCOUNT_SID, "--auth-token", AUTH_TOKEN],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        if self.process.stdout.readline().strip() != "ready":
+            raise SystemExit("the fake Twilio did not start")
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
         return self
 
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            at, attempt, sid = line.split()
+            with self._lock:
+                self.arrivals.append((float(at), int(attempt)))
+            if self.on_call is not None:
+                self.on_call(int(attempt), sid)
+
     def __exit__(self, *exc_info: object) -> None:
-        self.server.__exit__(*exc_info)
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+        self.reader.join(timeout=30)
 
     def arrived(self) -> list[tuple[float, int]]:
         with self._lock:

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from escalation.calls.claim_first import claim_if_first, goes_first
+from escalation.calls.claim_first import claim_if_first, claim_most_urgent, goes_first
 from escalation.calls.pace import CallPacer, call_pacer
 from escalation.calls.records import call_not_placed, call_placed
 from escalation.models import CallAttempt, CallOutcome, RunState
@@ -49,10 +49,17 @@ def _claims_since(now: datetime | None = None) -> datetime:
 def call_claim_next(backend: str) -> CallRequest | None:
     """Take the most urgent queued call and mark it dialing; a second worker skips it and takes the next.
 
-    A call of a run is claimed under its incident's lock, after checking (DESIGN rules 6 and 11) that the
-    incident is active, the run still runs and nobody has acknowledged or decided: no call is placed after
-    an acknowledgment, a written decision or a close.
+    A call of a run is claimed only while (DESIGN rules 6 and 11) its incident is active, its run still runs
+    and nobody has acknowledged or decided: no call is placed after an acknowledgment, a written decision or
+    a close. One conditional update claims it (escalation.calls.claim_first): a stop committed meanwhile
+    cancels the call before the update or finds it dialing, and then it is hung up as soon as the provider
+    has it, as for call_dial. When no call may go but some wait, each is looked at under its incident's lock,
+    so that a run that must stop is stopped, not passed over at every slot.
     """
+    claimed = claim_most_urgent(backend=backend, now=timezone.now())
+    if claimed is not None:
+        attempt_id, to, ring_timeout = claimed
+        return CallRequest(attempt_id=attempt_id, to=to, ring_timeout_seconds=ring_timeout)
     candidates = _queued().order_by(*ORDER).values_list("pk", "run__incident_id")[:CANDIDATES]
     for attempt_id, incident_id in candidates:
         with transaction.atomic():
