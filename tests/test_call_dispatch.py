@@ -375,6 +375,34 @@ def test_the_dialer_never_places_a_first_call_once_its_run_stopped_or_somebody_h
     assert CallAttempt.objects.get(pk=call.pk).outcome == CallOutcome.QUEUED
 
 
+@pytest.mark.parametrize("meanwhile", ["run stopped", "incident closed", "acknowledged", "decided"])
+@pytest.mark.django_db
+def test_the_dispatcher_never_claims_a_call_once_its_run_stopped_or_somebody_has_it(meanwhile) -> None:
+    """Row by row, as for the dialer: the one-statement claim passes over the call and takes the next; once
+    no other call may go, the call is looked at under its incident's lock and its run is stopped."""
+    incident = make_incident(make_tenant(phones=2))
+    run = notification_start(incident=incident, by=None)
+    stale = CallAttempt.objects.get(run=run)
+    low = notification_start(incident=make_incident(make_tenant(phones=1), severity=Severity.LOW), by=None)
+    if meanwhile == "run stopped":
+        NotificationRun.objects.filter(pk=run.pk).update(state=RunState.CANCELED)
+    elif meanwhile == "incident closed":
+        Incident.objects.filter(pk=incident.pk).update(status=IncidentStatus.CLOSED)
+    elif meanwhile == "acknowledged":
+        Acknowledgment.objects.create(incident=incident, contact=stale.contact, channel=Channel.SMS)
+    else:
+        Authorization.objects.create(
+            incident=incident, decision="declined", scope=[], contact=stale.contact, channel=Channel.EMAIL_LINK
+        )
+
+    taken = call_claim_next("twilio")
+    assert taken is not None and taken.attempt_id == CallAttempt.objects.get(run=low).pk
+    assert call_claim_next("twilio") is None
+
+    assert CallAttempt.objects.get(pk=stale.pk).outcome in {CallOutcome.QUEUED, CallOutcome.CANCELED}
+    assert NotificationRun.objects.get(pk=run.pk).state != RunState.ACTIVE
+
+
 @pytest.mark.django_db
 def test_a_first_call_behind_a_more_urgent_waiting_call_waits_and_sends_the_dispatcher(
     settings, phone, sent, django_capture_on_commit_callbacks
