@@ -42,7 +42,7 @@ from tests.sliding_second import most_in_one_sliding_second
 
 # A run's first step and the claim of its call, in statements (pinned: each is paid before the call). Two of
 # them are the savepoint of the test's own transaction, two the texts' claim (who was texted, who takes texts).
-STEP_AND_CLAIM_QUERIES = 21
+STEP_AND_CLAIM_QUERIES = 20
 
 # The dispatcher ---------------------------------------------------------------------------------------
 
@@ -272,7 +272,7 @@ def test_a_run_step_claims_its_own_call_in_its_transaction(
 ) -> None:
     run = first_call_rang_out(phone)
     # The step (incident and run locked, checks, the call queued) and the claim of its call: one
-    # transaction, the call claimed with two statements and no second lock of the incident.
+    # transaction, the call claimed with one statement and no second lock of the incident.
     with (
         django_assert_num_queries(STEP_AND_CLAIM_QUERIES),
         django_capture_on_commit_callbacks(execute=True),

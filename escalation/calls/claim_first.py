@@ -11,6 +11,7 @@ then the time it was queued, then its id.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 
@@ -52,31 +53,49 @@ EXISTS (
 )"""
 
 
+# What a claim gives back: the call's id, its number and how long it rings (its run's, or for a test call its
+# tenant's, ring timeout).
+_CLAIMED = f"""
+RETURNING id, "to", COALESCE(
+  (SELECT r.ring_timeout_seconds FROM {RUNS} r WHERE r.id = {CALLS}.run_id),
+  (SELECT t.ring_timeout_seconds FROM {CONTACTS} k JOIN {TENANTS} t ON t.id = k.tenant_id
+   WHERE k.id = {CALLS}.contact_id)
+)"""
+
+Claimed = tuple[int, str, int]
+# A run's queued call (a step queues one at a time; the earliest, should there be more).
+_QUEUED_OF_RUN = f"(SELECT q.id FROM {CALLS} q WHERE q.run_id = %s AND q.outcome = '{CallOutcome.QUEUED}' ORDER BY q.id LIMIT 1)"
+
+
+def _claimed(cursor: Any) -> Claimed | None:
+    row = cursor.fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
 def claim_if_first(
-    attempt_id: int,
-    place: tuple[int, int, datetime],
     *,
+    call: int | None = None,
+    run: int | None = None,
     backend: str,
     now: datetime,
     claimed_since: datetime,
     still_wanted: bool,
-) -> bool:
-    """Mark the queued call dialing if it goes first (and, with `still_wanted`, its run and incident still
-    want it); `place` is its severity rank, sequence and queued time. True if this claimed it."""
+) -> Claimed | None:
+    """Mark dialing the queued call with id `call` (or the queued call of run `run`) if it goes first (and,
+    with `still_wanted`, its run and incident still want it); its id, number and ring timeout."""
     adapt = connection.ops.adapt_datetimefield_value
-    rank, sequence, queued_at = place
+    own = f"({CALLS}.severity_rank, {CALLS}.sequence, {CALLS}.queued_at, {CALLS}.id)"
     sql = (
         f"UPDATE {CALLS} SET outcome = %s, placed_at = %s, backend = %s "
-        f"WHERE id = %s AND outcome = '{CallOutcome.QUEUED}' AND {_first('(%s, %s, %s, %s)')}"
-        + (f" AND {_still_wanted(CALLS)}" if still_wanted else "")
+        f"WHERE id = {'%s' if call is not None else _QUEUED_OF_RUN} AND outcome = '{CallOutcome.QUEUED}' "
+        f"AND {_first(own)}" + (f" AND {_still_wanted(CALLS)}" if still_wanted else "") + _CLAIMED
     )
     params = [
-        CallOutcome.DIALING.value, adapt(now), backend, attempt_id,
-        adapt(claimed_since), rank, sequence, adapt(queued_at), attempt_id,
+        CallOutcome.DIALING.value, adapt(now), backend, call if call is not None else run, adapt(claimed_since)
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount == 1
+        return _claimed(cursor)
 
 
 def goes_first(attempt_id: int, *, claimed_since: datetime) -> bool:
@@ -90,7 +109,7 @@ def goes_first(attempt_id: int, *, claimed_since: datetime) -> bool:
         return cursor.fetchone() is not None
 
 
-def claim_most_urgent(*, backend: str, now: datetime) -> tuple[int, str, int] | None:
+def claim_most_urgent(*, backend: str, now: datetime) -> Claimed | None:
     """Mark dialing the most urgent queued call that may still go (a test call, or one whose run and incident
     still want it), passing over calls another worker has locked; its id, number and ring timeout."""
     adapt = connection.ops.adapt_datetimefield_value
@@ -101,13 +120,7 @@ WHERE outcome = '{CallOutcome.QUEUED}' AND id = (
   SELECT c.id FROM {CALLS} c
   WHERE c.outcome = '{CallOutcome.QUEUED}' AND (c.run_id IS NULL OR {_still_wanted("c")})
   ORDER BY c.severity_rank, c.sequence, c.queued_at, c.id LIMIT 1{skip_locked}
-)
-RETURNING id, "to", COALESCE(
-  (SELECT r.ring_timeout_seconds FROM {RUNS} r WHERE r.id = {CALLS}.run_id),
-  (SELECT t.ring_timeout_seconds FROM {CONTACTS} k JOIN {TENANTS} t ON t.id = k.tenant_id
-   WHERE k.id = {CALLS}.contact_id)
-)"""
+){_CLAIMED}"""
     with connection.cursor() as cursor:
         cursor.execute(sql, [CallOutcome.DIALING.value, adapt(now), backend])
-        row = cursor.fetchone()
-    return None if row is None else (row[0], row[1], row[2])
+        return _claimed(cursor)

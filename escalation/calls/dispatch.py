@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from escalation.calls.claim_first import claim_if_first, claim_most_urgent, goes_first
+from escalation.calls.claim_first import Claimed, claim_if_first, claim_most_urgent, goes_first
 from escalation.calls.pace import CallPacer, call_pacer
 from escalation.calls.records import call_not_placed, call_placed
 from escalation.models import CallAttempt, CallOutcome, RunState
@@ -58,8 +58,7 @@ def call_claim_next(backend: str) -> CallRequest | None:
     """
     claimed = claim_most_urgent(backend=backend, now=timezone.now())
     if claimed is not None:
-        attempt_id, to, ring_timeout = claimed
-        return CallRequest(attempt_id=attempt_id, to=to, ring_timeout_seconds=ring_timeout)
+        return _request(claimed)
     candidates = _queued().order_by(*ORDER).values_list("pk", "run__incident_id")[:CANDIDATES]
     for attempt_id, incident_id in candidates:
         with transaction.atomic():
@@ -108,33 +107,18 @@ def call_claim_in_step(run_id: int, backend: str) -> CallRequest | None:
     Only inside the step that queued it: that step holds the incident's lock and has checked, as a claim
     does, that the incident is active, the run runs and nobody has acknowledged or decided.
     """
-    return _claim_when_first(CallAttempt.objects.filter(run_id=run_id), backend, still_wanted=False)
-
-
-def _claim_when_first(
-    calls: QuerySet[CallAttempt], backend: str, *, still_wanted: bool
-) -> CallRequest | None:
-    """Claim the queued call of `calls` in one conditional update (escalation.calls.claim_first) if nothing
-    goes before it; the request to place it, or None."""
-    found = (
-        calls.filter(outcome=CallOutcome.QUEUED)
-        .order_by()
-        .values_list("pk", "to", "severity_rank", "sequence", "queued_at", "run__ring_timeout_seconds")
-        .first()
-    )
-    if found is None:
-        return None
-    pk, to, rank, sequence, queued_at, ring_timeout = found
     now = timezone.now()
     claimed = claim_if_first(
-        pk,
-        (rank, sequence, queued_at),
-        backend=backend,
-        now=now,
-        claimed_since=_claims_since(now),
-        still_wanted=still_wanted,
+        run=run_id, backend=backend, now=now, claimed_since=_claims_since(now), still_wanted=False
     )
-    return CallRequest(attempt_id=pk, to=to, ring_timeout_seconds=ring_timeout) if claimed else None
+    return _request(claimed)
+
+
+def _request(claimed: Claimed | None) -> CallRequest | None:
+    if claimed is None:
+        return None
+    attempt_id, to, ring_timeout = claimed
+    return CallRequest(attempt_id=attempt_id, to=to, ring_timeout_seconds=ring_timeout)
 
 
 def call_dial(attempt_id: int) -> bool:
@@ -147,8 +131,16 @@ def call_dial(attempt_id: int) -> bool:
     call before the update (it is no longer queued) or finds it dialing, and then it is hung up as soon as
     the provider has it (call_placed), as for any claim made just before a stop.
     """
-    backend = phone_backend()
-    request = _claim_when_first(CallAttempt.objects.filter(pk=attempt_id), backend.name, still_wanted=True)
+    backend, now = phone_backend(), timezone.now()
+    request = _request(
+        claim_if_first(
+            call=attempt_id,
+            backend=backend.name,
+            now=now,
+            claimed_since=_claims_since(now),
+            still_wanted=True,
+        )
+    )
     if request is None:
         _hand_over(call_pacer())
         return False

@@ -26,9 +26,11 @@ def run_create(
     due_in: timedelta = timedelta(0),
     actions: list[Any] | None = None,
     last: NotificationRun | None | Literal["unread"] = "unread",
+    nudge: bool = True,
 ) -> NotificationRun:
     """A new round of the given purpose for a locked incident, telling about the given actions (`last`: the
-    latest round of that purpose, when the caller has read it)."""
+    latest round of that purpose, when the caller has read it). A round due now has its first step sent
+    after commit, unless the caller sends it (`nudge`)."""
     if last == "unread":
         last = incident.notification_runs.filter(purpose=purpose).order_by("-round").first()
     plan = plan_make(incident, purpose=purpose, at=timezone.now() + due_in)
@@ -45,6 +47,6 @@ def run_create(
     if actions:
         run.actions.set(actions)
     plan_announce(run, incident)
-    if due_in <= timedelta(0):
+    if nudge and due_in <= timedelta(0):
         nudge_run(run.pk)
     return run

@@ -47,7 +47,7 @@ def notification_start(
     if last is not None and last.state == RunState.ACTIVE:
         return last
     actions = actions_to_tell(locked)
-    run = run_create(locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions, last=last)
+    run = run_create(locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions, last=last, nudge=False)
     who = "" if by is not None else " by itself"
     timeline_record(
         incident=locked,
@@ -58,12 +58,14 @@ def notification_start(
         channel=channel,
         data={"run": run.pk, "plan": run.plan, "actions": [a.pk for a in actions]},
     )
-    # One hop to the first call: it is queued with the run and the dialing worker sent for it at once; the
-    # run's first step, sent beside it, claims the emails and finds the call under way.
+    # One hop to the first call: it is queued with the run and the dialing worker sent for it first, the
+    # call being the urgent channel; the run's first step, sent next, claims the emails and finds the call
+    # under way.
     if not someone_has_it(locked):
         first, _ = call_queue_next(run, locked, timezone.now(), calls=[])
         if first is not None:
             nudge_dial(first.pk)
+    nudge_run(run.pk)
     return run
 
 
