@@ -392,7 +392,11 @@ def test_the_dispatcher_never_claims_a_call_once_its_run_stopped_or_somebody_has
         Acknowledgment.objects.create(incident=incident, contact=stale.contact, channel=Channel.SMS)
     else:
         Authorization.objects.create(
-            incident=incident, decision="declined", scope=[], contact=stale.contact, channel=Channel.EMAIL_LINK
+            incident=incident,
+            decision="declined",
+            scope=[],
+            contact=stale.contact,
+            channel=Channel.EMAIL_LINK,
         )
 
     taken = call_claim_next("twilio")
