@@ -79,19 +79,19 @@ def assert_paced(answers: list[Grant], *, per_second: int) -> None:
 
 @pytest.mark.django_db
 def test_the_database_pacer_spaces_calls_and_lets_a_late_caller_keep_its_slots_place(clock: Clock) -> None:
-    pacer = DatabaseCallPacer(per_second=2, name="t")  # 510 ms apart, catching up to 50 ms of lateness
+    pacer = DatabaseCallPacer(per_second=2, name="t")  # 515 ms apart, catching up to 50 ms of lateness
     start = clock.now
     assert pacer.acquire() == Grant(granted=True, at=start)
     clock.now = start + 0.1
     first_refusal, second_refusal = pacer.acquire(), pacer.acquire()
     assert (first_refusal.granted, first_refusal.wake) == (False, True)
-    assert first_refusal.wait == pytest.approx(0.36)  # the interval, less the catch-up after a quiet time
+    assert first_refusal.wait == pytest.approx(0.365)  # the interval, less the catch-up after a quiet time
     assert (second_refusal.granted, second_refusal.wake) == (False, False)  # the first one comes back
-    clock.now = start + 0.51  # 50 ms late for the slot at 0.46
+    clock.now = start + 0.515  # 50 ms late for the slot at 0.465
     assert pacer.acquire().granted
-    clock.now = start + 1.019
+    clock.now = start + 1.029
     assert not pacer.acquire().granted  # a third call within a second and the request's margin: never
-    clock.now = start + 1.02  # the lateness was caught up: the pace is kept
+    clock.now = start + 1.03  # the lateness was caught up: the pace is kept
     assert pacer.acquire().granted
 
 
@@ -100,17 +100,17 @@ def test_the_window_holds_where_catching_up_would_put_more_than_cps_calls_in_a_s
     pacer = DatabaseCallPacer(per_second=2, name="t")
     start = clock.now
     assert pacer.acquire().granted
-    clock.now = start + 0.51  # 50 ms late for the slot at 0.46
+    clock.now = start + 0.515  # 50 ms late for the slot at 0.465
     assert pacer.acquire().granted
-    clock.now = start + 1.02
+    clock.now = start + 1.03
     assert pacer.acquire().granted
-    # The spacing alone would let the next call go at 1.48: with 0.51 and 1.02, three calls within 1.02 s.
-    # The window holds it until 1.53, and the one caller sent for it is told so.
+    # The spacing alone would let the next call go at 1.495: with 0.515 and 1.03, three calls within 1.03 s.
+    # The window holds it until 1.545, and the one caller sent for it is told so.
     clock.now = start + 1.50
     refused = pacer.acquire()
     assert (refused.granted, refused.wake) == (False, True)
-    assert refused.wait == pytest.approx(0.03)
-    clock.now = start + 1.53
+    assert refused.wait == pytest.approx(0.045)
+    clock.now = start + 1.545
     assert pacer.acquire().granted
 
 

@@ -4,8 +4,9 @@ Two rules, kept together:
 - A window: at most CPS grants in any WINDOW (1 s + MARGIN). Then no sliding second on the pacer's clock
   ever holds more than CPS calls, and a request may take up to MARGIN longer than another on its way from
   its grant to the provider without two seconds' calls meeting in one there (on a loaded 2-core host, 11 of
-  them met in one second at 1,000 tenants without a margin). A calendar-second counter let two full seconds
-  meet in one sliding second (2 x CPS), and Twilio then queued the excess in its own order.
+  them met in one second at 1,000 tenants without a margin, and one request took 27 ms to the fake Twilio
+  where most took 2 ms). A calendar-second counter let two full seconds meet in one sliding second
+  (2 x CPS), and Twilio then queued the excess in its own order.
 - A spacing, so that calls are spread out rather than sent in bursts: GCRA with a burst of 1 and an interval
   of WINDOW / CPS. A slot is free when the theoretical arrival time (TAT) is past, and taking it moves the
   TAT one interval on.
@@ -59,7 +60,7 @@ class CallPacer(Protocol):
 
 
 # How much longer one request may take than another from its grant to the provider.
-MARGIN_MICROSECONDS = 20_000
+MARGIN_MICROSECONDS = 30_000
 # How far the TAT may trail now, at most (and at most half the interval, so calls stay spread out).
 CATCH_UP_MICROSECONDS = 50_000
 
