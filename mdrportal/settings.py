@@ -329,6 +329,9 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Twilio's SDK logs every request and response at INFO, about 12 lines a call, written on the call's way
+    # to Twilio: its failures reach the phone backend as exceptions, which say what happened.
+    "loggers": {"twilio.http_client": {"level": "WARNING"}},
 }
 
 # Operations: /metrics answers only a scraper sending `Authorization: Bearer <METRICS_TOKEN>` (unset: off).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 
 import pytest
 from pytest_django.fixtures import Settings
@@ -69,6 +70,14 @@ def test_place_call_authenticates_with_basic_auth_on_the_account_path(fake_twili
     assert received.headers["Authorization"] == f"Basic {expected}"
     assert received.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert received.headers["User-Agent"].startswith("twilio-python/")
+
+
+def test_a_call_writes_no_log_line_of_the_sdk_on_its_way(fake_twilio, caplog) -> None:
+    with caplog.at_level(logging.INFO):
+        TwilioPhone().place_call(REQUEST)
+
+    assert fake_twilio.calls
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("twilio")] == []
 
 
 def test_the_api_base_url_may_carry_a_path_prefix(fake_http_server, settings) -> None:
