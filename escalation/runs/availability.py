@@ -7,7 +7,7 @@ its list of the contacts left out. The fallback needs an attempt of every step o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from incidents.events import incident_flag, timeline_record
 from incidents.models import EventKind, Incident
 from incidents.policy import PolicySnapshot
 from tenants.availability import who_is_available
+from tenants.models import Contact
 from tenants.selectors import phone_contacts
 
 ROUND_NAMES = {RunPurpose.NOTIFY: "notification", RunPurpose.REPORT: "report of what was done"}
@@ -25,6 +26,7 @@ ROUND_NAMES = {RunPurpose.NOTIFY: "notification", RunPurpose.REPORT: "report of 
 class Plan:
     steps: list[dict[str, int]]  # [{"contact": id, "try": n}, ...] in call order, round by round
     unavailable: list[dict[str, Any]]  # [{"contact": id, "name": ..., "why": ...}, ...]
+    contacts: dict[int, Contact] = field(default_factory=dict)  # those phoned, as read for the plan
 
 
 def plan_make(incident: Incident, *, purpose: str, at: datetime) -> Plan:
@@ -36,6 +38,7 @@ def plan_make(incident: Incident, *, purpose: str, at: datetime) -> Plan:
     return Plan(
         steps=[{"contact": c.pk, "try": t} for t in range(1, tries + 1) for c in available],
         unavailable=[{"contact": u.contact.pk, "name": u.contact.name, "why": u.why} for u in unavailable],
+        contacts={c.pk: c for c in available},
     )
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from escalation.models import NotificationRun
 from escalation.nudges import nudge_run
-from escalation.runs.availability import plan_announce, plan_make
+from escalation.runs.availability import Plan, plan_announce, plan_make
 from incidents.models import Incident
 from incidents.policy import PolicySnapshot
 
@@ -27,13 +27,15 @@ def run_create(
     actions: list[Any] | None = None,
     last: NotificationRun | None | Literal["unread"] = "unread",
     nudge: bool = True,
+    plan: Plan | None = None,
 ) -> NotificationRun:
     """A new round of the given purpose for a locked incident, telling about the given actions (`last`: the
-    latest round of that purpose, when the caller has read it). A round due now has its first step sent
-    after commit, unless the caller sends it (`nudge`)."""
+    latest round of that purpose, when the caller has read it; `plan`: the round's plan, when the caller has
+    made it). A round due now has its first step sent after commit, unless the caller sends it (`nudge`)."""
     if last == "unread":
         last = incident.notification_runs.filter(purpose=purpose).order_by("-round").first()
-    plan = plan_make(incident, purpose=purpose, at=timezone.now() + due_in)
+    if plan is None:
+        plan = plan_make(incident, purpose=purpose, at=timezone.now() + due_in)
     run = NotificationRun.objects.create(
         incident=incident,
         purpose=purpose,

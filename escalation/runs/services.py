@@ -17,6 +17,7 @@ from django.utils import timezone
 from escalation.emails.services import emails_claim
 from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunPurpose, RunState
 from escalation.nudges import nudge_dial, nudge_run
+from escalation.runs.availability import plan_make
 from escalation.runs.fallback import someone_has_it
 from escalation.runs.plan import run_create
 from escalation.runs.states import run_lock, run_stop
@@ -47,7 +48,10 @@ def notification_start(
     if last is not None and last.state == RunState.ACTIVE:
         return last
     actions = actions_to_tell(locked)
-    run = run_create(locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions, last=last, nudge=False)
+    plan = plan_make(locked, purpose=RunPurpose.NOTIFY, at=timezone.now())
+    run = run_create(
+        locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions, last=last, nudge=False, plan=plan
+    )
     who = "" if by is not None else " by itself"
     timeline_record(
         incident=locked,
@@ -62,7 +66,7 @@ def notification_start(
     # call being the urgent channel; the run's first step, sent next, claims the emails and finds the call
     # under way.
     if not someone_has_it(locked):
-        first, _ = call_queue_next(run, locked, timezone.now(), calls=[])
+        first, _ = call_queue_next(run, locked, timezone.now(), calls=[], contacts=plan.contacts)
         if first is not None:
             nudge_dial(first.pk)
     nudge_run(run.pk)

@@ -77,14 +77,21 @@ def _retry_delay(failures: int) -> timedelta:
 
 
 def call_queue_next(
-    run: NotificationRun, incident: Incident, now: datetime, *, calls: list[CallAttempt] | None = None
+    run: NotificationRun,
+    incident: Incident,
+    now: datetime,
+    *,
+    calls: list[CallAttempt] | None = None,
+    contacts: dict[int, Contact] | None = None,
 ) -> tuple[CallAttempt | None, datetime | None]:
     """The run's next call queued; else the time until which a try not reached yet is owed (neither: the
-    plan is done). `calls`: the run's calls, when the caller knows them (none, for a run just made)."""
+    plan is done). `calls`: the run's calls, when the caller knows them (none, for a run just made);
+    `contacts`: the plan's contacts by id, when the caller has just read them."""
     made: dict[tuple[int, int], list[CallAttempt]] = {}
     for call in run.calls.all() if calls is None else calls:
         made.setdefault((call.contact_id, call.try_number), []).append(call)
-    contacts = Contact.objects.in_bulk([step["contact"] for step in run.plan])
+    if contacts is None:
+        contacts = Contact.objects.in_bulk([step["contact"] for step in run.plan])
     owed_until: datetime | None = None
     for sequence, step in enumerate(run.plan, start=1):
         rows = made.get((step["contact"], step["try"]), [])
