@@ -84,8 +84,8 @@ def _to_tell() -> Q:
 
 def actions_to_tell(incident: Incident) -> list[ResponseAction]:
     """The incident's actions the customer has not been told about by any run yet: performed without
-    asking, or needing the customer."""
-    return list(incident.actions.filter(_to_tell()).order_by("proposed_at", "pk"))
+    asking, or needing the customer. Each once: the filter joins the runs that told an action."""
+    return list(incident.actions.filter(_to_tell()).distinct().order_by("proposed_at", "pk"))
 
 
 def incidents_to_tell(*, statuses: frozenset[str], batch: int) -> list[int]:

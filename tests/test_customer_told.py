@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
-from escalation.models import EmailKind, RunPurpose, RunState
+from escalation.models import EmailKind, NotificationRun, RunPurpose, RunState
 from escalation.runs.customer import customer_tell
 from escalation.runs.services import notification_start
 from escalation.sweep import escalation_sweep
 from incidents.execution import action_run
-from incidents.models import ActionStatus, EventKind
+from incidents.models import ActionStatus, Basis, EventKind
 from tenants.models import ResponseMode, Tier
 from tests.escalation_driver import advance
 from tests.factories import make_incident, make_tenant, propose
@@ -81,8 +82,6 @@ def test_authorize_mode_reports_by_email_and_phone_once_the_actions_settle() -> 
 def test_a_report_that_waits_too_long_tells_what_there_is(settings) -> None:
     from datetime import timedelta
 
-    from django.utils import timezone
-
     incident = make_incident(make_tenant(mode=ResponseMode.AUTHORIZE))
     isolate = propose(incident, "isolate_endpoint")
     type(isolate).objects.filter(pk=isolate.pk).update(proposed_at=timezone.now() - timedelta(minutes=5))
@@ -106,3 +105,25 @@ def test_a_closed_incident_tells_nobody(analyst: Any) -> None:
     incident_change_status(incident=incident, status="closed", by=analyst)
     assert customer_tell(incident.pk) is None
     assert not incident.notification_runs.filter(state=RunState.ACTIVE).exists()
+
+
+def test_an_action_told_by_two_rounds_then_performed_is_reported_once() -> None:
+    incident = make_incident(make_tenant())
+    action = propose(incident, "isolate_endpoint")
+    first = customer_tell(incident.pk)
+    # Nobody acknowledged: a second round told it again, then the fallback performed it.
+    NotificationRun.objects.filter(pk=first.pk).update(state=RunState.EXHAUSTED)
+    second = NotificationRun.objects.create(
+        incident=incident, purpose=RunPurpose.NOTIFY, round=2, plan=[], state=RunState.EXHAUSTED,
+        next_step_at=timezone.now(),
+    )  # fmt: skip
+    second.actions.add(action)
+    type(action).objects.filter(pk=action.pk).update(
+        basis=Basis.NO_ACK_FALLBACK, status=ActionStatus.SUCCEEDED
+    )
+
+    report = customer_tell(incident.pk)
+
+    assert report is not None and report.purpose == RunPurpose.REPORT
+    started = incident.events.filter(kind=EventKind.NOTIFICATION_STARTED).latest("at", "pk")
+    assert started.data["run"] == report.pk and started.data["actions"] == [action.pk]
