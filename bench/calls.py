@@ -7,8 +7,8 @@
                                           sees, and fairness
 
 Each run makes its own database (`<DATABASE_URL's name>_bench`, dropped first) and starts its own workers:
-one for the dial queue, one for call trees, one (with beat) for the others. Nothing here is a test: the figures are printed,
-with the targets of docs/benchmarks.md, and the command fails when one is missed.
+one for the dial queue, one for call trees, one (with beat) for the others. Nothing here is a test: the
+figures are printed, with the targets of docs/benchmarks.md, and the command fails when one is missed.
 """
 
 from __future__ import annotations

@@ -64,7 +64,10 @@ RETURNING id, "to", COALESCE(
 
 Claimed = tuple[int, str, int]
 # A run's queued call (a step queues one at a time; the earliest, should there be more).
-_QUEUED_OF_RUN = f"(SELECT q.id FROM {CALLS} q WHERE q.run_id = %s AND q.outcome = '{CallOutcome.QUEUED}' ORDER BY q.id LIMIT 1)"
+_QUEUED_OF_RUN = (
+    f"(SELECT q.id FROM {CALLS} q WHERE q.run_id = %s AND q.outcome = '{CallOutcome.QUEUED}' "
+    "ORDER BY q.id LIMIT 1)"
+)
 
 
 def _claimed(cursor: Any) -> Claimed | None:
@@ -90,9 +93,8 @@ def claim_if_first(
         f"WHERE id = {'%s' if call is not None else _QUEUED_OF_RUN} AND outcome = '{CallOutcome.QUEUED}' "
         f"AND {_first(own)}" + (f" AND {_still_wanted(CALLS)}" if still_wanted else "") + _CLAIMED
     )
-    params = [
-        CallOutcome.DIALING.value, adapt(now), backend, call if call is not None else run, adapt(claimed_since)
-    ]  # fmt: skip
+    which = call if call is not None else run
+    params = [CallOutcome.DIALING.value, adapt(now), backend, which, adapt(claimed_since)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return _claimed(cursor)
