@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 
 import pytest
+from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from escalation.calls.dispatch import calls_dispatch
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome
 from escalation.phone import twilio as twilio_backend
-from escalation.phone.base import CallRequest, PhoneError
+from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError
 from escalation.phone.registry import phone_backend
 from escalation.phone.simulated import SimulatedPhone
 from escalation.phone.twilio import TwilioPhone
@@ -154,7 +156,43 @@ def test_a_twilio_that_never_answers_times_out(fake_twilio, fake_http_server, mo
         TwilioPhone().place_call(REQUEST)
     # The call may have been placed: trying again could ring the same person twice for one step.
     assert caught.value.permanent is True
-    assert "Timeout" in str(caught.value)
+    assert str(caught.value) == "No complete answer from Twilio within 0.3 s: the call may have been placed."
+
+
+def test_one_deadline_bounds_the_whole_call_request_even_when_every_read_is_quick(
+    fake_twilio, settings, monkeypatch
+) -> None:
+    """A Twilio (or a proxy) dripping its answer a byte at a time never trips a timeout of each read: it would
+    hold the dialing worker, and every call behind it, for as long as it drips."""
+    monkeypatch.setattr(twilio_backend, "HTTP_TIMEOUT_SECONDS", 1.0)
+    with FakeHTTPServer(hang_seconds=30) as server:
+        server.script(CALLS_PATH, Reply(201, {"sid": "CA" + "0" * 32, "status": "queued"}, drip_seconds=0.1))
+        configure(settings, server.url)
+        started = time.monotonic()
+
+        with pytest.raises(PhoneError) as cut:
+            TwilioPhone().place_call(REQUEST)
+
+        elapsed = time.monotonic() - started
+    # The answer takes more than twenty seconds to drip; the deadline ends the request after about one.
+    assert elapsed < 5, elapsed
+    assert cut.value.permanent is True
+    assert "within 1 s: the call may have been placed" in str(cut.value)
+
+
+def test_a_connection_closed_after_the_request_may_have_placed_the_call(fake_twilio, settings) -> None:
+    """The request reached Twilio and the connection closed without an answer: not 'unreachable'."""
+    with FakeHTTPServer(hang_seconds=0.1) as server:
+        server.script(CALLS_PATH, HANG)
+        configure(settings, server.url)
+
+        with pytest.raises(PhoneError) as closed:
+            TwilioPhone().place_call(REQUEST)
+
+        assert len(server.received_at(CALLS_PATH)) == 1
+    assert closed.value.permanent is True
+    assert "the call may have been placed" in str(closed.value)
+    assert "could not be reached" not in str(closed.value)
 
 
 def test_an_unreadable_answer_is_not_taken_for_a_placed_call(fake_twilio, fake_http_server) -> None:
@@ -162,6 +200,31 @@ def test_an_unreadable_answer_is_not_taken_for_a_placed_call(fake_twilio, fake_h
     with pytest.raises(PhoneError) as caught:
         TwilioPhone().place_call(REQUEST)
     assert caught.value.permanent is True
+
+
+def test_a_placed_call_is_asked_about_with_a_get_and_hung_up_with_a_post(fake_twilio) -> None:
+    phone = TwilioPhone()
+    placed = phone.place_call(REQUEST)
+    ref = CallRef(attempt_id=42, sid=placed.sid, placed_at=timezone.now(), ring_timeout_seconds=25)
+    fake_twilio.status[placed.sid] = "ringing"
+
+    assert phone.fetch_status(ref) == CallStatus("ringing")
+    assert phone.hang_up(ref) == CallStatus("canceled")
+
+    assert fake_twilio.fetched == [placed.sid] and fake_twilio.hung_up == [placed.sid]
+    asked = fake_twilio.server.received_at(f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{placed.sid}.json")
+    assert [(r.method, r.body) for r in asked] == [("GET", b""), ("POST", b"Status=completed")]
+
+
+def test_asking_an_unreachable_twilio_about_a_call_is_worth_another_try(settings) -> None:
+    configure(settings, closed_port_url())
+    ref = CallRef(attempt_id=42, sid="CA" + "0" * 32, placed_at=timezone.now(), ring_timeout_seconds=25)
+
+    with pytest.raises(PhoneError) as caught:
+        TwilioPhone().fetch_status(ref)
+
+    assert caught.value.permanent is False
+    assert "No answer from Twilio about the call" in str(caught.value)
 
 
 def test_the_registry_picks_twilio_only_when_it_is_configured(settings) -> None:

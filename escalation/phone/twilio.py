@@ -5,33 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.urls import reverse
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
 from twilio.rest import Client
 
 from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
+from escalation.twilio_http import NO_CLEAR_ANSWER, SENT_NOTHING, DeadlineHttpClient
+from incidents.connectors.transport import DeadlineExceeded
 
-TWILIO_API = "https://api.twilio.com"
-# Placing a call takes Twilio well under a second; a dispatcher stuck on a dead API would hold every call.
+# Placing a call takes Twilio well under a second; a dialing worker held by a dead or dripping API would hold
+# every call behind it. The whole request (name lookup, connect, TLS, every read) ends within this.
 HTTP_TIMEOUT_SECONDS = 10.0
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
-
-
-class RebasedHttpClient(TwilioHttpClient):
-    """The SDK's own HTTP client, sending what it would send to api.twilio.com to another base address."""
-
-    def __init__(self, base_url: str, *, timeout: float) -> None:
-        super().__init__(timeout=timeout)
-        self.base_url = base_url.rstrip("/")
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        if self.base_url != TWILIO_API and url.startswith(TWILIO_API + "/"):
-            url = self.base_url + url.removeprefix(TWILIO_API)
-        return super().request(method, url, *args, **kwargs)
 
 
 def webhook_url(name: str, attempt_id: int) -> str:
@@ -48,7 +34,7 @@ class TwilioPhone:
         self.client = Client(
             settings.TWILIO_ACCOUNT_SID,
             self.token,
-            http_client=RebasedHttpClient(settings.TWILIO_API_BASE_URL, timeout=HTTP_TIMEOUT_SECONDS),
+            http_client=DeadlineHttpClient(settings.TWILIO_API_BASE_URL, seconds=HTTP_TIMEOUT_SECONDS),
         )
         # What a process loads on its first call (the SDK's Calls resource, the URL resolver), loaded here,
         # before a dispatcher takes its pace slot: a slow first request would bunch up with the next one.
@@ -70,15 +56,20 @@ class TwilioPhone:
             )
         except (TwilioRestException, TwilioServiceException) as error:
             raise self._refused("Twilio refused the call", error) from None
-        except requests.ConnectionError as error:
-            # Refused before anything was sent: another try cannot call anyone twice.
+        except SENT_NOTHING as error:
+            # Nothing was sent: another try cannot call anyone twice.
             raise PhoneError(
                 self._scrub(f"Twilio could not be reached: {type(error).__name__}"), permanent=False
             ) from None
-        except (requests.RequestException, ValueError) as error:
-            # A timeout or an unreadable answer may come after Twilio placed the call: trying again at once
-            # could ring the same person twice. Nobody can say the phone rang either, so it is no attempt
-            # (DESIGN rule 5): the run dials this try again after its backoff.
+        # No answer in time, a connection closed after the request, an unreadable answer: Twilio may have
+        # placed the call, so trying again at once could ring the same person twice. Nobody can say the phone
+        # rang either, so it is no attempt (DESIGN rule 5): the run dials this try again after its backoff.
+        except DeadlineExceeded:
+            raise PhoneError(
+                f"No complete answer from Twilio within {HTTP_TIMEOUT_SECONDS:g} s: the call may have been placed.",
+                permanent=True,
+            ) from None
+        except NO_CLEAR_ANSWER as error:
             raise PhoneError(
                 self._scrub(
                     f"No clear answer from Twilio ({type(error).__name__}): the call may have been placed."
@@ -111,7 +102,7 @@ class TwilioPhone:
             found = ask()
         except (TwilioRestException, TwilioServiceException) as error:
             raise self._refused(refused, error) from None
-        except (requests.RequestException, ValueError) as error:
+        except (DeadlineExceeded, *SENT_NOTHING, *NO_CLEAR_ANSWER) as error:
             raise PhoneError(
                 self._scrub(f"No answer from Twilio {unanswered} ({type(error).__name__})."),
                 permanent=False,

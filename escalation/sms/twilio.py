@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import http.client
-
 from django.conf import settings
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from escalation.sms.base import SentText, SmsError, TextRequest
-from escalation.sms.http import DeadlineHttpClient
-from incidents.connectors import addresses
-from incidents.connectors.transport import DeadlineExceeded, Unusable
+from escalation.twilio_http import NO_CLEAR_ANSWER, SENT_NOTHING, DeadlineHttpClient
+from incidents.connectors.transport import DeadlineExceeded
 
 
 class TwilioSms:
@@ -50,11 +47,11 @@ class TwilioSms:
                 permanent=True,
                 maybe_sent=True,
             ) from None
-        except (addresses.AddressRefused, addresses.NotResolved, Unusable, ConnectionRefusedError) as error:
+        except SENT_NOTHING as error:
             raise SmsError(
                 self._scrub(f"Twilio could not be reached: {type(error).__name__}"), permanent=False
             ) from None
-        except (OSError, http.client.HTTPException, TwilioException, ValueError) as error:
+        except NO_CLEAR_ANSWER as error:
             raise SmsError(
                 self._scrub(
                     f"No clear answer from Twilio ({type(error).__name__}): the text may have been sent."

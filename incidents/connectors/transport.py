@@ -102,8 +102,10 @@ def send(
     body: bytes,
     deadline: Deadline,
     allow_local: bool,
+    method: str = "POST",
 ) -> RawAnswer:
-    """POST body to url and read the answer (at most MAX_BODY_BYTES) before the deadline. Never redirects.
+    """Send body to url (POST, unless another method is named) and read the answer (at most MAX_BODY_BYTES)
+    before the deadline. Never redirects.
 
     Raises Unusable, addresses.AddressRefused, addresses.NotResolved, DeadlineExceeded, OSError (ssl errors
     included) or http.client.HTTPException.
@@ -130,7 +132,7 @@ def send(
                 watch(sock)
                 sock.settimeout(deadline.remaining() or 0.001)
                 sock.do_handshake()
-            answer = _exchange(sock, parts, host, port, headers, body, deadline)
+            answer = _exchange(sock, parts, host, port, method, headers, body, deadline)
     except (OSError, http.client.HTTPException):
         if deadline.expired:
             raise DeadlineExceeded from None
@@ -167,6 +169,7 @@ def _exchange(
     parts: SplitResult,
     host: str,
     port: int,
+    method: str,
     headers: Mapping[str, str],
     body: bytes,
     deadline: Deadline,
@@ -187,7 +190,7 @@ def _exchange(
     }
     try:
         sock.settimeout(deadline.remaining() or 0.001)
-        connection.request("POST", path, body=body, headers=all_headers)
+        connection.request(method, path, body=body or None, headers=all_headers)
         response = connection.getresponse()
         chunks: list[bytes] = []
         size = 0

@@ -1,13 +1,20 @@
 """An HTTP client for the Twilio SDK whose one deadline bounds the whole request, not each socket read.
 
 The SDK's own client (requests) times out each read: an API, or a proxy in front of it, that answers a byte
-every few seconds would hold a worker for ever. This one sends the SDK's request through the connectors'
-transport, where a timer shuts the socket down when the deadline passes.
+every few seconds would hold a worker for ever (a dialing worker held so holds every call behind it). This
+one sends the SDK's request through the connectors' transport, where a timer shuts the socket down when the
+deadline passes. Calls and texts both go through it.
+
+What a failure means, for whoever reads the error:
+- `SENT_NOTHING`: the request never left (no address, refused connection): another try cannot do it twice.
+- `incidents.connectors.transport.DeadlineExceeded`, or any other error in `NO_CLEAR_ANSWER`: the request
+  may have reached Twilio and been acted on, its answer lost.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,13 +22,29 @@ from twilio.base.exceptions import TwilioException
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from incidents.connectors.transport import Deadline, send
+from incidents.connectors import addresses
+from incidents.connectors.transport import Deadline, Unusable, send
 
 TWILIO_API = "https://api.twilio.com"
+# The methods the SDK uses for what is sent here: create and update are POSTs, a fetch is a GET.
+METHODS = ("GET", "POST")
+
+SENT_NOTHING: tuple[type[BaseException], ...] = (
+    addresses.AddressRefused,
+    addresses.NotResolved,
+    Unusable,
+    ConnectionRefusedError,
+)
+NO_CLEAR_ANSWER: tuple[type[BaseException], ...] = (
+    OSError,
+    http.client.HTTPException,
+    TwilioException,
+    ValueError,
+)
 
 
 class DeadlineHttpClient(HttpClient):
-    """POSTs the SDK's form to `base_url` (Twilio's, a proxy, or a fake), within `seconds` in all."""
+    """Sends the SDK's requests to `base_url` (Twilio's, a proxy, or a fake), each within `seconds` in all."""
 
     def __init__(self, base_url: str, *, seconds: float) -> None:
         super().__init__(logger=None, is_async=False, timeout=seconds)  # type: ignore[arg-type]
@@ -38,8 +61,11 @@ class DeadlineHttpClient(HttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        if method.upper() != "POST":
-            raise TwilioException(f"only POST is sent through the deadline client, not {method}")
+        method = method.upper()
+        if method not in METHODS:
+            raise TwilioException(
+                f"only {' and '.join(METHODS)} are sent through the deadline client, not {method}"
+            )
         url = uri
         if url.startswith(TWILIO_API + "/"):
             url = self.base_url + url.removeprefix(TWILIO_API)
@@ -50,8 +76,13 @@ class DeadlineHttpClient(HttpClient):
             pair = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
             sent_headers["Authorization"] = f"Basic {pair}"
         body = urlencode({k: v for k, v in (data or {}).items() if v is not None}, doseq=True).encode()
-        # The operator chose this address (Twilio's, or a proxy): it is not a customer's URL to check.
+        # The operator chose this address (Twilio's, a proxy): it is not a customer's URL to check.
         raw = send(
-            url=url, headers=sent_headers, body=body, deadline=Deadline(self.seconds), allow_local=True
+            url=url,
+            headers=sent_headers,
+            body=body,
+            deadline=Deadline(self.seconds),
+            allow_local=True,
+            method=method,
         )
         return Response(raw.status, raw.body.decode("utf-8", "replace"), dict(raw.headers.items()))
