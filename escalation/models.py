@@ -45,7 +45,8 @@ class NotificationRun(models.Model):
     round = models.PositiveSmallIntegerField(default=1)
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.ACTIVE)
     # The call plan fixed when the run starts: [{"contact": id, "try": n}, ...] in the order they are called.
-    plan = models.JSONField(default=list)
+    # None while a round scheduled for later waits: its plan is made when it comes due.
+    plan = models.JSONField(default=list, null=True, blank=True)
     # The contacts with a phone left out of the plan, unavailable when it was made (away, outside their
     # hours): [{"contact": id, "name": ..., "why": ...}, ...]. Frozen with the plan.
     unavailable = models.JSONField(default=list, blank=True)

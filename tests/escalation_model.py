@@ -304,7 +304,8 @@ class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
         (self.away.add if away else self.away.discard)(contact.pk)
 
     def a_contact_goes_away_or_comes_back(self, data: st.DataObject) -> None:
-        """A run under way keeps its plan; only runs that start later see the change."""
+        """A run under way keeps its plan; a run planned later (a round scheduled for later, when it comes
+        due) sees the change."""
         contact = data.draw(st.sampled_from(self.contacts), label="contact")
         self.step(lambda: self._set_away(contact, contact.pk not in self.away))
 

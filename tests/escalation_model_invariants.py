@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from hypothesis.stateful import invariant
 
 from escalation.models import (
@@ -14,6 +15,7 @@ from escalation.models import (
     CallAttempt,
     NotificationRun,
     RunPurpose,
+    RunState,
     TextMessage,
     TextStatus,
 )
@@ -124,14 +126,19 @@ class EscalationInvariants:
                 raise InvariantViolated(f"(b) call {call.pk} in the proof never rang ({call.outcome})")
 
     @invariant()
-    def a_run_plans_the_contacts_available_when_it_starts_and_nobody_available_is_flagged(self) -> None:
-        """(e) A new run's plan holds exactly the contacts not away when it was made, the others named as
-        unavailable; a notification run with nobody available flags the incident."""
+    def a_run_plans_the_contacts_available_when_it_comes_due_and_nobody_available_is_flagged(self) -> None:
+        """(e) A run's plan is made when the run comes due (at once, or for a round scheduled for later when
+        its time comes) and holds exactly the contacts not away then, the others named as unavailable; a
+        notification run with nobody available flags the incident."""
         if not hasattr(self, "incident"):
             return
         everyone = {c.pk for c in self.contacts}
         for run in NotificationRun.objects.filter(incident=self.incident).exclude(pk__in=self.runs_seen):
+            if run.plan is None:
+                continue  # scheduled for later: no plan until it comes due
             self.runs_seen.add(run.pk)
+            if run.state == RunState.ACTIVE and run.next_step_at > timezone.now() and not run.emails.exists():
+                raise InvariantViolated(f"(e) run {run.pk} was planned before it came due")
             planned = {s["contact"] for s in run.plan}
             unavailable = {u["contact"] for u in run.unavailable}
             if planned != everyone - self.away or unavailable != everyone & self.away:

@@ -6,8 +6,9 @@ Invariants checked after every step (tests/escalation_model.py):
     acknowledged or decided before it, the incident was active and its policy ticks the checkbox;
 (c) no call is placed after an acknowledgment, a written decision or a close;
 (d) every call row reaches the phone provider at most once;
-(e) a run's plan holds exactly the contacts available (not away) when it starts, the others named as
-    unavailable; a notification run with nobody available flags the incident;
+(e) a run's plan is made when the run comes due (a round scheduled for later: when its time comes) and
+    holds exactly the contacts available (not away) then, the others named as unavailable; a notification
+    run with nobody available flags the incident;
 (f) the fallback never acts unless every contact of a run's frozen plan has an attempt, and never on an
     empty plan (nobody available);
 (g) a text reply never authorizes, and acknowledges only for a contact texted about the incident.

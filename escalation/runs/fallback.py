@@ -78,16 +78,12 @@ def tree_ended(run: NotificationRun, incident: Incident) -> None:
     if policy.falls_back and proven:
         incident_take_fallback(incident=incident, attempts=proof)
         return
-    incident_flag(
-        incident=incident,
-        reason=(
-            f"Nobody available to phone (round {run.round}); nothing was executed without the customer, "
-            "no fallback."
-            if nobody_available(run)
-            else f"Nobody acknowledged after the call tree (round {run.round}); nothing was executed without "
-            "the customer." + (" Not every contact could be phoned, so no fallback." if missing else "")
-        ),
-    )
+    if not nobody_available(run):  # nobody available was flagged when the plan was made
+        incident_flag(
+            incident=incident,
+            reason=f"Nobody acknowledged after the call tree (round {run.round}); nothing was executed without "
+            "the customer." + (" Not every contact could be phoned, so no fallback." if missing else ""),
+        )
     if run.round <= settings.RENOTIFY_ROUNDS:
         later = run_create(
             incident,

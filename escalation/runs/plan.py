@@ -1,5 +1,6 @@
-"""A run's plan, made when the run is made: whom to phone, in call order, how many times (the contacts
-available then: escalation.runs.availability)."""
+"""A run's plan: whom to phone, in call order, how many times (the contacts available then:
+escalation.runs.availability). Made when the run is made, or, for a round scheduled for later, when that
+round comes due: a contact back from holiday in the meantime is phoned, one gone away is not."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from django.utils import timezone
 from escalation.models import NotificationRun
 from escalation.nudges import nudge_run
 from escalation.runs.availability import Plan, plan_announce, plan_make
-from incidents.models import Incident
+from incidents.events import timeline_record
+from incidents.models import Channel, EventKind, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 
 User = AbstractBaseUser | None
@@ -31,24 +33,58 @@ def run_create(
 ) -> NotificationRun:
     """A new round of the given purpose for a locked incident, telling about the given actions (`last`: the
     latest round of that purpose, when the caller has read it; `plan`: the round's plan, when the caller has
-    made it). A round due now has its first step sent after commit, unless the caller sends it (`nudge`)."""
+    made it). A round due now has its first step sent after commit, unless the caller sends it (`nudge`); a
+    round due later has no plan until it comes due (run_plan_when_due)."""
     if last == "unread":
         last = incident.notification_runs.filter(purpose=purpose).order_by("-round").first()
-    if plan is None:
-        plan = plan_make(incident, purpose=purpose, at=timezone.now() + due_in)
+    later = due_in > timedelta(0)
+    if plan is None and not later:
+        plan = plan_make(incident, purpose=purpose, at=timezone.now())
     run = NotificationRun.objects.create(
         incident=incident,
         purpose=purpose,
         round=(last.round + 1) if last else 1,
-        plan=plan.steps,
-        unavailable=plan.unavailable,
+        plan=None if plan is None else plan.steps,
+        unavailable=[] if plan is None else plan.unavailable,
         ring_timeout_seconds=PolicySnapshot.read(incident).ring_timeout_seconds,
         next_step_at=timezone.now() + due_in,
         started_by=by,
     )
     if actions:
         run.actions.set(actions)
-    plan_announce(run, incident)
-    if nudge and due_in <= timedelta(0):
+    if plan is not None:
+        plan_announce(run, incident)
+    if nudge and not later:
         nudge_run(run.pk)
     return run
+
+
+def run_plan_when_due(run: NotificationRun, incident: Incident) -> None:
+    """A round scheduled for later has come due: its plan now, from the contacts available now."""
+    plan = plan_make(incident, purpose=run.purpose, at=timezone.now())
+    run.plan, run.unavailable = plan.steps, plan.unavailable
+    run.save(update_fields=["plan", "unavailable"])
+    run_started_record(run, incident, by=None, actions=[])
+    plan_announce(run, incident)
+
+
+def run_started_record(
+    run: NotificationRun,
+    incident: Incident,
+    *,
+    by: User,
+    actions: list[ResponseAction],
+    channel: str = Channel.ADMIN,
+    why: str = "",
+) -> None:
+    """The timeline's word that a notification round starts, with its plan: once the plan is made."""
+    who = "" if by is not None else " by itself"
+    timeline_record(
+        incident=incident,
+        kind=EventKind.NOTIFICATION_STARTED,
+        summary=f"Notification started{who} (round {run.round}): emails, then {len(run.plan)} calls in "
+        f"call order." + (f" {why}" if why else ""),
+        by=by,
+        channel=channel,
+        data={"run": run.pk, "plan": run.plan, "actions": [a.pk for a in actions]},
+    )

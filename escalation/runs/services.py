@@ -19,13 +19,13 @@ from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunPurp
 from escalation.nudges import nudge_dial, nudge_run
 from escalation.runs.availability import plan_make
 from escalation.runs.fallback import someone_has_it
-from escalation.runs.plan import run_create
+from escalation.runs.plan import run_create, run_plan_when_due, run_started_record
 from escalation.runs.states import run_lock, run_stop
 from escalation.runs.steps import call_in_flight, call_queue_next, next_call_or_end
 from escalation.selectors import actions_to_tell
 from escalation.sms.outbound import texts_claim
-from incidents.events import incident_lock, incident_must_be_active, timeline_record
-from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident
+from incidents.events import incident_lock, incident_must_be_active
+from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, Incident
 
 User = AbstractBaseUser | None
 
@@ -52,16 +52,7 @@ def notification_start(
     run = run_create(
         locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions, last=last, nudge=False, plan=plan
     )
-    who = "" if by is not None else " by itself"
-    timeline_record(
-        incident=locked,
-        kind=EventKind.NOTIFICATION_STARTED,
-        summary=f"Notification started{who} (round {run.round}): emails, then {len(run.plan)} calls in "
-        f"call order." + (f" {why}" if why else ""),
-        by=by,
-        channel=channel,
-        data={"run": run.pk, "plan": run.plan, "actions": [a.pk for a in actions]},
-    )
+    run_started_record(run, locked, by=by, actions=actions, channel=channel, why=why)
     # One hop to the first call: it is queued with the run and the dialing worker sent for it first, the
     # call being the urgent channel; the run's first step, sent next, claims the emails and finds the call
     # under way.
@@ -105,6 +96,8 @@ def run_advance(run_id: int) -> bool:
             return False
         if call_in_flight(run, now):
             return False
+        if run.plan is None:
+            run_plan_when_due(run, incident)  # a round scheduled for later: the contacts available now
         return next_call_or_end(run, incident, now)
 
 
