@@ -42,7 +42,12 @@ def check_channels_reachable(*, channels: list[str], phone: object) -> None:
         raise ValidationError({"channels": SMS_NEEDS_PHONE}, code="sms_needs_phone")
 
 
+def takes(channels: object, channel: str) -> bool:
+    """Whether a contact's chosen channels hold this one; anything but a list of them means the defaults."""
+    chosen = channels if isinstance(channels, list) else default_channels()
+    return channel in chosen
+
+
 def wants(contact: Any, channel: str) -> bool:
     """Whether the contact chose this channel; a contact without a valid choice gets the defaults."""
-    chosen = contact.channels if isinstance(contact.channels, list) else default_channels()
-    return channel in chosen
+    return takes(contact.channels, channel)

@@ -48,7 +48,14 @@ class ContactInlineFormSet(forms.BaseInlineFormSet):
             try:
                 check_fallback_reachable(
                     authorize_on_no_ack=True,
-                    contacts=[(f.cleaned_data.get("active"), f.cleaned_data.get("phone")) for f in kept],
+                    contacts=[
+                        (
+                            f.cleaned_data.get("active"),
+                            f.cleaned_data.get("phone"),
+                            f.cleaned_data.get("channels"),
+                        )
+                        for f in kept
+                    ],
                     message=FALLBACK_NEEDS_PHONE,
                 )
             except ValidationError:

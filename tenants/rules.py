@@ -6,25 +6,35 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 
+from tenants.channels import ContactChannel, takes
 from tenants.models import Role
 
 FALLBACK_NEEDS_PHONE = (
     "The no-acknowledgment fallback (act as in Authorize mode when nobody answers) needs at least one active "
-    "contact with a phone number: add or activate a contact with a phone number first."
+    "contact with a phone number who takes phone calls: add or activate one first, or choose phone calls for "
+    "a contact with a phone number."
 )
 LAST_PHONE_CONTACT = (
-    "This would leave no active contact with a phone number while the no-acknowledgment fallback is on: "
-    "add another contact with a phone number, or turn the fallback off first."
+    "This would leave no active contact with a phone number who takes phone calls while the "
+    "no-acknowledgment fallback is on: add another such contact, or turn the fallback off first."
 )
 
+# (active, phone, channels) of a contact, as a form or a query has them.
+ContactReach = tuple[bool, object, object]
 
-def has_reachable_phone(contacts: Iterable[tuple[bool, object]]) -> bool:
-    """True when one of the (active, phone) pairs is an active contact with a phone number."""
-    return any(active and phone for active, phone in contacts)
+
+def phoneable(active: bool, phone: object, channels: object) -> bool:
+    """An active contact with a phone number who takes phone calls: one a call tree may phone."""
+    return bool(active and phone and takes(channels, ContactChannel.VOICE))
+
+
+def has_reachable_phone(contacts: Iterable[ContactReach]) -> bool:
+    """True when one of the contacts is one a call tree may phone."""
+    return any(phoneable(*contact) for contact in contacts)
 
 
 def check_fallback_reachable(
-    *, authorize_on_no_ack: bool, contacts: Iterable[tuple[bool, object]], message: str = FALLBACK_NEEDS_PHONE
+    *, authorize_on_no_ack: bool, contacts: Iterable[ContactReach], message: str = FALLBACK_NEEDS_PHONE
 ) -> None:
     if authorize_on_no_ack and not has_reachable_phone(contacts):
         raise ValidationError(message, code="fallback_needs_phone")

@@ -79,7 +79,7 @@ def _lock(tenant: Tenant) -> Tenant:
 
 
 def _check_fallback(tenant: Tenant, message: str | None = None) -> None:
-    contacts = Contact.objects.filter(tenant=tenant).values_list("active", "phone")
+    contacts = Contact.objects.filter(tenant=tenant).values_list("active", "phone", "channels")
     kwargs = {"message": message} if message else {}
     check_fallback_reachable(authorize_on_no_ack=tenant.authorize_on_no_ack, contacts=contacts, **kwargs)
 
@@ -204,7 +204,7 @@ def contact_create(
 
 @transaction.atomic
 def contact_update(*, contact: Contact, by: User, **changes: Any) -> Contact:
-    """Change a contact; refuses to leave the fallback without an active contact with a phone."""
+    """Change a contact; refuses to leave the fallback without a contact a call tree may phone."""
     _only(changes, CONTACT_FIELDS, "contact fields")
     tenant = _lock(contact.tenant) if contact.tenant_id else None
     locked = Contact.objects.select_for_update().get(pk=contact.pk)

@@ -108,7 +108,11 @@ def test_ticking_fallback_with_a_phone_contact_is_saved_and_audited(lead_client:
     assert (row.before, row.after, row.actor_label) == (False, True, "lead")
 
 
-@pytest.mark.parametrize("change", [{"active": None}, {"phone": ""}], ids=["deactivate", "blank the phone"])
+@pytest.mark.parametrize(
+    "change",
+    [{"active": None}, {"phone": ""}, {"channels": ["email"]}],
+    ids=["deactivate", "blank the phone", "stop taking calls"],
+)
 def test_last_phone_contact_cannot_be_lost_while_fallback_is_on(
     lead_client: Client, change: dict[str, Any]
 ) -> None:

@@ -124,11 +124,14 @@ def test_a_customer_admin_changes_and_moves_a_contact() -> None:
     assert list(tenant.contacts.order_by("call_order").values_list("call_order", flat=True)) == [1, 2, 3]
 
 
-def test_removing_the_last_phone_while_the_fallback_is_on_is_a_400_and_nothing_changes() -> None:
+@pytest.mark.parametrize(
+    "change", [{"active": False}, {"channels": ["sms", "email"]}], ids=["deactivate", "stop taking calls"]
+)
+def test_removing_the_last_phone_while_the_fallback_is_on_is_a_400_and_nothing_changes(change) -> None:
     tenant = make_tenant(phones=1, fallback=True)
     contact = first_contact(tenant)
     response = as_user(make_member(tenant, Role.ADMIN)).patch(
-        f"/api/v1/contacts/{contact.pk}/", {"active": False, "name": "Gone"}, format="json"
+        f"/api/v1/contacts/{contact.pk}/", {**change, "name": "Gone"}, format="json"
     )
     assert response.status_code == 400
     assert response.json() == {"non_field_errors": [LAST_PHONE_CONTACT]}

@@ -74,6 +74,30 @@ def test_removing_the_last_phone_while_the_fallback_is_on_is_refused() -> None:
     assert contact.active and contact.phone
 
 
+def test_a_contact_with_a_phone_who_takes_no_calls_does_not_count_for_the_fallback() -> None:
+    """Nobody would ever be phoned: the checkbox would only ever flag "nobody available"."""
+    tenant = make_tenant(phones=1)
+    contact_update(contact=first_contact(tenant), by=None, channels=["sms", "email"])
+    with pytest.raises(ValidationError) as error:
+        tenant_update_settings(tenant=tenant, by=None, authorize_on_no_ack=True)
+    assert error.value.message_dict == {"authorize_on_no_ack": [FALLBACK_NEEDS_PHONE]}
+    contact_update(contact=first_contact(tenant), by=None, channels=["voice", "email"])
+    tenant_update_settings(tenant=tenant, by=None, authorize_on_no_ack=True)
+    tenant.refresh_from_db()
+    assert tenant.authorize_on_no_ack is True
+
+
+def test_the_last_contact_who_takes_calls_cannot_stop_taking_them_while_the_fallback_is_on() -> None:
+    tenant = make_tenant(phones=2, fallback=True)
+    first, second = tenant.contacts.order_by("call_order")
+    contact_update(contact=first, by=None, channels=["email"])  # the second still takes calls
+    with pytest.raises(ValidationError) as error:
+        contact_update(contact=second, by=None, channels=["sms", "email"])
+    assert error.value.messages == [LAST_PHONE_CONTACT]
+    second.refresh_from_db()
+    assert "voice" in second.channels
+
+
 def test_removing_one_of_two_phones_while_the_fallback_is_on_is_allowed() -> None:
     tenant = make_tenant(phones=2, fallback=True)
     contact_update(contact=first_contact(tenant), by=None, active=False)

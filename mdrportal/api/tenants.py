@@ -52,7 +52,7 @@ def visible_tenant(request: Request, tenant_id: int) -> Tenant:
         "`authorize_on_no_ack`, `call_attempts_per_contact`, `ring_timeout_seconds`, `timezone`, "
         "`reminder_minutes` (1 to 1440) and `reminder_count` (1 to 20); MDR "
         "staff also change `name` and `tier`. The fallback checkbox needs an active contact with a phone "
-        "number. Every change is audited.",
+        "number who takes phone calls (`voice` among its channels). Every change is audited.",
     ),
 )
 class TenantViewSet(
@@ -145,8 +145,8 @@ class TenantContactsView(generics.ListCreateAPIView):
     get=extend_schema(summary="One contact"),
     patch=extend_schema(
         summary="Change a contact (customer admins, MDR staff)",
-        description="A change that would leave no active contact with a phone number while the "
-        "fallback checkbox is ticked is refused.",
+        description="A change that would leave no active contact with a phone number who takes phone "
+        "calls while the fallback checkbox is ticked is refused.",
     ),
 )
 class ContactView(generics.RetrieveUpdateAPIView):

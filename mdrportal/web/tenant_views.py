@@ -33,7 +33,7 @@ from tenants.availability import Availability
 from tenants.availability_services import contact_availability_set
 from tenants.models import Contact, SettingsChange, Tenant
 from tenants.reach import reach_now_and_saturday_night
-from tenants.rules import ADMINISTERS
+from tenants.rules import ADMINISTERS, phoneable
 from tenants.selectors import (
     audited_value_shown,
     performers_of,
@@ -139,7 +139,7 @@ def _settings_context(
     performers_form: PerformersForm | None = None,
 ) -> dict[str, Any]:
     acting = request.acting  # type: ignore[attr-defined]
-    contacts = list(tenant_contacts(tenant).values_list("active", "phone"))
+    contacts = list(tenant_contacts(tenant).values_list("active", "phone", "channels"))
     catalog = list(ActionType.objects.order_by("category", "name"))
     performers = performers_of(tenant)
     form = form or SettingsForm(tenant=tenant, contacts=contacts, editable=acting.is_admin)
@@ -149,7 +149,7 @@ def _settings_context(
     if not acting.is_admin:
         for field in performers_form.fields.values():
             field.disabled = True
-    phones = sum(1 for active, phone in contacts if active and phone)
+    phones = sum(1 for contact in contacts if phoneable(*contact))
     bound = form.data if form.is_bound else None
     scenario = _scenario(bound, tenant)
     now, night = reach_now_and_saturday_night(tenant, timezone.now())
@@ -187,7 +187,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     refused = step_up_redirect(request, "tenants:settings")
     if refused is not None:
         return refused
-    contacts = list(tenant_contacts(tenant).values_list("active", "phone"))
+    contacts = list(tenant_contacts(tenant).values_list("active", "phone", "channels"))
     form = SettingsForm(request.POST, tenant=tenant, contacts=contacts, editable=True)
     if form.is_valid():
         changes = form.changes()
@@ -248,7 +248,7 @@ def contacts_page(request: HttpRequest) -> HttpResponse:
                 (contact, tests.get(contact.pk), availability_row(contact, tenant.timezone, now))
                 for contact in contacts
             ],
-            "phone_contacts": sum(1 for c in contacts if c.active and c.phone),
+            "phone_contacts": sum(1 for c in contacts if phoneable(c.active, c.phone, c.channels)),
         },
     )
 
