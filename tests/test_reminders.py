@@ -16,7 +16,7 @@ from django.utils import timezone
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import TextKind, TextMessage
 from escalation.reminders.models import Reminder, ReminderKind, ReminderOutcome, ReminderSeries, SeriesState
-from escalation.reminders.services import reminder_send, reminder_series_step, reminders_sweep
+from escalation.reminders.services import INTERRUPTED, reminder_send, reminder_series_step, reminders_sweep
 from escalation.runs.lifecycle import incident_change_status
 from incidents.actions import action_cancel
 from incidents.models import Authorization, Channel, EventKind, Incident, IncidentStatus
@@ -261,3 +261,27 @@ def test_a_contact_who_chose_texts_is_reminded_by_text_once_and_one_who_did_not_
     assert text == by_text.text and text.kind == TextKind.REMINDER
     assert f"reminder 1 for {incident.tenant.name}" in text.body and "1 action still awaits" in text.body
     assert text.body.endswith("/approvals/")
+
+
+def test_a_reminder_stuck_while_being_handed_over_is_failed_on_the_timeline_and_never_resent() -> None:
+    incident, _, _ = awaiting_after_ack()
+    reminders_sweep()
+    come_due(series_of(incident))
+    reminder_series_step(series_of(incident).pk)
+    stuck, other = Reminder.objects.filter(series__incident=incident).order_by("pk")[:2]
+    # A worker took the first to hand it over and died; the second is being handed over right now.
+    Reminder.objects.filter(pk=stuck.pk).update(
+        outcome=ReminderOutcome.SENDING, claimed_at=timezone.now() - timedelta(minutes=11)
+    )
+    Reminder.objects.filter(pk=other.pk).update(outcome=ReminderOutcome.SENDING, claimed_at=timezone.now())
+
+    assert reminders_sweep()["interrupted"] == 1
+    assert reminders_sweep()["interrupted"] == 0
+
+    stuck.refresh_from_db()
+    assert (stuck.outcome, stuck.error) == (ReminderOutcome.FAILED, INTERRUPTED)
+    assert Reminder.objects.get(pk=other.pk).outcome == ReminderOutcome.SENDING
+    event = incident.events.get(kind=EventKind.NOTIFICATION_SENT, data__reminder=stuck.pk)
+    assert event.data["outcome"] == ReminderOutcome.FAILED
+    assert "may or may not have been delivered" in event.summary
+    assert reminder_send(stuck.pk) == "" and not mail.outbox  # never sent again

@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE = timedelta(seconds=30)
 # A reminder still "sending" after this long belongs to a worker that died while handing it over.
 SENDING_TIMEOUT = timedelta(minutes=10)
+INTERRUPTED = (
+    "interrupted while being handed over; it may or may not have been delivered, and is not sent again"
+)
 
 
 def reminder_interval(tenant: Tenant) -> timedelta:
@@ -272,13 +275,16 @@ def reminder_send(reminder_id: int) -> str:
 
 
 @transaction.atomic
-def _record(reminder: Reminder, outcome: str, *, subject: str, error: str = "") -> None:
+def _record(reminder: Reminder, outcome: str, *, subject: str, error: str = "") -> bool:
+    """The outcome of a reminder being sent, and its timeline event; False when it was no longer sending."""
     changes: dict[str, object] = {"outcome": outcome, "subject": subject[:300], "error": error}
     if outcome == ReminderOutcome.SENT:
         changes["sent_at"] = timezone.now()
     changed = Reminder.objects.filter(pk=reminder.pk, outcome=ReminderOutcome.SENDING).update(**changes)
-    if changed != 1 or outcome == ReminderOutcome.SKIPPED:
-        return
+    if changed != 1:
+        return False
+    if outcome == ReminderOutcome.SKIPPED:
+        return True
     contact, series = reminder.contact, reminder.series
     if outcome == ReminderOutcome.SENT:
         summary = f"Reminder {reminder.number} sent to {contact.name} <{reminder.to}>: {subject}"
@@ -303,6 +309,7 @@ def _record(reminder: Reminder, outcome: str, *, subject: str, error: str = "") 
             **({"error": error} if error else {}),
         },
     )
+    return True
 
 
 # The sweep -----------------------------------------------------------------------------------------
@@ -329,9 +336,11 @@ def reminders_sweep(*, batch: int = 200) -> dict[str, int]:
     )
     for reminder_id in unsent:
         nudge_send(reminder_id)
-    interrupted = Reminder.objects.filter(
+    stuck = Reminder.objects.filter(
         outcome=ReminderOutcome.SENDING, claimed_at__lt=now - SENDING_TIMEOUT
-    ).update(outcome=ReminderOutcome.FAILED, error="interrupted; may or may not have been delivered")
+    ).select_related("contact", "series__incident")[:batch]
+    # Failed, told on the timeline like any other outcome; never sent again (it may have been delivered).
+    interrupted = sum(_record(r, ReminderOutcome.FAILED, subject=r.subject, error=INTERRUPTED) for r in stuck)
     return {
         "started": started,
         "ended": ended,
