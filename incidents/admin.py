@@ -193,7 +193,8 @@ class IncidentAdmin(admin.ModelAdmin):
             self._notify(request, incident)
 
     def _notify(self, request: HttpRequest, incident: Incident) -> None:
-        """Start notifying early, by hand; starting while a round is under way changes nothing."""
+        """Start notifying early, by hand; starting while a round is under way changes nothing, one waiting
+        for its time (nobody acknowledged the last) starts now."""
         try:
             run = notification_start(incident=incident, by=request.user, channel=Channel.ADMIN)
         except ValidationError as error:

@@ -97,3 +97,32 @@ def test_nobody_available_flags_the_incident_once() -> None:
     flags = incident.events.filter(kind=EventKind.FLAGGED)
     assert [f.summary.split(":")[0] for f in flags] == ["Nobody available"]
     assert Incident.objects.get(pk=incident.pk).fallback_taken_at is None
+
+
+def test_a_person_starting_notification_while_the_next_round_waits_starts_that_round_now() -> None:
+    tenant = make_tenant(phones=1)
+    incident = make_incident(tenant)
+    nobody_answers(notification_start(incident=incident, by=None))
+    later = round_two(incident)
+    # Started by itself (a new action needing the customer) while the round waits: it keeps its time.
+    assert notification_start(incident=incident, by=None).pk == later.pk
+    later.refresh_from_db()
+    assert later.plan is None and later.next_step_at > timezone.now() + timedelta(minutes=14)
+
+    analyst = make_analyst()
+    started = notification_start(incident=incident, by=analyst)
+
+    assert started.pk == later.pk
+    later.refresh_from_db()
+    assert later.plan == [{"contact": tenant.contacts.get().pk, "try": 1}]
+    assert later.next_step_at <= timezone.now() and later.started_by == analyst
+    assert later.calls.count() == 1  # its first call queued at once, as a first round's
+    event = incident.events.get(
+        kind=EventKind.NOTIFICATION_STARTED, data__run=later.pk, data__plan__isnull=False
+    )
+    assert (event.actor, event.summary) == (
+        analyst,
+        "Notification started (round 2): emails, then 1 calls in call order.",
+    )
+    assert notification_start(incident=incident, by=analyst).pk == later.pk  # now under way: no change
+    assert later.calls.count() == 1

@@ -68,6 +68,20 @@ def run_plan_when_due(run: NotificationRun, incident: Incident) -> None:
     plan_announce(run, incident)
 
 
+def run_bring_forward(
+    run: NotificationRun, incident: Incident, *, by: User, actions: list[ResponseAction], plan: Plan
+) -> NotificationRun:
+    """A round scheduled for later that a person starts now: due at once, with the plan just made, telling
+    the given actions too. Its first step is the caller's to send."""
+    run.plan, run.unavailable = plan.steps, plan.unavailable
+    run.next_step_at, run.started_by = timezone.now(), by
+    run.save(update_fields=["plan", "unavailable", "next_step_at", "started_by"])
+    if actions:
+        run.actions.add(*actions)
+    plan_announce(run, incident)
+    return run
+
+
 def run_started_record(
     run: NotificationRun,
     incident: Incident,

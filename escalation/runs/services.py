@@ -19,7 +19,7 @@ from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunPurp
 from escalation.nudges import nudge_dial, nudge_run
 from escalation.runs.availability import plan_make
 from escalation.runs.fallback import someone_has_it
-from escalation.runs.plan import run_create, run_plan_when_due, run_started_record
+from escalation.runs.plan import run_bring_forward, run_create, run_plan_when_due, run_started_record
 from escalation.runs.states import run_lock, run_stop
 from escalation.runs.steps import call_in_flight, call_queue_next, next_call_or_end
 from escalation.selectors import actions_to_tell
@@ -39,19 +39,24 @@ def notification_start(
 ) -> NotificationRun:
     """Start notifying the customer: emails to every contact, then the call tree until someone acknowledges.
 
-    Starting while a round is under way changes nothing and returns that round.
+    Starting while a round is under way changes nothing and returns that round; a person starting while
+    the next round waits for its time (nobody acknowledged the last) starts that round now.
     """
     locked = incident_lock(incident.pk)
     incident_must_be_active(locked, what="notifying the customer")
     # At most one round runs at a time, and it is the latest.
     last = locked.notification_runs.filter(purpose=RunPurpose.NOTIFY).order_by("-round").first()
-    if last is not None and last.state == RunState.ACTIVE:
-        return last
+    active = last is not None and last.state == RunState.ACTIVE
+    if active and (last.plan is not None or by is None):
+        return last  # under way; or waiting for its time, which only a person brings forward
     actions = actions_to_tell(locked)
     plan = plan_make(locked, purpose=RunPurpose.NOTIFY, at=timezone.now())
-    run = run_create(
-        locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions, last=last, nudge=False, plan=plan
-    )
+    if active:
+        run = run_bring_forward(last, locked, by=by, actions=actions, plan=plan)
+    else:
+        run = run_create(
+            locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions, last=last, nudge=False, plan=plan
+        )
     run_started_record(run, locked, by=by, actions=actions, channel=channel, why=why)
     # One hop to the first call: it is queued with the run and the dialing worker sent for it first, the
     # call being the urgent channel; the run's first step, sent next, claims the emails and finds the call

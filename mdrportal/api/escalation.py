@@ -22,7 +22,8 @@ class IncidentEscalateView(APIView):
     @extend_schema(
         summary="Start notifying the customer (MDR staff)",
         description="Emails to every contact, then the call tree in call order until someone acknowledges. "
-        "While a round is active, starting again returns that round.",
+        "While a round is under way, starting again returns that round; a round waiting for its time "
+        "(nobody acknowledged the last one) starts now.",
         request=None,
         responses={202: NotificationRunSerializer},
     )
