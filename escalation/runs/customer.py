@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from escalation.models import NotificationRun, RunPurpose, RunState
-from escalation.runs.plan import run_create
+from escalation.runs.plan import round_next, run_create
 from escalation.runs.services import notification_start
 from escalation.selectors import NEEDS_CUSTOMER, REPORTED_BASES, UNSETTLED, actions_to_tell
 from incidents.events import incident_lock, timeline_record
@@ -55,7 +55,8 @@ def customer_tell(incident_id: int) -> NotificationRun | None:
     if performed:
         if _active(incident, RunPurpose.REPORT) or not _report_ready(performed, incident, timezone.now()):
             return None  # the action's next move, or the sweeper, asks again
-        run = run_create(incident, purpose=RunPurpose.REPORT, by=None, actions=untold)
+        number = round_next(incident, RunPurpose.REPORT)
+        run = run_create(incident, purpose=RunPurpose.REPORT, number=number, by=None, actions=untold)
         timeline_record(
             incident=incident,
             kind=EventKind.NOTIFICATION_STARTED,

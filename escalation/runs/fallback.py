@@ -9,7 +9,7 @@ from django.conf import settings
 
 from escalation.models import ATTEMPT_OUTCOMES, Acknowledgment, CallAttempt, NotificationRun, RunPurpose
 from escalation.runs.availability import nobody_available
-from escalation.runs.plan import run_create
+from escalation.runs.plan import round_next, run_create
 from incidents.events import incident_flag, timeline_record
 from incidents.models import EventKind, Incident
 from incidents.policy import PolicySnapshot
@@ -88,6 +88,7 @@ def tree_ended(run: NotificationRun, incident: Incident) -> None:
         later = run_create(
             incident,
             purpose=RunPurpose.NOTIFY,
+            number=round_next(incident, RunPurpose.NOTIFY),
             by=None,
             due_in=timedelta(minutes=settings.RENOTIFY_DELAY_MINUTES),
         )

@@ -5,7 +5,7 @@ round comes due: a contact back from holiday in the meantime is phoned, one gone
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
@@ -20,30 +20,34 @@ from incidents.policy import PolicySnapshot
 User = AbstractBaseUser | None
 
 
+def round_next(incident: Incident, purpose: str) -> int:
+    """The number of the incident's next round of this purpose."""
+    rounds = incident.notification_runs.filter(purpose=purpose).order_by("-round")
+    return (rounds.values_list("round", flat=True).first() or 0) + 1
+
+
 def run_create(
     incident: Incident,
     *,
     purpose: str,
+    number: int,
     by: User,
     due_in: timedelta = timedelta(0),
     actions: list[Any] | None = None,
-    last: NotificationRun | None | Literal["unread"] = "unread",
     nudge: bool = True,
     plan: Plan | None = None,
 ) -> NotificationRun:
-    """A new round of the given purpose for a locked incident, telling about the given actions (`last`: the
-    latest round of that purpose, when the caller has read it; `plan`: the round's plan, when the caller has
-    made it). A round due now has its first step sent after commit, unless the caller sends it (`nudge`); a
-    round due later has no plan until it comes due (run_plan_when_due)."""
-    if last == "unread":
-        last = incident.notification_runs.filter(purpose=purpose).order_by("-round").first()
+    """Round `number` of the given purpose for a locked incident, telling about the given actions (`plan`:
+    the round's plan, when the caller has made it). A round due now has its first step sent after commit,
+    unless the caller sends it (`nudge`); a round due later has no plan until it comes due
+    (run_plan_when_due)."""
     later = due_in > timedelta(0)
     if plan is None and not later:
         plan = plan_make(incident, purpose=purpose, at=timezone.now())
     run = NotificationRun.objects.create(
         incident=incident,
         purpose=purpose,
-        round=(last.round + 1) if last else 1,
+        round=number,
         plan=None if plan is None else plan.steps,
         unavailable=[] if plan is None else plan.unavailable,
         ring_timeout_seconds=PolicySnapshot.read(incident).ring_timeout_seconds,

@@ -54,8 +54,9 @@ def notification_start(
     if active:
         run = run_bring_forward(last, locked, by=by, actions=actions, plan=plan)
     else:
+        number = (last.round + 1) if last else 1
         run = run_create(
-            locked, purpose=RunPurpose.NOTIFY, by=by, actions=actions, last=last, nudge=False, plan=plan
+            locked, purpose=RunPurpose.NOTIFY, number=number, by=by, actions=actions, nudge=False, plan=plan
         )
     run_started_record(run, locked, by=by, actions=actions, channel=channel, why=why)
     # One hop to the first call: it is queued with the run and the dialing worker sent for it first, the
