@@ -6,7 +6,8 @@ one sends the SDK's request through the connectors' transport, where a timer shu
 deadline passes. Calls and texts both go through it.
 
 What a failure means, for whoever reads the error:
-- `SENT_NOTHING`: the request never left (no address, refused connection): another try cannot do it twice.
+- `SENT_NOTHING`: the request never left (no address, no connection, a failed TLS handshake): another try
+  cannot do it twice.
 - `incidents.connectors.transport.DeadlineExceeded`, or any other error in `NO_CLEAR_ANSWER`: the request
   may have reached Twilio and been acted on, its answer lost.
 """
@@ -23,7 +24,7 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 
 from incidents.connectors import addresses
-from incidents.connectors.transport import Deadline, Unusable, send
+from incidents.connectors.transport import Deadline, NotSent, Unusable, send
 
 TWILIO_API = "https://api.twilio.com"
 # The methods the SDK uses for what is sent here: create and update are POSTs, a fetch is a GET.
@@ -33,7 +34,7 @@ SENT_NOTHING: tuple[type[BaseException], ...] = (
     addresses.AddressRefused,
     addresses.NotResolved,
     Unusable,
-    ConnectionRefusedError,
+    NotSent,
 )
 NO_CLEAR_ANSWER: tuple[type[BaseException], ...] = (
     OSError,
@@ -41,6 +42,11 @@ NO_CLEAR_ANSWER: tuple[type[BaseException], ...] = (
     TwilioException,
     ValueError,
 )
+
+
+def failure_name(error: BaseException) -> str:
+    """What went wrong, in a word for an error text: the underlying error of a request that never left."""
+    return error.reason if isinstance(error, NotSent) else type(error).__name__
 
 
 class DeadlineHttpClient(HttpClient):

@@ -19,7 +19,7 @@ from escalation.phone.simulated import SimulatedPhone
 from escalation.phone.twilio import TwilioPhone
 from escalation.runs.services import notification_start, run_advance
 from tests.factories import make_incident, make_tenant
-from tests.fakes.http_server import HANG, FakeHTTPServer, Received, Reply, closed_port_url
+from tests.fakes.http_server import HANG, FakeHTTPServer, Received, Reply, closed_port_url, hanging_up_url
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
 from tests.fakes.twilio import (
     ACCOUNT_SID,
@@ -146,7 +146,17 @@ def test_an_unreachable_twilio_is_worth_another_try(settings) -> None:
     with pytest.raises(PhoneError) as caught:
         TwilioPhone().place_call(REQUEST)
     assert caught.value.permanent is False
+    assert str(caught.value) == "Twilio could not be reached: ConnectionRefusedError"
     assert AUTH_TOKEN not in str(caught.value)
+
+
+def test_a_tls_handshake_that_fails_placed_no_call(settings) -> None:
+    with hanging_up_url() as url:
+        configure(settings, url)
+        with pytest.raises(PhoneError) as caught:
+            TwilioPhone().place_call(REQUEST)
+    assert caught.value.permanent is False
+    assert "could not be reached" in str(caught.value) and "may have been placed" not in str(caught.value)
 
 
 def test_a_twilio_that_never_answers_times_out(fake_twilio, fake_http_server, monkeypatch) -> None:

@@ -14,7 +14,7 @@ from escalation.sms.base import SmsError, TextRequest
 from escalation.sms.registry import sms_backend
 from escalation.sms.simulated import SimulatedSms
 from escalation.sms.twilio import TwilioSms
-from tests.fakes.http_server import FakeHTTPServer, Reply
+from tests.fakes.http_server import FakeHTTPServer, Reply, hanging_up_url
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, FakeTwilioAPI, messages_path
 
 SERVICE_SID = "MG" + "0123456789abcdef" * 2
@@ -89,6 +89,17 @@ def test_an_api_that_cannot_be_reached_sent_nothing(configured) -> None:
         TwilioSms().send(REQUEST)
 
     assert not unreachable.value.permanent and not unreachable.value.maybe_sent
+
+
+def test_a_tls_handshake_that_fails_sent_nothing_and_the_text_may_be_sent_again(configured) -> None:
+    with hanging_up_url() as url:
+        configured.TWILIO_API_BASE_URL = url
+
+        with pytest.raises(SmsError) as failed:
+            TwilioSms().send(REQUEST)
+
+    assert not failed.value.permanent and not failed.value.maybe_sent
+    assert str(failed.value).startswith("Twilio could not be reached: ")
 
 
 def test_one_deadline_bounds_the_whole_request_even_when_every_read_is_quick(configured) -> None:

@@ -11,7 +11,7 @@ from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.rest import Client
 
 from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
-from escalation.twilio_http import NO_CLEAR_ANSWER, SENT_NOTHING, DeadlineHttpClient
+from escalation.twilio_http import NO_CLEAR_ANSWER, SENT_NOTHING, DeadlineHttpClient, failure_name
 from incidents.connectors.transport import DeadlineExceeded
 
 # Placing a call takes Twilio well under a second; a dialing worker held by a dead or dripping API would hold
@@ -59,7 +59,7 @@ class TwilioPhone:
         except SENT_NOTHING as error:
             # Nothing was sent: another try cannot call anyone twice.
             raise PhoneError(
-                self._scrub(f"Twilio could not be reached: {type(error).__name__}"), permanent=False
+                self._scrub(f"Twilio could not be reached: {failure_name(error)}"), permanent=False
             ) from None
         # No answer in time, a connection closed after the request, an unreadable answer: Twilio may have
         # placed the call, so trying again at once could ring the same person twice. Nobody can say the phone

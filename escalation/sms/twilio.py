@@ -7,7 +7,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from escalation.sms.base import SentText, SmsError, TextRequest
-from escalation.twilio_http import NO_CLEAR_ANSWER, SENT_NOTHING, DeadlineHttpClient
+from escalation.twilio_http import NO_CLEAR_ANSWER, SENT_NOTHING, DeadlineHttpClient, failure_name
 from incidents.connectors.transport import DeadlineExceeded
 
 
@@ -49,7 +49,7 @@ class TwilioSms:
             ) from None
         except SENT_NOTHING as error:
             raise SmsError(
-                self._scrub(f"Twilio could not be reached: {type(error).__name__}"), permanent=False
+                self._scrub(f"Twilio could not be reached: {failure_name(error)}"), permanent=False
             ) from None
         except NO_CLEAR_ANSWER as error:
             raise SmsError(

@@ -21,6 +21,7 @@ from incidents.connectors.transport import (
     MAX_BODY_BYTES,
     Deadline,
     DeadlineExceeded,
+    NotSent,
     Unusable,
     send,
 )
@@ -92,6 +93,8 @@ def post(
         result = Result.transient(f"{platform}: the host name did not resolve", error="dns")
     except Unusable as unusable:
         result = Result.permanent(f"{platform}: the URL or a header is not usable ({unusable})")
+    except NotSent as exc:
+        result = Result.transient(f"{platform}: could not connect ({exc.reason})", error="connection")
     except TimeoutError:
         result = Result.transient(f"{platform}: no answer in time (timeout)", error="timeout")
     except OSError as exc:

@@ -38,6 +38,15 @@ class Unusable(Exception):
     """The URL or a header cannot be sent as it is: retrying cannot help."""
 
 
+class NotSent(OSError):
+    """The request never left: no connection could be opened, or its TLS handshake failed. Whoever sends
+    it again cannot have it acted on twice."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.reason = type(error).__name__
+
+
 class Deadline:
     """A fixed end time on the monotonic clock, shared by every step of one connector call."""
 
@@ -107,8 +116,8 @@ def send(
     """Send body to url (POST, unless another method is named) and read the answer (at most MAX_BODY_BYTES)
     before the deadline. Never redirects.
 
-    Raises Unusable, addresses.AddressRefused, addresses.NotResolved, DeadlineExceeded, OSError (ssl errors
-    included) or http.client.HTTPException.
+    Raises Unusable, addresses.AddressRefused, addresses.NotResolved, NotSent, DeadlineExceeded, OSError
+    (ssl errors included) or http.client.HTTPException; only the last two may come after the request left.
     """
     try:
         parts = urlsplit(url)
@@ -122,7 +131,10 @@ def send(
     port = port or (443 if parts.scheme == "https" else 80)
     deadline.check()
     checked = addresses.checked_addresses(host, port, allow_local=allow_local, timeout=deadline.remaining())
-    sock = _connect(checked, port, deadline)
+    try:
+        sock = _connect(checked, port, deadline)
+    except OSError as error:
+        raise NotSent(error) from error
     try:
         with deadline.guard(sock) as watch:
             if parts.scheme == "https":
@@ -131,7 +143,12 @@ def send(
                 sock = tls_context().wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
                 watch(sock)
                 sock.settimeout(deadline.remaining() or 0.001)
-                sock.do_handshake()
+                try:
+                    sock.do_handshake()
+                except OSError as error:
+                    if deadline.expired:
+                        raise
+                    raise NotSent(error) from error
             answer = _exchange(sock, parts, host, port, method, headers, body, deadline)
     except (OSError, http.client.HTTPException):
         if deadline.expired:
