@@ -11,6 +11,8 @@ from tenants.models import ResponseMode, Tier
 
 DEFAULT_CALL_ATTEMPTS = 1
 DEFAULT_RING_TIMEOUT_SECONDS = 30
+DEFAULT_REMINDER_MINUTES = 15
+DEFAULT_REMINDER_COUNT = 4
 
 
 def _positive(snapshot: dict[str, Any], key: str, default: int) -> int:
@@ -21,12 +23,14 @@ def _positive(snapshot: dict[str, Any], key: str, default: int) -> int:
 @dataclass(frozen=True)
 class PolicySnapshot:
     """An incident's policy. What decides (mode, checkbox, tier, performers) is read strictly by the gate's
-    Policy: a damaged snapshot decides nothing (`policy` is None). How calls are paced has safe defaults,
-    since notifying more is never the unsafe side."""
+    Policy: a damaged snapshot decides nothing (`policy` is None). How calls are paced and how often the
+    customer is reminded have safe defaults, since notifying more is never the unsafe side."""
 
     policy: Policy | None
     call_attempts_per_contact: int
     ring_timeout_seconds: int
+    reminder_minutes: int = DEFAULT_REMINDER_MINUTES
+    reminder_count: int = DEFAULT_REMINDER_COUNT
     error: str = ""
 
     @classmethod
@@ -40,6 +44,8 @@ class PolicySnapshot:
             policy=policy,
             call_attempts_per_contact=_positive(snapshot, "call_attempts_per_contact", DEFAULT_CALL_ATTEMPTS),
             ring_timeout_seconds=_positive(snapshot, "ring_timeout_seconds", DEFAULT_RING_TIMEOUT_SECONDS),
+            reminder_minutes=_positive(snapshot, "reminder_minutes", DEFAULT_REMINDER_MINUTES),
+            reminder_count=_positive(snapshot, "reminder_count", DEFAULT_REMINDER_COUNT),
             error=error,
         )
 

@@ -5,6 +5,7 @@ tests/test_reminders_integration.py."""
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from datetime import timedelta
@@ -20,6 +21,7 @@ from escalation.reminders.services import INTERRUPTED, reminder_send, reminder_s
 from escalation.runs.lifecycle import incident_change_status
 from incidents.actions import action_cancel
 from incidents.models import Authorization, Channel, EventKind, Incident, IncidentStatus
+from incidents.services import incident_reapply_policy
 from tenants.models import Performer, Role
 from tenants.services import contact_create, tenant_update_settings
 from tests.factories import (
@@ -285,3 +287,47 @@ def test_a_reminder_stuck_while_being_handed_over_is_failed_on_the_timeline_and_
     assert event.data["outcome"] == ReminderOutcome.FAILED
     assert "may or may not have been delivered" in event.summary
     assert reminder_send(stuck.pk) == "" and not mail.outbox  # never sent again
+
+
+def test_reminders_keep_the_settings_in_force_when_the_incident_opened_until_the_policy_is_reapplied() -> (
+    None
+):
+    incident, _, _ = awaiting_after_ack(count=2)  # every 10 minutes, twice
+    tenant_update_settings(tenant=incident.tenant, by=None, reminder_minutes=60, reminder_count=5)
+    reminders_sweep()
+    series = series_of(incident)
+    assert series.next_at <= timezone.now() + timedelta(minutes=10)
+
+    come_due(series)
+    assert reminder_series_step(series.pk) == 2
+    series.refresh_from_db()
+    assert series.next_at - timezone.now() <= timedelta(minutes=10)  # the snapshot's 10, not the new 60
+
+    incident_reapply_policy(incident=Incident.objects.get(pk=incident.pk), by=make_analyst())
+    for _ in range(2):  # the re-applied policy's 5 reminders: past the snapshot's 2
+        come_due(series)
+        assert reminder_series_step(series.pk) == 2
+    series.refresh_from_db()
+    assert series.state == SeriesState.ACTIVE and series.sent == 3
+    assert timedelta(minutes=59) <= series.next_at - timezone.now() <= timedelta(minutes=60)
+
+
+def test_open_incidents_take_their_tenants_reminder_settings_into_their_snapshot_on_migration() -> None:
+    from django.apps import apps
+
+    migration = importlib.import_module("incidents.migrations.0016_policy_reminders")
+    tenant = make_tenant()
+    tenant_update_settings(tenant=tenant, by=None, reminder_minutes=45, reminder_count=7)
+    opened, closed = make_incident(tenant), make_incident(tenant)
+    before = {key: value for key, value in opened.policy.items() if not key.startswith("reminder_")}
+    Incident.objects.filter(pk__in=[opened.pk, closed.pk]).update(policy=before)
+    Incident.objects.filter(pk=closed.pk).update(status=IncidentStatus.CLOSED)
+
+    migration.snapshot_reminder_settings(apps, None)
+
+    assert Incident.objects.get(pk=opened.pk).policy == {
+        **before,
+        "reminder_minutes": 45,
+        "reminder_count": 7,
+    }
+    assert Incident.objects.get(pk=closed.pk).policy == before

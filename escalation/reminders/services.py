@@ -1,6 +1,8 @@
 """Reminders: while an incident waits for the customer (written authorization after an acknowledgment, or
-its own or its partner's tasks), the people concerned are reminded every `reminder_minutes` of the tenant,
-`reminder_count` times; then the incident is flagged to analysts. They stop as soon as nothing waits.
+its own or its partner's tasks), the people concerned are reminded every `reminder_minutes`,
+`reminder_count` times, as the tenant's policy had them when the incident opened (DESIGN rule 9: a later
+change applies to later incidents, or to this one once an analyst re-applies the policy); then the incident
+is flagged to analysts. They stop as soon as nothing waits.
 
 A series is a row with a state and next_at: the sweeper starts series, ends those with nothing left to
 wait for, and nudges the due ones. A step locks the incident, then the series, checks it is due and still
@@ -43,10 +45,11 @@ from escalation.reminders.texts import reminder_text_claim
 from escalation.reminders.words import reminder_headline
 from incidents.events import incident_flag, incident_lock, timeline_record
 from incidents.models import Channel, EventKind, Incident
+from incidents.policy import PolicySnapshot
 from incidents.waiting import with_waiting_since
 from mdrportal.core.nudges import due_locked, nudge
 from tenants.channels import ContactChannel, wants
-from tenants.models import Contact, Tenant
+from tenants.models import Contact
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +62,11 @@ INTERRUPTED = (
 )
 
 
-def reminder_interval(tenant: Tenant) -> timedelta:
-    return timedelta(seconds=tenant.reminder_minutes * settings.REMINDER_MINUTE_SECONDS)
+def reminder_interval(incident: Incident) -> timedelta:
+    """The time between two reminders of the incident, from its policy snapshot."""
+    return timedelta(
+        seconds=PolicySnapshot.read(incident).reminder_minutes * settings.REMINDER_MINUTE_SECONDS
+    )
 
 
 def _set_state(series: ReminderSeries, state: str) -> None:
@@ -89,7 +95,7 @@ def series_start(incident: Incident, kind: str, *, since: datetime) -> ReminderS
     try:
         with transaction.atomic():
             return ReminderSeries.objects.create(
-                incident=incident, kind=kind, next_at=since + reminder_interval(incident.tenant)
+                incident=incident, kind=kind, next_at=since + reminder_interval(incident)
             )
     except IntegrityError:
         return None  # another sweeper started it
@@ -124,13 +130,12 @@ def reminder_series_step(series_id: int) -> int:
     if not incident_waits(incident, series.kind):
         _set_state(series, SeriesState.ENDED)
         return 0
-    tenant = incident.tenant
-    if series.sent >= tenant.reminder_count:
+    if series.sent >= PolicySnapshot.read(incident).reminder_count:
         _set_state(series, SeriesState.FLAGGED)
         reminders_could_not_get_an_answer(series, incident)
         return 0
     series.sent += 1
-    series.next_at = now + reminder_interval(tenant)
+    series.next_at = now + reminder_interval(incident)
     series.save(update_fields=["sent", "next_at"])
     claimed = 0
     for contact in reminder_recipients(incident, series.kind):
@@ -207,7 +212,7 @@ def reminder_compose(reminder: Reminder) -> ComposedReminder:
         "headline": headline,
         "waiting_since": incident.waiting_since,
         "number": reminder.number,
-        "count": tenant.reminder_count,
+        "count": PolicySnapshot.read(incident).reminder_count,
         "link_max_age_hours": settings.LINK_MAX_AGE_HOURS,
     }
     if series.kind == ReminderKind.AUTHORIZATION:
