@@ -2,7 +2,8 @@
 127.0.0.1 that timestamps each request it accepts.
 
   bench/latency [--runs 150] [--cps 10]   escalate -> the first call's request at Twilio, against a bare
-                                          Celery task making the same request on the same broker
+                                          Celery task making the same request on the same broker (and,
+                                          for reference, the floor of a path that commits its call first)
   bench/mass [--tenants 300] [--cps 10]   every tenant escalated at once, nobody answers: the pace Twilio
                                           sees, and fairness
 
@@ -223,39 +224,55 @@ def verdict(ok: bool) -> str:
 
 
 def latency(runs: int, cps: int) -> bool:
-    from django.db import connection
+    from django.db import connection, transaction
 
+    from bench.bare_task import FLOOR_TABLE
     from escalation.runs.services import notification_start
     from mdrportal.celery import app
 
     incidents = tenants_with_incidents(runs + 5, phones=1)
-    escalated, bare = [], []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE {FLOOR_TABLE} (id bigserial PRIMARY KEY, claimed boolean DEFAULT false)"
+        )
+
+    def floor() -> None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {FLOOR_TABLE} DEFAULT VALUES RETURNING id")
+            (row_id,) = cursor.fetchone()
+        app.send_task("bench.floor_call", args=[row_id, "+12025550100"])
+
+    took: dict[str, list[float]] = {"escalate": [], "bare": [], "floor": []}
     with TimedTwilio() as twilio, tempfile.TemporaryDirectory() as logs:
         workers = Workers(dict(os.environ), Path(logs))
         workers.start()
         try:
             for i, incident in enumerate(incidents):
-                # Taken in turns, so that both see the same machine at the same moment.
-                for kind in ("escalate", "bare"):
+                # Taken in turns, so that all see the same machine at the same moment.
+                for kind in took:
                     before = len(twilio.arrived())
                     started = time.time()
                     if kind == "escalate":
                         notification_start(incident=incident, by=None)
-                    else:
+                    elif kind == "bare":
                         app.send_task("bench.bare_call", args=[10**9 + i, "+12025550100"])
+                    else:
+                        floor()
                     wait_until(
                         lambda b=before: len(twilio.arrived()) > b, timeout=30, what=f"the {kind} call"
                     )
-                    took = twilio.arrived()[before][0] - started
                     if i >= 5:  # the first few warm the workers up
-                        (escalated if kind == "escalate" else bare).append(took * 1000)
+                        took[kind].append((twilio.arrived()[before][0] - started) * 1000)
                     time.sleep(max(0.25, 1.5 / cps))  # past the pacer's interval: each call finds a free slot
         finally:
             workers.stop()
             connection.close()
-    e50, e99, b50, b99 = (percentile(v, p) for v in (escalated, bare) for p in (50, 99))
-    print(f"escalate -> first call request: p50 {e50:.1f} ms, p99 {e99:.1f} ms ({len(escalated)} runs)")
-    print(f"bare Celery task, same request:  p50 {b50:.1f} ms, p99 {b99:.1f} ms ({len(bare)} runs)")
+    (e50, e99), (b50, b99), (f50, f99) = ((percentile(v, 50), percentile(v, 99)) for v in took.values())
+    runs_done = len(took["escalate"])
+    print(f"escalate -> first call request: p50 {e50:.1f} ms, p99 {e99:.1f} ms ({runs_done} runs)")
+    print(f"bare Celery task, same request:  p50 {b50:.1f} ms, p99 {b99:.1f} ms ({runs_done} runs)")
+    print(f"floor (the call's row committed, then claimed in the task, same request): p50 {f50:.1f} ms, p99 "
+          f"{f99:.1f} ms; ratios to the bare task {f50 / b50:.2f} / {f99 / b99:.2f}")  # fmt: skip
     ok50, ok99 = e50 <= 5 * b50, e99 <= 2 * b99
     print(f"ratio p50 {e50 / b50:.2f} (target <= 5): {verdict(ok50)}")
     print(f"ratio p99 {e99 / b99:.2f} (target <= 2): {verdict(ok99)}")
