@@ -93,6 +93,8 @@ def run_advance(run_id: int) -> bool:
         if incident.status not in ACTIVE_INCIDENT_STATUSES:
             run_stop(run, RunState.CANCELED)
             return False
+        if run.plan is None:
+            run_plan_when_due(run, incident)  # a round scheduled for later: the contacts available now
         if not run.emails.exists():
             emails_claim(run)  # sent by their own tasks after commit
             texts_claim(run)  # at the same moment, to the contacts who chose SMS
@@ -102,8 +104,6 @@ def run_advance(run_id: int) -> bool:
             return False
         if call_in_flight(run, now):
             return False
-        if run.plan is None:
-            run_plan_when_due(run, incident)  # a round scheduled for later: the contacts available now
         return next_call_or_end(run, incident, now)
 
 
