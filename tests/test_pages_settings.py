@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from tenants.models import ActionPerformer, Performer, ResponseMode, Role, SettingsChange, Tenant, Tier
 from tenants.rules import FALLBACK_NEEDS_PHONE
-from tenants.services import contact_create
+from tenants.services import contact_create, contact_update
 from tests.factories import client_for, make_partner, make_tenant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -143,6 +143,20 @@ def test_an_unknown_time_zone_is_refused_on_its_field() -> None:
 
     assert response.status_code == 400
     assert "timezone" in response.context["form"].errors
+
+
+def test_a_contact_who_takes_no_calls_is_neither_counted_nor_named_among_those_phoned() -> None:
+    tenant = make_tenant(phones=3)
+    first, second, texts_only = tenant.contacts.order_by("call_order")
+    contact_update(contact=texts_only, by=None, channels=["sms", "email"])
+    client, _ = client_for(tenant, Role.VIEWER)
+
+    page = client.get(URL)
+
+    headline = explanation(page, "collaborate").headline
+    assert f"phoned {first.name} and {second.name}, the contacts available then" in headline
+    assert texts_only.name not in headline
+    assert "2 active contacts with a phone number who take phone calls" in page.content.decode()
 
 
 def test_the_explanation_follows_the_tier_the_performers_and_the_gate() -> None:
