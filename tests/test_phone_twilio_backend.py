@@ -150,8 +150,10 @@ def test_an_unreachable_twilio_is_worth_another_try(settings) -> None:
     assert AUTH_TOKEN not in str(caught.value)
 
 
-def test_a_tls_handshake_that_fails_placed_no_call(settings) -> None:
-    with hanging_up_url() as url:
+@pytest.mark.parametrize("at_once", [True, False], ids=["hung up", "silent until the deadline"])
+def test_a_tls_handshake_that_fails_placed_no_call(settings, monkeypatch, at_once) -> None:
+    monkeypatch.setattr(twilio_backend, "HTTP_TIMEOUT_SECONDS", 0.5)
+    with hanging_up_url(at_once=at_once) as url:
         configure(settings, url)
         with pytest.raises(PhoneError) as caught:
             TwilioPhone().place_call(REQUEST)

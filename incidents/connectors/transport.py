@@ -39,10 +39,10 @@ class Unusable(Exception):
 
 
 class NotSent(OSError):
-    """The request never left: no connection could be opened, or its TLS handshake failed. Whoever sends
-    it again cannot have it acted on twice."""
+    """The request never left: no connection could be opened, or its TLS handshake failed, the deadline
+    included. Whoever sends it again cannot have it acted on twice."""
 
-    def __init__(self, error: OSError) -> None:
+    def __init__(self, error: Exception) -> None:
         super().__init__(f"{type(error).__name__}: {error}")
         self.reason = type(error).__name__
 
@@ -116,8 +116,9 @@ def send(
     """Send body to url (POST, unless another method is named) and read the answer (at most MAX_BODY_BYTES)
     before the deadline. Never redirects.
 
-    Raises Unusable, addresses.AddressRefused, addresses.NotResolved, NotSent, DeadlineExceeded, OSError
-    (ssl errors included) or http.client.HTTPException; only the last two may come after the request left.
+    Before the request leaves: Unusable, addresses.AddressRefused, addresses.NotResolved or NotSent (the
+    deadline included). Once it may have left: DeadlineExceeded, OSError (ssl errors included) or
+    http.client.HTTPException.
     """
     try:
         parts = urlsplit(url)
@@ -133,7 +134,7 @@ def send(
     checked = addresses.checked_addresses(host, port, allow_local=allow_local, timeout=deadline.remaining())
     try:
         sock = _connect(checked, port, deadline)
-    except OSError as error:
+    except (OSError, DeadlineExceeded) as error:
         raise NotSent(error) from error
     try:
         with deadline.guard(sock) as watch:
@@ -146,10 +147,10 @@ def send(
                 try:
                     sock.do_handshake()
                 except OSError as error:
-                    if deadline.expired:
-                        raise
-                    raise NotSent(error) from error
+                    raise NotSent(DeadlineExceeded() if deadline.expired else error) from error
             answer = _exchange(sock, parts, host, port, method, headers, body, deadline)
+    except NotSent:
+        raise
     except (OSError, http.client.HTTPException):
         if deadline.expired:
             raise DeadlineExceeded from None

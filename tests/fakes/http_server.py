@@ -167,10 +167,11 @@ class _Dripping:
 
 
 @contextmanager
-def hanging_up_url() -> Iterator[str]:
-    """An https:// address whose server closes every connection at once: no TLS handshake ever completes,
-    so no request can leave."""
+def hanging_up_url(*, at_once: bool = True) -> Iterator[str]:
+    """An https:// address whose server closes every connection at once, or (not `at_once`) holds it open
+    without a word until it stops: no TLS handshake ever completes, so no request can leave."""
     listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
 
     def hang_up() -> None:
         while True:
@@ -178,7 +179,10 @@ def hanging_up_url() -> Iterator[str]:
                 connection, _ = listener.accept()
             except OSError:
                 return  # the listener was shut
-            connection.close()
+            if at_once:
+                connection.close()
+            else:
+                held.append(connection)
 
     thread = threading.Thread(target=hang_up, daemon=True)
     thread.start()
@@ -188,6 +192,8 @@ def hanging_up_url() -> Iterator[str]:
         listener.shutdown(socket.SHUT_RDWR)
         listener.close()
         thread.join(timeout=5)
+        for connection in held:
+            connection.close()
 
 
 def closed_port_url() -> str:
