@@ -62,11 +62,9 @@ INTERRUPTED = (
 )
 
 
-def reminder_interval(incident: Incident) -> timedelta:
-    """The time between two reminders of the incident, from its policy snapshot."""
-    return timedelta(
-        seconds=PolicySnapshot.read(incident).reminder_minutes * settings.REMINDER_MINUTE_SECONDS
-    )
+def reminder_interval(policy: PolicySnapshot) -> timedelta:
+    """The time between two reminders under an incident's policy."""
+    return timedelta(seconds=policy.reminder_minutes * settings.REMINDER_MINUTE_SECONDS)
 
 
 def _set_state(series: ReminderSeries, state: str) -> None:
@@ -95,7 +93,7 @@ def series_start(incident: Incident, kind: str, *, since: datetime) -> ReminderS
     try:
         with transaction.atomic():
             return ReminderSeries.objects.create(
-                incident=incident, kind=kind, next_at=since + reminder_interval(incident)
+                incident=incident, kind=kind, next_at=since + reminder_interval(PolicySnapshot.read(incident))
             )
     except IntegrityError:
         return None  # another sweeper started it
@@ -130,12 +128,13 @@ def reminder_series_step(series_id: int) -> int:
     if not incident_waits(incident, series.kind):
         _set_state(series, SeriesState.ENDED)
         return 0
-    if series.sent >= PolicySnapshot.read(incident).reminder_count:
+    policy = PolicySnapshot.read(incident)
+    if series.sent >= policy.reminder_count:
         _set_state(series, SeriesState.FLAGGED)
         reminders_could_not_get_an_answer(series, incident)
         return 0
     series.sent += 1
-    series.next_at = now + reminder_interval(incident)
+    series.next_at = now + reminder_interval(policy)
     series.save(update_fields=["sent", "next_at"])
     claimed = 0
     for contact in reminder_recipients(incident, series.kind):
