@@ -54,6 +54,10 @@ def production(settings: Settings) -> Settings:
         ("https://ula.example.com/", ["fd12:3456::1"]),
         ("https://v6-link-local.example.com/", ["fe80::1"]),
         ("https://nat64.example.com/", ["64:ff9b::a00:1"]),
+        ("https://v4-compatible.example.com/", ["::10.0.0.1"]),
+        ("https://site-local.example.com/", ["fec0::5"]),
+        ("https://local-nat64.example.com/", ["64:ff9b:1::a00:1"]),
+        ("https://[::169.254.169.254]/", []),
         ("https://half-public.example.com/", [PUBLIC, "10.0.0.1"]),
         ("https://[::ffff:169.254.169.254]/", []),
         ("https://100.100.100.200/", []),
@@ -78,6 +82,22 @@ def test_saving_a_name_that_does_not_resolve_is_refused(production: Settings) ->
             tenant=make_tenant(), by=None, kind="webhook", url="https://nowhere.example.com/", secret="k"
         )
     assert "does not resolve" in error.value.message_dict["url"][0]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::127.0.0.1",  # IPv4-compatible (::/96)
+        "::169.254.169.254",
+        "::8.8.8.8",  # deprecated whatever the IPv4 address: no stack should be asked to route it
+        "fec0::1",  # site-local (fec0::/10)
+        "feff:ffff::1",
+        "64:ff9b:1::a00:1",  # local-use NAT64 (64:ff9b:1::/48)
+        "64:ff9b:1:ffff::808:808",
+    ],
+)
+def test_ipv4_compatible_site_local_and_local_use_nat64_addresses_are_refused(address: str) -> None:
+    assert addresses.address_problem(ipaddress.ip_address(address)) == addresses.LOCAL
 
 
 @pytest.mark.parametrize(

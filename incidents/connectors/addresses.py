@@ -20,6 +20,14 @@ LOCAL = "This address is on a private or local network, which the portal does no
 _LOCAL_NAMES = {"localhost", "metadata.google.internal"}
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".localdomain")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Ranges Python's is_global takes for global that still lead into some network's own: IPv4-compatible
+# addresses (::a.b.c.d, deprecated, some stacks still route them to the IPv4 address), site-local (deprecated,
+# still routed inside some networks) and the local-use NAT64 prefix (RFC 8215: a network's own translator).
+_NOT_GLOBAL = (
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("fec0::/10"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+)
 
 
 class AddressRefused(Exception):
@@ -58,6 +66,8 @@ def address_problem(address: IPAddress) -> str | None:
     if embedded is not None:
         return address_problem(embedded)
     if not address.is_global or address.is_multicast:
+        return LOCAL
+    if isinstance(address, ipaddress.IPv6Address) and any(address in network for network in _NOT_GLOBAL):
         return LOCAL
     return None
 
