@@ -331,7 +331,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Twilio's SDK logs every request and response at INFO, about 12 lines a call, written on the call's way
     # to Twilio: its failures reach the phone backend as exceptions, which say what happened.
-    "loggers": {"twilio.http_client": {"level": "WARNING"}},
+    "loggers": {
+        "twilio.http_client": {"level": "WARNING"},
+        # Django's loggers write through the handler above only (one format, redacted: a 404's path may be an
+        # emailed link's token), not through the console and admin-email handlers Django set up before.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 
 # Operations: /metrics answers only a scraper sending `Authorization: Bearer <METRICS_TOKEN>` (unset: off).
