@@ -9,7 +9,16 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from mdrportal.core.env import env_bool, env_fernet_keys, env_int, env_list, env_rate, env_str, env_url
+from mdrportal.core.env import (
+    env_bool,
+    env_fernet_keys,
+    env_int,
+    env_list,
+    env_networks,
+    env_rate,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Where local state lives (SQLite, the filesystem broker, mail files, beat's schedule). Importing these
@@ -229,6 +238,9 @@ if CONNECTOR_ALLOW_LOCAL_URLS and not DEBUG:
     raise ImproperlyConfigured(
         "CONNECTOR_ALLOW_LOCAL_URLS is for the embedded default and tests: it cannot be on when DEBUG is off."
     )
+# Networks (CIDR, comma-separated) that connector URLs may reach besides public addresses, such as the private
+# network of an on-premises EDR manager; empty by default. Logged at start-up, shown in the connectors' admin.
+CONNECTOR_ALLOWED_NETWORKS = env_networks("CONNECTOR_ALLOWED_NETWORKS")
 # Connector secrets at rest (mdrportal/core/secret_fields.py): Fernet keys, comma-separated; the first encrypts.
 # Unset in production is an error; the embedded default derives one from SECRET_KEY.
 SECRETS_ENCRYPTION_KEYS = env_fernet_keys(

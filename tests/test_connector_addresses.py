@@ -272,3 +272,25 @@ def test_a_tls_answer_that_drips_is_cut_at_the_deadline(
     assert (result.outcome, result.details["error"]) == (Outcome.TRANSIENT, "timeout")
     # Not a speed target: whether the call was cut off, or read the answer to its end (about 30 s).
     assert time.monotonic() - started < 15
+
+
+def test_a_call_reaches_an_allowed_network_and_nothing_else(
+    tls_server: tuple[FakeHTTPServer, list], fake_dns: FakeResolver, production: Settings
+) -> None:
+    # The local HTTPS server stands for an on-premises EDR manager on the operator's own network.
+    server, _ = tls_server
+    server.script("/hook", Reply(200, {"ok": True}))
+    port = server.url.rsplit(":", 1)[1]
+    fake_dns.names["hooks.example.com"] = ["127.0.0.1"]
+    spec = ConnectorSpec(kind="webhook", url=f"https://hooks.example.com:{port}/hook", secret="k")
+
+    refused = WebhookConnector(spec).run(make_action_request())
+    production.CONNECTOR_ALLOWED_NETWORKS = ["127.0.0.0/30"]
+    allowed = WebhookConnector(spec).run(make_action_request())
+    production.CONNECTOR_ALLOWED_NETWORKS = ["127.0.0.4/30"]
+    next_door = WebhookConnector(spec).run(make_action_request())
+
+    assert refused.outcome == Outcome.PERMANENT and "address refused" in refused.message
+    assert allowed.outcome == Outcome.SUCCEEDED
+    assert next_door.outcome == Outcome.PERMANENT and "address refused" in next_door.message
+    assert len(server.received_at("/hook")) == 1
