@@ -15,7 +15,7 @@ from django.utils.functional import cached_property
 
 from incidents.selectors import action_type_choices
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin
-from mdrportal.web.login_guard import login_unlock
+from mdrportal.web.login_guard import GuardedAdminAuthenticationForm, login_unlock
 from mdrportal.web.second_factor import second_factor_reset
 from tenants.availability import Availability
 from tenants.availability_services import availability_snapshot
@@ -325,6 +325,8 @@ def reset_second_factor(modeladmin: admin.ModelAdmin, request: HttpRequest, quer
         )
 
 
+# The admin's login says when a locked-out username may sign in again, as the portal's does.
+admin.site.login_form = GuardedAdminAuthenticationForm
 admin.site.unregister(User)
 
 

@@ -111,6 +111,7 @@ def test_the_admin_login_is_guarded_by_the_same_lock(analyst: Any) -> None:
 
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session
+    assert LOCKED in response.content.decode()
 
 
 def test_a_partner_user_chooses_the_customer_it_acts_for() -> None:

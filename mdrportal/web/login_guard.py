@@ -25,6 +25,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.forms import AuthenticationForm
@@ -231,15 +232,26 @@ class GuardedModelBackend(ModelBackend):
         return user
 
 
-class GuardedAuthenticationForm(AuthenticationForm):
-    """The login form, saying so when the username is locked out rather than 'wrong password'."""
+class LockMessageMixin:
+    """For a login form: say that the username is locked out, and until when, rather than 'wrong password'."""
+
+    request: HttpRequest | None
+    cleaned_data: dict[str, Any]
 
     def clean(self) -> dict[str, Any]:
         try:
-            return super().clean()
+            return super().clean()  # type: ignore[misc]
         except ValidationError:
             username = self.cleaned_data.get("username") or ""
-            ends = lock_ends(username, client_address(self.request)) if username else None
+            ends = lock_ends(username, client_address(self.request)) if username and self.request else None
             if ends is not None:
                 raise ValidationError(locked_message(ends), code="locked") from None
             raise
+
+
+class GuardedAuthenticationForm(LockMessageMixin, AuthenticationForm):
+    """The portal's login form."""
+
+
+class GuardedAdminAuthenticationForm(LockMessageMixin, AdminAuthenticationForm):
+    """The admin's login form."""
