@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,8 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from rest_framework.exceptions import APIException, Throttled
+from rest_framework.request import Request
 
 from mdrportal.core.client_address import client_address
 from mdrportal.core.metrics import LOGIN_LOCKOUTS
@@ -206,6 +209,17 @@ def login_unlock(*, username: str) -> int:
     return deleted
 
 
+class SignInLocked(Throttled):
+    """The API's answer to a locked-out sign-in: 429 saying until when, with Retry-After (Django's
+    authenticate() would turn a PermissionDenied into 'wrong credentials')."""
+
+    default_code = "sign_in_locked"
+
+    def __init__(self, ends: datetime) -> None:
+        APIException.__init__(self, locked_message(ends), self.default_code)
+        self.wait = max(1, math.ceil((ends - timezone.now()).total_seconds()))
+
+
 class GuardedModelBackend(ModelBackend):
     """Django's model backend, counting each attempt for the username and address before checking it."""
 
@@ -223,6 +237,8 @@ class GuardedModelBackend(ModelBackend):
         address = client_address(request)
         ends = attempt_begin(username, address)
         if ends is not None:
+            if isinstance(request, Request):
+                raise SignInLocked(ends)
             raise PermissionDenied(locked_message(ends))  # stops every other backend too
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:
