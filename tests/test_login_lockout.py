@@ -159,6 +159,27 @@ def test_each_username_lock_in_a_row_lasts_twice_as_long_up_to_a_day() -> None:
 
 
 @pytest.mark.django_db
+def test_a_success_starts_the_usernames_count_again_and_keeps_a_recent_lock_on_record() -> None:
+    make_user("target")
+    for i in range(USERNAME_MAX_FAILURES - 1):
+        token_request("target", "wrong", REMOTE_ADDR=f"192.0.2.{i}")
+    assert token_request("target", PASSWORD, REMOTE_ADDR="198.51.100.1").status_code == 200
+    assert not LoginUsernameThrottle.objects.exists()
+    for i in range(USERNAME_MAX_FAILURES):
+        token_request("target", "wrong", REMOTE_ADDR=f"192.0.2.{i + 50}")
+    row = LoginUsernameThrottle.objects.get()
+    LoginUsernameThrottle.objects.update(
+        locked_until=timezone.now() - timedelta(seconds=1),
+        window_started_at=timezone.now() - timedelta(seconds=1),
+    )
+
+    assert token_request("target", PASSWORD, REMOTE_ADDR="198.51.100.1").status_code == 200
+
+    after = LoginUsernameThrottle.objects.get()
+    assert (after.failures, after.locks) == (0, row.locks) == (0, 1)
+
+
+@pytest.mark.django_db
 def test_a_lock_that_ended_more_than_a_day_ago_is_not_doubled() -> None:
     for i in range(USERNAME_MAX_FAILURES):
         attempt_begin("target", f"192.0.2.{i}")

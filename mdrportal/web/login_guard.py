@@ -196,10 +196,12 @@ def attempt_failed(username: str, address: str | None) -> None:
 
 
 def attempt_succeeded(username: str, address: str | None) -> None:
+    now = timezone.now()
     LoginThrottle.objects.filter(key=throttle_key(username, address), locked_until=None).delete()
-    LoginUsernameThrottle.objects.filter(username_key=username_key(username)).update(
-        failures=0, window_started_at=timezone.now()
-    )
+    # The username's count starts again; a recent lock stays on record, so that the next one is doubled.
+    rows = LoginUsernameThrottle.objects.filter(username_key=username_key(username))
+    rows.filter(Q(locked_until=None) | Q(locked_until__lt=now - LOCKS_REMEMBERED)).delete()
+    rows.update(failures=0, window_started_at=now)
 
 
 def login_unlock(*, username: str) -> int:
