@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
@@ -35,7 +36,14 @@ class ConnectorConfigAdmin(admin.ModelAdmin):
         return self._changeform_view(request, object_id, form_url, extra_context)
 
     def get_readonly_fields(self, request: HttpRequest, obj: ConnectorConfig | None = None) -> list[str]:
-        return ["tenant"] if obj else []
+        return ["tenant", "allowed_networks"] if obj else ["allowed_networks"]
+
+    @admin.display(description="Private networks allowed")
+    def allowed_networks(self, obj: ConnectorConfig | None = None) -> str:
+        networks = settings.CONNECTOR_ALLOWED_NETWORKS
+        if not networks:
+            return "None: connector URLs reach public addresses only (CONNECTOR_ALLOWED_NETWORKS is empty)."
+        return f"{', '.join(networks)}, besides public addresses (CONNECTOR_ALLOWED_NETWORKS)."
 
     def save_model(
         self, request: HttpRequest, obj: ConnectorConfig, form: ConnectorConfigForm, change: bool

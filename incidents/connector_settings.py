@@ -32,8 +32,8 @@ _SOPHOS_API_HOST = re.compile(r"api-[a-z0-9]+\.central\.sophos\.com")
 def connector_url_problem(*, kind: str, url: str) -> str | None:
     """Why a connector URL may not be used, or None. Stops tokens and signed requests going astray.
 
-    Resolves the host name (every address it has must be global): call it outside any transaction. The
-    same check runs again when a call connects, against a name re-pointed since.
+    Resolves the host name (every address it has must be global or in CONNECTOR_ALLOWED_NETWORKS): call it
+    outside any transaction. The same check runs again when a call connects, against a name re-pointed since.
     """
     if not url or settings.CONNECTOR_ALLOW_LOCAL_URLS:
         return None
@@ -45,8 +45,8 @@ def connector_url_problem(*, kind: str, url: str) -> str | None:
     if parts.scheme != "https":
         return "Use an https:// address."
     problem = addresses.name_problem(host)
-    if problem:
-        return problem
+    if problem and not addresses.allowed_networks():
+        return problem  # refused before any lookup; with allowed networks, the addresses decide below
     if kind == ConnectorKind.SOPHOS_CENTRAL and not _SOPHOS_API_HOST.fullmatch(host):
         return (
             "Use the tenant's Sophos Central data-region host, such as https://api-eu01.central.sophos.com."

@@ -11,17 +11,21 @@ def _scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     # Messages and exception texts may quote a phone number; request bodies and locals are never sent at all.
     for entry in (event.get("logentry"), event.get("message")):
         if isinstance(entry, dict):
-            for key in ("message", "formatted"):
-                if isinstance(entry.get(key), str):
-                    entry[key] = redact(entry[key])
             entry.pop("params", None)
-    if isinstance(event.get("message"), str):
-        event["message"] = redact(event["message"])
-    for exception in (event.get("exception") or {}).get("values", []):
-        if isinstance(exception.get("value"), str):
-            exception["value"] = redact(exception["value"])
     event.pop("user", None)
-    return event
+    # Every text left is redacted as the logs are: besides messages, the request's URL, query string and
+    # headers (a Referer), the transaction's name and the breadcrumbs may hold an emailed link's token.
+    return _redacted(event)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
 
 
 def error_reporting_init(*, dsn: str, environment: str, release: str | None) -> None:
@@ -39,4 +43,5 @@ def error_reporting_init(*, dsn: str, environment: str, release: str | None) -> 
         max_request_body_size="never",
         traces_sample_rate=0.0,
         before_send=_scrub,
+        before_send_transaction=_scrub,
     )

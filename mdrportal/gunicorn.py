@@ -11,6 +11,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from gunicorn.glogging import Logger
+
+from mdrportal.logs import redact
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Twilio waits 15 s for a webhook answer; nothing the site does should take this long.
@@ -19,6 +23,18 @@ graceful_timeout = 20
 accesslog = "-"
 # The request id the site logs (X-Request-ID) also in the access log.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with every access-log field redacted as the site's own logs are: an emailed link's
+    path is its token (a credential for a day), in the request line, the path and a Referer alike."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {key: redact(value) if isinstance(value, str) else value for key, value in atoms.items()}
+
+
+logger_class = RedactingLogger
 
 
 def on_starting(server: Any) -> None:

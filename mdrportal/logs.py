@@ -1,5 +1,5 @@
 """Logs: one JSON object a line, with the request, incident, run and action they are about, and never a phone
-number or a written statement in full."""
+number, an emailed link's token or a written statement in full."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ _context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("mdr_l
 # International numbers (E.164, as stored, or spaced as people type them); the last three digits stay so a
 # call can still be told apart.
 _PHONE = re.compile(r"\+\d[\d \-().]{5,20}\d")
+# An emailed link's path (/l/<token>/, escalation/links) is the credential itself: whoever reads it may decide
+# as the contact until it is used or expires. It shows in request lines, URLs, Referer headers and 404s.
+_LINK_PATH = re.compile(r"/l/[^/\s?#\"'<>\\]+")
+LINK_REDACTED = "/l/[redacted]"
 # Fields whose value is never logged at all: what a customer wrote, secrets.
 _SECRET_FIELDS = {"statement", "password", "secret", "token", "authorization"}
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -31,7 +35,7 @@ def redact(text: str) -> str:
         digits = re.sub(r"\D", "", match.group())
         return match.group() if len(digits) < 7 else f"***{digits[-3:]}"
 
-    return _PHONE.sub(mask, text)
+    return _LINK_PATH.sub(LINK_REDACTED, _PHONE.sub(mask, text))
 
 
 def log_context() -> dict[str, Any]:

@@ -9,7 +9,16 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from mdrportal.core.env import env_bool, env_fernet_keys, env_int, env_list, env_rate, env_str, env_url
+from mdrportal.core.env import (
+    env_bool,
+    env_fernet_keys,
+    env_int,
+    env_list,
+    env_networks,
+    env_rate,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Where local state lives (SQLite, the filesystem broker, mail files, beat's schedule). Importing these
@@ -229,6 +238,9 @@ if CONNECTOR_ALLOW_LOCAL_URLS and not DEBUG:
     raise ImproperlyConfigured(
         "CONNECTOR_ALLOW_LOCAL_URLS is for the embedded default and tests: it cannot be on when DEBUG is off."
     )
+# Networks (CIDR, comma-separated) that connector URLs may reach besides public addresses, such as the private
+# network of an on-premises EDR manager; empty by default. Logged at start-up, shown in the connectors' admin.
+CONNECTOR_ALLOWED_NETWORKS = env_networks("CONNECTOR_ALLOWED_NETWORKS")
 # Connector secrets at rest (mdrportal/core/secret_fields.py): Fernet keys, comma-separated; the first encrypts.
 # Unset in production is an error; the embedded default derives one from SECRET_KEY.
 SECRETS_ENCRYPTION_KEYS = env_fernet_keys(
@@ -331,7 +343,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # Twilio's SDK logs every request and response at INFO, about 12 lines a call, written on the call's way
     # to Twilio: its failures reach the phone backend as exceptions, which say what happened.
-    "loggers": {"twilio.http_client": {"level": "WARNING"}},
+    "loggers": {
+        "twilio.http_client": {"level": "WARNING"},
+        # Django's loggers write through the handler above only (one format, redacted: a 404's path may be an
+        # emailed link's token), not through the console and admin-email handlers Django set up before.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
 
 # Operations: /metrics answers only a scraper sending `Authorization: Bearer <METRICS_TOKEN>` (unset: off).

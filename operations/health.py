@@ -19,6 +19,16 @@ CHECK_TIMEOUT_SECONDS = 2
 class Check:
     ok: bool
     detail: str
+    # What anyone may read: an exception's text can name hosts, users and paths, so it is only in `detail`
+    # (for the logs and an operator holding the metrics token).
+    public_detail: str = ""
+
+    @property
+    def shown_to_anyone(self) -> str:
+        return self.public_detail or self.detail
+
+
+UNREACHABLE = "unreachable (the logs say why)"
 
 
 def check_database() -> Check:
@@ -27,7 +37,7 @@ def check_database() -> Check:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as error:  # noqa: BLE001 - any failure is the answer
-        return Check(False, f"{type(error).__name__}: {error}".strip()[:200])
+        return Check(False, f"{type(error).__name__}: {error}".strip()[:200], UNREACHABLE)
     return Check(True, "reachable")
 
 
@@ -47,9 +57,9 @@ def check_broker() -> Check:
         else:
             folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
             if not folder.is_dir():
-                return Check(False, f"no broker folder at {folder}")
+                return Check(False, f"no broker folder at {folder}", "no broker folder")
     except Exception as error:  # noqa: BLE001 - any failure is the answer
-        return Check(False, f"{type(error).__name__}: {error}".strip()[:200])
+        return Check(False, f"{type(error).__name__}: {error}".strip()[:200], UNREACHABLE)
     return Check(True, "reachable")
 
 
@@ -65,7 +75,7 @@ def check_sweepers() -> Check:
     try:
         ages = sweeper_ages()
     except Exception as error:  # noqa: BLE001 - the database check names the cause
-        return Check(False, f"heartbeats unreadable: {type(error).__name__}")
+        return Check(False, f"heartbeats unreadable: {type(error).__name__}", "heartbeats unreadable")
     late = {name: age for name, age in ages.items() if age is None or age > limit}
     if late:
         return Check(

@@ -20,13 +20,21 @@ log = logging.getLogger(__name__)
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database, the broker and the sweepers are all fine; 503 naming what is not."""
+    """200 when the database, the broker and the sweepers are all fine; 503 naming what is not.
+
+    Anyone may ask (load balancers send no credentials): exception texts are only for a caller with the
+    metrics token, and for the logs.
+    """
     checks = health()
     failing = [name for name, check in checks.items() if not check.ok]
+    operator = _has_metrics_token(request)
     body = {
         "status": "fail" if failing else "ok",
         "failing": failing,
-        "checks": {name: {"ok": check.ok, "detail": check.detail} for name, check in checks.items()},
+        "checks": {
+            name: {"ok": check.ok, "detail": check.detail if operator else check.shown_to_anyone}
+            for name, check in checks.items()
+        },
     }
     response = JsonResponse(body, status=503 if failing else 200)
     if failing:
@@ -40,12 +48,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text format, only for a scraper that sends `Authorization: Bearer <METRICS_TOKEN>`."""
-    token = settings.METRICS_TOKEN
-    if not token:
+    if not settings.METRICS_TOKEN:
         return HttpResponse("Metrics are off: set METRICS_TOKEN.\n", status=404, content_type="text/plain")
-    offered = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+    if not _has_metrics_token(request):
         response = HttpResponse("A valid bearer token is needed.\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     return HttpResponse(metrics_exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _has_metrics_token(request: HttpRequest) -> bool:
+    """Whether the caller sent `Authorization: Bearer <METRICS_TOKEN>` (never, while no token is set)."""
+    token = settings.METRICS_TOKEN
+    offered = request.headers.get("Authorization", "")
+    return bool(token) and hmac.compare_digest(offered.encode(), f"Bearer {token}".encode())

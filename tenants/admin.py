@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
@@ -15,7 +15,7 @@ from django.utils.functional import cached_property
 
 from incidents.selectors import action_type_choices
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin
-from mdrportal.web.login_guard import login_unlock
+from mdrportal.web.login_guard import GuardedAdminAuthenticationForm, login_unlock
 from mdrportal.web.second_factor import second_factor_reset
 from tenants.availability import Availability
 from tenants.availability_services import availability_snapshot
@@ -325,6 +325,8 @@ def reset_second_factor(modeladmin: admin.ModelAdmin, request: HttpRequest, quer
         )
 
 
+# The admin's login says when a locked-out username may sign in again, as the portal's does.
+admin.site.login_form = GuardedAdminAuthenticationForm
 admin.site.unregister(User)
 
 
@@ -333,3 +335,51 @@ class UserAdmin(auth_admin.UserAdmin):
     """Django's user admin, with the sign-in lock and the second factor an MDR lead may need to reset."""
 
     actions = [unlock_sign_in, reset_second_factor]
+
+    # Only a superuser makes superusers or grants permissions one by one: an MDR lead (auth.change_user)
+    # could otherwise make itself superuser, or give itself any permission.
+    SUPERUSER_ONLY_FIELDS = ("is_superuser", "user_permissions")
+
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [
+            (
+                name,
+                {**options, "fields": [f for f in options["fields"] if f not in self.SUPERUSER_ONLY_FIELDS]},
+            )
+            for name, options in fieldsets
+        ]
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "groups" and not request.user.is_superuser:
+            kwargs["queryset"] = Group.objects.filter(
+                pk__in=_groups_within(request.user.get_all_permissions())
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        # A user who may do more than the editor is not the editor's to change (its password included).
+        if obj is not None and not request.user.is_superuser and not _within(obj, request.user):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        if obj is not None and not request.user.is_superuser and not _within(obj, request.user):
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+def _groups_within(permissions: set[str]) -> list[int]:
+    """The groups whose every permission is among these: the ones a non-superuser may hand out."""
+    groups = Group.objects.prefetch_related("permissions__content_type")
+    return [
+        group.pk
+        for group in groups
+        if all(f"{p.content_type.app_label}.{p.codename}" in permissions for p in group.permissions.all())
+    ]
+
+
+def _within(user: Any, editor: Any) -> bool:
+    return not user.is_superuser and user.get_all_permissions() <= editor.get_all_permissions()

@@ -275,7 +275,7 @@ class SettingsChange(AppendOnlyModel):
 
 
 class LoginThrottle(models.Model):
-    """Recent failed sign-ins for one username from one address, and the lockout they led to."""
+    """Recent failed sign-ins for one username from one address (an IPv6 /64), and the lockout they led to."""
 
     # An HMAC of the username and the address: no typed-in username (often a password) is stored.
     key = models.CharField(max_length=64, unique=True)
@@ -287,6 +287,21 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.failures} sign-in attempts since {self.window_started_at:%Y-%m-%d %H:%M}"
+
+
+class LoginUsernameThrottle(models.Model):
+    """Recent failed sign-ins for one username from every address together, and its growing lockouts."""
+
+    # An HMAC of the username alone, as on LoginThrottle.
+    username_key = models.CharField(max_length=64, unique=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+    window_started_at = models.DateTimeField(help_text="When the first failure of the current count came.")
+    # Kept once the lock has run out: the next lock, if it comes soon after, lasts twice as long.
+    locked_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    locks = models.PositiveSmallIntegerField(default=0, help_text="Locks in a row, each one twice as long.")
+
+    def __str__(self) -> str:
+        return f"{self.failures} sign-in attempts since {self.window_started_at:%Y-%m-%d %H:%M}, {self.locks} locks"
 
 
 class ApiTokenSecondFactor(models.Model):

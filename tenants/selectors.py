@@ -97,6 +97,30 @@ def _audited_item_shown(key: str, value: Any) -> Any:
     return audited_value_shown(value)
 
 
+# A connector's account at the customer's platform (OAuth client id, its tenant there, options) is for MDR Ops
+# to read: the customer's users read that the connector changed, its kind and host.
+_CONNECTOR_STAFF_ONLY = ("client_id", "external_tenant_id", "options")
+
+
+def settings_change_shown(change: SettingsChange, *, mdr_staff: bool) -> tuple[Any, Any]:
+    """A change's before and after as this reader may see them (audited_value_shown, and for readers who are
+    not MDR staff a connector change without its account details, saying only whether they changed)."""
+    before, after = audited_value_shown(change.before), audited_value_shown(change.after)
+    if mdr_staff or change.field != "connector":
+        return before, after
+    return _without_account(before, None), _without_account(after, before)
+
+
+def _without_account(value: Any, before: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    shown = {key: item for key, item in value.items() if key not in _CONNECTOR_STAFF_ONLY}
+    old = before if isinstance(before, dict) else {}
+    if before is not None and any(value.get(key) != old.get(key) for key in _CONNECTOR_STAFF_ONLY):
+        shown["account details"] = "changed"
+    return shown
+
+
 def url_host(url: str) -> str:
     """Only the host of a URL (its path or query may hold a token); a bare host is returned as it is."""
     if "://" not in url:

@@ -89,10 +89,10 @@ def test_bad_input_is_a_400_with_field_errors_and_changes_nothing(world: dict[st
     assert ResponseAction.objects.get(pk=world["customer"].pk).status == ActionStatus.RECOMMENDED
 
 
-def test_a_user_of_another_tenant_or_the_other_side_is_refused_with_403(world: dict[str, Any]) -> None:
+def test_another_tenants_task_is_404_and_the_other_side_is_refused_with_403(world: dict[str, Any]) -> None:
     customer = world["customer"]
-    assert mark(world["outsider"], customer, status="done").status_code == 403
-    assert as_user(world["outsider"]).get(f"/api/v1/tasks/{customer.pk}/").status_code == 403
+    assert mark(world["outsider"], customer, status="done").status_code == 404
+    assert as_user(world["outsider"]).get(f"/api/v1/tasks/{customer.pk}/").status_code == 404
     listed = as_user(world["approver"]).get("/api/v1/tasks/").json()["results"]
     assert world["other_task"].pk not in [t["id"] for t in listed]
     assert mark(world["technician"], customer, status="done").status_code == 403  # the customer's to mark

@@ -54,6 +54,10 @@ def production(settings: Settings) -> Settings:
         ("https://ula.example.com/", ["fd12:3456::1"]),
         ("https://v6-link-local.example.com/", ["fe80::1"]),
         ("https://nat64.example.com/", ["64:ff9b::a00:1"]),
+        ("https://v4-compatible.example.com/", ["::10.0.0.1"]),
+        ("https://site-local.example.com/", ["fec0::5"]),
+        ("https://local-nat64.example.com/", ["64:ff9b:1::a00:1"]),
+        ("https://[::169.254.169.254]/", []),
         ("https://half-public.example.com/", [PUBLIC, "10.0.0.1"]),
         ("https://[::ffff:169.254.169.254]/", []),
         ("https://100.100.100.200/", []),
@@ -78,6 +82,22 @@ def test_saving_a_name_that_does_not_resolve_is_refused(production: Settings) ->
             tenant=make_tenant(), by=None, kind="webhook", url="https://nowhere.example.com/", secret="k"
         )
     assert "does not resolve" in error.value.message_dict["url"][0]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::127.0.0.1",  # IPv4-compatible (::/96)
+        "::169.254.169.254",
+        "::8.8.8.8",  # deprecated whatever the IPv4 address: no stack should be asked to route it
+        "fec0::1",  # site-local (fec0::/10)
+        "feff:ffff::1",
+        "64:ff9b:1::a00:1",  # local-use NAT64 (64:ff9b:1::/48)
+        "64:ff9b:1:ffff::808:808",
+    ],
+)
+def test_ipv4_compatible_site_local_and_local_use_nat64_addresses_are_refused(address: str) -> None:
+    assert addresses.address_problem(ipaddress.ip_address(address)) == addresses.LOCAL
 
 
 @pytest.mark.parametrize(
@@ -252,3 +272,25 @@ def test_a_tls_answer_that_drips_is_cut_at_the_deadline(
     assert (result.outcome, result.details["error"]) == (Outcome.TRANSIENT, "timeout")
     # Not a speed target: whether the call was cut off, or read the answer to its end (about 30 s).
     assert time.monotonic() - started < 15
+
+
+def test_a_call_reaches_an_allowed_network_and_nothing_else(
+    tls_server: tuple[FakeHTTPServer, list], fake_dns: FakeResolver, production: Settings
+) -> None:
+    # The local HTTPS server stands for an on-premises EDR manager on the operator's own network.
+    server, _ = tls_server
+    server.script("/hook", Reply(200, {"ok": True}))
+    port = server.url.rsplit(":", 1)[1]
+    fake_dns.names["hooks.example.com"] = ["127.0.0.1"]
+    spec = ConnectorSpec(kind="webhook", url=f"https://hooks.example.com:{port}/hook", secret="k")
+
+    refused = WebhookConnector(spec).run(make_action_request())
+    production.CONNECTOR_ALLOWED_NETWORKS = ["127.0.0.0/30"]
+    allowed = WebhookConnector(spec).run(make_action_request())
+    production.CONNECTOR_ALLOWED_NETWORKS = ["127.0.0.4/30"]
+    next_door = WebhookConnector(spec).run(make_action_request())
+
+    assert refused.outcome == Outcome.PERMANENT and "address refused" in refused.message
+    assert allowed.outcome == Outcome.SUCCEEDED
+    assert next_door.outcome == Outcome.PERMANENT and "address refused" in next_door.message
+    assert len(server.received_at("/hook")) == 1

@@ -1,10 +1,11 @@
-"""The sign-in lock under concurrency, the client address behind trusted proxies, and unlocking a user."""
+"""The sign-in lock per username across addresses and per address (an IPv6 /64), under concurrency, the client address behind trusted proxies, and unlocking a user."""
 
 from __future__ import annotations
 
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from io import StringIO
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,13 +16,19 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from escalation.links.tokens import LinkPurpose, link_url
 from incidents.models import Authorization
 from mdrportal.core.client_address import client_address
-from mdrportal.web.login_guard import MAX_FAILURES
-from tenants.models import LoginThrottle
+from mdrportal.web.login_guard import (
+    MAX_FAILURES,
+    USERNAME_MAX_FAILURES,
+    attempt_begin,
+    attempt_failed,
+)
+from tenants.models import LoginThrottle, LoginUsernameThrottle
 from tests.factories import (
     PASSWORD,
     make_incident,
@@ -73,13 +80,13 @@ def test_forty_concurrent_wrong_passwords_check_at_most_five_and_the_right_one_i
     with ThreadPoolExecutor(max_workers=40) as pool:
         statuses = list(pool.map(attempt, range(40)))
 
-    assert set(statuses) == {400}
+    assert set(statuses) == {400, 429}  # wrong passwords, then refused as locked
     assert CountingHasher.checked <= MAX_FAILURES  # the others were refused before any password check
     throttle = LoginThrottle.objects.get()
     assert throttle.locked_until is not None
     # The right password, sent once every wrong one is in, is refused too.
     right = token_request("target", PASSWORD, REMOTE_ADDR="198.51.100.9")
-    assert right.status_code == 400
+    assert right.status_code == 429
     assert not Token.objects.filter(user=user).exists()
 
 
@@ -90,9 +97,102 @@ def test_the_sixth_attempt_is_refused_without_checking_its_password() -> None:
         assert token_request("target", "wrong", REMOTE_ADDR="198.51.100.9").status_code == 400
     checked = CountingHasher.checked
 
-    assert token_request("target", PASSWORD, REMOTE_ADDR="198.51.100.9").status_code == 400
+    assert token_request("target", PASSWORD, REMOTE_ADDR="198.51.100.9").status_code == 429
 
     assert CountingHasher.checked == checked
+
+
+@pytest.mark.django_db
+def test_thirty_addresses_guessing_one_username_lock_it_from_every_address() -> None:
+    user = make_user("target")
+    for i in range(30):
+        token_request("target", f"guess-{i}", REMOTE_ADDR=f"2001:db8:{i:x}::1")  # 30 different /64s
+
+    api = token_request("target", PASSWORD, REMOTE_ADDR="2001:db8:ffff::1")
+    web = Client().post(
+        reverse("login"), {"username": "target", "password": PASSWORD}, REMOTE_ADDR="198.51.100.77"
+    )
+
+    assert api.status_code == 429
+    assert "sign-in is locked until" in api.json()["detail"]
+    assert 14 * 60 < int(api["Retry-After"]) <= 15 * 60
+    assert not Token.objects.filter(user=user).exists()
+    assert CountingHasher.checked == USERNAME_MAX_FAILURES  # the other 20 guesses were never checked
+    ends = LoginUsernameThrottle.objects.get().locked_until
+    assert web.status_code == 200 and "_auth_user_id" not in web.client.session
+    assert (
+        f"sign-in is locked until {timezone.localtime(ends, timezone.get_fixed_timezone(0)):%Y-%m-%d %H:%M} UTC"
+        in (web.content.decode())
+    )
+
+
+@pytest.mark.django_db
+def test_addresses_of_one_ipv6_64_count_as_one_address() -> None:
+    make_user("target")
+    for i in range(MAX_FAILURES):
+        token_request("target", "wrong", REMOTE_ADDR=f"2001:db8:1:2::{i + 1:x}")
+
+    same_prefix = token_request("target", PASSWORD, REMOTE_ADDR="2001:db8:1:2:ffff::9")
+    other_prefix = token_request("target", PASSWORD, REMOTE_ADDR="2001:db8:1:3::1")
+
+    assert same_prefix.status_code == 429
+    assert other_prefix.status_code == 200
+
+
+@pytest.mark.django_db
+def test_each_username_lock_in_a_row_lasts_twice_as_long_up_to_a_day() -> None:
+    lengths = []
+    for round_ in range(9):
+        for i in range(USERNAME_MAX_FAILURES):
+            assert attempt_begin("target", f"192.0.2.{round_ * 20 + i}") is None
+            attempt_failed("target", f"192.0.2.{round_ * 20 + i}")
+        row = LoginUsernameThrottle.objects.get()
+        lengths.append(round((row.locked_until - timezone.now()).total_seconds() / 60))
+        assert attempt_begin("target", "198.51.100.1") == row.locked_until  # locked from anywhere
+        # The lock runs out; the next guesses come at once.
+        shift = row.locked_until - timezone.now() + timedelta(seconds=1)
+        LoginUsernameThrottle.objects.update(
+            locked_until=row.locked_until - shift, window_started_at=row.window_started_at - shift
+        )
+
+    assert lengths == [15, 30, 60, 120, 240, 480, 960, 1440, 1440]
+
+
+@pytest.mark.django_db
+def test_a_success_starts_the_usernames_count_again_and_keeps_a_recent_lock_on_record() -> None:
+    make_user("target")
+    for i in range(USERNAME_MAX_FAILURES - 1):
+        token_request("target", "wrong", REMOTE_ADDR=f"192.0.2.{i}")
+    assert token_request("target", PASSWORD, REMOTE_ADDR="198.51.100.1").status_code == 200
+    assert not LoginUsernameThrottle.objects.exists()
+    for i in range(USERNAME_MAX_FAILURES):
+        token_request("target", "wrong", REMOTE_ADDR=f"192.0.2.{i + 50}")
+    row = LoginUsernameThrottle.objects.get()
+    LoginUsernameThrottle.objects.update(
+        locked_until=timezone.now() - timedelta(seconds=1),
+        window_started_at=timezone.now() - timedelta(seconds=1),
+    )
+
+    assert token_request("target", PASSWORD, REMOTE_ADDR="198.51.100.1").status_code == 200
+
+    after = LoginUsernameThrottle.objects.get()
+    assert (after.failures, after.locks) == (0, row.locks) == (0, 1)
+
+
+@pytest.mark.django_db
+def test_a_lock_that_ended_more_than_a_day_ago_is_not_doubled() -> None:
+    for i in range(USERNAME_MAX_FAILURES):
+        attempt_begin("target", f"192.0.2.{i}")
+        attempt_failed("target", f"192.0.2.{i}")
+    long_ago = timezone.now() - timedelta(days=2)
+    LoginUsernameThrottle.objects.update(locked_until=long_ago, window_started_at=long_ago)
+    for i in range(USERNAME_MAX_FAILURES):
+        attempt_begin("target", f"192.0.2.{i + 100}")
+        attempt_failed("target", f"192.0.2.{i + 100}")
+
+    row = LoginUsernameThrottle.objects.get()
+    assert row.locks == 1
+    assert round((row.locked_until - timezone.now()).total_seconds() / 60) == 15
 
 
 def request_from(remote: str, forwarded: str | None = None) -> Any:
@@ -130,7 +230,7 @@ def test_without_a_trusted_proxy_a_forged_forwarded_for_does_not_escape_the_lock
 
     response = token_request("target", PASSWORD, REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR="192.0.2.99")
 
-    assert response.status_code == 400
+    assert response.status_code == 429
 
 
 @pytest.mark.django_db
@@ -144,7 +244,7 @@ def test_behind_the_trusted_proxy_one_client_cannot_lock_out_another(settings: A
 
     owner = token_request("target", PASSWORD, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.5")
 
-    assert locked.status_code == 400
+    assert locked.status_code == 429
     assert owner.status_code == 200
 
 
@@ -165,7 +265,7 @@ def test_an_mdr_lead_unlocks_a_user_from_the_admin(lead_client: Client, viewer: 
     assert response.status_code == 302
     assert token_request(user.username, PASSWORD, REMOTE_ADDR="198.51.100.1").status_code == 200
     assert token_request(user.username, PASSWORD, REMOTE_ADDR="198.51.100.2").status_code == 200
-    assert token_request(bystander.username, PASSWORD, REMOTE_ADDR="198.51.100.1").status_code == 400
+    assert token_request(bystander.username, PASSWORD, REMOTE_ADDR="198.51.100.1").status_code == 429
 
 
 @pytest.mark.django_db

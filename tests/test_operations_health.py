@@ -51,12 +51,41 @@ def test_a_sweeper_that_never_ran_makes_it_503_logged_as_a_warning(client, caplo
     )
 
 
-def test_an_unreachable_broker_makes_it_503_naming_the_broker(client, settings, sweepers_ran) -> None:
+def test_an_unreachable_broker_makes_it_503_naming_the_broker_without_its_error_text(
+    client, settings, sweepers_ran, caplog
+) -> None:
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/11"  # nothing listens on port 1
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["broker"]
-    assert "ConnectionError" in response.json()["checks"]["broker"]["detail"]
+    detail = response.json()["checks"]["broker"]["detail"]
+    assert detail == "unreachable (the logs say why)"
+    for hidden in ("ConnectionError", "127.0.0.1", "Error"):
+        assert hidden not in response.content.decode()
+    assert "ConnectionError" in caplog.text  # the logs keep the cause
+
+
+def test_an_operator_with_the_metrics_token_reads_the_error_text(client, settings, sweepers_ran) -> None:
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/11"
+    settings.METRICS_TOKEN = "s3cret-metrics"
+
+    wrong = client.get("/healthz", HTTP_AUTHORIZATION="Bearer guess").json()
+    right = client.get("/healthz", HTTP_AUTHORIZATION="Bearer s3cret-metrics").json()
+
+    assert "ConnectionError" not in wrong["checks"]["broker"]["detail"]
+    assert "ConnectionError" in right["checks"]["broker"]["detail"]
+
+
+def test_a_failing_database_check_shows_anyone_no_error_text(client, sweepers_ran, monkeypatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError('connection to server at "10.9.8.7" failed for user "mdr_owner"')
+
+    monkeypatch.setattr("django.db.backends.utils.CursorWrapper.execute", broken)
+    response = client.get("/healthz")
+
+    assert response.status_code == 503 and "database" in response.json()["failing"]
+    assert response.json()["checks"]["database"]["detail"] == "unreachable (the logs say why)"
+    assert "10.9.8.7" not in response.content.decode() and "mdr_owner" not in response.content.decode()
 
 
 def test_probes_are_answered_by_address_over_plain_http_in_production(client, settings, sweepers_ran) -> None:

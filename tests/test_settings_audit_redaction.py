@@ -63,3 +63,46 @@ def test_the_admin_audit_list_shows_hosts_only(client, lead: Any) -> None:
     page = client.get(reverse("admin:tenants_settingschange_changelist")).content.decode()
     assert "hooks.example.com" in page
     assert "T0K3N" not in page and "query-token" not in page
+
+
+SOPHOS = dict(
+    kind="sophos_central",
+    url="https://api-eu01.central.sophos.com",
+    client_id="client-ID-7f3a",
+    external_tenant_id="ext-TENANT-91c2",
+    options={"region_note": "OPTION-value"},
+)
+ACCOUNT = ("client-ID-7f3a", "ext-TENANT-91c2", "OPTION-value", "client-ID-new")
+
+
+def history_page(client: Client) -> str:
+    page = client.get(reverse("tenants:settings")).content.decode()
+    return page[page.index('id="settings-history"') :]
+
+
+@pytest.mark.parametrize("role", ["customer_admin", "viewer"])
+def test_the_customers_users_read_that_the_connector_changed_not_its_account(
+    tenant: Tenant, role: str, request: Any
+) -> None:
+    connector_configure(tenant=tenant, by=None, secret="s", **SOPHOS)
+    connector_configure(tenant=tenant, by=None, **{**SOPHOS, "client_id": "client-ID-new"})
+    client = Client()
+    login_verified(client, request.getfixturevalue(role))
+
+    page = history_page(client)
+
+    assert "api-eu01.central.sophos.com" in page and "account details: changed" in page
+    for hidden in ACCOUNT:
+        assert hidden not in page
+
+
+def test_mdr_staff_read_the_connectors_account_in_the_history(tenant: Tenant, lead: Any) -> None:
+    connector_configure(tenant=tenant, by=None, secret="s", **SOPHOS)
+    client = Client()
+    login_verified(client, lead)
+    client.post(reverse("tenants:choose"), {"tenant": tenant.pk})
+
+    page = history_page(client)
+
+    for shown in ACCOUNT[:3]:
+        assert shown in page

@@ -49,6 +49,7 @@ def start_django(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
         ({"DEBUG": "false", "ALLOWED_HOSTS": "portal.example"}, "SECRET_KEY"),
         ({"DEBUG": "false", "SECRET_KEY": "x" * 50}, "ALLOWED_HOSTS"),
         ({"PUBLIC_BASE_URL": "portal.example"}, "PUBLIC_BASE_URL"),
+        ({"CONNECTOR_ALLOWED_NETWORKS": "10.20.0.5/24"}, "CONNECTOR_ALLOWED_NETWORKS"),
         (
             {"DEBUG": "false", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "portal.example"},
             "SECRETS_ENCRYPTION_KEYS",

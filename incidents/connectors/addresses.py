@@ -1,8 +1,10 @@
-"""Which hosts the portal may call: names resolved through one seam, only global addresses accepted.
+"""Which hosts the portal may call: names resolved through one seam, only global addresses accepted, and
+the networks the operator names in CONNECTOR_ALLOWED_NETWORKS.
 
 A connector URL comes from a tenant or a partner. Checked when it is saved and again when it is called
 (a name can be re-pointed in between), so that a token or a signed request never reaches this network,
-the cloud metadata service or anything else that is not on the public internet.
+the cloud metadata service or anything else that is not on the public internet, unless the operator allowed
+that network explicitly (an on-premises EDR manager on a private network).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import socket
 import threading
 from collections.abc import Callable
 
+from django.conf import settings
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 
@@ -20,6 +24,14 @@ LOCAL = "This address is on a private or local network, which the portal does no
 _LOCAL_NAMES = {"localhost", "metadata.google.internal"}
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".localdomain")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Ranges Python's is_global takes for global that still lead into some network's own: IPv4-compatible
+# addresses (::a.b.c.d, deprecated, some stacks still route them to the IPv4 address), site-local (deprecated,
+# still routed inside some networks) and the local-use NAT64 prefix (RFC 8215: a network's own translator).
+_NOT_GLOBAL = (
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("fec0::/10"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+)
 
 
 class AddressRefused(Exception):
@@ -59,27 +71,43 @@ def address_problem(address: IPAddress) -> str | None:
         return address_problem(embedded)
     if not address.is_global or address.is_multicast:
         return LOCAL
+    if isinstance(address, ipaddress.IPv6Address) and any(address in network for network in _NOT_GLOBAL):
+        return LOCAL
     return None
+
+
+def allowed_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The networks the operator allows besides public addresses (CONNECTOR_ALLOWED_NETWORKS)."""
+    return tuple(ipaddress.ip_network(network) for network in settings.CONNECTOR_ALLOWED_NETWORKS)
+
+
+def in_allowed_network(address: IPAddress) -> bool:
+    networks = allowed_networks()
+    candidates = [address, _embedded_ipv4(address)]
+    return any(a is not None and a.version == n.version and a in n for a in candidates for n in networks)
 
 
 def checked_addresses(host: str, port: int, *, allow_local: bool, timeout: float) -> list[str]:
     """Resolve host and return its addresses, all of them acceptable; the caller connects to one of them.
 
-    Raises AddressRefused, or NotResolved (also when the lookup takes longer than timeout).
+    A name that only means something inside a network is accepted when every address it has is in an
+    allowed network. Raises AddressRefused, or NotResolved (also when the lookup takes longer than timeout).
     """
     host = host.lower().rstrip(".")
-    if not allow_local:
-        problem = name_problem(host)
-        if problem:
-            raise AddressRefused(problem)
+    name_refused = None if allow_local else name_problem(host)
+    if name_refused and not allowed_networks():
+        raise AddressRefused(name_refused)
     literal = _literal(host)
     addresses = [str(literal)] if literal is not None else _resolve_within(host, port, timeout)
     if not addresses:
         raise NotResolved(f"{host} has no address")
     if not allow_local:
         for text in addresses:
+            address = ipaddress.ip_address(text.split("%", 1)[0])
+            if in_allowed_network(address):
+                continue
             # Any refused address refuses the name: which one a connection would use is not ours to choose.
-            problem = address_problem(ipaddress.ip_address(text.split("%", 1)[0]))
+            problem = name_refused or address_problem(address)
             if problem:
                 raise AddressRefused(problem)
     return addresses

@@ -1,7 +1,8 @@
 """API views for the customer's tasks: list them, and mark one done or not done with a note.
 
-A task is looked up among every task and then checked: a user of another tenant (or of the side that does
-not perform it) is refused with 403. Writes go through incidents.customer_tasks.task_mark.
+A task is looked up among the tasks of the tenants the user works for: another tenant's task is a 404, as if
+it did not exist (its id says nothing). A user of the side that does not perform it is refused with 403.
+Writes go through incidents.customer_tasks.task_mark.
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents.customer_tasks import MARKED_TASK_STATUSES, NOTE_MAX_LENGTH, task_mark, tasks, tasks_for_user
+from incidents.customer_tasks import MARKED_TASK_STATUSES, NOTE_MAX_LENGTH, task_mark, tasks_for_user
 from incidents.models import ActionStatus, Channel, ResponseAction
 from mdrportal.api.errors import service_errors
-from tenants.selectors import tenants_for_user
 
 OPEN = "open"
 STATUS_FILTERS = (OPEN, *MARKED_TASK_STATUSES)
@@ -106,10 +105,7 @@ class TaskView(generics.GenericAPIView):
     serializer_class = TaskSerializer
 
     def _task(self, request: Request, pk: int) -> ResponseAction:
-        task = get_object_or_404(tasks().select_related("action_type", "incident__tenant"), pk=pk)
-        if not tenants_for_user(request.user).filter(pk=task.incident.tenant_id).exists():
-            raise PermissionDenied("This task belongs to a tenant you do not work for.")
-        return task
+        return get_object_or_404(tasks_for_user(request.user), pk=pk)
 
     def get(self, request: Request, pk: int) -> Response:
         return Response(TaskSerializer(self._task(request, pk)).data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import os
 
 from cryptography.fernet import Fernet
@@ -72,6 +73,22 @@ def env_url(name: str, default: str, *, schemes: tuple[str, ...]) -> str:
         allowed = ", ".join(f"{s}://" for s in schemes)
         raise ImproperlyConfigured(f"{name}={value!r} must start with one of: {allowed}")
     return value
+
+
+def env_networks(name: str) -> list[str]:
+    """Networks in CIDR notation, comma-separated (10.20.0.0/24, fd00:1::/64); unset: none."""
+    networks = []
+    for item in env_list(name, []):
+        try:
+            network = ipaddress.ip_network(item, strict=True)
+        except ValueError as error:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not a network in CIDR notation such as 10.20.0.0/24 ({error})."
+            ) from None
+        if network.prefixlen == 0:
+            raise ImproperlyConfigured(f"{name}: {item!r} would allow every address; name the networks.")
+        networks.append(str(network))
+    return networks
 
 
 def env_fernet_keys(name: str, *, derive_from: str | None) -> list[str]:

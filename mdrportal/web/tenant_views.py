@@ -35,8 +35,8 @@ from tenants.models import Contact, SettingsChange, Tenant
 from tenants.reach import reach_now_and_saturday_night
 from tenants.rules import ADMINISTERS, phoneable
 from tenants.selectors import (
-    audited_value_shown,
     performers_of,
+    settings_change_shown,
     settings_history,
     tenant_contacts,
     tenants_for_user,
@@ -78,16 +78,19 @@ def choose_tenant(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _history(tenant: Tenant, action_names: dict[str, str]) -> list[dict[str, Any]]:
-    return [
-        {
-            "change": change,
-            "what": _field_label(change, action_names),
-            "before": _readable(audited_value_shown(change.before)),
-            "after": _readable(audited_value_shown(change.after)),
-        }
-        for change in settings_history(tenant)[:HISTORY_ROWS]
-    ]
+def _history(tenant: Tenant, action_names: dict[str, str], *, mdr_staff: bool) -> list[dict[str, Any]]:
+    rows = []
+    for change in settings_history(tenant)[:HISTORY_ROWS]:
+        before, after = settings_change_shown(change, mdr_staff=mdr_staff)
+        rows.append(
+            {
+                "change": change,
+                "what": _field_label(change, action_names),
+                "before": _readable(before),
+                "after": _readable(after),
+            }
+        )
+    return rows
 
 
 _FIELD_LABELS = {
@@ -162,7 +165,11 @@ def _settings_context(
         "reach": (now, night),
         "scenario": scenario,
         "phone_contacts": phones,
-        "history": _history(tenant, {t.code: t.name for t in catalog}),
+        "history": _history(
+            tenant,
+            {t.code: t.name for t in catalog},
+            mdr_staff=request.user.is_active and request.user.is_staff,
+        ),
         "editable": acting.is_admin,
     }
 
