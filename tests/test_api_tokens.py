@@ -299,3 +299,42 @@ def test_a_second_factor_reset_ends_the_session_before_it_could_enrol_a_new_auth
 
     response = browser.get(reverse("second_factor"))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_the_owner_sees_and_revokes_their_tokens_on_the_account_page(approver: Any) -> None:
+    token, key = api_token_for(approver, second_factor_age=timedelta(hours=13))
+    someone_elses, _ = api_token_for(make_relaxed_viewer(), second_factor_age=None)
+    browser = Client()
+    login_verified(browser, approver)
+
+    page = browser.get(reverse("api_tokens")).content.decode()
+
+    assert f'id="token-{token.pk}"' in page and "too long ago to decide" in page
+    assert key not in page and f'id="token-{someone_elses.pk}"' not in page
+    response = browser.post(reverse("api_token_revoke", args=[token.pk]))
+    assert response.status_code == 302
+    assert not ApiToken.objects.filter(pk=token.pk).exists()
+    assert browser.post(reverse("api_token_revoke", args=[someone_elses.pk])).status_code == 404
+    assert ApiToken.objects.filter(pk=someone_elses.pk).exists()
+
+
+def test_a_user_deactivated_in_the_admin_loses_their_tokens_and_sessions(
+    superuser_client: Client, approver: Any
+) -> None:
+    browser, api = signed_in_everywhere(approver)
+    url = reverse("admin:auth_user_change", args=[approver.pk])
+    form = superuser_client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if name not in ("password", "is_active")}
+    data = {name: value for name, value in data.items() if value is not None}
+    for name, value in list(data.items()):
+        if hasattr(value, "strftime"):  # the admin's split date and time inputs
+            del data[name]
+            data[f"{name}_0"], data[f"{name}_1"] = value.strftime("%Y-%m-%d"), value.strftime("%H:%M:%S")
+
+    response = superuser_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    approver.refresh_from_db()
+    assert not approver.is_active
+    assert_signed_out(browser, api)
+    assert not ApiToken.objects.filter(user=approver).exists()
