@@ -100,6 +100,12 @@ def api_tokens_of(user: Any) -> QuerySet[ApiToken]:
     )
 
 
+def api_tokens_expired_prune(*, now: datetime) -> int:
+    """Delete the tokens that expired before `now` (they no longer work); returns how many."""
+    deleted, _ = ApiToken.objects.filter(expires_at__lte=now).delete()
+    return deleted
+
+
 def api_token_revoke(*, user: Any, token_id: int) -> bool:
     """Revoke one of the user's own tokens; False if the user has no such token."""
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
