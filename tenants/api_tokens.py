@@ -14,7 +14,6 @@ import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
-from importlib import import_module
 from typing import Any
 
 from django.conf import settings
@@ -30,10 +29,8 @@ from tenants.models import ApiToken
 
 logger = logging.getLogger(__name__)
 
-SESSION_ENGINES_IN_DATABASE = (
-    "django.contrib.sessions.backends.db",
-    "django.contrib.sessions.backends.cached_db",
-)
+# The session backend whose rows user_sessions_end can find and delete (the site's: settings leave the default).
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 # Recorded at most once a minute: a token used for every request would otherwise write on every read.
 LAST_USE_PRECISION = timedelta(minutes=1)
 
@@ -120,17 +117,15 @@ def user_sessions_end(*, user: Any, keep: str | None = None) -> int:
     The database session backend keeps no index by user: each live session is read. This runs only when a
     user's credentials change, rarely, and an old session must never outlive that.
     """
-    if settings.SESSION_ENGINE not in SESSION_ENGINES_IN_DATABASE:
-        # Sessions kept elsewhere could not be found here: refuse rather than leave them signed in.
-        raise ImproperlyConfigured(f"Ending a user's sessions needs one of {SESSION_ENGINES_IN_DATABASE}.")
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    ended = 0
-    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
-        if session.session_key == keep:
-            continue
-        if session.get_decoded().get(AUTH_USER_SESSION_KEY) == str(user.pk):
-            store(session_key=session.session_key).delete()  # the cached copy too, where there is one
-            ended += 1
+    if settings.SESSION_ENGINE != SESSION_ENGINE:
+        # Sessions kept elsewhere (a cache, cookies) could not be found here: refuse rather than leave them.
+        raise ImproperlyConfigured(f"Ending a user's sessions needs SESSION_ENGINE = {SESSION_ENGINE!r}.")
+    keys = [
+        session.session_key
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep)
+        if session.get_decoded().get(AUTH_USER_SESSION_KEY) == str(user.pk)
+    ]
+    ended, _ = Session.objects.filter(session_key__in=keys).delete()
     return ended
 
 

@@ -17,9 +17,9 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
-from mdrportal.api.auth import CODE_NEEDED, NOT_ENROLLED
+from mdrportal.api.auth import CODE_NEEDED, MAX_TOKENS_PER_USER, NOT_ENROLLED, TOO_MANY
 from mdrportal.web import second_factor
-from tenants.api_tokens import user_deactivate
+from tenants.api_tokens import api_token_revoke, user_deactivate
 from tenants.models import ApiToken, Role, Tenant
 from tests.credentials import api_client_for, api_token_for, revoked_api_client_for
 from tests.factories import (
@@ -140,6 +140,17 @@ def test_a_token_expires_after_the_configured_days(settings: Any) -> None:
 
 
 # Listing and revoking
+
+
+def test_a_person_with_too_many_tokens_is_told_to_revoke_one_before_any_code_is_used(approver: Any) -> None:
+    tokens = [api_token_for(approver, second_factor_age=None)[0] for _ in range(MAX_TOKENS_PER_USER)]
+    recovery = second_factor.recovery_codes_renew(user=approver)[0]
+
+    refused = ask(approver, otp=recovery)
+
+    assert refused.status_code == 400 and refused.json() == {"non_field_errors": [TOO_MANY]}
+    assert api_token_revoke(user=approver, token_id=tokens[0].pk)
+    assert ask(approver, otp=recovery).status_code == 200  # the recovery code was not used up by the refusal
 
 
 def test_the_owner_lists_their_tokens_without_keys_and_revokes_one(approver: Any) -> None:

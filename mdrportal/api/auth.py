@@ -89,6 +89,9 @@ class TokenRequestSerializer(AuthTokenSerializer):
         attrs = super().validate(attrs)
         user = attrs["user"]
         code = attrs.get("otp")
+        # Before the code is checked: a recovery code is used up by its check.
+        if api_tokens_of(user).count() >= MAX_TOKENS_PER_USER:
+            raise serializers.ValidationError(TOO_MANY)
         if not code:
             if needs_second_factor(user):
                 raise serializers.ValidationError(
@@ -97,8 +100,6 @@ class TokenRequestSerializer(AuthTokenSerializer):
         elif second_factor_check(user=user, token=code) is None:
             raise serializers.ValidationError({"otp": [WRONG_CODE]})
         attrs["second_factor_at"] = timezone.now() if code else None
-        if api_tokens_of(user).count() >= MAX_TOKENS_PER_USER:
-            raise serializers.ValidationError(TOO_MANY)
         return attrs
 
 
