@@ -55,7 +55,8 @@ TOO_MANY = (
 def _decision_refusal(hours: int) -> dict[str, str]:
     return {
         "none": "Deciding through the API needs a token created with a second-factor code: POST "
-        "/api/v1/auth/token/ with your username, password and `otp` (a code from your authenticator app).",
+        "/api/v1/auth/token/ with your username, password and `otp` (a code from your authenticator app). "
+        f"(In a browser: a second factor passed in the portal within the last {hours} hours.)",
         "stale": f"This token's second factor was passed more than {hours} hours ago, and deciding needs one "
         "within that time: POST /api/v1/auth/token/ with your username, password and `otp` for a new token.",
     }
