@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.contrib.sessions.models import Session
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -349,3 +350,30 @@ def test_a_user_deactivated_in_the_admin_loses_their_tokens_and_sessions(
     assert not approver.is_active
     assert_signed_out(browser, api)
     assert not ApiToken.objects.filter(user=approver).exists()
+
+
+# The plain tokens stored before
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_migration_drops_the_plain_tokens_stored_before() -> None:
+    user = make_relaxed_viewer()
+    before = ("tenants", "0010_contact_channels")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old_apps = executor.loader.project_state([before]).apps
+    plain = old_apps.get_model("authtoken", "Token").objects.create(user_id=user.pk, key="a" * 40)
+    old_apps.get_model("tenants", "ApiTokenSecondFactor").objects.create(
+        token=plain, verified_at=timezone.now()
+    )
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM authtoken_token")
+        assert cursor.fetchone() == (0,)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {'a' * 40}")
+    assert client.get("/api/v1/incidents/").status_code == 401
