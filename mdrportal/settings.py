@@ -144,10 +144,11 @@ AUTHENTICATION_BACKENDS = ["mdrportal.web.login_guard.GuardedModelBackend"]
 PHONENUMBER_DB_FORMAT = "E164"
 PHONENUMBER_DEFAULT_FORMAT = "E164"
 
-# REST API (/api/v1/): DRF tokens for integrations, sessions for the browser; OpenAPI by drf-spectacular.
+# REST API (/api/v1/): personal tokens (hashed, expiring: tenants/api_tokens.py), sessions for the browser;
+# OpenAPI by drf-spectacular.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "mdrportal.api.token_authentication.PersonalTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -382,6 +383,8 @@ MIDDLEWARE.insert(
 OTP_TOTP_ISSUER = "MDR Portal"
 # Deciding in the portal needs a second factor passed at most this long ago.
 SECOND_FACTOR_STEP_UP_HOURS = env_int("SECOND_FACTOR_STEP_UP_HOURS", 12, minimum=1, maximum=24 * 14)
+# A personal API token stops working this many days after it was created (tenants/api_tokens.py).
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, minimum=1, maximum=365)
 # Control characters (NUL above all) are refused in every page, link and API input (mdrportal/core/text_input.py).
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware"),

@@ -12,6 +12,7 @@ from django.utils import timezone
 from escalation.models import UsedLink
 from incidents.models import IdempotencyKey
 from operations.models import Heartbeat
+from tenants.api_tokens import api_tokens_expired_prune
 
 # The sweepers whose heartbeat /healthz reads: both run every SWEEP_INTERVAL_SECONDS from beat.
 SWEEPERS = ("escalation.escalation_sweep", "incidents.actions_sweep")
@@ -31,6 +32,7 @@ def heartbeat_record(*, name: str, at: datetime | None = None) -> None:
 class Pruned:
     idempotency_keys: int
     used_links: int
+    api_tokens: int
 
 
 def used_link_retention() -> timedelta:
@@ -40,7 +42,7 @@ def used_link_retention() -> timedelta:
 
 
 def expired_rows_prune(*, now: datetime | None = None) -> Pruned:
-    """Delete idempotency keys and used-link rows older than their retention."""
+    """Delete idempotency keys and used-link rows older than their retention, and expired API tokens."""
     now = now or timezone.now()
     keys_before = now - timedelta(hours=settings.IDEMPOTENCY_KEY_RETENTION_HOURS)
     keys, _ = IdempotencyKey.objects.filter(created_at__lt=keys_before).delete()
@@ -56,4 +58,5 @@ def expired_rows_prune(*, now: datetime | None = None) -> Pruned:
         # place that removes them, and only past their retention.
         cursor.execute(f"DELETE FROM {table} WHERE used_at < %s", [links_before])
         links = cursor.rowcount
-    return Pruned(idempotency_keys=keys, used_links=links)
+    tokens = api_tokens_expired_prune(now=now)
+    return Pruned(idempotency_keys=keys, used_links=links, api_tokens=tokens)

@@ -7,21 +7,25 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.models import Group, User
 from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest
 from django.utils.functional import cached_property
+from rest_framework.authtoken.models import TokenProxy
 
 from incidents.selectors import action_type_choices
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin
 from mdrportal.web.login_guard import GuardedAdminAuthenticationForm, login_unlock
 from mdrportal.web.second_factor import second_factor_reset
+from tenants.api_tokens import api_token_decides, user_deactivate, user_password_set
 from tenants.availability import Availability
 from tenants.availability_services import availability_snapshot
 from tenants.forms import ActionPerformerFormSet, ContactInlineForm, ContactInlineFormSet
 from tenants.models import (
     ActionPerformer,
+    ApiToken,
     Contact,
     Membership,
     Partner,
@@ -327,14 +331,34 @@ def reset_second_factor(modeladmin: admin.ModelAdmin, request: HttpRequest, quer
 
 # The admin's login says when a locked-out username may sign in again, as the portal's does.
 admin.site.login_form = GuardedAdminAuthenticationForm
+
+
+class RevokingPasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's password form for a user: a new password revokes the user's API tokens and sessions."""
+
+    def save(self, commit: bool = True) -> Any:
+        usable = self.cleaned_data["set_usable_password"]
+        user_password_set(user=self.user, password=self.cleaned_data["password1"] if usable else None)
+        return self.user
+
+
 admin.site.unregister(User)
+# DRF's plain-text tokens are not used (tenants.ApiToken is): leads must not create any.
+admin.site.unregister(TokenProxy)
 
 
 @admin.register(User)
 class UserAdmin(auth_admin.UserAdmin):
-    """Django's user admin, with the sign-in lock and the second factor an MDR lead may need to reset."""
+    """Django's user admin, with the sign-in lock and the second factor an MDR lead may need to reset; a new
+    password or a deactivation revokes the user's API tokens and sessions."""
 
     actions = [unlock_sign_in, reset_second_factor]
+    change_password_form = RevokingPasswordChangeForm
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            user_deactivate(user=obj)
 
     # Only a superuser makes superusers or grants permissions one by one: an MDR lead (auth.change_user)
     # could otherwise make itself superuser, or give itself any permission.
@@ -383,3 +407,26 @@ def _groups_within(permissions: set[str]) -> list[int]:
 
 def _within(user: Any, editor: Any) -> bool:
     return not user.is_superuser and user.get_all_permissions() <= editor.get_all_permissions()
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Every person's API tokens, for an MDR lead to see and revoke (delete); no key is kept to show."""
+
+    list_display = ["id", "user", "created_at", "expires_at", "last_used_at", "second_factor_at", "decides"]
+    list_select_related = ["user"]
+    list_filter = ["expires_at", "second_factor_at"]
+    search_fields = ["user__username"]
+    fields = list_display
+    readonly_fields = list_display
+    actions = ["delete_selected"]
+
+    @admin.display(description="may decide now", boolean=True)
+    def decides(self, token: ApiToken) -> bool:
+        return api_token_decides(token)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a token is asked for by its owner, with the owner's password and second factor
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

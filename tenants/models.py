@@ -304,16 +304,28 @@ class LoginUsernameThrottle(models.Model):
         return f"{self.failures} sign-in attempts since {self.window_started_at:%Y-%m-%d %H:%M}, {self.locks} locks"
 
 
-class ApiTokenSecondFactor(models.Model):
-    """An API token created after a second-factor check: customer approvers' API decisions need one."""
+class ApiToken(models.Model):
+    """A person's API token: only a digest of its key is kept; it expires, and it may decide on actions only
+    while its second factor is recent (tenants/api_tokens.py)."""
 
-    token = models.OneToOneField(
-        "authtoken.Token", on_delete=models.CASCADE, primary_key=True, related_name="second_factor"
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    # SHA-256 of the key: the key is random (256 bits), so a plain digest cannot be turned back into it.
+    digest = models.CharField(max_length=64, unique=True)
+    # The password the token was created under (an HMAC of its hash): a new password ends the token
+    # on every path that sets one, as Django's session hash ends sessions.
+    password_stamp = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    second_factor_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the second factor was passed to create it; empty: never."
     )
-    verified_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"second factor passed at {self.verified_at:%Y-%m-%d %H:%M}"
+        return f"API token {self.pk} of {self.user}, created {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class SharedCacheEntry(models.Model):

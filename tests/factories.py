@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -11,9 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from escalation.calls.pace import RedisCallPacer
@@ -27,7 +26,6 @@ from incidents.selectors import action_type_by_code, authorization_text
 from incidents.services import incident_open
 from mdrportal.web import second_factor
 from tenants.models import (
-    ApiTokenSecondFactor,
     Contact,
     Partner,
     Performer,
@@ -37,6 +35,7 @@ from tenants.models import (
     Tier,
 )
 from tenants.services import membership_set
+from tests.credentials import api_client_for, api_token_for
 
 _numbers = itertools.count(1)
 PASSWORD = "correct-horse-battery"
@@ -116,6 +115,15 @@ def make_member(tenant: Tenant, role: str = Role.VIEWER, username: str | None = 
     user = make_user(username)
     membership_set(tenant=tenant, user=user, role=role, by=None)
     return user
+
+
+def make_relaxed_viewer(username: str | None = None) -> Any:
+    """A viewer of a tenant that relaxed the second factor for viewers: one whom the portal and the API
+    ask for no code (a password alone gets an API token)."""
+    tenant = make_tenant()
+    tenant.viewers_need_second_factor = False
+    tenant.save(update_fields=["viewers_need_second_factor"])
+    return make_member(tenant, Role.VIEWER, username=username)
 
 
 def make_partner_user(partner: Partner, role: str = Role.VIEWER, username: str | None = None) -> Any:
@@ -207,18 +215,15 @@ def login_verified(client: Client, user: Any) -> Any:
 
 
 def api_token(user: Any, *, second_factor: bool = True) -> str:
-    """The user's API token key; by default one created with a second factor, as approvers' decisions need."""
-    token, _ = Token.objects.get_or_create(user=user)
-    if second_factor:
-        ApiTokenSecondFactor.objects.get_or_create(token=token, defaults={"verified_at": timezone.now()})
-    return token.key
+    """The key of a new API token of the user; by default one created with a second factor just passed, as
+    decisions need."""
+    _token, key = api_token_for(user, second_factor_age=timedelta(0) if second_factor else None)
+    return key
 
 
 def as_user(user: Any) -> APIClient:
-    """An API client that authenticates as the user with its token (see api_token)."""
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
-    return client
+    """An API client that authenticates as the user with a new token that may decide (see api_token)."""
+    return api_client_for(user, second_factor_age=timedelta(0))
 
 
 def portal(user: Any, tenant: Tenant | None = None) -> Client:

@@ -7,13 +7,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents import idempotency
 from incidents.models import EventKind, IdempotencyKey, Incident, TimelineEvent
 from tenants.models import Tenant
-from tests.factories import as_user, make_analyst, make_tenant, make_user
+from tests.factories import api_token, as_user, make_analyst, make_tenant, make_user
 from tests.threads import at_once
 
 pytestmark = pytest.mark.django_db
@@ -96,7 +95,7 @@ def test_two_concurrent_posts_with_the_same_key_open_one_incident(
 ) -> None:
     """Both look the key up before either stores it: the unique key makes the second undo its incident."""
     tenant = make_tenant()
-    token = Token.objects.create(user=analyst).key
+    token = api_token(analyst)
     both_looked = threading.Barrier(2, timeout=20)
     looked = threading.local()
     real_lookup = idempotency._earlier

@@ -16,11 +16,10 @@ from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from tests.factories import make_incident, make_partner, make_tenant, propose
+from tests.factories import api_token, make_incident, make_partner, make_tenant, propose
 
 MAX_EXAMPLES = 20
 
@@ -42,7 +41,7 @@ def fuzz_token(db: Any, wsgi_keeps_the_test_connection: None) -> str:
     propose(make_incident(tenant), "isolate_endpoint")
     # No password: hashing one costs more than the requests it would serve.
     user = get_user_model().objects.create(username="fuzzer", is_staff=True, is_superuser=True)
-    return Token.objects.create(user=user).key
+    return api_token(user)
 
 
 # Loaded at collection from the app itself: the schema view touches no database. (schemathesis'

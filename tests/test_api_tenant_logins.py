@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from incidents.connector_models import ConnectorConfig
+from mdrportal.api.auth import NOT_ENROLLED
 from tenants.models import Role, SettingsChange
 from tests.factories import as_user, make_lead, make_member, make_tenant, make_user
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 # Customer logins
 
 
-def test_an_mdr_lead_creates_a_customer_login_that_can_get_a_token(lead: Any) -> None:
+def test_an_mdr_lead_creates_a_customer_login_whose_token_waits_for_a_second_factor(lead: Any) -> None:
     tenant = make_tenant()
     response = as_user(lead).post(
         f"/api/v1/tenants/{tenant.pk}/users/",
@@ -42,7 +43,8 @@ def test_an_mdr_lead_creates_a_customer_login_that_can_get_a_token(lead: Any) ->
     token = APIClient().post(
         "/api/v1/auth/token/", {"username": "jane", "password": "a-Long-passphrase-42"}, format="json"
     )
-    assert token.status_code == 200
+    # The password is right; an approver sets up an authenticator (at the first sign-in) before any token.
+    assert token.status_code == 400 and token.json() == {"otp": [NOT_ENROLLED]}
 
 
 def test_a_customer_login_with_a_weak_password_taken_username_or_bad_role_is_a_400(lead: Any) -> None:

@@ -9,7 +9,7 @@ import redis
 from rest_framework.test import APIClient
 
 from tenants.models import SharedCacheEntry
-from tests.factories import PASSWORD, api_token, make_analyst, make_tenant, make_user
+from tests.factories import PASSWORD, api_token, make_analyst, make_relaxed_viewer, make_tenant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 TOKEN_URL = "/api/v1/auth/token/"
@@ -21,8 +21,8 @@ def token_request(username: str, address: str, password: str = PASSWORD) -> Any:
 
 def test_token_creation_is_throttled_per_client_address(settings: Any) -> None:
     settings.API_TOKEN_RATE = "3/min"
-    make_user("integrator")
-    make_user("other")
+    make_relaxed_viewer("integrator")
+    make_relaxed_viewer("other")
     statuses = [token_request("integrator", "198.51.100.4", "wrong").status_code for _ in range(3)]
 
     refused = token_request("other", "198.51.100.4")
@@ -57,7 +57,7 @@ def test_without_redis_the_counts_live_in_the_database(settings: Any) -> None:
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "mdr_cache"}
     }
-    make_user("integrator")
+    make_relaxed_viewer("integrator")
 
     token_request("integrator", "198.51.100.4")
 
@@ -68,7 +68,7 @@ def test_without_redis_the_counts_live_in_the_database(settings: Any) -> None:
 def test_with_redis_the_counts_are_seen_by_every_process(settings: Any) -> None:
     assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
     prefix = settings.CACHES["default"]["KEY_PREFIX"]
-    make_user("integrator")
+    make_relaxed_viewer("integrator")
 
     token_request("integrator", "198.51.100.77")
 

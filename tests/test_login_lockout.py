@@ -17,7 +17,6 @@ from django.db import connection
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from escalation.links.tokens import LinkPurpose, link_url
 from incidents.models import Authorization
@@ -28,12 +27,12 @@ from mdrportal.web.login_guard import (
     attempt_begin,
     attempt_failed,
 )
-from tenants.models import LoginThrottle, LoginUsernameThrottle
+from tenants.models import ApiToken, LoginThrottle, LoginUsernameThrottle
 from tests.factories import (
     PASSWORD,
     make_incident,
+    make_relaxed_viewer,
     make_tenant,
-    make_user,
     propose,
 )
 
@@ -67,7 +66,7 @@ def token_request(username: str, password: str, **meta: str) -> Any:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_forty_concurrent_wrong_passwords_check_at_most_five_and_the_right_one_is_refused_after() -> None:
-    user = make_user("target")
+    user = make_relaxed_viewer("target")
     start = threading.Barrier(40)
 
     def attempt(i: int) -> int:
@@ -87,12 +86,12 @@ def test_forty_concurrent_wrong_passwords_check_at_most_five_and_the_right_one_i
     # The right password, sent once every wrong one is in, is refused too.
     right = token_request("target", PASSWORD, REMOTE_ADDR="198.51.100.9")
     assert right.status_code == 429
-    assert not Token.objects.filter(user=user).exists()
+    assert not ApiToken.objects.filter(user=user).exists()
 
 
 @pytest.mark.django_db
 def test_the_sixth_attempt_is_refused_without_checking_its_password() -> None:
-    make_user("target")
+    make_relaxed_viewer("target")
     for _ in range(MAX_FAILURES):
         assert token_request("target", "wrong", REMOTE_ADDR="198.51.100.9").status_code == 400
     checked = CountingHasher.checked
@@ -104,7 +103,7 @@ def test_the_sixth_attempt_is_refused_without_checking_its_password() -> None:
 
 @pytest.mark.django_db
 def test_thirty_addresses_guessing_one_username_lock_it_from_every_address() -> None:
-    user = make_user("target")
+    user = make_relaxed_viewer("target")
     for i in range(30):
         token_request("target", f"guess-{i}", REMOTE_ADDR=f"2001:db8:{i:x}::1")  # 30 different /64s
 
@@ -116,7 +115,7 @@ def test_thirty_addresses_guessing_one_username_lock_it_from_every_address() -> 
     assert api.status_code == 429
     assert "sign-in is locked until" in api.json()["detail"]
     assert 14 * 60 < int(api["Retry-After"]) <= 15 * 60
-    assert not Token.objects.filter(user=user).exists()
+    assert not ApiToken.objects.filter(user=user).exists()
     assert CountingHasher.checked == USERNAME_MAX_FAILURES  # the other 20 guesses were never checked
     ends = LoginUsernameThrottle.objects.get().locked_until
     assert web.status_code == 200 and "_auth_user_id" not in web.client.session
@@ -128,7 +127,7 @@ def test_thirty_addresses_guessing_one_username_lock_it_from_every_address() -> 
 
 @pytest.mark.django_db
 def test_addresses_of_one_ipv6_64_count_as_one_address() -> None:
-    make_user("target")
+    make_relaxed_viewer("target")
     for i in range(MAX_FAILURES):
         token_request("target", "wrong", REMOTE_ADDR=f"2001:db8:1:2::{i + 1:x}")
 
@@ -160,7 +159,7 @@ def test_each_username_lock_in_a_row_lasts_twice_as_long_up_to_a_day() -> None:
 
 @pytest.mark.django_db
 def test_a_success_starts_the_usernames_count_again_and_keeps_a_recent_lock_on_record() -> None:
-    make_user("target")
+    make_relaxed_viewer("target")
     for i in range(USERNAME_MAX_FAILURES - 1):
         token_request("target", "wrong", REMOTE_ADDR=f"192.0.2.{i}")
     assert token_request("target", PASSWORD, REMOTE_ADDR="198.51.100.1").status_code == 200
@@ -224,7 +223,7 @@ def test_the_client_address_believes_only_the_trusted_proxies_entries(
 
 @pytest.mark.django_db
 def test_without_a_trusted_proxy_a_forged_forwarded_for_does_not_escape_the_lock() -> None:
-    make_user("target")
+    make_relaxed_viewer("target")
     for i in range(MAX_FAILURES):
         token_request("target", "wrong", REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR=f"192.0.2.{i}")
 
@@ -236,7 +235,7 @@ def test_without_a_trusted_proxy_a_forged_forwarded_for_does_not_escape_the_lock
 @pytest.mark.django_db
 def test_behind_the_trusted_proxy_one_client_cannot_lock_out_another(settings: Any) -> None:
     settings.TRUSTED_PROXY_COUNT = 1
-    make_user("target")
+    make_relaxed_viewer("target")
     for _ in range(MAX_FAILURES + 1):
         # The attacker rewrites the header each time; the proxy appends the address it really saw.
         token_request("target", "wrong", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="192.0.2.1, 198.51.100.66")
@@ -249,12 +248,12 @@ def test_behind_the_trusted_proxy_one_client_cannot_lock_out_another(settings: A
 
 
 @pytest.mark.django_db
-def test_an_mdr_lead_unlocks_a_user_from_the_admin(lead_client: Client, viewer: Any) -> None:
-    user = viewer
+def test_an_mdr_lead_unlocks_a_user_from_the_admin(lead_client: Client) -> None:
+    user = make_relaxed_viewer()
     for address in ("198.51.100.1", "198.51.100.2"):
         for _ in range(MAX_FAILURES):
             token_request(user.username, "wrong", REMOTE_ADDR=address)
-    bystander = make_user("bystander")
+    bystander = make_relaxed_viewer("bystander")
     for _ in range(MAX_FAILURES):
         token_request("bystander", "wrong", REMOTE_ADDR="198.51.100.1")
 
@@ -270,7 +269,7 @@ def test_an_mdr_lead_unlocks_a_user_from_the_admin(lead_client: Client, viewer: 
 
 @pytest.mark.django_db
 def test_an_analyst_cannot_unlock_users(analyst_client: Client) -> None:
-    user = make_user("target")
+    user = make_relaxed_viewer("target")
     for _ in range(MAX_FAILURES):
         token_request("target", "wrong", REMOTE_ADDR="198.51.100.1")
 
@@ -283,7 +282,7 @@ def test_an_analyst_cannot_unlock_users(analyst_client: Client) -> None:
 
 @pytest.mark.django_db
 def test_the_unlock_login_command_lifts_the_lock() -> None:
-    make_user("Target")
+    make_relaxed_viewer("Target")
     for _ in range(MAX_FAILURES):
         token_request("target", "wrong", REMOTE_ADDR="198.51.100.1")
     out = StringIO()

@@ -14,6 +14,8 @@ from escalation.models import UsedLink
 from incidents.models import IdempotencyKey
 from mdrportal.core.append_only import AppendOnlyError
 from operations.services import used_link_retention
+from tenants.models import ApiToken
+from tests.credentials import api_token_for
 from tests.factories import make_incident, make_tenant
 
 pytestmark = pytest.mark.django_db
@@ -29,10 +31,15 @@ def test_rows_past_their_retention_are_deleted_and_younger_ones_kept(settings, c
     for nonce, age in (("old", timedelta(hours=49)), ("young", timedelta(hours=47))):
         UsedLink.objects.create(nonce=nonce, purpose="ack", used_at=now - age)
     assert used_link_retention() == timedelta(hours=48)
+    expired, _ = api_token_for(analyst, second_factor_age=None)
+    live, _ = api_token_for(analyst, second_factor_age=None)
+    ApiToken.objects.filter(pk=expired.pk).update(expires_at=now - timedelta(seconds=1))
 
     call_command("prune_expired")
 
-    assert "Deleted 1 idempotency key(s) and 1 used-link row(s)." in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Deleted 1 idempotency key(s), 1 used-link row(s) and 1 expired API token(s)." in out
+    assert list(ApiToken.objects.values_list("pk", flat=True)) == [live.pk]
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["young"]
     assert list(UsedLink.objects.values_list("nonce", flat=True)) == ["young"]
 

@@ -16,7 +16,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from incidents.models import ActionType
-from tenants.models import Performer, Role
+from tenants.api_tokens import api_token_create
+from tenants.models import ApiToken, Performer, Role
 from tenants.services import performer_set
 from tests.factories import first_contact, login_verified, make_incident, make_member, make_tenant, propose
 
@@ -49,6 +50,12 @@ class Check:
     expect: dict[str, int | str]
     data: Callable[[World], dict[str, Any]] | None = None
     debug: bool = False  # run with DEBUG on (pages that exist only in development)
+
+
+def token_of(world: World) -> ApiToken:
+    """An API token of the tenant's admin."""
+    token, _key = api_token_create(user=world.users["admin"], second_factor_at=None)
+    return token
 
 
 def everyone(status: int) -> dict[str, int | str]:
@@ -114,6 +121,15 @@ TABLE: dict[str, list[Check]] = {
     "account/second-factor/": [
         Check("get", lambda w: reverse("second_factor"), everyone(200)),
         Check("post", lambda w: reverse("second_factor"), everyone(400), lambda w: {"code": "not-a-code"}),
+    ],
+    # Each signed-in person's own API tokens; revoking one of the admin's: the admin only, a 404 for others.
+    "account/api-tokens/": [Check("get", lambda w: reverse("api_tokens"), everyone(200))],
+    "account/api-tokens/<int:pk>/revoke/": [
+        Check(
+            "post",
+            lambda w: reverse("api_token_revoke", args=[token_of(w).pk]),
+            {**everyone(404), "admin": 302},
+        )
     ],
     "tenant/": [
         Check("get", lambda w: reverse("tenants:choose"), everyone(200)),

@@ -15,16 +15,15 @@ from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents.models import Authorization
 from mdrportal.web import second_factor
-from tenants.models import ApiTokenSecondFactor, Role, Tenant
+from tenants.models import ApiToken, Role, Tenant
 from tenants.services import tenant_update_settings
+from tests.credentials import api_client_for
 from tests.factories import (
     PASSWORD,
-    api_token,
     login_verified,
     make_incident,
     make_member,
@@ -218,8 +217,7 @@ def test_an_api_decision_needs_a_token_created_with_a_second_factor() -> None:
     action = propose(make_incident(tenant), "isolate_endpoint")
     approver = make_member(tenant, Role.APPROVER)
     device = TOTPDevice.objects.create(user=approver, name="app", confirmed=True)
-    plain = APIClient()
-    plain.credentials(HTTP_AUTHORIZATION=f"Token {api_token(approver, second_factor=False)}")
+    plain = api_client_for(approver, second_factor_age=None)
     url = f"/api/v1/actions/{action.pk}/authorize/"
 
     refused = plain.post(url, {"statement": "yes"}, format="json")
@@ -231,13 +229,13 @@ def test_an_api_decision_needs_a_token_created_with_a_second_factor() -> None:
     issued = APIClient().post(
         "/api/v1/auth/token/", {**credentials, "otp": code(device.bin_key)}, format="json"
     )
-    assert issued.status_code == 200
-    # The token handed out without the second factor is replaced, never upgraded.
-    assert plain.post(url, {"statement": "yes"}, format="json").status_code == 401
-    token = Token.objects.get(user=approver)
-    assert token.key == issued.json()["token"] and ApiTokenSecondFactor.objects.filter(token=token).exists()
+    assert issued.status_code == 200 and issued.json()["decides"] is True
+    token = ApiToken.objects.get(pk=issued.json()["id"])
+    assert token.second_factor_at is not None
+    # The token made without the second factor is never upgraded by the new one.
+    assert plain.post(url, {"statement": "yes"}, format="json").status_code == 403
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issued.json()['token']}")
     assert client.post(url, {"statement": "yes"}, format="json").status_code == 200
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from mdrportal.api.auth import TokenView
+from mdrportal.api.auth import TokenListView, TokenRevokeView, TokenView
 from mdrportal.api.escalation import IncidentAcknowledgeView, IncidentEscalateView
 from mdrportal.api.incidents import (
     ActionAuthorizeView,
@@ -27,6 +27,8 @@ MEMBER = {"get": "retrieve", "patch": "partial_update"}
 
 v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("auth/tokens/", TokenListView.as_view(), name="api-tokens"),
+    path("auth/tokens/<int:pk>/", TokenRevokeView.as_view(), name="api-token-revoke"),
     path("tenants/", TenantViewSet.as_view(COLLECTION), name="api-tenants"),
     path("tenants/<int:pk>/", TenantViewSet.as_view(MEMBER), name="api-tenant"),
     path("tenants/<int:tenant_id>/contacts/", TenantContactsView.as_view(), name="api-tenant-contacts"),

@@ -6,8 +6,9 @@ A session is verified once a code was accepted in it; the time of that check is 
 deciding in the portal (authorizing, declining, changing the response mode or the fallback checkbox) needs
 one within the last SECOND_FACTOR_STEP_UP_HOURS (step-up). Verifying cycles the session key.
 
-The API's tokens: a token created with a code (`otp` beside the password) is recorded as such
-(tenants.ApiTokenSecondFactor); customer approvers' authorizations through the API need one.
+The API's tokens (tenants/api_tokens.py) follow the same policy: whoever needs a second factor here needs a
+code to get a token, and a token decides only within the same window after the code it was created with.
+A reset of the second factor revokes every token and web session of the user.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tenants.api_tokens import user_credentials_revoke
 from tenants.models import Membership, PartnerMembership, Role, Tenant
 
 SESSION_KEY = "second_factor"
@@ -135,9 +137,14 @@ def recovery_codes_renew(*, user: Any) -> list[str]:
 
 @transaction.atomic
 def second_factor_reset(*, user: Any) -> None:
-    """Forget the user's authenticator and recovery codes (a lost phone): the next sign-in enrols again."""
+    """Forget the user's authenticator and recovery codes (a lost phone): the next sign-in enrols again.
+
+    Whatever the lost device opened ends too: every API token and web session of the user (a session left
+    signed in could otherwise enrol an authenticator of its own).
+    """
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
+    user_credentials_revoke(user=user, reason="second factor reset")
 
 
 def second_factor_url(next_url: str, *, step_up: bool = False) -> str:
