@@ -333,3 +333,7 @@ class UserAdmin(auth_admin.UserAdmin):
     """Django's user admin, with the sign-in lock and the second factor an MDR lead may need to reset."""
 
     actions = [unlock_sign_in, reset_second_factor]
+
+
+# Registered from their own module: a key's secret is shown once, at creation.
+from tenants import admin_integration_keys  # noqa: E402, F401
