@@ -10,6 +10,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from tenants.models import IntegrationKey
 from tests.factories import as_key, login_verified, make_integration_key, make_tenant
@@ -89,3 +90,14 @@ def test_nothing_of_a_key_is_edited_and_nobody_deletes_one(superuser_client: Cli
     delete = reverse("admin:tenants_integrationkey_delete", args=[key.pk])
     assert superuser_client.post(delete, {"post": "yes"}).status_code == 403
     assert IntegrationKey.objects.filter(pk=key.pk).exists()
+
+
+def test_an_incident_a_key_opened_names_the_key_in_the_admin(analyst_client: Client) -> None:
+    tenant = make_tenant()
+    key, presented = make_integration_key(tenant)
+    opened = as_key(presented).post("/api/v1/incidents/", {"tenant": tenant.pk, "title": "T"}, format="json")
+
+    page = analyst_client.get(reverse("admin:incidents_incident_change", args=[opened.json()["id"]]))
+
+    shown = page.content.decode()
+    assert page.status_code == 200 and "field-opened_by_key" in shown and escape(str(key)) in shown
