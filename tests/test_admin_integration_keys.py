@@ -14,6 +14,7 @@ from django.utils.html import escape
 
 from tenants.models import IntegrationKey
 from tests.factories import as_key, login_verified, make_integration_key, make_tenant
+from tests.test_api_integration_keys import every_stored_value
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 ADD = reverse("admin:tenants_integrationkey_add")
@@ -42,6 +43,8 @@ def test_a_lead_creates_a_key_and_sees_it_once(lead_client: Client) -> None:
         not in lead_client.get(reverse("admin:tenants_integrationkey_change", args=[key.pk])).content.decode()
     )
     assert presented not in LogEntry.objects.get().object_repr
+    # Nowhere at all: not in the session, a message, the admin's log or any other row.
+    assert presented.split("_", 2)[2] not in every_stored_value()
     opened = as_key(presented).post("/api/v1/incidents/", {"tenant": tenant.pk, "title": "T"}, format="json")
     assert opened.status_code == 201
 

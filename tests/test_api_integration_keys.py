@@ -270,7 +270,7 @@ def test_last_use_is_recorded_at_most_once_a_minute() -> None:
     assert IntegrationKey.objects.get(pk=key.pk).last_used_at > recent
 
 
-def _every_stored_value() -> str:
+def every_stored_value() -> str:
     """Every row of every table, as text."""
     rows = []
     with connection.cursor() as cursor:
@@ -292,7 +292,7 @@ def test_the_secret_is_never_stored_nor_logged(caplog: pytest.LogCaptureFixture)
     integration_key_revoke(key=key, by=make_analyst())
     as_key(presented).get(INCIDENTS)  # revoked: 401
 
-    assert secret not in _every_stored_value() and key.prefix in _every_stored_value()
+    assert secret not in every_stored_value() and key.prefix in every_stored_value()
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert caplog.records and secret not in logged
 
