@@ -93,7 +93,8 @@ class ActionTypeListView(generics.ListAPIView):
         summary="Open an incident (MDR staff, detection pipelines)",
         description="The tenant's response policy as it is now is snapshotted on the incident. Send an "
         "`Idempotency-Key` so that a retried POST opens one incident: the same key and request return the "
-        "incident it opened (with `Idempotent-Replayed: true`); the same key with another request is a 422.",
+        "incident it opened (with `Idempotent-Replayed: true`); the same key with another request is a 422. "
+        "An integration key opens incidents for the tenants it names only (another tenant is a 403).",
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
