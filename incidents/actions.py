@@ -24,7 +24,7 @@ from incidents.models import (
 from incidents.selectors import gate_decision
 from mdrportal.core.nudges import send_now
 from mdrportal.core.transitions import TransitionError, check_transition
-from tenants.models import Performer
+from tenants.models import IntegrationKey, Performer
 from tenants.services import actor_label
 
 User = AbstractBaseUser | None
@@ -168,8 +168,12 @@ def action_propose(
     by: User,
     channel: str = Channel.ADMIN,
     reverts: ResponseAction | None = None,
+    integration_key: IntegrationKey | None = None,
 ) -> ResponseAction:
-    """Propose an action: the gate decides at once whether it runs, waits, or goes to the customer."""
+    """Propose an action: the gate decides at once whether it runs, waits, or goes to the customer.
+
+    A detection pipeline proposes with its integration key (by is None), which the timeline names.
+    """
     target = target.strip()
     if not target:
         raise ValidationError(
@@ -178,8 +182,14 @@ def action_propose(
     locked = incident_lock(incident.pk)
     incident_must_be_active(locked, what="proposing an action")
     action = ResponseAction(
-        incident=locked, action_type=action_type, target=target, proposed_by=by, reverts=reverts
+        incident=locked,
+        action_type=action_type,
+        target=target,
+        proposed_by=by,
+        proposed_by_key=integration_key,
+        reverts=reverts,
     )
+    label = str(integration_key) if integration_key else None
     decision = gate_decision(action)
     status, performer = _STATUS_FOR[decision.outcome]
     action.status, action.performer = status, performer
@@ -194,6 +204,7 @@ def action_propose(
         kind=EventKind.ACTION_PROPOSED,
         summary=f"Proposed: {action}. {decision.reason}",
         by=by,
+        label=label,
         channel=channel,
         data={
             "action": action.pk,
@@ -211,6 +222,7 @@ def action_propose(
             kind=EventKind.ACTION_QUEUED,
             summary=f"Queued for execution: {action}",
             by=by,
+            label=label,
             channel=channel,
             data={"action": action.pk, "basis": action.basis},
         )

@@ -138,6 +138,7 @@ class IncidentAdmin(admin.ModelAdmin):
             "fallback_taken_at",
             "opened_at",
             "opened_by",
+            "opened_by_key",
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
@@ -150,6 +151,7 @@ class IncidentAdmin(admin.ModelAdmin):
             "fallback_taken_at",
             "opened_at",
             "opened_by",
+            "opened_by_key",
         ]
 
     def save_model(self, request: HttpRequest, obj: Incident, form: ModelForm, change: bool) -> None:

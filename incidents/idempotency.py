@@ -13,6 +13,7 @@ from django.db.models import Model
 
 from incidents.models import IdempotencyKey, Incident
 from incidents.services import incident_open
+from tenants.models import IntegrationKey
 
 KEY_MAX = IdempotencyKey._meta.get_field("key").max_length
 KEY_REUSED = (
@@ -28,8 +29,8 @@ class KeyReused(Exception):
         super().__init__(KEY_REUSED.format(id=incident_id))
 
 
-def _earlier(user: AbstractBaseUser, key: str) -> IdempotencyKey | None:
-    return IdempotencyKey.objects.filter(user=user, key=key).select_related("incident").first()
+def _earlier(caller: dict[str, Any], key: str) -> IdempotencyKey | None:
+    return IdempotencyKey.objects.filter(**caller, key=key).select_related("incident").first()
 
 
 def _fingerprint(fields: dict[str, Any]) -> str:
@@ -45,23 +46,30 @@ def key_check(key: str, *, field: str) -> str:
 
 
 def incident_open_once(
-    *, key: str, by: AbstractBaseUser, channel: str, fields: dict[str, Any]
+    *,
+    key: str,
+    by: AbstractBaseUser | None,
+    channel: str,
+    fields: dict[str, Any],
+    integration_key: IntegrationKey | None = None,
 ) -> tuple[Incident, bool]:
     """The incident this key opened for these fields (replayed: True), or a new one opened now.
 
-    Raises KeyReused when the key opened an incident for other fields.
+    The key is the caller's own: a person's (by), or a pipeline's integration key's. Raises KeyReused when
+    the key opened an incident for other fields.
     """
     fingerprint = _fingerprint(fields)
-    earlier = _earlier(by, key)
+    caller = {"user": by} if integration_key is None else {"integration_key": integration_key}
+    earlier = _earlier(caller, key)
     if earlier is None:
         try:
             with transaction.atomic():
-                incident = incident_open(by=by, channel=channel, **fields)
-                IdempotencyKey.objects.create(user=by, key=key, fingerprint=fingerprint, incident=incident)
+                incident = incident_open(by=by, channel=channel, integration_key=integration_key, **fields)
+                IdempotencyKey.objects.create(**caller, key=key, fingerprint=fingerprint, incident=incident)
             return incident, False
         except IntegrityError:
             # A concurrent retry with the same key committed first; its incident is the one.
-            earlier = _earlier(by, key)
+            earlier = _earlier(caller, key)
             if earlier is None:
                 raise
     if earlier.fingerprint != fingerprint:

@@ -18,7 +18,7 @@ from incidents.statuses import (  # noqa: F401 - the states and their transition
     IncidentStatus,
 )
 from mdrportal.core.append_only import AppendOnlyModel
-from tenants.models import Contact, Performer, Tenant
+from tenants.models import Contact, IntegrationKey, Performer, Tenant
 
 
 class Category(models.TextChoices):
@@ -97,6 +97,14 @@ class Incident(models.Model):
     opened_at = models.DateTimeField(default=timezone.now, db_index=True)
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    opened_by_key = models.ForeignKey(
+        IntegrationKey,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The detection pipeline's integration key that opened it.",
     )
 
     class Meta:
@@ -189,6 +197,14 @@ class ResponseAction(models.Model):
     )
     proposed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    proposed_by_key = models.ForeignKey(
+        IntegrationKey,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The detection pipeline's integration key that proposed it.",
     )
     proposed_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -305,7 +321,13 @@ class TimelineEvent(AppendOnlyModel):
 class IdempotencyKey(models.Model):
     """An Idempotency-Key an API client sent with a POST that opened an incident, so a retry opens no other."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Whose key it is: a person's, or a pipeline's integration key's; keys of different callers never meet.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    integration_key = models.ForeignKey(
+        IntegrationKey, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     key = models.CharField(max_length=255)
     # A hash of the request as validated: the same key with a different request is refused, not replayed.
     fingerprint = models.CharField(max_length=64)
@@ -314,7 +336,15 @@ class IdempotencyKey(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="one_incident_per_idempotency_key")
+            models.UniqueConstraint(fields=["user", "key"], name="one_incident_per_idempotency_key"),
+            models.UniqueConstraint(
+                fields=["integration_key", "key"], name="one_incident_per_integration_idempotency_key"
+            ),
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, integration_key__isnull=True)
+                | Q(user__isnull=True, integration_key__isnull=False),
+                name="idempotency_key_has_one_caller",
+            ),
         ]
 
     def __str__(self) -> str:

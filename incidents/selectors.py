@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 
 from incidents.gate import ActionFacts, Decision, Facts, decide_safely
 from incidents.models import ActionStatus, ActionType, Authorization, Incident, ResponseAction, TimelineEvent
-from tenants.selectors import tenants_for_user
+from tenants.models import IntegrationKey
+from tenants.selectors import integration_key_tenants, tenants_for_user
 
 
 def gate_facts(action: ResponseAction) -> Facts:
@@ -36,6 +37,13 @@ def awaiting_authorization(incident: Incident) -> QuerySet[ResponseAction]:
 
 def incidents_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Incident]:
     return Incident.objects.filter(tenant__in=tenants_for_user(user)).select_related("tenant")
+
+
+def incidents_for_integration_key(key: IntegrationKey) -> QuerySet[Incident]:
+    """What a pipeline may read: the incidents its key opened, while the key still acts for their tenant."""
+    return Incident.objects.filter(opened_by_key=key, tenant__in=integration_key_tenants(key)).select_related(
+        "tenant"
+    )
 
 
 def incident_timeline(incident: Incident) -> QuerySet[TimelineEvent]:

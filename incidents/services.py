@@ -24,7 +24,7 @@ from incidents.models import (
 from incidents.policy import PolicySnapshot
 from incidents.selectors import gate_decision
 from mdrportal.core.transitions import check_transition
-from tenants.models import Tenant
+from tenants.models import IntegrationKey, Tenant
 from tenants.selectors import tenant_policy
 
 User = AbstractBaseUser | None
@@ -41,8 +41,12 @@ def incident_open(
     observed_activity: str = "",
     recommendations: str = "",
     channel: str = Channel.ADMIN,
+    integration_key: IntegrationKey | None = None,
 ) -> Incident:
-    """Open an incident under the tenant's policy as it is now (a snapshot later changes do not touch)."""
+    """Open an incident under the tenant's policy as it is now (a snapshot later changes do not touch).
+
+    A detection pipeline opens it with its integration key (by is None), which the timeline names.
+    """
     incident = Incident(
         tenant=tenant,
         title=title,
@@ -52,6 +56,7 @@ def incident_open(
         recommendations=recommendations,
         policy=tenant_policy(tenant),
         opened_by=by,
+        opened_by_key=integration_key,
     )
     incident.full_clean()
     incident.save()
@@ -60,6 +65,7 @@ def incident_open(
         kind=EventKind.INCIDENT_OPENED,
         summary=f"Incident opened ({incident.get_severity_display()}): {title}",
         by=by,
+        label=str(integration_key) if integration_key else None,
         channel=channel,
         data={"severity": severity, "policy": incident.policy},
     )

@@ -149,9 +149,12 @@ PHONENUMBER_DEFAULT_FORMAT = "E164"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "mdrportal.api.token_authentication.PersonalTokenAuthentication",
+        # Detection pipelines: `Bearer mdrk_...`, an integration key that is no person and decides nothing.
+        "mdrportal.api.integration_keys.IntegrationKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A signed-in person; an integration key only where a view lets keys in (integration_key_methods).
+    "DEFAULT_PERMISSION_CLASSES": ["mdrportal.api.integration_keys.SignedInOrIntegrationKey"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -162,7 +165,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "TITLE": "MDR Portal API",
     "DESCRIPTION": "Incidents from detection pipelines, response settings, actions, written authorizations "
-    "and timelines. Authenticate with `Authorization: Token <key>` (POST /api/v1/auth/token/).",
+    "and timelines. People authenticate with `Authorization: Token <key>` (POST /api/v1/auth/token/); "
+    "detection pipelines with `Authorization: Bearer mdrk_...`, an integration key.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",  # tags and operation ids from the resource, not the version
@@ -407,4 +411,9 @@ else:
 CACHES["default"]["KEY_PREFIX"] = "mdrportal"
 API_TOKEN_RATE = env_rate("API_TOKEN_RATE", "10/min")
 API_WRITE_RATE = env_rate("API_WRITE_RATE", "120/min")
-REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["mdrportal.api.throttles.WriteThrottle"]
+# Per integration key: a 300-customer event opens an incident and proposes a few actions for each at once.
+API_INTEGRATION_KEY_RATE = env_rate("API_INTEGRATION_KEY_RATE", "6000/min")
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "mdrportal.api.throttles.WriteThrottle",
+    "mdrportal.api.throttles.IntegrationKeyThrottle",
+]

@@ -430,3 +430,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# Registered from their own module: a key's secret is shown once, at creation.
+from tenants import admin_integration_keys  # noqa: E402, F401

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from tenants.models import (
     ActionPerformer,
     Contact,
+    IntegrationKey,
     Membership,
     PartnerMembership,
     Role,
@@ -55,6 +56,11 @@ def tenants_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]
     if user.is_staff:
         return Tenant.objects.all()
     return Tenant.objects.filter(Q(memberships__user=user) | Q(partner__memberships__user=user)).distinct()
+
+
+def integration_key_tenants(key: IntegrationKey) -> QuerySet[Tenant]:
+    """The tenants an integration key acts for: those it names, or every one for a key made for all."""
+    return Tenant.objects.all() if key.all_tenants else Tenant.objects.filter(integration_keys=key)
 
 
 def role_at(user: AbstractBaseUser | AnonymousUser, tenant: Tenant) -> Role | None:

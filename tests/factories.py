@@ -25,8 +25,10 @@ from incidents.models import Authorization, Channel, Incident, ResponseAction, S
 from incidents.selectors import action_type_by_code, authorization_text
 from incidents.services import incident_open
 from mdrportal.web import second_factor
+from tenants.integration_key_services import integration_key_create
 from tenants.models import (
     Contact,
+    IntegrationKey,
     Partner,
     Performer,
     ResponseMode,
@@ -219,6 +221,22 @@ def api_token(user: Any, *, second_factor: bool = True) -> str:
     decisions need."""
     _token, key = api_token_for(user, second_factor_age=timedelta(0) if second_factor else None)
     return key
+
+
+def make_integration_key(
+    *tenants: Tenant, name: str = "SIEM prod", all_tenants: bool = False, by: Any = None
+) -> tuple[IntegrationKey, str]:
+    """A detection pipeline's key, made by a lead, and the key itself as the pipeline sends it."""
+    return integration_key_create(
+        name=name, tenants=tenants, all_tenants=all_tenants, by=by or make_lead(f"lead{next(_numbers)}")
+    )
+
+
+def as_key(presented: str) -> APIClient:
+    """An API client that authenticates as a detection pipeline with its integration key."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {presented}")
+    return client
 
 
 def as_user(user: Any) -> APIClient:

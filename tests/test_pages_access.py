@@ -7,19 +7,20 @@ have their own tests (they authenticate differently).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from incidents.models import ActionType
 from tenants.api_tokens import api_token_create
 from tenants.models import ApiToken, Performer, Role
 from tenants.services import performer_set
 from tests.factories import first_contact, login_verified, make_incident, make_member, make_tenant, propose
+from tests.url_routes import all_routes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -225,18 +226,9 @@ TABLE: dict[str, list[Check]] = {
 }
 
 
-def _walk(patterns: list[Any], prefix: str = "") -> Iterator[str]:
-    for pattern in patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from _walk(pattern.url_patterns, route)
-        elif isinstance(pattern, URLPattern):
-            yield route
-
-
 def project_pages() -> set[str]:
     skipped = EXCLUDED_PREFIXES + WEBHOOK_PREFIXES
-    return {route for route in _walk(get_resolver().url_patterns) if not route.startswith(skipped)}
+    return {route for route in all_routes() if not route.startswith(skipped)}
 
 
 def test_every_page_of_the_project_is_in_the_access_table() -> None:

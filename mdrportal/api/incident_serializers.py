@@ -17,8 +17,9 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from mdrportal.api.integration_keys import integration_key_of
 from mdrportal.api.permissions import is_mdr_staff
-from tenants.models import Performer
+from tenants.models import Performer, Tenant
 from tenants.selectors import tenants_for_user
 
 
@@ -57,8 +58,10 @@ class IncidentSerializer(serializers.ModelSerializer):
         fields = super().get_fields()
         request = self.context.get("request")
         if request is not None and not fields["tenant"].read_only:
-            # Only a tenant the caller may see can be named; any other is "does not exist".
-            fields["tenant"].queryset = tenants_for_user(request.user)
+            # Only a tenant the caller may see can be named; any other is "does not exist". A pipeline's key
+            # names any tenant, and the view refuses (403) one the key does not act for.
+            key = integration_key_of(request)
+            fields["tenant"].queryset = Tenant.objects.all() if key else tenants_for_user(request.user)
         return fields
 
 

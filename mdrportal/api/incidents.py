@@ -1,7 +1,8 @@
 """API views for the catalog, incidents, actions, decisions, timelines, performers and connectors.
 
 Every write goes through incidents.services or tenants.services; reads are scoped by the selectors, so
-another tenant's object is a 404.
+another tenant's object is a 404. A detection pipeline's integration key opens incidents, proposes actions,
+reads the catalog and what it opened (mdrportal.api.integration_keys), nothing else.
 """
 
 from __future__ import annotations
@@ -27,7 +28,12 @@ from incidents.actions import action_cancel, action_propose
 from incidents.authorizations import authorization_record
 from incidents.idempotency import KEY_MAX, KeyReused, incident_open_once, key_check
 from incidents.models import ActionType, Authorization, Channel, Incident, ResponseAction, TimelineEvent
-from incidents.selectors import authorization_text, incident_timeline, incidents_for_user
+from incidents.selectors import (
+    authorization_text,
+    incident_timeline,
+    incidents_for_integration_key,
+    incidents_for_user,
+)
 from incidents.services import incident_open
 from mdrportal.api.auth import require_decision_second_factor
 from mdrportal.api.errors import service_errors
@@ -41,6 +47,12 @@ from mdrportal.api.incident_serializers import (
     IncidentStatusSerializer,
     TimelineEventSerializer,
 )
+from mdrportal.api.integration_keys import (
+    READ,
+    READ_AND_CREATE,
+    integration_key_of,
+    require_key_acts_for,
+)
 from mdrportal.api.permissions import require_role, require_staff
 from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import IncidentPages, TimelinePages
@@ -52,12 +64,19 @@ _detail = inline_serializer("Detail", fields={"detail": serializers.CharField()}
 _closed = OpenApiResponse(_detail, description="The incident is resolved or closed")
 
 
+def visible_incidents(request: Request) -> QuerySet[Incident]:
+    """The incidents the caller may see: a person's tenants', or those a pipeline's key opened."""
+    key = integration_key_of(request)
+    return incidents_for_user(request.user) if key is None else incidents_for_integration_key(key)
+
+
 def visible_incident(request: Request, incident_id: int) -> Incident:
-    return get_object_or_404(incidents_for_user(request.user), pk=incident_id)
+    return get_object_or_404(visible_incidents(request), pk=incident_id)
 
 
 @extend_schema(summary="The action catalog")
 class ActionTypeListView(generics.ListAPIView):
+    integration_key_methods = READ
     serializer_class = ActionTypeSerializer
     queryset = ActionType.objects.select_related("revert").order_by("category", "name", "code")
 
@@ -74,7 +93,8 @@ class ActionTypeListView(generics.ListAPIView):
         summary="Open an incident (MDR staff, detection pipelines)",
         description="The tenant's response policy as it is now is snapshotted on the incident. Send an "
         "`Idempotency-Key` so that a retried POST opens one incident: the same key and request return the "
-        "incident it opened (with `Idempotent-Replayed: true`); the same key with another request is a 422.",
+        "incident it opened (with `Idempotent-Replayed: true`); the same key with another request is a 422. "
+        "An integration key opens incidents for the tenants it names only (another tenant is a 403).",
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
@@ -102,6 +122,7 @@ class IncidentViewSet(
 ):
     serializer_class = IncidentSerializer
     pagination_class = IncidentPages
+    integration_key_methods = READ_AND_CREATE  # a key never changes an incident's status
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incident = self.get_object()
@@ -119,7 +140,7 @@ class IncidentViewSet(
         return Response(IncidentSerializer(changed).data)
 
     def get_queryset(self) -> QuerySet[Incident]:
-        incidents = incidents_for_user(self.request.user).order_by("-opened_at", "-id")
+        incidents = visible_incidents(self.request).order_by("-opened_at", "-id")
         if self.action != "list":
             return incidents
         filters = IncidentFilterSerializer(data=self.request.query_params)
@@ -134,19 +155,24 @@ class IncidentViewSet(
         return incidents.filter(**{lookups[name]: value for name, value in filters.validated_data.items()})
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        require_staff(request.user, "incidents.add_incident", "open incidents")
+        integration_key = integration_key_of(request)
+        if integration_key is None:
+            require_staff(request.user, "incidents.add_incident", "open incidents")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        if integration_key is not None:
+            require_key_acts_for(integration_key, data["tenant"])
+        caller = {"by": None if integration_key else request.user, "integration_key": integration_key}
         key = request.headers.get(IDEMPOTENCY_HEADER)
         with service_errors():
             if key is None:
-                incident, replayed = incident_open(by=request.user, channel=Channel.API, **data), False
+                incident, replayed = incident_open(channel=Channel.API, **caller, **data), False
             else:
                 key = key_check(key, field=IDEMPOTENCY_HEADER)
                 try:
                     incident, replayed = incident_open_once(
-                        key=key, by=request.user, channel=Channel.API, fields=data
+                        key=key, channel=Channel.API, fields=data, **caller
                     )
                 except KeyReused as reused:
                     return Response({"detail": str(reused)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
@@ -157,13 +183,14 @@ class IncidentViewSet(
 @extend_schema_view(
     get=extend_schema(summary="The incident's actions (everyone in the tenant)"),
     post=extend_schema(
-        summary="Propose an action (MDR staff)",
+        summary="Propose an action (MDR staff, detection pipelines on the incidents they opened)",
         description="The gate decides at once: the action is queued (Authorize mode), awaits the customer's "
         "written authorization, or is recommended to the customer or the partner.",
     ),
 )
 class IncidentActionsView(generics.ListCreateAPIView):
     serializer_class = ActionSerializer
+    integration_key_methods = READ_AND_CREATE
 
     def get_queryset(self) -> QuerySet[ResponseAction]:
         incident = visible_incident(self.request, self.kwargs["incident_id"])
@@ -171,7 +198,10 @@ class IncidentActionsView(generics.ListCreateAPIView):
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incident = visible_incident(request, kwargs["incident_id"])
-        require_staff(request.user, "incidents.add_responseaction", "propose actions")
+        # A key sees only the incidents it opened for its tenants: the incident found is its scope.
+        integration_key = integration_key_of(request)
+        if integration_key is None:
+            require_staff(request.user, "incidents.add_responseaction", "propose actions")
         serializer = ActionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():
@@ -179,7 +209,8 @@ class IncidentActionsView(generics.ListCreateAPIView):
                 incident=incident,
                 action_type=serializer.validated_data["action_type"],
                 target=serializer.validated_data["target"],
-                by=request.user,
+                by=None if integration_key else request.user,
+                integration_key=integration_key,
                 channel=Channel.API,
             )
         return Response(ActionSerializer(action).data, status=status.HTTP_201_CREATED)
@@ -198,7 +229,7 @@ class IncidentTimelineView(generics.ListAPIView):
 
 
 def _visible_actions(request: Request) -> QuerySet[ResponseAction]:
-    return ResponseAction.objects.filter(incident__in=incidents_for_user(request.user)).select_related(
+    return ResponseAction.objects.filter(incident__in=visible_incidents(request)).select_related(
         "action_type", "incident__tenant"
     )
 
@@ -206,6 +237,7 @@ def _visible_actions(request: Request) -> QuerySet[ResponseAction]:
 @extend_schema(summary="One action")
 class ActionView(generics.RetrieveAPIView):
     serializer_class = ActionSerializer
+    integration_key_methods = READ
 
     def get_queryset(self) -> QuerySet[ResponseAction]:
         return _visible_actions(self.request)

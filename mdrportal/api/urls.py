@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from mdrportal.api import integration_key_schema  # noqa: F401 - registers the key's security scheme
 from mdrportal.api.auth import TokenListView, TokenRevokeView, TokenView
 from mdrportal.api.escalation import IncidentAcknowledgeView, IncidentEscalateView
 from mdrportal.api.incidents import (
