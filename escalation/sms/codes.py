@@ -9,8 +9,9 @@ of it.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
+from datetime import timedelta
+from secrets import randbelow
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
@@ -27,6 +28,8 @@ FIRST_CODE, LAST_CODE = 1000, 9999
 SETTLED = (TextStatus.SENT, TextStatus.FAILED, TextStatus.CANCELED)
 # Another text to the number took the same code at the same moment: choose again, a few times.
 CHOICES = 5
+# A freed code is not given to a new alert at the number this soon after it was texted.
+REUSE_AFTER = timedelta(days=30)
 
 
 def acknowledged(incident_field: str = "incident") -> Exists:
@@ -75,7 +78,7 @@ def text_create_coded(
             code_freed_at=timezone.now(),
             **fields,
         )
-    taken = set(held_codes(number).values_list("reply_code", flat=True))
+    taken = codes_to_avoid(number)
     for _ in range(CHOICES):
         code = _free_code(taken)
         try:
@@ -88,12 +91,21 @@ def text_create_coded(
     raise IntegrityError(f"no free reply code for a text to {number} after {CHOICES} tries")
 
 
+def codes_to_avoid(number: str) -> set[str]:
+    """The codes held at the number, and while there are few enough, the codes it was texted lately: a late
+    reply to a closed alert then finds its code stale rather than naming a newer alert."""
+    held = set(held_codes(number).values_list("reply_code", flat=True))
+    lately = TextMessage.objects.filter(to=number, claimed_at__gte=timezone.now() - REUSE_AFTER)
+    avoided = held | set(lately.exclude(reply_code="").values_list("reply_code", flat=True))
+    return avoided if len(avoided) <= (LAST_CODE - FIRST_CODE) // 2 else held
+
+
 def _free_code(taken: set[str]) -> str:
     if len(taken) > (LAST_CODE - FIRST_CODE) // 2:
         raise IntegrityError("half the reply codes of a number are held: its alerts are never closed")
     # Random, not the next free one: two texts claimed at once for a number rarely pick the same code.
     while True:
-        code = str(FIRST_CODE + secrets.randbelow(LAST_CODE - FIRST_CODE + 1))
+        code = str(FIRST_CODE + randbelow(LAST_CODE - FIRST_CODE + 1))
         if code not in taken:
             return code
 
