@@ -162,7 +162,7 @@ def test_a_code_of_an_incident_already_acknowledged_says_so_and_changes_nothing(
     answer = reply(twilio.text(str(a_contact.phone), f"1 {code_to(a_incident)}"))
 
     assert f"Nothing was changed: incident #{a_incident.pk} for {a_incident.tenant.name}" in answer
-    assert "was already acknowledged" in answer
+    assert "was already acknowledged" in answer and f"Reply 1 {code_to(b_incident)} for" in answer
     assert list(Acknowledgment.objects.values_list("channel", flat=True)) == [Channel.PORTAL]
     assert not someone_has_it(b_incident)
 

@@ -91,14 +91,14 @@ def alerts_list(alerts: list[TextMessage]) -> str:
 
 def stale_code(text: TextMessage | None, *, number: str, code: str, alerts: list[TextMessage]) -> str:
     """The answer to a code that names no open alert: what became of its alert, when it had one."""
+    said = f"No open MDR Ops alert to this number has the code {code}, so nothing was changed."
     if text is not None and text.contact.phone == number:
         if text.acked:
-            return f"Nothing was changed: {alert_name(text)} was already acknowledged."
-        if text.incident.status not in ACTIVE_INCIDENT_STATUSES:
-            status = text.incident.get_status_display().lower()
-            return f"Nothing was changed: {alert_name(text)} is {status}."
-    unknown = f"No open MDR Ops alert to this number has the code {code}, so nothing was changed."
-    return f"{unknown} {alerts_list(alerts)}" if alerts else unknown
+            said = f"Nothing was changed: {alert_name(text)} was already acknowledged."
+        elif text.incident.status not in ACTIVE_INCIDENT_STATUSES:
+            said = f"Nothing was changed: {alert_name(text)} is {text.incident.get_status_display().lower()}."
+    # The alerts still open at the number, with their codes: what the reply may have meant.
+    return f"{said} {alerts_list(alerts)}" if alerts else said
 
 
 def sms_received(message: InboundText) -> str:
