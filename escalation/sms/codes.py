@@ -33,10 +33,12 @@ REUSE_AFTER = timedelta(days=30)
 
 
 def acknowledged(incident_field: str = "incident") -> Exists:
+    """Somebody acknowledged the incident the row names, by any channel."""
     return Exists(Acknowledgment.objects.filter(incident=OuterRef(incident_field)))
 
 
 def held_codes(number: str) -> QuerySet[TextMessage]:
+    """The texts to the number that hold their code: no two of them share one (the unique constraint)."""
     return TextMessage.objects.filter(to=number, code_freed_at__isnull=True).exclude(reply_code="")
 
 
