@@ -32,7 +32,7 @@ class EmailInline(ReadOnlyInline):
 
 class TextInline(ReadOnlyInline):
     model = TextMessage
-    fields = ["contact", "to", "kind", "status", "provider_sid", "sent_at", "error"]
+    fields = ["contact", "to", "kind", "reply_code", "status", "provider_sid", "sent_at", "error"]
     readonly_fields = fields
 
 

@@ -277,6 +277,17 @@ class TextMessage(models.Model):
     error = models.CharField(max_length=500, blank=True)
     claimed_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    reply_code = models.CharField(
+        max_length=8,
+        blank=True,
+        help_text='A text that invites a reply: the code that names its alert ("1 4821" acknowledges it).',
+    )
+    code_freed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the code stopped naming an open alert of this row (the alert closed, or the row repeats "
+        "the code of an earlier text about the same alert); until then no other text to the number holds it.",
+    )
 
     class Meta:
         ordering = ["claimed_at", "id"]
@@ -285,7 +296,13 @@ class TextMessage(models.Model):
                 fields=["run", "contact"],
                 condition=Q(run__isnull=False),
                 name="one_text_per_contact_per_run",
-            )
+            ),
+            # A reply "1 4821" names one alert: a code is held by one text per number at a time.
+            models.UniqueConstraint(
+                fields=["to", "reply_code"],
+                condition=~Q(reply_code="") & Q(code_freed_at__isnull=True),
+                name="one_held_reply_code_per_number",
+            ),
         ]
         indexes = [models.Index(fields=["to", "status", "sent_at"])]
 

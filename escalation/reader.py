@@ -58,7 +58,7 @@ def reader_for(contact: Contact, incident: Incident, *, decision_awaited: bool |
 # The words. "Where" is how the message reaches the reader: what acknowledging and deciding take there.
 HOW_TO_ACKNOWLEDGE = {
     "voice": "Press 1 to acknowledge.",
-    "sms": "Reply 1 or ACK to acknowledge, or open the link.",
+    "sms": "Reply 1 {code} to acknowledge, or open the link.",
     "email": "Acknowledge with the link below.",
 }
 WHERE_TO_DECIDE = {
@@ -79,11 +79,15 @@ def decision_line(reader: Reader, *, where: str) -> str:
     return ""
 
 
-def ask_line(reader: Reader, *, where: str) -> str:
-    """Everything this reader is asked to do: the decision first (if theirs), then how to acknowledge."""
+def ask_line(reader: Reader, *, where: str, code: str = "") -> str:
+    """Everything this reader is asked to do: the decision first (if theirs), then how to acknowledge. A text
+    tells its reply code, which names the incident the reply acknowledges."""
     if reader.can is ReaderCan.KNOW:
         return "For your information: there is nothing for you to do about this incident."
-    return " ".join(part for part in (decision_line(reader, where=where), HOW_TO_ACKNOWLEDGE[where]) if part)
+    if where == "sms" and not code:
+        raise ValueError("A text that asks for a reply tells its reply code.")
+    how = HOW_TO_ACKNOWLEDGE[where].format(code=code)
+    return " ".join(part for part in (decision_line(reader, where=where), how) if part)
 
 
 def subject_need(reader: Reader) -> str:
@@ -104,8 +108,10 @@ def awaiting_note(can: ReaderCan) -> str:
     return "Awaits written authorization from one of your approvers: MDR Ops performs it only once they do."
 
 
-def acknowledged_line(can: ReaderCan) -> str:
-    """What a reader hears or reads once their acknowledgment is recorded."""
+def acknowledged_line(can: ReaderCan, *, what: str = "") -> str:
+    """What a reader hears or reads once their acknowledgment is recorded; `what` names the incident where
+    the reader may have more than one (a text reply)."""
+    done = f"Acknowledged {what}." if what else "Acknowledged."
     if can is ReaderCan.AUTHORIZE:
-        return "Acknowledged. This is not an authorization of any action; use the emailed link or the portal."
-    return "Acknowledged. This is not an authorization of any action."
+        return f"{done} This is not an authorization of any action; use the emailed link or the portal."
+    return f"{done} This is not an authorization of any action."

@@ -270,9 +270,15 @@ class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
         self.step(lambda: link_use(link=link_read(token), granted=True))
 
     def a_contact_replies_to_a_text(self, data: st.DataObject) -> None:
-        """1 or ACK acknowledges the latest open alert texted to the number; it never authorizes."""
+        """1 and the text's code (or a bare 1 or ACK, the number's one open alert) acknowledges; it never
+        authorizes."""
         contact = data.draw(st.sampled_from(self.contacts), label="contact")
-        body = data.draw(st.sampled_from(["1", " ack ", "yes", "STOP", "START"]), label="reply")
+        body = data.draw(st.sampled_from(["1", " ack ", "1 <code>", "yes", "STOP", "START"]), label="reply")
+        if body == "1 <code>":
+            texted = TextMessage.objects.filter(incident=self.incident, contact=contact).exclude(
+                reply_code=""
+            )
+            body = f"1 {texted.values_list('reply_code', flat=True).last() or '0000'}"
         acks = Acknowledgment.objects.filter(incident=self.incident, channel=Channel.SMS)
         before = acks.count()
         self.step(lambda: sms_received(InboundText(sender=contact.phone.as_e164, body=body, sid="SMmodel")))

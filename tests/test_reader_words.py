@@ -102,11 +102,12 @@ def test_each_text_says_what_its_reader_can_do() -> None:
 
     run = notified(incident)
 
-    texts = {t.contact_id: t.body for t in TextMessage.objects.filter(run=run)}
+    sent = {t.contact_id: t for t in TextMessage.objects.filter(run=run)}
+    texts = {contact_id: t.body for contact_id, t in sent.items()}
     assert set(texts) == {approver.pk, viewer.pk}
-    for body in texts.values():
-        assert "Ransomware on WS-0142" in body and "Critical" in body and "/l/" in body
-        assert "Reply 1 or ACK to acknowledge" in body
+    for text in sent.values():
+        assert "Ransomware on WS-0142" in text.body and "Critical" in text.body and "/l/" in text.body
+        assert f"Reply 1 {text.reply_code} to acknowledge" in text.body and len(text.reply_code) == 4
     assert DECISION in texts[approver.pk].lower() and "a text reply never authorizes" in texts[approver.pk]
     assert DECISION not in texts[viewer.pk].lower()
     assert "from one of your approvers; you cannot authorize them" in texts[viewer.pk]
@@ -117,9 +118,9 @@ def test_without_anything_awaiting_authorization_nobody_is_asked_to_decide() -> 
     approver, _ = approver_and_viewer(tenant)
     incident = make_incident(tenant)
 
-    body = text_body(contact=approver, incident=incident)
+    body = text_body(contact=approver, incident=incident)("4821")
 
-    assert DECISION not in body.lower() and "Reply 1 or ACK to acknowledge" in body
+    assert DECISION not in body.lower() and "Reply 1 4821 to acknowledge" in body
 
 
 def test_each_call_says_what_the_person_called_can_do() -> None:

@@ -1,5 +1,6 @@
-"""Texts that come in: matched by number to the latest open alert texted there; 1 or ACK acknowledges (and
-never authorizes), STOP and START opt out and in, anything else is answered; unknown senders change nothing.
+"""Texts that come in: "1 <code>" (or ACK) acknowledges the alert texted with that code, a bare 1 only the one
+alert open at that number (and never authorizes); STOP and START opt out and in, anything else is answered;
+unknown senders and codes change nothing.
 Sending here is the simulated backend; the webhook is signed as Twilio signs it."""
 
 from __future__ import annotations
@@ -7,15 +8,18 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from escalation.models import Acknowledgment, TextMessage, TextStatus
+from escalation.acknowledgments.services import acknowledgment_record
+from escalation.models import Acknowledgment, RunState, TextKind, TextMessage, TextStatus
+from escalation.runs.fallback import someone_has_it
 from escalation.runs.services import notification_start, run_advance
 from escalation.sms.inbound import HELP, NOT_RECORDED, UNKNOWN, keyword
+from escalation.sms.outbound import text_body
 from escalation.sms.send import sms_send, text_send
-from incidents.models import Channel, Incident, IncidentStatus
-from incidents.services import incident_set_status
+from incidents.models import Channel, Incident, IncidentStatus, Severity
+from incidents.services import incident_open, incident_set_status
 from tenants.models import Contact, SettingsChange
 from tenants.services import contact_update
-from tests.factories import login_verified, make_analyst, make_incident, make_tenant, propose
+from tests.factories import login_verified, make_analyst, make_incident, make_tenant
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, TwilioWebhooks
 
 pytestmark = pytest.mark.django_db(
@@ -58,20 +62,141 @@ def test_replies_are_read_whatever_their_case_and_spaces(body: str, word: str) -
     assert keyword(body) == word
 
 
-def test_ack_goes_to_the_latest_open_alert_texted_to_that_number(twilio) -> None:
+def shared_number() -> tuple[Incident, Incident]:
+    """One engineer is a contact at two customers under one phone number; each customer has an alert out to
+    it. The second customer ticked the fallback."""
+    a_tenant, b_tenant = make_tenant(phones=1), make_tenant(phones=1, fallback=True)
+    a_contact, b_contact = a_tenant.contacts.get(), b_tenant.contacts.get()
+    assert a_contact.phone == b_contact.phone
+    a_incident = make_incident(a_tenant)
+    b_incident = incident_open(tenant=b_tenant, title="Phishing on MX01", severity=Severity.HIGH, by=None)
+    texted(a_incident, a_contact)
+    texted(b_incident, b_contact)
+    return a_incident, b_incident
+
+
+def code_to(incident: Incident) -> str:
+    (code,) = set(TextMessage.objects.filter(incident=incident).values_list("reply_code", flat=True))
+    return code
+
+
+def test_a_reply_with_the_code_acknowledges_that_customer_s_incident_only(twilio) -> None:
+    a_incident, b_incident = shared_number()
+    a_contact = a_incident.tenant.contacts.get()
+    assert code_to(a_incident) != code_to(b_incident)
+
+    answer = reply(twilio.text(str(a_contact.phone), f"1 {code_to(a_incident)}"))
+
+    ack = Acknowledgment.objects.get()
+    assert (ack.incident_id, ack.contact_id, ack.channel) == (a_incident.pk, a_contact.pk, Channel.SMS)
+    # The confirmation names the incident and the customer.
+    assert (
+        f"Acknowledged incident #{a_incident.pk} for {a_incident.tenant.name} (Ransomware on WS-0142)"
+        in answer
+    )
+    assert b_incident.tenant.name not in answer
+    # Nobody at the second customer has it: its calls go on and its fallback is still possible.
+    assert not someone_has_it(b_incident)
+    assert b_incident.notification_runs.get().state == RunState.ACTIVE
+    assert a_incident.notification_runs.get().state == RunState.ACKNOWLEDGED
+
+
+def test_ack_and_the_code_in_any_case_and_spacing_acknowledges_that_incident(twilio) -> None:
+    a_incident, b_incident = shared_number()
+    code = code_to(b_incident)
+
+    answer = reply(twilio.text(str(b_incident.tenant.contacts.get().phone), f" ack {code[:2]} {code[2:]} "))
+
+    assert f"Acknowledged incident #{b_incident.pk} for {b_incident.tenant.name}" in answer
+    assert list(Acknowledgment.objects.values_list("incident_id", flat=True)) == [b_incident.pk]
+
+
+def test_a_bare_1_with_two_open_alerts_changes_nothing_and_lists_both_codes(twilio) -> None:
+    a_incident, b_incident = shared_number()
+
+    answer = reply(twilio.text(str(a_incident.tenant.contacts.get().phone), "1"))
+
+    assert not Acknowledgment.objects.exists()
+    assert "Nothing was changed" in answer and "2 open MDR Ops alerts" in answer
+    assert (
+        f"1 {code_to(a_incident)} for {a_incident.tenant.name} #{a_incident.pk}: Ransomware on WS-0142"
+        in answer
+    )
+    assert (
+        f"1 {code_to(b_incident)} for {b_incident.tenant.name} #{b_incident.pk}: Phishing on MX01" in answer
+    )
+
+
+def test_a_bare_1_with_one_open_alert_acknowledges_it_and_names_it(twilio) -> None:
+    a_incident, b_incident = shared_number()
+    phone = str(a_incident.tenant.contacts.get().phone)
+    reply(twilio.text(phone, f"1 {code_to(a_incident)}"))
+
+    # The first customer's alert is acknowledged: the number has one open alert left.
+    answer = reply(twilio.text(phone, "1"))
+
+    assert f"Acknowledged incident #{b_incident.pk} for {b_incident.tenant.name} (Phishing on MX01)" in answer
+    assert sorted(Acknowledgment.objects.values_list("incident_id", "contact_id")) == [
+        (a_incident.pk, a_incident.tenant.contacts.get().pk),
+        (b_incident.pk, b_incident.tenant.contacts.get().pk),
+    ]
+
+
+@pytest.mark.parametrize("wrong", ["0000", "12345", "7"])
+def test_a_wrong_code_changes_nothing_says_so_and_lists_the_open_alerts(twilio, wrong: str) -> None:
+    a_incident, b_incident = shared_number()
+    assert wrong not in (code_to(a_incident), code_to(b_incident))
+
+    answer = reply(twilio.text(str(a_incident.tenant.contacts.get().phone), f"1 {wrong}"))
+
+    assert not Acknowledgment.objects.exists()
+    assert f"No open MDR Ops alert to this number has the code {wrong}, so nothing was changed" in answer
+    assert f"1 {code_to(a_incident)} for" in answer and f"1 {code_to(b_incident)} for" in answer
+
+
+def test_a_code_of_an_incident_already_acknowledged_says_so_and_changes_nothing(twilio) -> None:
+    a_incident, b_incident = shared_number()
+    a_contact = a_incident.tenant.contacts.get()
+    acknowledgment_record(incident=a_incident, channel=Channel.PORTAL, contact=a_contact)
+
+    answer = reply(twilio.text(str(a_contact.phone), f"1 {code_to(a_incident)}"))
+
+    assert f"Nothing was changed: incident #{a_incident.pk} for {a_incident.tenant.name}" in answer
+    assert "was already acknowledged" in answer and f"Reply 1 {code_to(b_incident)} for" in answer
+    assert list(Acknowledgment.objects.values_list("channel", flat=True)) == [Channel.PORTAL]
+    assert not someone_has_it(b_incident)
+
+
+def test_a_code_of_a_resolved_incident_says_so_and_changes_nothing(twilio) -> None:
+    a_incident, b_incident = shared_number()
+    incident_set_status(incident=a_incident, status=IncidentStatus.RESOLVED, by=make_analyst())
+
+    answer = reply(twilio.text(str(a_incident.tenant.contacts.get().phone), f"1 {code_to(a_incident)}"))
+
+    assert f"Nothing was changed: incident #{a_incident.pk} for {a_incident.tenant.name}" in answer
+    assert "is resolved" in answer
+    assert not Acknowledgment.objects.exists()
+
+
+def test_another_round_s_text_about_the_same_alert_repeats_its_code(twilio) -> None:
     tenant = make_tenant(phones=1)
     contact = tenant.contacts.get()
-    older, latest = make_incident(tenant), make_incident(tenant)
-    propose(latest, "isolate_endpoint")
-    texted(older, contact)
-    texted(latest, contact)
+    incident = make_incident(tenant)
+    first = texted(incident, contact)
+    # A later text about the same incident to the same contact (a reminder of the alert, say).
+    second = sms_send(
+        contact=contact,
+        incident=incident,
+        kind=TextKind.NOTIFY,
+        body=text_body(contact=contact, incident=incident),
+    )
+    assert text_send(second.pk) == TextStatus.SENT
+    second.refresh_from_db()
 
-    answer = reply(twilio.text(str(contact.phone), "ACK"))
-
-    assert "Acknowledged" in answer
-    ack = Acknowledgment.objects.get()
-    assert (ack.incident_id, ack.contact_id, ack.channel) == (latest.pk, contact.pk, Channel.SMS)
-    assert not latest.authorizations.exists()
+    assert second.pk != first.pk and second.reply_code == first.reply_code
+    assert f"Reply 1 {first.reply_code} to acknowledge" in second.body
+    answer = reply(twilio.text(str(contact.phone), "1"))
+    assert f"Acknowledged incident #{incident.pk}" in answer
 
 
 def test_an_alert_on_a_closed_incident_is_not_acknowledged_by_text(twilio) -> None:

@@ -96,17 +96,22 @@ def test_an_sms_1_acknowledges_stops_the_calls_and_authorizes_nothing(phone, twi
 
     # The text says what, how bad, and how to acknowledge; its link is this contact's, and it works.
     assert incident.title in body and "Critical" in body and f"#{incident.pk}" in body
-    assert "Reply 1 or ACK to acknowledge" in body and "a text reply never authorizes" in body
+    sent = TextMessage.objects.get(incident=incident)
+    assert f"Reply 1 {sent.reply_code} to acknowledge" in body and "a text reply never authorizes" in body
     page = Client().get(urlsplit(LINK.search(body)[0]).path)
     assert page.status_code == 200 and "Acknowledge" in page.content.decode()
-    sent = TextMessage.objects.get(incident=incident)
+    sent.refresh_from_db()
     assert (sent.status, sent.backend, sent.to) == (TextStatus.SENT, "twilio", str(first.phone))
     assert sent.provider_sid == twilio.messages[-1].sid
 
     reply = phone.text(str(first.phone), " ack ")
 
     assert reply.status_code == 200 and reply["Content-Type"].startswith("text/xml")
-    assert "<Message>Acknowledged. This is not an authorization" in reply.content.decode()
+    # The only open alert at that number: a bare reply acknowledges it, and the answer names it.
+    assert (
+        f"<Message>Acknowledged incident #{incident.pk} for {tenant.name} (Ransomware on WS-0142). "
+        "This is not an authorization"
+    ) in reply.content.decode()
     ack = Acknowledgment.objects.get(incident=incident)
     assert (ack.channel, ack.contact_id) == (Channel.SMS, first.pk)
     # The ringing call is hung up and nobody else is phoned.

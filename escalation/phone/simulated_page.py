@@ -106,6 +106,8 @@ def simulated_text_reply(request: HttpRequest, text_id: int, reply: str) -> Http
     if text is None:
         raise Http404("No such simulated text.")
     body = SIMULATED_TEXT_REPLIES[reply]
+    if reply == "ack" and text.reply_code:
+        body = f"1 {text.reply_code}"  # the code the text told: a bare 1 is refused when the number has two
     answer = sms_received(InboundText(sender=text.to, body=body, sid=f"SIMIN{text.pk}"))
     messages.success(request, f"{text.to} replied {body}; MDR Ops answered: {answer}")
     return redirect("simulated_phone:page")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import NotificationRun, RunPurpose, TextKind, TextMessage
-from escalation.reader import ask_line, reader_for
-from escalation.sms.send import sms_send, texts_allowed
+from escalation.reader import Reader, ask_line, reader_for
+from escalation.sms.send import TextBody, sms_send, texts_allowed
 from incidents.models import Incident
 from tenants.models import Contact
 from tenants.selectors import tenant_contacts
@@ -13,22 +13,32 @@ from tenants.selectors import tenant_contacts
 MAX_TITLE_CHARS = 100
 
 
-def _one_line(text: str, limit: int) -> str:
+def one_line(text: str, limit: int) -> str:
+    """The text on one line, cut to the limit with an ellipsis."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-def text_body(*, contact: Contact, incident: Incident, purpose: str = RunPurpose.NOTIFY) -> str:
-    """Title, severity, what this contact can do and a signed acknowledgment link made for them."""
+def text_body(*, contact: Contact, incident: Incident, purpose: str = RunPurpose.NOTIFY) -> TextBody:
+    """Title, severity, what this contact can do and a signed acknowledgment link made for them. A contact who
+    may acknowledge is asked for a reply: the body is then made from the text's reply code."""
     reader = reader_for(contact, incident)
-    tenant = _one_line(incident.tenant.name, 60)
-    title = _one_line(incident.title, MAX_TITLE_CHARS)
+    if not reader.acknowledges:
+        return text_words(contact=contact, incident=incident, purpose=purpose, reader=reader, code="")
+    return lambda code: text_words(
+        contact=contact, incident=incident, purpose=purpose, reader=reader, code=code
+    )
+
+
+def text_words(*, contact: Contact, incident: Incident, purpose: str, reader: Reader, code: str) -> str:
+    tenant = one_line(incident.tenant.name, 60)
+    title = one_line(incident.title, MAX_TITLE_CHARS)
     severity = incident.get_severity_display()
     if purpose == RunPurpose.REPORT:
         head = f"MDR Ops acted for {tenant} on incident #{incident.pk} ({severity}): {title}."
     else:
         head = f"MDR Ops security alert for {tenant}: {severity} incident #{incident.pk}: {title}."
-    parts = [head, ask_line(reader, where="sms")]
+    parts = [head, ask_line(reader, where="sms", code=code)]
     if reader.acknowledges:
         ids = {"tenant_id": incident.tenant_id, "contact_id": contact.pk, "incident_id": incident.pk}
         parts.append(link_url(purpose=LinkPurpose.ACK, **ids))

@@ -8,6 +8,7 @@ it is no call attempt (DESIGN rule 5) and ends nothing: the call tree and the em
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from escalation.models import NotificationRun, TextMessage, TextStatus
 from escalation.sms.base import SmsError, TextRequest
+from escalation.sms.codes import text_create_coded
 from escalation.sms.registry import sms_backend
 from incidents.events import timeline_record
 from incidents.models import Channel, EventKind, Incident
@@ -34,6 +36,9 @@ SENDER_LABEL = "MDR Ops texts"
 MAX_BODY_CHARS = 1600
 NOT_AN_ATTEMPT = "a text is no call attempt"
 
+# What a text says: the words, or for a text that invites a reply, the words made from its reply code.
+TextBody = str | Callable[[str], str]
+
 
 def texts_allowed(contact: Contact) -> bool:
     """The contact chose SMS, is active, has a phone number and has not replied STOP."""
@@ -46,20 +51,33 @@ def texts_allowed(contact: Contact) -> bool:
 
 
 def sms_send(
-    *, contact: Contact, incident: Incident, kind: str, body: str, run: NotificationRun | None = None
+    *, contact: Contact, incident: Incident, kind: str, body: TextBody, run: NotificationRun | None = None
 ) -> TextMessage | None:
     """Text the contact about the incident, if they take texts: the row is claimed now and a worker sends it
-    once the caller's transaction commits. None when the contact gets no text."""
+    once the caller's transaction commits. None when the contact gets no text.
+
+    A text that invites a reply gives its body as a function of its reply code: the code is chosen here.
+    """
     if not texts_allowed(contact):
         return None
-    text = TextMessage.objects.create(
-        incident=incident,
-        run=run,
-        contact=contact,
-        to=contact.phone.as_e164,
-        kind=kind,
-        body=body[:MAX_BODY_CHARS],
-    )
+    if callable(body):
+        write = body
+        text = text_create_coded(
+            contact=contact,
+            incident=incident,
+            write=lambda code: write(code)[:MAX_BODY_CHARS],
+            run=run,
+            kind=kind,
+        )
+    else:
+        text = TextMessage.objects.create(
+            incident=incident,
+            run=run,
+            contact=contact,
+            to=contact.phone.as_e164,
+            kind=kind,
+            body=body[:MAX_BODY_CHARS],
+        )
     nudge_text(text.pk)
     return text
 

@@ -150,7 +150,7 @@ class ContactForm(forms.Form):
     channels = channels_field(
         label="Reach this contact by",
         help_text="A text message carries the incident's title, severity and an acknowledgment link; "
-        "replying 1 or ACK acknowledges.",
+        "replying 1 and the code it gives acknowledges that incident.",
     )
 
     def clean(self) -> dict[str, Any]:
