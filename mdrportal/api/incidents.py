@@ -29,7 +29,7 @@ from incidents.idempotency import KEY_MAX, KeyReused, incident_open_once, key_ch
 from incidents.models import ActionType, Authorization, Channel, Incident, ResponseAction, TimelineEvent
 from incidents.selectors import authorization_text, incident_timeline, incidents_for_user
 from incidents.services import incident_open
-from mdrportal.api.auth import require_decision_second_factor
+from mdrportal.api.deciding import decision_check
 from mdrportal.api.errors import service_errors
 from mdrportal.api.incident_serializers import (
     ActionSerializer,
@@ -41,10 +41,10 @@ from mdrportal.api.incident_serializers import (
     IncidentStatusSerializer,
     TimelineEventSerializer,
 )
-from mdrportal.api.permissions import require_role, require_staff
+from mdrportal.api.permissions import require_staff
 from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import IncidentPages, TimelinePages
-from tenants.rules import DECIDES
+from tenants.deciding import AUTHORIZE, DECLINE
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -224,8 +224,8 @@ class ActionDecisionView(generics.GenericAPIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         action = self.get_object()
         incident = action.incident
-        require_role(request.user, incident.tenant, DECIDES, "authorize or decline actions")
-        require_decision_second_factor(request)
+        operation = AUTHORIZE if self.decision == Authorization.Decision.GRANTED else DECLINE
+        decision_check(request, tenant=incident.tenant, operation=operation)
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():

@@ -151,10 +151,10 @@ View = Callable[..., HttpResponse]
 def step_up_redirect(request: HttpRequest, back: str) -> HttpResponse | None:
     """For a request that decides something: None if the second factor was passed within the window,
     else the way to the check. The request is not applied: the person confirms with a code, lands back on
-    the page named `back` (a URL name) and submits again."""
+    the page named `back` (a URL name, or a path) and submits again."""
     if is_fresh(request):
         return None
-    return redirect(second_factor_url(reverse(back), step_up=True))
+    return redirect(second_factor_url(back if back.startswith("/") else reverse(back), step_up=True))
 
 
 def step_up_required(back: str) -> Callable[[View], View]:
