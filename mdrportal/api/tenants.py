@@ -12,6 +12,7 @@ from rest_framework import generics, mixins, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from mdrportal.api.availability_serializers import availability_apply
 from mdrportal.api.deciding import decision_check
@@ -22,10 +23,11 @@ from mdrportal.api.tenant_serializers import (
     TENANT_CREATE_ARGS,
     ContactSerializer,
     CustomerLoginSerializer,
+    DelegationSerializer,
     TenantSerializer,
     TenantSettingsSerializer,
 )
-from tenants.deciding import CONTACT_ADD, CONTACT_CHANGE, MEMBERSHIPS, RESPONSE_POLICY
+from tenants.deciding import CONTACT_ADD, CONTACT_CHANGE, MEMBERSHIPS, PARTNER_DELEGATION, RESPONSE_POLICY
 from tenants.models import Contact, Membership, Tenant
 from tenants.rules import ADMINISTERS
 from tenants.selectors import tenant_contacts, tenants_for_user
@@ -35,6 +37,7 @@ from tenants.services import (
     contacts_reorder,
     customer_login_create,
     tenant_create,
+    tenant_delegation_set,
     tenant_update_settings,
 )
 
@@ -217,3 +220,28 @@ class TenantUsersView(generics.ListCreateAPIView):
         with service_errors():
             membership = customer_login_create(tenant=tenant, by=request.user, **serializer.validated_data)
         return Response(CustomerLoginSerializer(_login_row(membership)).data, status=status.HTTP_201_CREATED)
+
+
+class TenantDelegationView(APIView):
+    """What the customer lets its partner's users do for it (tenants.deciding.Delegation)."""
+
+    @extend_schema(summary="What the tenant's partner may do for it", responses={200: DelegationSerializer})
+    def get(self, request: Request, tenant_id: int) -> Response:
+        return Response(DelegationSerializer(visible_tenant(request, tenant_id)).data)
+
+    @extend_schema(
+        summary="Choose what the tenant's partner may do for it (customer admins; MDR staff with a reason)",
+        description="`partner_decides`: the partner's approvers and admins authorize, decline and acknowledge "
+        "for the customer; `partner_manages_settings`: the partner's admins change its settings. A partner's "
+        "users never change this. Each change is in the settings history, naming the partner.",
+        request=DelegationSerializer,
+        responses={200: DelegationSerializer},
+    )
+    def put(self, request: Request, tenant_id: int) -> Response:
+        tenant = visible_tenant(request, tenant_id)
+        decision_check(request, tenant=tenant, operation=PARTNER_DELEGATION)
+        serializer = DelegationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors():
+            tenant_delegation_set(tenant=tenant, by=request.user, **serializer.validated_data)
+        return Response(DelegationSerializer(tenant).data)

@@ -4,6 +4,7 @@ sent to the second-factor check (step-up) when the write decides and the last on
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -30,3 +31,22 @@ def decision_check(
     if operation.decides(changed):
         return step_up_redirect(request, back)
     return None
+
+
+def admin_step_up(request: HttpRequest) -> HttpResponse | None:
+    """For an admin write that decides (MDR staff's rights are their permissions, which the admin checks):
+    None when the second factor was passed within the window, else the way to the check and back."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    return step_up_redirect(request, request.get_full_path())
+
+
+class StepUpAdminMixin:
+    """A ModelAdmin whose add and change pages write deciding things (tenants.deciding): saving them needs
+    a recent second factor, as the pages and the API do."""
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        refused = admin_step_up(request)
+        if refused is not None:
+            return refused
+        return super().changeform_view(request, *args, **kwargs)  # type: ignore[misc]

@@ -4,20 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0010_contact_channels'),
+        ("tenants", "0010_contact_channels"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='tenant',
-            name='partner_decides',
-            field=models.BooleanField(default=False, help_text="The partner's approvers and admins may authorize, decline and acknowledge for this customer.", verbose_name='our partner may authorize for us'),
+            model_name="tenant",
+            name="partner_decides",
+            field=models.BooleanField(
+                default=False,
+                help_text="The partner's approvers and admins may authorize, decline and acknowledge for this customer.",
+                verbose_name="our partner may authorize for us",
+            ),
         ),
         migrations.AddField(
-            model_name='tenant',
-            name='partner_manages_settings',
-            field=models.BooleanField(default=False, help_text="The partner's admins may change this customer's response mode, fallback checkbox, performers and contacts.", verbose_name='our partner manages our settings'),
+            model_name="tenant",
+            name="partner_manages_settings",
+            field=models.BooleanField(
+                default=False,
+                help_text="The partner's admins may change this customer's response mode, fallback checkbox, performers and contacts.",
+                verbose_name="our partner manages our settings",
+            ),
         ),
     ]
