@@ -189,8 +189,8 @@ def deciding_refusal(*, user: Any, tenant: Tenant, operation: Operation) -> str 
         return f"Only MDR staff allowed to {operation.what} may do this."
     role, via_partner = membership_at(user, tenant)
     if not role_allows(role, operation.minimum):
-        allowed = " or ".join(sorted(r.value for r in roles_allowed(operation.minimum)))
-        return f"Only the tenant's {allowed} users may {operation.what}."
+        allowed = " and ".join(sorted(f"{r.value}s" for r in roles_allowed(operation.minimum)))
+        return f"Only the tenant's {allowed} may {operation.what}."
     if via_partner and not delegated(tenant, operation.delegation):
         if operation.delegation is None:
             return f"A partner's users never {operation.what} for the customers they serve."
