@@ -3,8 +3,8 @@
 Who needs it: MDR staff, customer admins and approvers always; viewers unless every tenant they see has
 relaxed it (`Tenant.viewers_need_second_factor`); a user with no role at all too (nothing to relax it).
 A session is verified once a code was accepted in it; the time of that check is kept in the session, and
-deciding in the portal (authorizing, declining, changing the response mode or the fallback checkbox) needs
-one within the last SECOND_FACTOR_STEP_UP_HOURS (step-up). Verifying cycles the session key.
+deciding (the operations listed in tenants.deciding, in the portal and the admin) needs one within the last
+SECOND_FACTOR_STEP_UP_HOURS (step-up). Verifying cycles the session key.
 
 The API's tokens: a token created with a code (`otp` beside the password) is recorded as such
 (tenants.ApiTokenSecondFactor); customer approvers' authorizations through the API need one.
