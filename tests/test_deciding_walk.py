@@ -373,3 +373,46 @@ def test_a_deciding_operation_takes_effect_only_with_a_fresh_second_factor_and_t
         named = world.tenant.settings_changes.filter(actor_label__contains="(Acme partner").exists()
         named |= world.incident.events.filter(summary__contains="Acme (partner)").exists()
         assert named and operation.delegation in (Delegation.DECISIONS, Delegation.SETTINGS)
+
+
+def test_a_write_that_changes_no_deciding_field_needs_no_fresh_second_factor(world: World) -> None:
+    """The ring time and a contact's name are the customer's admins' to change, without a step-up."""
+    admin = world.users["admin"]
+    page = session_client_for(admin, second_factor_age=STALE)
+    t, c = world.fresh(), world.contact
+    settings_data = {
+        "response_mode": t.response_mode,
+        "call_attempts_per_contact": t.call_attempts_per_contact,
+        "ring_timeout_seconds": 45,
+        "timezone": t.timezone,
+        "reminder_minutes": t.reminder_minutes,
+        "reminder_count": t.reminder_count,
+    }
+    contact_data = {
+        "name": "Renamed",
+        "email": c.email,
+        "phone": str(c.phone),
+        "can_authorize": "on",
+        "channels": list(c.channels),
+    }
+
+    assert page.post(reverse("tenants:settings"), settings_data)["Location"] == reverse("tenants:settings")
+    assert page.post(reverse("tenants:contact_edit", args=[c.pk]), contact_data).status_code == 302
+    api = api_client_for(admin, second_factor_age=None)
+    renamed = api.patch(f"/api/v1/contacts/{c.pk}/", {"name": "Renamed again"}, format="json")
+
+    assert renamed.status_code == 200
+    assert world.fresh().ring_timeout_seconds == 45
+    assert Contact.objects.get(pk=c.pk).name == "Renamed again"
+    refused = api.patch(f"/api/v1/contacts/{c.pk}/", {"email": "x@outside.example"}, format="json")
+    assert refused.status_code == 403
+
+
+def test_creating_a_tenant_in_authorize_mode_through_the_api_needs_a_second_factor(world: World) -> None:
+    data = {"name": "Globex", "slug": "globex", "tier": "complete", "response_mode": "authorize"}
+    plain = api_client_for(world.users["lead"], second_factor_age=None)
+
+    assert plain.post("/api/v1/tenants/", data, format="json").status_code == 403
+    assert not Tenant.objects.filter(slug="globex").exists()
+    verified = api_client_for(world.users["lead"], second_factor_age=FRESH)
+    assert verified.post("/api/v1/tenants/", data, format="json").status_code == 201

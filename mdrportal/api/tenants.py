@@ -79,6 +79,8 @@ class TenantViewSet(
         created = {arg: settings.pop(arg) for arg in TENANT_CREATE_ARGS if arg in settings}
         with service_errors(), transaction.atomic():
             tenant = tenant_create(by=request.user, **created)
+            # A tenant created with its response mode or fallback chosen decides them: refused, nothing is kept.
+            decision_check(request, tenant=tenant, operation=RESPONSE_POLICY, changed=[*created, *settings])
             if settings:
                 tenant_update_settings(tenant=tenant, by=request.user, **settings)
         return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
