@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from escalation.acknowledgments.services import acknowledgment_record
 from incidents.models import Channel, EventKind
-from tenants.models import Role, SettingsChange, Tenant
+from tenants.models import PartnerMembership, Role, SettingsChange, Tenant
 from tenants.services import (
     contact_update,
     tenant_delegation_set,
@@ -28,6 +28,7 @@ from tests.factories import (
     make_partner,
     make_partner_user,
     make_tenant,
+    make_user,
     portal,
     portal_decision,
     propose,
@@ -179,3 +180,19 @@ def test_a_customer_without_a_partner_delegates_nothing() -> None:
     tenant = make_tenant()
     with pytest.raises(ValidationError):
         tenant_delegation_set(tenant=tenant, by=None, partner_decides=True, partner_manages_settings=False)
+
+
+def test_giving_a_partner_user_a_role_in_the_admin_needs_a_fresh_second_factor(served: Tenant) -> None:
+    """A partner's roles say who decides under a delegation: a deciding write like a customer's logins."""
+    user = make_user("msp-engineer")
+    data = {"user": user.pk, "partner": served.partner.pk, "role": "approver"}
+    url = reverse("admin:tenants_partnermembership_add")
+    stale = session_client_for(make_lead(), second_factor_age=timedelta(hours=13))
+
+    refused = stale.post(url, data)
+
+    assert "step_up=1" in refused["Location"]
+    assert not PartnerMembership.objects.exists()
+    fresh = session_client_for(make_lead("lead2"), second_factor_age=FRESH)
+    assert fresh.post(url, data).status_code == 302
+    assert PartnerMembership.objects.get().role == "approver"
