@@ -2,7 +2,8 @@
 
 A contact of the customer who may authorize is asked for a written decision when actions await one; any
 other contact of the customer can acknowledge ("we have it") and is told that an approver decides; the
-partner's people are told what concerns them and can do nothing about the customer's incident.
+partner's people are told what concerns them, and that their firm's approvers decide in the portal when the
+customer delegated its decisions to the partner (tenants.deciding), else that there is nothing for them to do.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Reader:
     can: ReaderCan
     # Actions await written authorization now: someone's decision is needed.
     decision_awaited: bool
+    # A partner's contact whose firm the customer lets decide for it (in the portal, never by link or phone).
+    partner_decides: bool = False
 
     @property
     def asked_to_decide(self) -> bool:
@@ -52,7 +55,13 @@ def reader_for(contact: Contact, incident: Incident, *, decision_awaited: bool |
     """The reader; `decision_awaited` may be given when the caller read it for many incidents at once."""
     if decision_awaited is None:
         decision_awaited = awaiting_authorization(incident).exists()
-    return Reader(can=reader_can(contact, incident), decision_awaited=decision_awaited)
+    tenant = incident.tenant if contact.partner_id is not None else None
+    partner_decides = (
+        tenant is not None and tenant.partner_id == contact.partner_id and tenant.partner_decides
+    )
+    return Reader(
+        can=reader_can(contact, incident), decision_awaited=decision_awaited, partner_decides=partner_decides
+    )
 
 
 # The words. "Where" is how the message reaches the reader: what acknowledging and deciding take there.
@@ -82,6 +91,11 @@ def decision_line(reader: Reader, *, where: str) -> str:
 def ask_line(reader: Reader, *, where: str, code: str = "") -> str:
     """Everything this reader is asked to do: the decision first (if theirs), then how to acknowledge. A text
     tells its reply code, which names the incident the reply acknowledges."""
+    if reader.can is ReaderCan.KNOW and reader.partner_decides:
+        return (
+            "The customer lets your firm decide for it: your approvers acknowledge, authorize or decline in "
+            "the portal."
+        )
     if reader.can is ReaderCan.KNOW:
         return "For your information: there is nothing for you to do about this incident."
     if where == "sms" and not code:

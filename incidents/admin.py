@@ -35,6 +35,7 @@ from incidents.selectors import authorization_text
 from incidents.services import incident_clear_attention, incident_open, incident_reapply_policy
 from incidents.waiting import with_waiting_since
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
+from mdrportal.web.deciding import admin_step_up
 from tenants.models import ResponseMode
 
 
@@ -265,6 +266,9 @@ class IncidentAdmin(admin.ModelAdmin):
     def authorize_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_authorize_permission(request):
             raise PermissionDenied
+        refused = admin_step_up(request)  # recording a written authorization decides (tenants.deciding)
+        if refused is not None:
+            return refused
         incident = get_object_or_404(Incident.objects.select_related("tenant"), pk=pk)
         form = RecordAuthorizationForm(request.POST or None, incident=incident)
         if request.method == "POST" and form.is_valid():

@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_protect
 from incidents.connector_forms import ConnectorConfigForm
 from incidents.connector_models import ConnectorConfig
 from incidents.connector_settings import connector_configure
+from mdrportal.web.deciding import admin_step_up
 
 
 @admin.register(ConnectorConfig)
@@ -33,6 +34,9 @@ class ConnectorConfigAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         # Without the transaction the admin opens around a POST by default: validating the form resolves
         # the URL's host name, a network call. connector_configure makes the save itself atomic.
+        refused = admin_step_up(request)  # a connector decides (tenants.deciding)
+        if refused is not None:
+            return refused
         return self._changeform_view(request, object_id, form_url, extra_context)
 
     def get_readonly_fields(self, request: HttpRequest, obj: ConnectorConfig | None = None) -> list[str]:

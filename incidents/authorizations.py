@@ -13,16 +13,22 @@ from incidents.actions import action_apply_decision, action_move
 from incidents.events import incident_lock, incident_must_be_active, timeline_record
 from incidents.models import ActionStatus, Authorization, Channel, EventKind, Incident, ResponseAction
 from incidents.selectors import gate_decision
+from tenants.deciding import AUTHORIZE, DECLINE, acting_partner, actor_label_at, deciding_refusal
 from tenants.models import Contact, Tenant
-from tenants.rules import may_decide
-from tenants.selectors import role_at
 from tenants.services import actor_label
 
 User = AbstractBaseUser | None
 
 
 def _check_who(
-    *, tenant: Tenant, channel: str, contact: Contact | None, user: User, recorded_by: User, evidence: str
+    *,
+    tenant: Tenant,
+    decision: str,
+    channel: str,
+    contact: Contact | None,
+    user: User,
+    recorded_by: User,
+    evidence: str,
 ) -> None:
     if contact is not None and (
         contact.tenant_id != tenant.pk or not contact.active or not contact.can_authorize
@@ -30,8 +36,11 @@ def _check_who(
         raise ValidationError(
             {"contact": f"{contact} is not an active contact of {tenant} allowed to authorize."}
         )
-    if user is not None and not may_decide(role_at(user, tenant)):
-        raise ValidationError({"user": f"{user.get_username()} is not an approver of {tenant}."})
+    if user is not None:
+        operation = AUTHORIZE if decision == Authorization.Decision.GRANTED else DECLINE
+        refused = deciding_refusal(user=user, tenant=tenant, operation=operation)
+        if refused is not None:
+            raise ValidationError({"user": f"{user.get_username()}: {refused}"})
     if channel == Channel.ANALYST_RECORDED:
         if contact is None:
             raise ValidationError({"contact": "Say which contact wrote the authorization."})
@@ -78,6 +87,7 @@ def authorization_record(
     incident_must_be_active(locked, what="a decision on its actions")
     _check_who(
         tenant=locked.tenant,
+        decision=decision,
         channel=channel,
         contact=contact,
         user=user,
@@ -112,13 +122,20 @@ def authorization_record(
         ip_address=ip_address,
         user_agent=user_agent[:400],
     )
-    who = contact.name if contact is not None else actor_label(user)
+    who = contact.name if contact is not None else actor_label_at(user, locked.tenant)
     granted = decision == Authorization.Decision.GRANTED
+    verb = "authorized" if granted else "declined"
+    partner = acting_partner(user, locked.tenant) if contact is None else None
+    # A decision made under the customer's delegation says so, naming the partner.
+    said = (
+        f"{partner} (partner) {verb} in writing for {locked.tenant} under its delegation"
+        if partner
+        else (f"{who} {verb} in writing")
+    )
     timeline_record(
         incident=locked,
         kind=EventKind.AUTHORIZATION_GIVEN if granted else EventKind.AUTHORIZATION_DECLINED,
-        summary=f"{who} {'authorized' if granted else 'declined'} in writing: "
-        + ", ".join(str(a) for a in scope),
+        summary=f"{said}: " + ", ".join(str(a) for a in scope),
         by=recorded_by or user,
         label=who if recorded_by is None else f"{who} (recorded by {actor_label(recorded_by)})",
         channel=channel,

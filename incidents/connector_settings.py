@@ -13,9 +13,10 @@ from django.db import transaction
 
 from incidents.connector_models import ConnectorConfig, ConnectorKind
 from incidents.connectors import addresses
+from tenants.deciding import CONNECTOR
 from tenants.models import Tenant
 from tenants.selectors import url_host
-from tenants.services import settings_audit
+from tenants.services import deciding_writer_check, settings_audit
 
 User = AbstractBaseUser | None
 
@@ -98,6 +99,7 @@ def connector_configure(
     options: dict[str, Any] | None = None,
 ) -> ConnectorConfig:
     """Set how MDR Ops reaches the tenant's platform. A secret of None keeps the stored one (write-only)."""
+    deciding_writer_check(by=by, tenant=tenant, operation=CONNECTOR)
     if kind not in _CONNECTOR_NEEDS:
         raise ValidationError({"kind": f"{kind!r} is not one of {', '.join(ConnectorKind.values)}."})
     url = url.strip()

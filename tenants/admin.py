@@ -17,6 +17,7 @@ from rest_framework.authtoken.models import TokenProxy
 
 from incidents.selectors import action_type_choices
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin
+from mdrportal.web.deciding import StepUpAdminMixin
 from mdrportal.web.login_guard import GuardedAdminAuthenticationForm, login_unlock
 from mdrportal.web.second_factor import second_factor_reset
 from tenants.api_tokens import api_token_decides, user_deactivate, user_password_set
@@ -44,6 +45,7 @@ from tenants.services import (
     membership_set,
     performer_set,
     tenant_create,
+    tenant_delegation_set,
     tenant_update_settings,
 )
 
@@ -202,8 +204,33 @@ def _save_memberships(request: HttpRequest, formset: BaseInlineFormSet, tenant: 
     _record(formset, new=new, changed=changed, deleted=deleted)
 
 
+DELEGATION = ("partner_decides", "partner_manages_settings")
+
+
+class TenantAdminForm(ModelForm):
+    """The tenant, and why MDR Ops changes what the customer delegates to its partner."""
+
+    delegation_reason = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Why MDR Ops changes what the partner may do",
+        help_text="Required when you change either box above: kept in the settings history.",
+    )
+
+    class Meta:
+        model = Tenant
+        fields = list(DELEGATION)  # the admin adds the fields of its fieldsets
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if set(DELEGATION) & set(self.changed_data) and not data.get("delegation_reason"):
+            self.add_error("delegation_reason", "Say why MDR Ops changes what the customer delegates.")
+        return data
+
+
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(StepUpAdminMixin, admin.ModelAdmin):
+    form = TenantAdminForm
     list_display = ["name", "slug", "tier", "response_mode", "authorize_on_no_ack", "partner"]
     list_filter = ["tier", "response_mode", "authorize_on_no_ack", "partner"]
     list_select_related = ["partner"]
@@ -216,6 +243,7 @@ class TenantAdmin(admin.ModelAdmin):
         ("Call tree", {"fields": ["call_attempts_per_contact", "ring_timeout_seconds"]}),
         ("Reminders", {"fields": ["reminder_minutes", "reminder_count"]}),
         ("Sign-in", {"fields": ["viewers_need_second_factor"]}),
+        ("What the partner may do for the customer", {"fields": [*DELEGATION, "delegation_reason"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Tenant | None = None) -> list[str]:
@@ -241,6 +269,7 @@ class TenantAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool) -> None:
         tenant = form.instance
+        delegation = {f: form.cleaned_data[f] for f in DELEGATION if f in form.cleaned_data}
         wanted = {f: form.cleaned_data[f] for f in TENANT_SETTINGS if f in form.cleaned_data}
         # Ticking the fallback may rest on a phone added in this same submission: apply it last.
         ticking = wanted.get("authorize_on_no_ack") is True
@@ -250,6 +279,10 @@ class TenantAdmin(admin.ModelAdmin):
             self.save_formset(request, form, formset, change)
         if ticking:
             tenant_update_settings(tenant=tenant, by=request.user, **wanted)
+        if set(DELEGATION) & set(form.changed_data):
+            tenant_delegation_set(
+                tenant=tenant, by=request.user, reason=form.cleaned_data["delegation_reason"], **delegation
+            )
 
     def save_formset(
         self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
@@ -277,7 +310,7 @@ class PartnerAdmin(admin.ModelAdmin):
 
 
 @admin.register(PartnerMembership)
-class PartnerMembershipAdmin(admin.ModelAdmin):
+class PartnerMembershipAdmin(StepUpAdminMixin, admin.ModelAdmin):
     list_display = ["user", "partner", "role"]
     list_select_related = ["user", "partner"]
     autocomplete_fields = ["user"]

@@ -90,6 +90,19 @@ class Tenant(models.Model):
     partner = models.ForeignKey(
         Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="tenants"
     )
+    # Delegation to the partner: without it a partner's users read the customer and work the partner's
+    # tasks, and decide nothing for the customer (tenants.deciding).
+    partner_decides = models.BooleanField(
+        "our partner may authorize for us",
+        default=False,
+        help_text="The partner's approvers and admins may authorize, decline and acknowledge for this customer.",
+    )
+    partner_manages_settings = models.BooleanField(
+        "our partner manages our settings",
+        default=False,
+        help_text="The partner's admins may change this customer's response mode, fallback checkbox, "
+        "performers and contacts.",
+    )
     viewers_need_second_factor = models.BooleanField(
         "viewers sign in with a second factor",
         default=True,

@@ -65,19 +65,25 @@ def integration_key_tenants(key: IntegrationKey) -> QuerySet[Tenant]:
 
 def role_at(user: AbstractBaseUser | AnonymousUser, tenant: Tenant) -> Role | None:
     """The user's role at the tenant (a direct membership wins over a partner's), or None."""
+    return membership_at(user, tenant)[0]
+
+
+def membership_at(user: AbstractBaseUser | AnonymousUser, tenant: Tenant) -> tuple[Role | None, bool]:
+    """The user's role at the tenant (a direct membership wins over a partner's), or None; and whether the
+    role is the one the user has at the tenant's partner."""
     if not user.is_authenticated or not user.is_active:
-        return None
+        return None, False
     direct = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
     if direct:
-        return Role(direct)
+        return Role(direct), False
     if tenant.partner_id is None:
-        return None
+        return None, False
     via_partner = (
         PartnerMembership.objects.filter(user=user, partner_id=tenant.partner_id)
         .values_list("role", flat=True)
         .first()
     )
-    return Role(via_partner) if via_partner else None
+    return (Role(via_partner), True) if via_partner else (None, False)
 
 
 def settings_history(tenant: Tenant) -> QuerySet[SettingsChange]:

@@ -8,11 +8,22 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
 
 from tenants.channels import check_channels_reachable, default_channels
+from tenants.deciding import (
+    CONTACT_ADD,
+    CONTACT_CHANGE,
+    MEMBERSHIPS,
+    PARTNER_DELEGATION,
+    PERFORMERS,
+    RESPONSE_POLICY,
+    Operation,
+    actor_label_at,
+    deciding_refusal,
+)
 from tenants.models import (
     ActionPerformer,
     Contact,
@@ -55,7 +66,8 @@ def settings_audit(
     SettingsChange.objects.create(
         tenant=tenant,
         actor=by,
-        actor_label=actor_label(by),
+        # A partner's user is named with the partner it acted for, under the customer's delegation.
+        actor_label=actor_label_at(by, tenant),
         field=field,
         subject=subject,
         before=before,
@@ -72,6 +84,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return str(value)
+
+
+def deciding_writer_check(*, by: User, tenant: Tenant, operation: Operation) -> None:
+    """Refuse a customer's or partner's user whom the deciding list refuses this write (403), whoever
+    called the service. MDR staff's rights are their Django permissions, which the admin and the API check
+    before calling; no user is the system itself."""
+    if by is None or getattr(by, "is_staff", False):
+        return
+    refused = deciding_refusal(user=by, tenant=tenant, operation=operation)
+    if refused is not None:
+        raise PermissionDenied(refused)
 
 
 def _lock(tenant: Tenant) -> Tenant:
@@ -122,8 +145,10 @@ def _only(changes: Mapping[str, Any], known: Iterable[str], what: str) -> None:
 def tenant_update_settings(*, tenant: Tenant, by: User, **changes: Any) -> Tenant:
     """Change response settings; refuses the fallback checkbox while no active contact has a phone."""
     _only(changes, TENANT_SETTINGS, "tenant settings")
+    deciding_writer_check(by=by, tenant=tenant, operation=RESPONSE_POLICY)
     locked = _lock(tenant)
     changed = [(f, getattr(locked, f), v) for f, v in changes.items() if getattr(locked, f) != v]
+    partner_before = locked.partner
     for field, _before, after in changed:
         setattr(locked, field, after)
     locked.full_clean()
@@ -144,6 +169,62 @@ def tenant_update_settings(*, tenant: Tenant, by: User, **changes: Any) -> Tenan
         locked.save(update_fields=[f for f, _, _ in changed])
     for field, before, after in changed:
         settings_audit(tenant=locked, by=by, field=field, before=_plain(before), after=_plain(after))
+    if locked.partner_id != getattr(partner_before, "pk", None) and _delegation(locked) != _NOT_DELEGATED:
+        # What a customer delegated to one partner never passes to the next.
+        _delegation_write(
+            locked, by=by, partner=partner_before, wanted=_NOT_DELEGATED, reason="partner changed"
+        )
+    _refresh(tenant, locked)
+    return tenant
+
+
+_NOT_DELEGATED = {"partner_decides": False, "partner_manages_settings": False}
+
+
+def _delegation(tenant: Tenant) -> dict[str, bool]:
+    return {field: getattr(tenant, field) for field in _NOT_DELEGATED}
+
+
+def _delegation_write(
+    locked: Tenant, *, by: User, partner: Partner | None, wanted: dict[str, bool], reason: str
+) -> None:
+    before = _delegation(locked)
+    for field, value in wanted.items():
+        setattr(locked, field, value)
+    locked.save(update_fields=list(wanted))
+    settings_audit(
+        tenant=locked,
+        by=by,
+        field="partner_delegation",
+        subject=f"{partner} (partner)" if partner is not None else "",
+        before=before,
+        after={**wanted, **({"reason": reason} if reason else {})},
+    )
+
+
+@transaction.atomic
+def tenant_delegation_set(
+    *,
+    tenant: Tenant,
+    by: User,
+    partner_decides: bool,
+    partner_manages_settings: bool,
+    reason: str = "",
+) -> Tenant:
+    """What the tenant's partner may do for it: authorize, decline and acknowledge; manage its settings.
+    A customer admin chooses it; MDR staff choose it with a reason. Audited with the partner's name."""
+    deciding_writer_check(by=by, tenant=tenant, operation=PARTNER_DELEGATION)
+    reason = reason.strip()
+    if by is not None and getattr(by, "is_staff", False) and not reason:
+        raise ValidationError(
+            {"reason": "Say why MDR Ops changes what the customer delegates to its partner."}
+        )
+    locked = _lock(tenant)
+    wanted = {"partner_decides": partner_decides, "partner_manages_settings": partner_manages_settings}
+    if locked.partner_id is None and any(wanted.values()):
+        raise ValidationError({"partner_decides": "This customer has no partner to delegate to."})
+    if wanted != _delegation(locked):
+        _delegation_write(locked, by=by, partner=locked.partner, wanted=wanted, reason=reason)
     _refresh(tenant, locked)
     return tenant
 
@@ -179,6 +260,7 @@ def contact_create(
     """Add a contact at the end of the call order."""
     owner = _owner_filter(tenant=tenant, partner=partner)
     if tenant is not None:
+        deciding_writer_check(by=by, tenant=tenant, operation=CONTACT_ADD)
         _lock(tenant)
     last = Contact.objects.filter(**owner).aggregate(last=Max("call_order"))["last"] or 0
     contact = Contact(
@@ -206,6 +288,8 @@ def contact_create(
 def contact_update(*, contact: Contact, by: User, **changes: Any) -> Contact:
     """Change a contact; refuses to leave the fallback without a contact a call tree may phone."""
     _only(changes, CONTACT_FIELDS, "contact fields")
+    if contact.tenant_id:
+        deciding_writer_check(by=by, tenant=contact.tenant, operation=CONTACT_CHANGE)
     tenant = _lock(contact.tenant) if contact.tenant_id else None
     locked = Contact.objects.select_for_update().get(pk=contact.pk)
     before = _contact_snapshot(locked)
@@ -233,6 +317,7 @@ def contacts_reorder(
     """Set the call order to the given sequence of contact ids (every contact of the owner, once)."""
     owner = _owner_filter(tenant=tenant, partner=partner)
     if tenant is not None:
+        deciding_writer_check(by=by, tenant=tenant, operation=CONTACT_CHANGE)
         _lock(tenant)
     contacts = {c.pk: c for c in Contact.objects.select_for_update().filter(**owner)}
     if sorted(ordered_ids) != sorted(contacts):
@@ -256,6 +341,7 @@ def performer_set(*, tenant: Tenant, by: User, action_code: str, performer: str)
     """Who performs an action type under Collaborate; MDR Ops is the default and stores no row."""
     if performer not in Performer.values:
         raise ValidationError({"performer": f"{performer!r} is not one of {', '.join(Performer.values)}."})
+    deciding_writer_check(by=by, tenant=tenant, operation=PERFORMERS)
     locked = _lock(tenant)
     if performer == Performer.PARTNER and locked.partner_id is None:
         raise ValidationError({"performer": "This tenant has no partner to delegate to."})
@@ -301,6 +387,7 @@ def performers_set(*, tenant: Tenant, by: User, choices: list[tuple[str, str]]) 
 def membership_set(*, tenant: Tenant, user: AbstractBaseUser, role: str, by: User) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": f"{role!r} is not one of {', '.join(Role.values)}."})
+    deciding_writer_check(by=by, tenant=tenant, operation=MEMBERSHIPS)
     membership = Membership.objects.filter(tenant=tenant, user=user).first()
     before = membership.role if membership else None
     if membership is None:
@@ -317,6 +404,7 @@ def membership_set(*, tenant: Tenant, user: AbstractBaseUser, role: str, by: Use
 
 @transaction.atomic
 def membership_remove(*, tenant: Tenant, user: AbstractBaseUser, by: User) -> None:
+    deciding_writer_check(by=by, tenant=tenant, operation=MEMBERSHIPS)
     membership = Membership.objects.filter(tenant=tenant, user=user).first()
     if membership is None:
         return
@@ -336,6 +424,7 @@ def customer_login_create(
     *, tenant: Tenant, username: str, email: str, password: str, role: str, by: User
 ) -> Membership:
     """A new customer user with a role at the tenant; the password passes Django's validators."""
+    deciding_writer_check(by=by, tenant=tenant, operation=MEMBERSHIPS)
     user = get_user_model()(username=username, email=email)
     errors: dict[str, list[str]] = {}
     try:

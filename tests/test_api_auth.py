@@ -35,6 +35,8 @@ ENDPOINTS = [
     ("post", "/api/v1/tenants/1/users/"),
     ("get", "/api/v1/tenants/1/connector/"),
     ("put", "/api/v1/tenants/1/connector/"),
+    ("get", "/api/v1/tenants/1/delegation/"),
+    ("put", "/api/v1/tenants/1/delegation/"),
     ("get", "/api/v1/action-types/"),
     ("get", "/api/v1/incidents/"),
     ("post", "/api/v1/incidents/"),

@@ -159,6 +159,15 @@ TABLE: dict[str, list[Check]] = {
             performers_data,
         ),
     ],
+    # What the customer lets its partner do: its own admins (the world's tenant has no partner: unchanged).
+    "settings/partner/": [
+        Check(
+            "post",
+            lambda w: reverse("tenants:delegation"),
+            {**everyone(302), "viewer": 403, "approver": 403},
+            lambda w: {},
+        ),
+    ],
     "contacts/": [Check("get", lambda w: reverse("tenants:contacts"), everyone(200))],
     "contacts/add/": [
         Check(

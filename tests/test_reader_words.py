@@ -15,7 +15,7 @@ from escalation.selectors import call_script
 from escalation.sms.outbound import text_body
 from incidents.models import Incident
 from tenants.models import Contact, Performer, ResponseMode, Tenant
-from tenants.services import contact_create, contact_update
+from tenants.services import contact_create, contact_update, tenant_delegation_set
 from tests.factories import make_incident, make_partner, make_tenant, propose
 from tests.fakes.twilio import call_dialing
 
@@ -92,6 +92,21 @@ def test_the_partner_is_told_there_is_nothing_for_it_to_do_about_the_incident() 
 
     assert "nothing for you to do about this incident" in to_partner.body
     assert DECISION not in to_partner.body.lower() and "/l/" not in to_partner.body
+
+
+def test_a_partner_the_customer_lets_decide_is_told_its_approvers_decide_in_the_portal() -> None:
+    partner = make_partner()
+    tenant = make_tenant(partner=partner, performers={"isolate_endpoint": Performer.PARTNER})
+    tenant_delegation_set(tenant=tenant, by=None, partner_decides=True, partner_manages_settings=False)
+    desk = contact_create(partner=partner, by=None, name="MSP desk", email="desk@msp.example")
+    incident = make_incident(tenant)
+    propose(incident, "isolate_endpoint")
+
+    to_partner = emails_of(notified(incident))[desk.email]
+
+    assert "nothing for you to do" not in to_partner.body
+    assert "your approvers acknowledge, authorize or decline in the portal" in to_partner.body
+    assert "/l/" not in to_partner.body  # links stay the customer's contacts'
 
 
 def test_each_text_says_what_its_reader_can_do() -> None:

@@ -10,9 +10,8 @@ from escalation.models import Acknowledgment, CallAttempt, RunState
 from escalation.runs.states import runs_stop
 from incidents.events import incident_lock, incident_must_be_active, timeline_record
 from incidents.models import Channel, EventKind, Incident
+from tenants.deciding import ACKNOWLEDGE, acting_partner, actor_label_at, deciding_refusal
 from tenants.models import Contact
-from tenants.rules import may_decide
-from tenants.selectors import role_at
 
 User = AbstractBaseUser | None
 
@@ -24,11 +23,18 @@ def acknowledge(
     ack = Acknowledgment.objects.create(
         incident=incident, contact=contact, user=user, channel=channel, call=call
     )
-    who = contact.name if contact is not None else user.get_username()
+    who = contact.name if contact is not None else actor_label_at(user, incident.tenant)
+    partner = acting_partner(user, incident.tenant) if contact is None else None
+    # One made under the customer's delegation says so, naming the partner.
+    said = (
+        f"{partner} (partner) acknowledged for {incident.tenant} under its delegation"
+        if partner
+        else (f"{who} acknowledged")
+    )
     timeline_record(
         incident=incident,
         kind=EventKind.ACKNOWLEDGED,
-        summary=f"{who} acknowledged ({Channel(channel).label.lower()}). This is not an authorization.",
+        summary=f"{said} ({Channel(channel).label.lower()}). This is not an authorization.",
         by=user,
         label=who,
         channel=channel,
@@ -51,6 +57,8 @@ def acknowledgment_record(
     if contact is not None and (contact.tenant_id != locked.tenant_id or not contact.active):
         raise ValidationError({"contact": f"{contact} is not an active contact of {locked.tenant}."})
     # Staff never acknowledge for the customer: that would stop the calls and so the no-answer fallback.
-    if user is not None and not may_decide(role_at(user, locked.tenant)):
-        raise ValidationError({"user": "Only the customer's admins and approvers acknowledge incidents."})
+    if user is not None:
+        refused = deciding_refusal(user=user, tenant=locked.tenant, operation=ACKNOWLEDGE)
+        if refused is not None:
+            raise ValidationError({"user": refused})
     return acknowledge(locked, contact=contact, user=user, channel=channel)

@@ -11,11 +11,12 @@ from rest_framework.views import APIView
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.runs.services import notification_start
 from incidents.models import Channel
+from mdrportal.api.deciding import decision_check
 from mdrportal.api.errors import service_errors
 from mdrportal.api.escalation_serializers import AcknowledgmentSerializer, NotificationRunSerializer
 from mdrportal.api.incidents import visible_incident
-from mdrportal.api.permissions import require_role, require_staff
-from tenants.rules import DECIDES
+from mdrportal.api.permissions import require_staff
+from tenants.deciding import ACKNOWLEDGE
 
 
 class IncidentEscalateView(APIView):
@@ -46,7 +47,7 @@ class IncidentAcknowledgeView(APIView):
         incident = visible_incident(request, incident_id)
         # The customer's own "we have it": it stops the calls and so the no-answer fallback, which is
         # why MDR staff do not acknowledge for the customer here.
-        require_role(request.user, incident.tenant, DECIDES, "acknowledge incidents")
+        decision_check(request, tenant=incident.tenant, operation=ACKNOWLEDGE)
         with service_errors():
             ack = acknowledgment_record(incident=incident, channel=Channel.API, user=request.user)
         return Response(AcknowledgmentSerializer(ack).data, status=status.HTTP_201_CREATED)

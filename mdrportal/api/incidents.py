@@ -35,7 +35,7 @@ from incidents.selectors import (
     incidents_for_user,
 )
 from incidents.services import incident_open
-from mdrportal.api.auth import require_decision_second_factor
+from mdrportal.api.deciding import decision_check
 from mdrportal.api.errors import service_errors
 from mdrportal.api.incident_serializers import (
     ActionSerializer,
@@ -53,10 +53,10 @@ from mdrportal.api.integration_keys import (
     integration_key_of,
     require_key_acts_for,
 )
-from mdrportal.api.permissions import require_role, require_staff
+from mdrportal.api.permissions import require_staff
 from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import IncidentPages, TimelinePages
-from tenants.rules import DECIDES
+from tenants.deciding import AUTHORIZE, DECLINE
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -256,8 +256,8 @@ class ActionDecisionView(generics.GenericAPIView):
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         action = self.get_object()
         incident = action.incident
-        require_role(request.user, incident.tenant, DECIDES, "authorize or decline actions")
-        require_decision_second_factor(request)
+        operation = AUTHORIZE if self.decision == Authorization.Decision.GRANTED else DECLINE
+        decision_check(request, tenant=incident.tenant, operation=operation)
         serializer = DecisionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():

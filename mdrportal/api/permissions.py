@@ -6,14 +6,12 @@ from typing import Any
 
 from rest_framework.exceptions import PermissionDenied
 
+from tenants.deciding import is_mdr_staff
 from tenants.models import Role, Tenant
 from tenants.rules import role_allows, roles_allowed
 from tenants.selectors import role_at
 
-
-def is_mdr_staff(user: Any, perm: str) -> bool:
-    """An MDR analyst or lead whose groups grant this permission (the same ones the admin checks)."""
-    return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(perm))
+__all__ = ["is_mdr_staff", "require_role", "require_staff"]
 
 
 def require_staff(user: Any, perm: str, what: str) -> None:

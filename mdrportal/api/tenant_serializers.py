@@ -110,3 +110,22 @@ class CustomerLoginSerializer(serializers.Serializer):
         write_only=True, max_length=128, trim_whitespace=False, style={"input_type": "password"}
     )
     role = serializers.ChoiceField(choices=Role.choices)
+
+
+class DelegationSerializer(serializers.Serializer):
+    """What the customer lets its partner's users do for it."""
+
+    partner = serializers.CharField(source="partner.name", read_only=True, allow_null=True, default=None)
+    partner_decides = serializers.BooleanField(
+        help_text="The partner's approvers and admins authorize, decline and acknowledge for the customer."
+    )
+    partner_manages_settings = serializers.BooleanField(
+        help_text="The partner's admins change the customer's mode, fallback, performers and contacts."
+    )
+    reason = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="Why (required from MDR staff); kept in the settings history.",
+    )

@@ -14,11 +14,12 @@ from rest_framework.views import APIView
 from incidents.connector_models import ConnectorConfig
 from incidents.connector_settings import connector_configure
 from incidents.models import ActionType
+from mdrportal.api.deciding import decision_check
 from mdrportal.api.errors import field_errors, service_errors
 from mdrportal.api.incident_serializers import ConnectorSerializer, PerformerSerializer
-from mdrportal.api.permissions import require_role, require_staff
+from mdrportal.api.permissions import require_staff
 from mdrportal.api.tenants import visible_tenant
-from tenants.rules import ADMINISTERS
+from tenants.deciding import CONNECTOR, PERFORMERS
 from tenants.selectors import performers_of
 from tenants.services import PerformersRefused, performers_set
 
@@ -48,13 +49,7 @@ class TenantPerformersView(APIView):
     )
     def patch(self, request: Request, tenant_id: int) -> Response:
         tenant = visible_tenant(request, tenant_id)
-        require_role(
-            request.user,
-            tenant,
-            ADMINISTERS,
-            "choose performers",
-            staff_perm="tenants.change_actionperformer",
-        )
+        decision_check(request, tenant=tenant, operation=PERFORMERS)
         serializer = PerformerSerializer(data=request.data, many=True)
         serializer.is_valid(raise_exception=True)
         choices = [(row["action_type"].code, row["performer"]) for row in serializer.validated_data]
@@ -95,7 +90,7 @@ class TenantConnectorView(APIView):
     )
     def put(self, request: Request, tenant_id: int) -> Response:
         tenant = visible_tenant(request, tenant_id)
-        require_staff(request.user, "incidents.change_connectorconfig", "set connectors")
+        decision_check(request, tenant=tenant, operation=CONNECTOR)
         serializer = ConnectorSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():

@@ -12,8 +12,10 @@ from rest_framework import generics, mixins, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from mdrportal.api.availability_serializers import availability_apply
+from mdrportal.api.deciding import decision_check
 from mdrportal.api.errors import service_errors
 from mdrportal.api.permissions import is_mdr_staff, require_role, require_staff
 from mdrportal.api.tenant_serializers import (
@@ -21,9 +23,11 @@ from mdrportal.api.tenant_serializers import (
     TENANT_CREATE_ARGS,
     ContactSerializer,
     CustomerLoginSerializer,
+    DelegationSerializer,
     TenantSerializer,
     TenantSettingsSerializer,
 )
+from tenants.deciding import CONTACT_ADD, CONTACT_CHANGE, MEMBERSHIPS, PARTNER_DELEGATION, RESPONSE_POLICY
 from tenants.models import Contact, Membership, Tenant
 from tenants.rules import ADMINISTERS
 from tenants.selectors import tenant_contacts, tenants_for_user
@@ -33,6 +37,7 @@ from tenants.services import (
     contacts_reorder,
     customer_login_create,
     tenant_create,
+    tenant_delegation_set,
     tenant_update_settings,
 )
 
@@ -74,6 +79,8 @@ class TenantViewSet(
         created = {arg: settings.pop(arg) for arg in TENANT_CREATE_ARGS if arg in settings}
         with service_errors(), transaction.atomic():
             tenant = tenant_create(by=request.user, **created)
+            # A tenant created with its response mode or fallback chosen decides them: refused, nothing is kept.
+            decision_check(request, tenant=tenant, operation=RESPONSE_POLICY, changed=[*created, *settings])
             if settings:
                 tenant_update_settings(tenant=tenant, by=request.user, **settings)
         return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
@@ -81,8 +88,8 @@ class TenantViewSet(
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         tenant = self.get_object()
         staff = is_mdr_staff(request.user, "tenants.change_tenant")
-        if not staff:
-            require_role(request.user, tenant, ADMINISTERS, "change the tenant's settings")
+        # Who may: the deciding list's; checked before the input, so that a refusal says nothing of it.
+        decision_check(request, tenant=tenant, operation=RESPONSE_POLICY, changed=())
         serializer = TenantSettingsSerializer(tenant, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
@@ -97,6 +104,8 @@ class TenantViewSet(
                     f"{', '.join(CUSTOMER_SETTINGS)}."
                 )
             changes = {f: v for f, v in changes.items() if f in CUSTOMER_SETTINGS}
+        changed = [f for f, v in changes.items() if getattr(tenant, f) != v]
+        decision_check(request, tenant=tenant, operation=RESPONSE_POLICY, changed=changed)
         with service_errors():
             tenant_update_settings(tenant=tenant, by=request.user, **changes)
         return Response(TenantSerializer(tenant).data)
@@ -127,7 +136,7 @@ class TenantContactsView(generics.ListCreateAPIView):
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         tenant = visible_tenant(request, kwargs["tenant_id"])
-        require_role(request.user, tenant, ADMINISTERS, "add contacts", staff_perm="tenants.add_contact")
+        decision_check(request, tenant=tenant, operation=CONTACT_ADD)
         serializer = ContactSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
@@ -159,12 +168,12 @@ class ContactView(generics.RetrieveUpdateAPIView):
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         contact = self.get_object()
-        require_role(
-            request.user, contact.tenant, ADMINISTERS, "change contacts", staff_perm="tenants.change_contact"
-        )
+        decision_check(request, tenant=contact.tenant, operation=CONTACT_CHANGE, changed=())
         serializer = ContactSerializer(contact, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
+        changed = [f for f, v in changes.items() if getattr(contact, f, None) != v]
+        decision_check(request, tenant=contact.tenant, operation=CONTACT_CHANGE, changed=changed)
         position = changes.pop("call_order", None)
         with service_errors(AVAILABILITY_ERRORS), transaction.atomic():
             availability_apply(contact, changes, by=request.user)
@@ -207,9 +216,34 @@ class TenantUsersView(generics.ListCreateAPIView):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         tenant = visible_tenant(request, kwargs["tenant_id"])
         require_staff(request.user, "auth.add_user", "create customer logins")
-        require_staff(request.user, "tenants.add_membership", "create customer logins")
+        decision_check(request, tenant=tenant, operation=MEMBERSHIPS)
         serializer = CustomerLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():
             membership = customer_login_create(tenant=tenant, by=request.user, **serializer.validated_data)
         return Response(CustomerLoginSerializer(_login_row(membership)).data, status=status.HTTP_201_CREATED)
+
+
+class TenantDelegationView(APIView):
+    """What the customer lets its partner's users do for it (tenants.deciding.Delegation)."""
+
+    @extend_schema(summary="What the tenant's partner may do for it", responses={200: DelegationSerializer})
+    def get(self, request: Request, tenant_id: int) -> Response:
+        return Response(DelegationSerializer(visible_tenant(request, tenant_id)).data)
+
+    @extend_schema(
+        summary="Choose what the tenant's partner may do for it (customer admins; MDR staff with a reason)",
+        description="`partner_decides`: the partner's approvers and admins authorize, decline and acknowledge "
+        "for the customer; `partner_manages_settings`: the partner's admins change its settings. A partner's "
+        "users never change this. Each change is in the settings history, naming the partner.",
+        request=DelegationSerializer,
+        responses={200: DelegationSerializer},
+    )
+    def put(self, request: Request, tenant_id: int) -> Response:
+        tenant = visible_tenant(request, tenant_id)
+        decision_check(request, tenant=tenant, operation=PARTNER_DELEGATION)
+        serializer = DelegationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors():
+            tenant_delegation_set(tenant=tenant, by=request.user, **serializer.validated_data)
+        return Response(DelegationSerializer(tenant).data)

@@ -20,7 +20,13 @@ from mdrportal.api.incidents import (
 )
 from mdrportal.api.tasks import TaskListView, TaskView
 from mdrportal.api.tenant_settings import TenantConnectorView, TenantPerformersView
-from mdrportal.api.tenants import ContactView, TenantContactsView, TenantUsersView, TenantViewSet
+from mdrportal.api.tenants import (
+    ContactView,
+    TenantContactsView,
+    TenantDelegationView,
+    TenantUsersView,
+    TenantViewSet,
+)
 
 # The two viewsets' methods: the collection lists and creates, a member is read and changed in part.
 COLLECTION = {"get": "list", "post": "create"}
@@ -35,6 +41,7 @@ v1 = [
     path("tenants/<int:tenant_id>/contacts/", TenantContactsView.as_view(), name="api-tenant-contacts"),
     path("tenants/<int:tenant_id>/performers/", TenantPerformersView.as_view(), name="api-tenant-performers"),
     path("tenants/<int:tenant_id>/users/", TenantUsersView.as_view(), name="api-tenant-users"),
+    path("tenants/<int:tenant_id>/delegation/", TenantDelegationView.as_view(), name="api-tenant-delegation"),
     path("tenants/<int:tenant_id>/connector/", TenantConnectorView.as_view(), name="api-tenant-connector"),
     path("contacts/<int:pk>/", ContactView.as_view(), name="api-contact"),
     path("action-types/", ActionTypeListView.as_view(), name="api-action-types"),

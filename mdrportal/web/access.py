@@ -22,9 +22,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from tenants.deciding import role_allows_at
 from tenants.models import Role, Tenant
-from tenants.rules import ADMINISTERS, DECIDES, role_allows
-from tenants.selectors import role_at, tenants_for_user
+from tenants.rules import ADMINISTERS, DECIDES
+from tenants.selectors import membership_at, tenants_for_user
 
 SESSION_KEY = "acting_tenant_id"
 NO_TENANT = "Your account does not give access to any customer. Ask your administrator for a role."
@@ -32,14 +33,17 @@ NO_TENANT = "Your account does not give access to any customer. Ask your adminis
 
 @dataclass(frozen=True)
 class Acting:
-    """The tenant a request acts for, the user's role there, and whether the user could pick another."""
+    """The tenant a request acts for, the user's role there (and whether it is its partner's), and whether
+    the user could pick another."""
 
     tenant: Tenant
     role: Role
     can_switch: bool
+    via_partner: bool = False
 
     def allows(self, role: Role) -> bool:
-        return role_allows(self.role, role)
+        """Above a viewer, a partner's role counts only under the customer's delegation (tenants.deciding)."""
+        return role_allows_at(tenant=self.tenant, role=self.role, via_partner=self.via_partner, minimum=role)
 
     @property
     def is_admin(self) -> bool:
@@ -50,12 +54,13 @@ class Acting:
         return self.allows(DECIDES)
 
 
-def effective_role(user: Any, tenant: Tenant) -> Role | None:
-    """The user's role at the tenant; MDR staff without a membership read what the customer reads."""
-    role = role_at(user, tenant)
+def effective_role(user: Any, tenant: Tenant) -> tuple[Role | None, bool]:
+    """The user's role at the tenant and whether it is its partner's; MDR staff without a membership read
+    what the customer reads."""
+    role, via_partner = membership_at(user, tenant)
     if role is None and user.is_authenticated and user.is_active and user.is_staff:
-        return Role.VIEWER
-    return role
+        return Role.VIEWER, False
+    return role, via_partner
 
 
 def _activate(request: HttpRequest, acting: Acting) -> None:
@@ -68,15 +73,19 @@ def _activate(request: HttpRequest, acting: Acting) -> None:
 
 def enter(request: HttpRequest, tenant: Tenant, minimum: Role = Role.VIEWER) -> Acting:
     """Act for this tenant (one of the user's, already checked by the lookup), or 403 if the role is too low."""
-    role = effective_role(request.user, tenant)
-    if not role_allows(role, minimum):
-        raise PermissionDenied(f"This page needs the {minimum.label.lower()} role at {tenant.name}.")
+    role, via_partner = effective_role(request.user, tenant)
+    _check_role(tenant, role, via_partner, minimum)
     if request.session.get(SESSION_KEY) != tenant.pk:
         request.session[SESSION_KEY] = tenant.pk
     can_switch = tenants_for_user(request.user).exclude(pk=tenant.pk).exists()
-    acting = Acting(tenant=tenant, role=role, can_switch=can_switch)
+    acting = Acting(tenant=tenant, role=role, can_switch=can_switch, via_partner=via_partner)  # type: ignore[arg-type]
     _activate(request, acting)
     return acting
+
+
+def _check_role(tenant: Tenant, role: Role | None, via_partner: bool, minimum: Role) -> None:
+    if not role_allows_at(tenant=tenant, role=role, via_partner=via_partner, minimum=minimum):
+        raise PermissionDenied(f"This page needs the {minimum.label.lower()} role at {tenant.name}.")
 
 
 def current_tenant(request: HttpRequest) -> tuple[Tenant | None, bool]:
@@ -129,10 +138,10 @@ def tenant_page(minimum: Role = Role.VIEWER) -> Callable[[View], View]:
                     chooser = reverse("tenants:choose")
                     return redirect(f"{chooser}?{urlencode({'next': request.get_full_path()})}")
                 raise PermissionDenied(NO_TENANT)
-            role = effective_role(request.user, tenant)
-            if not role_allows(role, minimum):
-                raise PermissionDenied(f"This page needs the {minimum.label.lower()} role at {tenant.name}.")
-            _activate(request, Acting(tenant=tenant, role=role, can_switch=several))
+            role, via_partner = effective_role(request.user, tenant)
+            _check_role(tenant, role, via_partner, minimum)
+            acting = Acting(tenant=tenant, role=role, can_switch=several, via_partner=via_partner)  # type: ignore[arg-type]
+            _activate(request, acting)
             return view(request, *args, **kwargs)
 
         return wrapper

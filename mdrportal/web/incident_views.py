@@ -49,8 +49,9 @@ from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import CustomerIncidentPages, keyset_page
 from mdrportal.web import access
 from mdrportal.web.access import portal_page, tenant_page
+from mdrportal.web.deciding import decision_check
 from mdrportal.web.refusals import message_refusal
-from mdrportal.web.second_factor import step_up_redirect
+from tenants.deciding import ACKNOWLEDGE, AUTHORIZE, DECLINE
 from tenants.models import Role
 from tenants.rules import DECIDES
 
@@ -169,6 +170,11 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     """'We have it': further calls stop. It authorizes nothing (DESIGN rule 5)."""
     incident = _incident(request, pk, DECIDES)
+    back = request.POST.get("back")
+    page = reverse("incidents:approvals") if back == "approvals" else reverse("incidents:detail", args=[pk])
+    refused = decision_check(request, tenant=incident.tenant, operation=ACKNOWLEDGE, back=page)
+    if refused is not None:
+        return refused
     try:
         acknowledgment_record(incident=incident, channel=Channel.PORTAL, user=request.user)
     except ValidationError as error:
@@ -179,10 +185,7 @@ def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
             f"You acknowledged incident #{incident.pk}: MDR Ops stops calling. This is not an authorization; "
             "actions waiting for one still wait.",
         )
-    back = request.POST.get("back")
-    if back == "approvals":
-        return redirect("incidents:approvals")
-    return redirect("incidents:detail", pk=incident.pk)
+    return redirect(page)
 
 
 # Approvals ----------------------------------------------------------------------------------------
@@ -252,10 +255,11 @@ def approvals(request: HttpRequest) -> HttpResponse:
 def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
     """Authorize or decline, in writing, the actions the approver ticked, with the exact text shown."""
     incident = _incident(request, pk, DECIDES)
-    refused = step_up_redirect(request, "incidents:approvals")
+    decision = request.POST.get("decision")
+    operation = DECLINE if decision == Authorization.Decision.DECLINED else AUTHORIZE
+    refused = decision_check(request, tenant=incident.tenant, operation=operation, back="incidents:approvals")
     if refused is not None:
         return refused
-    decision = request.POST.get("decision")
     statement = request.POST.get("statement", "").strip()
     try:
         ids = {int(v) for v in request.POST.getlist("actions")}

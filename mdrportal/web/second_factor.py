@@ -3,8 +3,8 @@
 Who needs it: MDR staff, customer admins and approvers always; viewers unless every tenant they see has
 relaxed it (`Tenant.viewers_need_second_factor`); a user with no role at all too (nothing to relax it).
 A session is verified once a code was accepted in it; the time of that check is kept in the session, and
-deciding in the portal (authorizing, declining, changing the response mode or the fallback checkbox) needs
-one within the last SECOND_FACTOR_STEP_UP_HOURS (step-up). Verifying cycles the session key.
+deciding (the operations listed in tenants.deciding, in the portal and the admin) needs one within the last
+SECOND_FACTOR_STEP_UP_HOURS (step-up). Verifying cycles the session key.
 
 The API's tokens (tenants/api_tokens.py) follow the same policy: whoever needs a second factor here needs a
 code to get a token, and a token decides only within the same window after the code it was created with.
@@ -158,10 +158,10 @@ View = Callable[..., HttpResponse]
 def step_up_redirect(request: HttpRequest, back: str) -> HttpResponse | None:
     """For a request that decides something: None if the second factor was passed within the window,
     else the way to the check. The request is not applied: the person confirms with a code, lands back on
-    the page named `back` (a URL name) and submits again."""
+    the page named `back` (a URL name, or a path) and submits again."""
     if is_fresh(request):
         return None
-    return redirect(second_factor_url(reverse(back), step_up=True))
+    return redirect(second_factor_url(back if back.startswith("/") else reverse(back), step_up=True))
 
 
 def step_up_required(back: str) -> Callable[[View], View]:

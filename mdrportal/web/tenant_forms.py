@@ -92,6 +92,34 @@ class SettingsForm(forms.Form):
         }
 
 
+class DelegationForm(forms.Form):
+    """What the customer lets its partner's users do for it (tenants.deciding.Delegation)."""
+
+    partner_decides = forms.BooleanField(
+        required=False,
+        label="Our partner may authorize for us",
+        help_text="its approvers and admins authorize, decline and acknowledge for us",
+    )
+    partner_manages_settings = forms.BooleanField(
+        required=False,
+        label="Our partner manages our settings",
+        help_text="its admins change our response mode, fallback, performers and contacts",
+    )
+
+    def __init__(self, *args: Any, tenant: Tenant, editable: bool, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "partner_decides": tenant.partner_decides,
+                "partner_manages_settings": tenant.partner_manages_settings,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        if not editable:
+            for field in self.fields.values():
+                field.disabled = True
+
+
 class PerformersForm(forms.Form):
     """Who performs each action type under Collaborate: MDR Ops, the customer's team, or its partner."""
 

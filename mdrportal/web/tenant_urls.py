@@ -12,6 +12,7 @@ urlpatterns = [
     path("tenant/", views.choose_tenant, name="choose"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/performers/", views.performers_page, name="performers"),
+    path("settings/partner/", views.delegation_page, name="delegation"),
     path("contacts/", views.contacts_page, name="contacts"),
     path("contacts/add/", views.contact_add, name="contact_add"),
     path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),

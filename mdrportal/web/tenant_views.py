@@ -20,10 +20,11 @@ from incidents.models import ActionType
 from mdrportal.web import access
 from mdrportal.web.access import portal_page, tenant_page
 from mdrportal.web.availability_forms import AvailabilityForm, availability_row
+from mdrportal.web.deciding import decision_check
 from mdrportal.web.refusals import add_service_errors, message_refusal
-from mdrportal.web.second_factor import step_up_redirect, step_up_required
 from mdrportal.web.tenant_forms import (
     ContactForm,
+    DelegationForm,
     PerformersForm,
     SettingsForm,
     explanations,
@@ -31,6 +32,14 @@ from mdrportal.web.tenant_forms import (
 )
 from tenants.availability import Availability
 from tenants.availability_services import contact_availability_set
+from tenants.deciding import (
+    CONTACT_ADD,
+    CONTACT_CHANGE,
+    PARTNER_DELEGATION,
+    PERFORMERS,
+    RESPONSE_POLICY,
+    Operation,
+)
 from tenants.models import Contact, SettingsChange, Tenant
 from tenants.reach import reach_now_and_saturday_night
 from tenants.rules import ADMINISTERS, phoneable
@@ -46,6 +55,7 @@ from tenants.services import (
     contact_update,
     contacts_reorder,
     performer_set,
+    tenant_delegation_set,
     tenant_update_settings,
 )
 
@@ -112,6 +122,7 @@ _FIELD_LABELS = {
     "name": "Name",
     "test_call": "Test call",
     "availability": "Availability",
+    "partner_delegation": "What the partner may do",
 }
 
 
@@ -140,6 +151,7 @@ def _settings_context(
     tenant: Tenant,
     form: SettingsForm | None = None,
     performers_form: PerformersForm | None = None,
+    delegation_form: DelegationForm | None = None,
 ) -> dict[str, Any]:
     acting = request.acting  # type: ignore[attr-defined]
     contacts = list(tenant_contacts(tenant).values_list("active", "phone", "channels"))
@@ -152,6 +164,9 @@ def _settings_context(
     if not acting.is_admin:
         for field in performers_form.fields.values():
             field.disabled = True
+    # A partner's user never changes what its partner may do for the customer.
+    delegation_editable = acting.is_admin and not acting.via_partner
+    delegation_form = delegation_form or DelegationForm(tenant=tenant, editable=delegation_editable)
     phones = sum(1 for contact in contacts if phoneable(*contact))
     bound = form.data if form.is_bound else None
     scenario = _scenario(bound, tenant)
@@ -171,6 +186,8 @@ def _settings_context(
             mdr_staff=request.user.is_active and request.user.is_staff,
         ),
         "editable": acting.is_admin,
+        "delegation_form": delegation_form,
+        "delegation_editable": delegation_editable,
     }
 
 
@@ -191,13 +208,15 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         return render(request, "pages/settings.html", _settings_context(request, tenant))
     if not acting.is_admin:
         raise PermissionDenied("Only the customer's admins change its settings.")
-    refused = step_up_redirect(request, "tenants:settings")
-    if refused is not None:
-        return refused
     contacts = list(tenant_contacts(tenant).values_list("active", "phone", "channels"))
     form = SettingsForm(request.POST, tenant=tenant, contacts=contacts, editable=True)
     if form.is_valid():
         changes = form.changes()
+        refused = decision_check(
+            request, tenant=tenant, operation=RESPONSE_POLICY, back="tenants:settings", changed=changes
+        )
+        if refused is not None:
+            return refused
         try:
             tenant_update_settings(tenant=tenant, by=request.user, **changes)
         except ValidationError as error:
@@ -213,10 +232,34 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @tenant_page(ADMINISTERS)
-@step_up_required("tenants:settings")
+def delegation_page(request: HttpRequest) -> HttpResponse:
+    """What the customer lets its partner's users do for it; its own admins choose (audited)."""
+    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    refused = decision_check(request, tenant=tenant, operation=PARTNER_DELEGATION, back="tenants:settings")
+    if refused is not None:
+        return refused
+    form = DelegationForm(request.POST, tenant=tenant, editable=True)
+    if form.is_valid():
+        try:
+            tenant_delegation_set(tenant=tenant, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, "Saved what your partner may do for you.")
+            return redirect("tenants:settings")
+    return render(
+        request, "pages/settings.html", _settings_context(request, tenant, delegation_form=form), status=400
+    )
+
+
+@require_POST
+@tenant_page(ADMINISTERS)
 def performers_page(request: HttpRequest) -> HttpResponse:
     """Who performs each action type under Collaborate; each change is a service call, all or none."""
     tenant = request.acting.tenant  # type: ignore[attr-defined]
+    refused = decision_check(request, tenant=tenant, operation=PERFORMERS, back="tenants:settings")
+    if refused is not None:
+        return refused
     catalog = list(ActionType.objects.order_by("category", "name"))
     form = PerformersForm(request.POST, tenant=tenant, action_types=catalog, performers=performers_of(tenant))
     if form.is_valid():
@@ -276,9 +319,19 @@ def _contact_form_page(
     contact: Contact | None,
     save: Callable[[dict[str, Any]], Contact],
     saved: str,
+    operation: Operation,
 ) -> HttpResponse:
     """The contact form, new or existing: a valid POST saves the contact and its hours together."""
     if request.method == "POST" and all([form.is_valid(), hours.is_valid()]):
+        tenant = contact.tenant if contact is not None else request.acting.tenant  # type: ignore[attr-defined]
+        changed = None
+        if contact is not None:
+            changed = [f for f, value in form.values().items() if getattr(contact, f) != value]
+        refused = decision_check(
+            request, tenant=tenant, operation=operation, back=request.path, changed=changed
+        )
+        if refused is not None:
+            return refused
         try:
             with transaction.atomic():
                 written = save(form.values())
@@ -303,7 +356,7 @@ def contact_add(request: HttpRequest) -> HttpResponse:
         return contact_create(tenant=tenant, by=request.user, **values)
 
     return _contact_form_page(
-        request, form, hours, None, save, "{name} added, called after the existing contacts."
+        request, form, hours, None, save, "{name} added, called after the existing contacts.", CONTACT_ADD
     )
 
 
@@ -324,7 +377,7 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     def save(values: dict[str, Any]) -> Contact:
         return contact_update(contact=contact, by=request.user, **values)
 
-    return _contact_form_page(request, form, hours, contact, save, "{name} saved.")
+    return _contact_form_page(request, form, hours, contact, save, "{name} saved.", CONTACT_CHANGE)
 
 
 @require_POST
@@ -333,6 +386,11 @@ def contact_active(request: HttpRequest, pk: int) -> HttpResponse:
     """Deactivate (or reactivate) a contact: kept for the record, no longer notified."""
     contact = _tenant_contact(request, pk)
     active = request.POST.get("active") == "1"
+    refused = decision_check(
+        request, tenant=contact.tenant, operation=CONTACT_CHANGE, back="tenants:contacts", changed=["active"]
+    )
+    if refused is not None:
+        return refused
     try:
         contact_update(contact=contact, by=request.user, active=active)
     except ValidationError as error:
@@ -348,6 +406,14 @@ def contact_active(request: HttpRequest, pk: int) -> HttpResponse:
 def contact_move(request: HttpRequest, pk: int) -> HttpResponse:
     """Move a contact one place up or down the call order."""
     contact = _tenant_contact(request, pk)
+    # The call order alone decides nothing (tenants.deciding); the role is still the list's.
+    decision_check(
+        request,
+        tenant=contact.tenant,
+        operation=CONTACT_CHANGE,
+        back="tenants:contacts",
+        changed=["call_order"],
+    )
     direction = request.POST.get("direction")
     if direction not in ("up", "down"):
         return HttpResponseBadRequest("Say up or down.")
