@@ -24,6 +24,7 @@ from escalation.models import EmailKind, EmailNotification, EmailOutcome, Notifi
 from escalation.nudges import nudge
 from escalation.reader import Reader, ReaderCan, ask_line, awaiting_note, reader_for, subject_need
 from escalation.selectors import report_mentions
+from escalation.story import Story, story_read
 from incidents.events import timeline_record
 from incidents.models import ActionStatus, Category, Channel, EventKind, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
@@ -169,13 +170,14 @@ def _variant(email: EmailNotification) -> str:
     return "collaborate"
 
 
-def _subject(variant: str, incident: Incident, run: NotificationRun, reader: Reader) -> str:
+def _subject(variant: str, incident: Incident, run: NotificationRun, reader: Reader, story: Story) -> str:
     head = f"[{incident.get_severity_display()}] {incident.tenant.name}"
     decide = subject_need(reader)
+    told = story.subject if story.bases or variant == "report" else f"threat detected{decide}"
     what = {
         "collaborate": f"threat detected{decide}: {incident.title}",
-        "authorize": f"MDR Ops responded to: {incident.title}",
-        "report": f"nobody answered, MDR Ops acted on: {incident.title}",
+        "authorize": f"{told}: {incident.title}",
+        "report": f"{told}: {incident.title}",
         "partner": f"actions delegated to you: {incident.title}",
     }[variant]
     reminder = f" (reminder {run.round})" if run.purpose == RunPurpose.NOTIFY and run.round > 1 else ""
@@ -200,13 +202,15 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
         "link_max_age_hours": settings.LINK_MAX_AGE_HOURS,
         "ask_line": ask_line(reader, where="email"),
     }
-    composed = ComposedEmail(subject=_subject(variant, incident, run, reader), text="", html="")
+    done = report_mentions(incident) if variant in ("authorize", "report") else []
+    story = story_read(incident, done)
+    context["story"] = story
+    composed = ComposedEmail(subject=_subject(variant, incident, run, reader, story), text="", html="")
     if variant == "partner":
         context["actions"] = _lines(list(_partner_actions(incident)), incident, to_partner=True, can=can)
     elif variant == "collaborate":
         context["actions"] = _lines(_actions(incident), incident, can=can)
     else:
-        done = report_mentions(incident)
         done_ids = {a.pk for a in done}
         context["done"] = _lines(done, incident, can=can)
         context["needs_you"] = _lines(

@@ -5,7 +5,9 @@ from __future__ import annotations
 from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import NotificationRun, RunPurpose, TextKind, TextMessage
 from escalation.reader import ask_line, reader_for
+from escalation.selectors import report_mentions
 from escalation.sms.send import sms_send, texts_allowed
+from escalation.story import story_read
 from incidents.models import Incident
 from tenants.models import Contact
 from tenants.selectors import tenant_contacts
@@ -25,7 +27,8 @@ def text_body(*, contact: Contact, incident: Incident, purpose: str = RunPurpose
     title = _one_line(incident.title, MAX_TITLE_CHARS)
     severity = incident.get_severity_display()
     if purpose == RunPurpose.REPORT:
-        head = f"MDR Ops acted for {tenant} on incident #{incident.pk} ({severity}): {title}."
+        told = story_read(incident, report_mentions(incident)).spoken
+        head = f"MDR Ops acted for {tenant} on incident #{incident.pk} ({severity}): {title}. {told}".strip()
     else:
         head = f"MDR Ops security alert for {tenant}: {severity} incident #{incident.pk}: {title}."
     parts = [head, ask_line(reader, where="sms")]
