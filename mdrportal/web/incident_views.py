@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from escalation.acknowledgments.rule import acknowledgeable, incident_acknowledgeable
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import Acknowledgment
 from incidents.authorizations import authorization_record
@@ -157,7 +158,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "chart": timeline_chart(incident, marks),
             "acknowledged": acknowledged,
             "can_acknowledge": request.acting.is_approver  # type: ignore[attr-defined]
-            and incident.status == IncidentStatus.OPEN
+            and incident_acknowledgeable(incident)
             and acknowledged is None,
             "awaiting": sum(1 for a in actions if a.status == ActionStatus.AWAITING_AUTHORIZATION),
         },
@@ -224,7 +225,7 @@ def _pending(tenant: Any, posted: Pending | None = None) -> list[Pending]:
 def _approvals(request: HttpRequest, posted: Pending | None = None, status: int = 200) -> HttpResponse:
     tenant = request.acting.tenant  # type: ignore[attr-defined]
     unacknowledged = (
-        Incident.objects.filter(tenant=tenant, status=IncidentStatus.OPEN)
+        Incident.objects.filter(acknowledgeable(), tenant=tenant)
         .annotate(acknowledged=Exists(Acknowledgment.objects.filter(incident=OuterRef("pk"))))
         .filter(acknowledged=False)
         .order_by("-opened_at", "-id")
