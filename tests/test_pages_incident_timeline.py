@@ -3,6 +3,7 @@ chart, pinned queries."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -220,3 +221,33 @@ def test_durations_read_as_people_say_them() -> None:
     assert format_duration(timedelta(minutes=3, seconds=7)) == "3 min 07 s"
     assert format_duration(timedelta(hours=2, minutes=5)) == "2 h 05 min"
     assert format_duration(timedelta(days=1, hours=3)) == "1 d 3 h"
+
+
+def test_the_printed_record_holds_every_event_or_says_plainly_how_to_get_them() -> None:
+    """128 events: the page shows 100 and its printout says so, with the address of the whole record; that
+    address holds all 128 (the pager that said "Events 1-100 of 128" is hidden in print)."""
+    tenant = make_tenant()
+    incident = make_incident(tenant)  # one event
+    TimelineEvent.objects.bulk_create(
+        TimelineEvent(
+            incident=incident,
+            kind=EventKind.CALL_ATTEMPT,
+            at=incident.opened_at + timedelta(seconds=n + 1),
+            channel=Channel.PHONE,
+            summary=f"Call {n + 1}: no answer",
+        )
+        for n in range(127)
+    )
+    client, _ = client_for(tenant)
+    url = reverse("incidents:detail", args=[incident.pk])
+
+    paged = client.get(url).content.decode()
+    every = client.get(url, {"events": "all"})
+
+    note = re.search(r'<p class="print-only" id="events-print-note">(.*?)</p>', paged, re.S)
+    assert note is not None, "nothing printed says the record is cut"
+    assert "holds events 1–100 of 128" in note.group(1)
+    assert f"http://testserver{url}?events=all" in note.group(1)
+    assert len(every.context["events"]) == 128
+    assert every.context["events"][127].summary == "Call 127: no answer"
+    assert 'id="events-print-note"' not in every.content.decode()

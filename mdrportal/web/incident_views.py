@@ -57,6 +57,8 @@ from tenants.rules import DECIDES
 
 PAGE_SIZE = CustomerIncidentPages.page_size
 EVENTS_PER_PAGE = 100
+# One page for the whole record (a count too large for any incident).
+ALL_EVENTS = 10**9
 STATEMENT_REQUIRED = "Write a statement in your own words: it is kept with your decision."
 
 
@@ -139,7 +141,11 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Every event in order with actor and channel, in pages, the durations that matter and the drawn
     timeline, which summarizes every event of the incident."""
     incident = _incident(request, pk)
-    events_page = timeline_page(incident, request.GET.get("page"), EVENTS_PER_PAGE)
+    # "?events=all" puts every event on one page: the record to print, however long.
+    every = request.GET.get("events") == "all"
+    events_page = timeline_page(
+        incident, None if every else request.GET.get("page"), ALL_EVENTS if every else EVENTS_PER_PAGE
+    )
     actions = list(timeline_actions(incident))
     firsts = milestone_events(incident, actions)
     marks = milestones(incident, firsts, actions)
@@ -153,6 +159,9 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "policy": PolicySnapshot.read(incident),
             "events": events_page.object_list,
             "events_page": events_page,
+            "all_events_url": request.build_absolute_uri(
+                reverse("incidents:detail", args=[incident.pk]) + "?events=all"
+            ),
             "actions": actions,
             "milestones": marks,
             "chart": timeline_chart(incident, marks),
