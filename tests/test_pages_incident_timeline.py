@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db.models import Max, Min
 from django.urls import reverse
 
@@ -251,3 +252,31 @@ def test_the_printed_record_holds_every_event_or_says_plainly_how_to_get_them() 
     assert len(every.context["events"]) == 128
     assert every.context["events"][127].summary == "Call 127: no answer"
     assert 'id="events-print-note"' not in every.content.decode()
+
+
+def test_in_authorize_mode_how_fast_says_a_decision_was_not_needed_and_not_that_it_is_awaited() -> None:
+    tenant = make_tenant(mode=ResponseMode.AUTHORIZE)
+    incident = make_incident(tenant)
+    client, _ = client_for(tenant)
+
+    page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+
+    row = page.split("<td>Authorization or fallback</td>", 1)[1].split("</tr>", 1)[0]
+    assert "Not needed" in row and "not needed" in row
+    assert "not yet" not in row
+
+
+def test_a_long_target_wraps_inside_the_actions_table() -> None:
+    """A SHA-256 has no space to break at: its cell may break anywhere, so the "Why" column stays on the page."""
+    tenant = make_tenant()
+    incident = make_incident(tenant)
+    sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    propose(incident, "block_sha256", target=sha256)
+    client, _ = client_for(tenant)
+
+    page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+
+    assert f'<td class="small target">{sha256}</td>' in page
+    css = (settings.BASE_DIR / "mdrportal/static/mdrportal/portal.css").read_text()
+    rule = re.search(r"td\.target \{([^}]*)\}", css)
+    assert rule is not None and "overflow-wrap: anywhere" in rule.group(1)
