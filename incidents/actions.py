@@ -138,18 +138,20 @@ def _schedule(action: ResponseAction, *, due_at: datetime | None) -> None:
         transaction.on_commit(lambda: nudge_execution(action.pk))
 
 
-def action_apply_decision(action: ResponseAction, decision: Decision, *, by: User, channel: str) -> bool:
-    """Move a locked action to where the gate's decision puts it."""
+def action_apply_decision(
+    action: ResponseAction, decision: Decision, *, by: User, channel: str, why: str = ""
+) -> bool:
+    """Move a locked action to where the gate's decision puts it (`why`: what led to deciding again)."""
     status, performer = _STATUS_FOR[decision.outcome], decision.performer
     return action_move(
         action,
         status,
         performer=performer,
         basis=decision.basis.value if decision.basis else "",
-        reason=decision.reason,
+        reason=f"{why} {decision.reason}".strip(),
         by=by,
         channel=channel,
-        data={"outcome": decision.outcome.value},
+        data={"outcome": decision.outcome.value, **({"why": why} if why else {})},
     )
 
 

@@ -66,6 +66,9 @@ class Facts:
 
     authorized: bool = False  # a granted written authorization names this action
     fallback_taken: bool = False  # every contact was phoned and nobody acknowledged
+    # An analyst decided that MDR Ops performs this action, which the policy gave the customer or partner
+    # (declined, not done or overdue there): MDR Ops is its performer, the rest of the rule unchanged.
+    mdr_takes_over: bool = False
 
 
 # Who holds an action after each outcome: MDR Ops, or the one the action goes to.
@@ -124,7 +127,7 @@ def decide(policy: Policy, action: ActionFacts, facts: Facts) -> Decision:
 
     # With a basis, the tier is why MDR Ops does not act: the reason says so.
     beyond = f" ({_tier_excludes(policy, category)})" if basis is not None else ""
-    performer = policy.performer_of(action.code)
+    performer = Performer.MDR if facts.mdr_takes_over else policy.performer_of(action.code)
     if performer is Performer.CUSTOMER:
         return Decision(
             Outcome.RECOMMEND_CUSTOMER,
