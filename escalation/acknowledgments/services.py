@@ -8,6 +8,7 @@ from django.db import transaction
 
 from escalation.models import Acknowledgment, CallAttempt, RunState
 from escalation.runs.states import runs_stop
+from escalation.runs.tell import tell_acknowledged
 from incidents.events import incident_lock, incident_must_be_active, timeline_record
 from incidents.models import Channel, EventKind, Incident
 from tenants.models import Contact
@@ -36,6 +37,7 @@ def acknowledge(
     )
     # The current round, any round scheduled for later, and a report being phoned: somebody has it now.
     runs_stop(incident, RunState.ACKNOWLEDGED)
+    tell_acknowledged(incident, ack)
     return ack
 
 
