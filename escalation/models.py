@@ -16,6 +16,12 @@ from tenants.models import Contact
 class RunPurpose(models.TextChoices):
     NOTIFY = "notify", "Notify and ask for acknowledgment"
     REPORT = "report", "Tell the customer what was done"
+    ACKNOWLEDGED = "acknowledged", "Tell the others who acknowledged"
+    CLOSED = "closed", "Tell the customer the incident is over"
+
+
+# Runs that only tell people something (emails and texts, no calls): they end with their first step.
+TELLING_PURPOSES = frozenset({RunPurpose.ACKNOWLEDGED, RunPurpose.CLOSED})
 
 
 class RunState(models.TextChoices):
@@ -163,6 +169,8 @@ class CallAttempt(models.Model):
 class EmailKind(models.TextChoices):
     NOTIFY = "notify", "Notification"
     REPORT = "report", "What was done"
+    ACKNOWLEDGED = "acknowledged", "Who acknowledged"
+    CLOSED = "closed", "Summary at the end"
 
 
 class EmailOutcome(models.TextChoices):
@@ -249,6 +257,8 @@ class CallPace(models.Model):
 class TextKind(models.TextChoices):
     NOTIFY = "notify", "Notification"
     REMINDER = "reminder", "Reminder"
+    ACKNOWLEDGED = "acknowledged", "Who acknowledged"
+    CLOSED = "closed", "Summary at the end"
 
 
 class TextStatus(models.TextChoices):

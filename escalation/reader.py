@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from escalation.acknowledgments.rule import incident_acknowledgeable
 from incidents.models import Incident
 from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
@@ -46,6 +47,8 @@ def reader_can(contact: Contact, incident: Incident) -> ReaderCan:
     """From the contact's role and the incident's policy: Authorize mode asks nobody for a decision."""
     if contact.tenant_id != incident.tenant_id or not contact.active:
         return ReaderCan.KNOW
+    if not incident_acknowledgeable(incident):
+        return ReaderCan.KNOW  # resolved or closed: no call comes, nothing to acknowledge
     if contact.can_authorize and not PolicySnapshot.read(incident).authorize_mode:
         return ReaderCan.AUTHORIZE
     return ReaderCan.ACKNOWLEDGE

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from escalation.models import CallAttempt, CallOutcome, RunPurpose, RunState, TextMessage
 from escalation.reader import ReaderCan, ask_line, reader_can, reader_for
+from escalation.story import story_read
 from incidents.models import ActionStatus, Basis, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
@@ -44,6 +45,8 @@ class CallScript:
     is_test: bool = False
     # What the person called can do, as the call asks it (see escalation.reader).
     ask: str = ""
+    # On what basis MDR Ops did what it did, in the words of escalation.story.
+    told: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,9 @@ def _tells_what_was_done(call: CallAttempt) -> bool:
     return call.run.purpose == RunPurpose.REPORT or PolicySnapshot.read(call.run.incident).authorize_mode
 
 
-def _script(call: CallAttempt, done: tuple[DoneItem, ...], *, decision_awaited: bool = False) -> CallScript:
+def _script(
+    call: CallAttempt, done: tuple[tuple[DoneItem, ...], str], *, decision_awaited: bool = False
+) -> CallScript:
     if call.is_test:
         return CallScript(
             attempt_id=call.pk,
@@ -128,16 +133,22 @@ def _script(call: CallAttempt, done: tuple[DoneItem, ...], *, decision_awaited: 
         title=incident.title,
         summary=incident.summary,
         tells_what_was_done=_tells_what_was_done(call),
-        done=done,
+        done=done[0],
+        told=done[1],
         ask=ask_line(reader_for(call.contact, incident, decision_awaited=decision_awaited), where="voice"),
     )
 
 
-def _done(incident: Incident) -> tuple[DoneItem, ...]:
-    return tuple(
-        DoneItem(action=a.action_type.name, target=a.target, status=a.get_status_display())
-        for a in report_mentions(incident)
+NOTHING_DONE: tuple[tuple[DoneItem, ...], str] = ((), "")
+
+
+def _done(incident: Incident) -> tuple[tuple[DoneItem, ...], str]:
+    """What MDR Ops did, as a call lists it, and on what basis, as a call says it."""
+    actions = report_mentions(incident)
+    items = tuple(
+        DoneItem(action=a.action_type.name, target=a.target, status=a.get_status_display()) for a in actions
     )
+    return items, story_read(incident, actions).spoken
 
 
 def _with_incident(calls: QuerySet[CallAttempt]) -> QuerySet[CallAttempt]:
@@ -149,7 +160,7 @@ def call_script(attempt_id: int) -> CallScript | None:
     call = _with_incident(CallAttempt.objects.filter(pk=attempt_id)).first()
     if call is None:
         return None
-    done = _done(call.run.incident) if _tells_what_was_done(call) else ()
+    done = _done(call.run.incident) if _tells_what_was_done(call) else NOTHING_DONE
     awaiting = not call.is_test and awaiting_authorization(call.run.incident).exists()
     return _script(call, done, decision_awaited=awaiting)
 
@@ -190,7 +201,7 @@ def simulated_calls_ringing() -> list[RingingCall]:
             status=ActionStatus.AWAITING_AUTHORIZATION,
         ).values_list("incident_id", flat=True)
     )
-    done: dict[int, tuple[DoneItem, ...]] = {}
+    done: dict[int, tuple[tuple[DoneItem, ...], str]] = {}
     for call in calls:
         if _tells_what_was_done(call) and call.run.incident_id not in done:
             done[call.run.incident_id] = _done(call.run.incident)
@@ -199,7 +210,7 @@ def simulated_calls_ringing() -> list[RingingCall]:
             call=call,
             script=_script(
                 call,
-                done.get(call.run.incident_id, ()) if call.run else (),
+                done.get(call.run.incident_id, NOTHING_DONE) if call.run else NOTHING_DONE,
                 decision_awaited=call.run is not None and call.run.incident_id in awaiting,
             ),
             rings_until=(call.placed_at or call.queued_at) + timedelta(seconds=_ring_timeout(call)),

@@ -24,7 +24,7 @@ from incidents.models import (
 from incidents.selectors import gate_decision
 from mdrportal.core.nudges import send_now
 from mdrportal.core.transitions import TransitionError, check_transition
-from tenants.models import IntegrationKey, Performer
+from tenants.models import IntegrationKey
 from tenants.services import actor_label
 
 User = AbstractBaseUser | None
@@ -35,12 +35,12 @@ NUDGE_LEASE_SECONDS = 30
 
 
 _STATUS_FOR = {
-    Outcome.EXECUTE: (ActionStatus.QUEUED, Performer.MDR),
-    Outcome.AWAIT_AUTHORIZATION: (ActionStatus.AWAITING_AUTHORIZATION, Performer.MDR),
-    Outcome.RECOMMEND_CUSTOMER: (ActionStatus.RECOMMENDED, Performer.CUSTOMER),
-    Outcome.RECOMMEND_PARTNER: (ActionStatus.RECOMMENDED, Performer.PARTNER),
-    Outcome.NOT_ALLOWED_FOR_TIER: (ActionStatus.RECOMMENDED, Performer.CUSTOMER),
-    Outcome.HOLD: (ActionStatus.HELD, Performer.MDR),
+    Outcome.EXECUTE: ActionStatus.QUEUED,
+    Outcome.AWAIT_AUTHORIZATION: ActionStatus.AWAITING_AUTHORIZATION,
+    Outcome.RECOMMEND_CUSTOMER: ActionStatus.RECOMMENDED,
+    Outcome.RECOMMEND_PARTNER: ActionStatus.RECOMMENDED,
+    Outcome.NOT_ALLOWED_FOR_TIER: ActionStatus.RECOMMENDED,
+    Outcome.HOLD: ActionStatus.HELD,
 }
 
 
@@ -139,18 +139,20 @@ def _schedule(action: ResponseAction, *, due_at: datetime | None) -> None:
         transaction.on_commit(lambda: nudge_execution(action.pk))
 
 
-def action_apply_decision(action: ResponseAction, decision: Decision, *, by: User, channel: str) -> bool:
-    """Move a locked action to where the gate's decision puts it."""
-    status, performer = _STATUS_FOR[decision.outcome]
+def action_apply_decision(
+    action: ResponseAction, decision: Decision, *, by: User, channel: str, why: str = ""
+) -> bool:
+    """Move a locked action to where the gate's decision puts it (`why`: what led to deciding again)."""
+    status, performer = _STATUS_FOR[decision.outcome], decision.performer
     return action_move(
         action,
         status,
         performer=performer,
         basis=decision.basis.value if decision.basis else "",
-        reason=decision.reason,
+        reason=f"{why} {decision.reason}".strip(),
         by=by,
         channel=channel,
-        data={"outcome": decision.outcome.value},
+        data={"outcome": decision.outcome.value, **({"why": why} if why else {})},
     )
 
 
@@ -191,8 +193,8 @@ def action_propose(
     )
     label = str(integration_key) if integration_key else None
     decision = gate_decision(action)
-    status, performer = _STATUS_FOR[decision.outcome]
-    action.status, action.performer = status, performer
+    status = _STATUS_FOR[decision.outcome]
+    action.status, action.performer = status, decision.performer
     action.basis = decision.basis.value if decision.basis else ""
     action.decision_reason = decision.reason
     if status == ActionStatus.QUEUED:

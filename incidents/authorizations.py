@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_move
-from incidents.events import incident_lock, incident_must_be_active, timeline_record
+from incidents.events import incident_flag, incident_lock, incident_must_be_active, timeline_record
 from incidents.models import ActionStatus, Authorization, Channel, EventKind, Incident, ResponseAction
 from incidents.selectors import gate_decision
 from tenants.deciding import AUTHORIZE, DECLINE, acting_partner, actor_label_at, deciding_refusal
@@ -156,4 +156,13 @@ def authorization_record(
                 by=recorded_by or user,
                 channel=channel,
             )
+    if not granted:
+        # A declined action is done by nobody: an analyst agrees with the customer what happens instead.
+        incident_flag(
+            incident=locked,
+            reason=f"{who} declined in writing: {', '.join(str(a) for a in scope)}. Nobody performs it now; "
+            "an analyst should follow up with the customer.",
+            by=recorded_by or user,
+            channel=channel,
+        )
     return authorization

@@ -9,10 +9,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from incidents.actions import action_lock, action_move
-from incidents.events import incident_must_be_active
+from incidents.actions import action_apply_decision, action_lock, action_move
+from incidents.events import incident_flag, incident_must_be_active
 from incidents.models import ActionStatus, Channel, EventKind, ResponseAction
+from incidents.selectors import gate_decision
 from tenants.models import Membership, PartnerMembership, Performer, Tenant
 from tenants.rules import may_decide
 from tenants.selectors import tenants_for_user
@@ -22,6 +24,8 @@ TASK_PERFORMERS = (Performer.CUSTOMER, Performer.PARTNER)
 OPEN_TASK_STATUS = ActionStatus.RECOMMENDED
 MARKED_TASK_STATUSES = (ActionStatus.DONE, ActionStatus.NOT_DONE)
 TASK_STATUSES = (OPEN_TASK_STATUS, *MARKED_TASK_STATUSES)
+# Tasks nobody has done: open, or marked not done. MDR Ops follows these up and may take them over.
+UNDONE_TASK_STATUSES = (OPEN_TASK_STATUS, ActionStatus.NOT_DONE)
 NOTE_MAX_LENGTH = 2000
 
 
@@ -113,5 +117,47 @@ def task_mark(
         channel=channel,
         kind=EventKind.TASK_MARKED,
         data={"done": done, "note": note, "performer": locked.performer},
+    )
+    if not done:
+        # Not done by whoever was to do it: nobody holds it unless an analyst takes it up.
+        incident_flag(
+            incident=locked.incident,
+            reason=f"{locked} was marked not done by {who}: {note} An analyst should follow up; MDR Ops "
+            "may take it over.",
+            by=by,
+            channel=channel,
+        )
+    return locked
+
+
+@transaction.atomic
+def task_take_over(*, task: ResponseAction, by: AbstractBaseUser, reason: str) -> ResponseAction:
+    """An analyst decides that MDR Ops performs a task the customer or partner has not done (open, overdue or
+    marked not done): recorded with who and why, and routed by the gate with MDR Ops as the performer, so
+    it waits for written authorization in Collaborate mode and is refused where the tier excludes it."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why MDR Ops takes this task over."})
+    locked = action_lock(task)
+    incident_must_be_active(locked.incident, what="taking a task over")
+    if locked.performer not in TASK_PERFORMERS or locked.status not in UNDONE_TASK_STATUSES:
+        raise ValidationError(
+            {
+                "status": f"{locked} is {locked.get_status_display().lower()}: only a task nobody has done yet "
+                "can be taken over."
+            }
+        )
+    locked.taken_over_at = timezone.now()
+    decision = gate_decision(locked)
+    if decision.performer != Performer.MDR:
+        raise ValidationError({"status": f"MDR Ops cannot take {locked} over: {decision.reason}"})
+    locked.save(update_fields=["taken_over_at", "updated_at"])
+    side = "the partner" if locked.performer == Performer.PARTNER else "the customer's team"
+    action_apply_decision(
+        locked,
+        decision,
+        by=by,
+        channel=Channel.ADMIN,
+        why=f"MDR Ops takes it over from {side} ({actor_label(by)}: {reason}).",
     )
     return locked

@@ -66,6 +66,20 @@ class Facts:
 
     authorized: bool = False  # a granted written authorization names this action
     fallback_taken: bool = False  # every contact was phoned and nobody acknowledged
+    # An analyst decided that MDR Ops performs this action, which the policy gave the customer or partner
+    # (declined, not done or overdue there): MDR Ops is its performer, the rest of the rule unchanged.
+    mdr_takes_over: bool = False
+
+
+# Who holds an action after each outcome: MDR Ops, or the one the action goes to.
+PERFORMER_OF: dict[Outcome, Performer] = {
+    Outcome.EXECUTE: Performer.MDR,
+    Outcome.AWAIT_AUTHORIZATION: Performer.MDR,
+    Outcome.RECOMMEND_CUSTOMER: Performer.CUSTOMER,
+    Outcome.RECOMMEND_PARTNER: Performer.PARTNER,
+    Outcome.NOT_ALLOWED_FOR_TIER: Performer.CUSTOMER,
+    Outcome.HOLD: Performer.MDR,
+}
 
 
 @dataclass(frozen=True)
@@ -82,17 +96,22 @@ class Decision:
     def executes(self) -> bool:
         return self.outcome is Outcome.EXECUTE
 
+    @property
+    def performer(self) -> Performer:
+        """Who holds the action after this decision."""
+        return PERFORMER_OF[self.outcome]
 
-def _not_in_tier(policy: Policy, category: Category) -> Decision:
-    return Decision(
-        Outcome.NOT_ALLOWED_FOR_TIER,
-        f"Customer action required: {Tier(policy.tier).label} does not include "
-        f"{Category(category).label.lower()} by MDR Ops.",
-    )
+
+def _tier_excludes(policy: Policy, category: Category) -> str:
+    return f"{Tier(policy.tier).label} does not include {Category(category).label.lower()} by MDR Ops"
 
 
 def decide(policy: Policy, action: ActionFacts, facts: Facts) -> Decision:
-    """The one rule for every action: DESIGN.md rules 2, 3, 6 and 7."""
+    """The one rule for every action: DESIGN.md rules 2, 3, 6, 7 and 14.
+
+    A basis (Authorize mode, the fallback) lets MDR Ops act on what the tier allows; whatever MDR Ops does
+    not do goes to whoever performs it under the policy, so a partner's action stays the partner's.
+    """
     category = Category(action.category)
     in_tier = category is Category.CONTAINMENT or policy.tier is Tier.COMPLETE
 
@@ -103,20 +122,25 @@ def decide(policy: Policy, action: ActionFacts, facts: Facts) -> Decision:
     else:
         basis, why = None, ""
 
-    if basis is not None:
-        if not in_tier:
-            return _not_in_tier(policy, category)
+    if basis is not None and in_tier:
         return Decision(Outcome.EXECUTE, f"MDR Ops performs it now: {why}.", basis)
 
-    performer = policy.performer_of(action.code)
+    # With a basis, the tier is why MDR Ops does not act: the reason says so.
+    beyond = f" ({_tier_excludes(policy, category)})" if basis is not None else ""
+    performer = Performer.MDR if facts.mdr_takes_over else policy.performer_of(action.code)
     if performer is Performer.CUSTOMER:
         return Decision(
-            Outcome.RECOMMEND_CUSTOMER, "Recommended to the customer: its own team performs this action."
+            Outcome.RECOMMEND_CUSTOMER,
+            f"Recommended to the customer: its own team performs this action{beyond}.",
         )
     if performer is Performer.PARTNER:
-        return Decision(Outcome.RECOMMEND_PARTNER, "Recommended to the partner, who performs this action.")
+        return Decision(
+            Outcome.RECOMMEND_PARTNER, f"Recommended to the partner, who performs this action{beyond}."
+        )
     if not in_tier:
-        return _not_in_tier(policy, category)
+        return Decision(
+            Outcome.NOT_ALLOWED_FOR_TIER, f"Customer action required: {_tier_excludes(policy, category)}."
+        )
     if facts.authorized:
         return Decision(
             Outcome.EXECUTE,

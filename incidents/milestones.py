@@ -25,6 +25,8 @@ class Milestone:
     event: TimelineEvent | None
     since_detection: timedelta | None
     note: str = ""
+    # Nothing is awaited: the milestone does not apply to this incident (a decision in Authorize mode).
+    not_needed: bool = False
 
     @property
     def duration(self) -> str:
@@ -98,7 +100,8 @@ def milestones(
     decided = _first(events, DECIDED)
     contained = _containment_succeeded(events, actions)
     decision_note = ""
-    if decided is None and PolicySnapshot.read(incident).authorize_mode:
+    no_decision_needed = decided is None and PolicySnapshot.read(incident).authorize_mode
+    if no_decision_needed:
         decision_note = "Not needed: the customer was in Authorize mode when the incident opened."
     elif decided is not None:
         decision_note = decided.get_kind_display()
@@ -106,6 +109,13 @@ def milestones(
         Milestone("detection", "Detection", detected, timedelta(0)),
         Milestone("notified", "First notification", notified, since(notified)),
         Milestone("acknowledged", "Acknowledgment", acknowledged, since(acknowledged)),
-        Milestone("decided", "Authorization or fallback", decided, since(decided), decision_note),
+        Milestone(
+            "decided",
+            "Authorization or fallback",
+            decided,
+            since(decided),
+            decision_note,
+            not_needed=no_decision_needed,
+        ),
         Milestone("contained", "Containment", contained, since(contained)),
     ]

@@ -208,6 +208,12 @@ class ResponseAction(models.Model):
     )
     proposed_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    taken_over_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When an analyst decided that MDR Ops performs this task of the customer or partner "
+        "(the gate then treats MDR Ops as its performer); who and why are on the timeline.",
+    )
 
     class Meta:
         ordering = ["proposed_at", "id"]

@@ -18,6 +18,7 @@ def gate_facts(action: ResponseAction) -> Facts:
     return Facts(
         authorized=authorization is not None and authorization.decision == Authorization.Decision.GRANTED,
         fallback_taken=action.incident.fallback_taken_at is not None,
+        mdr_takes_over=action.taken_over_at is not None,
     )
 
 

@@ -87,8 +87,16 @@ ACTION_TRANSITIONS: dict[str, frozenset[str]] = {
     ActionStatus.DECLINED: frozenset(),
     ActionStatus.CANCELED: frozenset(),
     ActionStatus.REVERTED: frozenset(),
-    # Not done yet may still be done later; done is the end.
-    ActionStatus.NOT_DONE: frozenset({ActionStatus.DONE, ActionStatus.CANCELED}),
+    # Not done yet may still be done later, or taken over by MDR Ops (as the gate then says); done is the end.
+    ActionStatus.NOT_DONE: frozenset(
+        {
+            ActionStatus.DONE,
+            ActionStatus.CANCELED,
+            ActionStatus.AWAITING_AUTHORIZATION,
+            ActionStatus.QUEUED,
+            ActionStatus.HELD,
+        }
+    ),
     ActionStatus.DONE: frozenset(),
 }
 

@@ -125,6 +125,8 @@ class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
         if not hasattr(self, "incident"):
             return
         incident_change_status(incident=self.incident, status=IncidentStatus.CLOSED, by=self.analyst)
+        # The summary the close starts would go out through a later machine's sweeper.
+        NotificationRun.objects.filter(incident=self.incident, state="active").update(state="canceled")
         calls = CallAttempt.objects.filter(run__incident=self.incident, outcome__in=["queued", "dialing"])
         calls.update(outcome="canceled", ended_at=timezone.now())
         EmailNotification.objects.filter(

@@ -11,6 +11,7 @@ from hypothesis.stateful import invariant
 
 from escalation.models import (
     ATTEMPT_OUTCOMES,
+    TELLING_PURPOSES,
     Acknowledgment,
     CallAttempt,
     NotificationRun,
@@ -133,7 +134,8 @@ class EscalationInvariants:
         if not hasattr(self, "incident"):
             return
         everyone = {c.pk for c in self.contacts}
-        for run in NotificationRun.objects.filter(incident=self.incident).exclude(pk__in=self.runs_seen):
+        runs = NotificationRun.objects.filter(incident=self.incident).exclude(purpose__in=TELLING_PURPOSES)
+        for run in runs.exclude(pk__in=self.runs_seen):  # a run that only tells phones nobody: no plan
             if run.plan is None:
                 continue  # scheduled for later: no plan until it comes due
             self.runs_seen.add(run.pk)

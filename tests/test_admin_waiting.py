@@ -113,7 +113,8 @@ def test_mdr_ops_see_open_customer_tasks_per_incident_and_per_tenant(analyst_cli
     listed = analyst_client.get(CHANGELIST)
     counts = {i.pk: i.open_tasks for i in listed.context["cl"].result_list}
     assert (counts[first.pk], counts[second.pk]) == (1, 1)
-    assert f"{TASKS}?incident={first.pk}&amp;task=open" in listed.content.decode()
+    # The link lists the tasks nobody has done: open ones and those marked not done.
+    assert f"{TASKS}?incident={first.pk}&amp;task=undone" in listed.content.decode()
 
     per_incident = analyst_client.get(TASKS, {"incident": first.pk, "task": "open"})
     assert per_incident.status_code == 200

@@ -117,3 +117,28 @@ def test_the_schema_names_the_availability_fields() -> None:
     assert set(window) == {"weekday", "starts", "ends"}
     away = schema["components"]["schemas"]["AwayPeriod"]["properties"]
     assert set(away) == {"starts_at", "ends_at", "note"}
+
+
+@pytest.mark.parametrize(
+    ("field", "item", "missing"),
+    [
+        ("away_periods", {"ends_at": "2026-12-20T00:00:00Z", "note": ""}, {"starts_at"}),
+        ("away_periods", {"note": "Skiing"}, {"starts_at", "ends_at"}),
+        ("windows", {"weekday": 1, "ends": "18:00"}, {"starts"}),
+        ("windows", {}, {"weekday", "starts", "ends"}),
+    ],
+)
+def test_a_patch_with_an_incomplete_item_is_a_400_naming_the_missing_fields(
+    field: str, item: dict, missing: set[str]
+) -> None:
+    """An item replaces a whole entry: a partial update does not make it partial (it raised KeyError)."""
+    tenant = make_tenant(phones=1)
+    contact = first_contact(tenant)
+    client = as_user(make_member(tenant, Role.ADMIN))
+
+    response = client.patch(f"/api/v1/contacts/{contact.pk}/", {field: [item]}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert set(response.json()[field]["0"]) == missing
+    assert not AvailabilityWindow.objects.filter(contact=contact).exists()
+    assert not AwayPeriod.objects.filter(contact=contact).exists()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from escalation.models import Acknowledgment, NotificationRun, RunState
+from escalation.models import Acknowledgment, NotificationRun, RunPurpose, RunState
 from incidents.models import EventKind, TimelineEvent
 from tenants.models import Role, Tenant
 from tests.factories import as_user, make_incident, make_member, make_tenant, make_user
@@ -68,7 +68,10 @@ def test_a_customer_approver_or_admin_acknowledges_and_the_calls_stop(role: Role
         "at": response.json()["at"],
     }
     assert (ack.user, ack.channel) == (user, "api")
-    assert NotificationRun.objects.get(incident=incident).state == RunState.ACKNOWLEDGED
+    assert (
+        NotificationRun.objects.get(incident=incident, purpose=RunPurpose.NOTIFY).state
+        == RunState.ACKNOWLEDGED
+    )
     event = TimelineEvent.objects.get(incident=incident, kind=EventKind.ACKNOWLEDGED)
     assert event.channel == "api"
 

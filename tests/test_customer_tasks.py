@@ -147,3 +147,15 @@ def test_the_home_page_says_since_when_the_customer_is_waited_for(tasks: dict[st
     task_mark(task=tasks["partner"], by=tasks["technician"], done=True)
     page = portal(tasks["viewer"]).get(reverse("home"))
     assert page.context["waiting_since"] is None and page.context["open_tasks"] == 0
+
+
+def test_the_tasks_page_names_whose_each_task_is_whoever_reads_it(tasks: dict[str, Any]) -> None:
+    """A partner's technician read "for your team" beside the customer's own tasks."""
+    tenant = tasks["tenant"]
+    for reader in (portal(tasks["technician"], tenant), portal(tasks["approver"])):
+        page = reader.get(reverse("incidents:tasks")).content.decode().replace("&#x27;", "'")
+        assert "your team" not in page and "your partner" not in page
+        customer = page.split(f'id="task-{tasks["customer"].pk}"', 1)[1].split("</div>", 1)[0]
+        partner = page.split(f'id="task-{tasks["partner"].pk}"', 1)[1].split("</div>", 1)[0]
+        assert f"for {tenant.name}'s own team" in customer
+        assert f"for the partner, {tenant.partner.name}" in partner

@@ -104,7 +104,12 @@ def test_a_closed_incident_tells_nobody(analyst: Any) -> None:
     propose(incident, "isolate_endpoint")
     incident_change_status(incident=incident, status="closed", by=analyst)
     assert customer_tell(incident.pk) is None
-    assert not incident.notification_runs.filter(state=RunState.ACTIVE).exists()
+    # Only the summary of its closing goes out: nothing about its actions.
+    assert (
+        not incident.notification_runs.filter(state=RunState.ACTIVE)
+        .exclude(purpose=RunPurpose.CLOSED)
+        .exists()
+    )
 
 
 def test_an_action_told_by_two_rounds_then_performed_is_reported_once() -> None:

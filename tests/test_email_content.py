@@ -181,7 +181,7 @@ def test_report_email_says_nobody_answered_and_what_mdr_ops_did_with_each_status
     assert f"Block IP address on {block.target} [Queued for execution]" in done
     assert "Clean and remove malware" not in done
     assert "nobody answered" in message.subject
-    assert "We phoned every one of your contacts" in message.alternatives[0][0]
+    assert "We phoned 1 contact (1 call) and nobody acknowledged" in message.alternatives[0][0]
 
 
 def test_a_title_with_a_line_break_cannot_inject_headers() -> None:

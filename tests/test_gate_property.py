@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -97,3 +99,43 @@ def test_an_unknown_category_holds() -> None:
     }
     decision = decide_safely(policy, ActionFacts("a", "eradication"), Facts())  # type: ignore[arg-type]
     assert decision.outcome is Outcome.HOLD
+
+
+ROUTING_AXES = [
+    list(ResponseMode),
+    list(Tier),
+    [False, True],  # checkbox
+    [False, True],  # fallback taken
+    list(Performer),
+    list(Category),
+]
+
+
+@pytest.mark.parametrize(
+    "case",
+    list(itertools.product(*ROUTING_AXES)),
+    ids=lambda c: "-".join(str(getattr(v, "value", v)) for v in c),
+)
+def test_the_gate_routes_work_to_a_performer_and_a_partners_action_stays_the_partners(case: tuple) -> None:
+    mode, tier, checkbox, fallback, performer, category = case
+    policy = {
+        "tier": tier,
+        "response_mode": mode,
+        "authorize_on_no_ack": checkbox,
+        "performers": {"a": performer},
+    }
+    for authorized in (False, True):
+        decision = decide_safely(policy, ActionFacts("a", category), Facts(authorized, fallback))
+        assert decision.outcome is not Outcome.HOLD, decision
+        assert decision.performer in Performer, decision
+        assert decision.reason
+        if decision.performer is Performer.MDR:
+            # MDR Ops holds only what it may do: in the tier, performed or awaiting its authorization.
+            assert category is Category.CONTAINMENT or tier == Tier.COMPLETE
+            continue
+        # Whatever MDR Ops does not do goes to whoever performs it; a partner's action stays the partner's.
+        if performer is not Performer.MDR:
+            assert decision.performer is performer, decision
+        else:
+            assert decision.outcome is Outcome.NOT_ALLOWED_FOR_TIER
+            assert decision.performer is Performer.CUSTOMER

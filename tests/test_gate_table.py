@@ -21,11 +21,16 @@ TABLE = [
     # Authorize mode: MDR Ops acts on everything the tier allows, whoever the Collaborate performer is.
     ((ANY, AUTH, ANY, ANY, ANY, C, ANY), (Outcome.EXECUTE, Basis.AUTHORIZE_MODE)),
     ((X, AUTH, ANY, ANY, ANY, N, ANY), (Outcome.EXECUTE, Basis.AUTHORIZE_MODE)),
-    ((E, AUTH, ANY, ANY, ANY, N, ANY), (Outcome.NOT_ALLOWED_FOR_TIER, None)),
+    # What the tier keeps from MDR Ops goes to whoever performs it under the policy.
+    ((E, AUTH, ANY, ANY, Performer.CUSTOMER, N, ANY), (Outcome.RECOMMEND_CUSTOMER, None)),
+    ((E, AUTH, ANY, ANY, Performer.PARTNER, N, ANY), (Outcome.RECOMMEND_PARTNER, None)),
+    ((E, AUTH, ANY, ANY, Performer.MDR, N, ANY), (Outcome.NOT_ALLOWED_FOR_TIER, None)),
     # Collaborate with the checkbox ticked and the fallback taken: as in Authorize mode.
     ((ANY, COLLAB, True, True, ANY, C, ANY), (Outcome.EXECUTE, Basis.NO_ACK_FALLBACK)),
     ((X, COLLAB, True, True, ANY, N, ANY), (Outcome.EXECUTE, Basis.NO_ACK_FALLBACK)),
-    ((E, COLLAB, True, True, ANY, N, ANY), (Outcome.NOT_ALLOWED_FOR_TIER, None)),
+    ((E, COLLAB, True, True, Performer.CUSTOMER, N, ANY), (Outcome.RECOMMEND_CUSTOMER, None)),
+    ((E, COLLAB, True, True, Performer.PARTNER, N, ANY), (Outcome.RECOMMEND_PARTNER, None)),
+    ((E, COLLAB, True, True, Performer.MDR, N, ANY), (Outcome.NOT_ALLOWED_FOR_TIER, None)),
     # Otherwise Collaborate: the performer decides, then the tier, then written authorization.
     ((ANY, COLLAB, ANY, ANY, Performer.CUSTOMER, ANY, ANY), (Outcome.RECOMMEND_CUSTOMER, None)),
     ((ANY, COLLAB, ANY, ANY, Performer.PARTNER, ANY, ANY), (Outcome.RECOMMEND_PARTNER, None)),

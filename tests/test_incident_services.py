@@ -11,7 +11,7 @@ from django.utils import timezone
 from incidents.authorizations import authorization_record
 from incidents.models import ActionStatus, Authorization, Basis, Channel, EventKind, Incident
 from incidents.selectors import authorization_text
-from incidents.services import incident_reapply_policy, incident_set_status
+from incidents.services import incident_reapply_policy, incident_set_status, incident_take_fallback
 from tenants.models import Performer, ResponseMode, Role, Tier
 from tenants.services import contact_update, tenant_update_settings
 from tests.factories import (
@@ -19,6 +19,7 @@ from tests.factories import (
     kinds,
     make_incident,
     make_member,
+    make_partner,
     make_tenant,
     make_user,
     propose,
@@ -235,3 +236,26 @@ def test_an_authorization_is_immutable() -> None:
     authorization.statement = "changed my mind"
     with pytest.raises(AppendOnlyError):
         authorization.save()
+
+
+def test_the_fallback_leaves_a_partners_action_with_the_partner() -> None:
+    """Essentials, checkbox ticked, remove_persistence delegated to the partner: when the calls run out, the
+    containment runs and the partner still holds what MDR Ops may not do; nothing lands on the customer."""
+    tenant = make_tenant(
+        tier=Tier.ESSENTIALS,
+        fallback=True,
+        partner=make_partner("fallback-msp"),
+        performers={"remove_persistence": Performer.PARTNER},
+    )
+    incident = make_incident(tenant)
+    persistence = propose(incident, "remove_persistence")
+    isolate = propose(incident, "isolate_endpoint")
+    assert (persistence.status, persistence.performer) == (ActionStatus.RECOMMENDED, Performer.PARTNER)
+
+    incident_take_fallback(incident=incident, attempts=[{"call": 1, "outcome": "no_answer"}])
+
+    persistence.refresh_from_db()
+    isolate.refresh_from_db()
+    assert (persistence.status, persistence.performer) == (ActionStatus.RECOMMENDED, Performer.PARTNER)
+    assert "partner" in persistence.decision_reason
+    assert (isolate.status, isolate.basis) == (ActionStatus.QUEUED, Basis.NO_ACK_FALLBACK)

@@ -3,10 +3,12 @@ chart, pinned queries."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db.models import Max, Min
 from django.urls import reverse
 
@@ -220,3 +222,61 @@ def test_durations_read_as_people_say_them() -> None:
     assert format_duration(timedelta(minutes=3, seconds=7)) == "3 min 07 s"
     assert format_duration(timedelta(hours=2, minutes=5)) == "2 h 05 min"
     assert format_duration(timedelta(days=1, hours=3)) == "1 d 3 h"
+
+
+def test_the_printed_record_holds_every_event_or_says_plainly_how_to_get_them() -> None:
+    """128 events: the page shows 100 and its printout says so, with the address of the whole record; that
+    address holds all 128 (the pager that said "Events 1-100 of 128" is hidden in print)."""
+    tenant = make_tenant()
+    incident = make_incident(tenant)  # one event
+    TimelineEvent.objects.bulk_create(
+        TimelineEvent(
+            incident=incident,
+            kind=EventKind.CALL_ATTEMPT,
+            at=incident.opened_at + timedelta(seconds=n + 1),
+            channel=Channel.PHONE,
+            summary=f"Call {n + 1}: no answer",
+        )
+        for n in range(127)
+    )
+    client, _ = client_for(tenant)
+    url = reverse("incidents:detail", args=[incident.pk])
+
+    paged = client.get(url).content.decode()
+    every = client.get(url, {"events": "all"})
+
+    note = re.search(r'<p class="print-only" id="events-print-note">(.*?)</p>', paged, re.S)
+    assert note is not None, "nothing printed says the record is cut"
+    assert "holds events 1–100 of 128" in note.group(1)
+    assert f"http://testserver{url}?events=all" in note.group(1)
+    assert len(every.context["events"]) == 128
+    assert every.context["events"][127].summary == "Call 127: no answer"
+    assert 'id="events-print-note"' not in every.content.decode()
+
+
+def test_in_authorize_mode_how_fast_says_a_decision_was_not_needed_and_not_that_it_is_awaited() -> None:
+    tenant = make_tenant(mode=ResponseMode.AUTHORIZE)
+    incident = make_incident(tenant)
+    client, _ = client_for(tenant)
+
+    page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+
+    row = page.split("<td>Authorization or fallback</td>", 1)[1].split("</tr>", 1)[0]
+    assert "Not needed" in row and "not needed" in row
+    assert "not yet" not in row
+
+
+def test_a_long_target_wraps_inside_the_actions_table() -> None:
+    """A SHA-256 has no space to break at: its cell may break anywhere, so the "Why" column stays on the page."""
+    tenant = make_tenant()
+    incident = make_incident(tenant)
+    sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    propose(incident, "block_sha256", target=sha256)
+    client, _ = client_for(tenant)
+
+    page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+
+    assert f'<td class="small target">{sha256}</td>' in page
+    css = (settings.BASE_DIR / "mdrportal/static/mdrportal/portal.css").read_text()
+    rule = re.search(r"td\.target \{([^}]*)\}", css)
+    assert rule is not None and "overflow-wrap: anywhere" in rule.group(1)

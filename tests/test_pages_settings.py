@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from incidents.policy import PolicySnapshot
 from tenants.models import ActionPerformer, Performer, ResponseMode, Role, SettingsChange, Tenant, Tier
 from tenants.rules import FALLBACK_NEEDS_PHONE
 from tenants.services import contact_create, contact_update
-from tests.factories import client_for, make_partner, make_tenant
+from tests.factories import client_for, make_incident, make_partner, make_tenant
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 URL = reverse("tenants:settings")
@@ -268,3 +269,19 @@ def test_reminder_settings_out_of_range_are_refused_on_their_field(field: str, v
     assert field in response.context["form"].errors
     tenant.refresh_from_db()
     assert (tenant.reminder_minutes, tenant.reminder_count) == (15, 4)
+
+
+def test_the_reminders_text_says_what_a_change_does_to_an_incident_already_open() -> None:
+    """The page promised that reminder changes reach open incidents; they follow the incident's snapshot."""
+    tenant = make_tenant(phones=1)
+    incident = make_incident(tenant)
+    before = PolicySnapshot.read(incident).reminder_minutes
+    client, _ = client_for(tenant, Role.ADMIN)
+
+    assert client.post(URL, form_data(tenant, reminder_minutes=before + 7)).status_code == 302
+
+    incident.refresh_from_db()
+    assert PolicySnapshot.read(incident).reminder_minutes == before  # the open incident keeps its own
+    text = " ".join(client.get(URL).content.decode().split())
+    assert "to incidents already open too" not in text
+    assert "an incident already open keeps the reminders it opened with" in text

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from escalation.models import Acknowledgment, CallAttempt, RunState
 from escalation.runs.states import runs_stop
+from escalation.runs.tell import tell_acknowledged
 from incidents.events import incident_lock, incident_must_be_active, timeline_record
 from incidents.models import Channel, EventKind, Incident
 from tenants.deciding import ACKNOWLEDGE, acting_partner, actor_label_at, deciding_refusal
@@ -42,6 +43,7 @@ def acknowledge(
     )
     # The current round, any round scheduled for later, and a report being phoned: somebody has it now.
     runs_stop(incident, RunState.ACKNOWLEDGED)
+    tell_acknowledged(incident, ack)
     return ack
 
 

@@ -7,6 +7,7 @@ import logging
 
 from django.db import transaction
 
+from escalation.acknowledgments.rule import incident_acknowledgeable
 from escalation.acknowledgments.services import acknowledge
 from escalation.calls.records import call_could_not_notify, call_end, call_lock, call_ref
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome
@@ -14,7 +15,7 @@ from escalation.phone.base import PhoneError
 from escalation.phone.registry import phone_backend_named
 from escalation.runs.services import call_ended_advance
 from incidents.events import incident_lock
-from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel
+from incidents.models import Channel
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def call_update(
             if pressed_1 and not Acknowledgment.objects.filter(call=call).exists():
                 if call.outcome == CallOutcome.DIALING:
                     call_end(call, CallOutcome.ACKNOWLEDGED)
-                if incident.status in ACTIVE_INCIDENT_STATUSES:
+                if incident_acknowledgeable(incident):
                     acknowledge(incident, contact=call.contact, user=None, channel=Channel.PHONE, call=call)
                 return
         if call.outcome != CallOutcome.DIALING:

@@ -17,13 +17,16 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import EmailKind, EmailNotification, EmailOutcome, NotificationRun, RunPurpose
 from escalation.nudges import nudge
 from escalation.reader import Reader, ReaderCan, ask_line, awaiting_note, reader_for, subject_need
+from escalation.runs.tell import acknowledged_recipients, first_acknowledger
 from escalation.selectors import report_mentions
+from escalation.story import Story, story_read
 from incidents.events import timeline_record
 from incidents.models import ActionStatus, Category, Channel, EventKind, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
@@ -59,6 +62,8 @@ def email_recipients(run: NotificationRun) -> list[Contact]:
     also the partner's when the incident has actions delegated to the partner."""
     incident = run.incident
     tenant = incident.tenant
+    if run.purpose == RunPurpose.ACKNOWLEDGED:
+        return _with_email(acknowledged_recipients(incident))
     recipients = _with_email(tenant_contacts(tenant))
     if run.purpose == RunPurpose.NOTIFY and tenant.partner_id and _partner_actions(incident).exists():
         recipients += _with_email(Contact.objects.filter(partner_id=tenant.partner_id).order_by("call_order"))
@@ -71,7 +76,7 @@ def emails_claim(run: NotificationRun) -> list[EmailNotification]:
     Called by the run's step, inside the transaction that holds the run's lock: claiming again skips the
     contacts that already have a row, so a repeated step sends nobody a second email.
     """
-    kind = EmailKind.REPORT if run.purpose == RunPurpose.REPORT else EmailKind.NOTIFY
+    kind = EMAIL_KIND_OF[run.purpose]
     already = set(EmailNotification.objects.filter(run=run).values_list("contact_id", flat=True))
     claimed = []
     for contact in email_recipients(run):
@@ -81,6 +86,14 @@ def emails_claim(run: NotificationRun) -> list[EmailNotification]:
         nudge_email(email.pk)
         claimed.append(email)
     return claimed
+
+
+EMAIL_KIND_OF = {
+    RunPurpose.NOTIFY: EmailKind.NOTIFY,
+    RunPurpose.REPORT: EmailKind.REPORT,
+    RunPurpose.ACKNOWLEDGED: EmailKind.ACKNOWLEDGED,
+    RunPurpose.CLOSED: EmailKind.CLOSED,
+}
 
 
 def nudge_email(email_id: int) -> None:
@@ -160,6 +173,8 @@ def _actions(incident: Incident) -> list[ResponseAction]:
 
 
 def _variant(email: EmailNotification) -> str:
+    if email.kind in (EmailKind.ACKNOWLEDGED, EmailKind.CLOSED):
+        return str(email.kind)
     if email.contact.partner_id is not None:
         return "partner"
     if email.kind == EmailKind.REPORT:
@@ -169,14 +184,17 @@ def _variant(email: EmailNotification) -> str:
     return "collaborate"
 
 
-def _subject(variant: str, incident: Incident, run: NotificationRun, reader: Reader) -> str:
+def _subject(variant: str, incident: Incident, run: NotificationRun, reader: Reader, story: Story) -> str:
     head = f"[{incident.get_severity_display()}] {incident.tenant.name}"
     decide = subject_need(reader)
+    told = story.subject if story.bases or variant == "report" else f"threat detected{decide}"
     what = {
         "collaborate": f"threat detected{decide}: {incident.title}",
-        "authorize": f"MDR Ops responded to: {incident.title}",
-        "report": f"nobody answered, MDR Ops acted on: {incident.title}",
+        "authorize": f"{told}: {incident.title}",
+        "report": f"{told}: {incident.title}",
         "partner": f"actions delegated to you: {incident.title}",
+        "acknowledged": f"{first_acknowledger(incident)} acknowledged: {incident.title}",
+        "closed": f"{incident.get_status_display().lower()}: {incident.title}",
     }[variant]
     reminder = f" (reminder {run.round})" if run.purpose == RunPurpose.NOTIFY and run.round > 1 else ""
     # One line, whatever the title holds: a header with a line break would be refused or worse.
@@ -200,13 +218,22 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
         "link_max_age_hours": settings.LINK_MAX_AGE_HOURS,
         "ask_line": ask_line(reader, where="email"),
     }
-    composed = ComposedEmail(subject=_subject(variant, incident, run, reader), text="", html="")
-    if variant == "partner":
+    done = report_mentions(incident) if variant in ("authorize", "report", "closed") else []
+    story = story_read(incident, done)
+    context["story"] = story
+    composed = ComposedEmail(subject=_subject(variant, incident, run, reader, story), text="", html="")
+    if variant in ("acknowledged", "closed"):
+        context["ask_line"] = ""  # it closes the loop: nothing is asked
+    if variant == "acknowledged":
+        context["acknowledger"] = first_acknowledger(incident)
+    elif variant == "closed":
+        context["done"] = _lines(done, incident, can=can)
+        context["timeline_url"] = settings.PUBLIC_BASE_URL + reverse("incidents:detail", args=[incident.pk])
+    elif variant == "partner":
         context["actions"] = _lines(list(_partner_actions(incident)), incident, to_partner=True, can=can)
     elif variant == "collaborate":
         context["actions"] = _lines(_actions(incident), incident, can=can)
     else:
-        done = report_mentions(incident)
         done_ids = {a.pk for a in done}
         context["done"] = _lines(done, incident, can=can)
         context["needs_you"] = _lines(
@@ -221,8 +248,9 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
             can=can,
         )
     ids = {"tenant_id": incident.tenant_id, "contact_id": contact.pk, "incident_id": incident.pk}
-    # The partner's people are not the customer: they neither acknowledge for it nor authorize.
-    if reader.acknowledges:
+    # The partner's people are not the customer: they neither acknowledge for it nor authorize. A message
+    # that closes the loop asks nothing.
+    if reader.acknowledges and variant not in ("acknowledged", "closed"):
         context["ack_url"] = link_url(purpose=LinkPurpose.ACK, **ids)
         composed.ack = True
         if can is ReaderCan.AUTHORIZE:

@@ -42,6 +42,8 @@ def script_text(script: CallScript) -> str:
     ]
     if script.tells_what_was_done and script.done:
         done = "; ".join(f"{d.action} on {_target(d.target)}: {d.status.lower()}" for d in script.done)
+        if script.told:
+            parts.append(script.told)
         parts.append(f"MDR Ops has taken these actions: {done}.")
     elif script.summary.strip():
         parts.append(f"{_sentence(script.summary, MAX_SUMMARY_CHARS)}.")

@@ -12,7 +12,8 @@ from django.db import transaction
 
 from escalation.models import RunState
 from escalation.runs.states import runs_stop
-from incidents.events import timeline_record
+from escalation.runs.tell import tell_closed
+from incidents.events import incident_lock, timeline_record
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident
 from incidents.services import incident_set_status
 
@@ -26,6 +27,7 @@ def incident_change_status(
     reason: str = "",
     channel: str = Channel.ADMIN,
 ) -> Incident:
+    was_active = incident_lock(incident.pk).status in ACTIVE_INCIDENT_STATUSES
     locked = incident_set_status(incident=incident, status=status, by=by, reason=reason, channel=channel)
     if locked.status not in ACTIVE_INCIDENT_STATUSES:
         stopped = runs_stop(locked, RunState.CANCELED)
@@ -39,4 +41,6 @@ def incident_change_status(
                 channel=channel,
                 data={"stopped_runs": stopped},
             )
+        if was_active:
+            tell_closed(locked)
     return locked

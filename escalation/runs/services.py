@@ -15,7 +15,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from escalation.emails.services import emails_claim
-from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunPurpose, RunState
+from escalation.models import (
+    TELLING_PURPOSES,
+    CallAttempt,
+    CallOutcome,
+    NotificationRun,
+    RunPurpose,
+    RunState,
+)
 from escalation.nudges import nudge_dial, nudge_run
 from escalation.runs.availability import plan_make
 from escalation.runs.fallback import someone_has_it
@@ -90,6 +97,12 @@ def run_advance(run_id: int) -> bool:
         if run.state != RunState.ACTIVE or run.next_step_at > now:
             return False  # stale or early delivery: the row says there is nothing to do yet
         run.incident = incident
+        if run.purpose in TELLING_PURPOSES:
+            # It only tells (the end of an incident too): its messages are claimed, and it is over.
+            emails_claim(run)
+            texts_claim(run)
+            run_stop(run, RunState.COMPLETED)
+            return False
         if incident.status not in ACTIVE_INCIDENT_STATUSES:
             run_stop(run, RunState.CANCELED)
             return False

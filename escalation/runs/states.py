@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from escalation.calls.records import calls_stop
-from escalation.models import RUN_TRANSITIONS, NotificationRun, RunState
+from escalation.models import RUN_TRANSITIONS, TELLING_PURPOSES, NotificationRun, RunState
 from incidents.models import Incident
 from mdrportal.core.transitions import check_transition
 
@@ -29,6 +29,8 @@ def run_stop(run: NotificationRun, state: str) -> None:
 def runs_stop(incident: Incident, state: str) -> int:
     """End every active run of a locked incident (a round scheduled for later too); how many."""
     runs = list(incident.notification_runs.select_for_update().filter(state=RunState.ACTIVE))
+    # A run that only tells what happened (who acknowledged, that it is over) is not stopped: it still tells.
+    runs = [run for run in runs if run.purpose not in TELLING_PURPOSES]
     for run in runs:
         run_stop(run, state)
     return len(runs)

@@ -6,13 +6,14 @@ from typing import Any
 
 from rest_framework import serializers
 
+from mdrportal.api.nested import WholeObjectSerializer
 from tenants.availability import Availability, Away, Window
 from tenants.availability_services import contact_availability_set
 from tenants.models import Contact
 from tenants.services import User
 
 
-class AvailabilityWindowSerializer(serializers.Serializer):
+class AvailabilityWindowSerializer(WholeObjectSerializer):
     weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 is Monday, 6 is Sunday.")
     starts = serializers.TimeField(help_text="Wall-clock time in the tenant's time zone, for example 08:00.")
     ends = serializers.TimeField(
@@ -21,7 +22,7 @@ class AvailabilityWindowSerializer(serializers.Serializer):
     )
 
 
-class AwayPeriodSerializer(serializers.Serializer):
+class AwayPeriodSerializer(WholeObjectSerializer):
     starts_at = serializers.DateTimeField(help_text="When the absence starts (ISO 8601 with an offset).")
     ends_at = serializers.DateTimeField(help_text="When it ends; the contact is phoned again from then.")
     note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")

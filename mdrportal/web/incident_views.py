@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from escalation.acknowledgments.rule import acknowledgeable, incident_acknowledgeable
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import Acknowledgment
 from incidents.authorizations import authorization_record
@@ -57,6 +58,8 @@ from tenants.rules import DECIDES
 
 PAGE_SIZE = CustomerIncidentPages.page_size
 EVENTS_PER_PAGE = 100
+# One page for the whole record (a count too large for any incident).
+ALL_EVENTS = 10**9
 STATEMENT_REQUIRED = "Write a statement in your own words: it is kept with your decision."
 
 
@@ -139,7 +142,11 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Every event in order with actor and channel, in pages, the durations that matter and the drawn
     timeline, which summarizes every event of the incident."""
     incident = _incident(request, pk)
-    events_page = timeline_page(incident, request.GET.get("page"), EVENTS_PER_PAGE)
+    # "?events=all" puts every event on one page: the record to print, however long.
+    every = request.GET.get("events") == "all"
+    events_page = timeline_page(
+        incident, None if every else request.GET.get("page"), ALL_EVENTS if every else EVENTS_PER_PAGE
+    )
     actions = list(timeline_actions(incident))
     firsts = milestone_events(incident, actions)
     marks = milestones(incident, firsts, actions)
@@ -153,12 +160,15 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "policy": PolicySnapshot.read(incident),
             "events": events_page.object_list,
             "events_page": events_page,
+            "all_events_url": request.build_absolute_uri(
+                reverse("incidents:detail", args=[incident.pk]) + "?events=all"
+            ),
             "actions": actions,
             "milestones": marks,
             "chart": timeline_chart(incident, marks),
             "acknowledged": acknowledged,
             "can_acknowledge": request.acting.is_approver  # type: ignore[attr-defined]
-            and incident.status == IncidentStatus.OPEN
+            and incident_acknowledgeable(incident)
             and acknowledged is None,
             "awaiting": sum(1 for a in actions if a.status == ActionStatus.AWAITING_AUTHORIZATION),
         },
@@ -227,7 +237,7 @@ def _pending(tenant: Any, posted: Pending | None = None) -> list[Pending]:
 def _approvals(request: HttpRequest, posted: Pending | None = None, status: int = 200) -> HttpResponse:
     tenant = request.acting.tenant  # type: ignore[attr-defined]
     unacknowledged = (
-        Incident.objects.filter(tenant=tenant, status=IncidentStatus.OPEN)
+        Incident.objects.filter(acknowledgeable(), tenant=tenant)
         .annotate(acknowledged=Exists(Acknowledgment.objects.filter(incident=OuterRef("pk"))))
         .filter(acknowledged=False)
         .order_by("-opened_at", "-id")
