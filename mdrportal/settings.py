@@ -185,6 +185,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # and a sweeper's nudge each wait for the next look, so 1 s a hop made every step a second late.
         "polling_interval": 0.1,
     }
+elif CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport stopped the worker on a second broker loss (an AttributeError while closing).
+    CELERY_BROKER_TRANSPORT = "mdrportal.redis_broker:Transport"
 # One queue per kind of job, so that workers can be given to each and a slow kind never holds the others up:
 # placing calls (a dispatcher waits for the calls-per-second slots), advancing call trees, connector calls,
 # email, and the sweepers. A task not named here goes to "runs", so a new task still runs somewhere.
