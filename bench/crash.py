@@ -281,7 +281,7 @@ def customers(trees: int, label: str) -> list[object]:
         tenant = tenant_create(name=f"{label} {n}", slug=f"{label}-{n}", tier="complete", by=None)
         contact_create(
             tenant=tenant, by=None, name=f"Contact {label} {n}", email=f"c@{label}{n}.example",
-            phone=f"+1202{zlib.crc32(label.encode()) % 1000:03d}{n:04d}",
+            phone=f"+1202{200 + zlib.crc32(label.encode()) % 800:03d}{n:04d}",
         )  # fmt: skip
         tenant_update_settings(
             tenant=tenant, by=None, response_mode=ResponseMode.AUTHORIZE, ring_timeout_seconds=10
@@ -414,7 +414,9 @@ def report(
     never = sum(1 for a in actions if isolations[a] == 0)
     # Calls: what reached Twilio per number, against what the trees' plans ask for that contact.
     attempts = [a for _, a in twilio.arrived()[calls_before:]]
-    to = dict(CallAttempt.objects.filter(pk__in=attempts).values_list("pk", "to"))
+    to = dict(
+        CallAttempt.objects.filter(pk__in=attempts, run__incident_id__in=incidents).values_list("pk", "to")
+    )
     placed = collections.Counter(to[a] for a in attempts if a in to)
     asked: collections.Counter[str] = collections.Counter()
     for run in NotificationRun.objects.filter(incident_id__in=incidents).prefetch_related("calls"):
