@@ -20,8 +20,16 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 
 class Channel(kombu_redis.Channel):
+    def close(self) -> None:
+        if (self.connection is None or self.connection.client is None) and self._qos is not None:
+            # Restoring would need a client for a connection that is gone: without this, the close stopped
+            # half-way (its consumers and poller left as they were). Redis restores them after the visibility
+            # timeout instead.
+            self._qos.restore_at_shutdown = False
+        super().close()
+
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
-        if self.connection.client is None:
+        if self.connection is None or self.connection.client is None:
             raise RedisConnectionError("this channel's broker connection was closed")
         return super()._connparams(asynchronous=asynchronous)
 
