@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "operations.middleware.ProbeMiddleware",  # /healthz and /metrics, before host checks and TLS redirects
     "mdrportal.logs.RequestIdMiddleware",
+    "mdrportal.web.database_unavailable.DatabaseUnavailableMiddleware",  # 503, not a 500, while it is away
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mdrportal.security.ContentSecurityPolicyMiddleware",
@@ -186,6 +187,8 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", "filesystem://", schemes=("filesystem", "redis", "rediss"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
+    # kombu's own filesystem transport lets a consumer read a message file before it is written whole.
+    CELERY_BROKER_TRANSPORT = "mdrportal.filesystem_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -196,6 +199,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # and a sweeper's nudge each wait for the next look, so 1 s a hop made every step a second late.
         "polling_interval": 0.1,
     }
+elif CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport stopped the worker on a second broker loss (an AttributeError while closing).
+    CELERY_BROKER_TRANSPORT = "mdrportal.redis_broker:Transport"
 # One queue per kind of job, so that workers can be given to each and a slow kind never holds the others up:
 # placing calls (a dispatcher waits for the calls-per-second slots), advancing call trees, connector calls,
 # email, and the sweepers. A task not named here goes to "runs", so a new task still runs somewhere.
@@ -227,6 +233,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
+# A worker whose broker is gone (restarted, failed over) keeps trying to reconnect, for as long as it takes,
+# at startup too: Celery's default gives up after 100 tries and the worker exits.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # The workers log through LOGGING below (JSON in production), not Celery's own format.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}

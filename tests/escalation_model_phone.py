@@ -61,6 +61,11 @@ class ModelPhone:
         known = self.calls[call.sid]
         return CallStatus(known.status, known.answered_by)
 
+    def find_calls(self, call: CallRef) -> list[str]:
+        if self.down:
+            raise PhoneError("Twilio did not list the calls: HTTP 503", permanent=False)
+        return [sid for sid, known in self.calls.items() if known.attempt_id == call.attempt_id]
+
     def hang_up(self, call: CallRef) -> CallStatus:
         if self.down:
             raise PhoneError("Twilio did not hang up the call: HTTP 503", permanent=False)

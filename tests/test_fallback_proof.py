@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.calls.dispatch import call_claim_next, calls_dispatch
+from escalation.calls.progress import call_check
 from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunState
 from escalation.phone.base import PhoneError
 from escalation.runs.services import notification_start
@@ -42,6 +43,15 @@ class DownPhone:
     def place_call(self, request):
         self.placed += 1
         raise PhoneError(self.message, permanent=self.permanent)
+
+
+class NoCallsPhone:
+    """A provider that never got the call."""
+
+    name = "twilio"
+
+    def find_calls(self, call):
+        return []
 
 
 def _collaborate_with_fallback(phones: int = 2):
@@ -213,14 +223,16 @@ def test_a_contact_deactivated_mid_tree_means_the_tree_ends_without_a_fallback()
     assert len(exhausted.data["missing"]) == 1
 
 
-def test_a_claimed_call_never_confirmed_placed_is_no_attempt(settings) -> None:
+def test_a_claimed_call_never_confirmed_placed_is_no_attempt(settings, monkeypatch) -> None:
     settings.CALL_STATUS_GRACE_SECONDS = 0
+    monkeypatch.setattr("escalation.calls.progress.phone_backend_named", lambda name: NoCallsPhone())
     incident, _ = _collaborate_with_fallback(phones=1)
     run = notification_start(incident=incident, by=None)
     advance(run)
     request = call_claim_next("twilio")  # the placing worker dies before the provider's answer is kept
     CallAttempt.objects.filter(pk=request.attempt_id).update(placed_at=timezone.now() - timedelta(minutes=5))
     advance(run)
+    call_check(request.attempt_id)  # as the run's step sends for it: the provider has no such call
     call = CallAttempt.objects.get(pk=request.attempt_id)
     assert call.outcome == CallOutcome.FAILED
     incident.refresh_from_db()

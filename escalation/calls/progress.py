@@ -9,7 +9,14 @@ from django.db import transaction
 
 from escalation.acknowledgments.rule import incident_acknowledgeable
 from escalation.acknowledgments.services import acknowledge
-from escalation.calls.records import call_could_not_notify, call_end, call_lock, call_ref
+from escalation.calls.records import (
+    call_could_not_notify,
+    call_end,
+    call_lock,
+    call_not_placed,
+    call_placed,
+    call_ref,
+)
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome
 from escalation.phone.base import PhoneError
 from escalation.phone.registry import phone_backend_named
@@ -87,7 +94,10 @@ def call_update(
 def call_check(attempt_id: int) -> None:
     """Ask the provider how an overdue call stands, outside any transaction, and record its answer."""
     call = CallAttempt.objects.select_related("run", "contact__tenant").filter(pk=attempt_id).first()
-    if call is None or call.outcome != CallOutcome.DIALING or not call.provider_sid:
+    if call is None or call.outcome != CallOutcome.DIALING:
+        return
+    if not call.provider_sid:
+        call_find(call)
         return
     try:
         found = phone_backend_named(call.backend).fetch_status(call_ref(call))
@@ -96,6 +106,24 @@ def call_check(attempt_id: int) -> None:
         log.warning("could not ask the phone provider about call %s: %s", attempt_id, error)
         return
     call_update(attempt_id=attempt_id, status=found.status, answered_by=found.answered_by or None)
+
+
+def call_find(call: CallAttempt) -> None:
+    """A claimed call whose placing was never recorded: ask the provider whether it has the call. Found, it is
+    kept as placed (its callbacks and status then count); not found, nobody was phoned and the run dials the
+    try again. Outside any transaction; no answer decides nothing (the run asks again at its next step)."""
+    try:
+        sids = phone_backend_named(call.backend).find_calls(call_ref(call))
+    except PhoneError as error:
+        log.warning("could not ask the phone provider for call %s: %s", call.pk, error)
+        return
+    # A call to the same number that another row already holds is that row's, not this one's.
+    held = set(CallAttempt.objects.filter(provider_sid__in=sids).values_list("provider_sid", flat=True))
+    mine = [sid for sid in sids if sid not in held]
+    if mine:
+        call_placed(attempt_id=call.pk, sid=mine[0])
+    else:
+        call_not_placed(attempt_id=call.pk, reason="the phone provider has no such call")
 
 
 def call_hang_up(attempt_id: int) -> None:

@@ -37,6 +37,7 @@ def call_ref(call: CallAttempt) -> CallRef:
         sid=call.provider_sid,
         placed_at=call.placed_at or call.queued_at,
         ring_timeout_seconds=ring,
+        to=call.to,
         provider_status=call.provider_status,
         answered_by=call.answered_by,
     )
@@ -130,7 +131,7 @@ def call_not_placed(*, attempt_id: int, reason: str) -> None:
     incident_id = CallAttempt.objects.values_list("run__incident_id", flat=True).get(pk=attempt_id)
     incident = incident_lock(incident_id) if incident_id is not None else None
     call = call_lock(attempt_id)
-    if call.outcome != CallOutcome.DIALING:
+    if call.outcome != CallOutcome.DIALING or call.provider_sid:
         return
     if incident is not None:
         call.run.incident = incident

@@ -29,6 +29,7 @@ class CallRef:
     sid: str
     placed_at: datetime
     ring_timeout_seconds: int
+    to: str = ""  # E.164; how the provider finds a call whose id was never recorded
     # What the provider last told us (the simulated phone keeps its state there).
     provider_status: str = ""
     answered_by: str = ""
@@ -64,4 +65,10 @@ class PhoneBackend(Protocol):
 
     def hang_up(self, call: CallRef) -> CallStatus:
         """End a call that is ringing or answered; how it stands after. Raises PhoneError."""
+        ...
+
+    def find_calls(self, call: CallRef) -> list[str]:
+        """The provider's ids of the calls it has to this call's number, made since the call was claimed,
+        newest first: for a claim whose answer was never recorded (the database or the placing worker went
+        away in between), so that it is not placed a second time. Raises PhoneError."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,10 @@ from incidents.connectors.transport import DeadlineExceeded
 # every call behind it. The whole request (name lookup, connect, TLS, every read) ends within this.
 HTTP_TIMEOUT_SECONDS = 10.0
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+# Twilio's clock and ours may differ: a call made this long before its claim still counts as the claim's.
+CLOCK_SKEW = timedelta(seconds=60)
+# Calls to one number from ours since a claim: a handful at most (earlier tries have their ids recorded).
+FIND_CALLS_LIMIT = 20
 
 
 def webhook_url(name: str, attempt_id: int) -> str:
@@ -81,25 +86,41 @@ class TwilioPhone:
         return PlacedCall(sid=call.sid)
 
     def fetch_status(self, call: CallRef) -> CallStatus:
-        return self._ask_about_call(
-            lambda: self.client.calls(call.sid).fetch(),
-            refused="Twilio did not tell the call's status",
-            unanswered="about the call",
+        return _status(
+            self._ask(
+                lambda: self.client.calls(call.sid).fetch(),
+                refused="Twilio did not tell the call's status",
+                unanswered="about the call",
+            )
         )
 
     def hang_up(self, call: CallRef) -> CallStatus:
-        return self._ask_about_call(
-            # "completed" ends a call whether it rings or was answered.
-            lambda: self.client.calls(call.sid).update(status="completed"),
-            refused="Twilio did not hang up the call",
-            unanswered="to the hang-up",
+        return _status(
+            self._ask(
+                # "completed" ends a call whether it rings or was answered.
+                lambda: self.client.calls(call.sid).update(status="completed"),
+                refused="Twilio did not hang up the call",
+                unanswered="to the hang-up",
+            )
         )
 
-    def _ask_about_call(self, ask: Callable[[], Any], *, refused: str, unanswered: str) -> CallStatus:
-        """One request about a placed call: a refusal says by its HTTP status whether to try again; no
+    def find_calls(self, call: CallRef) -> list[str]:
+        # Twilio lists calls by number, not by the webhook addresses a call was given: the calls to this
+        # number from ours, made since the claim (less the clocks' skew), are the candidates.
+        found = self._ask(
+            lambda: self.client.calls.list(to=call.to, from_=self.from_number, limit=FIND_CALLS_LIMIT),
+            refused="Twilio did not list the calls",
+            unanswered="to the list of calls",
+        )
+        since = call.placed_at - CLOCK_SKEW
+        made = [c for c in found if c.sid and (c.date_created is None or c.date_created >= since)]
+        return [c.sid for c in sorted(made, key=lambda c: c.date_created or since, reverse=True)]
+
+    def _ask(self, ask: Callable[[], Any], *, refused: str, unanswered: str) -> Any:
+        """One request about placed calls: a refusal says by its HTTP status whether to try again; no
         answer at all is always worth another try."""
         try:
-            found = ask()
+            return ask()
         except (TwilioRestException, TwilioServiceException) as error:
             raise self._refused(refused, error) from None
         except (DeadlineExceeded, *SENT_NOTHING, *NO_CLEAR_ANSWER) as error:
@@ -107,7 +128,6 @@ class TwilioPhone:
                 self._scrub(f"No answer from Twilio {unanswered} ({type(error).__name__})."),
                 permanent=False,
             ) from None
-        return CallStatus(str(found.status or ""), str(getattr(found, "answered_by", None) or ""))
 
     def _refused(self, what: str, error: TwilioRestException | TwilioServiceException) -> PhoneError:
         status = int(error.status)
@@ -123,3 +143,7 @@ class TwilioPhone:
         if self.token:
             message = message.replace(self.token, "[auth token]")
         return message[:500]
+
+
+def _status(found: Any) -> CallStatus:
+    return CallStatus(str(found.status or ""), str(getattr(found, "answered_by", None) or ""))

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from escalation.calls.records import DEADLINE_NUDGE_MAX_SECONDS, call_deadline, call_end
+from escalation.calls.records import DEADLINE_NUDGE_MAX_SECONDS, call_deadline
 from escalation.models import (
     ATTEMPT_OUTCOMES,
     OPEN_CALL_OUTCOMES,
@@ -60,11 +60,9 @@ def call_in_flight(run: NotificationRun, now: datetime) -> bool:
     if now < deadline:
         _wait(run, until=deadline)
         return True
-    if not call.provider_sid:
-        # Claimed but never confirmed placed (the placing worker died): nobody can say it rang.
-        call.run = run
-        call_end(call, CallOutcome.FAILED, note="the phone provider never confirmed the call")
-        return False
+    # Claimed but its placing never recorded (the placing worker died, or the database went away before the
+    # provider's answer was kept): the provider may have the call. It is asked (escalation.calls.progress)
+    # before the try is dialed again, so that nobody is phoned twice for it.
     nudge_call_check(call.pk)
     _wait(run, until=now + timedelta(seconds=CALL_CHECK_SECONDS), nudge=True)
     return True

@@ -64,7 +64,7 @@ class PlacedCallRecord:
 
 class FakeTwilioAPI:
     """Twilio's Calls resource with basic auth, answering like Twilio does: POST Calls.json places a call,
-    GET Calls/{sid}.json tells how it stands (`status[sid]`, set by the test playing the carrier), POST
+    GET Calls.json?To=..&From=.. lists the calls to a number (newest first), GET Calls/{sid}.json tells how it stands (`status[sid]`, set by the test playing the carrier), POST
     Calls/{sid}.json with Status=completed hangs it up (kept in `hung_up`).
 
     `fail_with(status, code, message)` makes the next answers errors, in Twilio's error JSON, until
@@ -125,6 +125,8 @@ class FakeTwilioAPI:
         if texts is not None:
             return self._message(received, texts[1])
         match = _CALLS.fullmatch(received.path)
+        if received.method == "GET" and match is not None:
+            return self._list_calls(received, match[1])
         if received.method != "POST" or match is None:
             return Reply(404, self._error(404, 20404, "The requested resource was not found"))
         if not self._authorized(received) or match[1] != self.account_sid:
@@ -188,6 +190,35 @@ class FakeTwilioAPI:
             },
         )
 
+    def _list_calls(self, received: Received, account: str) -> Reply:
+        """GET Calls.json: one page of the calls accepted, filtered by To and From as Twilio does."""
+        if not self._authorized(received) or account != self.account_sid:
+            return Reply(401, self._error(401, 20003, "Authenticate"))
+        if self._failure is not None:
+            return self._failure
+        query = parse_qs(received.query)
+        wanted = {name: query[name][0] for name in ("To", "From") if name in query}
+        found = [c for c in reversed(self.calls) if all(c.one(k) == v for k, v in wanted.items())]
+        size = int(query.get("PageSize", ["50"])[0])
+        path = f"/2010-04-01/Accounts/{self.account_sid}/Calls.json"
+        return Reply(
+            200,
+            {
+                "calls": [
+                    {**self._call_json(c.sid, c.form, at=c.at), "status": self.status[c.sid]}
+                    for c in found[:size]
+                ],
+                "end": min(len(found), size) - 1,
+                "first_page_uri": f"{path}?PageSize={size}&Page=0",
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": size,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": f"{path}?PageSize={size}&Page=0",
+            },
+        )
+
     def _one_call(self, received: Received, account: str, sid: str) -> Reply:
         if not self._authorized(received) or account != self.account_sid:
             return Reply(401, self._error(401, 20003, "Authenticate"))
@@ -207,10 +238,12 @@ class FakeTwilioAPI:
                 self.status[sid] = "completed" if self.status[sid] == "in-progress" else "canceled"
         else:
             self.fetched.append(sid)
-        return Reply(200, {**self._call_json(sid, placed.form), "status": self.status[sid]})
+        return Reply(200, {**self._call_json(sid, placed.form, at=placed.at), "status": self.status[sid]})
 
-    def _call_json(self, sid: str, form: dict[str, list[str]]) -> dict[str, Any]:
+    def _call_json(self, sid: str, form: dict[str, list[str]], *, at: float | None = None) -> dict[str, Any]:
         now = format_datetime(datetime.now(UTC), usegmt=True).replace("GMT", "+0000")
+        created = now if at is None else format_datetime(datetime.fromtimestamp(at, UTC), usegmt=True)
+        created = created.replace("GMT", "+0000")
         base = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}"
         return {
             "account_sid": self.account_sid,
@@ -218,7 +251,7 @@ class FakeTwilioAPI:
             "answered_by": None,
             "api_version": "2010-04-01",
             "caller_name": None,
-            "date_created": now,
+            "date_created": created,
             "date_updated": now,
             "direction": "outbound-api",
             "duration": None,

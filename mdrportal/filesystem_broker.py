@@ -1,0 +1,87 @@
+"""The embedded default's broker: kombu's filesystem transport, with every file made whole before it is seen.
+
+kombu's own transport creates a message file under its final name and only then writes it, and a consumer
+takes any file with that name without waiting for the writer's lock: a consumer that came by in between read
+an empty or half-written message, and the worker stopped on the JSONDecodeError ("Unrecoverable error").
+An exchange's table of queues had the same gap when the file was first made (truncated before its lock).
+Here a message is written under a name no consumer looks at and renamed into the queue once complete, a
+consumer takes a message by renaming it into the processed folder (on the same filesystem, so exactly one
+consumer gets it), and a table file is made whole before it is linked into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from pathlib import Path
+from queue import Empty
+from time import monotonic
+from typing import Any
+
+from kombu.exceptions import ChannelError
+from kombu.transport import filesystem
+from kombu.utils.encoding import bytes_to_str, str_to_bytes
+from kombu.utils.json import dumps, loads
+
+
+class Channel(filesystem.Channel):
+    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        final = os.path.join(self.data_folder_out, name)
+        # ".part" after ".msg": a consumer matches on what follows the first dot, so it never takes this.
+        part = f"{final}.part"
+        try:
+            with open(part, "wb") as f:
+                f.write(str_to_bytes(dumps(payload)))
+            os.rename(part, final)
+        except OSError as exc:
+            _remove_quietly(part)
+            raise ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    def _get(self, queue: str) -> Any:
+        wanted = f"{queue}.msg"
+        taken_dir = Path(self.processed_folder)
+        taken_dir.mkdir(parents=True, exist_ok=True)
+        for name in sorted(os.listdir(self.data_folder_in)):
+            if name.partition(".")[2] != wanted:
+                continue
+            taken = taken_dir / name
+            try:
+                os.rename(os.path.join(self.data_folder_in, name), taken)
+            except FileNotFoundError:
+                continue  # another consumer took it first
+            except OSError as exc:
+                raise ChannelError(f"Cannot take file {name!r} from the queue") from exc
+            try:
+                payload = taken.read_bytes()
+            except OSError as exc:
+                raise ChannelError(f"Cannot read file {str(taken)!r} from the queue") from exc
+            finally:
+                if not self.store_processed:
+                    _remove_quietly(str(taken))
+            return loads(bytes_to_str(payload))
+        raise Empty()
+
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
+        table = self._exchange_file(exchange)
+        if not table.exists():
+            self.control_folder.mkdir(parents=True, exist_ok=True)
+            part = table.with_name(f"{table.name}.{uuid.uuid4().hex}.part")
+            part.write_bytes(b"[]")
+            try:
+                os.link(part, table)  # made whole, then put in place; a table made meanwhile stays
+            except FileExistsError:
+                pass
+            finally:
+                part.unlink()
+        super()._queue_bind(exchange, routing_key, pattern, queue)
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
+
+
+class Transport(filesystem.Transport):
+    Channel = Channel
