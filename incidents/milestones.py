@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, QuerySet
 
@@ -51,6 +51,11 @@ def format_duration(delta: timedelta) -> str:
     return f"{seconds} s"
 
 
+def detected_at(incident: Incident) -> datetime:
+    """When the threat was detected: as given when the incident opened, else its opening (older incidents)."""
+    return incident.detected_at or incident.opened_at
+
+
 def _first(events: Sequence[TimelineEvent], kinds: frozenset[str]) -> TimelineEvent | None:
     return next((e for e in events if e.kind in kinds), None)
 
@@ -86,9 +91,10 @@ def _containment_succeeded(
 def milestones(
     incident: Incident, events: Sequence[TimelineEvent], actions: Sequence[ResponseAction]
 ) -> list[Milestone]:
-    """Detection is when the incident was opened; each later milestone is its first event, if any."""
+    """Each milestone is its first event, if any, counted from detection (given when the incident opened, or
+    its opening)."""
     detected = _first(events, frozenset({EventKind.INCIDENT_OPENED}))
-    start = incident.opened_at
+    start = detected_at(incident)
 
     def since(event: TimelineEvent | None) -> timedelta | None:
         return event.at - start if event is not None else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -41,9 +42,20 @@ def incident_open(
     observed_activity: str = "",
     recommendations: str = "",
     channel: str = Channel.ADMIN,
+    detected_at: datetime | None = None,
 ) -> Incident:
-    """Open an incident under the tenant's policy as it is now (a snapshot later changes do not touch)."""
+    """Open an incident under the tenant's policy as it is now (a snapshot later changes do not touch).
+
+    Detection is when the pipeline or the analyst saw the threat; without it, the incident's opening.
+    """
+    opened_at = timezone.now()
+    if detected_at is not None and detected_at > opened_at:
+        raise ValidationError(
+            {"detected_at": "Detection cannot come after the incident was opened (now)."}, code="invalid"
+        )
     incident = Incident(
+        opened_at=opened_at,
+        detected_at=detected_at or opened_at,
         tenant=tenant,
         title=title,
         severity=severity,
@@ -61,7 +73,11 @@ def incident_open(
         summary=f"Incident opened ({incident.get_severity_display()}): {title}",
         by=by,
         channel=channel,
-        data={"severity": severity, "policy": incident.policy},
+        data={
+            "severity": severity,
+            "policy": incident.policy,
+            "detected_at": incident.detected_at.isoformat(),
+        },
     )
     return incident
 

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "incidents",
     "escalation",
     "operations",
+    "reports",
 ]
 
 MIDDLEWARE = [
