@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -15,6 +15,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncWeek
 
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome
+from incidents.milestones import format_duration
 from incidents.models import (
     ActionStatus,
     Basis,
@@ -35,6 +36,10 @@ from tenants.selectors import tenants_for_user
 User = AbstractBaseUser | AnonymousUser
 
 
+def duration_text(seconds: float | None) -> str:
+    return format_duration(timedelta(seconds=seconds)) if seconds is not None else "—"
+
+
 @dataclass(frozen=True)
 class DurationFigure:
     duration: Duration
@@ -42,12 +47,24 @@ class DurationFigure:
     median: float | None
     p90: float | None
 
+    @property
+    def median_text(self) -> str:
+        return duration_text(self.median)
+
+    @property
+    def p90_text(self) -> str:
+        return duration_text(self.p90)
+
 
 @dataclass(frozen=True)
 class Week:
     start: datetime
     incidents: int
     median_acknowledge: float | None
+
+    @property
+    def median_text(self) -> str:
+        return duration_text(self.median_acknowledge)
 
 
 @dataclass(frozen=True)

@@ -22,4 +22,5 @@ urlpatterns = [
     path("account/second-factor/", second_factor, name="second_factor"),
     path("", include("mdrportal.web.tenant_urls")),
     path("", include("mdrportal.web.incident_urls")),
+    path("", include("mdrportal.web.report_urls")),
 ]
