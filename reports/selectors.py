@@ -37,7 +37,8 @@ User = AbstractBaseUser | AnonymousUser
 
 
 def duration_text(seconds: float | None) -> str:
-    return format_duration(timedelta(seconds=seconds)) if seconds is not None else "—"
+    # Rounded: SQLite's julianday arithmetic gives 419.9999 for seven minutes.
+    return format_duration(timedelta(seconds=round(seconds))) if seconds is not None else "—"
 
 
 @dataclass(frozen=True)

@@ -49,9 +49,7 @@ def trend_svg(weeks: Sequence[Week]) -> SafeString:
         bar_h = plot_h * week.incidents / most
         label = f"Week of {week.start:%Y-%m-%d}: {week.incidents} incidents"
         if week.median_acknowledge is not None:
-            label += (
-                f", median time to acknowledge {format_duration(timedelta(seconds=week.median_acknowledge))}"
-            )
+            label += f", median time to acknowledge {week.median_text}"
         parts.append(
             f'<rect x="{x + slot * 0.15:.1f}" y="{TOP + plot_h - bar_h:.1f}" width="{slot * 0.7:.1f}" '
             f'height="{bar_h:.1f}" fill="#4a6fa5"><title>{escape(label)}</title></rect>'

@@ -214,6 +214,22 @@ TABLE: dict[str, list[Check]] = {
             lambda w: {"period": "this_month", "tenant": w.tenant.pk},
         ),
     ],
+    "reports/report.pdf": [
+        Check("get", lambda w: reverse("reports:pdf"), everyone(200)),
+        Check(
+            "get",
+            lambda w: reverse("reports:pdf"),
+            {**everyone(200), "outsider": 400},
+            lambda w: {"period": "this_month", "tenant": w.tenant.pk},
+        ),
+    ],
+    "incidents/<int:pk>/record.pdf": [
+        Check(
+            "get",
+            lambda w: reverse("reports:incident_pdf", args=[w.incident.pk]),
+            object_page(viewer=200, approver=200, admin=200),
+        )
+    ],
     "dev/phone/": simulated_phone("get", "simulated_phone:page"),
     "dev/phone/<int:attempt_id>/<slug:button>/": simulated_phone(
         "post", "simulated_phone:press", 1, "answer-press-1"

@@ -1,4 +1,4 @@
-"""URL patterns of the managers' reports: the page and its CSV."""
+"""URL patterns of the managers' reports: the page, its CSV and PDF, and an incident's record as a PDF."""
 
 from __future__ import annotations
 
@@ -11,4 +11,6 @@ app_name = "reports"
 urlpatterns = [
     path("reports/", views.report_page, name="page"),
     path("reports/incidents.csv", views.report_csv, name="csv"),
+    path("reports/report.pdf", views.report_pdf, name="pdf"),
+    path("incidents/<int:pk>/record.pdf", views.incident_pdf, name="incident_pdf"),
 ]

@@ -7,13 +7,17 @@ or one: the incidents are those of reports.selectors.report_incidents, among ten
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 
+from incidents.selectors import incidents_for_user
 from mdrportal.web import access
 from mdrportal.web.access import portal_page
 from reports.csv_export import csv_lines
 from reports.figures import DURATIONS, OUTCOMES
 from reports.forms import ReportFilterForm
+from reports.pdf import pdf_render
+from reports.records import incident_record
 from reports.selectors import report_incidents, report_read
 from reports.trend import trend_svg
 
@@ -61,3 +65,36 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     name = f"incidents-{filters['period'].start:%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+def _pdf(content: bytes, name: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@portal_page
+def report_pdf(request: HttpRequest) -> HttpResponse:
+    form = ReportFilterForm(request.GET or {"period": "this_month"}, user=request.user)
+    if not form.is_valid():
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
+    report = report_read(user=request.user, **form.filters())
+    context = {
+        "report": report,
+        "trend": trend_svg(report.weeks),
+        "definitions": DURATIONS,
+        "scope": "every customer of this account",
+        "made_at": timezone.now(),
+    }
+    return _pdf(
+        pdf_render(template="pdf/report.html", context=context), f"report-{report.period.start:%Y-%m}.pdf"
+    )
+
+
+@portal_page
+def incident_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """The incident's full record: every event, the authorizations with their statements, the fallback's proof."""
+    incident = get_object_or_404(incidents_for_user(request.user), pk=pk)
+    access.enter(request, incident.tenant)
+    record = incident_record(incident)
+    return _pdf(pdf_render(template="pdf/incident.html", context=record), f"incident-{incident.pk}.pdf")
