@@ -269,6 +269,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
+    # Sends only what was not sent: once per recipient and month (reports.services).
+    "monthly-reports": {
+        "task": "reports.monthly_reports_send",
+        "schedule": 3600,
+        "options": {"expires": 3600},
+    },
 }
 
 # Phone: unset credentials mean the simulated phone.

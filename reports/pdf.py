@@ -11,6 +11,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from weasyprint import HTML
 
+from reports.figures import DURATIONS
+from reports.selectors import Report
+from reports.trend import trend_svg
+
 
 class NothingFetched(ValueError):
     """A PDF asked for an outside resource; none is ever loaded."""
@@ -26,3 +30,15 @@ def pdf_render(*, template: str, context: dict[str, Any]) -> bytes:
     with timezone.override(UTC):
         html = render_to_string(template, context)
     return HTML(string=html, url_fetcher=_fetch_nothing).write_pdf()
+
+
+def report_pdf(*, report: Report, scope: str) -> bytes:
+    """The report's figures, with their definitions and the weekly trend, as the page shows them."""
+    context = {
+        "report": report,
+        "trend": trend_svg(report.weeks),
+        "definitions": DURATIONS,
+        "scope": scope,
+        "made_at": timezone.now(),
+    }
+    return pdf_render(template="pdf/report.html", context=context)

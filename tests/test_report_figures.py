@@ -15,6 +15,7 @@ from reports.figures import incidents_with_figures
 from reports.percentiles import percentile
 from reports.periods import days
 from reports.selectors import report_read
+from tenants.selectors import tenants_for_user
 from tests.factories import as_user, make_analyst, make_lead, make_member, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
@@ -163,7 +164,7 @@ def test_the_report_gives_median_and_p90_over_the_incidents_that_reached_the_mil
     opened(tenant, detected_ago=timedelta(hours=1))  # never acknowledged: not in the figure
     opened(tenant, detected_ago=timedelta(hours=1), severity="low")
     today = timezone.now().date()
-    report = report_read(user=make_lead(), period=days(today - timedelta(days=1), today))
+    report = report_read(tenants=tenants_for_user(make_lead()), period=days(today - timedelta(days=1), today))
     acknowledge = report.durations[0]
     assert (acknowledge.duration.key, acknowledge.count) == ("acknowledge", 3)
     assert acknowledge.median == pytest.approx(9 * MINUTE, abs=0.01)
@@ -179,5 +180,5 @@ def test_a_customers_report_counts_only_its_own_incidents() -> None:
     opened(other, detected_ago=timedelta(minutes=5))
     opened(other, detected_ago=timedelta(minutes=5))
     today = timezone.now().date()
-    report = report_read(user=make_member(mine), period=days(today, today))
+    report = report_read(tenants=tenants_for_user(make_member(mine)), period=days(today, today))
     assert report.incidents == 1

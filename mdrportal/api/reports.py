@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from reports.forms import ReportFilterForm
 from reports.selectors import Report, report_read
+from tenants.selectors import tenants_for_user
 
 
 def report_json(report: Report) -> dict[str, Any]:
@@ -66,4 +67,4 @@ class ReportView(APIView):
         form = ReportFilterForm(request.query_params or {"period": "this_month"}, user=request.user)
         if not form.is_valid():
             raise serializers.ValidationError({k: list(v) for k, v in form.errors.items()})
-        return Response(report_json(report_read(user=request.user, **form.filters())))
+        return Response(report_json(report_read(tenants=tenants_for_user(request.user), **form.filters())))

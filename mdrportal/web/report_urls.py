@@ -11,6 +11,6 @@ app_name = "reports"
 urlpatterns = [
     path("reports/", views.report_page, name="page"),
     path("reports/incidents.csv", views.report_csv, name="csv"),
-    path("reports/report.pdf", views.report_pdf, name="pdf"),
-    path("incidents/<int:pk>/record.pdf", views.incident_pdf, name="incident_pdf"),
+    path("reports/report.pdf", views.report_as_pdf, name="pdf"),
+    path("incidents/<int:pk>/record.pdf", views.incident_as_pdf, name="incident_pdf"),
 ]

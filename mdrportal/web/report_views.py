@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
 
 from incidents.selectors import incidents_for_user
 from mdrportal.web import access
@@ -16,10 +15,11 @@ from mdrportal.web.access import portal_page
 from reports.csv_export import csv_lines
 from reports.figures import DURATIONS, OUTCOMES
 from reports.forms import ReportFilterForm
-from reports.pdf import pdf_render
+from reports.pdf import pdf_render, report_pdf
 from reports.records import incident_record
 from reports.selectors import report_incidents, report_read
 from reports.trend import trend_svg
+from tenants.selectors import tenants_for_user
 
 
 def _filters(request: HttpRequest) -> ReportFilterForm:
@@ -38,7 +38,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
     if not form.is_bound:
         form = ReportFilterForm({"period": "this_month"}, user=request.user)
         form.is_valid()
-    report = report_read(user=request.user, **form.filters())
+    report = report_read(tenants=tenants_for_user(request.user), **form.filters())
     return render(
         request,
         "pages/report.html",
@@ -60,7 +60,7 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
     filters = form.filters()
-    incidents = report_incidents(user=request.user, **filters)
+    incidents = report_incidents(tenants=tenants_for_user(request.user), **filters)
     response = StreamingHttpResponse(csv_lines(incidents), content_type="text/csv; charset=utf-8")
     name = f"incidents-{filters['period'].start:%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -74,25 +74,17 @@ def _pdf(content: bytes, name: str) -> HttpResponse:
 
 
 @portal_page
-def report_pdf(request: HttpRequest) -> HttpResponse:
+def report_as_pdf(request: HttpRequest) -> HttpResponse:
     form = ReportFilterForm(request.GET or {"period": "this_month"}, user=request.user)
     if not form.is_valid():
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
-    report = report_read(user=request.user, **form.filters())
-    context = {
-        "report": report,
-        "trend": trend_svg(report.weeks),
-        "definitions": DURATIONS,
-        "scope": "every customer of this account",
-        "made_at": timezone.now(),
-    }
-    return _pdf(
-        pdf_render(template="pdf/report.html", context=context), f"report-{report.period.start:%Y-%m}.pdf"
-    )
+    report = report_read(tenants=tenants_for_user(request.user), **form.filters())
+    content = report_pdf(report=report, scope="every customer of this account")
+    return _pdf(content, f"report-{report.period.start:%Y-%m}.pdf")
 
 
 @portal_page
-def incident_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_as_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """The incident's full record: every event, the authorizations with their statements, the fallback's proof."""
     incident = get_object_or_404(incidents_for_user(request.user), pk=pk)
     access.enter(request, incident.tenant)
