@@ -352,6 +352,9 @@ LOGGING = {
     # to Twilio: its failures reach the phone backend as exceptions, which say what happened.
     "loggers": {
         "twilio.http_client": {"level": "WARNING"},
+        # PDF layout logs every step and font table at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
         # Django's loggers write through the handler above only (one format, redacted: a 404's path may be an
         # emailed link's token), not through the console and admin-email handlers Django set up before.
         "django": {"handlers": [], "level": "INFO", "propagate": True},

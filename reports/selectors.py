@@ -4,12 +4,10 @@ figure over them, each a few aggregate queries whatever the number of incidents 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncWeek
 
@@ -27,8 +25,8 @@ from incidents.models import (
     TimelineEvent,
 )
 from reports.figures import DURATIONS, OUTCOMES, Duration, incidents_with_figures
-from reports.percentiles import PercentileCont, percentile, percentiles
 from reports.periods import Period
+from reports.summary import summarize
 from tenants.models import Performer, Tenant
 
 
@@ -121,25 +119,6 @@ def _by_two(rows: QuerySet, first: str, labels: dict[str, str]) -> list[tuple[st
     return [(labels.get(value, value), status.get(s, s), n) for value, s, n in ranked]
 
 
-def _weeks(figures: QuerySet[Incident]) -> list[Week]:
-    weekly = figures.annotate(week=TruncWeek("opened_at"))
-    if connection.vendor == "postgresql":
-        rows = (
-            weekly.values("week")
-            .annotate(n=Count("pk"), median=PercentileCont("acknowledge_seconds", 0.5))
-            .values_list("week", "n", "median")
-            .order_by("week")
-        )
-        return [Week(week, n, median) for week, n, median in rows]
-    counts: dict[datetime, int] = defaultdict(int)
-    seconds: dict[datetime, list[float]] = defaultdict(list)
-    for week, value in weekly.values_list("week", "acknowledge_seconds"):
-        counts[week] += 1
-        if value is not None:
-            seconds[week].append(value)
-    return [Week(week, counts[week], percentile(seconds[week], 0.5)) for week in sorted(counts)]
-
-
 def _fallbacks(incidents: QuerySet[Incident]) -> list[Fallback]:
     events = (
         TimelineEvent.objects.filter(
@@ -170,12 +149,9 @@ def report_read(
 ) -> Report:
     """Every figure of the report, over the incidents of the tenants read (see report_incidents)."""
     incidents = report_incidents(tenants=tenants, period=period, tenant=tenant, severity=severity)
-    figures = incidents_with_figures(incidents)
+    figures = incidents_with_figures(incidents).annotate(week=TruncWeek("opened_at"))
     columns = [f"{d.key}_seconds" for d in DURATIONS]
-    spread = percentiles(figures, columns)
-    reached = figures.aggregate(
-        **{d.key: Count("pk", filter=Q(**{f"{d.milestone}__isnull": False})) for d in DURATIONS}
-    )
+    summary = summarize(figures, columns, trend_column="acknowledge_seconds")
     actions = ResponseAction.objects.filter(incident__in=incidents)
     return Report(
         period=period,
@@ -184,9 +160,11 @@ def report_read(
         incidents=incidents.count(),
         by_severity=_counted(incidents, "severity", dict(Severity.choices)),
         by_status=_counted(incidents, "status", dict(IncidentStatus.choices)),
-        by_outcome=_counted(figures, "outcome", OUTCOMES),
+        by_outcome=[
+            (label, summary.outcomes[key]) for key, label in OUTCOMES.items() if summary.outcomes.get(key)
+        ],
         durations=[
-            DurationFigure(d, reached[d.key], spread[c]["median"], spread[c]["p90"])
+            DurationFigure(d, summary.spreads[c].count, summary.spreads[c].median, summary.spreads[c].p90)
             for d, c in zip(DURATIONS, columns, strict=True)
         ],
         calls=_calls(incidents),
@@ -198,5 +176,5 @@ def report_read(
         ),
         actions_by_performer=_by_two(actions, "performer", dict(Performer.choices)),
         fallbacks=_fallbacks(incidents),
-        weeks=_weeks(figures),
+        weeks=[Week(week, n, median) for week, n, median in summary.weeks],
     )
