@@ -12,7 +12,15 @@ from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from incidents.models import ActionType, Category, EventKind, Incident, ResponseAction, TimelineEvent
+from incidents.models import (
+    ActionType,
+    Category,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    ResponseAction,
+    TimelineEvent,
+)
 from incidents.policy import PolicySnapshot
 
 
@@ -35,6 +43,12 @@ NOTIFIED = frozenset({EventKind.NOTIFICATION_SENT, EventKind.CALL_ATTEMPT})
 DECIDED = frozenset(
     {EventKind.AUTHORIZATION_GIVEN, EventKind.AUTHORIZATION_DECLINED, EventKind.FALLBACK_TAKEN}
 )
+# Resolution is the first status change to either: closing without resolving first ends the incident too.
+ENDED = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
+
+
+def is_resolution(event: TimelineEvent) -> bool:
+    return event.kind == EventKind.INCIDENT_STATUS and event.data.get("after") in ENDED
 
 
 def format_duration(delta: timedelta) -> str:
@@ -103,6 +117,7 @@ def milestones(
     acknowledged = _first(events, frozenset({EventKind.ACKNOWLEDGED}))
     decided = _first(events, DECIDED)
     contained = _containment_succeeded(events, actions)
+    resolved = next((e for e in events if is_resolution(e)), None)
     decision_note = ""
     if decided is None and PolicySnapshot.read(incident).authorize_mode:
         decision_note = "Not needed: the customer was in Authorize mode when the incident opened."
@@ -114,4 +129,5 @@ def milestones(
         Milestone("acknowledged", "Acknowledgment", acknowledged, since(acknowledged)),
         Milestone("decided", "Authorization or fallback", decided, since(decided), decision_note),
         Milestone("contained", "Containment", contained, since(contained)),
+        Milestone("resolved", "Resolved or closed", resolved, since(resolved)),
     ]

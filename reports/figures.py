@@ -27,19 +27,17 @@ from django.db.models.expressions import Expression
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 
-from incidents.milestones import DECIDED
+from incidents.milestones import DECIDED, ENDED
 from incidents.models import (
     ActionType,
     Category,
     EventKind,
     Incident,
-    IncidentStatus,
     ResponseAction,
     TimelineEvent,
 )
 
 DETECTED = Coalesce(F("detected_at"), F("opened_at"))
-ENDED_STATUSES = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def milestone_times() -> dict[str, Expression]:
         "acknowledged_at": _first_event(Q(kind=EventKind.ACKNOWLEDGED)),
         "decided_at": _first_event(Q(kind__in=DECIDED)),
         "contained_at": _contained_at(),
-        "resolved_at": _first_event(Q(kind=EventKind.INCIDENT_STATUS, data__after__in=ENDED_STATUSES)),
+        "resolved_at": _first_event(Q(kind=EventKind.INCIDENT_STATUS, data__after__in=ENDED)),
     }
 
 

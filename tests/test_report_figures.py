@@ -7,16 +7,17 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import EventKind, Incident, TimelineEvent
-from incidents.services import incident_open
+from incidents.services import incident_open, incident_set_status
 from reports.figures import incidents_with_figures
 from reports.percentiles import percentile
 from reports.periods import days
 from reports.selectors import report_read
 from tenants.selectors import tenants_for_user
-from tests.factories import as_user, make_analyst, make_lead, make_member, make_tenant, propose
+from tests.factories import as_user, make_analyst, make_lead, make_member, make_tenant, portal, propose
 
 pytestmark = pytest.mark.django_db
 
@@ -182,3 +183,17 @@ def test_a_customers_report_counts_only_its_own_incidents() -> None:
     today = timezone.now().date()
     report = report_read(tenants=tenants_for_user(make_member(mine)), period=days(today, today))
     assert report.incidents == 1
+
+
+@pytest.mark.usefixtures("fast_passwords")
+def test_the_incident_page_shows_resolution_as_a_milestone_from_detection() -> None:
+    tenant = make_tenant()
+    incident = opened(tenant, detected_ago=timedelta(minutes=30))
+    incident_set_status(incident=incident, status="resolved", by=None, reason="Reimaged")
+    incident_set_status(incident=incident, status="closed", by=None)
+    response = portal(make_member(tenant)).get(reverse("incidents:detail", args=[incident.pk]))
+    marks = {m.key: m for m in response.context["milestones"]}
+    resolved = marks["resolved"]
+    assert resolved.event is not None and resolved.event.data["after"] == "resolved"
+    assert timedelta(minutes=30) <= resolved.since_detection < timedelta(minutes=31)
+    assert figures_of(incident).resolve_seconds == pytest.approx(resolved.since_detection.total_seconds())
