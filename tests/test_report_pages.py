@@ -8,7 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.http import StreamingHttpResponse
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,6 +25,7 @@ from tests.factories import (
     make_partner_user,
     make_tenant,
     portal,
+    propose,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
@@ -137,3 +140,20 @@ def test_a_csv_cell_that_a_spreadsheet_would_run_is_written_as_text() -> None:
     Incident.objects.filter(pk=incident.pk).update(title='=HYPERLINK("http://x")')
     rows = csv_rows(portal(make_member(tenant)).get(reverse("reports:csv")))
     assert rows[0]["title"].startswith("'=")
+
+
+def test_the_report_page_reads_in_a_number_of_queries_that_does_not_grow_with_the_incidents() -> None:
+    tenant = make_tenant()
+    client = portal(make_member(tenant))
+    acknowledged_after(tenant, 3)
+    client.get(reverse("reports:page"))  # the session's first read of the page records the acting tenant
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("reports:page")).status_code == 200
+        return len(captured.captured_queries)
+
+    few = queries()
+    for minutes in range(5, 30, 5):
+        propose(acknowledged_after(tenant, minutes), "isolate_endpoint")
+    assert queries() == few
