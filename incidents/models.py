@@ -99,7 +99,8 @@ class Incident(models.Model):
     detected_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When the threat was detected (by the pipeline or the analyst); at or before opening.",
+        help_text="When the threat was detected, as the pipeline or the analyst gave it (at or before "
+        "opening); empty: detected when opened.",
     )
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -46,7 +46,7 @@ def incident_open(
 ) -> Incident:
     """Open an incident under the tenant's policy as it is now (a snapshot later changes do not touch).
 
-    Detection is when the pipeline or the analyst saw the threat; without it, the incident's opening.
+    Detection is when the pipeline or the analyst saw the threat; not given, it is the incident's opening.
     """
     opened_at = timezone.now()
     if detected_at is not None and detected_at > opened_at:
@@ -55,7 +55,7 @@ def incident_open(
         )
     incident = Incident(
         opened_at=opened_at,
-        detected_at=detected_at or opened_at,
+        detected_at=detected_at,
         tenant=tenant,
         title=title,
         severity=severity,
@@ -76,7 +76,7 @@ def incident_open(
         data={
             "severity": severity,
             "policy": incident.policy,
-            "detected_at": incident.detected_at.isoformat(),
+            "detected_at": detected_at.isoformat() if detected_at else None,
         },
     )
     return incident

@@ -197,3 +197,16 @@ def test_the_incident_page_shows_resolution_as_a_milestone_from_detection() -> N
     assert resolved.event is not None and resolved.event.data["after"] == "resolved"
     assert timedelta(minutes=30) <= resolved.since_detection < timedelta(minutes=31)
     assert figures_of(incident).resolve_seconds == pytest.approx(resolved.since_detection.total_seconds())
+
+
+def test_without_a_detection_time_the_clock_starts_at_the_opening() -> None:
+    incident = incident_open(tenant=make_tenant(), title="Seen by an analyst", by=None)
+    assert incident.detected_at is None
+    TimelineEvent.objects.create(
+        incident=incident,
+        kind=EventKind.ACKNOWLEDGED,
+        at=incident.opened_at + timedelta(minutes=4),
+        summary="ack",
+        actor_label="test",
+    )
+    assert figures_of(incident).acknowledge_seconds == pytest.approx(4 * MINUTE, abs=0.01)

@@ -4,12 +4,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def detected_when_opened(apps, schema_editor):
-    # Incidents opened before detection was recorded: the opening is all that is known.
-    Incident = apps.get_model("incidents", "Incident")
-    Incident.objects.filter(detected_at__isnull=True).update(detected_at=models.F("opened_at"))
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("incidents", "0016_policy_reminders"),
@@ -23,11 +17,10 @@ class Migration(migrations.Migration):
             name="detected_at",
             field=models.DateTimeField(
                 blank=True,
-                help_text="When the threat was detected (by the pipeline or the analyst); at or before opening.",
+                help_text="When the threat was detected, as the pipeline or the analyst gave it (at or before opening); empty: detected when opened.",
                 null=True,
             ),
         ),
-        migrations.RunPython(detected_when_opened, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name="incident",
             constraint=models.CheckConstraint(
