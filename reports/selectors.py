@@ -96,8 +96,11 @@ def report_incidents(
 ) -> QuerySet[Incident]:
     """The incidents opened in the period among the tenants read (a user's: tenants_for_user), or the one
     chosen among them, of that severity."""
+    # The ids first: as a subquery (DISTINCT over memberships and partners' memberships) the planner
+    # misjudges it under the per-incident figures and reads the whole timeline (3 s at 100k incidents).
+    ids = list(tenants.order_by().values_list("pk", flat=True))
     incidents = Incident.objects.filter(
-        tenant__in=tenants, opened_at__gte=period.start, opened_at__lt=period.end
+        tenant_id__in=ids, opened_at__gte=period.start, opened_at__lt=period.end
     )
     if tenant is not None:
         incidents = incidents.filter(tenant=tenant)
