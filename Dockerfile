@@ -11,6 +11,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     STATIC_ROOT=/app/static \
     GUNICORN_BIND=0.0.0.0:8000
 
+# PDF reports: WeasyPrint lays them out with Pango and HarfBuzz, in DejaVu (the slim image has no font).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 mdr \
  && useradd --system --uid 10001 --gid mdr --home-dir /app --shell /usr/sbin/nologin mdr
 WORKDIR /app

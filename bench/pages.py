@@ -8,7 +8,9 @@ client (in this process, no network) on both, in alternating blocks of requests,
 machine does at the time weighs on both sides alike:
   - the customer timeline page of that incident,
   - the customer incident list, first page,
-  - the staff API incident list, first page and last page.
+  - the staff API incident list, first page and last page,
+  - the customer's report page over the last 30 days (every figure of reports.figures),
+  - the CSV of that month, streamed: its time and the most memory Python held while writing it.
 The load is set-based SQL (generate_series: incidents spread over the 50 tenants, a fifth of them the
 customer's, the events spread over them, one action in four incidents), then VACUUM ANALYZE and --settle
 seconds while the server writes it out. It prints the p95 and the median of each page on both databases
@@ -37,6 +39,15 @@ TIMELINE_EVENTS = 5000
 TENANTS = 50
 TARGET = 1.5
 BLOCK = 10  # requests in a row on one database
+_TODAY = time.gmtime()
+# A month of incidents: the 30 days up to today (the large database holds one every 5 minutes).
+REPORT_URL = "/reports/?" + urlencode(
+    {
+        "period": "range",
+        "start": time.strftime("%Y-%m-%d", time.gmtime(time.time() - 30 * 86400)),
+        "end": time.strftime("%Y-%m-%d", _TODAY),
+    }
+)
 
 KINDS = (
     "call_attempt",
@@ -259,6 +270,7 @@ def run(args: argparse.Namespace, small: str, large: str) -> None:
         page("customer incident list, first page", lambda s, d: s.customer_client.get("/incidents/")),
         page("staff API incident list, first page", lambda s, d: s.staff_client.get("/api/v1/incidents/")),
         page("staff API incident list, last page", lambda s, d: s.staff_client.get(last[d])),
+        page("customer report page, last 30 days", lambda s, d: s.customer_client.get(REPORT_URL)),
     ]
     print(
         f"pages: nearly empty ({sizes[small][0]} incidents, {sizes[small][1]} events) vs large "
@@ -277,6 +289,26 @@ def run(args: argparse.Namespace, small: str, large: str) -> None:
             f"   ({median_before:.1f} ms, {median_after:.1f} ms, {median_after / median_before:.2f}x)"
         )
     print(f"largest growth {worst:.2f}x (target <= {TARGET}x): {'within' if worst <= TARGET else 'OVER'}")
+    for database, label in ((small, "nearly empty"), (large, "large")):
+        _use(database)
+        rows, seconds, peak = _csv_month(seeded[database])
+        print(
+            f"CSV of the last 30 days, {label}: {rows} rows in {seconds:.2f} s, Python memory peak {peak / 1e6:.1f} MB"
+        )
+
+
+def _csv_month(seeded: Seeded) -> tuple[int, float, int]:
+    """The month's CSV read as a client reads a stream: its rows, the time, and tracemalloc's peak."""
+    import tracemalloc
+
+    tracemalloc.start()
+    started = time.perf_counter()
+    response = _ok(seeded.customer_client.get(REPORT_URL.replace("/reports/?", "/reports/incidents.csv?")))
+    rows = sum(chunk.count(b"\n") for chunk in response.streaming_content) - 1
+    seconds = time.perf_counter() - started
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return rows, seconds, peak
 
 
 def _load(customer: int, others: list[int], timeline: int, incidents: int, events: int) -> None:

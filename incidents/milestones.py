@@ -8,11 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from incidents.models import ActionType, Category, EventKind, Incident, ResponseAction, TimelineEvent
+from incidents.models import (
+    ActionType,
+    Category,
+    EventKind,
+    Incident,
+    IncidentStatus,
+    ResponseAction,
+    TimelineEvent,
+)
 from incidents.policy import PolicySnapshot
 
 
@@ -37,6 +45,12 @@ NOTIFIED = frozenset({EventKind.NOTIFICATION_SENT, EventKind.CALL_ATTEMPT})
 DECIDED = frozenset(
     {EventKind.AUTHORIZATION_GIVEN, EventKind.AUTHORIZATION_DECLINED, EventKind.FALLBACK_TAKEN}
 )
+# Resolution is the first status change to either: closing without resolving first ends the incident too.
+ENDED = (IncidentStatus.RESOLVED, IncidentStatus.CLOSED)
+
+
+def is_resolution(event: TimelineEvent) -> bool:
+    return event.kind == EventKind.INCIDENT_STATUS and event.data.get("after") in ENDED
 
 
 def format_duration(delta: timedelta) -> str:
@@ -51,6 +65,11 @@ def format_duration(delta: timedelta) -> str:
     if minutes:
         return f"{minutes} min {seconds:02d} s"
     return f"{seconds} s"
+
+
+def detected_at(incident: Incident) -> datetime:
+    """When the threat was detected: as given when the incident opened, else its opening (older incidents)."""
+    return incident.detected_at or incident.opened_at
 
 
 def _first(events: Sequence[TimelineEvent], kinds: frozenset[str]) -> TimelineEvent | None:
@@ -88,9 +107,10 @@ def _containment_succeeded(
 def milestones(
     incident: Incident, events: Sequence[TimelineEvent], actions: Sequence[ResponseAction]
 ) -> list[Milestone]:
-    """Detection is when the incident was opened; each later milestone is its first event, if any."""
+    """Each milestone is its first event, if any, counted from detection (given when the incident opened, or
+    its opening)."""
     detected = _first(events, frozenset({EventKind.INCIDENT_OPENED}))
-    start = incident.opened_at
+    start = detected_at(incident)
 
     def since(event: TimelineEvent | None) -> timedelta | None:
         return event.at - start if event is not None else None
@@ -99,6 +119,7 @@ def milestones(
     acknowledged = _first(events, frozenset({EventKind.ACKNOWLEDGED}))
     decided = _first(events, DECIDED)
     contained = _containment_succeeded(events, actions)
+    resolved = next((e for e in events if is_resolution(e)), None)
     decision_note = ""
     no_decision_needed = decided is None and PolicySnapshot.read(incident).authorize_mode
     if no_decision_needed:
@@ -118,4 +139,5 @@ def milestones(
             not_needed=no_decision_needed,
         ),
         Milestone("contained", "Containment", contained, since(contained)),
+        Milestone("resolved", "Resolved or closed", resolved, since(resolved)),
     ]

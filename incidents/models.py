@@ -95,6 +95,13 @@ class Incident(models.Model):
         null=True, blank=True, help_text="When the no-acknowledgment fallback was taken for this incident."
     )
     opened_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Reports measure from detection: a pipeline may have seen the threat before the incident was opened.
+    detected_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the threat was detected, as the pipeline or the analyst gave it (at or before "
+        "opening); empty: detected when opened.",
+    )
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -116,6 +123,13 @@ class Incident(models.Model):
             models.Index(fields=["-opened_at", "-id"], name="incident_newest_idx"),
             models.Index(fields=["tenant", "-opened_at", "-id"], name="incident_tenant_newest_idx"),
             models.Index(fields=["tenant", "severity", "-opened_at"], name="incident_tenant_severity_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(detected_at__isnull=True) | Q(detected_at__lte=models.F("opened_at")),
+                name="incident_detected_before_opened",
+                violation_error_message="Detection cannot come after the incident was opened.",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -42,12 +43,21 @@ def incident_open(
     recommendations: str = "",
     channel: str = Channel.ADMIN,
     integration_key: IntegrationKey | None = None,
+    detected_at: datetime | None = None,
 ) -> Incident:
     """Open an incident under the tenant's policy as it is now (a snapshot later changes do not touch).
 
-    A detection pipeline opens it with its integration key (by is None), which the timeline names.
+    A detection pipeline opens it with its integration key (by is None), which the timeline names. Detection
+    is when the pipeline or the analyst saw the threat; not given, it is the incident's opening.
     """
+    opened_at = timezone.now()
+    if detected_at is not None and detected_at > opened_at:
+        raise ValidationError(
+            {"detected_at": "Detection cannot come after the incident was opened (now)."}, code="invalid"
+        )
     incident = Incident(
+        opened_at=opened_at,
+        detected_at=detected_at,
         tenant=tenant,
         title=title,
         severity=severity,
@@ -67,7 +77,11 @@ def incident_open(
         by=by,
         label=str(integration_key) if integration_key else None,
         channel=channel,
-        data={"severity": severity, "policy": incident.policy},
+        data={
+            "severity": severity,
+            "policy": incident.policy,
+            "detected_at": detected_at.isoformat() if detected_at else None,
+        },
     )
     return incident
 

@@ -27,7 +27,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Floor, Least
 
-from incidents.milestones import DECIDED, NOTIFIED, Milestone, containing_actions
+from incidents.milestones import DECIDED, ENDED, NOTIFIED, Milestone, containing_actions
 from incidents.models import EventKind, Incident, ResponseAction, TimelineEvent
 from incidents.selectors import incident_timeline
 from incidents.timeline import COLUMNS, Chart, KindInColumn, chart, chart_columns, chart_span, column_of
@@ -49,6 +49,7 @@ def milestone_events(incident: Incident, actions: Sequence[ResponseAction]) -> l
         Q(kind__in=NOTIFIED),
         Q(kind=EventKind.ACKNOWLEDGED),
         Q(kind__in=DECIDED),
+        Q(kind=EventKind.INCIDENT_STATUS, data__after__in=ENDED),
     ]
     if containing:
         wanted.append(Q(kind=EventKind.ACTION_SUCCEEDED, data__action__in=sorted(containing)))

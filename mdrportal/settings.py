@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "incidents",
     "escalation",
     "operations",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -284,6 +285,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
+    # Sends only what was not sent: once per recipient and month (reports.services).
+    "monthly-reports": {
+        "task": "reports.monthly_reports_send",
+        "schedule": 3600,
+        "options": {"expires": 3600},
+    },
 }
 
 # Phone: unset credentials mean the simulated phone.
@@ -361,6 +368,9 @@ LOGGING = {
     # to Twilio: its failures reach the phone backend as exceptions, which say what happened.
     "loggers": {
         "twilio.http_client": {"level": "WARNING"},
+        # PDF layout logs every step and font table at INFO.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
         # Django's loggers write through the handler above only (one format, redacted: a 404's path may be an
         # emailed link's token), not through the console and admin-email handlers Django set up before.
         "django": {"handlers": [], "level": "INFO", "propagate": True},

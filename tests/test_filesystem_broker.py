@@ -7,7 +7,6 @@ from pathlib import Path
 from queue import Empty
 
 import pytest
-from django.conf import settings
 from kombu import Connection, Exchange, Queue
 
 from mdrportal.filesystem_broker import Transport
@@ -34,11 +33,6 @@ def folder(tmp_path: Path) -> Path:
     for sub in ("queue", "processed", "control"):
         (tmp_path / sub).mkdir()
     return tmp_path
-
-
-def test_the_embedded_default_uses_this_transport() -> None:
-    assert settings.CELERY_BROKER_URL.startswith("filesystem://")
-    assert settings.CELERY_BROKER_TRANSPORT == "mdrportal.filesystem_broker:Transport"
 
 
 def test_a_consumer_polling_while_messages_are_written_reads_each_whole_once(folder: Path) -> None:

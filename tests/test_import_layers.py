@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = ("mdrportal", "tenants", "incidents", "escalation", "operations")
+PROJECT = ("mdrportal", "tenants", "incidents", "escalation", "operations", "reports")
 DOMAIN = {"mdrportal.core": 0, "tenants": 1, "incidents": 2, "escalation": 3}
 ENTRY = 4
 

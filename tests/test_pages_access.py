@@ -221,6 +221,41 @@ TABLE: dict[str, list[Check]] = {
             lambda w: {"done": "yes", "note": "Disabled."},
         )
     ],
+    # A report covers the user's own tenants: everyone signed in reads one; naming another's is a form error.
+    "reports/": [
+        Check("get", lambda w: reverse("reports:page"), everyone(200)),
+        Check(
+            "get",
+            lambda w: reverse("reports:page"),
+            {**everyone(200), "outsider": 400},
+            lambda w: {"period": "last_month", "tenant": w.tenant.pk},
+        ),
+    ],
+    "reports/incidents.csv": [
+        Check("get", lambda w: reverse("reports:csv"), everyone(200)),
+        Check(
+            "get",
+            lambda w: reverse("reports:csv"),
+            {**everyone(200), "outsider": 400},
+            lambda w: {"period": "this_month", "tenant": w.tenant.pk},
+        ),
+    ],
+    "reports/report.pdf": [
+        Check("get", lambda w: reverse("reports:pdf"), everyone(200)),
+        Check(
+            "get",
+            lambda w: reverse("reports:pdf"),
+            {**everyone(200), "outsider": 400},
+            lambda w: {"period": "this_month", "tenant": w.tenant.pk},
+        ),
+    ],
+    "incidents/<int:pk>/record.pdf": [
+        Check(
+            "get",
+            lambda w: reverse("reports:incident_pdf", args=[w.incident.pk]),
+            object_page(viewer=200, approver=200, admin=200),
+        )
+    ],
     "dev/phone/": simulated_phone("get", "simulated_phone:page"),
     "dev/phone/<int:attempt_id>/<slug:button>/": simulated_phone(
         "post", "simulated_phone:press", 1, "answer-press-1"

@@ -97,6 +97,7 @@ def test_the_timeline_measures_detection_to_notification_acknowledgment_authoriz
         "acknowledged": "5 min 00 s",
         "decided": "9 min 30 s",
         "contained": "14 min 00 s",
+        "resolved": "",  # still open
     }
     html = response.content.decode()
     assert "9 min 30 s" in html and "Isolated WS-0142" in html

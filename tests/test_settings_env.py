@@ -174,3 +174,25 @@ def test_readers(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ImproperlyConfigured, match="X_URL"):
         monkeypatch.setenv("X_URL", "ftp://x")
         env_url("X_URL", "http://a", schemes=("http", "https"))
+
+
+@pytest.mark.parametrize(
+    ("broker", "transport"),
+    [
+        ("filesystem://", "mdrportal.filesystem_broker:Transport"),
+        ("redis://127.0.0.1:6379/0", "mdrportal.redis_broker:Transport"),
+    ],
+)
+def test_each_broker_gets_the_transport_that_survives_its_faults(
+    tmp_path: Path, broker: str, transport: str
+) -> None:
+    code = "import django; django.setup(); from django.conf import settings as s; print(s.CELERY_BROKER_TRANSPORT)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "CELERY_BROKER_URL": broker},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.split() == [transport], result.stderr

@@ -50,9 +50,11 @@ class IncidentSerializer(serializers.ModelSerializer):
             "recommendations",
             "status",
             "needs_attention",
+            "detected_at",
             "opened_at",
         ]
         read_only_fields = ["status", "needs_attention", "opened_at"]
+        extra_kwargs = {"detected_at": {"required": False, "allow_null": True}}
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()

@@ -25,4 +25,5 @@ urlpatterns = [
     path("account/api-tokens/<int:pk>/revoke/", api_token_revoke_view, name="api_token_revoke"),
     path("", include("mdrportal.web.tenant_urls")),
     path("", include("mdrportal.web.incident_urls")),
+    path("", include("mdrportal.web.report_urls")),
 ]

@@ -1,0 +1,155 @@
+"""Every report figure, defined once, in SQL, from the recorded facts: an incident's detection and the first
+timeline event of each milestone. The page shows these definitions as written here.
+
+A milestone's time is a subquery on the (incident, kind, at, id) index: the first event of its kinds. A
+duration is in seconds from detection (`detected_at`, or the opening of incidents recorded before it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.expressions import Expression
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
+
+from incidents.milestones import DECIDED, ENDED
+from incidents.models import (
+    ActionType,
+    Category,
+    EventKind,
+    Incident,
+    ResponseAction,
+    TimelineEvent,
+)
+
+DETECTED = Coalesce(F("detected_at"), F("opened_at"))
+
+
+@dataclass(frozen=True)
+class Duration:
+    """One time-to figure: from detection to a milestone, and the words that define it on the page."""
+
+    key: str
+    label: str
+    definition: str
+    milestone: str  # the annotation holding the milestone's time
+
+
+def _first_event(condition: Q) -> Subquery:
+    events = TimelineEvent.objects.filter(condition, incident=OuterRef("pk")).order_by("at", "id")
+    return Subquery(events.values("at")[:1])
+
+
+def _containing_actions() -> QuerySet[ResponseAction]:
+    # incidents.milestones.containing_actions in SQL: a containment action that neither reverts a succeeded
+    # action nor is of a type that undoes another (releasing from isolation is in the category too).
+    undoes = ActionType.objects.filter(revert=OuterRef("action_type"))
+    return ResponseAction.objects.filter(
+        incident=OuterRef(OuterRef("pk")),
+        action_type__category=Category.CONTAINMENT,
+        reverts__isnull=True,
+    ).filter(~Exists(undoes))
+
+
+def _contained_at() -> Subquery:
+    events = (
+        TimelineEvent.objects.filter(incident=OuterRef("pk"), kind=EventKind.ACTION_SUCCEEDED)
+        .annotate(action_id=Cast(KeyTextTransform("action", "data"), IntegerField()))
+        .filter(action_id__in=_containing_actions().values("pk"))
+        .order_by("at", "id")
+    )
+    return Subquery(events.values("at")[:1])
+
+
+def milestone_times() -> dict[str, Expression]:
+    """Each milestone's time on an incident: the first event that records it."""
+    return {
+        "detected": DETECTED,
+        "acknowledged_at": _first_event(Q(kind=EventKind.ACKNOWLEDGED)),
+        "decided_at": _first_event(Q(kind__in=DECIDED)),
+        "contained_at": _contained_at(),
+        "resolved_at": _first_event(Q(kind=EventKind.INCIDENT_STATUS, data__after__in=ENDED)),
+    }
+
+
+DURATIONS = (
+    Duration(
+        "acknowledge",
+        "Time to acknowledge",
+        "From detection to the first acknowledgment by any channel (a key pressed on a call, the portal, an "
+        "emailed link, a text reply).",
+        "acknowledged_at",
+    ),
+    Duration(
+        "decide",
+        "Time to decide",
+        "From detection to the first decision on the response: a written authorization given or declined, or "
+        "the no-acknowledgment fallback taken.",
+        "decided_at",
+    ),
+    Duration(
+        "contain",
+        "Time to contain",
+        "From detection to the first containment action that succeeded (not one that undoes containment).",
+        "contained_at",
+    ),
+    Duration(
+        "resolve",
+        "Time to resolve",
+        "From detection to the first time the incident was marked resolved or closed.",
+        "resolved_at",
+    ),
+)
+
+
+class Seconds(Func):
+    """Seconds from the first datetime to the second, in the database."""
+
+    output_field = FloatField()
+    arity = 2
+
+    def as_sqlite(self, compiler, connection, **extra):  # type: ignore[no-untyped-def, override]
+        (start, end) = self.get_source_expressions()
+        sql_start, params_start = compiler.compile(start)
+        sql_end, params_end = compiler.compile(end)
+        return f"((julianday({sql_end}) - julianday({sql_start})) * 86400.0)", (*params_end, *params_start)
+
+    def as_sql(self, compiler, connection, **extra):  # type: ignore[no-untyped-def, override]
+        (start, end) = self.get_source_expressions()
+        sql_start, params_start = compiler.compile(start)
+        sql_end, params_end = compiler.compile(end)
+        return f"EXTRACT(EPOCH FROM ({sql_end} - {sql_start}))", (*params_end, *params_start)
+
+
+OUTCOMES = {
+    "contained": "Contained",
+    "ended_uncontained": "Resolved or closed without containment by MDR Ops",
+    "ongoing": "Still open, not contained",
+}
+
+
+def incidents_with_figures(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
+    """The incidents annotated with each milestone's time, each duration in seconds and the outcome."""
+    annotated = incidents.annotate(**milestone_times())
+    durations = {f"{d.key}_seconds": Seconds(F("detected"), F(d.milestone)) for d in DURATIONS}
+    outcome = Case(
+        When(contained_at__isnull=False, then=Value("contained")),
+        When(resolved_at__isnull=False, then=Value("ended_uncontained")),
+        default=Value("ongoing"),
+    )
+    return annotated.annotate(**durations, outcome=outcome)

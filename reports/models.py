@@ -1,0 +1,70 @@
+"""Who receives the monthly report of a tenant (or the roll-up of a partner's customers), and each report
+sent: one row per recipient and period, claimed before the email leaves, so it leaves once."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from tenants.models import Partner, Tenant
+
+
+class ReportRecipient(models.Model):
+    """An address that receives the monthly report of one tenant, or the roll-up of one partner's customers."""
+
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="report_recipients"
+    )
+    partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="report_recipients"
+    )
+    email = models.EmailField()
+    active = models.BooleanField(default=True, help_text="Off: this address receives no monthly report.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["email", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(tenant__isnull=False, partner__isnull=True)
+                | Q(tenant__isnull=True, partner__isnull=False),
+                name="report_recipient_of_tenant_or_partner",
+            ),
+            models.UniqueConstraint(fields=["tenant", "email"], name="one_report_recipient_per_tenant"),
+            models.UniqueConstraint(fields=["partner", "email"], name="one_report_recipient_per_partner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.tenant or self.partner})"
+
+
+class SendOutcome(models.TextChoices):
+    CLAIMED = "claimed", "Claimed, not sent yet"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class ReportSend(models.Model):
+    """One monthly report to one recipient for one period: number 1 is the scheduled one, later numbers are
+    resends someone asked for. The unique constraint is the claim: two beats or workers send it once."""
+
+    recipient = models.ForeignKey(ReportRecipient, on_delete=models.CASCADE, related_name="sends")
+    period_start = models.DateField(help_text="The first day of the month reported.")
+    number = models.PositiveSmallIntegerField(default=1)
+    outcome = models.CharField(max_length=16, choices=SendOutcome.choices, default=SendOutcome.CLAIMED)
+    error = models.TextField(blank=True)
+    requested_by = models.CharField(max_length=150, blank=True, help_text="Who asked for a resend.")
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "recipient", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "period_start", "number"], name="one_report_send_per_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"report of {self.period_start:%Y-%m} to {self.recipient.email} (#{self.number})"

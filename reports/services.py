@@ -1,0 +1,115 @@
+"""The monthly report by email: last month's figures to each active recipient, once per recipient and
+period however many beats or workers run it (the send row's unique constraint is the claim), and a resend
+only when someone asks for it.
+
+The claim is committed before the email leaves and the email leaves outside any transaction; a send that
+fails is recorded as failed and not retried (the server may have taken it), so it is at most once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import Max, QuerySet
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from reports.models import ReportRecipient, ReportSend, SendOutcome
+from reports.pdf import report_pdf
+from reports.periods import Period, month_of, previous_month
+from reports.selectors import report_read
+from tenants.models import Tenant
+
+log = logging.getLogger(__name__)
+
+
+def recipient_tenants(recipient: ReportRecipient) -> QuerySet[Tenant]:
+    """What the recipient's report covers: its tenant, or every customer of its partner (the roll-up)."""
+    if recipient.partner_id is not None:
+        return Tenant.objects.filter(partner_id=recipient.partner_id)
+    return Tenant.objects.filter(pk=recipient.tenant_id)
+
+
+def report_send_claim(
+    *, recipient: ReportRecipient, period_start: date, number: int = 1, requested_by: str = ""
+) -> ReportSend | None:
+    """Claim the send; None when it is claimed already (by another beat, worker or an earlier run)."""
+    try:
+        with transaction.atomic():
+            return ReportSend.objects.create(
+                recipient=recipient, period_start=period_start, number=number, requested_by=requested_by
+            )
+    except IntegrityError:
+        return None
+
+
+def report_send_deliver(*, send: ReportSend) -> str:
+    """Compose and send one claimed report (outside any transaction), then record what became of it."""
+    recipient = send.recipient
+    period = month_of(send.period_start)
+    try:
+        message = _compose(recipient, period)
+        message.send(fail_silently=False)
+    except Exception as error:  # noqa: BLE001 - SMTP, network, layout errors alike end as failed
+        log.warning("monthly report %s to %s failed: %s", send.pk, recipient.email, error)
+        ReportSend.objects.filter(pk=send.pk).update(
+            outcome=SendOutcome.FAILED, error=str(error) or repr(error)
+        )
+        return SendOutcome.FAILED
+    ReportSend.objects.filter(pk=send.pk).update(outcome=SendOutcome.SENT, sent_at=timezone.now())
+    return SendOutcome.SENT
+
+
+def monthly_reports_send(*, today: date | None = None) -> int:
+    """Send last month's report to every active recipient that has not been sent it; how many were sent."""
+    period = previous_month(today or timezone.now().date())
+    sent = 0
+    recipients = (
+        ReportRecipient.objects.filter(active=True).select_related("tenant", "partner").order_by("pk")
+    )
+    for recipient in recipients:
+        send = report_send_claim(recipient=recipient, period_start=period.start.date())
+        if send is not None and report_send_deliver(send=send) == SendOutcome.SENT:
+            sent += 1
+    return sent
+
+
+def report_resend(*, recipient: ReportRecipient, period_start: date, requested_by: str) -> str:
+    """Send a period's report again: an explicit action, numbered after the sends before it."""
+    for _ in range(3):  # two resends asked at once: the later one takes the next number
+        last = recipient.sends.filter(period_start=period_start).aggregate(n=Max("number"))["n"] or 0
+        send = report_send_claim(
+            recipient=recipient, period_start=period_start, number=last + 1, requested_by=requested_by
+        )
+        if send is not None:
+            return report_send_deliver(send=send)
+    raise RuntimeError("Could not number the resend: try again.")
+
+
+def _compose(recipient: ReportRecipient, period: Period) -> EmailMultiAlternatives:
+    tenants = recipient_tenants(recipient)
+    report = report_read(tenants=tenants, period=period)
+    name = recipient.tenant.name if recipient.tenant else f"{recipient.partner.name}'s customers"
+    month = f"{period.start:%B %Y}"
+    last_day = (period.end - timedelta(days=1)).date()
+    query = {"period": "range", "start": f"{period.start:%Y-%m-%d}", "end": f"{last_day:%Y-%m-%d}"}
+    link = f"{settings.PUBLIC_BASE_URL}{reverse('reports:page')}?{urlencode(query)}"
+    context = {"report": report, "name": name, "month": month, "link": link, "recipient": recipient}
+    message = EmailMultiAlternatives(
+        subject=f"Monthly report for {name}: {month}",
+        body=render_to_string("email/monthly_report.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[recipient.email],
+        headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.attach_alternative(render_to_string("email/monthly_report.html", context), "text/html")
+    message.attach(
+        f"report-{period.start:%Y-%m}.pdf", report_pdf(report=report, scope=name), "application/pdf"
+    )
+    return message

@@ -1,0 +1,14 @@
+"""Celery tasks of the reports: an interface that calls one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from reports.services import monthly_reports_send
+
+
+@shared_task(name="reports.monthly_reports_send")
+def monthly_reports() -> int:
+    """Last month's report to each recipient not sent it yet: beat runs it hourly, so a beat that was down on
+    the first of the month catches up, and a run that finds everything sent sends nothing."""
+    return monthly_reports_send()
