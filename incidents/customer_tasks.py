@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 
-from incidents.actions import action_lock, action_move
+from incidents.actions import action_move
 from incidents.events import incident_must_be_active
+from incidents.locks import action_lock
 from incidents.models import ActionStatus, Channel, EventKind, ResponseAction
+from mdrportal.core.retry import retried_atomic
 from tenants.models import Membership, PartnerMembership, Performer, Tenant
 from tenants.rules import may_decide
 from tenants.selectors import tenants_for_user
@@ -77,7 +78,7 @@ def may_mark_task(user: AbstractBaseUser, task: ResponseAction) -> bool:
     return task.performer in performers_marked_by(user, task.incident.tenant)
 
 
-@transaction.atomic
+@retried_atomic
 def task_mark(
     *, task: ResponseAction, by: AbstractBaseUser, done: bool, note: str = "", channel: str = Channel.PORTAL
 ) -> ResponseAction:
@@ -90,7 +91,7 @@ def task_mark(
         raise ValidationError({"note": f"Keep the note under {NOTE_MAX_LENGTH} characters."})
     if not done and not note:
         raise ValidationError({"note": "Say why it was not done."})
-    locked = action_lock(task)
+    locked = action_lock(task.pk)
     if not may_mark_task(by, locked):
         side = "partner's" if locked.performer == Performer.PARTNER else "customer's"
         raise PermissionDenied(f"Only the {side} admins and approvers mark this task.")

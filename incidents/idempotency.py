@@ -8,11 +8,12 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Model
 
 from incidents.models import IdempotencyKey, Incident
 from incidents.services import incident_open
+from mdrportal.core.retry import retried_atomic
 
 KEY_MAX = IdempotencyKey._meta.get_field("key").max_length
 KEY_REUSED = (
@@ -55,10 +56,9 @@ def incident_open_once(
     earlier = _earlier(by, key)
     if earlier is None:
         try:
-            with transaction.atomic():
-                incident = incident_open(by=by, channel=channel, **fields)
-                IdempotencyKey.objects.create(user=by, key=key, fingerprint=fingerprint, incident=incident)
-            return incident, False
+            return _open_with_key(
+                key=key, by=by, channel=channel, fields=fields, fingerprint=fingerprint
+            ), False
         except IntegrityError:
             # A concurrent retry with the same key committed first; its incident is the one.
             earlier = _earlier(by, key)
@@ -67,3 +67,13 @@ def incident_open_once(
     if earlier.fingerprint != fingerprint:
         raise KeyReused(earlier.incident_id)
     return earlier.incident, True
+
+
+@retried_atomic
+def _open_with_key(
+    *, key: str, by: AbstractBaseUser, channel: str, fields: dict[str, Any], fingerprint: str
+) -> Incident:
+    """The incident and the key that opened it, in one transaction."""
+    incident = incident_open(by=by, channel=channel, **fields)
+    IdempotencyKey.objects.create(user=by, key=key, fingerprint=fingerprint, incident=incident)
+    return incident

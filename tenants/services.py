@@ -75,7 +75,7 @@ def _plain(value: Any) -> Any:
 
 
 def _lock(tenant: Tenant) -> Tenant:
-    return Tenant.objects.select_for_update().get(pk=tenant.pk)
+    return Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
 
 
 def _check_fallback(tenant: Tenant, message: str | None = None) -> None:
@@ -207,7 +207,7 @@ def contact_update(*, contact: Contact, by: User, **changes: Any) -> Contact:
     """Change a contact; refuses to leave the fallback without a contact a call tree may phone."""
     _only(changes, CONTACT_FIELDS, "contact fields")
     tenant = _lock(contact.tenant) if contact.tenant_id else None
-    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    locked = Contact.objects.select_for_update(no_key=True).get(pk=contact.pk)
     before = _contact_snapshot(locked)
     for field, value in changes.items():
         setattr(locked, field, value)
@@ -234,7 +234,7 @@ def contacts_reorder(
     owner = _owner_filter(tenant=tenant, partner=partner)
     if tenant is not None:
         _lock(tenant)
-    contacts = {c.pk: c for c in Contact.objects.select_for_update().filter(**owner)}
+    contacts = {c.pk: c for c in Contact.objects.select_for_update(no_key=True).filter(**owner)}
     if sorted(ordered_ids) != sorted(contacts):
         raise ValidationError("The new call order must list every contact exactly once.", code="bad_order")
     before = [contacts[pk].name for pk in sorted(contacts, key=lambda pk: contacts[pk].call_order)]

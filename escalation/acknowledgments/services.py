@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from escalation.models import Acknowledgment, CallAttempt, RunState
 from escalation.runs.states import runs_stop
-from incidents.events import incident_lock, incident_must_be_active, timeline_record
+from incidents.events import incident_must_be_active, timeline_record
+from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident
+from mdrportal.core.retry import retried_atomic
 from tenants.models import Contact
 from tenants.rules import may_decide
 from tenants.selectors import role_at
@@ -39,7 +40,7 @@ def acknowledge(
     return ack
 
 
-@transaction.atomic
+@retried_atomic
 def acknowledgment_record(
     *, incident: Incident, channel: str, contact: Contact | None = None, user: User = None
 ) -> Acknowledgment:

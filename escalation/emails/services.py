@@ -25,9 +25,11 @@ from escalation.nudges import nudge
 from escalation.reader import Reader, ReaderCan, ask_line, awaiting_note, reader_for, subject_need
 from escalation.selectors import report_mentions
 from incidents.events import timeline_record
+from incidents.locks import incident_lock
 from incidents.models import ActionStatus, Category, Channel, EventKind, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
+from mdrportal.core.retry import retried_atomic
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact, Performer, Tier
 from tenants.selectors import tenant_contacts
@@ -286,7 +288,7 @@ def email_send(email_id: int) -> str:
     return EmailOutcome.SENT
 
 
-@transaction.atomic
+@retried_atomic
 def _record(
     email: EmailNotification,
     outcome: str,
@@ -295,6 +297,7 @@ def _record(
     error: str = "",
     composed: ComposedEmail | None = None,
 ) -> None:
+    incident_lock(email.run.incident_id)  # it writes the timeline: the incident's lock first
     changes: dict[str, object] = {"outcome": outcome, "subject": subject[:300], "error": error}
     if outcome == EmailOutcome.SENT:
         changes["sent_at"] = timezone.now()
@@ -351,6 +354,7 @@ def emails_fail_interrupted(*, older_than: timedelta = SENDING_TIMEOUT) -> int:
     failed = 0
     for email in stuck:
         with transaction.atomic():
+            incident_lock(email.run.incident_id)
             changed = EmailNotification.objects.filter(
                 pk=email.pk, outcome=EmailOutcome.SENDING, claimed_at__lt=cutoff
             ).update(outcome=EmailOutcome.FAILED, error=INTERRUPTED)

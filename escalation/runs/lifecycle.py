@@ -8,16 +8,16 @@ after commit (DESIGN rule 11). Reopening restarts nothing by itself.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
 
 from escalation.models import RunState
 from escalation.runs.states import runs_stop
 from incidents.events import timeline_record
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident
 from incidents.services import incident_set_status
+from mdrportal.core.retry import retried_atomic
 
 
-@transaction.atomic
+@retried_atomic
 def incident_change_status(
     *,
     incident: Incident,

@@ -40,7 +40,7 @@ class TokenRequestSerializer(AuthTokenSerializer):
 @transaction.atomic
 def token_for(user: Any, *, second_factor: bool) -> Token:
     """The user's token; with a second factor, one created after it (an older token is replaced)."""
-    token, _ = Token.objects.select_for_update().get_or_create(user=user)
+    token, _ = Token.objects.select_for_update(no_key=True).get_or_create(user=user)
     if second_factor and not ApiTokenSecondFactor.objects.filter(token=token).exists():
         # A token that existed before this check may have been handed out without it: never upgrade it.
         token.delete()

@@ -74,7 +74,7 @@ def attempt_begin(username: str, address: str | None) -> bool:
         key=key, defaults={"window_started_at": now, "username_key": username_key(username)}
     )
     # The row lock serializes concurrent attempts for the pair: each sees the count the previous one left.
-    throttle = LoginThrottle.objects.select_for_update().get(key=key)
+    throttle = LoginThrottle.objects.select_for_update(no_key=True).get(key=key)
     if throttle.locked_until is not None and throttle.locked_until > now:
         return False
     if throttle.locked_until is not None or throttle.window_started_at <= now - WINDOW:
@@ -92,7 +92,11 @@ def attempt_begin(username: str, address: str | None) -> bool:
 def attempt_failed(username: str, address: str | None) -> None:
     """The attempt counted by attempt_begin failed: the last allowed failure locks the pair at once."""
     now = timezone.now()
-    throttle = LoginThrottle.objects.select_for_update().filter(key=throttle_key(username, address)).first()
+    throttle = (
+        LoginThrottle.objects.select_for_update(no_key=True)
+        .filter(key=throttle_key(username, address))
+        .first()
+    )
     if throttle is not None and throttle.locked_until is None and throttle.failures >= MAX_FAILURES:
         lock_out(throttle, now)
         throttle.save(update_fields=["locked_until"])
