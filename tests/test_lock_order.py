@@ -183,16 +183,13 @@ def test_every_row_lock_is_for_no_key_update() -> None:
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
         }
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _called_name(node) == "select_for_update":
-                if not _is_true(_keyword(node, "no_key")):
-                    plain.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-            if (
-                isinstance(node, ast.Constant)
-                and isinstance(node.value, str)
-                and id(node) not in documentation
-            ):
-                if re.search(r"\bFOR\s+UPDATE\b", node.value, re.IGNORECASE):
-                    plain.append(f"{path.relative_to(ROOT)}:{node.lineno} (SQL)")
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+            locks = isinstance(node, ast.Call) and _called_name(node) == "select_for_update"
+            if locks and not _is_true(_keyword(node, "no_key")):
+                plain.append(where)
+            text = node.value if isinstance(node, ast.Constant) and id(node) not in documentation else None
+            if isinstance(text, str) and re.search(r"\bFOR\s+UPDATE\b", text, re.IGNORECASE):
+                plain.append(f"{where} (SQL)")
     assert plain == []
 
 
