@@ -162,6 +162,8 @@ class IncidentAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         # The admin's own transaction around the form, retried whole: the services it saves through take the
         # incident's lock and cannot retry inside another transaction.
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            return self._changeform_view(request, object_id, form_url, extra_context)
         return retried_atomic(self._changeform_view)(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Incident, form: ModelForm, change: bool) -> None:
