@@ -24,8 +24,8 @@ from incidents.execution import action_claim, action_record_result
 from incidents.locks import incident_lock
 from incidents.models import ActionAttempt, ActionStatus, ResponseAction
 from mdrportal.core.retry import retried_atomic
-from tenants.models import ResponseMode
-from tests.factories import as_user, make_analyst, make_incident, make_tenant, propose
+from tenants.models import ResponseMode, Role
+from tests.factories import as_user, make_analyst, make_incident, make_member, make_tenant, propose
 from tests.threads import Holding, Running, wait_until, waiting_for_locks
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -115,39 +115,48 @@ def test_a_deadlocked_transaction_runs_again_whole_and_its_after_commit_work_hap
 
 
 def test_writers_of_one_incident_at_once_stress() -> None:
-    """A short burst: four threads propose, claim, record, escalate, acknowledge and decide on the actions
-    of two incidents at once, for a few seconds. No deadlock reaches anyone, no call fails."""
+    """A short burst: four threads propose, claim and record, escalate, acknowledge, close and reopen the
+    two incidents of two tenants at once, for ten seconds. No deadlock reaches anyone, no answer is a 5xx."""
     tenants = [make_tenant(mode=ResponseMode.AUTHORIZE) for _ in range(2)]
     incidents = [make_incident(t) for t in tenants]
     analyst = make_analyst()
+    approvers = {i.pk: make_member(i.tenant, Role.APPROVER) for i in incidents}
     errors: list[str] = []
-    stop_at = time.monotonic() + 6
+    done: list[str] = []
+    stop_at = time.monotonic() + 10
 
     def work(seed: int) -> None:
         rng = random.Random(seed)  # noqa: S311 - the order of the burst, not a secret
-        client = _api(analyst)
+        staff = _api(analyst)
+        customers = {pk: _api(user) for pk, user in approvers.items()}
         while time.monotonic() < stop_at:
-            incident = rng.choice(incidents)
-            step = rng.choice(["propose", "run", "escalate"])
+            incident = rng.choice(incidents).pk
+            step = rng.choice(
+                ["propose", "propose", "run", "run", "escalate", "acknowledge", "close", "reopen"]
+            )
             try:
                 if step == "propose":
-                    response = client.post(
-                        f"/api/v1/incidents/{incident.pk}/actions/",
-                        {"action_type": "isolate_endpoint", "target": f"WS-{rng.randint(1, 999)}"},
-                        format="json",
-                    )
+                    body = {"action_type": "isolate_endpoint", "target": f"WS-{rng.randint(1, 999)}"}
+                    response = staff.post(f"/api/v1/incidents/{incident}/actions/", body, format="json")
                 elif step == "escalate":
-                    response = client.post(f"/api/v1/incidents/{incident.pk}/escalate/")
+                    response = staff.post(f"/api/v1/incidents/{incident}/escalate/")
+                elif step == "acknowledge":
+                    response = customers[incident].post(f"/api/v1/incidents/{incident}/acknowledge/")
+                elif step in ("close", "reopen"):
+                    body = {"status": "resolved" if step == "close" else "open", "reason": "burst"}
+                    response = staff.patch(f"/api/v1/incidents/{incident}/", body, format="json")
                 else:
                     queued = ResponseAction.objects.filter(incident=incident, status=ActionStatus.QUEUED)
                     pk = queued.values_list("pk", flat=True).first()
                     claim = action_claim(pk) if pk is not None else None
                     if claim is not None:
                         action_record_result(claim.attempt_id, Result.ok("Isolated."))
+                    done.append(step)
                     continue
             except Exception as error:  # noqa: BLE001 - every failure is collected and asserted on
                 errors.append(f"{step}: {type(error).__name__}: {error}")
                 continue
+            done.append(step)
             if response.status_code >= 500:
                 errors.append(f"{step}: {response.status_code}")
 
@@ -157,4 +166,5 @@ def test_writers_of_one_incident_at_once_stress() -> None:
     for worker in workers:
         worker.outcome(timeout=60)
     assert errors == []
+    assert len(done) > 20  # the burst did happen
     assert not ResponseAction.objects.filter(status=ActionStatus.RUNNING).exists()
