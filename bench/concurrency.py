@@ -204,6 +204,12 @@ def client_loop(
             tally[f"{answer.status_code} {operation}"] += 1
 
 
+# A decision's timestamp is taken inside its transaction, before it commits; a call claimed meanwhile came
+# first in the database's order (the claim saw the incident still active) and is hung up by the stop. A call
+# placed later than this after the decision's timestamp came after its commit.
+COMMIT_MARGIN = timedelta(milliseconds=200)
+
+
 def findings(ids: list[int], deadline_seconds: int) -> dict[str, int]:
     """What must be zero, read from the database once the portal has settled."""
     from django.utils import timezone
@@ -228,10 +234,14 @@ def findings(ids: list[int], deadline_seconds: int) -> dict[str, int]:
         ActionAttempt.objects.exclude(outcome=AttemptOutcome.LOST).values_list("action_id", flat=True)
     )
     after_ack = 0
-    for ack in Acknowledgment.objects.filter(incident_id__in=ids).order_by("incident_id", "at"):
-        after_ack += CallAttempt.objects.filter(
-            run__incident_id=ack.incident_id, placed_at__gt=ack.at
-        ).count()
+    first_ack: dict[int, object] = {}
+    for incident_id, at in (
+        Acknowledgment.objects.filter(incident_id__in=ids).order_by("at").values_list("incident_id", "at")
+    ):
+        first_ack.setdefault(incident_id, at)
+    for incident_id, at in first_ack.items():
+        calls = CallAttempt.objects.filter(run__incident_id=incident_id, placed_at__gt=at + COMMIT_MARGIN)
+        after_ack += calls.count()
     while_closed = 0
     for incident_id in ids:
         changes = TimelineEvent.objects.filter(incident_id=incident_id, kind=EventKind.INCIDENT_STATUS)
@@ -241,10 +251,14 @@ def findings(ids: list[int], deadline_seconds: int) -> dict[str, int]:
                 closed_since = at
             elif data.get("after") not in ("resolved", "closed") and closed_since is not None:
                 calls = CallAttempt.objects.filter(run__incident_id=incident_id)
-                while_closed += calls.filter(placed_at__gt=closed_since, placed_at__lt=at).count()
+                while_closed += calls.filter(
+                    placed_at__gt=closed_since + COMMIT_MARGIN, placed_at__lt=at
+                ).count()
                 closed_since = None
         if closed_since is not None:
-            calls = CallAttempt.objects.filter(run__incident_id=incident_id, placed_at__gt=closed_since)
+            calls = CallAttempt.objects.filter(
+                run__incident_id=incident_id, placed_at__gt=closed_since + COMMIT_MARGIN
+            )
             while_closed += calls.count()
     unproven = 0
     for incident in Incident.objects.filter(pk__in=ids, fallback_taken_at__isnull=False):
