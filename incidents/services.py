@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_cancel_locked
@@ -140,7 +141,7 @@ def incident_reapply_policy(*, incident: Incident, by: User, channel: str = Chan
     return locked
 
 
-@retried_atomic
+@transaction.atomic  # only ever inside a run's step, whose transaction is retried whole
 def incident_take_fallback(*, incident: Incident, attempts: list[dict[str, Any]]) -> Incident:
     """Nobody acknowledged after every contact was phoned: act as in Authorize mode for this incident.
 
