@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
 from escalation.calls.test_calls import test_calls_end_stale
@@ -15,6 +14,7 @@ from escalation.selectors import calls_waiting, incidents_to_tell
 from escalation.sms.send import nudge_text, texts_fail_interrupted, texts_unsent
 from incidents.models import ACTIVE_INCIDENT_STATUSES
 from mdrportal.core.nudges import due_locked
+from mdrportal.core.retry import retried_atomic
 
 
 def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
@@ -59,7 +59,7 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
 RUN_OVERDUE_SECONDS = 15
 
 
-@transaction.atomic
+@retried_atomic
 def _runs_due(batch: int) -> list[int]:
     """Nudge the runs whose step is overdue, skipping those a step holds now (it moves next_step_at on)."""
     overdue = timezone.now() - timedelta(seconds=RUN_OVERDUE_SECONDS)

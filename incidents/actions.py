@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.events import incident_lock, incident_must_be_active, nudge_customer, timeline_record
+from incidents.events import incident_must_be_active, nudge_customer, timeline_record
 from incidents.gate import Decision, Outcome
+from incidents.locks import action_lock, incident_lock
 from incidents.models import (
     ACTION_TRANSITIONS,
     ActionStatus,
@@ -23,6 +24,7 @@ from incidents.models import (
 )
 from incidents.selectors import gate_decision
 from mdrportal.core.nudges import send_now
+from mdrportal.core.retry import retried_atomic
 from mdrportal.core.transitions import TransitionError, check_transition
 from tenants.models import IntegrationKey
 from tenants.services import actor_label
@@ -58,27 +60,14 @@ def action_cancel_locked(action: ResponseAction, *, by: User, channel: str, why:
     action.save(update_fields=["next_attempt_at"])
 
 
-def action_lock(action: ResponseAction) -> ResponseAction:
-    """Lock the action's incident, then the action (the order every incident-wide write takes); the action
-    comes back with its type and the locked incident."""
-    incident = incident_lock(action.incident_id)
-    locked = (
-        ResponseAction.objects.select_for_update(of=("self",))
-        .select_related("action_type")
-        .get(pk=action.pk, incident=incident)
-    )
-    locked.incident = incident
-    return locked
-
-
-@transaction.atomic
+@retried_atomic
 def action_cancel(
     *, action: ResponseAction, by: User, reason: str, channel: str = Channel.ADMIN
 ) -> ResponseAction:
     """An analyst cancels one action that waits for authorization, is held, recommended or queued."""
     if not reason.strip():
         raise ValidationError({"reason": "Say why the action is canceled."})
-    locked = action_lock(action)
+    locked = action_lock(action.pk)
     if ActionStatus.CANCELED not in ACTION_TRANSITIONS[locked.status]:
         raise TransitionError(
             f"{locked} is {locked.get_status_display().lower()}: only an action that waits or is queued can "
@@ -161,7 +150,7 @@ def nudge_execution(action_id: int) -> None:
     send_now("incidents.action_run", action_id)
 
 
-@transaction.atomic
+@retried_atomic
 def action_propose(
     *,
     incident: Incident,
@@ -231,7 +220,7 @@ def action_propose(
     return action
 
 
-@transaction.atomic
+@retried_atomic
 def action_propose_revert(
     *, action: ResponseAction, by: User, channel: str = Channel.ADMIN
 ) -> ResponseAction:
@@ -240,12 +229,7 @@ def action_propose_revert(
     The original action stays locked from the check to the new row, so two analysts clicking at once
     get one revert, not two. The incident is locked first, the order every incident-wide write takes.
     """
-    incident_lock(action.incident_id)
-    original = (
-        ResponseAction.objects.select_for_update(of=("self",))
-        .select_related("action_type__revert", "incident")
-        .get(pk=action.pk)
-    )
+    original = action_lock(action.pk)
     revert_type = original.action_type.revert
     if revert_type is None:
         raise ValidationError(f"{original.action_type.name} cannot be undone by an action.", code="no_revert")

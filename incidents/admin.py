@@ -35,6 +35,7 @@ from incidents.selectors import authorization_text
 from incidents.services import incident_clear_attention, incident_open, incident_reapply_policy
 from incidents.waiting import with_waiting_since
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
+from mdrportal.core.retry import retried_atomic
 from mdrportal.web.deciding import admin_step_up
 from tenants.models import ResponseMode
 
@@ -154,6 +155,19 @@ class IncidentAdmin(admin.ModelAdmin):
             "opened_by",
             "opened_by_key",
         ]
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: Any = None,
+    ) -> HttpResponse:
+        # The admin's own transaction around the form, retried whole: the services it saves through take the
+        # incident's lock and cannot retry inside another transaction.
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            return self._changeform_view(request, object_id, form_url, extra_context)
+        return retried_atomic(self._changeform_view)(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Incident, form: ModelForm, change: bool) -> None:
         if change:

@@ -6,13 +6,14 @@ from collections.abc import Sequence
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_move
-from incidents.events import incident_flag, incident_lock, incident_must_be_active, timeline_record
+from incidents.events import incident_flag, incident_must_be_active, timeline_record
+from incidents.locks import actions_lock, incident_lock
 from incidents.models import ActionStatus, Authorization, Channel, EventKind, Incident, ResponseAction
 from incidents.selectors import gate_decision
+from mdrportal.core.retry import retried_atomic
 from tenants.deciding import AUTHORIZE, DECLINE, acting_partner, actor_label_at, deciding_refusal
 from tenants.models import Contact, Tenant
 from tenants.services import actor_label
@@ -60,7 +61,7 @@ def _check_who(
         )
 
 
-@transaction.atomic
+@retried_atomic
 def authorization_record(
     *,
     incident: Incident,
@@ -95,11 +96,7 @@ def authorization_record(
         evidence=evidence,
     )
     ids = sorted({a.pk for a in actions})
-    scope = list(
-        ResponseAction.objects.select_for_update(of=("self",))
-        .filter(pk__in=ids, incident=locked)
-        .select_related("action_type")
-    )
+    scope = list(actions_lock(locked, statuses=ActionStatus.values).filter(pk__in=ids))
     if len(scope) != len(ids):
         raise ValidationError({"actions": "Every action must belong to this incident."})
     undecided = [a for a in scope if a.status != ActionStatus.AWAITING_AUTHORIZATION]

@@ -108,7 +108,7 @@ def connector_configure(
     if problem:
         raise ValidationError({"url": problem})
     with transaction.atomic():
-        config = ConnectorConfig.objects.select_for_update().filter(tenant=tenant).first()
+        config = ConnectorConfig.objects.select_for_update(no_key=True).filter(tenant=tenant).first()
         before = _connector_public(config)
         config = config or ConnectorConfig(tenant=tenant)
         secret_changed = secret is not None and secret != config.secret

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from incidents.actions import action_apply_decision, action_lock, action_move
+from incidents.actions import action_apply_decision, action_move
 from incidents.events import incident_flag, incident_must_be_active
+from incidents.locks import action_lock
 from incidents.models import ActionStatus, Channel, EventKind, ResponseAction
 from incidents.selectors import gate_decision
+from mdrportal.core.retry import retried_atomic
 from tenants.models import Membership, PartnerMembership, Performer, Tenant
 from tenants.rules import may_decide
 from tenants.selectors import tenants_for_user
@@ -81,7 +82,7 @@ def may_mark_task(user: AbstractBaseUser, task: ResponseAction) -> bool:
     return task.performer in performers_marked_by(user, task.incident.tenant)
 
 
-@transaction.atomic
+@retried_atomic
 def task_mark(
     *, task: ResponseAction, by: AbstractBaseUser, done: bool, note: str = "", channel: str = Channel.PORTAL
 ) -> ResponseAction:
@@ -94,7 +95,7 @@ def task_mark(
         raise ValidationError({"note": f"Keep the note under {NOTE_MAX_LENGTH} characters."})
     if not done and not note:
         raise ValidationError({"note": "Say why it was not done."})
-    locked = action_lock(task)
+    locked = action_lock(task.pk)
     if not may_mark_task(by, locked):
         side = "partner's" if locked.performer == Performer.PARTNER else "customer's"
         raise PermissionDenied(f"Only the {side} admins and approvers mark this task.")
@@ -130,7 +131,7 @@ def task_mark(
     return locked
 
 
-@transaction.atomic
+@retried_atomic
 def task_take_over(*, task: ResponseAction, by: AbstractBaseUser, reason: str) -> ResponseAction:
     """An analyst decides that MDR Ops performs a task the customer or partner has not done (open, overdue or
     marked not done): recorded with who and why, and routed by the gate with MDR Ops as the performer, so
@@ -138,7 +139,7 @@ def task_take_over(*, task: ResponseAction, by: AbstractBaseUser, reason: str) -
     reason = reason.strip()
     if not reason:
         raise ValidationError({"reason": "Say why MDR Ops takes this task over."})
-    locked = action_lock(task)
+    locked = action_lock(task.pk)
     incident_must_be_active(locked.incident, what="taking a task over")
     if locked.performer not in TASK_PERFORMERS or locked.status not in UNDONE_TASK_STATUSES:
         raise ValidationError(

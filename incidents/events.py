@@ -1,4 +1,4 @@
-"""The writes every other service of incidents makes: the timeline, the incident's lock, its flag."""
+"""The writes every other service of incidents makes: the timeline, the incident's flag (under its lock)."""
 
 from __future__ import annotations
 
@@ -35,11 +35,6 @@ def timeline_record(
         channel=channel,
         data=data or {},
     )
-
-
-def incident_lock(incident_id: int) -> Incident:
-    """Lock the incident's row: every decision about it (acknowledge, decide, fall back, close) holds it."""
-    return Incident.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=incident_id)
 
 
 def incident_must_be_active(incident: Incident, *, what: str) -> None:

@@ -1,6 +1,6 @@
 """Running authorized actions against the tenant's platform: claim, call outside any transaction, record.
 
-Each step locks the action row and checks it is still where the step expects, so a duplicate delivery,
+Each step locks the action's incident, then the action (incidents.locks), and checks it is still where the step expects, so a duplicate delivery,
 a late message or a second worker finds nothing to do. The attempt row is claimed before the call; a
 worker that dies mid-call leaves a claimed attempt that the sweeper marks lost and retries as a new one.
 """
@@ -22,6 +22,7 @@ from incidents.connector_models import ConnectorConfig, ConnectorKind
 from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome, Result
 from incidents.connectors.registry import connector_for
 from incidents.events import incident_flag, timeline_record
+from incidents.locks import action_lock, action_lock_if_free, attempt_lock
 from incidents.models import (
     ACTIVE_INCIDENT_STATUSES,
     ActionAttempt,
@@ -32,6 +33,7 @@ from incidents.models import (
     ResponseAction,
 )
 from incidents.selectors import gate_decision
+from mdrportal.core.retry import retried_atomic
 from tenants.models import Performer, Tenant
 
 log = logging.getLogger(__name__)
@@ -59,26 +61,16 @@ def connector_spec(tenant: Tenant) -> ConnectorSpec:
     )
 
 
-def _lock(action_id: int, *, skip_locked: bool = False) -> ResponseAction | None:
-    """Lock order everywhere: the action first, then its attempt."""
-    return (
-        ResponseAction.objects.select_for_update(of=("self",), skip_locked=skip_locked)
-        .select_related("incident__tenant", "action_type", "authorization")
-        .filter(pk=action_id)
-        .first()
-    )
-
-
 def backoff_seconds(attempt: int) -> int:
     """Exponential: base, 2 x base, 4 x base ... capped."""
     return min(settings.ACTION_RETRY_BASE_SECONDS * 2 ** (attempt - 1), settings.ACTION_RETRY_MAX_SECONDS)
 
 
-@transaction.atomic
+@retried_atomic
 def action_claim(action_id: int) -> Claim | None:
     """Lock a queued action, ask the gate again, and claim its next attempt; None when there is nothing to do."""
-    action = _lock(action_id)
-    if action is None or action.status != ActionStatus.QUEUED:
+    action = action_lock(action_id)
+    if action.status != ActionStatus.QUEUED:
         return None  # a duplicate or stale delivery: another step already moved it
     if action.incident.status not in ACTIVE_INCIDENT_STATUSES:
         # Closing cancels queued actions under the incident's lock; this is the last line all the same.
@@ -185,11 +177,11 @@ def _retry_or_fail(
     )
 
 
-@transaction.atomic
+@retried_atomic
 def action_record_result(attempt_id: int, result: Result) -> None:
     """Write what the platform answered; only the action's current running attempt moves it."""
-    action = _lock(ActionAttempt.objects.values_list("action_id", flat=True).get(pk=attempt_id))
-    attempt = ActionAttempt.objects.select_for_update().get(pk=attempt_id)
+    action = action_lock(ActionAttempt.objects.values_list("action_id", flat=True).get(pk=attempt_id))
+    attempt = attempt_lock(attempt_id)
     if attempt.outcome or action.status != ActionStatus.RUNNING:
         # The sweeper gave this attempt up as lost; keep the platform's late answer on the record.
         timeline_record(
@@ -230,8 +222,8 @@ def action_record_result(attempt_id: int, result: Result) -> None:
 
 
 def _mark_reverted(revert: ResponseAction) -> None:
-    original = _lock(revert.reverts_id)
-    if original is None or original.status != ActionStatus.SUCCEEDED:
+    original = action_lock(revert.reverts_id)  # the same incident, whose lock this transaction holds
+    if original.status != ActionStatus.SUCCEEDED:
         return
     action_move(
         original,
@@ -253,7 +245,7 @@ def action_run(action_id: int) -> None:
     action_record_result(claim.attempt_id, result)
 
 
-@transaction.atomic
+@retried_atomic
 def actions_sweep(*, batch: int = 100) -> dict[str, int]:
     """Re-nudge queued actions that are due, and give up attempts whose worker died mid-call."""
     now = timezone.now()
@@ -263,10 +255,10 @@ def actions_sweep(*, batch: int = 100) -> dict[str, int]:
     ).values_list("pk", "action_id")[:batch]
     lost = 0
     for attempt_id, action_id in list(stuck):
-        action = _lock(action_id, skip_locked=True)
+        action = action_lock_if_free(action_id)
         if action is None or action.status != ActionStatus.RUNNING:
             continue  # being recorded right now, or already moved
-        attempt = ActionAttempt.objects.select_for_update().get(pk=attempt_id)
+        attempt = attempt_lock(attempt_id)
         if attempt.outcome:
             continue
         attempt.outcome, attempt.finished_at = AttemptOutcome.LOST, now
@@ -275,7 +267,8 @@ def actions_sweep(*, batch: int = 100) -> dict[str, int]:
         _retry_or_fail(action, attempt, attempt.message)
         lost += 1
     due = list(
-        ResponseAction.objects.select_for_update(skip_locked=True)
+        # Skipping what others hold, this lock never waits: it may come without the incident's.
+        ResponseAction.objects.select_for_update(no_key=True, skip_locked=True)
         .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True), status=ActionStatus.QUEUED)
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:batch]

@@ -8,11 +8,12 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Model
 
 from incidents.models import IdempotencyKey, Incident
 from incidents.services import incident_open
+from mdrportal.core.retry import retried_atomic
 from tenants.models import IntegrationKey
 
 KEY_MAX = IdempotencyKey._meta.get_field("key").max_length
@@ -63,10 +64,15 @@ def incident_open_once(
     earlier = _earlier(caller, key)
     if earlier is None:
         try:
-            with transaction.atomic():
-                incident = incident_open(by=by, channel=channel, integration_key=integration_key, **fields)
-                IdempotencyKey.objects.create(**caller, key=key, fingerprint=fingerprint, incident=incident)
-            return incident, False
+            return _open_with_key(
+                key=key,
+                caller=caller,
+                by=by,
+                integration_key=integration_key,
+                channel=channel,
+                fields=fields,
+                fingerprint=fingerprint,
+            ), False
         except IntegrityError:
             # A concurrent retry with the same key committed first; its incident is the one.
             earlier = _earlier(caller, key)
@@ -75,3 +81,20 @@ def incident_open_once(
     if earlier.fingerprint != fingerprint:
         raise KeyReused(earlier.incident_id)
     return earlier.incident, True
+
+
+@retried_atomic
+def _open_with_key(
+    *,
+    key: str,
+    caller: dict[str, Any],
+    by: AbstractBaseUser | None,
+    integration_key: IntegrationKey | None,
+    channel: str,
+    fields: dict[str, Any],
+    fingerprint: str,
+) -> Incident:
+    """The incident and the caller's key that opened it, in one transaction."""
+    incident = incident_open(by=by, channel=channel, integration_key=integration_key, **fields)
+    IdempotencyKey.objects.create(**caller, key=key, fingerprint=fingerprint, incident=incident)
+    return incident

@@ -11,7 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_cancel_locked
-from incidents.events import incident_lock, incident_must_be_active, timeline_record
+from incidents.events import incident_must_be_active, timeline_record
+from incidents.locks import actions_lock, incident_lock
 from incidents.models import (
     ACTIVE_INCIDENT_STATUSES,
     INCIDENT_TRANSITIONS,
@@ -24,6 +25,7 @@ from incidents.models import (
 )
 from incidents.policy import PolicySnapshot
 from incidents.selectors import gate_decision
+from mdrportal.core.retry import retried_atomic
 from mdrportal.core.transitions import check_transition
 from tenants.models import IntegrationKey, Tenant
 from tenants.selectors import tenant_policy
@@ -31,7 +33,7 @@ from tenants.selectors import tenant_policy
 User = AbstractBaseUser | None
 
 
-@transaction.atomic
+@retried_atomic
 def incident_open(
     *,
     tenant: Tenant,
@@ -90,7 +92,7 @@ def incident_open(
 CANCELED_ON_CLOSE = frozenset({ActionStatus.AWAITING_AUTHORIZATION, ActionStatus.HELD, ActionStatus.QUEUED})
 
 
-@transaction.atomic
+@retried_atomic
 def incident_set_status(
     *, incident: Incident, status: str, by: User, reason: str = "", channel: str = Channel.ADMIN
 ) -> Incident:
@@ -114,15 +116,14 @@ def incident_set_status(
     )
     if status not in ACTIVE_INCIDENT_STATUSES:
         why = f"the incident was {locked.get_status_display().lower()}" + (f" ({reason})" if reason else "")
-        pending = locked.actions.select_for_update(of=("self",)).filter(status__in=CANCELED_ON_CLOSE)
-        for action in pending.select_related("action_type").order_by("pk"):
+        for action in actions_lock(locked, statuses=CANCELED_ON_CLOSE):
             action.incident = locked
             action_cancel_locked(action, by=by, channel=channel, why=why)
     incident.status = status
     return locked
 
 
-@transaction.atomic
+@retried_atomic
 def incident_clear_attention(*, incident: Incident, by: User, channel: str = Channel.ADMIN) -> None:
     """An analyst has dealt with what flagged the incident."""
     if Incident.objects.filter(pk=incident.pk, needs_attention=True).update(needs_attention=False):
@@ -137,7 +138,7 @@ def incident_clear_attention(*, incident: Incident, by: User, channel: str = Cha
         )
 
 
-@transaction.atomic
+@retried_atomic
 def incident_reapply_policy(*, incident: Incident, by: User, channel: str = Channel.ADMIN) -> Incident:
     """Take the tenant's current policy for this incident and decide its undecided actions again."""
     locked = incident_lock(incident.pk)
@@ -153,15 +154,14 @@ def incident_reapply_policy(*, incident: Incident, by: User, channel: str = Chan
         channel=channel,
         data={"before": before, "after": after},
     )
-    pending = locked.actions.select_for_update(of=("self",)).filter(status__in=UNDECIDED_STATUSES)
-    for action in pending.select_related("action_type", "authorization"):
+    for action in actions_lock(locked, statuses=UNDECIDED_STATUSES):
         action.incident = locked
         action_apply_decision(action, gate_decision(action), by=by, channel=channel)
     incident.policy = after
     return locked
 
 
-@transaction.atomic
+@transaction.atomic  # only ever inside a run's step, whose transaction is retried whole
 def incident_take_fallback(*, incident: Incident, attempts: list[dict[str, Any]]) -> Incident:
     """Nobody acknowledged after every contact was phoned: act as in Authorize mode for this incident.
 
@@ -190,8 +190,7 @@ def incident_take_fallback(*, incident: Incident, attempts: list[dict[str, Any]]
         "Authorize mode for this incident.",
         data={"attempts": attempts},
     )
-    pending = locked.actions.select_for_update(of=("self",)).filter(status__in=UNDECIDED_STATUSES)
-    for action in pending.select_related("action_type", "authorization"):
+    for action in actions_lock(locked, statuses=UNDECIDED_STATUSES):
         action.incident = locked
         action_apply_decision(action, gate_decision(action), by=None, channel=Channel.SYSTEM)
     incident.fallback_taken_at = locked.fallback_taken_at

@@ -51,8 +51,8 @@ def contact_availability_set(
     _check(windows, away)
     if contact.tenant_id is None:
         raise ValidationError("Only a customer's contacts have availability.", code="no_tenant")
-    tenant = Tenant.objects.select_for_update().get(pk=contact.tenant_id)
-    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    tenant = Tenant.objects.select_for_update(no_key=True).get(pk=contact.tenant_id)
+    locked = Contact.objects.select_for_update(no_key=True).get(pk=contact.pk)
     before = availability_snapshot(Availability.of(locked), tenant.timezone)
     AvailabilityWindow.objects.filter(contact=locked).delete()
     AwayPeriod.objects.filter(contact=locked).delete()

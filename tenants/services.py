@@ -98,7 +98,7 @@ def deciding_writer_check(*, by: User, tenant: Tenant, operation: Operation) -> 
 
 
 def _lock(tenant: Tenant) -> Tenant:
-    return Tenant.objects.select_for_update().get(pk=tenant.pk)
+    return Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
 
 
 def _check_fallback(tenant: Tenant, message: str | None = None) -> None:
@@ -291,7 +291,7 @@ def contact_update(*, contact: Contact, by: User, **changes: Any) -> Contact:
     if contact.tenant_id:
         deciding_writer_check(by=by, tenant=contact.tenant, operation=CONTACT_CHANGE)
     tenant = _lock(contact.tenant) if contact.tenant_id else None
-    locked = Contact.objects.select_for_update().get(pk=contact.pk)
+    locked = Contact.objects.select_for_update(no_key=True).get(pk=contact.pk)
     before = _contact_snapshot(locked)
     for field, value in changes.items():
         setattr(locked, field, value)
@@ -319,7 +319,7 @@ def contacts_reorder(
     if tenant is not None:
         deciding_writer_check(by=by, tenant=tenant, operation=CONTACT_CHANGE)
         _lock(tenant)
-    contacts = {c.pk: c for c in Contact.objects.select_for_update().filter(**owner)}
+    contacts = {c.pk: c for c in Contact.objects.select_for_update(no_key=True).filter(**owner)}
     if sorted(ordered_ids) != sorted(contacts):
         raise ValidationError("The new call order must list every contact exactly once.", code="bad_order")
     before = [contacts[pk].name for pk in sorted(contacts, key=lambda pk: contacts[pk].call_order)]

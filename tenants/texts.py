@@ -18,7 +18,9 @@ def contacts_texts_stop(*, number: str) -> list[Contact]:
     The carrier and Twilio block our texts to the number from then on, whichever contact they are for.
     """
     now = timezone.now()
-    changed = list(Contact.objects.select_for_update().filter(phone=number, sms_opted_out_at__isnull=True))
+    changed = list(
+        Contact.objects.select_for_update(no_key=True).filter(phone=number, sms_opted_out_at__isnull=True)
+    )
     for contact in changed:
         contact.sms_opted_out_at = now
         contact.save(update_fields=[OPT_OUT_FIELD])
@@ -29,7 +31,9 @@ def contacts_texts_stop(*, number: str) -> list[Contact]:
 @transaction.atomic
 def contacts_texts_start(*, number: str) -> list[Contact]:
     """The person at this number replied START: texts go to its contacts again (those who chose SMS)."""
-    changed = list(Contact.objects.select_for_update().filter(phone=number, sms_opted_out_at__isnull=False))
+    changed = list(
+        Contact.objects.select_for_update(no_key=True).filter(phone=number, sms_opted_out_at__isnull=False)
+    )
     for contact in changed:
         before = contact.sms_opted_out_at.isoformat() if contact.sms_opted_out_at else None
         contact.sms_opted_out_at = None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
@@ -25,6 +25,7 @@ from incidents.connectors.http import retry_after_seconds
 from incidents.connectors.sophos import SophosCentralConnector, clear_token_cache
 from incidents.execution import action_claim, action_record_result, action_run, retry_delay_seconds
 from incidents.models import ActionStatus, ResponseAction
+from mdrportal.core.retry import retried_atomic
 from tenants.models import ResponseMode
 from tests.factories import make_action_request, make_incident, make_tenant, propose
 from tests.fakes.http_server import FakeHTTPServer, Reply
@@ -165,12 +166,15 @@ def test_two_reverts_proposed_at_once_make_one() -> None:
     first_holds, release = threading.Event(), threading.Event()
     outcomes: dict[str, object] = {}
 
+    @retried_atomic
+    def held_open() -> None:
+        outcomes["first"] = action_propose_revert(action=original, by=None)
+        first_holds.set()
+        release.wait(10)
+
     def first() -> None:
         try:
-            with transaction.atomic():
-                outcomes["first"] = action_propose_revert(action=original, by=None)
-                first_holds.set()
-                release.wait(10)
+            held_open()
         finally:
             connection.close()
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from escalation.models import Acknowledgment, CallAttempt, RunState
 from escalation.runs.states import runs_stop
 from escalation.runs.tell import tell_acknowledged
-from incidents.events import incident_lock, incident_must_be_active, timeline_record
+from incidents.events import incident_must_be_active, timeline_record
+from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident
+from mdrportal.core.retry import retried_atomic
 from tenants.deciding import ACKNOWLEDGE, acting_partner, actor_label_at, deciding_refusal
 from tenants.models import Contact
 
@@ -47,7 +48,7 @@ def acknowledge(
     return ack
 
 
-@transaction.atomic
+@retried_atomic
 def acknowledgment_record(
     *, incident: Incident, channel: str, contact: Contact | None = None, user: User = None
 ) -> Acknowledgment:

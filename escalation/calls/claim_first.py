@@ -115,7 +115,9 @@ def claim_most_urgent(*, backend: str, now: datetime) -> Claimed | None:
     """Mark dialing the most urgent queued call that may still go (a test call, or one whose run and incident
     still want it), passing over calls another worker has locked; its id, number and ring timeout."""
     adapt = connection.ops.adapt_datetimefield_value
-    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    skip_locked = (
+        " FOR NO KEY UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    )
     sql = f"""
 UPDATE {CALLS} SET outcome = %s, placed_at = %s, backend = %s
 WHERE outcome = '{CallOutcome.QUEUED}' AND id = (

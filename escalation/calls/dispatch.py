@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -23,8 +22,9 @@ from escalation.runs.fallback import someone_has_it
 from escalation.runs.services import run_advance
 from escalation.runs.states import run_stop
 from escalation.selectors import calls_waiting
-from incidents.events import incident_lock
+from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES
+from mdrportal.core.retry import retried_atomic
 
 log = logging.getLogger(__name__)
 ORDER = ("severity_rank", "sequence", "queued_at", "id")
@@ -61,18 +61,18 @@ def call_claim_next(backend: str) -> CallRequest | None:
         return _request(claimed)
     candidates = _queued().order_by(*ORDER).values_list("pk", "run__incident_id")[:CANDIDATES]
     for attempt_id, incident_id in candidates:
-        with transaction.atomic():
-            claimed = _claim(attempt_id, incident_id, backend)
+        claimed = _claim(attempt_id, incident_id, backend)
         if claimed is not None:
             return claimed
     return None
 
 
+@retried_atomic
 def _claim(attempt_id: int, incident_id: int | None, backend: str) -> CallRequest | None:
     # A call's run (and so its incident) never changes: the candidate's incident is the one to lock.
     incident = incident_lock(incident_id) if incident_id is not None else None
     call = (
-        CallAttempt.objects.select_for_update(of=("self",), skip_locked=True)
+        CallAttempt.objects.select_for_update(of=("self",), no_key=True, skip_locked=True)
         .select_related("run", "contact__tenant")
         .filter(pk=attempt_id, outcome=CallOutcome.QUEUED)
         .first()
@@ -237,7 +237,7 @@ def _hand_over(pacer: CallPacer) -> None:
             nudge_dispatch(countdown=slot.wait)
 
 
-@transaction.atomic
+@retried_atomic
 def call_release(attempt_id: int) -> None:
     """A claimed call that got no slot waits again, unless its run stopped meanwhile (then it is canceled).
 
@@ -247,7 +247,11 @@ def call_release(attempt_id: int) -> None:
     incident_id = CallAttempt.objects.values_list("run__incident_id", flat=True).get(pk=attempt_id)
     if incident_id is not None:
         incident_lock(incident_id)
-    call = CallAttempt.objects.select_for_update(of=("self",)).select_related("run").get(pk=attempt_id)
+    call = (
+        CallAttempt.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("run")
+        .get(pk=attempt_id)
+    )
     if call.outcome != CallOutcome.DIALING or call.provider_sid:
         return
     if call.run is not None and call.run.state != RunState.ACTIVE:
@@ -263,12 +267,20 @@ def run_advance_and_call(run_id: int) -> None:
     commit when a slot is free. When a more urgent call waits, the call waits its turn and the dialing
     worker is sent for the next slot (when none is on its way): a step never dials for other runs, so that
     the steps and the dialer do not race each other for the same slots."""
-    with transaction.atomic():
-        if not run_advance(run_id):
-            return
-        backend = phone_backend()
-        request = call_claim_in_step(run_id, backend.name)
+    stepped = _advance_and_claim(run_id)
+    if stepped is None:
+        return
+    request, backend = stepped
     if request is None:
         _hand_over(call_pacer())
     else:
         call_place_paced(request, backend, call_pacer(), checked=True)
+
+
+@retried_atomic
+def _advance_and_claim(run_id: int) -> tuple[CallRequest | None, PhoneBackend] | None:
+    """The run's step and the claim of the call it queued, in one transaction; None when no call was queued."""
+    if not run_advance(run_id):
+        return None
+    backend = phone_backend()
+    return call_claim_in_step(run_id, backend.name), backend

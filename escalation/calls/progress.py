@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
-
 from escalation.acknowledgments.rule import incident_acknowledgeable
 from escalation.acknowledgments.services import acknowledge
 from escalation.calls.records import (
@@ -21,8 +19,9 @@ from escalation.models import Acknowledgment, CallAttempt, CallOutcome
 from escalation.phone.base import PhoneError
 from escalation.phone.registry import phone_backend_named
 from escalation.runs.services import call_ended_advance
-from incidents.events import incident_lock
+from incidents.locks import incident_lock
 from incidents.models import Channel
+from mdrportal.core.retry import retried_atomic
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +41,7 @@ def _final_outcome(call: CallAttempt, status: str | None) -> str | None:
     return FINAL_STATUS.get(status or "")
 
 
+@retried_atomic
 def call_update(
     *, attempt_id: int, status: str | None = None, digits: str | None = None, answered_by: str | None = None
 ) -> None:
@@ -51,44 +51,43 @@ def call_update(
     a test call it acknowledges nothing: it only says that somebody heard the message. Ringing and answered
     keep the call open: the run waits for its final status.
     """
-    with transaction.atomic():
-        found = CallAttempt.objects.filter(pk=attempt_id).values_list("run__incident_id").first()
-        if found is None:
-            return
-        incident = incident_lock(found[0]) if found[0] is not None else None
-        call = call_lock(attempt_id)
-        pressed_1 = digits is not None and digits.strip() == "1"
-        if incident is None and pressed_1:  # a test call: somebody heard it, whatever the bookkeeping said
-            if call.outcome != CallOutcome.ACKNOWLEDGED:
+    found = CallAttempt.objects.filter(pk=attempt_id).values_list("run__incident_id").first()
+    if found is None:
+        return
+    incident = incident_lock(found[0]) if found[0] is not None else None
+    call = call_lock(attempt_id)
+    pressed_1 = digits is not None and digits.strip() == "1"
+    if incident is None and pressed_1:  # a test call: somebody heard it, whatever the bookkeeping said
+        if call.outcome != CallOutcome.ACKNOWLEDGED:
+            call_end(call, CallOutcome.ACKNOWLEDGED)
+        return
+    if incident is not None:
+        call.run.incident = incident
+        if pressed_1 and not Acknowledgment.objects.filter(call=call).exists():
+            if call.outcome == CallOutcome.DIALING:
                 call_end(call, CallOutcome.ACKNOWLEDGED)
+            if incident_acknowledgeable(incident):
+                acknowledge(incident, contact=call.contact, user=None, channel=Channel.PHONE, call=call)
             return
-        if incident is not None:
-            call.run.incident = incident
-            if pressed_1 and not Acknowledgment.objects.filter(call=call).exists():
-                if call.outcome == CallOutcome.DIALING:
-                    call_end(call, CallOutcome.ACKNOWLEDGED)
-                if incident_acknowledgeable(incident):
-                    acknowledge(incident, contact=call.contact, user=None, channel=Channel.PHONE, call=call)
-                return
-        if call.outcome != CallOutcome.DIALING:
-            final = status == "completed" or status in FINAL_STATUS
-            if final and call.provider_status != status:  # the provider's last word, for the record only
-                call.provider_status = status
-                call.save(update_fields=["provider_status"])
-            return  # already ended: a late or repeated callback changes nothing else
-        call.answered_by = (answered_by or call.answered_by)[:32]
-        call.provider_status = (status or call.provider_status)[:32]
-        call.save(update_fields=["answered_by", "provider_status"])
-        outcome = _final_outcome(call, status)
-        if outcome is None:
-            return  # queued, ringing, answered: the call goes on
-        if outcome == CallOutcome.FAILED:
-            call_end(call, outcome, note="the carrier reported it failed")
-            if call.run is not None:
-                call_could_not_notify(call, "the carrier reported the call failed")
-        else:
-            call_end(call, outcome)
-        call_ended_advance(call)
+    if call.outcome != CallOutcome.DIALING:
+        final = status == "completed" or status in FINAL_STATUS
+        if final and call.provider_status != status:  # the provider's last word, for the record only
+            call.provider_status = status
+            call.save(update_fields=["provider_status"])
+        return  # already ended: a late or repeated callback changes nothing else
+    call.answered_by = (answered_by or call.answered_by)[:32]
+    call.provider_status = (status or call.provider_status)[:32]
+    call.save(update_fields=["answered_by", "provider_status"])
+    outcome = _final_outcome(call, status)
+    if outcome is None:
+        return  # queued, ringing, answered: the call goes on
+    if outcome == CallOutcome.FAILED:
+        call_end(call, outcome, note="the carrier reported it failed")
+        if call.run is not None:
+            call_could_not_notify(call, "the carrier reported the call failed")
+    else:
+        call_end(call, outcome)
+    call_ended_advance(call)
 
 
 def call_check(attempt_id: int) -> None:

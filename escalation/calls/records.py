@@ -1,6 +1,6 @@
 """Call rows: the bookkeeping of one phone call, from claimed to its final status, and stopping calls.
 
-Lock order everywhere: the incident, then the run, then the call.
+Lock order everywhere (incidents.locks): the incident, then the run, then the call.
 """
 
 from __future__ import annotations
@@ -8,22 +8,24 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from escalation.models import ATTEMPT_OUTCOMES, CallAttempt, CallOutcome, NotificationRun, RunState
 from escalation.nudges import nudge_hang_up, nudge_run
 from escalation.phone.base import CallRef
-from incidents.events import incident_flag, incident_lock, timeline_record
+from incidents.events import incident_flag, timeline_record
+from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind
+from mdrportal.core.retry import retried_atomic
 
 # A deadline further off than this is left to the sweeper: the broker is no place for long waits.
 DEADLINE_NUDGE_MAX_SECONDS = 120
 
 
 def call_lock(attempt_id: int) -> CallAttempt:
+    """Lock a call; of an incident's run, only once the transaction holds the incident's lock."""
     return (
-        CallAttempt.objects.select_for_update(of=("self",))
+        CallAttempt.objects.select_for_update(of=("self",), no_key=True)
         .select_related("run", "contact")
         .get(pk=attempt_id)
     )
@@ -81,7 +83,7 @@ def call_end(call: CallAttempt, outcome: str, *, note: str = "") -> None:
     )
 
 
-@transaction.atomic
+@retried_atomic
 def call_placed(*, attempt_id: int, sid: str) -> None:
     """Keep the provider's id of a dialing call, so that its callbacks can be matched.
 
@@ -121,7 +123,7 @@ def call_placed(*, attempt_id: int, sid: str) -> None:
         nudge_run(call.run_id, countdown=max(wait, 0))
 
 
-@transaction.atomic
+@retried_atomic
 def call_not_placed(*, attempt_id: int, reason: str) -> None:
     """The provider refused the call or never placed it: nobody was reached (DESIGN rule 5).
 

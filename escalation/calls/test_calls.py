@@ -30,7 +30,11 @@ def test_call_place(*, contact: Contact, by: AbstractBaseUser) -> CallAttempt:
     per tenant in any 24 hours (each costs money, to a number a customer admin typed). It acknowledges
     nothing.
     """
-    locked = Contact.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=contact.pk)
+    locked = (
+        Contact.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("tenant")
+        .get(pk=contact.pk)
+    )
     if locked.tenant is None:
         raise ValidationError("Only a customer's contacts get test calls.", code="no_tenant")
     _test_call_check_tenant_quota(locked.tenant)
@@ -68,7 +72,7 @@ def test_call_place(*, contact: Contact, by: AbstractBaseUser) -> CallAttempt:
 
 def _test_call_check_tenant_quota(tenant: Any) -> None:
     # The tenant's row lock makes concurrent test calls of its contacts count one after the other.
-    Tenant.objects.select_for_update().only("pk").get(pk=tenant.pk)
+    Tenant.objects.select_for_update(no_key=True).only("pk").get(pk=tenant.pk)
     quota = settings.TEST_CALLS_PER_TENANT_PER_DAY
     since = timezone.now() - timedelta(days=1)
     placed = CallAttempt.objects.filter(run__isnull=True, contact__tenant=tenant, queued_at__gt=since)
@@ -84,7 +88,7 @@ def test_calls_end_stale(*, batch: int = 200) -> int:
     """End the test calls still dialing past their deadline: no answer if placed, failed if never placed."""
     now, ended = timezone.now(), 0
     dialing = (
-        CallAttempt.objects.select_for_update(of=("self",), skip_locked=True)
+        CallAttempt.objects.select_for_update(of=("self",), no_key=True, skip_locked=True)
         .filter(run__isnull=True, outcome=CallOutcome.DIALING)
         .select_related("contact__tenant")
         .order_by("placed_at", "id")[:batch]

@@ -28,9 +28,11 @@ from escalation.runs.tell import acknowledged_recipients, first_acknowledger
 from escalation.selectors import report_mentions
 from escalation.story import Story, story_read
 from incidents.events import timeline_record
+from incidents.locks import incident_lock
 from incidents.models import ActionStatus, Category, Channel, EventKind, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
+from mdrportal.core.retry import retried_atomic
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact, Performer, Tier
 from tenants.selectors import tenant_contacts
@@ -314,7 +316,7 @@ def email_send(email_id: int) -> str:
     return EmailOutcome.SENT
 
 
-@transaction.atomic
+@retried_atomic
 def _record(
     email: EmailNotification,
     outcome: str,
@@ -323,6 +325,7 @@ def _record(
     error: str = "",
     composed: ComposedEmail | None = None,
 ) -> None:
+    incident_lock(email.run.incident_id)  # it writes the timeline: the incident's lock first
     changes: dict[str, object] = {"outcome": outcome, "subject": subject[:300], "error": error}
     if outcome == EmailOutcome.SENT:
         changes["sent_at"] = timezone.now()
@@ -379,6 +382,7 @@ def emails_fail_interrupted(*, older_than: timedelta = SENDING_TIMEOUT) -> int:
     failed = 0
     for email in stuck:
         with transaction.atomic():
+            incident_lock(email.run.incident_id)
             changed = EmailNotification.objects.filter(
                 pk=email.pk, outcome=EmailOutcome.SENDING, claimed_at__lt=cutoff
             ).update(outcome=EmailOutcome.FAILED, error=INTERRUPTED)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.links.tokens import Link, LinkError, LinkPurpose, LinkTarget, link_consume, link_target
 from incidents.authorizations import authorization_record
 from incidents.models import Authorization, Channel
+from mdrportal.core.retry import retried_atomic
 
 
 def link_use(
@@ -32,24 +32,14 @@ def link_use(
     if link.purpose is LinkPurpose.AUTHORIZE and shown_digest != target.digest:
         raise LinkError("stale", "The actions or the incident changed since the page was shown.")
     try:
-        with transaction.atomic():
-            link_consume(link)
-            if link.purpose is LinkPurpose.ACK:
-                acknowledgment_record(
-                    incident=target.incident, channel=Channel.EMAIL_LINK, contact=target.contact
-                )
-            else:
-                authorization_record(
-                    incident=target.incident,
-                    actions=target.actions,
-                    decision=Authorization.Decision.GRANTED if granted else Authorization.Decision.DECLINED,
-                    channel=Channel.EMAIL_LINK,
-                    text_shown=target.text,
-                    contact=target.contact,
-                    statement=statement.strip(),
-                    ip_address=ip_address,
-                    user_agent=user_agent,
-                )
+        _decide(
+            link=link,
+            target=target,
+            granted=granted,
+            statement=statement,
+            ip_address=ip_address,
+            user_agent=user_agent,
+        )
     except ValidationError as error:
         # The services re-check under their locks; what they refuse leaves the link unused.
         fields = error.message_dict if hasattr(error, "error_dict") else {}
@@ -58,3 +48,25 @@ def link_use(
             reason = "closed"
         raise LinkError(reason, " ".join(error.messages)) from error
     return target
+
+
+@retried_atomic
+def _decide(
+    *, link: Link, target: LinkTarget, granted: bool, statement: str, ip_address: str | None, user_agent: str
+) -> None:
+    """The link consumed and the decision recorded, in one transaction: a used link always decided."""
+    link_consume(link)
+    if link.purpose is LinkPurpose.ACK:
+        acknowledgment_record(incident=target.incident, channel=Channel.EMAIL_LINK, contact=target.contact)
+        return
+    authorization_record(
+        incident=target.incident,
+        actions=target.actions,
+        decision=Authorization.Decision.GRANTED if granted else Authorization.Decision.DECLINED,
+        channel=Channel.EMAIL_LINK,
+        text_shown=target.text,
+        contact=target.contact,
+        statement=statement.strip(),
+        ip_address=ip_address,
+        user_agent=user_agent,
+    )

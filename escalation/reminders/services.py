@@ -43,11 +43,13 @@ from escalation.reminders.selectors import (
 )
 from escalation.reminders.texts import reminder_text_claim
 from escalation.reminders.words import reminder_headline
-from incidents.events import incident_flag, incident_lock, timeline_record
+from incidents.events import incident_flag, timeline_record
+from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident
 from incidents.policy import PolicySnapshot
 from incidents.waiting import with_waiting_since
 from mdrportal.core.nudges import due_locked, nudge
+from mdrportal.core.retry import retried_atomic
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact
 
@@ -82,7 +84,7 @@ def _lock(series_id: int) -> tuple[Incident, ReminderSeries] | None:
     if incident_id is None:
         return None
     incident = incident_lock(incident_id)
-    series = ReminderSeries.objects.select_for_update().get(pk=series_id)
+    series = ReminderSeries.objects.select_for_update(no_key=True).get(pk=series_id)
     series.incident = incident
     return incident, series
 
@@ -99,7 +101,7 @@ def series_start(incident: Incident, kind: str, *, since: datetime) -> ReminderS
         return None  # another sweeper started it
 
 
-@transaction.atomic
+@retried_atomic
 def series_end_if_done(series_id: int) -> bool:
     """End an open series whose incident waits for nothing of its kind any more. True when it ended."""
     locked = _lock(series_id)
@@ -112,7 +114,7 @@ def series_end_if_done(series_id: int) -> bool:
     return True
 
 
-@transaction.atomic
+@retried_atomic
 def reminder_series_step(series_id: int) -> int:
     """One due step of a series: the next reminder to everyone concerned, or the flag after the last one.
 
@@ -278,9 +280,10 @@ def reminder_send(reminder_id: int) -> str:
     return ReminderOutcome.SENT
 
 
-@transaction.atomic
+@retried_atomic
 def _record(reminder: Reminder, outcome: str, *, subject: str, error: str = "") -> bool:
     """The outcome of a reminder being sent, and its timeline event; False when it was no longer sending."""
+    incident_lock(reminder.series.incident_id)  # it writes the timeline: the incident's lock first
     changes: dict[str, object] = {"outcome": outcome, "subject": subject[:300], "error": error}
     if outcome == ReminderOutcome.SENT:
         changes["sent_at"] = timezone.now()

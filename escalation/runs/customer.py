@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.utils import timezone
 
 from escalation.models import NotificationRun, RunPurpose, RunState
 from escalation.runs.plan import round_next, run_create
 from escalation.runs.services import notification_start
 from escalation.selectors import NEEDS_CUSTOMER, REPORTED_BASES, UNSETTLED, actions_to_tell
-from incidents.events import incident_lock, timeline_record
+from incidents.events import timeline_record
+from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Basis, Channel, EventKind, Incident, ResponseAction
+from mdrportal.core.retry import retried_atomic
 
 # How long a report waits for the actions it tells about to finish before it tells what it has.
 SETTLE_SECONDS = 120
@@ -42,7 +43,7 @@ def _active(incident: Incident, purpose: str) -> NotificationRun | None:
     return incident.notification_runs.filter(purpose=purpose, state=RunState.ACTIVE).first()
 
 
-@transaction.atomic
+@retried_atomic
 def customer_tell(incident_id: int) -> NotificationRun | None:
     """Start the run that tells the customer what it has not been told yet, if one is due; the run, or None."""
     incident = incident_lock(incident_id)

@@ -8,17 +8,18 @@ after commit (DESIGN rule 11). Reopening restarts nothing by itself.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
 
 from escalation.models import RunState
 from escalation.runs.states import runs_stop
 from escalation.runs.tell import tell_closed
-from incidents.events import incident_lock, timeline_record
+from incidents.events import timeline_record
+from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident
 from incidents.services import incident_set_status
+from mdrportal.core.retry import retried_atomic
 
 
-@transaction.atomic
+@retried_atomic
 def incident_change_status(
     *,
     incident: Incident,

@@ -31,8 +31,10 @@ from escalation.runs.states import run_lock, run_stop
 from escalation.runs.steps import call_in_flight, call_queue_next, next_call_or_end
 from escalation.selectors import actions_to_tell
 from escalation.sms.outbound import texts_claim
-from incidents.events import incident_lock, incident_must_be_active
+from incidents.events import incident_must_be_active
+from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, Incident
+from mdrportal.core.retry import retried_atomic
 
 User = AbstractBaseUser | None
 
@@ -40,7 +42,7 @@ User = AbstractBaseUser | None
 ANSWERED_SETTLE_SECONDS = 2
 
 
-@transaction.atomic
+@retried_atomic
 def notification_start(
     *, incident: Incident, by: User, channel: str = Channel.ADMIN, why: str = ""
 ) -> NotificationRun:

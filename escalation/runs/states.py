@@ -11,7 +11,8 @@ from mdrportal.core.transitions import check_transition
 
 
 def run_lock(run_id: int) -> NotificationRun:
-    return NotificationRun.objects.select_for_update().get(pk=run_id)
+    """Lock a run of an incident whose lock the transaction holds already (the order: incidents.locks)."""
+    return NotificationRun.objects.select_for_update(no_key=True).get(pk=run_id)
 
 
 def run_set_state(run: NotificationRun, state: str) -> None:
@@ -28,7 +29,7 @@ def run_stop(run: NotificationRun, state: str) -> None:
 
 def runs_stop(incident: Incident, state: str) -> int:
     """End every active run of a locked incident (a round scheduled for later too); how many."""
-    runs = list(incident.notification_runs.select_for_update().filter(state=RunState.ACTIVE))
+    runs = list(incident.notification_runs.select_for_update(no_key=True).filter(state=RunState.ACTIVE))
     # A run that only tells what happened (who acknowledged, that it is over) is not stopped: it still tells.
     runs = [run for run in runs if run.purpose not in TELLING_PURPOSES]
     for run in runs:

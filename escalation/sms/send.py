@@ -19,8 +19,10 @@ from escalation.sms.base import SmsError, TextRequest
 from escalation.sms.codes import text_create_coded
 from escalation.sms.registry import sms_backend
 from incidents.events import timeline_record
+from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident
 from mdrportal.core.nudges import nudge
+from mdrportal.core.retry import retried_atomic
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact
 
@@ -87,11 +89,15 @@ def nudge_text(text_id: int) -> None:
     nudge("escalation.text_send", text_id)
 
 
-@transaction.atomic
+@retried_atomic
 def _claim(text_id: int) -> TextMessage | None:
     """Of any number of deliveries of the task, exactly one moves the row from claimed to sending."""
+    incident_id = TextMessage.objects.filter(pk=text_id).values_list("incident_id", flat=True).first()
+    if incident_id is None:
+        return None
+    incident_lock(incident_id)  # it may write the timeline: the incident's lock first (incidents.locks)
     text = (
-        TextMessage.objects.select_for_update(of=("self",))
+        TextMessage.objects.select_for_update(of=("self",), no_key=True)
         .select_related("contact", "incident")
         .filter(pk=text_id)
         .first()
@@ -128,8 +134,9 @@ def text_send(text_id: int) -> str:
     return TextStatus.SENT
 
 
-@transaction.atomic
+@retried_atomic
 def _record(text: TextMessage, status: str, *, backend: str, sid: str = "", error: str = "") -> None:
+    incident_lock(text.incident_id)
     changes: dict[str, object] = {
         "status": status,
         "backend": backend,
@@ -197,8 +204,9 @@ def texts_fail_interrupted(*, older_than: timedelta = SENDING_TIMEOUT) -> int:
         "pk", flat=True
     ):
         with transaction.atomic():
+            incident_lock(TextMessage.objects.values_list("incident_id", flat=True).get(pk=text_id))
             text = (
-                TextMessage.objects.select_for_update(of=("self",))
+                TextMessage.objects.select_for_update(of=("self",), no_key=True)
                 .select_related("contact", "incident")
                 .filter(pk=text_id, status=TextStatus.SENDING, claimed_at__lt=cutoff)
                 .first()

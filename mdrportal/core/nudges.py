@@ -39,7 +39,7 @@ def due_locked(rows: QuerySet[Any], *, due: str, batch: int) -> list[int]:
     first, locked until the transaction ends; rows a worker holds now are skipped (its step moves the time on).
     """
     return list(
-        rows.select_for_update(skip_locked=True)
+        rows.select_for_update(no_key=True, skip_locked=True)
         .filter(**{f"{due}__lte": timezone.now()})
         .order_by(due)
         .values_list("pk", flat=True)[:batch]

@@ -141,8 +141,8 @@ def _locked_rows(
     LoginThrottle.objects.get_or_create(key=key, defaults={"window_started_at": now, "username_key": by_name})
     # Row locks serialize concurrent attempts: each sees the counts the previous one left. Always the
     # username's row first, then the pair's.
-    user_row = LoginUsernameThrottle.objects.select_for_update().get(username_key=by_name)
-    return user_row, LoginThrottle.objects.select_for_update().get(key=key)
+    user_row = LoginUsernameThrottle.objects.select_for_update(no_key=True).get(username_key=by_name)
+    return user_row, LoginThrottle.objects.select_for_update(no_key=True).get(key=key)
 
 
 @transaction.atomic
@@ -176,9 +176,15 @@ def attempt_failed(username: str, address: str | None) -> None:
     """The attempt counted by attempt_begin failed: the last allowed failure locks at once."""
     now = timezone.now()
     user_row = (
-        LoginUsernameThrottle.objects.select_for_update().filter(username_key=username_key(username)).first()
+        LoginUsernameThrottle.objects.select_for_update(no_key=True)
+        .filter(username_key=username_key(username))
+        .first()
     )
-    throttle = LoginThrottle.objects.select_for_update().filter(key=throttle_key(username, address)).first()
+    throttle = (
+        LoginThrottle.objects.select_for_update(no_key=True)
+        .filter(key=throttle_key(username, address))
+        .first()
+    )
     # A lock sets the count back to 0 and attempts are not counted while it lasts: no lock is doubled here.
     if user_row is not None and user_row.failures >= USERNAME_MAX_FAILURES:
         lock_out_username(user_row, now)

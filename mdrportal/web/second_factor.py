@@ -106,7 +106,7 @@ def second_factor_check(*, user: Any, token: str) -> Device | None:
         return None
     kind = TOTPDevice if token.isdigit() and len(token) == 6 else StaticDevice
     with transaction.atomic():
-        device = kind.objects.select_for_update().filter(user=user, confirmed=True).first()
+        device = kind.objects.select_for_update(no_key=True).filter(user=user, confirmed=True).first()
         if device is not None and device.verify_token(token):
             return device
     return None
@@ -115,7 +115,7 @@ def second_factor_check(*, user: Any, token: str) -> Device | None:
 @transaction.atomic
 def second_factor_enrol(*, user: Any, device: TOTPDevice, token: str) -> list[str] | None:
     """Confirm the authenticator with a code from it; returns fresh recovery codes, or None if refused."""
-    device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user, confirmed=False)
+    device = TOTPDevice.objects.select_for_update(no_key=True).get(pk=device.pk, user=user, confirmed=False)
     if not device.verify_token("".join(token.split())):
         return None
     # One authenticator per user: confirming this one replaces any other.

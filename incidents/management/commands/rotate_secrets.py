@@ -20,7 +20,7 @@ class Command(BaseCommand):
         rotated = 0
         with transaction.atomic():
             # Reading decrypts with whichever key opens the value; saving encrypts with the first key.
-            for config in ConnectorConfig.objects.select_for_update().exclude(secret=""):
+            for config in ConnectorConfig.objects.select_for_update(no_key=True).exclude(secret=""):
                 config.save(update_fields=["secret"])
                 rotated += 1
         self.stdout.write(f"Re-encrypted {rotated} connector secret(s) with the first key.")

@@ -8,12 +8,12 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
 from incidents.actions import action_propose
 from incidents.models import Severity
 from incidents.selectors import action_type_by_code
 from incidents.services import incident_open
+from mdrportal.core.retry import retried_atomic
 from tenants.models import Partner, Performer, ResponseMode, Role, Tenant, Tier
 from tenants.services import (
     contact_create,
@@ -67,7 +67,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--password", default=DEFAULT_PASSWORD, help="Password given to new demo users.")
 
-    @transaction.atomic
+    @retried_atomic
     def handle(self, *args: Any, password: str, **options: Any) -> None:
         self.password = password
         self.logins: list[tuple[str, str]] = []
