@@ -19,6 +19,7 @@ from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from incidents.actions import action_propose
 from incidents.admin_actions import action_form_page
+from incidents.admin_queue import QueueColumns, QueueViewFilter, SeverityFilter, StatusFilter
 from incidents.admin_tasks import open_task_counts, open_tasks_link
 from incidents.authorizations import authorization_record
 from incidents.forms import IncidentForm, ProposeActionForm, RecordAuthorizationForm
@@ -31,6 +32,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.policy import PolicySnapshot
+from incidents.queue import incident_assign, staff_owners
 from incidents.selectors import authorization_text
 from incidents.services import incident_clear_attention, incident_open, incident_reapply_policy
 from incidents.waiting import with_waiting_since
@@ -71,7 +73,7 @@ class TimelineEventInline(ReadOnlyInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(QueueColumns, admin.ModelAdmin):
     list_display = [
         "id",
         "title",
@@ -79,19 +81,28 @@ class IncidentAdmin(admin.ModelAdmin):
         "severity",
         "status",
         "mode",
-        "needs_attention",
+        "owner_display",
+        "attention",
         "waiting_since",
         "open_tasks",
         "opened_at",
     ]
     list_display_links = ["id", "title"]
-    list_filter = ["tenant", "severity", "status", ResponseModeFilter, "needs_attention"]
-    list_select_related = ["tenant"]
+    list_filter = [
+        QueueViewFilter,
+        "tenant",
+        SeverityFilter,
+        StatusFilter,
+        ResponseModeFilter,
+        "needs_attention",
+    ]
+    list_select_related = ["tenant", "owner"]
     search_fields = ["title", "summary", "tenant__name", "actions__target"]
     date_hierarchy = "opened_at"
     form = IncidentForm
     inlines = [ResponseActionInline, TimelineEventInline]
     actions = [
+        "assign_to_me",
         "start_notification",
         "propose_action",
         "record_authorization",
@@ -133,7 +144,10 @@ class IncidentAdmin(admin.ModelAdmin):
             *self.opening_fields,
             "status",
             "status_reason",
+            "owner",
             "needs_attention",
+            "attention_reason",
+            "attention_since",
             "policy_display",
             "fallback_taken_at",
             "opened_at",
@@ -147,6 +161,8 @@ class IncidentAdmin(admin.ModelAdmin):
         return [
             *self.opening_fields,
             "needs_attention",
+            "attention_reason",
+            "attention_since",
             "policy_display",
             "fallback_taken_at",
             "opened_at",
@@ -156,6 +172,7 @@ class IncidentAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Incident, form: ModelForm, change: bool) -> None:
         if change:
+            self._save_owner(request, obj, form)
             if "status" in form.changed_data:
                 # Resolving or closing stops the calls and cancels waiting and queued actions.
                 incident_change_status(
@@ -167,6 +184,16 @@ class IncidentAdmin(admin.ModelAdmin):
             return
         opened = incident_open(by=request.user, **{f: form.cleaned_data[f] for f in self.opening_fields})
         obj.pk, obj._state.adding, obj._state.db = opened.pk, False, opened._state.db
+
+    def _save_owner(self, request: HttpRequest, obj: Incident, form: ModelForm) -> None:
+        # Assigning goes through the queue's service: it is a timeline event.
+        if "owner" in form.changed_data:
+            incident_assign(incident=Incident.objects.get(pk=obj.pk), owner=obj.owner, by=request.user)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "owner":
+            kwargs["queryset"] = staff_owners()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_related(self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool) -> None:
         # Actions and events are written by services only; the inlines are read-only and save nothing.

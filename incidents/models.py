@@ -88,6 +88,20 @@ class Incident(models.Model):
     recommendations = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.OPEN)
     needs_attention = models.BooleanField(default=False, help_text="Flagged for analysts.")
+    attention_reason = models.TextField(
+        blank=True, help_text="Why the incident was last flagged for analysts."
+    )
+    attention_since = models.DateTimeField(
+        null=True, blank=True, help_text="Flagged since: the first flag since the last time it was cleared."
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The MDR analyst working the incident.",
+    )
     policy = models.JSONField(
         help_text="The tenant's response policy when the incident opened (or was re-applied)."
     )
@@ -290,6 +304,7 @@ class EventKind(models.TextChoices):
     FALLBACK_TAKEN = "fallback_taken", "No-acknowledgment fallback taken"
     FLAGGED = "flagged", "Flagged to analysts"
     TASK_MARKED = "task_marked", "Task marked by the customer or partner"
+    OWNER_CHANGED = "owner_changed", "Owner changed"
 
 
 class TimelineEvent(AppendOnlyModel):

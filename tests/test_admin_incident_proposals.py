@@ -55,7 +55,7 @@ def test_changing_the_status_on_the_change_page_writes_a_timeline_event(
 ) -> None:
     incident = make_incident(collaborate)
     page = analyst_client.get(change_url(incident))
-    assert set(page.context["adminform"].form.fields) == {"status", "status_reason"}
+    assert set(page.context["adminform"].form.fields) == {"status", "status_reason", "owner"}
     data = page_data(page)
     data["status"] = "contained"
     data["status_reason"] = "isolated, cleaning up"
