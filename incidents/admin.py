@@ -188,7 +188,10 @@ class IncidentAdmin(QueueColumns, admin.ModelAdmin):
     def _save_owner(self, request: HttpRequest, obj: Incident, form: ModelForm) -> None:
         # Assigning goes through the queue's service: it is a timeline event.
         if "owner" in form.changed_data:
-            incident_assign(incident=Incident.objects.get(pk=obj.pk), owner=obj.owner, by=request.user)
+            try:
+                incident_assign(incident=Incident.objects.get(pk=obj.pk), owner=obj.owner, by=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"Owner not changed: {' '.join(error.messages)}", messages.WARNING)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "owner":

@@ -34,6 +34,12 @@ def queue_view_filter(view: str, *, user: Any) -> Q:
     return conditions[view]
 
 
+def queue_view(incidents: QuerySet[Incident], view: str, *, user: Any) -> QuerySet[Incident]:
+    """The active incidents of one saved view."""
+    active = with_waiting_since(incidents.filter(status__in=ACTIVE_INCIDENT_STATUSES))
+    return active.filter(queue_view_filter(view, user=user))
+
+
 def queue_counts(*, user: Any) -> dict[str, int]:
     """How many active incidents each saved view holds, in one query."""
     active = with_waiting_since(Incident.objects.filter(status__in=ACTIVE_INCIDENT_STATUSES))

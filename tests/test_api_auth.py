@@ -43,6 +43,7 @@ ENDPOINTS = [
     ("get", "/api/v1/incidents/1/actions/"),
     ("post", "/api/v1/incidents/1/actions/"),
     ("get", "/api/v1/incidents/1/timeline/"),
+    ("post", "/api/v1/incidents/1/assign/"),
     ("post", "/api/v1/incidents/1/escalate/"),
     ("post", "/api/v1/incidents/1/acknowledge/"),
     ("get", "/api/v1/actions/1/"),
@@ -185,7 +186,7 @@ def test_the_contract_field_names_are_in_the_schema() -> None:
         "Performer": "action_type performer",
         "ActionType": "code name category revert_code",
         "Incident": "id tenant title severity summary observed_activity recommendations status "
-        "needs_attention opened_at",
+        "needs_attention attention_reason attention_since owner opened_at",
         "Action": "id incident action_type target status performer basis decision_reason",
         "TimelineEvent": "id at kind actor channel summary data",
         "Task": "id incident tenant action_type action_name target performer status reason proposed_at "

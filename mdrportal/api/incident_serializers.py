@@ -17,6 +17,7 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from incidents.queue import QUEUE_VIEWS, staff_owners
 from mdrportal.api.integration_keys import integration_key_of
 from mdrportal.api.permissions import is_mdr_staff
 from tenants.models import Performer, Tenant
@@ -50,9 +51,27 @@ class IncidentSerializer(serializers.ModelSerializer):
             "recommendations",
             "status",
             "needs_attention",
+            "attention_reason",
+            "attention_since",
+            "owner",
             "opened_at",
         ]
-        read_only_fields = ["status", "needs_attention", "opened_at"]
+        read_only_fields = ["status", "needs_attention", "attention_reason", "attention_since", "opened_at"]
+
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="The MDR analyst working the incident (MDR staff see it; null for others).",
+    )
+
+    def to_representation(self, instance: Incident) -> dict[str, Any]:
+        shown = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and not is_mdr_staff(request.user, "incidents.view_incident"):
+            # Why analysts were flagged may quote a platform's or a provider's error; who works it is MDR's.
+            shown.update(attention_reason="", owner=None)
+        return shown
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -73,6 +92,11 @@ class IncidentFilterSerializer(serializers.Serializer):
     tenant = serializers.IntegerField(required=False, min_value=1, help_text="A tenant id.")
     status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    view = serializers.ChoiceField(
+        choices=QUEUE_VIEWS,
+        required=False,
+        help_text="A saved view of the analysts' queue; with it, only active incidents are listed.",
+    )
     opened_after = serializers.DateTimeField(
         required=False, input_formats=DATE_FORMATS, help_text="Opened at or after (date or date-time)."
     )
@@ -198,3 +222,9 @@ class ConnectorSerializer(serializers.Serializer):
         if "\\u0000" in json.dumps(options):
             raise serializers.ValidationError("Options may not contain NUL characters.")
         return options
+
+
+class AssignSerializer(serializers.Serializer):
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=staff_owners(), allow_null=True, help_text="An MDR staff user's id, or null for nobody."
+    )

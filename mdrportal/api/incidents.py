@@ -28,6 +28,7 @@ from incidents.actions import action_cancel, action_propose
 from incidents.authorizations import authorization_record
 from incidents.idempotency import KEY_MAX, KeyReused, incident_open_once, key_check
 from incidents.models import ActionType, Authorization, Channel, Incident, ResponseAction, TimelineEvent
+from incidents.queue import queue_view
 from incidents.selectors import (
     authorization_text,
     incident_timeline,
@@ -152,7 +153,11 @@ class IncidentViewSet(
             "opened_after": "opened_at__gte",
             "opened_before": "opened_at__lt",
         }
-        return incidents.filter(**{lookups[name]: value for name, value in filters.validated_data.items()})
+        chosen = dict(filters.validated_data)
+        view = chosen.pop("view", None)
+        if view is not None:
+            incidents = queue_view(incidents, view, user=self.request.user)
+        return incidents.filter(**{lookups[name]: value for name, value in chosen.items()})
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         integration_key = integration_key_of(request)

@@ -18,6 +18,7 @@ from mdrportal.api.incidents import (
     IncidentTimelineView,
     IncidentViewSet,
 )
+from mdrportal.api.queue import IncidentAssignView
 from mdrportal.api.tasks import TaskListView, TaskView
 from mdrportal.api.tenant_settings import TenantConnectorView, TenantPerformersView
 from mdrportal.api.tenants import ContactView, TenantContactsView, TenantUsersView, TenantViewSet
@@ -44,6 +45,7 @@ v1 = [
     path(
         "incidents/<int:incident_id>/timeline/", IncidentTimelineView.as_view(), name="api-incident-timeline"
     ),
+    path("incidents/<int:incident_id>/assign/", IncidentAssignView.as_view(), name="api-incident-assign"),
     path(
         "incidents/<int:incident_id>/escalate/", IncidentEscalateView.as_view(), name="api-incident-escalate"
     ),
