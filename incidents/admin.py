@@ -22,6 +22,7 @@ from incidents.admin_actions import action_form_page
 from incidents.admin_queue import QueueColumns, QueueViewFilter, SeverityFilter, StatusFilter
 from incidents.admin_tasks import open_task_counts, open_tasks_link
 from incidents.authorizations import authorization_record
+from incidents.case_file import CASE_FILE_FIELDS, incident_edit
 from incidents.forms import IncidentForm, ProposeActionForm, RecordAuthorizationForm
 from incidents.models import (
     ActionType,
@@ -159,7 +160,7 @@ class IncidentAdmin(QueueColumns, admin.ModelAdmin):
         if obj is None:
             return []
         return [
-            *self.opening_fields,
+            "tenant",  # the rest of the opening fields is the living case file, edited through its service
             "needs_attention",
             "attention_reason",
             "attention_since",
@@ -173,6 +174,7 @@ class IncidentAdmin(QueueColumns, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Incident, form: ModelForm, change: bool) -> None:
         if change:
             self._save_owner(request, obj, form)
+            self._save_case_file(request, obj, form)
             if "status" in form.changed_data:
                 # Resolving or closing stops the calls and cancels waiting and queued actions.
                 incident_change_status(
@@ -192,6 +194,11 @@ class IncidentAdmin(QueueColumns, admin.ModelAdmin):
                 incident_assign(incident=Incident.objects.get(pk=obj.pk), owner=obj.owner, by=request.user)
             except ValidationError as error:
                 self.message_user(request, f"Owner not changed: {' '.join(error.messages)}", messages.WARNING)
+
+    def _save_case_file(self, request: HttpRequest, obj: Incident, form: ModelForm) -> None:
+        changes = {name: form.cleaned_data[name] for name in CASE_FILE_FIELDS if name in form.changed_data}
+        if changes:
+            incident_edit(incident=Incident.objects.get(pk=obj.pk), by=request.user, **changes)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "owner":

@@ -305,6 +305,7 @@ class EventKind(models.TextChoices):
     FLAGGED = "flagged", "Flagged to analysts"
     TASK_MARKED = "task_marked", "Task marked by the customer or partner"
     OWNER_CHANGED = "owner_changed", "Owner changed"
+    CASE_EDITED = "case_edited", "Case file edited"
 
 
 class TimelineEvent(AppendOnlyModel):

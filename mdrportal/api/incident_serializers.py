@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from incidents.case_file import CASE_FILE_FIELDS
 from incidents.connector_models import ConnectorConfig, ConnectorKind
 from incidents.models import (
     ActionType,
@@ -138,12 +139,25 @@ class ActionSerializer(serializers.ModelSerializer):
 
 
 class IncidentStatusSerializer(serializers.Serializer):
-    """An analyst moves an incident: resolving or closing it stops its calls and cancels waiting actions."""
+    """An analyst moves an incident (resolving or closing it stops its calls and cancels waiting actions),
+    or edits its case file; each change is a timeline event."""
 
-    status = serializers.ChoiceField(choices=IncidentStatus.choices)
+    status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
     reason = serializers.CharField(
         max_length=500, required=False, default="", help_text="Why: kept on the timeline."
     )
+    title = serializers.CharField(max_length=200, required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    summary = serializers.CharField(required=False, allow_blank=True)
+    observed_activity = serializers.CharField(required=False, allow_blank=True)
+    recommendations = serializers.CharField(required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "status" not in attrs and not set(attrs) & set(CASE_FILE_FIELDS):
+            raise serializers.ValidationError(
+                {"status": "Send a status, or a field of the case file to change."}, code="required"
+            )
+        return attrs
 
 
 class CancelSerializer(serializers.Serializer):
