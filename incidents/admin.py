@@ -19,6 +19,7 @@ from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from incidents.actions import action_propose
 from incidents.admin_actions import action_form_page
+from incidents.admin_case_file import NoteInline, ObservableInline
 from incidents.admin_queue import QueueColumns, QueueViewFilter, SeverityFilter, StatusFilter
 from incidents.admin_tasks import open_task_counts, open_tasks_link
 from incidents.authorizations import authorization_record
@@ -101,7 +102,7 @@ class IncidentAdmin(QueueColumns, admin.ModelAdmin):
     search_fields = ["title", "summary", "tenant__name", "actions__target"]
     date_hierarchy = "opened_at"
     form = IncidentForm
-    inlines = [ResponseActionInline, TimelineEventInline]
+    inlines = [ResponseActionInline, NoteInline, ObservableInline, TimelineEventInline]
     actions = [
         "assign_to_me",
         "start_notification",

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from incidents.case_models import Note, NoteVisibility, Observable, ObservableKind  # noqa: F401 - kept apart
 from incidents.connector_models import ConnectorConfig, ConnectorKind  # noqa: F401 - the app's models, kept apart
 from incidents.statuses import (  # noqa: F401 - the states and their transitions, kept apart
     ACTION_TRANSITIONS,
@@ -306,6 +307,8 @@ class EventKind(models.TextChoices):
     TASK_MARKED = "task_marked", "Task marked by the customer or partner"
     OWNER_CHANGED = "owner_changed", "Owner changed"
     CASE_EDITED = "case_edited", "Case file edited"
+    NOTE_ADDED = "note_added", "Note for the customer"
+    OBSERVABLE_ADDED = "observable_added", "Observable added"
 
 
 class TimelineEvent(AppendOnlyModel):

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from mdrportal.api import integration_key_schema  # noqa: F401 - registers the key's security scheme
 from mdrportal.api.auth import TokenListView, TokenRevokeView, TokenView
+from mdrportal.api.case_file import IncidentNotesView, IncidentObservablesView
 from mdrportal.api.escalation import IncidentAcknowledgeView, IncidentEscalateView
 from mdrportal.api.incidents import (
     ActionAuthorizeView,
@@ -44,6 +45,12 @@ v1 = [
     path("incidents/<int:incident_id>/actions/", IncidentActionsView.as_view(), name="api-incident-actions"),
     path(
         "incidents/<int:incident_id>/timeline/", IncidentTimelineView.as_view(), name="api-incident-timeline"
+    ),
+    path("incidents/<int:incident_id>/notes/", IncidentNotesView.as_view(), name="api-incident-notes"),
+    path(
+        "incidents/<int:incident_id>/observables/",
+        IncidentObservablesView.as_view(),
+        name="api-incident-observables",
     ),
     path("incidents/<int:incident_id>/assign/", IncidentAssignView.as_view(), name="api-incident-assign"),
     path(
