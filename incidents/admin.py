@@ -19,6 +19,7 @@ from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from incidents.actions import action_propose
 from incidents.admin_actions import action_form_page
+from incidents.admin_bulk import bulk_propose_view
 from incidents.admin_case_file import NoteInline, ObservableInline
 from incidents.admin_queue import QueueColumns, QueueViewFilter, SeverityFilter, StatusFilter
 from incidents.admin_tasks import open_task_counts, open_tasks_link
@@ -272,6 +273,7 @@ class IncidentAdmin(QueueColumns, admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/propose/", wrap(self.propose_view), name="incidents_incident_propose"),
+            path("<int:pk>/propose-many/", wrap(self.bulk_view), name="incidents_incident_propose_many"),
             path("<int:pk>/authorize/", wrap(self.authorize_view), name="incidents_incident_authorize"),
             path("<int:pk>/notify/", wrap(self.notify_view), name="incidents_incident_notify"),
             *super().get_urls(),
@@ -299,6 +301,9 @@ class IncidentAdmin(QueueColumns, admin.ModelAdmin):
                 self.message_user(request, f"{action}: {action.decision_reason}")
                 return self._done(incident)
         return self._form_page(request, incident, form, f"Propose a response action on {incident}")
+
+    def bulk_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return bulk_propose_view(self.admin_site, request, pk)
 
     def authorize_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_authorize_permission(request):

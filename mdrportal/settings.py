@@ -179,6 +179,8 @@ SPECTACULAR_SETTINGS = {
         "ChannelEnum": "incidents.models.Channel",
         "PerformerEnum": "tenants.models.Performer",
         "RoleEnum": "tenants.models.Role",
+        "ObservableKindEnum": "incidents.models.ObservableKind",
+        "NoteVisibilityEnum": "incidents.models.NoteVisibility",
     },
 }
 

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from mdrportal.api import integration_key_schema  # noqa: F401 - registers the key's security scheme
 from mdrportal.api.auth import TokenListView, TokenRevokeView, TokenView
+from mdrportal.api.bulk import IncidentBulkProposeView
 from mdrportal.api.case_file import IncidentNotesView, IncidentObservablesView
 from mdrportal.api.escalation import IncidentAcknowledgeView, IncidentEscalateView
 from mdrportal.api.incidents import (
@@ -51,6 +52,11 @@ v1 = [
         "incidents/<int:incident_id>/observables/",
         IncidentObservablesView.as_view(),
         name="api-incident-observables",
+    ),
+    path(
+        "incidents/<int:incident_id>/actions/bulk/",
+        IncidentBulkProposeView.as_view(),
+        name="api-incident-actions-bulk",
     ),
     path("incidents/<int:incident_id>/assign/", IncidentAssignView.as_view(), name="api-incident-assign"),
     path(
