@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from incidents.actions import action_propose
-from incidents.admin_actions import action_form_page
+from incidents.admin_actions import action_form_page, action_row_buttons
 from incidents.admin_bulk import bulk_propose_view
 from incidents.admin_case_file import NoteInline, ObservableInline
 from incidents.admin_queue import QueueColumns, QueueViewFilter, SeverityFilter, StatusFilter
@@ -58,8 +58,22 @@ class ResponseModeFilter(admin.SimpleListFilter):
 
 class ResponseActionInline(ReadOnlyInline):
     model = ResponseAction
-    fields = ["action_type", "target", "status", "performer", "basis", "decision_reason", "authorization"]
+    fields = [
+        "action_type",
+        "target",
+        "status",
+        "performer",
+        "basis",
+        "decision_reason",
+        "authorization",
+        "buttons",
+    ]
     readonly_fields = fields
+
+    @admin.display(description="")
+    def buttons(self, obj: ResponseAction) -> str:
+        return action_row_buttons(obj)
+
     ordering = ["proposed_at", "id"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ResponseAction]:

@@ -55,6 +55,7 @@ ENDPOINTS = [
     ("post", "/api/v1/actions/1/authorize/"),
     ("post", "/api/v1/actions/1/decline/"),
     ("post", "/api/v1/actions/1/cancel/"),
+    ("post", "/api/v1/actions/1/retry/"),
     ("get", "/api/v1/tasks/"),
     ("get", "/api/v1/tasks/1/"),
     ("patch", "/api/v1/tasks/1/"),

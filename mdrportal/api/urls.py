@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from mdrportal.api import integration_key_schema  # noqa: F401 - registers the key's security scheme
+from mdrportal.api.action_retry import ActionRetryView
 from mdrportal.api.auth import TokenListView, TokenRevokeView, TokenView
 from mdrportal.api.bulk import IncidentBulkProposeView
 from mdrportal.api.case_file import IncidentNotesView, IncidentObservablesView
@@ -71,6 +72,7 @@ v1 = [
     path("actions/<int:pk>/authorize/", ActionAuthorizeView.as_view(), name="api-action-authorize"),
     path("actions/<int:pk>/decline/", ActionDeclineView.as_view(), name="api-action-decline"),
     path("actions/<int:pk>/cancel/", ActionCancelView.as_view(), name="api-action-cancel"),
+    path("actions/<int:pk>/retry/", ActionRetryView.as_view(), name="api-action-retry"),
     path("tasks/", TaskListView.as_view(), name="api-tasks"),
     path("tasks/<int:pk>/", TaskView.as_view(), name="api-task"),
 ]
