@@ -62,3 +62,26 @@ class Observable(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.value}"
+
+
+class MessageSide(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    MDR = "mdr", "MDR Ops"
+
+
+class Message(AppendOnlyModel):
+    """One message of the thread between the customer's users and MDR Ops on an incident; it authorizes
+    nothing."""
+
+    incident = models.ForeignKey("incidents.Incident", on_delete=models.PROTECT, related_name="messages")
+    side = models.CharField(max_length=16, choices=MessageSide.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["incident", "at"])]
+
+    def __str__(self) -> str:
+        return f"Message from the {self.get_side_display()} on incident #{self.incident_id}"

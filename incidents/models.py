@@ -8,7 +8,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from incidents.case_models import Note, NoteVisibility, Observable, ObservableKind  # noqa: F401 - kept apart
+from incidents.case_models import (  # noqa: F401 - the case file's records, kept apart
+    Message,
+    MessageSide,
+    Note,
+    NoteVisibility,
+    Observable,
+    ObservableKind,
+)
 from incidents.connector_models import ConnectorConfig, ConnectorKind  # noqa: F401 - the app's models, kept apart
 from incidents.statuses import (  # noqa: F401 - the states and their transitions, kept apart
     ACTION_TRANSITIONS,
@@ -94,6 +101,9 @@ class Incident(models.Model):
     )
     attention_since = models.DateTimeField(
         null=True, blank=True, help_text="Flagged since: the first flag since the last time it was cleared."
+    )
+    customer_responded_at = models.DateTimeField(
+        null=True, blank=True, help_text="The customer wrote in the thread and MDR Ops has not answered yet."
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -309,6 +319,7 @@ class EventKind(models.TextChoices):
     CASE_EDITED = "case_edited", "Case file edited"
     NOTE_ADDED = "note_added", "Note for the customer"
     OBSERVABLE_ADDED = "observable_added", "Observable added"
+    MESSAGE = "message", "Message in the thread"
 
 
 class TimelineEvent(AppendOnlyModel):

@@ -19,6 +19,7 @@ QUEUE_VIEWS: list[tuple[str, str]] = [
     ("attention", "Needs attention"),
     ("unassigned", "Unassigned"),
     ("waiting", "Waiting on customer"),
+    ("responded", "Customer responded"),
     ("mine", "Mine"),
 ]
 
@@ -29,6 +30,7 @@ def queue_view_filter(view: str, *, user: Any) -> Q:
         "attention": Q(needs_attention=True),
         "unassigned": Q(owner__isnull=True),
         "waiting": Q(waiting_since__isnull=False),
+        "responded": Q(customer_responded_at__isnull=False),
         "mine": Q(owner_id=user.pk),
     }
     return conditions[view]

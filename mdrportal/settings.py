@@ -180,6 +180,7 @@ SPECTACULAR_SETTINGS = {
         "PerformerEnum": "tenants.models.Performer",
         "RoleEnum": "tenants.models.Role",
         "ObservableKindEnum": "incidents.models.ObservableKind",
+        "MessageSideEnum": "incidents.models.MessageSide",
         "NoteVisibilityEnum": "incidents.models.NoteVisibility",
     },
 }

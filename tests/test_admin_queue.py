@@ -68,7 +68,13 @@ def test_the_views_show_their_counts(
 ) -> None:
     response = analyst_client.get(CHANGELIST)
 
-    assert queue_counts(user=analyst) == {"attention": 1, "unassigned": 2, "waiting": 1, "mine": 1}
+    assert queue_counts(user=analyst) == {
+        "attention": 1,
+        "unassigned": 2,
+        "waiting": 1,
+        "responded": 0,
+        "mine": 1,
+    }
     page = response.content.decode()
     for label in ["Needs attention (1)", "Unassigned (2)", "Waiting on customer (1)", "Mine (1)"]:
         assert label in page

@@ -44,6 +44,8 @@ ENDPOINTS = [
     ("post", "/api/v1/incidents/1/actions/"),
     ("get", "/api/v1/incidents/1/timeline/"),
     ("post", "/api/v1/incidents/1/assign/"),
+    ("get", "/api/v1/incidents/1/messages/"),
+    ("post", "/api/v1/incidents/1/messages/"),
     ("post", "/api/v1/incidents/1/actions/bulk/"),
     ("get", "/api/v1/incidents/1/notes/"),
     ("post", "/api/v1/incidents/1/notes/"),

@@ -25,6 +25,7 @@ from mdrportal.api.queue import IncidentAssignView
 from mdrportal.api.tasks import TaskListView, TaskView
 from mdrportal.api.tenant_settings import TenantConnectorView, TenantPerformersView
 from mdrportal.api.tenants import ContactView, TenantContactsView, TenantUsersView, TenantViewSet
+from mdrportal.api.thread import IncidentMessagesView
 
 # The two viewsets' methods: the collection lists and creates, a member is read and changed in part.
 COLLECTION = {"get": "list", "post": "create"}
@@ -58,6 +59,9 @@ v1 = [
         "incidents/<int:incident_id>/actions/bulk/",
         IncidentBulkProposeView.as_view(),
         name="api-incident-actions-bulk",
+    ),
+    path(
+        "incidents/<int:incident_id>/messages/", IncidentMessagesView.as_view(), name="api-incident-messages"
     ),
     path("incidents/<int:incident_id>/assign/", IncidentAssignView.as_view(), name="api-incident-assign"),
     path(
