@@ -20,7 +20,7 @@ from escalation.runs.services import notification_start
 from incidents.actions import action_propose
 from incidents.admin_actions import action_form_page, action_row_buttons
 from incidents.admin_bulk import bulk_propose_view
-from incidents.admin_case_file import NoteInline, ObservableInline
+from incidents.admin_case_file import MessageInline, NoteInline, ObservableInline
 from incidents.admin_queue import QueueColumns, QueueViewFilter, SeverityFilter, StatusFilter
 from incidents.admin_tasks import open_task_counts, open_tasks_link
 from incidents.authorizations import authorization_record
@@ -117,7 +117,7 @@ class IncidentAdmin(QueueColumns, admin.ModelAdmin):
     search_fields = ["title", "summary", "tenant__name", "actions__target"]
     date_hierarchy = "opened_at"
     form = IncidentForm
-    inlines = [ResponseActionInline, NoteInline, ObservableInline, TimelineEventInline]
+    inlines = [ResponseActionInline, MessageInline, NoteInline, ObservableInline, TimelineEventInline]
     actions = [
         "assign_to_me",
         "start_notification",

@@ -1,4 +1,4 @@
-"""The case file's notes and observables in the admin: added through their services (a note is never
+"""The case file's notes, observables and thread with the customer in the admin: added through their services (a note is never
 changed), shown read-only on the incident's page."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
-from incidents.models import Note, Observable
+from incidents.models import Channel, Message, MessageSide, Note, Observable
 from incidents.notes import note_add
 from incidents.observables import observable_add, observable_normalize
+from incidents.thread import message_post
 from mdrportal.core.admin_readonly import ReadOnlyInline
 
 
@@ -35,6 +36,17 @@ class ObservableInline(ReadOnlyInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Observable]:
         return super().get_queryset(request).select_related("added_by")
+
+
+class MessageInline(ReadOnlyInline):
+    model = Message
+    fields = ["at", "side", "author", "body"]
+    readonly_fields = fields
+    ordering = ["at", "id"]
+    verbose_name_plural = "thread with the customer"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        return super().get_queryset(request).select_related("author")
 
 
 class AddedByServiceAdmin(admin.ModelAdmin):
@@ -126,3 +138,36 @@ class ObservableAdmin(AddedByServiceAdmin):
             by=request.user,
         )
         return observable
+
+
+class MessageForm(ModelForm):
+    class Meta:
+        model = Message
+        fields = ["incident", "body"]
+
+
+@admin.register(Message)
+class MessageAdmin(AddedByServiceAdmin):
+    """MDR Ops writes to the customer; what the customer wrote shows here and on the incident's page."""
+
+    form = MessageForm
+    list_display = ["at", "incident", "side", "author"]
+    list_filter = ["side"]
+    list_select_related = ["incident", "author"]
+    search_fields = ["body", "incident__title"]
+
+    def get_fields(self, request: HttpRequest, obj: Message | None = None) -> list[str]:
+        return ["incident", "body"] if obj is None else ["incident", "side", "author", "at", "body"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Message | None = None) -> list[str]:
+        return [] if obj is None else ["incident", "side", "author", "at", "body"]
+
+    def added(self, request: HttpRequest, form: ModelForm) -> Message:
+        data = form.cleaned_data
+        return message_post(
+            incident=data["incident"],
+            body=data["body"],
+            side=MessageSide.MDR,
+            by=request.user,
+            channel=Channel.ADMIN,
+        )

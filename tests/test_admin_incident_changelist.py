@@ -25,9 +25,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 CHANGELIST_QUERIES = 11
 
 
-# session, user, incident, permissions (2), actions with types and authorizations, notes with authors,
-# observables with who added them, events, tenant, opener, the staff who may own it
-CHANGE_PAGE_QUERIES = 12
+# session, user, incident, permissions (2), actions with types and authorizations, the thread's messages,
+# notes with authors, observables with who added them, events, tenant, opener, the staff who may own it
+CHANGE_PAGE_QUERIES = 13
 
 
 # Filters and search

@@ -106,3 +106,27 @@ def test_an_empty_message_is_refused(analyst: Any) -> None:
 
     assert response.status_code == 400 and set(response.json()) == {"body"}
     assert not Message.objects.exists()
+
+
+def test_an_analyst_writes_to_the_customer_from_the_incident_page(
+    analyst_client: Client, analyst: Any
+) -> None:
+    incident = make_incident(make_tenant())
+    viewer = make_member(incident.tenant, Role.VIEWER)
+    message_post(incident=incident, body="Can you call us back?", side="customer", by=viewer)
+    change = reverse("admin:incidents_incident_change", args=[incident.pk])
+    page = analyst_client.get(change).content.decode()
+    assert f"/admin/incidents/message/add/?incident={incident.pk}" in page and "Can you call us back?" in page
+
+    response = analyst_client.post(
+        reverse("admin:incidents_message_add"), {"incident": incident.pk, "body": "Calling you now."}
+    )
+
+    assert (response.status_code, response["Location"]) == (302, change)
+    last = Message.objects.order_by("id").last()
+    assert (last.side, last.author, last.body) == ("mdr", analyst, "Calling you now.")
+    assert Incident.objects.get(pk=incident.pk).customer_responded_at is None
+    assert (
+        "Calling you now."
+        in portal(viewer).get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    )

@@ -3,9 +3,24 @@
 import django.db.models.deletion
 import django.utils.timezone
 from django.conf import settings
+from django.contrib.auth.management import create_permissions
 from django.db import migrations, models
 
 from mdrportal.core.append_only import RefuseUpdateAndDelete
+
+CODENAMES = ["add_message", "view_message"]
+
+
+def grant(apps, schema_editor):
+    app_config = apps.get_app_config("incidents")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+    Permission = apps.get_model("auth", "Permission")
+    for group in apps.get_model("auth", "Group").objects.filter(name__in=["MDR Ops", "MDR Leads"]):
+        group.permissions.add(
+            *Permission.objects.filter(content_type__app_label="incidents", codename__in=CODENAMES)
+        )
 
 
 class Migration(migrations.Migration):
@@ -100,4 +115,5 @@ class Migration(migrations.Migration):
             },
         ),
         RefuseUpdateAndDelete("message"),
+        migrations.RunPython(grant, migrations.RunPython.noop),
     ]
