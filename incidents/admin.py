@@ -18,9 +18,13 @@ from django.utils.html import format_html
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from incidents.actions import action_propose
-from incidents.admin_actions import action_form_page
+from incidents.admin_actions import action_form_page, action_row_buttons
+from incidents.admin_bulk import bulk_propose_view
+from incidents.admin_case_file import MessageInline, NoteInline, ObservableInline
+from incidents.admin_queue import QueueColumns, QueueViewFilter, SeverityFilter, StatusFilter
 from incidents.admin_tasks import open_task_counts, open_tasks_link
 from incidents.authorizations import authorization_record
+from incidents.case_file import CASE_FILE_FIELDS, incident_edit
 from incidents.forms import IncidentForm, ProposeActionForm, RecordAuthorizationForm
 from incidents.models import (
     ActionType,
@@ -31,11 +35,12 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.policy import PolicySnapshot
+from incidents.queue import incident_assign, staff_owners
 from incidents.selectors import authorization_text
 from incidents.services import incident_clear_attention, incident_open, incident_reapply_policy
 from incidents.waiting import with_waiting_since
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
-from mdrportal.core.retry import retried_atomic
+from mdrportal.core.admin_retry import RetriedChangeFormMixin
 from mdrportal.web.deciding import admin_step_up
 from tenants.models import ResponseMode
 
@@ -55,8 +60,22 @@ class ResponseModeFilter(admin.SimpleListFilter):
 
 class ResponseActionInline(ReadOnlyInline):
     model = ResponseAction
-    fields = ["action_type", "target", "status", "performer", "basis", "decision_reason", "authorization"]
+    fields = [
+        "action_type",
+        "target",
+        "status",
+        "performer",
+        "basis",
+        "decision_reason",
+        "authorization",
+        "buttons",
+    ]
     readonly_fields = fields
+
+    @admin.display(description="")
+    def buttons(self, obj: ResponseAction) -> str:
+        return action_row_buttons(obj)
+
     ordering = ["proposed_at", "id"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ResponseAction]:
@@ -73,7 +92,7 @@ class TimelineEventInline(ReadOnlyInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
     list_display = [
         "id",
         "title",
@@ -81,19 +100,28 @@ class IncidentAdmin(admin.ModelAdmin):
         "severity",
         "status",
         "mode",
-        "needs_attention",
+        "owner_display",
+        "attention",
         "waiting_since",
         "open_tasks",
         "opened_at",
     ]
     list_display_links = ["id", "title"]
-    list_filter = ["tenant", "severity", "status", ResponseModeFilter, "needs_attention"]
-    list_select_related = ["tenant"]
+    list_filter = [
+        QueueViewFilter,
+        "tenant",
+        SeverityFilter,
+        StatusFilter,
+        ResponseModeFilter,
+        "needs_attention",
+    ]
+    list_select_related = ["tenant", "owner"]
     search_fields = ["title", "summary", "tenant__name", "actions__target"]
     date_hierarchy = "opened_at"
     form = IncidentForm
-    inlines = [ResponseActionInline, TimelineEventInline]
+    inlines = [ResponseActionInline, MessageInline, NoteInline, ObservableInline, TimelineEventInline]
     actions = [
+        "assign_to_me",
         "start_notification",
         "propose_action",
         "record_authorization",
@@ -135,7 +163,10 @@ class IncidentAdmin(admin.ModelAdmin):
             *self.opening_fields,
             "status",
             "status_reason",
+            "owner",
             "needs_attention",
+            "attention_reason",
+            "attention_since",
             "policy_display",
             "fallback_taken_at",
             "opened_at",
@@ -147,8 +178,10 @@ class IncidentAdmin(admin.ModelAdmin):
         if obj is None:
             return []
         return [
-            *self.opening_fields,
+            "tenant",  # the rest of the opening fields is the living case file, edited through its service
             "needs_attention",
+            "attention_reason",
+            "attention_since",
             "policy_display",
             "fallback_taken_at",
             "opened_at",
@@ -156,21 +189,10 @@ class IncidentAdmin(admin.ModelAdmin):
             "opened_by_key",
         ]
 
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: Any = None,
-    ) -> HttpResponse:
-        # The admin's own transaction around the form, retried whole: the services it saves through take the
-        # incident's lock and cannot retry inside another transaction.
-        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
-            return self._changeform_view(request, object_id, form_url, extra_context)
-        return retried_atomic(self._changeform_view)(request, object_id, form_url, extra_context)
-
     def save_model(self, request: HttpRequest, obj: Incident, form: ModelForm, change: bool) -> None:
         if change:
+            self._save_owner(request, obj, form)
+            self._save_case_file(request, obj, form)
             if "status" in form.changed_data:
                 # Resolving or closing stops the calls and cancels waiting and queued actions.
                 incident_change_status(
@@ -182,6 +204,24 @@ class IncidentAdmin(admin.ModelAdmin):
             return
         opened = incident_open(by=request.user, **{f: form.cleaned_data[f] for f in self.opening_fields})
         obj.pk, obj._state.adding, obj._state.db = opened.pk, False, opened._state.db
+
+    def _save_owner(self, request: HttpRequest, obj: Incident, form: ModelForm) -> None:
+        # Assigning goes through the queue's service: it is a timeline event.
+        if "owner" in form.changed_data:
+            try:
+                incident_assign(incident=Incident.objects.get(pk=obj.pk), owner=obj.owner, by=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"Owner not changed: {' '.join(error.messages)}", messages.WARNING)
+
+    def _save_case_file(self, request: HttpRequest, obj: Incident, form: ModelForm) -> None:
+        changes = {name: form.cleaned_data[name] for name in CASE_FILE_FIELDS if name in form.changed_data}
+        if changes:
+            incident_edit(incident=Incident.objects.get(pk=obj.pk), by=request.user, **changes)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "owner":
+            kwargs["queryset"] = staff_owners()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_related(self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool) -> None:
         # Actions and events are written by services only; the inlines are read-only and save nothing.
@@ -249,6 +289,7 @@ class IncidentAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/propose/", wrap(self.propose_view), name="incidents_incident_propose"),
+            path("<int:pk>/propose-many/", wrap(self.bulk_view), name="incidents_incident_propose_many"),
             path("<int:pk>/authorize/", wrap(self.authorize_view), name="incidents_incident_authorize"),
             path("<int:pk>/notify/", wrap(self.notify_view), name="incidents_incident_notify"),
             *super().get_urls(),
@@ -276,6 +317,9 @@ class IncidentAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{action}: {action.decision_reason}")
                 return self._done(incident)
         return self._form_page(request, incident, form, f"Propose a response action on {incident}")
+
+    def bulk_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return bulk_propose_view(self.admin_site, request, pk)
 
     def authorize_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_authorize_permission(request):

@@ -12,12 +12,25 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html_join
 
 from incidents.actions import action_cancel, action_propose_revert
-from incidents.forms import CancelActionForm
-from incidents.models import ActionAttempt, Incident, ResponseAction
+from incidents.forms import CancelActionForm, RetryActionForm
+from incidents.models import ACTION_TRANSITIONS, ActionAttempt, ActionStatus, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
+from incidents.retry import RETRYABLE, action_retry
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
+
+
+def action_row_buttons(action: ResponseAction) -> str:
+    """The links of an action's row on the incident's page: cancel what waits or is queued, retry what
+    failed. Links to their own pages, since the row sits inside the incident's form."""
+    links = []
+    if ActionStatus.CANCELED in ACTION_TRANSITIONS[action.status]:
+        links.append(("Cancel", reverse("admin:incidents_responseaction_cancel", args=[action.pk])))
+    if action.status in RETRYABLE:
+        links.append(("Retry", reverse("admin:incidents_responseaction_retry", args=[action.pk])))
+    return format_html_join(" ", '<a class="button" href="{}">{}</a>', ((url, label) for label, url in links))
 
 
 def action_form_page(
@@ -95,10 +108,31 @@ class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         title = f"Cancel {action} (#{action.pk}, {action.get_status_display().lower()})"
         return action_form_page(self.admin_site, request, action.incident, form, title)
 
+    def retry_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_propose_permission(request):
+            raise PermissionDenied
+        action = get_object_or_404(
+            ResponseAction.objects.select_related("incident__tenant", "action_type"), pk=pk
+        )
+        form = RetryActionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                again = action_retry(action=action, by=request.user)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(request, f"{again} proposed again (#{again.pk}): {again.decision_reason}")
+                return HttpResponseRedirect(
+                    reverse("admin:incidents_incident_change", args=[action.incident_id])
+                )
+        title = f"Retry {action} (#{action.pk}, {action.get_status_display().lower()}): propose it again"
+        return action_form_page(self.admin_site, request, action.incident, form, title)
+
     def get_urls(self) -> list[Any]:
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/cancel/", wrap(self.cancel_view), name="incidents_responseaction_cancel"),
+            path("<int:pk>/retry/", wrap(self.retry_view), name="incidents_responseaction_retry"),
             *super().get_urls(),
         ]
 

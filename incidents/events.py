@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident, TimelineEvent
 from mdrportal.core.nudges import nudge
@@ -55,8 +56,12 @@ class IncidentClosed(ValidationError):
 @transaction.atomic
 def incident_flag(*, incident: Incident, reason: str, by: User = None, channel: str = Channel.SYSTEM) -> None:
     """Flag the incident for analysts ("needs attention") and say why on the timeline."""
-    Incident.objects.filter(pk=incident.pk).update(needs_attention=True)
-    incident.needs_attention = True
+    now = timezone.now()
+    # Since when: the first flag since the last clear; the reason: the latest one.
+    Incident.objects.filter(pk=incident.pk, attention_since__isnull=True).update(attention_since=now)
+    Incident.objects.filter(pk=incident.pk).update(needs_attention=True, attention_reason=reason)
+    incident.needs_attention, incident.attention_reason = True, reason
+    incident.attention_since = incident.attention_since or now
     timeline_record(incident=incident, kind=EventKind.FLAGGED, summary=reason, by=by, channel=channel)
 
 

@@ -55,6 +55,13 @@ class CancelActionForm(forms.Form):
     )
 
 
+class RetryActionForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Propose it again",
+        help_text="The same action type on the same target, decided again by the gate; the failed one stays.",
+    )
+
+
 class ProposeActionForm(forms.Form):
     action_type = forms.ModelChoiceField(queryset=ActionType.objects.order_by("category", "name"))
     target = forms.CharField(

@@ -8,6 +8,14 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from incidents.case_models import (  # noqa: F401 - the case file's records, kept apart
+    Message,
+    MessageSide,
+    Note,
+    NoteVisibility,
+    Observable,
+    ObservableKind,
+)
 from incidents.connector_models import ConnectorConfig, ConnectorKind  # noqa: F401 - the app's models, kept apart
 from incidents.statuses import (  # noqa: F401 - the states and their transitions, kept apart
     ACTION_TRANSITIONS,
@@ -88,6 +96,23 @@ class Incident(models.Model):
     recommendations = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.OPEN)
     needs_attention = models.BooleanField(default=False, help_text="Flagged for analysts.")
+    attention_reason = models.TextField(
+        blank=True, help_text="Why the incident was last flagged for analysts."
+    )
+    attention_since = models.DateTimeField(
+        null=True, blank=True, help_text="Flagged since: the first flag since the last time it was cleared."
+    )
+    customer_responded_at = models.DateTimeField(
+        null=True, blank=True, help_text="The customer wrote in the thread and MDR Ops has not answered yet."
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The MDR analyst working the incident.",
+    )
     policy = models.JSONField(
         help_text="The tenant's response policy when the incident opened (or was re-applied)."
     )
@@ -310,6 +335,11 @@ class EventKind(models.TextChoices):
     FALLBACK_TAKEN = "fallback_taken", "No-acknowledgment fallback taken"
     FLAGGED = "flagged", "Flagged to analysts"
     TASK_MARKED = "task_marked", "Task marked by the customer or partner"
+    OWNER_CHANGED = "owner_changed", "Owner changed"
+    CASE_EDITED = "case_edited", "Case file edited"
+    NOTE_ADDED = "note_added", "Note for the customer"
+    OBSERVABLE_ADDED = "observable_added", "Observable added"
+    MESSAGE = "message", "Message in the thread"
 
 
 class TimelineEvent(AppendOnlyModel):

@@ -126,8 +126,11 @@ def incident_set_status(
 @retried_atomic
 def incident_clear_attention(*, incident: Incident, by: User, channel: str = Channel.ADMIN) -> None:
     """An analyst has dealt with what flagged the incident."""
-    if Incident.objects.filter(pk=incident.pk, needs_attention=True).update(needs_attention=False):
-        incident.needs_attention = False
+    cleared = Incident.objects.filter(pk=incident.pk, needs_attention=True).update(
+        needs_attention=False, attention_reason="", attention_since=None
+    )
+    if cleared:
+        incident.needs_attention, incident.attention_reason, incident.attention_since = False, "", None
         timeline_record(
             incident=incident,
             kind=EventKind.FLAGGED,

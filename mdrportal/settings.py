@@ -181,6 +181,9 @@ SPECTACULAR_SETTINGS = {
         "ChannelEnum": "incidents.models.Channel",
         "PerformerEnum": "tenants.models.Performer",
         "RoleEnum": "tenants.models.Role",
+        "ObservableKindEnum": "incidents.models.ObservableKind",
+        "MessageSideEnum": "incidents.models.MessageSide",
+        "NoteVisibilityEnum": "incidents.models.NoteVisibility",
     },
 }
 

@@ -20,12 +20,14 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 
 # Pinned query counts: they must not grow with the number of rows shown.
-# session, user, user and group permissions, tenant filter, two counts, the page, date hierarchy (2)
-CHANGELIST_QUERIES = 10
+# session, user, user and group permissions, the queue views' counts, tenant filter, two counts, the page,
+# date hierarchy (2)
+CHANGELIST_QUERIES = 11
 
 
-# session, user, incident, permissions (2), actions with types and authorizations, events, tenant, opener
-CHANGE_PAGE_QUERIES = 9
+# session, user, incident, permissions (2), actions with types and authorizations, the thread's messages,
+# notes with authors, observables with who added them, events, tenant, opener, the staff who may own it
+CHANGE_PAGE_QUERIES = 13
 
 
 # Filters and search
@@ -53,12 +55,22 @@ def spread() -> dict[str, Incident]:
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("mode=authorize", ["auth_critical_resolved", "auth_high_open"]),
+        # Active incidents (open, contained) unless the status filter says otherwise.
+        ("", ["collab_critical_open", "collab_low_contained", "auth_high_open"]),
+        (
+            "status=all",
+            ["collab_critical_open", "collab_low_contained", "auth_critical_resolved", "auth_high_open"],
+        ),
+        ("mode=authorize", ["auth_high_open"]),
+        ("mode=authorize&status=all", ["auth_critical_resolved", "auth_high_open"]),
         ("mode=collaborate", ["collab_critical_open", "collab_low_contained"]),
-        ("severity=critical", ["collab_critical_open", "auth_critical_resolved"]),
-        ("severity__exact=critical", ["collab_critical_open", "auth_critical_resolved"]),
+        ("severity=critical", ["collab_critical_open"]),
+        ("severity=critical&status=all", ["collab_critical_open", "auth_critical_resolved"]),
+        # Several values at once, comma-separated.
+        ("severity=critical,high", ["collab_critical_open", "auth_high_open"]),
         ("status=open", ["collab_critical_open", "auth_high_open"]),
-        ("status__exact=open", ["collab_critical_open", "auth_high_open"]),
+        ("status=open,resolved", ["collab_critical_open", "auth_critical_resolved", "auth_high_open"]),
+        ("status=open,not-a-status", ["collab_critical_open", "auth_high_open"]),
         ("mode=authorize&status=open", ["auth_high_open"]),
         ("q=beaconing", ["auth_high_open"]),
         ("q=203.0.113.66", ["collab_low_contained"]),
@@ -77,7 +89,7 @@ def test_changelist_filters_and_search(
 def test_search_by_tenant_name(analyst_client: Client, spread: dict[str, Incident]) -> None:
     tenant = spread["auth_high_open"].tenant
 
-    response = analyst_client.get(CHANGELIST, {"q": tenant.name})
+    response = analyst_client.get(CHANGELIST, {"q": tenant.name, "status": "all"})
 
     assert shown(response) == sorted(i.pk for i in spread.values() if i.tenant == tenant)
 

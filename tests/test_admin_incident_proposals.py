@@ -8,6 +8,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 
+from incidents.case_file import CASE_FILE_FIELDS
 from incidents.models import ActionStatus, Basis, Channel, EventKind, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 from incidents.selectors import action_type_by_code
@@ -55,7 +56,12 @@ def test_changing_the_status_on_the_change_page_writes_a_timeline_event(
 ) -> None:
     incident = make_incident(collaborate)
     page = analyst_client.get(change_url(incident))
-    assert set(page.context["adminform"].form.fields) == {"status", "status_reason"}
+    assert set(page.context["adminform"].form.fields) == {
+        "status",
+        "status_reason",
+        "owner",
+        *CASE_FILE_FIELDS,
+    }
     data = page_data(page)
     data["status"] = "contained"
     data["status_reason"] = "isolated, cleaning up"

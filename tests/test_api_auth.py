@@ -45,15 +45,25 @@ ENDPOINTS = [
     ("get", "/api/v1/incidents/1/actions/"),
     ("post", "/api/v1/incidents/1/actions/"),
     ("get", "/api/v1/incidents/1/timeline/"),
+    ("post", "/api/v1/incidents/1/assign/"),
+    ("get", "/api/v1/incidents/1/messages/"),
+    ("post", "/api/v1/incidents/1/messages/"),
+    ("post", "/api/v1/incidents/1/actions/bulk/"),
+    ("get", "/api/v1/incidents/1/notes/"),
+    ("post", "/api/v1/incidents/1/notes/"),
+    ("get", "/api/v1/incidents/1/observables/"),
+    ("post", "/api/v1/incidents/1/observables/"),
     ("post", "/api/v1/incidents/1/escalate/"),
     ("post", "/api/v1/incidents/1/acknowledge/"),
     ("get", "/api/v1/actions/1/"),
     ("post", "/api/v1/actions/1/authorize/"),
     ("post", "/api/v1/actions/1/decline/"),
     ("post", "/api/v1/actions/1/cancel/"),
+    ("post", "/api/v1/actions/1/retry/"),
     ("get", "/api/v1/tasks/"),
     ("get", "/api/v1/tasks/1/"),
     ("patch", "/api/v1/tasks/1/"),
+    ("get", "/api/v1/reports/"),
 ]
 
 
@@ -187,7 +197,7 @@ def test_the_contract_field_names_are_in_the_schema() -> None:
         "Performer": "action_type performer",
         "ActionType": "code name category revert_code",
         "Incident": "id tenant title severity summary observed_activity recommendations status "
-        "needs_attention opened_at",
+        "needs_attention attention_reason attention_since owner detected_at opened_at",
         "Action": "id incident action_type target status performer basis decision_reason",
         "TimelineEvent": "id at kind actor channel summary data",
         "Task": "id incident tenant action_type action_name target performer status reason proposed_at "

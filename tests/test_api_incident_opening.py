@@ -47,6 +47,9 @@ def test_an_analyst_opens_an_incident_under_the_tenants_current_policy(analyst: 
         "recommendations": "",
         "status": "open",
         "needs_attention": False,
+        "attention_reason": "",
+        "attention_since": None,
+        "owner": None,
         "detected_at": None,  # not given: detected when opened
         "opened_at": body["opened_at"],
     }

@@ -200,6 +200,15 @@ TABLE: dict[str, list[Check]] = {
             object_page(viewer=403, approver=302, admin=302),
         )
     ],
+    # A message decides nothing: every user of the tenant may write one.
+    "incidents/<int:pk>/messages/": [
+        Check(
+            "post",
+            lambda w: reverse("incidents:message", args=[w.incident.pk]),
+            object_page(viewer=302, approver=302, admin=302),
+            lambda w: {"body": "Is FS-01 still isolated?"},
+        )
+    ],
     "approvals/": [
         Check("get", lambda w: reverse("incidents:approvals"), {**everyone(200), "viewer": 403}),
     ],

@@ -25,8 +25,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
 # session, user, the incident among the user's tenants, the role, whether the user could switch tenant,
 # the page of events with their actors (a count and a slice), the actions with their types, the first event
-# of each milestone, the chart's span, its events counted by kind and column, and the words of its lone dots
-TIMELINE_QUERIES = 12
+# of each milestone, the chart's span, its events counted by kind and column, the words of its lone dots, and
+# the thread's messages with their authors
+TIMELINE_QUERIES = 13
 
 
 def event(incident: Incident, kind: str, minutes: float, **extra: Any) -> TimelineEvent:

@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from incidents.case_file import CASE_FILE_FIELDS
 from incidents.connector_models import ConnectorConfig, ConnectorKind
 from incidents.models import (
     ActionType,
@@ -17,6 +18,7 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from incidents.queue import QUEUE_VIEWS, staff_owners
 from mdrportal.api.integration_keys import integration_key_of
 from mdrportal.api.permissions import is_mdr_staff
 from tenants.models import Performer, Tenant
@@ -50,11 +52,29 @@ class IncidentSerializer(serializers.ModelSerializer):
             "recommendations",
             "status",
             "needs_attention",
+            "attention_reason",
+            "attention_since",
+            "owner",
             "detected_at",
             "opened_at",
         ]
-        read_only_fields = ["status", "needs_attention", "opened_at"]
+        read_only_fields = ["status", "needs_attention", "attention_reason", "attention_since", "opened_at"]
         extra_kwargs = {"detected_at": {"required": False, "allow_null": True}}
+
+    owner = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="The MDR analyst working the incident (MDR staff see it; null for others).",
+    )
+
+    def to_representation(self, instance: Incident) -> dict[str, Any]:
+        shown = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and not is_mdr_staff(request.user, "incidents.view_incident"):
+            # Why analysts were flagged may quote a platform's or a provider's error; who works it is MDR's.
+            shown.update(attention_reason="", owner=None)
+        return shown
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -75,6 +95,11 @@ class IncidentFilterSerializer(serializers.Serializer):
     tenant = serializers.IntegerField(required=False, min_value=1, help_text="A tenant id.")
     status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    view = serializers.ChoiceField(
+        choices=QUEUE_VIEWS,
+        required=False,
+        help_text="A saved view of the analysts' queue; with it, only active incidents are listed.",
+    )
     opened_after = serializers.DateTimeField(
         required=False, input_formats=DATE_FORMATS, help_text="Opened at or after (date or date-time)."
     )
@@ -116,12 +141,25 @@ class ActionSerializer(serializers.ModelSerializer):
 
 
 class IncidentStatusSerializer(serializers.Serializer):
-    """An analyst moves an incident: resolving or closing it stops its calls and cancels waiting actions."""
+    """An analyst moves an incident (resolving or closing it stops its calls and cancels waiting actions),
+    or edits its case file; each change is a timeline event."""
 
-    status = serializers.ChoiceField(choices=IncidentStatus.choices)
+    status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
     reason = serializers.CharField(
         max_length=500, required=False, default="", help_text="Why: kept on the timeline."
     )
+    title = serializers.CharField(max_length=200, required=False)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    summary = serializers.CharField(required=False, allow_blank=True)
+    observed_activity = serializers.CharField(required=False, allow_blank=True)
+    recommendations = serializers.CharField(required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "status" not in attrs and not set(attrs) & set(CASE_FILE_FIELDS):
+            raise serializers.ValidationError(
+                {"status": "Send a status, or a field of the case file to change."}, code="required"
+            )
+        return attrs
 
 
 class CancelSerializer(serializers.Serializer):
@@ -200,3 +238,9 @@ class ConnectorSerializer(serializers.Serializer):
         if "\\u0000" in json.dumps(options):
             raise serializers.ValidationError("Options may not contain NUL characters.")
         return options
+
+
+class AssignSerializer(serializers.Serializer):
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=staff_owners(), allow_null=True, help_text="An MDR staff user's id, or null for nobody."
+    )

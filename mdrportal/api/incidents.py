@@ -26,8 +26,10 @@ from rest_framework.response import Response
 from escalation.runs.lifecycle import incident_change_status
 from incidents.actions import action_cancel, action_propose
 from incidents.authorizations import authorization_record
+from incidents.case_file import CASE_FILE_FIELDS, incident_edit
 from incidents.idempotency import KEY_MAX, KeyReused, incident_open_once, key_check
 from incidents.models import ActionType, Authorization, Channel, Incident, ResponseAction, TimelineEvent
+from incidents.queue import queue_view
 from incidents.selectors import (
     authorization_text,
     incident_timeline,
@@ -108,8 +110,10 @@ class ActionTypeListView(generics.ListAPIView):
         responses={201: IncidentSerializer, 422: OpenApiResponse(_detail, description="Key reused")},
     ),
     partial_update=extend_schema(
-        summary="Change the incident's status (MDR staff)",
-        description="`contained`, `resolved`, `closed` or `open`, as the transition table allows. Resolving or "
+        summary="Change the incident's status or its case file (MDR staff)",
+        description="The case file (title, severity, summary, observed activity, recommendations) changes field "
+        "by field, each a timeline event with who, before and after; customers read the new text at once. "
+        "The status: `contained`, `resolved`, `closed` or `open`, as the transition table allows. Resolving or "
         "closing stops the notification (calls in progress are hung up), cancels actions that wait for "
         "authorization or are queued, and refuses later decisions and links with a 409. Reopening restarts "
         "nothing by itself.",
@@ -126,18 +130,24 @@ class IncidentViewSet(
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incident = self.get_object()
-        require_staff(request.user, "incidents.change_incident", "change an incident's status")
+        require_staff(request.user, "incidents.change_incident", "change an incident's status or case file")
         serializer = IncidentStatusSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        case_file = {name: data[name] for name in CASE_FILE_FIELDS if name in data}
         with service_errors():
-            changed = incident_change_status(
-                incident=incident,
-                status=serializer.validated_data["status"],
-                reason=serializer.validated_data["reason"],
-                by=request.user,
-                channel=Channel.API,
-            )
-        return Response(IncidentSerializer(changed).data)
+            if case_file:
+                incident_edit(incident=incident, by=request.user, channel=Channel.API, **case_file)
+            if "status" in data:
+                incident = incident_change_status(
+                    incident=incident,
+                    status=data["status"],
+                    reason=data["reason"],
+                    by=request.user,
+                    channel=Channel.API,
+                )
+        incident.refresh_from_db()
+        return Response(IncidentSerializer(incident, context={"request": request}).data)
 
     def get_queryset(self) -> QuerySet[Incident]:
         incidents = visible_incidents(self.request).order_by("-opened_at", "-id")
@@ -152,7 +162,11 @@ class IncidentViewSet(
             "opened_after": "opened_at__gte",
             "opened_before": "opened_at__lt",
         }
-        return incidents.filter(**{lookups[name]: value for name, value in filters.validated_data.items()})
+        chosen = dict(filters.validated_data)
+        view = chosen.pop("view", None)
+        if view is not None:
+            incidents = queue_view(incidents, view, user=self.request.user)
+        return incidents.filter(**{lookups[name]: value for name, value in chosen.items()})
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         integration_key = integration_key_of(request)

@@ -6,7 +6,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from mdrportal.api import integration_key_schema  # noqa: F401 - registers the key's security scheme
+from mdrportal.api.action_retry import ActionRetryView
 from mdrportal.api.auth import TokenListView, TokenRevokeView, TokenView
+from mdrportal.api.bulk import IncidentBulkProposeView
+from mdrportal.api.case_file import IncidentNotesView, IncidentObservablesView
 from mdrportal.api.escalation import IncidentAcknowledgeView, IncidentEscalateView
 from mdrportal.api.incidents import (
     ActionAuthorizeView,
@@ -18,6 +21,7 @@ from mdrportal.api.incidents import (
     IncidentTimelineView,
     IncidentViewSet,
 )
+from mdrportal.api.queue import IncidentAssignView
 from mdrportal.api.reports import ReportView
 from mdrportal.api.tasks import TaskListView, TaskView
 from mdrportal.api.tenant_settings import TenantConnectorView, TenantPerformersView
@@ -28,6 +32,7 @@ from mdrportal.api.tenants import (
     TenantUsersView,
     TenantViewSet,
 )
+from mdrportal.api.thread import IncidentMessagesView
 
 # The two viewsets' methods: the collection lists and creates, a member is read and changed in part.
 COLLECTION = {"get": "list", "post": "create"}
@@ -53,6 +58,21 @@ v1 = [
     path(
         "incidents/<int:incident_id>/timeline/", IncidentTimelineView.as_view(), name="api-incident-timeline"
     ),
+    path("incidents/<int:incident_id>/notes/", IncidentNotesView.as_view(), name="api-incident-notes"),
+    path(
+        "incidents/<int:incident_id>/observables/",
+        IncidentObservablesView.as_view(),
+        name="api-incident-observables",
+    ),
+    path(
+        "incidents/<int:incident_id>/actions/bulk/",
+        IncidentBulkProposeView.as_view(),
+        name="api-incident-actions-bulk",
+    ),
+    path(
+        "incidents/<int:incident_id>/messages/", IncidentMessagesView.as_view(), name="api-incident-messages"
+    ),
+    path("incidents/<int:incident_id>/assign/", IncidentAssignView.as_view(), name="api-incident-assign"),
     path(
         "incidents/<int:incident_id>/escalate/", IncidentEscalateView.as_view(), name="api-incident-escalate"
     ),
@@ -65,6 +85,7 @@ v1 = [
     path("actions/<int:pk>/authorize/", ActionAuthorizeView.as_view(), name="api-action-authorize"),
     path("actions/<int:pk>/decline/", ActionDeclineView.as_view(), name="api-action-decline"),
     path("actions/<int:pk>/cancel/", ActionCancelView.as_view(), name="api-action-cancel"),
+    path("actions/<int:pk>/retry/", ActionRetryView.as_view(), name="api-action-retry"),
     path("tasks/", TaskListView.as_view(), name="api-tasks"),
     path("tasks/<int:pk>/", TaskView.as_view(), name="api-task"),
 ]

@@ -13,6 +13,7 @@ urlpatterns = [
     path("incidents/", views.incident_list, name="list"),
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/acknowledge/", views.incident_acknowledge, name="acknowledge"),
+    path("incidents/<int:pk>/messages/", views.incident_message, name="message"),
     path("approvals/", views.approvals, name="approvals"),
     path("approvals/<int:pk>/", views.approval_decide, name="decide"),
     path("tasks/", task_views.task_list, name="tasks"),

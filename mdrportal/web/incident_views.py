@@ -35,6 +35,7 @@ from incidents.models import (
     EventKind,
     Incident,
     IncidentStatus,
+    MessageSide,
     ResponseAction,
     Severity,
 )
@@ -44,6 +45,7 @@ from incidents.selectors import (
     awaiting_authorization,
     incidents_for_user,
 )
+from incidents.thread import message_post, thread
 from incidents.timeline_reads import milestone_events, timeline_chart, timeline_page
 from incidents.waiting import tenant_waiting_since
 from mdrportal.core.client_address import client_address
@@ -171,6 +173,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             and incident_acknowledgeable(incident)
             and acknowledged is None,
             "awaiting": sum(1 for a in actions if a.status == ActionStatus.AWAITING_AUTHORIZATION),
+            "thread": thread(incident),
         },
     )
 
@@ -311,3 +314,20 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
         f"#{incident.pk}. Your decision is on the incident's timeline.",
     )
     return redirect(reverse("incidents:approvals"))
+
+
+@require_POST
+@portal_page
+def incident_message(request: HttpRequest, pk: int) -> HttpResponse:
+    """The customer writes to MDR Ops in the incident's thread; any of the tenant's users may, since a
+    message decides nothing."""
+    incident = _incident(request, pk)
+    try:
+        message_post(
+            incident=incident, body=request.POST.get("body", ""), side=MessageSide.CUSTOMER, by=request.user
+        )
+    except ValidationError as error:
+        message_refusal(request, error)
+    else:
+        messages.success(request, "Your message was sent to MDR Ops. It authorizes no action.")
+    return redirect("incidents:detail", pk=incident.pk)

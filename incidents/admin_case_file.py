@@ -1,0 +1,174 @@
+"""The case file's notes, observables and thread with the customer in the admin: added through their services (a note is never
+changed), shown read-only on the incident's page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+
+from incidents.models import Channel, Message, MessageSide, Note, Observable
+from incidents.notes import note_add
+from incidents.observables import observable_add, observable_normalize
+from incidents.thread import message_post
+from mdrportal.core.admin_readonly import ReadOnlyInline
+from mdrportal.core.admin_retry import RetriedChangeFormMixin
+
+
+class NoteInline(ReadOnlyInline):
+    model = Note
+    fields = ["at", "visibility", "author", "body"]
+    readonly_fields = fields
+    ordering = ["at", "id"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Note]:
+        return super().get_queryset(request).select_related("author")
+
+
+class ObservableInline(ReadOnlyInline):
+    model = Observable
+    fields = ["kind", "value", "description", "added_by", "added_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Observable]:
+        return super().get_queryset(request).select_related("added_by")
+
+
+class MessageInline(ReadOnlyInline):
+    model = Message
+    fields = ["at", "side", "author", "body"]
+    readonly_fields = fields
+    ordering = ["at", "id"]
+    verbose_name_plural = "thread with the customer"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        return super().get_queryset(request).select_related("author")
+
+
+class AddedByServiceAdmin(RetriedChangeFormMixin, admin.ModelAdmin):
+    """Rows are added through a service (the add page's incident comes from `?incident=`); never changed."""
+
+    raw_id_fields = ["incident"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def added(self, request: HttpRequest, form: ModelForm) -> Any:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        row = self.added(request, form)
+        obj.pk, obj._state.adding, obj._state.db = row.pk, False, row._state.db
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> Any:
+        # Back to the incident, where the row now shows.
+        return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[obj.incident_id]))
+
+
+class NoteForm(ModelForm):
+    class Meta:
+        model = Note
+        fields = ["incident", "visibility", "body"]
+
+
+@admin.register(Note)
+class NoteAdmin(AddedByServiceAdmin):
+    form = NoteForm
+    list_display = ["at", "incident", "visibility", "author"]
+    list_filter = ["visibility"]
+    list_select_related = ["incident", "author"]
+    search_fields = ["body", "incident__title"]
+    readonly_fields = ["author", "at"]
+
+    def get_fields(self, request: HttpRequest, obj: Note | None = None) -> list[str]:
+        return (
+            ["incident", "visibility", "body"]
+            if obj is None
+            else ["incident", "visibility", "author", "at", "body"]
+        )
+
+    def added(self, request: HttpRequest, form: ModelForm) -> Note:
+        data = form.cleaned_data
+        return note_add(
+            incident=data["incident"], body=data["body"], visibility=data["visibility"], by=request.user
+        )
+
+
+class ObservableForm(ModelForm):
+    class Meta:
+        model = Observable
+        fields = ["incident", "kind", "value", "description"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("kind") and data.get("value"):
+            try:
+                data["value"] = observable_normalize(data["kind"], data["value"])
+            except ValidationError as error:
+                self.add_error(None, error)
+        return data
+
+    def validate_unique(self) -> None:
+        # A duplicate is no error: the service keeps the one the incident holds.
+        pass
+
+
+@admin.register(Observable)
+class ObservableAdmin(AddedByServiceAdmin):
+    form = ObservableForm
+    list_display = ["kind", "value", "incident", "added_by", "added_at"]
+    list_filter = ["kind"]
+    list_select_related = ["incident", "added_by"]
+    search_fields = ["value", "incident__title"]
+
+    def added(self, request: HttpRequest, form: ModelForm) -> Observable:
+        data = form.cleaned_data
+        observable, _new = observable_add(
+            incident=data["incident"],
+            kind=data["kind"],
+            value=data["value"],
+            description=data.get("description", ""),
+            by=request.user,
+        )
+        return observable
+
+
+class MessageForm(ModelForm):
+    class Meta:
+        model = Message
+        fields = ["incident", "body"]
+
+
+@admin.register(Message)
+class MessageAdmin(AddedByServiceAdmin):
+    """MDR Ops writes to the customer; what the customer wrote shows here and on the incident's page."""
+
+    form = MessageForm
+    list_display = ["at", "incident", "side", "author"]
+    list_filter = ["side"]
+    list_select_related = ["incident", "author"]
+    search_fields = ["body", "incident__title"]
+
+    def get_fields(self, request: HttpRequest, obj: Message | None = None) -> list[str]:
+        return ["incident", "body"] if obj is None else ["incident", "side", "author", "at", "body"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Message | None = None) -> list[str]:
+        return [] if obj is None else ["incident", "side", "author", "at", "body"]
+
+    def added(self, request: HttpRequest, form: ModelForm) -> Message:
+        data = form.cleaned_data
+        return message_post(
+            incident=data["incident"],
+            body=data["body"],
+            side=MessageSide.MDR,
+            by=request.user,
+            channel=Channel.ADMIN,
+        )
