@@ -7,6 +7,7 @@ have their own tests (they authenticate differently).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from django.urls import reverse
 from incidents.models import ActionType
 from tenants.api_tokens import api_token_create
 from tenants.models import ApiToken, Performer, Role
+from tenants.protected_services import protected_target_add
 from tenants.services import performer_set
 from tests.factories import first_contact, login_verified, make_incident, make_member, make_tenant, propose
 from tests.url_routes import all_routes
@@ -108,6 +110,14 @@ def task_of(world: World) -> Any:
     return propose(make_incident(world.tenant), "disable_user", target="jdoe")
 
 
+def protected_of(world: World) -> Any:
+    """One of the tenant's protected assets (a new one each time: the admin's check removes it)."""
+    return protected_target_add(tenant=world.tenant, by=None, kind="account", value=f"svc-{next(_serial)}")
+
+
+_serial = itertools.count()
+
+
 def performers_data(world: World) -> dict[str, Any]:
     return {f"performer_{code}": "mdr" for code in ActionType.objects.values_list("code", flat=True)}
 
@@ -157,6 +167,22 @@ TABLE: dict[str, list[Check]] = {
             lambda w: reverse("tenants:performers"),
             {**everyone(302), "viewer": 403, "approver": 403},
             performers_data,
+        ),
+    ],
+    # What MDR Ops never acts on without written authorization: the tenant's admins change it.
+    "settings/protected/": [
+        Check(
+            "post",
+            lambda w: reverse("tenants:protected_add"),
+            {**everyone(302), "viewer": 403, "approver": 403},
+            lambda w: {"kind": "host", "value": "dc-*"},
+        ),
+    ],
+    "settings/protected/<int:pk>/remove/": [
+        Check(
+            "post",
+            lambda w: reverse("tenants:protected_remove", args=[protected_of(w).pk]),
+            object_page(viewer=403, approver=403, admin=302),
         ),
     ],
     # What the customer lets its partner do: its own admins (the world's tenant has no partner: unchanged).

@@ -18,6 +18,7 @@ from mdrportal.api.incidents import (
     IncidentTimelineView,
     IncidentViewSet,
 )
+from mdrportal.api.protected import ProtectedTargetView, TenantProtectedView
 from mdrportal.api.tasks import TaskListView, TaskView
 from mdrportal.api.tenant_settings import TenantConnectorView, TenantPerformersView
 from mdrportal.api.tenants import (
@@ -40,6 +41,12 @@ v1 = [
     path("tenants/<int:pk>/", TenantViewSet.as_view(MEMBER), name="api-tenant"),
     path("tenants/<int:tenant_id>/contacts/", TenantContactsView.as_view(), name="api-tenant-contacts"),
     path("tenants/<int:tenant_id>/performers/", TenantPerformersView.as_view(), name="api-tenant-performers"),
+    path("tenants/<int:tenant_id>/protected/", TenantProtectedView.as_view(), name="api-tenant-protected"),
+    path(
+        "tenants/<int:tenant_id>/protected/<int:pk>/",
+        ProtectedTargetView.as_view(),
+        name="api-tenant-protected-target",
+    ),
     path("tenants/<int:tenant_id>/users/", TenantUsersView.as_view(), name="api-tenant-users"),
     path("tenants/<int:tenant_id>/delegation/", TenantDelegationView.as_view(), name="api-tenant-delegation"),
     path("tenants/<int:tenant_id>/connector/", TenantConnectorView.as_view(), name="api-tenant-connector"),

@@ -21,6 +21,7 @@ from mdrportal.web import access
 from mdrportal.web.access import portal_page, tenant_page
 from mdrportal.web.availability_forms import AvailabilityForm, availability_row
 from mdrportal.web.deciding import decision_check
+from mdrportal.web.protected_views import ProtectedTargetForm
 from mdrportal.web.refusals import add_service_errors, message_refusal
 from mdrportal.web.tenant_forms import (
     ContactForm,
@@ -45,6 +46,8 @@ from tenants.reach import reach_now_and_saturday_night
 from tenants.rules import ADMINISTERS, phoneable
 from tenants.selectors import (
     performers_of,
+    protected_targets,
+    protection_of,
     settings_change_shown,
     settings_history,
     tenant_contacts,
@@ -123,6 +126,7 @@ _FIELD_LABELS = {
     "test_call": "Test call",
     "availability": "Availability",
     "partner_delegation": "What the partner may do",
+    "protected": "Protected",
 }
 
 
@@ -176,7 +180,9 @@ def _settings_context(
         "tenant": tenant,
         "form": form,
         "performers_form": performers_form,
-        "explanations": explanations(tenant, performers, proposable_types(catalog), phones, night),
+        "explanations": explanations(
+            tenant, performers, proposable_types(catalog), phones, night, protection_of(tenant)
+        ),
         "reach": (now, night),
         "scenario": scenario,
         "phone_contacts": phones,
@@ -188,6 +194,8 @@ def _settings_context(
         "editable": acting.is_admin,
         "delegation_form": delegation_form,
         "delegation_editable": delegation_editable,
+        "protected_targets": protected_targets(tenant),
+        "protected_form": ProtectedTargetForm(),
     }
 
 
