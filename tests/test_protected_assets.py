@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from incidents.gate import ActionFacts, Facts, Outcome, Policy, decide
 from incidents.models import ActionStatus, Basis, Category
+from incidents.services import incident_take_fallback
 from tenants.models import ResponseMode, Role, Tier
 from tenants.protected import Protection
 from tenants.protected_models import ProtectedKind, ProtectedTarget
@@ -156,3 +157,20 @@ def test_a_partners_admin_changes_protected_assets_only_under_the_customers_dele
         with pytest.raises(PermissionDenied):
             protected_target_add(tenant=tenant, by=user, kind="host", value="dc-*")
     assert not ProtectedTarget.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_fallback_acts_on_the_workstation_and_leaves_the_protected_host_waiting_for_an_approver() -> None:
+    tenant = make_tenant(fallback=True)
+    protected_target_add(tenant=tenant, by=None, kind=ProtectedKind.HOST, value="dc-*")
+    incident = make_incident(tenant)
+    dc = propose(incident, "isolate_endpoint", target="DC-01")
+    workstation = propose(incident, "isolate_endpoint", target="WS-0142")
+
+    incident_take_fallback(incident=incident, attempts=[{"contact": "Alice", "status": "no-answer"}])
+
+    dc.refresh_from_db()
+    workstation.refresh_from_db()
+    assert workstation.basis == Basis.NO_ACK_FALLBACK
+    assert dc.status == ActionStatus.AWAITING_AUTHORIZATION
+    assert "under the no-acknowledgment fallback too" in dc.decision_reason
