@@ -127,6 +127,7 @@ _FIELD_LABELS = {
     "availability": "Availability",
     "partner_delegation": "What the partner may do",
     "protected": "Protected",
+    "inherits": "Back to the partner's default",
 }
 
 
