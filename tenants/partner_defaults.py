@@ -73,3 +73,20 @@ def tenant_setting_inherit(*, tenant: Tenant, by: User, field: str) -> Tenant:
     if default is not None and tenant.partner_manages_settings:
         tenant_update_settings(tenant=tenant, by=by, from_default_of=tenant.partner, **{field: default.value})
     return tenant
+
+
+def setting_sources(tenant: Tenant) -> list[dict[str, Any]]:
+    """For each setting the tenant's partner has a default for: the default, and whether the customer
+    inherits it or set its own (the settings page shows it, with the way back to the default)."""
+    if tenant.partner_id is None:
+        return []
+    own = set(TenantOwnSetting.objects.filter(tenant=tenant).values_list("field", flat=True))
+    return [
+        {
+            "field": default.field,
+            "default": default.value,
+            "current": getattr(tenant, default.field),
+            "inherits": tenant.partner_manages_settings and default.field not in own,
+        }
+        for default in PartnerDefault.objects.filter(partner_id=tenant.partner_id)
+    ]

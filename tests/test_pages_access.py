@@ -185,6 +185,14 @@ TABLE: dict[str, list[Check]] = {
             object_page(viewer=403, approver=403, admin=302),
         ),
     ],
+    # Back to the partner's default for one setting: the tenant's admins (no partner here: nothing changes).
+    "settings/inherit/<slug:field>/": [
+        Check(
+            "post",
+            lambda w: reverse("tenants:setting_inherit", args=["reminder_minutes"]),
+            {**everyone(302), "viewer": 403, "approver": 403},
+        ),
+    ],
     # What the customer lets its partner do: its own admins (the world's tenant has no partner: unchanged).
     "settings/partner/": [
         Check(

@@ -3,13 +3,17 @@ each with its history row naming the partner; a customer's own setting and going
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 
 from tenants.models import Role, Tenant
 from tenants.partner_defaults import partner_default_set, tenant_setting_inherit
 from tenants.services import tenant_delegation_set, tenant_update_settings
 from tests.factories import make_member, make_partner, make_partner_user, make_tenant
+from tests.web_sessions import session_client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +98,26 @@ def test_saving_a_customer_without_changing_a_setting_keeps_it_inheriting() -> N
     partner_default_set(partner=partner, by=None, field="reminder_minutes", value=30)
 
     assert _fresh(tenant).reminder_minutes == 30
+
+
+@pytest.mark.usefixtures("fast_passwords")
+def test_the_settings_page_says_where_each_defaulted_setting_comes_from_and_goes_back_to_the_default() -> (
+    None
+):
+    partner = make_partner("acme")
+    tenant = _delegating(partner)
+    admin = make_member(tenant, Role.ADMIN)
+    partner_default_set(partner=partner, by=None, field="reminder_minutes", value=45)
+    partner_default_set(partner=partner, by=None, field="reminder_count", value=6)
+    tenant_update_settings(tenant=_fresh(tenant), by=admin, reminder_count=3)
+    page = session_client_for(admin, second_factor_age=timedelta(minutes=1))
+
+    shown = page.get(reverse("tenants:settings")).content.decode()
+    back = page.post(reverse("tenants:setting_inherit", args=["reminder_count"]))
+
+    minutes = shown.split('data-field="reminder_minutes"', 1)[1].split("</tr>", 1)[0]
+    count = shown.split('data-field="reminder_count"', 1)[1].split("</tr>", 1)[0]
+    assert "from Acme's defaults" in minutes and "Back to the default" not in minutes
+    assert "set for this customer (Acme's default: 6)" in count and "Back to the default" in count
+    assert back.status_code == 302
+    assert _fresh(tenant).reminder_count == 6

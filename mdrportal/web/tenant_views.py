@@ -42,6 +42,7 @@ from tenants.deciding import (
     Operation,
 )
 from tenants.models import Contact, SettingsChange, Tenant
+from tenants.partner_defaults import setting_sources
 from tenants.reach import reach_now_and_saturday_night
 from tenants.rules import ADMINISTERS, phoneable
 from tenants.selectors import (
@@ -197,6 +198,10 @@ def _settings_context(
         "delegation_editable": delegation_editable,
         "protected_targets": protected_targets(tenant),
         "protected_form": ProtectedTargetForm(),
+        "setting_sources": [
+            {**source, "label": _FIELD_LABELS.get(source["field"], source["field"])}
+            for source in setting_sources(tenant)
+        ],
     }
 
 
