@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from incidents.models import ActionType
 from tenants.api_tokens import api_token_create
-from tenants.models import ApiToken, Performer, Role
+from tenants.models import ApiToken, Partner, Performer, Role
 from tenants.protected_services import protected_target_add
 from tenants.services import performer_set
 from tests.factories import first_contact, login_verified, make_incident, make_member, make_tenant, propose
@@ -118,6 +118,10 @@ def protected_of(world: World) -> Any:
 _serial = itertools.count()
 
 
+def partner_slug() -> str:
+    return Partner.objects.get_or_create(slug="walk-msp", defaults={"name": "Walk MSP"})[0].slug
+
+
 def performers_data(world: World) -> dict[str, Any]:
     return {f"performer_{code}": "mdr" for code in ActionType.objects.values_list("code", flat=True)}
 
@@ -200,6 +204,16 @@ TABLE: dict[str, list[Check]] = {
             lambda w: reverse("tenants:delegation"),
             {**everyone(302), "viewer": 403, "approver": 403},
             lambda w: {},
+        ),
+    ],
+    # A partner's defaults: its own people only; none of the personas is one of them.
+    "partners/<slug:slug>/defaults/": [
+        Check("get", lambda w: reverse("partner_defaults", args=[partner_slug()]), everyone(404)),
+        Check(
+            "post",
+            lambda w: reverse("partner_defaults", args=[partner_slug()]),
+            everyone(404),
+            lambda w: {"reminder_minutes": "30"},
         ),
     ],
     "contacts/": [Check("get", lambda w: reverse("tenants:contacts"), everyone(200))],

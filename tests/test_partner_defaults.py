@@ -121,3 +121,39 @@ def test_the_settings_page_says_where_each_defaulted_setting_comes_from_and_goes
     assert "set for this customer (Acme's default: 6)" in count and "Back to the default" in count
     assert back.status_code == 302
     assert _fresh(tenant).reminder_count == 6
+
+
+@pytest.mark.usefixtures("fast_passwords")
+def test_a_partner_admin_sets_a_default_on_its_page_and_a_mode_default_needs_a_fresh_second_factor() -> None:
+    partner = make_partner("acme")
+    tenant = _delegating(partner)
+    admin = make_partner_user(partner, Role.ADMIN)
+    url = reverse("partner_defaults", args=["acme"])
+    stale = session_client_for(admin, second_factor_age=timedelta(hours=13))
+
+    asked = stale.post(url, {"response_mode": "authorize"})
+    saved = session_client_for(admin, second_factor_age=timedelta(minutes=1)).post(
+        url, {"response_mode": "authorize", "reminder_minutes": "20"}
+    )
+
+    assert asked.status_code == 302 and "second-factor" in asked["Location"]
+    assert saved.status_code == 302
+    assert (_fresh(tenant).response_mode, _fresh(tenant).reminder_minutes) == ("authorize", 20)
+
+
+@pytest.mark.usefixtures("fast_passwords")
+def test_a_partners_viewer_reads_its_defaults_and_another_partner_never_sees_them() -> None:
+    partner, other = make_partner("acme"), make_partner("globex")
+    _delegating(partner)
+    url = reverse("partner_defaults", args=["acme"])
+    viewer = session_client_for(
+        make_partner_user(partner, Role.VIEWER), second_factor_age=timedelta(minutes=1)
+    )
+    outsider = session_client_for(
+        make_partner_user(other, Role.ADMIN), second_factor_age=timedelta(minutes=1)
+    )
+
+    assert viewer.get(url).status_code == 200
+    assert viewer.post(url, {"reminder_minutes": "20"}).status_code == 403
+    assert outsider.get(url).status_code == 404
+    assert outsider.post(url, {"reminder_minutes": "20"}).status_code == 404
