@@ -90,3 +90,22 @@ def setting_sources(tenant: Tenant) -> list[dict[str, Any]]:
         }
         for default in PartnerDefault.objects.filter(partner_id=tenant.partner_id)
     ]
+
+
+def partner_of_user(user: Any, slug: str) -> tuple[Partner | None, bool]:
+    """The partner if the user is one of its people or MDR staff (else None: it is never shown), and whether
+    the user may set its defaults."""
+    if not user.is_authenticated or not user.is_active:
+        return None, False
+    if user.is_staff:
+        return Partner.objects.filter(slug=slug).first(), is_mdr_staff(user, "tenants.change_partner")
+    membership = (
+        PartnerMembership.objects.select_related("partner").filter(user=user, partner__slug=slug).first()
+    )
+    if membership is None:
+        return None, False
+    return membership.partner, membership.role == Role.ADMIN
+
+
+def partner_defaults_of(partner: Partner) -> dict[str, Any]:
+    return dict(PartnerDefault.objects.filter(partner=partner).values_list("field", "value"))

@@ -12,6 +12,7 @@ from django.urls import reverse
 from tenants.models import Role, Tenant
 from tenants.partner_defaults import partner_default_set, tenant_setting_inherit
 from tenants.services import tenant_delegation_set, tenant_update_settings
+from tests.credentials import api_client_for
 from tests.factories import make_member, make_partner, make_partner_user, make_tenant
 from tests.web_sessions import session_client_for
 
@@ -157,3 +158,27 @@ def test_a_partners_viewer_reads_its_defaults_and_another_partner_never_sees_the
     assert viewer.post(url, {"reminder_minutes": "20"}).status_code == 403
     assert outsider.get(url).status_code == 404
     assert outsider.post(url, {"reminder_minutes": "20"}).status_code == 404
+
+
+@pytest.mark.usefixtures("fast_passwords")
+def test_the_api_sets_a_partners_defaults_for_its_admins_only_and_the_mode_needs_a_fresh_second_factor() -> (
+    None
+):
+    partner, other = make_partner("acme"), make_partner("globex")
+    tenant = _delegating(partner)
+    admin = make_partner_user(partner, Role.ADMIN)
+    url = "/api/v1/partners/acme/defaults/"
+    stale = api_client_for(admin, second_factor_age=None)
+    fresh = api_client_for(admin, second_factor_age=timedelta(minutes=1))
+    viewer = api_client_for(make_partner_user(partner, Role.VIEWER), second_factor_age=timedelta(minutes=1))
+    outsider = api_client_for(make_partner_user(other, Role.ADMIN), second_factor_age=timedelta(minutes=1))
+
+    assert stale.patch(url, {"response_mode": "authorize"}, format="json").status_code == 403
+    assert viewer.patch(url, {"reminder_count": 7}, format="json").status_code == 403
+    assert outsider.get(url).status_code == 404
+    assert stale.patch(url, {"reminder_count": 0}, format="json").status_code == 400
+    saved = fresh.patch(url, {"response_mode": "authorize", "reminder_count": 7}, format="json")
+
+    assert saved.status_code == 200 and saved.json() == {"response_mode": "authorize", "reminder_count": 7}
+    assert (_fresh(tenant).response_mode, _fresh(tenant).reminder_count) == ("authorize", 7)
+    assert viewer.get(url).json() == saved.json()

@@ -18,6 +18,7 @@ from mdrportal.api.incidents import (
     IncidentTimelineView,
     IncidentViewSet,
 )
+from mdrportal.api.partners import PartnerDefaultsView
 from mdrportal.api.protected import ProtectedTargetView, TenantProtectedView
 from mdrportal.api.tasks import TaskListView, TaskView
 from mdrportal.api.tenant_settings import TenantConnectorView, TenantPerformersView
@@ -51,6 +52,7 @@ v1 = [
     path("tenants/<int:tenant_id>/delegation/", TenantDelegationView.as_view(), name="api-tenant-delegation"),
     path("tenants/<int:tenant_id>/connector/", TenantConnectorView.as_view(), name="api-tenant-connector"),
     path("contacts/<int:pk>/", ContactView.as_view(), name="api-contact"),
+    path("partners/<slug:slug>/defaults/", PartnerDefaultsView.as_view(), name="api-partner-defaults"),
     path("action-types/", ActionTypeListView.as_view(), name="api-action-types"),
     path("incidents/", IncidentViewSet.as_view(COLLECTION), name="api-incidents"),
     path("incidents/<int:pk>/", IncidentViewSet.as_view(MEMBER), name="api-incident"),

@@ -9,15 +9,19 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 
 from mdrportal.web.access import portal_page
 from mdrportal.web.refusals import add_service_errors
 from mdrportal.web.second_factor import step_up_redirect
-from tenants.models import Partner, PartnerMembership, ResponseMode, Role
-from tenants.partner_default_models import PartnerDefault
-from tenants.partner_defaults import partner_default_set, partner_inheriting
+from tenants.models import Partner, ResponseMode
+from tenants.partner_defaults import (
+    partner_default_set,
+    partner_defaults_of,
+    partner_inheriting,
+    partner_of_user,
+)
 
 DECIDING_DEFAULTS = {"response_mode", "authorize_on_no_ack"}
 
@@ -42,20 +46,16 @@ class PartnerDefaultsForm(forms.Form):
 
 
 def _partner_for(request: HttpRequest, slug: str) -> tuple[Partner, bool]:
-    """The partner (a 404 unless the user is one of its people or MDR staff) and whether the user is its admin."""
-    user = request.user
-    if user.is_staff:  # type: ignore[union-attr]
-        return get_object_or_404(Partner, slug=slug), user.has_perm("tenants.change_partner")  # type: ignore[union-attr]
-    membership = get_object_or_404(
-        PartnerMembership.objects.select_related("partner"), user=user, partner__slug=slug
-    )
-    return membership.partner, membership.role == Role.ADMIN
+    partner, is_admin = partner_of_user(request.user, slug)
+    if partner is None:
+        raise Http404("No such partner.")
+    return partner, is_admin
 
 
 @portal_page
 def partner_defaults_page(request: HttpRequest, slug: str) -> HttpResponse:
     partner, is_admin = _partner_for(request, slug)
-    current = dict(PartnerDefault.objects.filter(partner=partner).values_list("field", "value"))
+    current = partner_defaults_of(partner)
     form = PartnerDefaultsForm(
         request.POST or None,
         initial={k: str(v).lower() if isinstance(v, bool) else v for k, v in current.items()},
