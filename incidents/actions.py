@@ -98,7 +98,9 @@ def action_move(
     """
     performer = action.performer if performer is None else performer
     basis = action.basis if basis is None else basis
-    if (action.status, action.performer, action.basis) == (status, performer, basis) and kind is None:
+    unchanged = (action.status, action.performer, action.basis) == (status, performer, basis)
+    # The same status for a new reason is a fact too: a protected action still waits after the fallback.
+    if unchanged and kind is None and reason == action.decision_reason:
         return False
     check_transition(ACTION_TRANSITIONS, action.status, status, what=f"Action #{action.pk}")
     action.status = status

@@ -10,6 +10,7 @@ from typing import Any
 
 from incidents.models import Basis, Category
 from tenants.models import Performer, ResponseMode, Tier
+from tenants.protected import Protection
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class Policy:
     response_mode: ResponseMode
     authorize_on_no_ack: bool
     performers: Mapping[str, Performer] = field(default_factory=dict)
+    protected: Protection = field(default_factory=Protection)
 
     @classmethod
     def from_snapshot(cls, snapshot: Mapping[str, Any]) -> Policy:
@@ -46,6 +48,7 @@ class Policy:
                 response_mode=ResponseMode(snapshot["response_mode"]),
                 authorize_on_no_ack=checkbox,
                 performers={code: Performer(p) for code, p in (snapshot.get("performers") or {}).items()},
+                protected=Protection.from_snapshot(snapshot.get("protected")),
             )
         except (KeyError, ValueError, TypeError, AttributeError) as error:
             raise GateError(f"unreadable policy snapshot: {error!r}") from error
@@ -58,6 +61,7 @@ class Policy:
 class ActionFacts:
     code: str
     category: Category
+    target: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,23 @@ def _tier_excludes(policy: Policy, category: Category) -> str:
     return f"{Tier(policy.tier).label} does not include {Category(category).label.lower()} by MDR Ops"
 
 
+def _protected(why: str, basis: Basis, facts: Facts) -> Decision:
+    """A protected target or action type in Authorize mode or under the fallback: only the customer's
+    written authorization lets MDR Ops act on it."""
+    if facts.authorized:
+        return Decision(
+            Outcome.EXECUTE,
+            f"MDR Ops performs it now: the customer authorized it in writing ({why}).",
+            Basis.WRITTEN_AUTHORIZATION,
+        )
+    when = "in Authorize mode" if basis is Basis.AUTHORIZE_MODE else "under the no-acknowledgment fallback"
+    return Decision(
+        Outcome.AWAIT_AUTHORIZATION,
+        f"Waiting for the customer's written authorization: {why}, which MDR Ops never acts on without "
+        f"one, {when} too.",
+    )
+
+
 def decide(policy: Policy, action: ActionFacts, facts: Facts) -> Decision:
     """The one rule for every action: DESIGN.md rules 2, 3, 6, 7 and 14.
 
@@ -123,6 +144,9 @@ def decide(policy: Policy, action: ActionFacts, facts: Facts) -> Decision:
         basis, why = None, ""
 
     if basis is not None and in_tier:
+        protected = policy.protected.why(code=action.code, target=action.target)
+        if protected is not None:
+            return _protected(protected, basis, facts)
         return Decision(Outcome.EXECUTE, f"MDR Ops performs it now: {why}.", basis)
 
     # With a basis, the tier is why MDR Ops does not act: the reason says so.

@@ -24,7 +24,9 @@ def gate_facts(action: ResponseAction) -> Facts:
 
 def gate_decision(action: ResponseAction) -> Decision:
     """The gate's decision for the action given the incident's snapshot and what has happened since."""
-    facts = ActionFacts(code=action.action_type.code, category=action.action_type.category)
+    facts = ActionFacts(
+        code=action.action_type.code, category=action.action_type.category, target=action.target
+    )
     return decide_safely(action.incident.policy, facts, gate_facts(action))
 
 

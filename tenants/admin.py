@@ -34,6 +34,9 @@ from tenants.models import (
     SettingsChange,
     Tenant,
 )
+from tenants.protected import protected_value_clean
+from tenants.protected_models import ProtectedTarget
+from tenants.protected_services import protected_target_add, protected_target_remove
 from tenants.selectors import audited_value_shown
 from tenants.services import (
     CONTACT_FIELDS,
@@ -113,6 +116,33 @@ class ActionPerformerInline(admin.TabularInline):
     verbose_name_plural = verbose_name
 
 
+class ProtectedTargetForm(ModelForm):
+    class Meta:
+        model = ProtectedTarget
+        fields = ["kind", "value", "note"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.pk is None and data.get("kind") and data.get("value"):
+            try:
+                data["value"] = protected_value_clean(data["kind"], data["value"])
+            except ValueError as error:
+                self.add_error("value", str(error))
+        return data
+
+
+class ProtectedTargetInline(admin.TabularInline):
+    model = ProtectedTarget
+    form = ProtectedTargetForm
+    extra = 0
+    fields = ["kind", "value", "note"]
+    verbose_name = "protected asset (never acted on without the customer's written authorization)"
+    verbose_name_plural = "protected assets (never acted on without the customer's written authorization)"
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a protected asset is added or removed, each audited; never edited in place
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -183,6 +213,26 @@ def _save_performers(request: HttpRequest, formset: BaseInlineFormSet, tenant: T
     _record(formset, new=new, changed=changed, deleted=deleted)
 
 
+def _save_protected(request: HttpRequest, formset: BaseInlineFormSet, tenant: Tenant) -> None:
+    new, deleted = [], []
+    for f in formset.forms:
+        if not f.cleaned_data:
+            continue
+        if f.instance.pk and f.cleaned_data.get("DELETE"):
+            protected_target_remove(target=f.instance, by=request.user)
+            deleted.append(f.instance)
+        elif not f.instance.pk and not f.cleaned_data.get("DELETE"):
+            f.instance = protected_target_add(
+                tenant=tenant,
+                by=request.user,
+                kind=f.cleaned_data["kind"],
+                value=f.cleaned_data["value"],
+                note=f.cleaned_data.get("note", ""),
+            )
+            new.append(f.instance)
+    _record(formset, new=new, deleted=deleted)
+
+
 def _save_memberships(request: HttpRequest, formset: BaseInlineFormSet, tenant: Tenant) -> None:
     new, changed, deleted = [], [], []
     for f in formset.forms:
@@ -236,7 +286,7 @@ class TenantAdmin(StepUpAdminMixin, admin.ModelAdmin):
     list_select_related = ["partner"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [ContactInline, ActionPerformerInline, MembershipInline]
+    inlines = [ContactInline, ActionPerformerInline, ProtectedTargetInline, MembershipInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "partner", "timezone"]}),
         ("Response policy", {"fields": ["tier", "response_mode", "authorize_on_no_ack"]}),
@@ -292,6 +342,8 @@ class TenantAdmin(StepUpAdminMixin, admin.ModelAdmin):
             _save_contacts(request, formset, {"tenant": tenant})
         elif formset.model is ActionPerformer:
             _save_performers(request, formset, tenant)
+        elif formset.model is ProtectedTarget:
+            _save_protected(request, formset, tenant)
         elif formset.model is Membership:
             _save_memberships(request, formset, tenant)
 

@@ -125,6 +125,14 @@ CONTACT_CHANGE = _op(
     staff_perm="tenants.change_contact",
     fields=CONTACT_DECIDING_FIELDS,
 )
+PROTECTED_ASSETS = _op(
+    "protected_assets",
+    "change protected assets",
+    "web api admin",
+    minimum=Role.ADMIN,
+    delegation=Delegation.SETTINGS,
+    staff_perm="tenants.change_protectedtarget",
+)
 MEMBERSHIPS = _op(
     "memberships",
     "create customer logins and change their roles",
@@ -152,6 +160,7 @@ DECIDING: dict[str, Operation] = {
         RESPONSE_POLICY,
         PARTNER_DELEGATION,
         PERFORMERS,
+        PROTECTED_ASSETS,
         CONTACT_ADD,
         CONTACT_CHANGE,
         MEMBERSHIPS,

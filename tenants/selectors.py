@@ -18,11 +18,25 @@ from tenants.models import (
     SettingsChange,
     Tenant,
 )
+from tenants.protected import SNAPSHOT_KEYS, Protection
+from tenants.protected_models import ProtectedKind, ProtectedTarget
 
 
 def performers_of(tenant: Tenant) -> dict[str, str]:
     """Action code -> performer, for the action types that are not performed by MDR Ops."""
     return dict(ActionPerformer.objects.filter(tenant=tenant).values_list("action_code", "performer"))
+
+
+def protection_of(tenant: Tenant) -> Protection:
+    """What the tenant protects, in the shape the gate reads from a policy snapshot."""
+    values: dict[str, list[str]] = {key: [] for key in SNAPSHOT_KEYS.values()}
+    for kind, value in ProtectedTarget.objects.filter(tenant=tenant).values_list("kind", "value"):
+        values[SNAPSHOT_KEYS[ProtectedKind(kind)]].append(value)
+    return Protection(**{key: tuple(v) for key, v in values.items()})
+
+
+def protected_targets(tenant: Tenant) -> QuerySet[ProtectedTarget]:
+    return ProtectedTarget.objects.filter(tenant=tenant).order_by("kind", "value")
 
 
 def tenant_policy(tenant: Tenant) -> dict[str, Any]:
@@ -32,6 +46,7 @@ def tenant_policy(tenant: Tenant) -> dict[str, Any]:
         "response_mode": tenant.response_mode,
         "authorize_on_no_ack": tenant.authorize_on_no_ack,
         "performers": performers_of(tenant),
+        "protected": protection_of(tenant).to_snapshot(),
         "call_attempts_per_contact": tenant.call_attempts_per_contact,
         "ring_timeout_seconds": tenant.ring_timeout_seconds,
         "timezone": tenant.timezone,

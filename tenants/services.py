@@ -36,6 +36,7 @@ from tenants.models import (
     Tenant,
     Tier,
 )
+from tenants.partner_default_models import DEFAULTABLE, TenantOwnSetting
 from tenants.rules import LAST_PHONE_CONTACT, check_contact_reachable, check_fallback_reachable
 
 User = AbstractBaseUser | None
@@ -142,8 +143,13 @@ def _only(changes: Mapping[str, Any], known: Iterable[str], what: str) -> None:
 
 
 @transaction.atomic
-def tenant_update_settings(*, tenant: Tenant, by: User, **changes: Any) -> Tenant:
-    """Change response settings; refuses the fallback checkbox while no active contact has a phone."""
+def tenant_update_settings(
+    *, tenant: Tenant, by: User, from_default_of: Partner | None = None, **changes: Any
+) -> Tenant:
+    """Change response settings; refuses the fallback checkbox while no active contact has a phone.
+
+    A change the customer makes is its own: its partner's default no longer reaches that setting. A change
+    from its partner's default (`from_default_of`) keeps it inheriting and says so on the history."""
     _only(changes, TENANT_SETTINGS, "tenant settings")
     deciding_writer_check(by=by, tenant=tenant, operation=RESPONSE_POLICY)
     locked = _lock(tenant)
@@ -167,8 +173,14 @@ def tenant_update_settings(*, tenant: Tenant, by: User, **changes: Any) -> Tenan
         )
     if changed:
         locked.save(update_fields=[f for f, _, _ in changed])
+    subject = f"from {from_default_of}'s defaults" if from_default_of is not None else ""
     for field, before, after in changed:
-        settings_audit(tenant=locked, by=by, field=field, before=_plain(before), after=_plain(after))
+        settings_audit(
+            tenant=locked, by=by, field=field, subject=subject, before=_plain(before), after=_plain(after)
+        )
+    if from_default_of is None:
+        for field in {f for f, _, _ in changed} & set(DEFAULTABLE):
+            TenantOwnSetting.objects.get_or_create(tenant=locked, field=field)
     if locked.partner_id != getattr(partner_before, "pk", None) and _delegation(locked) != _NOT_DELEGATED:
         # What a customer delegated to one partner never passes to the next.
         _delegation_write(

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tenants.protected_services import protected_target_add
 from tests.admin_pages import get_counted, inline_formset, page_data
 from tests.factories import (
     login_verified,
@@ -27,9 +28,9 @@ CHANGELIST_QUERIES = 8
 
 
 # session, user, tenant, permissions (2), contacts with their availability windows and away periods (3),
-# performers, action catalog, memberships, partners, and one user per membership row (Django's autocomplete
+# performers, action catalog, protected assets, memberships, partners, and one user per membership row (Django's autocomplete
 # widget looks the selected user up per row)
-CHANGE_PAGE_QUERIES = 13
+CHANGE_PAGE_QUERIES = 14
 
 
 @pytest.mark.parametrize("tenants", [3, 12])
@@ -46,7 +47,7 @@ def test_tenant_changelist_query_count_does_not_grow_with_tenants(
 
 
 @pytest.mark.parametrize(("phones", "performers"), [(2, 1), (6, 5)])
-def test_tenant_change_page_query_count_does_not_grow_with_contacts_or_performers(
+def test_tenant_change_page_query_count_does_not_grow_with_contacts_performers_or_protected_assets(
     lead_client: Client, django_assert_num_queries: Any, phones: int, performers: int
 ) -> None:
     codes = ["disable_user", "block_domain", "block_ip", "quarantine_file", "terminate_process"]
@@ -54,11 +55,14 @@ def test_tenant_change_page_query_count_does_not_grow_with_contacts_or_performer
         phones=phones, partner=make_partner(), performers=dict.fromkeys(codes[:performers], "customer")
     )
     make_member(tenant, role="approver")
+    for n in range(performers):
+        protected_target_add(tenant=tenant, by=None, kind="host", value=f"dc-{n}")
 
     response = get_counted(lead_client, change_url(tenant), django_assert_num_queries, CHANGE_PAGE_QUERIES)
 
     assert len(inline_formset(response, "contacts").forms) == phones + 1
     assert len(inline_formset(response, "performers").forms) == performers
+    assert len(inline_formset(response, "protected_targets").forms) == performers
 
 
 # Who may do what

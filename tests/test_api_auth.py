@@ -31,6 +31,11 @@ ENDPOINTS = [
     ("patch", "/api/v1/contacts/1/"),
     ("get", "/api/v1/tenants/1/performers/"),
     ("patch", "/api/v1/tenants/1/performers/"),
+    ("get", "/api/v1/partners/1/defaults/"),
+    ("patch", "/api/v1/partners/1/defaults/"),
+    ("get", "/api/v1/tenants/1/protected/"),
+    ("post", "/api/v1/tenants/1/protected/"),
+    ("delete", "/api/v1/tenants/1/protected/1/"),
     ("get", "/api/v1/tenants/1/users/"),
     ("post", "/api/v1/tenants/1/users/"),
     ("get", "/api/v1/tenants/1/connector/"),
@@ -173,7 +178,10 @@ def test_the_openapi_schema_describes_every_endpoint() -> None:
     operations = {(method, path) for path, item in schema["paths"].items() for method in item}
     expected = {(method, url.replace("/1/", "/{id}/")) for method, url in ENDPOINTS}
     normalized = {
-        (method, path.replace("{tenant_id}", "{id}").replace("{incident_id}", "{id}"))
+        (
+            method,
+            path.replace("{tenant_id}", "{id}").replace("{incident_id}", "{id}").replace("{slug}", "{id}"),
+        )
         for method, path in operations
     }
     assert expected | {("post", "/api/v1/auth/token/")} == normalized

@@ -22,6 +22,7 @@ from incidents.connector_models import ConnectorConfig
 from incidents.models import ActionType, Authorization
 from tenants.deciding import ADMIN, API, DECIDING, WEB, Delegation, Operation
 from tenants.models import Contact, Membership, Role, Tenant
+from tenants.protected_models import ProtectedTarget
 from tenants.selectors import performers_of
 from tenants.services import tenant_delegation_set
 from tests.admin_pages import add_row, page_data, row_index
@@ -88,6 +89,9 @@ STATE: dict[str, Callable[[World], Any]] = {
     "response_policy": lambda w: w.fresh().response_mode,
     "partner_delegation": lambda w: (w.fresh().partner_decides, w.fresh().partner_manages_settings),
     "performers": lambda w: performers_of(w.tenant),
+    "protected_assets": lambda w: sorted(
+        ProtectedTarget.objects.filter(tenant=w.tenant).values_list("value")
+    ),
     "contact_add": lambda w: Contact.objects.filter(tenant=w.tenant).count(),
     "contact_change": lambda w: Contact.objects.get(pk=w.contact.pk).can_authorize,
     "memberships": lambda w: Membership.objects.filter(tenant=w.tenant).count(),
@@ -133,6 +137,13 @@ def web_performers(client: Client, w: World) -> Any:
     data = {f"performer_{code}": "mdr" for code in ActionType.objects.values_list("code", flat=True)}
     data["performer_isolate_endpoint"] = "customer"
     return client.post(reverse("tenants:performers"), data)
+
+
+PROTECT_DC = {"kind": "host", "value": "dc-*", "note": "domain controllers"}
+
+
+def web_protect(client: Client, w: World) -> Any:
+    return client.post(reverse("tenants:protected_add"), PROTECT_DC)
 
 
 NEW_CONTACT = {"name": "Night shift", "email": "night@outside.example", "phone": "+12025550177"}
@@ -210,6 +221,10 @@ def untick_can_authorize(data: dict[str, Any], w: World) -> None:
     data.pop(f"contacts-{row_index(data, 'contacts', w.contact.pk)}-can_authorize")
 
 
+def add_protected(data: dict[str, Any], w: World) -> None:
+    add_row(data, "protected_targets", **PROTECT_DC)
+
+
 def add_membership(data: dict[str, Any], w: World) -> None:
     add_row(data, "memberships", user=make_user("joiner").pk, role="admin")
 
@@ -262,6 +277,11 @@ WAYS: dict[tuple[str, str], Way] = {
         ),
     ),
     ("performers", ADMIN): Way("lead", admin_tenant_page(add_performer)),
+    ("protected_assets", WEB): Way("admin", web_protect),
+    ("protected_assets", API): Way(
+        "admin", lambda c, w: c.post(f"/api/v1/tenants/{w.tenant.pk}/protected/", PROTECT_DC, format="json")
+    ),
+    ("protected_assets", ADMIN): Way("lead", admin_tenant_page(add_protected)),
     ("contact_add", WEB): Way("admin", web_contact_add),
     ("contact_add", API): Way(
         "admin",

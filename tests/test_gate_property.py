@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from incidents.gate import ActionFacts, Facts, Outcome, decide_safely
 from incidents.models import Basis, Category
 from tenants.models import Performer, ResponseMode, Tier
+from tenants.protected import Protection
 
 policies = st.fixed_dictionaries(
     {
@@ -21,7 +22,33 @@ policies = st.fixed_dictionaries(
         "performers": st.dictionaries(
             st.sampled_from(["a", "b"]), st.sampled_from(Performer.values), max_size=2
         ),
+        "protected": st.fixed_dictionaries(
+            {
+                "hosts": st.lists(st.sampled_from(["dc-*", "pump-gw-01", "*.icu.example"]), max_size=2),
+                "networks": st.lists(st.sampled_from(["10.20.0.0/16", "192.0.2.7/32"]), max_size=1),
+                "accounts": st.lists(st.sampled_from(["corp\\svc-backup", "ceo@corp.example"]), max_size=1),
+                "action_types": st.lists(st.sampled_from(["a", "b"]), max_size=1),
+            }
+        ),
     }
+)
+# Targets an action may name: some protected by one of the rules above, some not.
+targets = st.sampled_from(
+    [
+        "WS-0142",
+        "DC-01",
+        "dc-02.corp.example",
+        "pump-gw-01",
+        "bed-3.icu.example",
+        "10.20.4.5",
+        "10.21.0.1",
+        "192.0.2.7",
+        "10.20.0.0/24",
+        "CORP\\svc-backup",
+        "svc-backup@corp.example",
+        "ceo",
+        "jdoe",
+    ]
 )
 # A snapshot as it might be found damaged or from an older version: the gate must hold, never run.
 broken_policies = st.one_of(
@@ -31,6 +58,10 @@ broken_policies = st.one_of(
     policies.map(lambda p: {**p, "authorize_on_no_ack": "yes"}),
     policies.map(lambda p: {**p, "tier": "platinum"}),
     policies.map(lambda p: {k: v for k, v in p.items() if k != "response_mode"}),
+    policies.map(lambda p: {**p, "protected": ["dc-*"]}),
+    policies.map(lambda p: {**p, "protected": {"hosts": "dc-*"}}),
+    policies.map(lambda p: {**p, "protected": {"hosts": ["dc *"]}}),
+    policies.map(lambda p: {**p, "protected": {"servers": ["dc-*"]}}),
 )
 events = st.lists(
     st.sampled_from(
@@ -73,7 +104,32 @@ def test_execute_always_rests_on_a_basis_the_events_justify(
         else:
             assert decision.basis is Basis.WRITTEN_AUTHORIZATION
             assert "authorization_granted" in history[:step]
-            assert policy["performers"].get(code, Performer.MDR) == Performer.MDR
+            # Performers apply under Collaborate; Authorize mode and the fallback have MDR Ops perform all.
+            acting_for_all = policy["response_mode"] == ResponseMode.AUTHORIZE or (
+                policy["authorize_on_no_ack"] and "fallback_taken" in history[:step]
+            )
+            assert acting_for_all or policy["performers"].get(code, Performer.MDR) == Performer.MDR
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    policy=policies,
+    history=events,
+    code=st.sampled_from(["a", "b", "c"]),
+    category=st.sampled_from(Category),
+    target=targets,
+)
+def test_a_protected_target_is_never_executed_without_written_authorization_in_any_mode(
+    policy: dict[str, Any], history: list[str], code: str, category: Category, target: str
+) -> None:
+    protected = Protection.from_snapshot(policy["protected"]).why(code=code, target=target)
+    for step in range(len(history) + 1):
+        decision = decide_safely(policy, ActionFacts(code, category, target), fold(history[:step]))
+        assert decision.outcome is not Outcome.HOLD
+        if protected is None or not decision.executes:
+            continue
+        assert decision.basis is Basis.WRITTEN_AUTHORIZATION, (protected, decision)
+        assert "authorization_granted" in history[:step]
 
 
 @settings(max_examples=200, deadline=None)

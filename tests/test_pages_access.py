@@ -7,6 +7,7 @@ have their own tests (they authenticate differently).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,8 @@ from django.urls import reverse
 
 from incidents.models import ActionType
 from tenants.api_tokens import api_token_create
-from tenants.models import ApiToken, Performer, Role
+from tenants.models import ApiToken, Partner, Performer, Role
+from tenants.protected_services import protected_target_add
 from tenants.services import performer_set
 from tests.factories import first_contact, login_verified, make_incident, make_member, make_tenant, propose
 from tests.url_routes import all_routes
@@ -108,6 +110,18 @@ def task_of(world: World) -> Any:
     return propose(make_incident(world.tenant), "disable_user", target="jdoe")
 
 
+def protected_of(world: World) -> Any:
+    """One of the tenant's protected assets (a new one each time: the admin's check removes it)."""
+    return protected_target_add(tenant=world.tenant, by=None, kind="account", value=f"svc-{next(_serial)}")
+
+
+_serial = itertools.count()
+
+
+def partner_slug() -> str:
+    return Partner.objects.get_or_create(slug="walk-msp", defaults={"name": "Walk MSP"})[0].slug
+
+
 def performers_data(world: World) -> dict[str, Any]:
     return {f"performer_{code}": "mdr" for code in ActionType.objects.values_list("code", flat=True)}
 
@@ -159,6 +173,30 @@ TABLE: dict[str, list[Check]] = {
             performers_data,
         ),
     ],
+    # What MDR Ops never acts on without written authorization: the tenant's admins change it.
+    "settings/protected/": [
+        Check(
+            "post",
+            lambda w: reverse("tenants:protected_add"),
+            {**everyone(302), "viewer": 403, "approver": 403},
+            lambda w: {"kind": "host", "value": "dc-*"},
+        ),
+    ],
+    "settings/protected/<int:pk>/remove/": [
+        Check(
+            "post",
+            lambda w: reverse("tenants:protected_remove", args=[protected_of(w).pk]),
+            object_page(viewer=403, approver=403, admin=302),
+        ),
+    ],
+    # Back to the partner's default for one setting: the tenant's admins (no partner here: nothing changes).
+    "settings/inherit/<slug:field>/": [
+        Check(
+            "post",
+            lambda w: reverse("tenants:setting_inherit", args=["reminder_minutes"]),
+            {**everyone(302), "viewer": 403, "approver": 403},
+        ),
+    ],
     # What the customer lets its partner do: its own admins (the world's tenant has no partner: unchanged).
     "settings/partner/": [
         Check(
@@ -166,6 +204,16 @@ TABLE: dict[str, list[Check]] = {
             lambda w: reverse("tenants:delegation"),
             {**everyone(302), "viewer": 403, "approver": 403},
             lambda w: {},
+        ),
+    ],
+    # A partner's defaults: its own people only; none of the personas is one of them.
+    "partners/<slug:slug>/defaults/": [
+        Check("get", lambda w: reverse("partner_defaults", args=[partner_slug()]), everyone(404)),
+        Check(
+            "post",
+            lambda w: reverse("partner_defaults", args=[partner_slug()]),
+            everyone(404),
+            lambda w: {"reminder_minutes": "30"},
         ),
     ],
     "contacts/": [Check("get", lambda w: reverse("tenants:contacts"), everyone(200))],

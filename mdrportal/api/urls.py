@@ -21,6 +21,8 @@ from mdrportal.api.incidents import (
     IncidentTimelineView,
     IncidentViewSet,
 )
+from mdrportal.api.partners import PartnerDefaultsView
+from mdrportal.api.protected import ProtectedTargetView, TenantProtectedView
 from mdrportal.api.queue import IncidentAssignView
 from mdrportal.api.reports import ReportView
 from mdrportal.api.tasks import TaskListView, TaskView
@@ -46,11 +48,18 @@ v1 = [
     path("tenants/<int:pk>/", TenantViewSet.as_view(MEMBER), name="api-tenant"),
     path("tenants/<int:tenant_id>/contacts/", TenantContactsView.as_view(), name="api-tenant-contacts"),
     path("tenants/<int:tenant_id>/performers/", TenantPerformersView.as_view(), name="api-tenant-performers"),
+    path("tenants/<int:tenant_id>/protected/", TenantProtectedView.as_view(), name="api-tenant-protected"),
+    path(
+        "tenants/<int:tenant_id>/protected/<int:pk>/",
+        ProtectedTargetView.as_view(),
+        name="api-tenant-protected-target",
+    ),
     path("tenants/<int:tenant_id>/users/", TenantUsersView.as_view(), name="api-tenant-users"),
     path("tenants/<int:tenant_id>/delegation/", TenantDelegationView.as_view(), name="api-tenant-delegation"),
     path("tenants/<int:tenant_id>/connector/", TenantConnectorView.as_view(), name="api-tenant-connector"),
     path("contacts/<int:pk>/", ContactView.as_view(), name="api-contact"),
     path("reports/", ReportView.as_view(), name="api-reports"),
+    path("partners/<slug:slug>/defaults/", PartnerDefaultsView.as_view(), name="api-partner-defaults"),
     path("action-types/", ActionTypeListView.as_view(), name="api-action-types"),
     path("incidents/", IncidentViewSet.as_view(COLLECTION), name="api-incidents"),
     path("incidents/<int:pk>/", IncidentViewSet.as_view(MEMBER), name="api-incident"),

@@ -6,6 +6,7 @@ one in tenants.rules, applied here for an early, clear message and again by the 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from incidents.gate import ActionFacts, Facts, Outcome, Policy, decide
 from incidents.models import ActionType, Category
 from tenants.channel_fields import channels_field, check_channels_on_form
 from tenants.models import Performer, ResponseMode, Tenant, Tier, validate_timezone
+from tenants.protected import Protection
 from tenants.reach import Reach
 from tenants.rules import check_fallback_reachable, has_reachable_phone
 
@@ -215,13 +217,20 @@ class Explanation:
 
 
 def _decisions(
-    tenant: Tenant, performers: dict[str, str], types: Sequence[ActionType], *, mode: str, fallback: bool
+    tenant: Tenant,
+    performers: dict[str, str],
+    types: Sequence[ActionType],
+    *,
+    mode: str,
+    fallback: bool,
+    protection: Protection,
 ) -> dict[Outcome, list[str]]:
     policy = Policy(
         tier=Tier(tenant.tier),
         response_mode=ResponseMode(mode),
         authorize_on_no_ack=fallback,
         performers={code: Performer(p) for code, p in performers.items()},
+        protected=protection,
     )
     # Nobody answered, every contact was phoned: the fallback is taken if the checkbox allows it.
     facts = Facts(authorized=False, fallback_taken=fallback)
@@ -234,7 +243,17 @@ def _decisions(
     return outcomes
 
 
-def _consequences(outcomes: dict[Outcome, list[str]], tenant: Tenant) -> tuple[Consequence, ...]:
+def _protected_names(protection: Protection) -> tuple[str, ...]:
+    return (
+        *(f"host {h}" for h in protection.hosts),
+        *(f"addresses {n}" for n in protection.networks),
+        *(f"account {a}" for a in protection.accounts),
+    )
+
+
+def _consequences(
+    outcomes: dict[Outcome, list[str]], tenant: Tenant, protection: Protection | None = None
+) -> tuple[Consequence, ...]:
     partner = str(tenant.partner) if tenant.partner_id else "your partner"
     headings = [
         (Outcome.EXECUTE, "MDR Ops performs at once:", "do"),
@@ -251,11 +270,18 @@ def _consequences(outcomes: dict[Outcome, list[str]], tenant: Tenant) -> tuple[C
             "wait",
         ),
     ]
-    return tuple(
+    listed = tuple(
         Consequence(heading, tuple(outcomes[outcome]), tone)
         for outcome, heading, tone in headings
         if outcomes.get(outcome)
     )
+    names = _protected_names(protection) if protection is not None else ()
+    if not names:
+        return listed
+    protected = Consequence(
+        "Never touched without the written authorization of one of your approvers (protected):", names, "wait"
+    )
+    return (*listed, protected)
 
 
 def explanations(
@@ -264,6 +290,7 @@ def explanations(
     action_types: Sequence[ActionType],
     phone_contacts: int,
     night: Reach | None = None,
+    protection: Protection | None = None,
 ) -> list[Explanation]:
     """The three texts of the settings page, one per choice, computed with the gate itself; with `night`,
     from whom the contacts' real hours and absences let us phone on a Saturday night at 3 a.m."""
@@ -275,9 +302,11 @@ def explanations(
     night_text = (
         f"If ransomware is found at 3 a.m. and nobody answers after we have phoned {who} ({calls} each)"
     )
-    collaborate = _decisions(tenant, performers, action_types, mode=ResponseMode.COLLABORATE, fallback=False)
-    fallback = _decisions(tenant, performers, action_types, mode=ResponseMode.COLLABORATE, fallback=True)
-    authorize = _decisions(tenant, performers, action_types, mode=ResponseMode.AUTHORIZE, fallback=False)
+    protection = protection or Protection()
+    decisions = functools.partial(_decisions, tenant, performers, action_types, protection=protection)
+    collaborate = decisions(mode=ResponseMode.COLLABORATE, fallback=False)
+    fallback = decisions(mode=ResponseMode.COLLABORATE, fallback=True)
+    authorize = decisions(mode=ResponseMode.AUTHORIZE, fallback=False)
     collaborate_headline = (
         f"{night_text}: we only keep calling and emailing, and our analysts follow the incident. "
         "Nothing is done on your systems until you answer."
@@ -298,6 +327,8 @@ def explanations(
             f"{night_text}: nothing falls back. We flag the incident to our analysts, email you and act only "
             "on your written authorization."
         )
+    # Only where MDR Ops would act without asking does protection change anything worth listing.
+    acting = protection if fallback is not collaborate else None
     return [
         Explanation(
             "collaborate",
@@ -309,14 +340,14 @@ def explanations(
         Explanation(
             "collaborate-fallback",
             fallback_headline,
-            _consequences(fallback, tenant),
+            _consequences(fallback, tenant, acting),
             "If anyone acknowledges, Collaborate applies as usual: actions wait for written authorization.",
         ),
         Explanation(
             "authorize",
             "If ransomware is found, at 3 a.m. or at noon: we contain at once, without waiting for an "
             "answer, then phone and email you with what we did.",
-            _consequences(authorize, tenant),
+            _consequences(authorize, tenant, protection),
             "The no-acknowledgment checkbox has no effect in Authorize mode.",
         ),
     ]

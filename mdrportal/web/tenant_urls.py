@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from mdrportal.web import partner_views, protected_views
 from mdrportal.web import tenant_views as views
 
 app_name = "tenants"
@@ -12,6 +13,9 @@ urlpatterns = [
     path("tenant/", views.choose_tenant, name="choose"),
     path("settings/", views.settings_page, name="settings"),
     path("settings/performers/", views.performers_page, name="performers"),
+    path("settings/protected/", protected_views.protected_add, name="protected_add"),
+    path("settings/protected/<int:pk>/remove/", protected_views.protected_remove, name="protected_remove"),
+    path("settings/inherit/<slug:field>/", partner_views.setting_inherit, name="setting_inherit"),
     path("settings/partner/", views.delegation_page, name="delegation"),
     path("contacts/", views.contacts_page, name="contacts"),
     path("contacts/add/", views.contact_add, name="contact_add"),

@@ -21,6 +21,7 @@ from mdrportal.web import access
 from mdrportal.web.access import portal_page, tenant_page
 from mdrportal.web.availability_forms import AvailabilityForm, availability_row
 from mdrportal.web.deciding import decision_check
+from mdrportal.web.protected_views import ProtectedTargetForm
 from mdrportal.web.refusals import add_service_errors, message_refusal
 from mdrportal.web.tenant_forms import (
     ContactForm,
@@ -41,10 +42,13 @@ from tenants.deciding import (
     Operation,
 )
 from tenants.models import Contact, SettingsChange, Tenant
+from tenants.partner_defaults import setting_sources
 from tenants.reach import reach_now_and_saturday_night
 from tenants.rules import ADMINISTERS, phoneable
 from tenants.selectors import (
     performers_of,
+    protected_targets,
+    protection_of,
     settings_change_shown,
     settings_history,
     tenant_contacts,
@@ -123,6 +127,8 @@ _FIELD_LABELS = {
     "test_call": "Test call",
     "availability": "Availability",
     "partner_delegation": "What the partner may do",
+    "protected": "Protected",
+    "inherits": "Back to the partner's default",
 }
 
 
@@ -176,7 +182,9 @@ def _settings_context(
         "tenant": tenant,
         "form": form,
         "performers_form": performers_form,
-        "explanations": explanations(tenant, performers, proposable_types(catalog), phones, night),
+        "explanations": explanations(
+            tenant, performers, proposable_types(catalog), phones, night, protection_of(tenant)
+        ),
         "reach": (now, night),
         "scenario": scenario,
         "phone_contacts": phones,
@@ -188,6 +196,12 @@ def _settings_context(
         "editable": acting.is_admin,
         "delegation_form": delegation_form,
         "delegation_editable": delegation_editable,
+        "protected_targets": protected_targets(tenant),
+        "protected_form": ProtectedTargetForm(),
+        "setting_sources": [
+            {**source, "label": _FIELD_LABELS.get(source["field"], source["field"])}
+            for source in setting_sources(tenant)
+        ],
     }
 
 

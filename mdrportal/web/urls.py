@@ -7,6 +7,7 @@ from django.urls import include, path
 
 from mdrportal.web.incident_views import home
 from mdrportal.web.login_guard import GuardedAuthenticationForm
+from mdrportal.web.partner_defaults_views import partner_defaults_page
 from mdrportal.web.second_factor_views import second_factor
 from mdrportal.web.token_views import api_token_revoke_view, api_tokens
 
@@ -23,6 +24,7 @@ urlpatterns = [
     path("account/second-factor/", second_factor, name="second_factor"),
     path("account/api-tokens/", api_tokens, name="api_tokens"),
     path("account/api-tokens/<int:pk>/revoke/", api_token_revoke_view, name="api_token_revoke"),
+    path("partners/<slug:slug>/defaults/", partner_defaults_page, name="partner_defaults"),
     path("", include("mdrportal.web.tenant_urls")),
     path("", include("mdrportal.web.incident_urls")),
     path("", include("mdrportal.web.report_urls")),

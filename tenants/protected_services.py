@@ -1,0 +1,56 @@
+"""Writes to a tenant's protected assets; each one is deciding (tenants.deciding) and on the settings history."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from tenants.deciding import PROTECTED_ASSETS
+from tenants.models import Tenant
+from tenants.protected import protected_value_clean
+from tenants.protected_models import ProtectedKind, ProtectedTarget
+from tenants.services import User, deciding_writer_check, settings_audit
+
+AUDIT_FIELD = "protected"
+
+
+def _audited(target: ProtectedTarget) -> dict[str, str]:
+    return {"kind": target.kind, "value": target.value, "note": target.note}
+
+
+@transaction.atomic
+def protected_target_add(
+    *, tenant: Tenant, by: User, kind: str, value: str, note: str = ""
+) -> ProtectedTarget:
+    """Protect a host, an address range, an account or an action type: from the next incident on, MDR Ops
+    acts on it only with the customer's written authorization."""
+    deciding_writer_check(by=by, tenant=tenant, operation=PROTECTED_ASSETS)
+    if kind not in ProtectedKind.values:
+        raise ValidationError({"kind": f"{kind!r} is not one of {', '.join(ProtectedKind.values)}."})
+    try:
+        value = protected_value_clean(kind, value)
+    except ValueError as error:
+        raise ValidationError({"value": str(error)}) from None
+    Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)  # one writer of the tenant's settings at a time
+    if ProtectedTarget.objects.filter(tenant=tenant, kind=kind, value=value).exists():
+        raise ValidationError({"value": f"{value} is already protected."})
+    target = ProtectedTarget(tenant=tenant, kind=kind, value=value, note=note.strip())
+    target.full_clean()
+    target.save()
+    settings_audit(
+        tenant=tenant, by=by, field=AUDIT_FIELD, subject=str(target), before=None, after=_audited(target)
+    )
+    return target
+
+
+@transaction.atomic
+def protected_target_remove(*, target: ProtectedTarget, by: User) -> None:
+    """Stop protecting it: later incidents may act on it automatically again (Authorize mode, fallback)."""
+    tenant = target.tenant
+    deciding_writer_check(by=by, tenant=tenant, operation=PROTECTED_ASSETS)
+    Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
+    deleted, _ = ProtectedTarget.objects.filter(pk=target.pk).delete()
+    if deleted:
+        settings_audit(
+            tenant=tenant, by=by, field=AUDIT_FIELD, subject=str(target), before=_audited(target), after=None
+        )
