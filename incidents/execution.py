@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -33,7 +34,7 @@ from incidents.models import (
     ResponseAction,
 )
 from incidents.selectors import gate_decision
-from mdrportal.core.retry import retried_atomic
+from mdrportal.core.retry import is_retryable, retried_atomic
 from tenants.models import Performer, Tenant
 
 log = logging.getLogger(__name__)
@@ -242,7 +243,27 @@ def action_run(action_id: int) -> None:
     if claim is None:
         return
     result = _call(claim)
-    action_record_result(claim.attempt_id, result)
+    action_record_result_patiently(claim.attempt_id, result)
+
+
+def action_record_result_patiently(attempt_id: int, result: Result) -> None:
+    """Record the platform's answer, trying again while the database is out of reach (a restart, a
+    failover): an answer lost there would have the sweeper ask the platform a second time. It gives up before
+    the sweeper would take the attempt as lost, so the two never both decide."""
+    deadline = time.monotonic() + settings.ACTION_RUN_TIMEOUT_SECONDS / 2
+    wait = 0.5
+    while True:
+        try:
+            action_record_result(attempt_id, result)
+            return
+        except (OperationalError, InterfaceError) as error:
+            # A deadlock that outlived its retries is no outage; nor is any error once the patience is spent.
+            if is_retryable(error) or time.monotonic() + wait > deadline:
+                raise
+            log.warning("the answer for attempt %s waits for the database: %s", attempt_id, error)
+            connection.close()  # the next query opens a new connection
+            time.sleep(wait)
+            wait = min(wait * 2, 5.0)
 
 
 @retried_atomic
