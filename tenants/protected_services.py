@@ -31,7 +31,8 @@ def protected_target_add(
         value = protected_value_clean(kind, value)
     except ValueError as error:
         raise ValidationError({"value": str(error)}) from None
-    Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)  # one writer of the tenant's settings at a time
+    # One writer of the tenant's settings at a time.
+    Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
     if ProtectedTarget.objects.filter(tenant=tenant, kind=kind, value=value).exists():
         raise ValidationError({"value": f"{value} is already protected."})
     target = ProtectedTarget(tenant=tenant, kind=kind, value=value, note=note.strip())
