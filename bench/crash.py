@@ -291,17 +291,19 @@ def customers(trees: int, label: str) -> list[object]:
 
 
 def open_incident(tenant: object, isolate: object) -> tuple[int, int]:
-    from django.db import transaction
-
     from escalation.runs.services import notification_start
     from incidents.actions import action_propose
     from incidents.services import incident_open
+    from mdrportal.core.retry import retried_atomic
 
-    with transaction.atomic():
+    @retried_atomic
+    def opened() -> tuple[int, int]:
         incident = incident_open(tenant=tenant, title="Ransomware", severity="critical", by=None)
         action = action_propose(incident=incident, action_type=isolate, target="WS-0142", by=None)
         notification_start(incident=incident, by=None)
-    return incident.pk, action.pk
+        return incident.pk, action.pk
+
+    return opened()
 
 
 def run_fault(
