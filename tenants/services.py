@@ -64,6 +64,10 @@ def actor_label(user: User) -> str:
 def settings_audit(
     *, tenant: Tenant, by: User, field: str, before: Any, after: Any, subject: str = ""
 ) -> None:
+    # The subject names what changed for a reader; the whole value is in before/after, so a long one is cut.
+    longest = SettingsChange._meta.get_field("subject").max_length
+    if len(subject) > longest:
+        subject = subject[: longest - 3] + "..."
     SettingsChange.objects.create(
         tenant=tenant,
         actor=by,

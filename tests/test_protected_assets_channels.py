@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from tenants.models import ResponseMode, Role
+from tenants.models import ResponseMode, Role, SettingsChange
 from tenants.protected_models import ProtectedTarget
-from tenants.protected_services import protected_target_add
+from tenants.protected_services import AUDIT_FIELD, protected_target_add
 from tests.admin_pages import add_row, page_data, row_index
 from tests.credentials import api_client_for
 from tests.factories import make_lead, make_member, make_tenant
@@ -104,3 +104,15 @@ def test_the_admin_refuses_a_bad_protected_value_on_the_form_and_audits_a_remova
     assert not ProtectedTarget.objects.exists()
     change = tenant.settings_changes.filter(field="protected").latest("id")
     assert (change.actor_label, change.before["value"], change.after) == ("lead", "dc-*", None)
+
+
+def test_a_host_name_as_long_as_the_field_allows_is_protected_and_its_history_row_names_it_cut() -> None:
+    """Found over HTTP: the history's subject holds 200 characters, a protected value 255."""
+    tenant = make_tenant()
+    admin = api_client_for(make_member(tenant, Role.ADMIN), second_factor_age=FRESH)
+    value = "0" * 255
+    created = admin.post(f"/api/v1/tenants/{tenant.pk}/protected/", {"kind": "host", "value": value})
+    assert created.status_code == 201, created.content
+    change = SettingsChange.objects.get(tenant=tenant, field=AUDIT_FIELD)
+    assert len(change.subject) == 200 and change.subject.endswith("...")
+    assert value in str(change.after)
