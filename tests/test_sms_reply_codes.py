@@ -20,6 +20,7 @@ from escalation.sms.outbound import text_body
 from escalation.sms.send import sms_send, text_send
 from incidents.models import Channel, Incident, IncidentStatus
 from incidents.services import incident_set_status
+from mdrportal.core.retry import retried_atomic
 from tenants.models import Contact
 from tenants.services import contact_update
 from tests.factories import make_analyst, make_incident, make_tenant
@@ -91,9 +92,13 @@ def test_codes_stay_unique_per_number_among_open_alerts_and_replies_acknowledge_
     @given(operations)
     @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
     def sequence(ops: list[tuple[str, int, int]]) -> None:
-        with transaction.atomic():
+        # One retried transaction, rolled back after each example: the services it calls join it.
+        @retried_atomic
+        def rolled_back() -> None:
             play(World(contacts=contacts), ops, number=number, analyst=analyst)
             transaction.set_rollback(True)
+
+        rolled_back()
 
     sequence()
 
