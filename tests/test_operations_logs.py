@@ -20,6 +20,17 @@ from tests.fakes.http_server import FakeHTTPServer, Reply
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _decoded(body: bytes, encoding: str | None) -> bytes:
+    """An envelope as Sentry's SDK sent it: gzip, or brotli where the brotli package is installed."""
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    if encoding == "br":
+        import brotli
+
+        return brotli.decompress(body)
+    return body
+
+
 def record(message: str, *args: object, **extra: object) -> dict:
     entry = logging.getLogger("mdr.test").makeRecord(
         "mdr.test", logging.WARNING, __file__, 1, message, args, None, extra=extra
@@ -73,10 +84,7 @@ def test_errors_go_to_sentry_without_personal_data() -> None:
         result = subprocess.run(
             [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
         )
-        bodies = [
-            gzip.decompress(r.body) if r.headers.get("Content-Encoding") == "gzip" else r.body
-            for r in sentry.received
-        ]
+        bodies = [_decoded(r.body, r.headers.get("Content-Encoding")) for r in sentry.received]
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
     envelope = b"\n".join(bodies)
@@ -154,10 +162,7 @@ def test_error_reports_keep_no_link_token() -> None:
         result = subprocess.run(
             [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
         )
-        bodies = [
-            gzip.decompress(r.body) if r.headers.get("Content-Encoding") == "gzip" else r.body
-            for r in sentry.received
-        ]
+        bodies = [_decoded(r.body, r.headers.get("Content-Encoding")) for r in sentry.received]
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("500")
     envelope = b"\n".join(bodies)
