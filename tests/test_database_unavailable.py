@@ -12,7 +12,7 @@ from django.test import Client
 from mdrportal.web.database_unavailable import MESSAGE, database_unreachable
 from tests.fakes.http_server import closed_port_url
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
