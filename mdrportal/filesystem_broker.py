@@ -7,6 +7,11 @@ An exchange's table of queues had the same gap when the file was first made (tru
 Here a message is written under a name no consumer looks at and renamed into the queue once complete, a
 consumer takes a message by renaming it into the processed folder (on the same filesystem, so exactly one
 consumer gets it), and a table file is made whole before it is linked into place.
+
+kombu also marks a binding as made, in the process's memory, before it writes the binding to the table file:
+a thread that published in that gap found no queue for its routing key and the message was dropped without a
+word. A table read here is the file's bindings and this process's own, so a binding this process has made (or
+is making) always routes.
 """
 
 from __future__ import annotations
@@ -62,6 +67,15 @@ class Channel(filesystem.Channel):
                     _remove_quietly(str(taken))
             return loads(bytes_to_str(payload))
         raise Empty()
+
+    def get_table(self, exchange: str) -> list[Any]:
+        table = super().get_table(exchange)
+        for routing_key, pattern, queue in self.state.exchanges.get(exchange, {}).get("table", []):
+            # Written as the file writes it, so a binding in both is routed (or fanned out to) once.
+            own = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
+            if own not in table:
+                table.append(own)
+        return table
 
     def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
         table = self._exchange_file(exchange)
