@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,6 +61,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.fail(f"MDR_REQUIRE_SERVICES=1 but this test {reason}", pytrace=False)
         if reason:
             pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running() -> Iterator[None]:
+    """A test joins every non-daemon thread it starts: one left looping keeps the whole run from ever exiting."""
+    before = set(threading.enumerate())
+    yield
+    left = [t for t in threading.enumerate() if t not in before and t.is_alive() and not t.daemon]
+    for thread in left:
+        thread.join(timeout=5)
+    still = [thread.name for thread in left if thread.is_alive()]
+    assert still == [], f"threads started by this test are still running: {still}"
 
 
 @pytest.fixture(autouse=True)
