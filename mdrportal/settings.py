@@ -51,6 +51,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "phonenumber_field",
+    # The second factor (mdrportal/web/second_factor.py): TOTP and recovery codes on django-otp's devices.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "tenants",
     "incidents",
     "escalation",
@@ -67,8 +71,11 @@ MIDDLEWARE = [
     "mdrportal.security.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Control characters (NUL above all) are refused in every page, link and API input (mdrportal/core/text_input.py).
+    "mdrportal.core.text_input.SafeInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mdrportal.web.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -94,21 +101,20 @@ TEMPLATES = [
 DATABASE_URL = env_url(
     "DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}", schemes=("sqlite", "postgres", "postgresql")
 )
-DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0))
-}
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+_database = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0))
+if _database["ENGINE"].endswith("sqlite3"):
     # The web process and the worker share one file: wait for the lock instead of failing, and take the
     # write lock when a transaction starts so that a read-then-write cannot be overtaken.
-    DATABASES["default"]["OPTIONS"] = {
+    _database["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not memory, so that a worker process started by a test sees the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
+    _database["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    _database["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -157,6 +163,16 @@ REST_FRAMEWORK = {
     ],
     # A signed-in person; an integration key only where a view lets keys in (integration_key_methods).
     "DEFAULT_PERMISSION_CLASSES": ["mdrportal.api.integration_keys.SignedInOrIntegrationKey"],
+    "DEFAULT_PARSER_CLASSES": [
+        "mdrportal.core.text_input.SafeJSONParser",
+        "mdrportal.core.text_input.SafeFormParser",
+        "mdrportal.core.text_input.SafeMultiPartParser",
+    ],
+    # Writes per person, per integration key (mdrportal/api/throttles.py), counted in the shared cache.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "mdrportal.api.throttles.WriteThrottle",
+        "mdrportal.api.throttles.IntegrationKeyThrottle",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -402,42 +418,30 @@ if SENTRY_DSN:
 # How many proxies we run in front of the portal, each appending to X-Forwarded-For; 0 ignores the header.
 # The client address it gives is used for the sign-in lock, throttles and authorization evidence.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
-# The second factor (mdrportal/web/second_factor.py): TOTP and recovery codes on django-otp's devices.
-INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static"]
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
-    "mdrportal.web.second_factor.SecondFactorMiddleware",
-)
 OTP_TOTP_ISSUER = "MDR Portal"
 # Deciding in the portal needs a second factor passed at most this long ago.
 SECOND_FACTOR_STEP_UP_HOURS = env_int("SECOND_FACTOR_STEP_UP_HOURS", 12, minimum=1, maximum=24 * 14)
 # A personal API token stops working this many days after it was created (tenants/api_tokens.py).
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 30, minimum=1, maximum=365)
-# Control characters (NUL above all) are refused in every page, link and API input (mdrportal/core/text_input.py).
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware"),
-    "mdrportal.core.text_input.SafeInputMiddleware",
-)
-REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
-    "mdrportal.core.text_input.SafeJSONParser",
-    "mdrportal.core.text_input.SafeFormParser",
-    "mdrportal.core.text_input.SafeMultiPartParser",
-]
 # Test calls cost money and go to numbers customer admins type: at most this many per tenant in 24 hours.
 TEST_CALLS_PER_TENANT_PER_DAY = env_int("TEST_CALLS_PER_TENANT_PER_DAY", 10, minimum=0, maximum=1000)
 # The shared cache, for the API's throttles (mdrportal/api/throttles.py): every web process counts in it.
 CACHE_URL = env_url("CACHE_URL", RATE_LIMIT_REDIS_URL or "", schemes=("redis", "rediss"))
-if CACHE_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
-else:
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": "mdrportal",
+    }
+    if CACHE_URL
     # The table is tenants.SharedCacheEntry, created by its migration.
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "mdr_cache"}}
-CACHES["default"]["KEY_PREFIX"] = "mdrportal"
+    else {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "mdr_cache",
+        "KEY_PREFIX": "mdrportal",
+    }
+}
 API_TOKEN_RATE = env_rate("API_TOKEN_RATE", "10/min")
 API_WRITE_RATE = env_rate("API_WRITE_RATE", "120/min")
 # Per integration key: a 300-customer event opens an incident and proposes a few actions for each at once.
 API_INTEGRATION_KEY_RATE = env_rate("API_INTEGRATION_KEY_RATE", "6000/min")
-REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
-    "mdrportal.api.throttles.WriteThrottle",
-    "mdrportal.api.throttles.IntegrationKeyThrottle",
-]
