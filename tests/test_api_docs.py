@@ -22,3 +22,11 @@ def test_the_docs_page_loads_swagger_ui_from_this_site_without_inline_script(cli
     for src in re.findall(r'(?:src|href)="(/[^"]+)"', html):
         assert client.get(src).status_code == 200, src
     assert "cdn" not in html.lower()
+
+
+@pytest.mark.parametrize("method", ["options", "post", "put", "delete"])
+def test_the_docs_page_answers_other_methods_with_405_not_a_server_error(client, method: str) -> None:
+    login_verified(client, make_user(staff=True))
+    response = getattr(client, method)("/api/docs/")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD"

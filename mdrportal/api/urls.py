@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
 from mdrportal.api import integration_key_schema  # noqa: F401 - registers the key's security scheme
 from mdrportal.api.action_retry import ActionRetryView
 from mdrportal.api.auth import TokenListView, TokenRevokeView, TokenView
 from mdrportal.api.bulk import IncidentBulkProposeView
 from mdrportal.api.case_file import IncidentNotesView, IncidentObservablesView
+from mdrportal.api.docs import ApiDocsView
 from mdrportal.api.escalation import IncidentAcknowledgeView, IncidentEscalateView
 from mdrportal.api.incidents import (
     ActionAuthorizeView,
@@ -104,5 +105,5 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its script as a file and the sidecar serves Swagger UI from here: the site's
     # Content-Security-Policy (script-src 'self') holds on the docs page too.
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
 ]
