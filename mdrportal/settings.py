@@ -337,6 +337,8 @@ else:
     EMAIL_BACKEND = "mdrportal.mail_backend.ConsoleAndFileBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "MDR Ops <mdr-ops@localhost>")
+# Where a customer's message in a thread is emailed when its incident has no owner: the MDR Ops queue.
+MDR_QUEUE_EMAIL = env_str("MDR_QUEUE_EMAIL", "mdr-ops@localhost")
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
