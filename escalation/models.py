@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from escalation.reminders.models import Reminder, ReminderSeries  # noqa: F401 - the app's models, kept apart
-from incidents.models import Channel, Incident, ResponseAction
+from incidents.models import Channel, Incident, Message, ResponseAction
 from mdrportal.core.append_only import AppendOnlyModel
 from tenants.models import Contact
 
@@ -171,6 +171,7 @@ class EmailKind(models.TextChoices):
     REPORT = "report", "What was done"
     ACKNOWLEDGED = "acknowledged", "Who acknowledged"
     CLOSED = "closed", "Summary at the end"
+    THREAD = "thread", "Message in the thread"
 
 
 class EmailOutcome(models.TextChoices):
@@ -181,10 +182,21 @@ class EmailOutcome(models.TextChoices):
 
 
 class EmailNotification(models.Model):
-    """One email to one contact in a run; the row is claimed before the email is sent."""
+    """One email to one contact in a run, or to one address about a message of the thread; the row is
+    claimed before the email is sent."""
 
-    run = models.ForeignKey(NotificationRun, on_delete=models.PROTECT, related_name="emails")
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
+    run = models.ForeignKey(
+        NotificationRun, null=True, blank=True, on_delete=models.PROTECT, related_name="emails"
+    )
+    # No run: the email carries a message of the thread to the other side (a contact, the incident's owner
+    # or, with neither, the MDR queue's address).
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.PROTECT, related_name="emails"
+    )
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     to = models.EmailField()
     kind = models.CharField(max_length=16, choices=EmailKind.choices)
     outcome = models.CharField(max_length=16, choices=EmailOutcome.choices, default=EmailOutcome.CLAIMED)
@@ -196,11 +208,38 @@ class EmailNotification(models.Model):
     class Meta:
         ordering = ["run", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "contact"], name="one_email_per_contact_per_run")
+            models.UniqueConstraint(fields=["run", "contact"], name="one_email_per_contact_per_run"),
+            models.UniqueConstraint(
+                fields=["message", "to"],
+                condition=Q(message__isnull=False),
+                name="one_email_per_address_per_message",
+            ),
+            models.CheckConstraint(
+                condition=Q(run__isnull=False, contact__isnull=False, message__isnull=True)
+                | Q(run__isnull=True, message__isnull=False),
+                name="email_of_a_run_or_a_message",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} email to {self.to}"
+
+    @property
+    def incident_id(self) -> int:
+        return self.run.incident_id if self.run_id else self.message.incident_id  # type: ignore[union-attr]
+
+    @property
+    def incident(self) -> Incident:
+        return self.run.incident if self.run_id else self.message.incident  # type: ignore[union-attr]
+
+    @property
+    def recipient(self) -> str:
+        """Whom the email went to, as the timeline names them."""
+        if self.contact_id:
+            return self.contact.name  # type: ignore[union-attr]
+        if self.user_id:
+            return self.user.get_full_name() or self.user.get_username()  # type: ignore[union-attr]
+        return "the MDR queue"
 
 
 class Acknowledgment(AppendOnlyModel):

@@ -7,7 +7,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from escalation.calls.test_calls import test_calls_end_stale
-from escalation.emails.services import emails_fail_interrupted, nudge_email
+from escalation.emails.send import emails_fail_interrupted
+from escalation.emails.services import nudge_email
 from escalation.models import EmailNotification, EmailOutcome, NotificationRun, RunState
 from escalation.nudges import nudge_customer, nudge_dispatch, nudge_run
 from escalation.selectors import calls_waiting, incidents_to_tell

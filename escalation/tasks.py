@@ -7,7 +7,7 @@ from celery import shared_task
 
 from escalation import sweep
 from escalation.calls import dispatch, progress
-from escalation.emails import services as emails
+from escalation.emails import send as emails
 from escalation.reminders import services as reminders
 from escalation.runs import customer
 from escalation.sms import send as texts

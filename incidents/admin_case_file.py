@@ -12,10 +12,11 @@ from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
+from escalation.admin import EmailInline
+from escalation.emails.thread import thread_message_send
 from incidents.models import Channel, Message, MessageSide, Note, Observable
 from incidents.notes import note_add
 from incidents.observables import observable_add, observable_normalize
-from incidents.thread import message_post
 from mdrportal.core.admin_readonly import ReadOnlyInline
 from mdrportal.core.admin_retry import RetriedChangeFormMixin
 
@@ -157,6 +158,10 @@ class MessageAdmin(AddedByServiceAdmin):
     list_select_related = ["incident", "author"]
     search_fields = ["body", "incident__title"]
 
+    def get_inlines(self, request: HttpRequest, obj: Message | None = None) -> list[Any]:
+        # Each message is emailed to the other side: its emails and what became of them.
+        return [] if obj is None else [EmailInline]
+
     def get_fields(self, request: HttpRequest, obj: Message | None = None) -> list[str]:
         return ["incident", "body"] if obj is None else ["incident", "side", "author", "at", "body"]
 
@@ -165,7 +170,7 @@ class MessageAdmin(AddedByServiceAdmin):
 
     def added(self, request: HttpRequest, form: ModelForm) -> Message:
         data = form.cleaned_data
-        return message_post(
+        return thread_message_send(
             incident=data["incident"],
             body=data["body"],
             side=MessageSide.MDR,

@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "mdrportal.web.second_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "mdrportal.web.reader_time_zone.ReaderTimeZoneMiddleware",  # times in the reader's zone, named
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -128,6 +129,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Times to the second with their zone named, in the admin as on the pages (mdrportal/formats).
+FORMAT_MODULE_PATH = ["mdrportal.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
@@ -353,6 +356,8 @@ else:
     EMAIL_BACKEND = "mdrportal.mail_backend.ConsoleAndFileBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "MDR Ops <mdr-ops@localhost>")
+# Where a customer's message in a thread is emailed when its incident has no owner: the MDR Ops queue.
+MDR_QUEUE_EMAIL = env_str("MDR_QUEUE_EMAIL", "mdr-ops@localhost")
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -357,3 +357,20 @@ class SharedCacheEntry(models.Model):
 
     def __str__(self) -> str:
         return self.cache_key
+
+
+class UserPreferences(models.Model):
+    """One person's own settings for reading the portal: the time zone its times are shown in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_timezone],
+        help_text="Empty: the customer's time zone (for MDR staff without a customer: the portal's).",
+    )
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user}"

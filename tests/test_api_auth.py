@@ -21,6 +21,8 @@ pytestmark = pytest.mark.django_db
 ENDPOINTS = [
     ("get", "/api/v1/auth/tokens/"),
     ("delete", "/api/v1/auth/tokens/1/"),
+    ("get", "/api/v1/auth/profile/"),
+    ("patch", "/api/v1/auth/profile/"),
     ("get", "/api/v1/tenants/"),
     ("post", "/api/v1/tenants/"),
     ("get", "/api/v1/tenants/1/"),

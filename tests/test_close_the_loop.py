@@ -11,7 +11,7 @@ from django.core import mail
 from django.urls import reverse
 
 from escalation.acknowledgments.services import acknowledgment_record
-from escalation.emails.services import email_send
+from escalation.emails.send import email_send
 from escalation.models import NotificationRun, RunPurpose, RunState, TextKind
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start, run_advance

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core import mail
 from django.db import transaction
 
-from escalation.emails.services import email_send, emails_claim
+from escalation.emails.send import email_send
+from escalation.emails.services import emails_claim
 from escalation.links.tokens import Link, LinkPurpose, link_read
 from escalation.models import NotificationRun, RunPurpose
 from escalation.runs.services import notification_start, run_advance

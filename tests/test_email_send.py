@@ -12,7 +12,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from escalation.emails.services import INTERRUPTED, email_send, emails_claim, emails_fail_interrupted
+from escalation.emails.send import INTERRUPTED, email_send, emails_fail_interrupted
+from escalation.emails.services import emails_claim
 from escalation.models import EmailNotification, EmailOutcome, NotificationRun
 from incidents.models import Channel, EventKind, Incident, TimelineEvent
 from tests.factories import make_incident, make_tenant, propose

@@ -132,6 +132,11 @@ TABLE: dict[str, list[Check]] = {
         Check("get", lambda w: reverse("login"), {**everyone(302), "anonymous": 200}),
     ],
     "logout/": [Check("post", lambda w: reverse("logout"), {**everyone(302), "anonymous": 302})],
+    # Each signed-in person's own time zone; a name that is no zone is refused on its field.
+    "account/": [
+        Check("get", lambda w: reverse("account"), everyone(200)),
+        Check("post", lambda w: reverse("account"), everyone(400), lambda w: {"time_zone": "Mars/Olympus"}),
+    ],
     # Signed-in users pass their second factor here (verified ones again, for a step-up).
     "account/second-factor/": [
         Check("get", lambda w: reverse("second_factor"), everyone(200)),

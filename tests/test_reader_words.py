@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from escalation.emails.services import email_send
+from escalation.emails.send import email_send
 from escalation.models import CallAttempt, NotificationRun, TextMessage
 from escalation.phone.twiml import script_text
 from escalation.reader import ReaderCan, reader_can

@@ -9,7 +9,8 @@ import pytest
 from django.core import mail
 from django.db import transaction
 
-from escalation.emails.services import email_send, emails_claim
+from escalation.emails.send import email_send
+from escalation.emails.services import emails_claim
 from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunPurpose
 from escalation.phone.twiml import script_text
 from escalation.selectors import call_script

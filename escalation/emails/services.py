@@ -1,51 +1,40 @@
-"""Notification emails: claimed as rows inside a run's step, sent once each by their own task, recorded.
+"""Notification emails: claimed as rows inside a run's step and composed with freshly signed links; each is
+sent once by its own task and recorded (escalation.emails.send).
 
 emails_claim creates one EmailNotification per recipient (unique per run and contact) in the run's
-transaction and nudges a send after commit. email_send takes a row from claimed to sending with a
-conditional UPDATE that must change exactly one row, composes the message (with freshly signed links), hands
-it to the mail server outside any transaction and records sent or failed, each with a timeline event.
+transaction and nudges a send after commit.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 
 from escalation.links.tokens import LinkPurpose, link_url
-from escalation.models import EmailKind, EmailNotification, EmailOutcome, NotificationRun, RunPurpose
+from escalation.models import EmailKind, EmailNotification, NotificationRun, RunPurpose
 from escalation.nudges import nudge
 from escalation.reader import Reader, ReaderCan, ask_line, awaiting_note, reader_for, subject_need
 from escalation.runs.tell import acknowledged_recipients, first_acknowledger
 from escalation.selectors import report_mentions
 from escalation.story import Story, story_read
-from incidents.events import timeline_record
-from incidents.locks import incident_lock
-from incidents.models import ActionStatus, Category, Channel, EventKind, Incident, ResponseAction
+from incidents.models import ActionStatus, Category, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
-from mdrportal.core.retry import retried_atomic
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact, Performer, Tier
 from tenants.selectors import tenant_contacts
 
 log = logging.getLogger(__name__)
 
-# A row still "sending" after this long belongs to a worker that died while handing it over.
-SENDING_TIMEOUT = timedelta(minutes=10)
-INTERRUPTED = "interrupted; may or may not have been delivered"
 SENDER_LABEL = "MDR Ops mailer"
 
 
-def _with_email(contacts: QuerySet[Contact]) -> list[Contact]:
+def contacts_by_email(contacts: QuerySet[Contact]) -> list[Contact]:
     """Active contacts with an address who chose email (a JSON list, read here: SQLite cannot filter it)."""
     return [c for c in contacts.filter(active=True).exclude(email="") if wants(c, ContactChannel.EMAIL)]
 
@@ -65,10 +54,12 @@ def email_recipients(run: NotificationRun) -> list[Contact]:
     incident = run.incident
     tenant = incident.tenant
     if run.purpose == RunPurpose.ACKNOWLEDGED:
-        return _with_email(acknowledged_recipients(incident))
-    recipients = _with_email(tenant_contacts(tenant))
+        return contacts_by_email(acknowledged_recipients(incident))
+    recipients = contacts_by_email(tenant_contacts(tenant))
     if run.purpose == RunPurpose.NOTIFY and tenant.partner_id and _partner_actions(incident).exists():
-        recipients += _with_email(Contact.objects.filter(partner_id=tenant.partner_id).order_by("call_order"))
+        recipients += contacts_by_email(
+            Contact.objects.filter(partner_id=tenant.partner_id).order_by("call_order")
+        )
     return recipients
 
 
@@ -267,131 +258,3 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
     composed.text = render_to_string(f"email/{variant}.txt", context)
     composed.html = render_to_string(f"email/{variant}.html", context)
     return composed
-
-
-def email_send(email_id: int) -> str:
-    """Send one claimed email, at most once. Returns the outcome, or "" when another delivery had it.
-
-    Must run outside any transaction: the mail server is called between the claim and the record.
-    """
-    now = timezone.now()
-    # The claim: of any number of deliveries of this task, exactly one moves the row to sending.
-    # claimed_at is reset to the moment sending starts, from which the sweeper measures a stuck send.
-    taken = EmailNotification.objects.filter(pk=email_id, outcome=EmailOutcome.CLAIMED).update(
-        outcome=EmailOutcome.SENDING, claimed_at=now
-    )
-    if taken != 1:
-        return ""
-    email = EmailNotification.objects.select_related("run__incident__tenant__partner", "contact").get(
-        pk=email_id
-    )
-    try:
-        composed = email_compose(email)
-    except Exception as error:  # noqa: BLE001 - whatever broke, the row must not stay "sending"
-        log.exception("could not compose email %s", email_id)
-        _record(email, EmailOutcome.FAILED, subject="", error=f"could not compose the email: {error!r}")
-        return EmailOutcome.FAILED
-    # Kept before the hand-over, so that an interrupted send still says what it was.
-    EmailNotification.objects.filter(pk=email_id, outcome=EmailOutcome.SENDING).update(
-        subject=composed.subject
-    )
-    message = EmailMultiAlternatives(
-        subject=composed.subject,
-        body=composed.text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[email.to],
-        headers={"Auto-Submitted": "auto-generated", "X-MDR-Incident": str(email.run.incident_id)},
-    )
-    message.attach_alternative(composed.html, "text/html")
-    try:
-        message.send(fail_silently=False)
-    except Exception as error:  # noqa: BLE001 - SMTP, network or backend errors alike end as failed
-        # Not retried, on purpose: at most once. The server may have taken the message before the error
-        # reached us (a timeout after DATA), so a retry could deliver it twice; the failure is on the
-        # timeline for an analyst, and the call tree and later rounds still reach the customer.
-        log.warning("email %s to %s failed: %s", email_id, email.to, error)
-        _record(email, EmailOutcome.FAILED, subject=composed.subject, error=str(error) or repr(error))
-        return EmailOutcome.FAILED
-    _record(email, EmailOutcome.SENT, subject=composed.subject, composed=composed)
-    return EmailOutcome.SENT
-
-
-@retried_atomic
-def _record(
-    email: EmailNotification,
-    outcome: str,
-    *,
-    subject: str,
-    error: str = "",
-    composed: ComposedEmail | None = None,
-) -> None:
-    incident_lock(email.run.incident_id)  # it writes the timeline: the incident's lock first
-    changes: dict[str, object] = {"outcome": outcome, "subject": subject[:300], "error": error}
-    if outcome == EmailOutcome.SENT:
-        changes["sent_at"] = timezone.now()
-    changed = EmailNotification.objects.filter(pk=email.pk, outcome=EmailOutcome.SENDING).update(**changes)
-    if changed != 1:
-        # Only the sweeper moves a "sending" row, after SENDING_TIMEOUT: it already told the timeline.
-        log.warning("email %s was no longer sending when its %s outcome came", email.pk, outcome)
-        return
-    contact = email.contact
-    if outcome == EmailOutcome.SENT:
-        assert composed is not None
-        links = {"ack": composed.ack, "authorize": composed.authorize_scope}
-        summary = f"Email sent to {contact.name} <{email.to}>: {subject}"
-        _tell_timeline(email, summary, outcome, subject, links=links)
-    else:
-        summary = f"Email to {contact.name} <{email.to}> could not be sent: {error}"
-        _tell_timeline(email, summary, outcome, subject, error=error)
-
-
-def _tell_timeline(
-    email: EmailNotification, summary: str, outcome: str, subject: str, **more: object
-) -> None:
-    """The email's outcome on its incident's timeline, with the email's particulars."""
-    timeline_record(
-        incident=email.run.incident,
-        kind=EventKind.NOTIFICATION_SENT,
-        summary=summary,
-        label=SENDER_LABEL,
-        channel=Channel.SYSTEM,
-        data={
-            "email": email.pk,
-            "run": email.run_id,
-            "kind": email.kind,
-            "contact": email.contact_id,
-            "to": email.to,
-            "subject": subject,
-            "outcome": outcome,
-            **more,
-        },
-    )
-
-
-def emails_fail_interrupted(*, older_than: timedelta = SENDING_TIMEOUT) -> int:
-    """Mark emails stuck in "sending" (their worker died mid-send) as failed, without sending them again.
-
-    Whether the server got the message is unknown; sending again could deliver it twice. Returns how many.
-    """
-    cutoff = timezone.now() - older_than
-    stuck = list(
-        EmailNotification.objects.filter(outcome=EmailOutcome.SENDING, claimed_at__lt=cutoff)
-        .select_related("run__incident", "contact")
-        .order_by("pk")
-    )
-    failed = 0
-    for email in stuck:
-        with transaction.atomic():
-            incident_lock(email.run.incident_id)
-            changed = EmailNotification.objects.filter(
-                pk=email.pk, outcome=EmailOutcome.SENDING, claimed_at__lt=cutoff
-            ).update(outcome=EmailOutcome.FAILED, error=INTERRUPTED)
-            if changed != 1:
-                continue
-            failed += 1
-            summary = (
-                f"Email to {email.contact.name} <{email.to}> was interrupted while being sent: it may or may "
-                "not have been delivered, and is not sent again."
-            )
-            _tell_timeline(email, summary, EmailOutcome.FAILED, email.subject, error=INTERRUPTED)
-    return failed

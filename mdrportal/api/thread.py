@@ -11,8 +11,9 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from escalation.emails.thread import thread_message_send
 from incidents.models import Channel, Message, MessageSide
-from incidents.thread import MESSAGE_MAX, message_post, thread
+from incidents.thread import MESSAGE_MAX, thread
 from mdrportal.api.errors import service_errors
 from mdrportal.api.incidents import visible_incident
 from mdrportal.api.permissions import is_mdr_staff
@@ -50,7 +51,7 @@ class IncidentMessagesView(generics.ListCreateAPIView):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():
-            message = message_post(
+            message = thread_message_send(
                 incident=incident,
                 body=serializer.validated_data["body"],
                 side=MessageSide.MDR if staff else MessageSide.CUSTOMER,

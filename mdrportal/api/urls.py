@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from mdrportal.api import integration_key_schema  # noqa: F401 - registers the key's security scheme
+from mdrportal.api.account import ProfileView
 from mdrportal.api.action_retry import ActionRetryView
 from mdrportal.api.auth import TokenListView, TokenRevokeView, TokenView
 from mdrportal.api.bulk import IncidentBulkProposeView
@@ -45,6 +46,7 @@ v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("auth/tokens/", TokenListView.as_view(), name="api-tokens"),
     path("auth/tokens/<int:pk>/", TokenRevokeView.as_view(), name="api-token-revoke"),
+    path("auth/profile/", ProfileView.as_view(), name="api-profile"),
     path("tenants/", TenantViewSet.as_view(COLLECTION), name="api-tenants"),
     path("tenants/<int:pk>/", TenantViewSet.as_view(MEMBER), name="api-tenant"),
     path("tenants/<int:tenant_id>/contacts/", TenantContactsView.as_view(), name="api-tenant-contacts"),

@@ -8,7 +8,6 @@ too low is a 403; anonymous users go to the login page (login_required).
 from __future__ import annotations
 
 import functools
-import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from mdrportal.web.reader_time_zone import activate_zone, reader_zones
 from tenants.deciding import role_allows_at
 from tenants.models import Role, Tenant
 from tenants.rules import ADMINISTERS, DECIDES
@@ -65,10 +65,8 @@ def effective_role(user: Any, tenant: Tenant) -> tuple[Role | None, bool]:
 
 def _activate(request: HttpRequest, acting: Acting) -> None:
     request.acting = acting  # type: ignore[attr-defined]
-    try:
-        timezone.activate(zoneinfo.ZoneInfo(acting.tenant.timezone))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        timezone.activate(timezone.get_default_timezone())
+    own, _default = reader_zones(request)
+    activate_zone(own or acting.tenant.timezone)  # the person's own choice first, else this tenant's
 
 
 def enter(request: HttpRequest, tenant: Tenant, minimum: Role = Role.VIEWER) -> Acting:

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from escalation.acknowledgments.rule import acknowledgeable, incident_acknowledgeable
 from escalation.acknowledgments.services import acknowledgment_record
+from escalation.emails.thread import thread_message_send
 from escalation.models import Acknowledgment
 from incidents.authorizations import authorization_record
 from incidents.customer_tasks import open_tasks
@@ -45,7 +46,7 @@ from incidents.selectors import (
     awaiting_authorization,
     incidents_for_user,
 )
-from incidents.thread import message_post, thread
+from incidents.thread import thread
 from incidents.timeline_reads import milestone_events, timeline_chart, timeline_page
 from incidents.waiting import tenant_waiting_since
 from mdrportal.core.client_address import client_address
@@ -323,7 +324,7 @@ def incident_message(request: HttpRequest, pk: int) -> HttpResponse:
     message decides nothing."""
     incident = _incident(request, pk)
     try:
-        message_post(
+        thread_message_send(
             incident=incident, body=request.POST.get("body", ""), side=MessageSide.CUSTOMER, by=request.user
         )
     except ValidationError as error:

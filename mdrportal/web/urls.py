@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from mdrportal.web.account_views import account
 from mdrportal.web.incident_views import home
 from mdrportal.web.login_guard import GuardedAuthenticationForm
 from mdrportal.web.partner_defaults_views import partner_defaults_page
@@ -21,6 +22,7 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
+    path("account/", account, name="account"),
     path("account/second-factor/", second_factor, name="second_factor"),
     path("account/api-tokens/", api_tokens, name="api_tokens"),
     path("account/api-tokens/<int:pk>/revoke/", api_token_revoke_view, name="api_token_revoke"),
