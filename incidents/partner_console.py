@@ -51,8 +51,8 @@ def served_customers_with_counts(partner: Partner) -> QuerySet[Tenant]:
         served_customers(partner)
         .annotate(
             active=_count(active, by="tenant"),
-            waiting=_count(active.filter(queue_view_filter("waiting", user=None)), by="tenant"),
-            flagged=_count(active.filter(queue_view_filter("attention", user=None)), by="tenant"),
+            waiting=_count(active.filter(queue_view_filter("waiting")), by="tenant"),
+            flagged=_count(active.filter(queue_view_filter("attention")), by="tenant"),
             partner_tasks=_count(partner_tasks, by="incident__tenant"),
         )
         .order_by("name", "pk")
