@@ -25,14 +25,16 @@ QUEUE_VIEWS: list[tuple[str, str]] = [
 ]
 
 
-def queue_view_filter(view: str, *, user: Any) -> Q:
-    """The condition of one saved view; `waiting` needs the queryset annotated by with_waiting_since."""
+def queue_view_filter(view: str, *, user: Any = None) -> Q:
+    """The condition of one saved view; `waiting` needs the queryset annotated by with_waiting_since, and
+    only `mine` needs the user."""
+    if view == "mine":
+        return Q(owner_id=user.pk)
     conditions = {
         "attention": Q(needs_attention=True),
         "unassigned": Q(owner__isnull=True),
         "waiting": Q(waiting_since__isnull=False),
         "responded": Q(customer_responded_at__isnull=False),
-        "mine": Q(owner_id=user.pk),
     }
     return conditions[view]
 

@@ -13,6 +13,7 @@ from tenants.models import (
     Contact,
     IntegrationKey,
     Membership,
+    Partner,
     PartnerMembership,
     Role,
     SettingsChange,
@@ -71,6 +72,15 @@ def tenants_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]
     if user.is_staff:
         return Tenant.objects.all()
     return Tenant.objects.filter(Q(memberships__user=user) | Q(partner__memberships__user=user)).distinct()
+
+
+def partners_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Partner]:
+    """The partners whose console the user may open: staff every one, partner users their own."""
+    if not user.is_authenticated or not user.is_active:
+        return Partner.objects.none()
+    if user.is_staff:
+        return Partner.objects.order_by("name", "pk")
+    return Partner.objects.filter(memberships__user=user).order_by("name", "pk")
 
 
 def integration_key_tenants(key: IntegrationKey) -> QuerySet[Tenant]:

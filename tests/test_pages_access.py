@@ -211,6 +211,17 @@ TABLE: dict[str, list[Check]] = {
             lambda w: {},
         ),
     ],
+    # A partner's console: its own people (and MDR staff) only; none of the personas is one of them.
+    "partners/": [Check("get", lambda w: reverse("partner_consoles"), everyone(404))],
+    "partners/<slug:slug>/": [
+        Check("get", lambda w: reverse("partner_console", args=[partner_slug()]), everyone(404))
+    ],
+    "partners/<slug:slug>/incidents/": [
+        Check("get", lambda w: reverse("partner_console_incidents", args=[partner_slug()]), everyone(404))
+    ],
+    "partners/<slug:slug>/tasks/": [
+        Check("get", lambda w: reverse("partner_console_tasks", args=[partner_slug()]), everyone(404))
+    ],
     # A partner's defaults: its own people only; none of the personas is one of them.
     "partners/<slug:slug>/defaults/": [
         Check("get", lambda w: reverse("partner_defaults", args=[partner_slug()]), everyone(404)),

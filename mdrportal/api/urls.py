@@ -11,6 +11,7 @@ from mdrportal.api.action_retry import ActionRetryView
 from mdrportal.api.auth import TokenListView, TokenRevokeView, TokenView
 from mdrportal.api.bulk import IncidentBulkProposeView
 from mdrportal.api.case_file import IncidentNotesView, IncidentObservablesView
+from mdrportal.api.console import PartnerCustomersView, PartnerIncidentsView, PartnerTasksView
 from mdrportal.api.docs import ApiDocsView
 from mdrportal.api.escalation import IncidentAcknowledgeView, IncidentEscalateView
 from mdrportal.api.incidents import (
@@ -63,6 +64,9 @@ v1 = [
     path("contacts/<int:pk>/", ContactView.as_view(), name="api-contact"),
     path("reports/", ReportView.as_view(), name="api-reports"),
     path("partners/<slug:slug>/defaults/", PartnerDefaultsView.as_view(), name="api-partner-defaults"),
+    path("partners/<slug:slug>/customers/", PartnerCustomersView.as_view(), name="api-partner-customers"),
+    path("partners/<slug:slug>/incidents/", PartnerIncidentsView.as_view(), name="api-partner-incidents"),
+    path("partners/<slug:slug>/tasks/", PartnerTasksView.as_view(), name="api-partner-tasks"),
     path("action-types/", ActionTypeListView.as_view(), name="api-action-types"),
     path("incidents/", IncidentViewSet.as_view(COLLECTION), name="api-incidents"),
     path("incidents/<int:pk>/", IncidentViewSet.as_view(MEMBER), name="api-incident"),

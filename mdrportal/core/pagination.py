@@ -39,6 +39,20 @@ class CustomerIncidentPages(IncidentPages):
     page_size = 20
 
 
+class PartnerCustomerPages(CursorPagination):
+    """A partner's customers by name."""
+
+    page_size = 50
+    ordering = ("name", "pk")
+
+
+class PartnerTaskPages(CursorPagination):
+    """A partner's tasks on the one key its list annotates: open tasks first, each side oldest first."""
+
+    page_size = 20
+    ordering = ("console_order",)
+
+
 @dataclass(frozen=True)
 class KeysetPage(Generic[Row]):
     """One page of a site list, with the links to the pages next to it (None at either end)."""

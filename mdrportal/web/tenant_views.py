@@ -46,6 +46,7 @@ from tenants.partner_defaults import setting_sources
 from tenants.reach import reach_now_and_saturday_night
 from tenants.rules import ADMINISTERS, phoneable
 from tenants.selectors import (
+    partners_for_user,
     performers_of,
     protected_targets,
     protection_of,
@@ -88,7 +89,12 @@ def choose_tenant(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "pages/choose_tenant.html",
-        {"tenants": tenants, "current": current, "next": next_url},
+        {
+            "tenants": tenants,
+            "current": current,
+            "next": next_url,
+            "partners": partners_for_user(request.user),
+        },
     )
 
 

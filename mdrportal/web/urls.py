@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from mdrportal.web import console_views
 from mdrportal.web.account_views import account
 from mdrportal.web.incident_views import home
 from mdrportal.web.login_guard import GuardedAuthenticationForm
@@ -26,6 +27,14 @@ urlpatterns = [
     path("account/second-factor/", second_factor, name="second_factor"),
     path("account/api-tokens/", api_tokens, name="api_tokens"),
     path("account/api-tokens/<int:pk>/revoke/", api_token_revoke_view, name="api_token_revoke"),
+    path("partners/", console_views.partner_consoles, name="partner_consoles"),
+    path("partners/<slug:slug>/", console_views.partner_console, name="partner_console"),
+    path(
+        "partners/<slug:slug>/incidents/",
+        console_views.partner_console_incidents,
+        name="partner_console_incidents",
+    ),
+    path("partners/<slug:slug>/tasks/", console_views.partner_console_tasks, name="partner_console_tasks"),
     path("partners/<slug:slug>/defaults/", partner_defaults_page, name="partner_defaults"),
     path("", include("mdrportal.web.tenant_urls")),
     path("", include("mdrportal.web.incident_urls")),
