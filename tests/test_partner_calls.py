@@ -12,13 +12,19 @@ from typing import Any
 
 import pytest
 
+from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import Acknowledgment, CallAttempt, NotificationRun, RunPurpose, RunState
 from escalation.partners.models import TaskAcknowledgment
-from incidents.models import ActionStatus, Basis, EventKind, Incident, ResponseAction
+from escalation.partners.services import partner_task_acknowledge
+from escalation.runs.customer import customer_tell
+from escalation.runs.fallback import someone_has_it
+from incidents.locks import incident_lock
+from incidents.models import ActionStatus, Basis, Channel, EventKind, Incident, ResponseAction
+from mdrportal.core.retry import retried_atomic
 from tenants.models import Contact, Partner, Performer
 from tenants.services import tenant_update_settings
 from tests import test_fallback_integration
-from tests.factories import make_incident, make_partner, make_tenant, propose
+from tests.factories import first_contact, make_incident, make_partner, make_tenant, propose
 from tests.test_availability_integration import away_now, never_now
 from tests.test_fallback_integration import RING_TIMEOUT, placed_call, story
 from tests.worker import wait_for
@@ -88,3 +94,35 @@ def test_a_partner_task_phones_the_partners_technician_on_call_whose_1_acknowled
     assert ResponseAction.objects.get(pk=isolate.pk).basis == Basis.NO_ACK_FALLBACK
     assert TaskAcknowledgment.objects.filter(task=task).count() == 1  # the partner's answer, kept as it was
     assert not CallAttempt.objects.filter(run__incident=incident, contact__in=[skiing, off_hours]).exists()
+
+
+@pytest.mark.django_db
+def test_each_side_acknowledges_only_its_own_and_neither_stops_the_others_calls() -> None:
+    partner = make_partner("msp-sides")
+    technician = partner_contact(partner, 1)
+    tenant = make_tenant(fallback=True, phones=1, partner=partner, performers={"block_ip": Performer.PARTNER})
+    incident = make_incident(tenant)
+    first = propose(incident, "block_ip", target="203.0.113.9")
+    second = propose(incident, "block_ip", target="203.0.113.10")
+    customer_tell(incident.pk)  # what the worker does after the proposals commit
+    runs = {r.task_id: r for r in incident.notification_runs.filter(purpose=RunPurpose.PARTNER_TASK)}
+    assert set(runs) == {first.pk, second.pk}
+    assert all(r.plan == [{"contact": technician.pk, "try": 1}] for r in runs.values())
+    notify = incident.notification_runs.get(purpose=RunPurpose.NOTIFY)
+
+    @retried_atomic
+    def partner_says_1() -> object:
+        return partner_task_acknowledge(
+            incident_lock(incident.pk), run=runs[first.pk], contact=technician, channel=Channel.PHONE
+        )
+
+    assert partner_says_1() is not None
+    assert partner_says_1() is None  # the first answer counts
+    assert not someone_has_it(incident) and not Acknowledgment.objects.filter(incident=incident).exists()
+    assert NotificationRun.objects.get(pk=notify.pk).state == RunState.ACTIVE
+    assert NotificationRun.objects.get(pk=runs[second.pk].pk).state == RunState.ACTIVE
+
+    acknowledgment_record(incident=incident, channel=Channel.PORTAL, contact=first_contact(tenant))
+    assert NotificationRun.objects.get(pk=notify.pk).state == RunState.ACKNOWLEDGED
+    assert NotificationRun.objects.get(pk=runs[second.pk].pk).state == RunState.ACTIVE  # still the partner's
+    assert not TaskAcknowledgment.objects.filter(task=second).exists()
