@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from escalation.partners.models import TaskAcknowledgment  # noqa: F401 - the app's models, kept apart
 from escalation.reminders.models import Reminder, ReminderSeries  # noqa: F401 - the app's models, kept apart
 from incidents.models import Channel, Incident, Message, ResponseAction
 from mdrportal.core.append_only import AppendOnlyModel
@@ -18,10 +19,14 @@ class RunPurpose(models.TextChoices):
     REPORT = "report", "Tell the customer what was done"
     ACKNOWLEDGED = "acknowledged", "Tell the others who acknowledged"
     CLOSED = "closed", "Tell the customer the incident is over"
+    PARTNER_TASK = "partner_task", "Phone the partner's people about its task"
 
 
 # Runs that only tell people something (emails and texts, no calls): they end with their first step.
 TELLING_PURPOSES = frozenset({RunPurpose.ACKNOWLEDGED, RunPurpose.CLOSED})
+# Runs that reach the partner's own people about one of its tasks (escalation.partners): acknowledging one
+# acknowledges that task only; the customer's acknowledgment and fallback neither stop nor read them.
+PARTNER_PURPOSES = frozenset({RunPurpose.PARTNER_TASK})
 
 
 class RunState(models.TextChoices):
@@ -66,11 +71,22 @@ class NotificationRun(models.Model):
     # What the run tells the customer about, fixed when it starts: an action told once is not told again
     # by the automatic notifications (DESIGN rule 12).
     actions = models.ManyToManyField(ResponseAction, blank=True, related_name="notification_runs")
+    # A partner's task whose people this run phones (purpose partner_task); none for the customer's runs.
+    task = models.ForeignKey(
+        ResponseAction, null=True, blank=True, on_delete=models.PROTECT, related_name="partner_runs"
+    )
 
     class Meta:
         ordering = ["started_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["incident", "purpose", "round"], name="one_run_per_round"),
+            models.UniqueConstraint(
+                fields=["task"], condition=Q(task__isnull=False), name="one_partner_run_per_task"
+            ),
+            models.CheckConstraint(
+                condition=Q(purpose="partner_task", task__isnull=False) | ~Q(purpose="partner_task"),
+                name="partner_run_names_its_task",
+            ),
         ]
 
     def __str__(self) -> str:

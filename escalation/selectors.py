@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from escalation.models import CallAttempt, CallOutcome, RunPurpose, RunState, TextMessage
+from escalation.models import PARTNER_PURPOSES, CallAttempt, CallOutcome, RunPurpose, RunState, TextMessage
 from escalation.reader import ReaderCan, ask_line, reader_can, reader_for
 from escalation.story import story_read
 from incidents.models import ActionStatus, Basis, Incident, ResponseAction
@@ -47,6 +47,10 @@ class CallScript:
     ask: str = ""
     # On what basis MDR Ops did what it did, in the words of escalation.story.
     told: str = ""
+    # A call of the partner's tree: the partner phoned, the incident's number and the task it is asked to do.
+    partner: str = ""
+    incident_id: int = 0
+    task: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ def _ring_timeout(call: CallAttempt) -> int:
 
 
 def _tells_what_was_done(call: CallAttempt) -> bool:
-    if call.is_test:
+    if call.is_test or call.run.purpose in PARTNER_PURPOSES:
         return False
     return call.run.purpose == RunPurpose.REPORT or PolicySnapshot.read(call.run.incident).authorize_mode
 
@@ -126,6 +130,8 @@ def _script(
             is_test=True,
         )
     incident = call.run.incident
+    if call.run.purpose in PARTNER_PURPOSES:
+        return _task_script(call, incident)
     return CallScript(
         attempt_id=call.pk,
         tenant=incident.tenant.name,
@@ -137,6 +143,27 @@ def _script(
         told=done[1],
         ask=ask_line(reader_for(call.contact, incident, decision_awaited=decision_awaited), where="voice"),
     )
+
+
+def _task_script(call: CallAttempt, incident: Incident) -> CallScript:
+    task = ResponseAction.objects.select_related("action_type").get(pk=call.run.task_id)
+    return CallScript(
+        attempt_id=call.pk,
+        tenant=incident.tenant.name,
+        severity=incident.get_severity_display(),
+        title=incident.title,
+        summary="",
+        tells_what_was_done=False,
+        done=(),
+        partner=call.contact.partner.name,
+        incident_id=incident.pk,
+        task=str(task),
+    )
+
+
+def call_is_partner_task(attempt_id: int) -> bool:
+    """The call is of the partner's tree about its task: a 1 pressed acknowledges the task only."""
+    return CallAttempt.objects.filter(pk=attempt_id, run__purpose__in=PARTNER_PURPOSES).exists()
 
 
 NOTHING_DONE: tuple[tuple[DoneItem, ...], str] = ((), "")
@@ -152,7 +179,7 @@ def _done(incident: Incident) -> tuple[tuple[DoneItem, ...], str]:
 
 
 def _with_incident(calls: QuerySet[CallAttempt]) -> QuerySet[CallAttempt]:
-    return calls.select_related("run__incident__tenant", "contact__tenant")
+    return calls.select_related("run__incident__tenant", "contact__tenant", "contact__partner")
 
 
 def call_script(attempt_id: int) -> CallScript | None:

@@ -335,6 +335,7 @@ class EventKind(models.TextChoices):
     FALLBACK_TAKEN = "fallback_taken", "No-acknowledgment fallback taken"
     FLAGGED = "flagged", "Flagged to analysts"
     TASK_MARKED = "task_marked", "Task marked by the customer or partner"
+    TASK_ACKNOWLEDGED = "task_acknowledged", "Task acknowledged by the partner"
     OWNER_CHANGED = "owner_changed", "Owner changed"
     CASE_EDITED = "case_edited", "Case file edited"
     NOTE_ADDED = "note_added", "Note for the customer"

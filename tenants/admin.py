@@ -70,14 +70,21 @@ class ContactInline(admin.TabularInline):
 
     @admin.display(description="When phoned (set on the customer's contacts page)")
     def availability(self, obj: Contact) -> str:
-        if obj.pk is None or obj.tenant is None:
+        if obj.pk is None:
             return "—"
-        shown = availability_snapshot(Availability.of(obj), obj.tenant.timezone)
+        shown = availability_snapshot(Availability.of(obj), obj.zone)
         return f"{shown['windows']}; away: {shown['away']}"
 
 
 class PartnerContactInline(ContactInline):
     fk_name = "partner"  # the same formset: unique positions; a partner has no fallback checkbox
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Contact]:
+        return super().get_queryset(request).select_related("partner")
+
+    @admin.display(description="When phoned for the partner's tasks (in the partner's time zone)")
+    def availability(self, obj: Contact) -> str:
+        return super().availability(obj)
 
 
 class ActionPerformerForm(ModelForm):
@@ -350,9 +357,10 @@ class TenantAdmin(StepUpAdminMixin, admin.ModelAdmin):
 
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug"]
+    list_display = ["name", "slug", "timezone"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    fields = ["name", "slug", "timezone"]
     inlines = [PartnerContactInline]
 
     def save_formset(

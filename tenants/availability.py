@@ -121,8 +121,8 @@ def who_is_available(
 
 
 def is_available(contact: Contact, at: datetime) -> bool:
-    """Is this tenant contact available at the instant, in its tenant's time zone?"""
-    return Availability.of(contact).available(at, contact.tenant.timezone)
+    """Is this contact available at the instant, in its tenant's (or partner's) time zone?"""
+    return Availability.of(contact).available(at, contact.zone)
 
 
 def next_local(zone: str, *, weekday: int, clock: time, after: datetime) -> datetime:

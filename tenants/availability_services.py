@@ -10,7 +10,7 @@ from django.db import transaction
 
 from tenants.availability import Availability, Away, Window
 from tenants.availability_text import MAX_AWAY, MAX_WINDOWS, away_format, windows_format
-from tenants.models import AvailabilityWindow, AwayPeriod, Contact, Tenant
+from tenants.models import AvailabilityWindow, AwayPeriod, Contact, Partner, Tenant
 from tenants.services import User, settings_audit
 
 
@@ -44,16 +44,29 @@ def _check(windows: Sequence[Window], away: Sequence[Away]) -> None:
 def contact_availability_set(
     *, contact: Contact, by: User, windows: Sequence[Window], away: Sequence[Away]
 ) -> Contact:
-    """Replace a tenant contact's weekly windows and away periods. No windows: available at any time.
+    """Replace a contact's (a tenant's or a partner's) weekly windows and away periods. No windows:
+    available at any time.
 
     A run already under way keeps the plan it started with; this applies to runs that start later.
     """
     _check(windows, away)
     if contact.tenant_id is None:
-        raise ValidationError("Only a customer's contacts have availability.", code="no_tenant")
+        Partner.objects.select_for_update(no_key=True).get(pk=contact.partner_id)  # as a tenant is locked
+        _replace(Contact.objects.select_for_update(no_key=True).get(pk=contact.pk), windows, away)
+        return contact  # a partner's settings are MDR Ops' own (Django admin's log), not a customer's audit
     tenant = Tenant.objects.select_for_update(no_key=True).get(pk=contact.tenant_id)
     locked = Contact.objects.select_for_update(no_key=True).get(pk=contact.pk)
     before = availability_snapshot(Availability.of(locked), tenant.timezone)
+    _replace(locked, windows, away)
+    after = availability_snapshot(Availability(windows=tuple(windows), away=tuple(away)), tenant.timezone)
+    if before != after:
+        settings_audit(
+            tenant=tenant, by=by, field="availability", subject=locked.name, before=before, after=after
+        )
+    return contact
+
+
+def _replace(locked: Contact, windows: Sequence[Window], away: Sequence[Away]) -> None:
     AvailabilityWindow.objects.filter(contact=locked).delete()
     AwayPeriod.objects.filter(contact=locked).delete()
     AvailabilityWindow.objects.bulk_create(
@@ -62,9 +75,3 @@ def contact_availability_set(
     AwayPeriod.objects.bulk_create(
         AwayPeriod(contact=locked, starts_at=a.starts_at, ends_at=a.ends_at, note=a.note) for a in away
     )
-    after = availability_snapshot(Availability(windows=tuple(windows), away=tuple(away)), tenant.timezone)
-    if before != after:
-        settings_audit(
-            tenant=tenant, by=by, field="availability", subject=locked.name, before=before, after=after
-        )
-    return contact

@@ -50,6 +50,8 @@ class Partner(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
+    # The partner's own contacts' hours and away dates are read on its clock, not its customers'.
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
 
     def __str__(self) -> str:
         return self.name
@@ -167,6 +169,12 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def zone(self) -> str:
+        """The time zone its hours are read in: its tenant's, or its partner's."""
+        owner = self.tenant if self.tenant_id is not None else self.partner
+        return owner.timezone
+
 
 class Weekday(models.IntegerChoices):
     MONDAY = 0, "Monday"
@@ -179,7 +187,8 @@ class Weekday(models.IntegerChoices):
 
 
 class AvailabilityWindow(models.Model):
-    """A weekly stretch of wall-clock time, in the tenant's time zone, in which a contact may be phoned.
+    """A weekly stretch of wall-clock time, in its owner's (tenant's or partner's) time zone, in which a
+    contact may be phoned.
 
     A contact without windows may be phoned at any time. An end at or before the start ends the next day
     (22:00-06:00 crosses midnight; 00:00-00:00 is the whole day).

@@ -65,6 +65,11 @@ def phone_contacts(tenant: Tenant) -> QuerySet[Contact]:
     return tenant_contacts(tenant).filter(active=True).exclude(phone="")
 
 
+def partner_phone_contacts(partner_id: int) -> QuerySet[Contact]:
+    """The partner's own active contacts with a phone number, in call order: whom its call tree phones."""
+    return Contact.objects.filter(partner_id=partner_id, active=True).exclude(phone="").order_by("call_order")
+
+
 def tenants_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]:
     """Every tenant the user may see: staff see all, customers their own, partner users their partner's."""
     if not user.is_authenticated or not user.is_active:

@@ -43,7 +43,7 @@ def acknowledge(
         data={"acknowledgment": ack.pk, "call": call.pk if call else None},
     )
     # The current round, any round scheduled for later, and a report being phoned: somebody has it now.
-    runs_stop(incident, RunState.ACKNOWLEDGED)
+    runs_stop(incident, RunState.ACKNOWLEDGED, partners=False)
     tell_acknowledged(incident, ack)
     return ack
 

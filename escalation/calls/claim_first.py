@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import connection
 
-from escalation.models import Acknowledgment, CallAttempt, CallOutcome, NotificationRun, RunState
+from escalation.models import Acknowledgment, CallAttempt, CallOutcome, NotificationRun, RunPurpose, RunState
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Authorization, Incident
 from tenants.models import Contact, Tenant
 
@@ -43,13 +43,16 @@ NOT EXISTS (
 
 def _still_wanted(call: str) -> str:
     """The call (a table or alias) is of a run that runs, its incident is active, and nobody has acknowledged
-    or decided (DESIGN rules 6 and 11)."""
+    or decided (DESIGN rules 6 and 11); a call of the partner's tree about its task reads only its own run,
+    which the partner's acknowledgment stops."""
     return f"""
 EXISTS (
   SELECT 1 FROM {RUNS} r JOIN {INCIDENTS} i ON i.id = r.incident_id
   WHERE r.id = {call}.run_id AND r.state = '{RunState.ACTIVE}' AND i.status IN ({ACTIVE})
-    AND NOT EXISTS (SELECT 1 FROM {ACKS} a WHERE a.incident_id = r.incident_id)
-    AND NOT EXISTS (SELECT 1 FROM {DECISIONS} d WHERE d.incident_id = r.incident_id)
+    AND (r.purpose = '{RunPurpose.PARTNER_TASK}' OR (
+      NOT EXISTS (SELECT 1 FROM {ACKS} a WHERE a.incident_id = r.incident_id)
+      AND NOT EXISTS (SELECT 1 FROM {DECISIONS} d WHERE d.incident_id = r.incident_id)
+    ))
 )"""
 
 

@@ -15,7 +15,8 @@ from escalation.calls.records import (
     call_placed,
     call_ref,
 )
-from escalation.models import Acknowledgment, CallAttempt, CallOutcome
+from escalation.models import PARTNER_PURPOSES, Acknowledgment, CallAttempt, CallOutcome
+from escalation.partners.services import partner_task_acknowledge
 from escalation.phone.base import PhoneError
 from escalation.phone.registry import phone_backend_named
 from escalation.runs.services import call_ended_advance
@@ -63,6 +64,15 @@ def call_update(
         return
     if incident is not None:
         call.run.incident = incident
+        if pressed_1 and call.run.purpose in PARTNER_PURPOSES:
+            # The partner's people acknowledge their task, never the customer's incident.
+            if call.outcome == CallOutcome.DIALING:
+                call_end(call, CallOutcome.ACKNOWLEDGED)
+            if incident_acknowledgeable(incident):
+                partner_task_acknowledge(
+                    incident, run=call.run, contact=call.contact, channel=Channel.PHONE, call=call
+                )
+            return
         if pressed_1 and not Acknowledgment.objects.filter(call=call).exists():
             if call.outcome == CallOutcome.DIALING:
                 call_end(call, CallOutcome.ACKNOWLEDGED)

@@ -19,6 +19,10 @@ ONLY_ONE = "Only the key 1 acknowledges."
 PRESS_ONE = "Press 1 to acknowledge."
 TEST_CALL = "This is a test call from MDR Ops for {tenant}. Press 1 to confirm you can hear this message."
 TEST_CONFIRMED = "Thank you: the test call worked. Goodbye."
+TASK_ACKNOWLEDGED = (
+    "Task acknowledged for your team. The customer's incident is not acknowledged by this call."
+)
+PRESS_ONE_TASK = "Press 1 to acknowledge this task for your team."
 
 
 def _sentence(text: str, limit: int) -> str:
@@ -36,6 +40,8 @@ def script_text(script: CallScript) -> str:
     """The words of one call: the tenant, the incident, then what was done or the summary, then press 1."""
     if script.is_test:
         return TEST_CALL.format(tenant=_sentence(script.tenant, 200))
+    if script.task:
+        return task_text(script)
     parts = [
         f"MDR Ops security alert for {_sentence(script.tenant, 200)}.",
         f"{script.severity} incident: {_sentence(script.title, 200)}.",
@@ -49,6 +55,19 @@ def script_text(script: CallScript) -> str:
         parts.append(f"{_sentence(script.summary, MAX_SUMMARY_CHARS)}.")
     parts.append(script.ask or PRESS_ONE)
     return " ".join(parts)
+
+
+def task_text(script: CallScript) -> str:
+    """The words of the partner's call: which customer, which incident, which task, then press 1."""
+    return " ".join(
+        [
+            f"MDR Ops task for {_sentence(script.partner, 200)}.",
+            f"Customer: {_sentence(script.tenant, 200)}.",
+            f"{script.severity} incident number {script.incident_id}: {_sentence(script.title, 200)}.",
+            f"Your task: {_sentence(script.task, 200)}.",
+            PRESS_ONE_TASK,
+        ]
+    )
 
 
 def voicemail_text(script: CallScript) -> str:
@@ -89,6 +108,14 @@ def voicemail_twiml(script: CallScript) -> str:
 def acknowledged_twiml(*, recorded: bool, can: ReaderCan = ReaderCan.AUTHORIZE) -> str:
     response = VoiceResponse()
     response.say(f"{acknowledged_line(can)} Goodbye." if recorded else NOT_RECORDED)
+    response.hangup()
+    return str(response)
+
+
+def task_acknowledged_twiml(*, recorded: bool) -> str:
+    """A 1 pressed by the partner's contact: the task is theirs now; the customer's incident is not touched."""
+    response = VoiceResponse()
+    response.say(f"{TASK_ACKNOWLEDGED} Goodbye." if recorded else NOT_RECORDED)
     response.hangup()
     return str(response)
 

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from escalation import selectors
 from escalation.calls.progress import call_update
-from escalation.models import Acknowledgment, CallAttempt
+from escalation.models import Acknowledgment, CallAttempt, TaskAcknowledgment
 from escalation.phone import twiml
 from escalation.phone.registry import twilio_configured
 from escalation.phone.signature import twilio_signed
@@ -75,6 +75,9 @@ def gather(request: HttpRequest, call: CallAttempt) -> HttpResponse:
         call_update(attempt_id=call.pk, digits="1")
         if call.is_test:
             return _twiml(twiml.heard_twiml())
+        if selectors.call_is_partner_task(call.pk):
+            recorded = TaskAcknowledgment.objects.filter(call_id=call.pk).exists()
+            return _twiml(twiml.task_acknowledged_twiml(recorded=recorded))
         recorded = Acknowledgment.objects.filter(call_id=call.pk).exists()
         return _twiml(twiml.acknowledged_twiml(recorded=recorded, can=selectors.call_reader_can(call.pk)))
     again = None if request.GET.get("again") else webhook_url("gather", call.pk) + "?again=1"

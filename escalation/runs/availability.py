@@ -17,9 +17,13 @@ from incidents.models import EventKind, Incident
 from incidents.policy import PolicySnapshot
 from tenants.availability import who_is_available
 from tenants.models import Contact
-from tenants.selectors import phone_contacts
+from tenants.selectors import partner_phone_contacts, phone_contacts
 
-ROUND_NAMES = {RunPurpose.NOTIFY: "notification", RunPurpose.REPORT: "report of what was done"}
+ROUND_NAMES = {
+    RunPurpose.NOTIFY: "notification",
+    RunPurpose.REPORT: "report of what was done",
+    RunPurpose.PARTNER_TASK: "partner's calls about its task",
+}
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,12 @@ def plan_make(incident: Incident, *, purpose: str, at: datetime) -> Plan:
     """Every active contact with a phone available at the instant, in call order, the policy's number of
     times; a report (what was done) calls each once."""
     tries = 1 if purpose == RunPurpose.REPORT else PolicySnapshot.read(incident).call_attempts_per_contact
-    contacts = phone_contacts(incident.tenant).prefetch_related("windows", "away_periods")
-    available, unavailable = who_is_available(contacts, at, incident.tenant.timezone)
+    if purpose == RunPurpose.PARTNER_TASK:  # the partner's own people, on the partner's clock
+        partner = incident.tenant.partner
+        contacts, zone = partner_phone_contacts(partner.pk), partner.timezone
+    else:
+        contacts, zone = phone_contacts(incident.tenant), incident.tenant.timezone
+    available, unavailable = who_is_available(contacts.prefetch_related("windows", "away_periods"), at, zone)
     return Plan(
         steps=[{"contact": c.pk, "try": t} for t in range(1, tries + 1) for c in available],
         unavailable=[{"contact": u.contact.pk, "name": u.contact.name, "why": u.why} for u in unavailable],

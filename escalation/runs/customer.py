@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from escalation.models import NotificationRun, RunPurpose, RunState
+from escalation.partners.services import partner_tasks_call
 from escalation.runs.plan import round_next, run_create
 from escalation.runs.services import notification_start
 from escalation.selectors import NEEDS_CUSTOMER, REPORTED_BASES, UNSETTLED, actions_to_tell
@@ -49,6 +50,7 @@ def customer_tell(incident_id: int) -> NotificationRun | None:
     incident = incident_lock(incident_id)
     if incident.status not in ACTIVE_INCIDENT_STATUSES:
         return None
+    partner_tasks_call(incident)  # the partner's own people, about each task given to it
     untold = actions_to_tell(incident)
     if not untold:
         return None

@@ -36,6 +36,7 @@ def run_create(
     actions: list[Any] | None = None,
     nudge: bool = True,
     plan: Plan | None = None,
+    task: ResponseAction | None = None,
 ) -> NotificationRun:
     """Round `number` of the given purpose for a locked incident, telling about the given actions (`plan`:
     the round's plan, when the caller has made it). A round due now has its first step sent after commit,
@@ -53,6 +54,7 @@ def run_create(
         ring_timeout_seconds=PolicySnapshot.read(incident).ring_timeout_seconds,
         next_step_at=timezone.now() + due_in,
         started_by=by,
+        task=task,
     )
     if actions:
         run.actions.set(actions)

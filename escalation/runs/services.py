@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from escalation.emails.services import emails_claim
 from escalation.models import (
+    PARTNER_PURPOSES,
     TELLING_PURPOSES,
     CallAttempt,
     CallOutcome,
@@ -24,6 +25,7 @@ from escalation.models import (
     RunState,
 )
 from escalation.nudges import nudge_dial, nudge_run
+from escalation.partners.services import partner_task_open
 from escalation.runs.availability import plan_make
 from escalation.runs.fallback import someone_has_it
 from escalation.runs.plan import run_bring_forward, run_create, run_plan_when_due, run_started_record
@@ -110,10 +112,15 @@ def run_advance(run_id: int) -> bool:
             return False
         if run.plan is None:
             run_plan_when_due(run, incident)  # a round scheduled for later: the contacts available now
-        if not run.emails.exists():
+        if run.purpose in PARTNER_PURPOSES:
+            # The partner's tree reads its task only: the customer's acknowledgment is not the partner's.
+            if not partner_task_open(run):
+                run_stop(run, RunState.COMPLETED)
+                return False
+        elif not run.emails.exists():
             emails_claim(run)  # sent by their own tasks after commit
             texts_claim(run)  # at the same moment, to the contacts who chose SMS
-        if someone_has_it(incident):
+        if run.purpose not in PARTNER_PURPOSES and someone_has_it(incident):
             # Somebody has it: the emails say what there is to know, nobody is phoned.
             run_stop(run, RunState.ACKNOWLEDGED)
             return False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from escalation.calls.records import calls_stop
-from escalation.models import RUN_TRANSITIONS, TELLING_PURPOSES, NotificationRun, RunState
+from escalation.models import PARTNER_PURPOSES, RUN_TRANSITIONS, TELLING_PURPOSES, NotificationRun, RunState
 from incidents.models import Incident
 from mdrportal.core.transitions import check_transition
 
@@ -27,11 +27,13 @@ def run_stop(run: NotificationRun, state: str) -> None:
     calls_stop(run)
 
 
-def runs_stop(incident: Incident, state: str) -> int:
-    """End every active run of a locked incident (a round scheduled for later too); how many."""
+def runs_stop(incident: Incident, state: str, *, partners: bool = True) -> int:
+    """End every active run of a locked incident (a round scheduled for later too); how many. Without
+    `partners`, the partner's trees about its tasks go on (the customer acknowledged, not the partner)."""
     runs = list(incident.notification_runs.select_for_update(no_key=True).filter(state=RunState.ACTIVE))
     # A run that only tells what happened (who acknowledged, that it is over) is not stopped: it still tells.
-    runs = [run for run in runs if run.purpose not in TELLING_PURPOSES]
+    kept = TELLING_PURPOSES if partners else TELLING_PURPOSES | PARTNER_PURPOSES
+    runs = [run for run in runs if run.purpose not in kept]
     for run in runs:
         run_stop(run, state)
     return len(runs)

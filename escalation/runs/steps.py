@@ -15,6 +15,7 @@ from escalation.calls.records import DEADLINE_NUDGE_MAX_SECONDS, call_deadline
 from escalation.models import (
     ATTEMPT_OUTCOMES,
     OPEN_CALL_OUTCOMES,
+    PARTNER_PURPOSES,
     UNREACHED_OUTCOMES,
     CallAttempt,
     CallOutcome,
@@ -23,6 +24,7 @@ from escalation.models import (
     RunState,
 )
 from escalation.nudges import nudge_call_check, nudge_run
+from escalation.partners.services import partner_tree_ended
 from escalation.runs.fallback import tree_ended
 from escalation.runs.states import run_set_state, run_stop
 from incidents.models import SEVERITY_RANK, Incident
@@ -129,5 +131,8 @@ def next_call_or_end(run: NotificationRun, incident: Incident, now: datetime) ->
         run_stop(run, RunState.COMPLETED)
         return False
     run_set_state(run, RunState.EXHAUSTED)
+    if run.purpose in PARTNER_PURPOSES:
+        partner_tree_ended(run, incident)  # never the customer's fallback
+        return False
     tree_ended(run, incident)
     return False
