@@ -10,9 +10,9 @@ from mdrportal.core.append_only import RefuseUpdateAndDelete
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("escalation", "0017_telling_runs_acknowledged_and_closed"),
+        ("escalation", "0018_thread_emails"),
         ("incidents", "0024_alter_timelineevent_kind"),
-        ("tenants", "0019_partner_timezone"),
+        ("tenants", "0020_partner_timezone"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

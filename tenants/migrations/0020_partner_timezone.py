@@ -7,7 +7,7 @@ import tenants.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tenants", "0018_partner_defaults"),
+        ("tenants", "0019_user_preferences"),
     ]
 
     operations = [
