@@ -104,6 +104,7 @@ def test_the_customer_counts_take_the_same_queries_however_many_customers(
     url = reverse("partner_console", args=["msp-a"])
     with django_assert_num_queries(1):
         assert len(list(served_customers_with_counts(world["a"]))) == 2
+    client.get(url)  # the session's first page reads the reader's time zone once, then keeps it
     with CaptureQueriesContext(connection) as few:
         client.get(url)
     for _ in range(4):
