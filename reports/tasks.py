@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from reports.services import monthly_reports_send
+from reports.services import monthly_reports_send, report_resends_deliver, report_send_deliver_requested
 
 
 @shared_task(name="reports.monthly_reports_send")
 def monthly_reports() -> int:
     """Last month's report to each recipient not sent it yet: beat runs it hourly, so a beat that was down on
     the first of the month catches up, and a run that finds everything sent sends nothing."""
-    return monthly_reports_send()
+    return monthly_reports_send() + report_resends_deliver()
+
+
+@shared_task(name="reports.report_send_deliver")
+def report_send_deliver(send_id: int) -> str | None:
+    """A resend someone asked for, once its claim committed."""
+    return report_send_deliver_requested(send_id=send_id)
