@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,7 +26,15 @@ from reports.recipients import (
 from reports.services import monthly_reports_send, report_resends_deliver, report_send_deliver_requested
 from tenants.models import Role, SettingsChange
 from tenants.services import contact_create
-from tests.factories import make_member, make_partner, make_partner_user, make_tenant, portal
+from tests.factories import (
+    login_verified,
+    make_lead,
+    make_member,
+    make_partner,
+    make_partner_user,
+    make_tenant,
+    portal,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -187,3 +196,24 @@ def test_the_page_lists_recipients_and_sends_and_an_admin_adds_one_of_the_contac
 
 def admin_name(tenant: Any) -> str:
     return tenant.memberships.get(role=Role.ADMIN).user.username
+
+
+def test_a_lead_resends_a_chosen_month_from_the_admin_and_not_one_that_has_not_ended(
+    fast_passwords: None,
+) -> None:
+    tenant = make_tenant()
+    recipient = report_recipient_add(tenant=tenant, by=None, email="cfo@example.com")
+    lead = Client()
+    login_verified(lead, make_lead())
+    url = reverse("admin:reports_reportrecipient_changelist")
+    action = {"action": "resend_last_month", "_selected_action": [recipient.pk]}
+    response = lead.post(url, {**action, "period": "2026-01"}, follow=True)
+    assert "1 of 1 reports sent again." in response.content.decode()
+    next_month = (timezone.now().date().replace(day=1) + timedelta(days=32)).strftime("%Y-%m")
+    for month, said in ((next_month, "Choose a month that has ended."), ("soon", "YYYY-MM")):
+        response = lead.post(url, {**action, "period": month}, follow=True)
+        assert said in response.content.decode()
+    assert list(recipient.sends.values_list("period_start", "number", "requested_by")) == [
+        (date(2026, 1, 1), 1, "lead")
+    ]
+    assert len(mail.outbox) == 1
