@@ -10,7 +10,8 @@ from reports.services import monthly_reports_send, report_resends_deliver, repor
 @shared_task(name="reports.monthly_reports_send")
 def monthly_reports() -> int:
     """Last month's report to each recipient not sent it yet: beat runs it hourly, so a beat that was down on
-    the first of the month catches up, and a run that finds everything sent sends nothing."""
+    the first of the month catches up, and a run that finds everything sent sends nothing. It also delivers
+    the resends someone asked for whose worker never took them; it never asks for one."""
     return monthly_reports_send() + report_resends_deliver()
 
 

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -217,3 +219,22 @@ def test_a_lead_resends_a_chosen_month_from_the_admin_and_not_one_that_has_not_e
         (date(2026, 1, 1), 1, "lead")
     ]
     assert len(mail.outbox) == 1
+
+
+def test_the_page_reads_in_as_many_queries_for_many_recipients_as_for_one(
+    fast_passwords: None,
+) -> None:
+    tenant = make_tenant()
+    admin = portal(make_member(tenant, Role.ADMIN))
+    report_recipient_add(tenant=tenant, by=None, email="first@example.com")
+    monthly_reports_send(today=TODAY)
+    url = reverse("reports:recipients")
+    admin.get(url)
+    with CaptureQueriesContext(connection) as one:
+        admin.get(url)
+    for n in range(3):
+        report_recipient_add(tenant=tenant, by=None, email=f"more{n}@example.com")
+    monthly_reports_send(today=date(2026, 4, 2))
+    with CaptureQueriesContext(connection) as four:
+        assert admin.get(url).content.decode().count("2026-03: sent") == 4
+    assert len(four) == len(one)
