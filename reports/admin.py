@@ -3,7 +3,10 @@ with the one explicit resend action."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -11,7 +14,16 @@ from django.utils import timezone
 from mdrportal.core.admin_readonly import ReadOnlyInline
 from reports.models import ReportRecipient, ReportSend
 from reports.periods import previous_month
+from reports.recipient_forms import MonthField
+from reports.recipients import resend_period_check
 from reports.services import report_resend
+
+
+class ResendActionForm(ActionForm):
+    """The action bar's month for a resend; last month when left empty. Read by the action, which says what
+    is wrong with it (the admin would only say "no action selected")."""
+
+    period = forms.CharField(required=False, label="Month", widget=MonthField.widget)
 
 
 class ReportSendInline(ReadOnlyInline):
@@ -29,14 +41,21 @@ class ReportRecipientAdmin(admin.ModelAdmin):
     autocomplete_fields = ["tenant", "partner"]
     inlines = [ReportSendInline]
     actions = ["resend_last_month"]
+    action_form = ResendActionForm
 
-    @admin.action(description="Send last month's report again", permissions=["change"])
+    @admin.action(description="Send the month's report again (last month's if none)", permissions=["change"])
     def resend_last_month(self, request: HttpRequest, queryset: QuerySet[ReportRecipient]) -> None:
-        period = previous_month(timezone.now().date())
+        try:
+            period_start = MonthField(required=False).clean(request.POST.get("period", ""))
+            period_start = period_start or previous_month(timezone.now().date()).start.date()
+            resend_period_check(period_start)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return
         outcomes = [
             report_resend(
                 recipient=recipient,
-                period_start=period.start.date(),
+                period_start=period_start,
                 requested_by=request.user.get_username(),
             )
             for recipient in queryset.select_related("tenant", "partner")

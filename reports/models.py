@@ -39,8 +39,21 @@ class ReportRecipient(models.Model):
         return f"{self.email} ({self.tenant or self.partner})"
 
 
+class MonthlyReport(models.Model):
+    """Whether a tenant's recipients get the monthly email; without a row they do. Turned back on, it sends
+    the periods due from then on, never those that ended while it was off."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="monthly_report")
+    enabled = models.BooleanField(default=True)
+    changed_at = models.DateTimeField(default=timezone.now, help_text="When it was last turned on or off.")
+
+    def __str__(self) -> str:
+        return f"monthly report of {self.tenant}: {'on' if self.enabled else 'off'}"
+
+
 class SendOutcome(models.TextChoices):
     CLAIMED = "claimed", "Claimed, not sent yet"
+    SENDING = "sending", "Being sent"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
 

@@ -9,12 +9,12 @@ fails is recorded as failed and not retried (the server may have taken it), so i
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +27,8 @@ from reports.selectors import report_read
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
+# A resend's worker gets this long to take it before the sweeper does.
+RESEND_GRACE = timedelta(minutes=5)
 
 
 def recipient_tenants(recipient: ReportRecipient) -> QuerySet[Tenant]:
@@ -49,8 +51,13 @@ def report_send_claim(
         return None
 
 
-def report_send_deliver(*, send: ReportSend) -> str:
-    """Compose and send one claimed report (outside any transaction), then record what became of it."""
+def report_send_deliver(*, send: ReportSend) -> str | None:
+    """Compose and send one claimed report (outside any transaction), then record what became of it; None
+    when another worker took it first (the claimed row moves to sending once, by a conditional update)."""
+    if not ReportSend.objects.filter(pk=send.pk, outcome=SendOutcome.CLAIMED).update(
+        outcome=SendOutcome.SENDING
+    ):
+        return None
     recipient = send.recipient
     period = month_of(send.period_start)
     try:
@@ -70,14 +77,39 @@ def monthly_reports_send(*, today: date | None = None) -> int:
     """Send last month's report to every active recipient that has not been sent it; how many were sent."""
     period = previous_month(today or timezone.now().date())
     sent = 0
+    # A tenant that turned the email off gets none; turned back on, only the periods due since.
+    switched_on = (
+        Q(tenant__isnull=True)
+        | Q(tenant__monthly_report__isnull=True)
+        | Q(tenant__monthly_report__enabled=True, tenant__monthly_report__changed_at__lte=period.end)
+    )
     recipients = (
-        ReportRecipient.objects.filter(active=True).select_related("tenant", "partner").order_by("pk")
+        ReportRecipient.objects.filter(switched_on, active=True)
+        .select_related("tenant", "partner")
+        .order_by("pk")
     )
     for recipient in recipients:
         send = report_send_claim(recipient=recipient, period_start=period.start.date())
         if send is not None and report_send_deliver(send=send) == SendOutcome.SENT:
             sent += 1
     return sent
+
+
+def report_resends_deliver(*, before: datetime | None = None) -> int:
+    """Deliver the resends someone asked for whose worker never took them (a lost nudge): the sweeper's side
+    of reports.recipients.report_resend_request. How many were sent."""
+    before = before or timezone.now() - RESEND_GRACE
+    waiting = ReportSend.objects.filter(outcome=SendOutcome.CLAIMED, claimed_at__lt=before).exclude(
+        requested_by=""
+    )
+    sends = [report_send_deliver(send=send) for send in waiting.select_related("recipient").order_by("pk")]
+    return sends.count(SendOutcome.SENT)
+
+
+def report_send_deliver_requested(*, send_id: int) -> str | None:
+    """The worker's side of a resend: deliver it unless it was delivered already."""
+    send = ReportSend.objects.select_related("recipient").filter(pk=send_id).first()
+    return None if send is None else report_send_deliver(send=send)
 
 
 def report_resend(*, recipient: ReportRecipient, period_start: date, requested_by: str) -> str:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from reports.services import monthly_reports_send
+from reports.services import monthly_reports_send, report_resends_deliver, report_send_deliver_requested
 
 
 @shared_task(name="reports.monthly_reports_send")
 def monthly_reports() -> int:
     """Last month's report to each recipient not sent it yet: beat runs it hourly, so a beat that was down on
-    the first of the month catches up, and a run that finds everything sent sends nothing."""
-    return monthly_reports_send()
+    the first of the month catches up, and a run that finds everything sent sends nothing. It also delivers
+    the resends someone asked for whose worker never took them; it never asks for one."""
+    return monthly_reports_send() + report_resends_deliver()
+
+
+@shared_task(name="reports.report_send_deliver")
+def report_send_deliver(send_id: int) -> str | None:
+    """A resend someone asked for, once its claim committed."""
+    return report_send_deliver_requested(send_id=send_id)

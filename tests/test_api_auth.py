@@ -74,6 +74,12 @@ ENDPOINTS = [
     ("get", "/api/v1/tasks/1/"),
     ("patch", "/api/v1/tasks/1/"),
     ("get", "/api/v1/reports/"),
+    ("get", "/api/v1/tenants/1/report-recipients/"),
+    ("post", "/api/v1/tenants/1/report-recipients/"),
+    ("delete", "/api/v1/tenants/1/report-recipients/1/"),
+    ("post", "/api/v1/tenants/1/report-recipients/1/resend/"),
+    ("get", "/api/v1/tenants/1/monthly-report/"),
+    ("put", "/api/v1/tenants/1/monthly-report/"),
 ]
 
 

@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from incidents.models import ActionType
+from reports.periods import previous_month
+from reports.recipients import report_recipient_add
 from tenants.api_tokens import api_token_create
 from tenants.models import ApiToken, Partner, Performer, Role
 from tenants.protected_services import protected_target_add
@@ -108,6 +111,15 @@ def task_of(world: World) -> Any:
     """A task for the tenant's own team, on an incident opened after the team was given the action type."""
     performer_set(tenant=world.tenant, by=None, action_code="disable_user", performer=Performer.CUSTOMER)
     return propose(make_incident(world.tenant), "disable_user", target="jdoe")
+
+
+def recipient_of(world: World) -> Any:
+    """One of the tenant's monthly report recipients."""
+    return report_recipient_add(tenant=world.tenant, by=None, email=f"cfo{next(_serial)}@example.com")
+
+
+def last_month() -> str:
+    return f"{previous_month(timezone.now().date()).start:%Y-%m}"
 
 
 def protected_of(world: World) -> Any:
@@ -320,6 +332,39 @@ TABLE: dict[str, list[Check]] = {
             lambda w: reverse("reports:pdf"),
             {**everyone(200), "outsider": 400},
             lambda w: {"period": "this_month", "tenant": w.tenant.pk},
+        ),
+    ],
+    # The monthly email: everyone reads who receives it; the tenant's admins change it (the outsider: its own).
+    "reports/recipients/": [Check("get", lambda w: reverse("reports:recipients"), everyone(200))],
+    "reports/recipients/add/": [
+        Check(
+            "post",
+            lambda w: reverse("reports:recipient_add"),
+            {**everyone(302), "viewer": 403, "approver": 403},
+            lambda w: {"email": "cfo@example.com"},
+        ),
+    ],
+    "reports/recipients/monthly/": [
+        Check(
+            "post",
+            lambda w: reverse("reports:monthly_switch"),
+            {**everyone(302), "viewer": 403, "approver": 403},
+            lambda w: {"enabled": "on"},
+        ),
+    ],
+    "reports/recipients/<int:pk>/remove/": [
+        Check(
+            "post",
+            lambda w: reverse("reports:recipient_remove", args=[recipient_of(w).pk]),
+            object_page(viewer=403, approver=403, admin=302),
+        ),
+    ],
+    "reports/recipients/<int:pk>/resend/": [
+        Check(
+            "post",
+            lambda w: reverse("reports:recipient_resend", args=[recipient_of(w).pk]),
+            object_page(viewer=403, approver=403, admin=302),
+            lambda w: {"period": last_month()},
         ),
     ],
     "incidents/<int:pk>/record.pdf": [

@@ -27,6 +27,12 @@ from mdrportal.api.incidents import (
 from mdrportal.api.partners import PartnerDefaultsView
 from mdrportal.api.protected import ProtectedTargetView, TenantProtectedView
 from mdrportal.api.queue import IncidentAssignView
+from mdrportal.api.report_recipients import (
+    ReportRecipientResendView,
+    ReportRecipientView,
+    TenantMonthlyReportView,
+    TenantReportRecipientsView,
+)
 from mdrportal.api.reports import ReportView
 from mdrportal.api.tasks import TaskListView, TaskView
 from mdrportal.api.tenant_settings import TenantConnectorView, TenantPerformersView
@@ -61,6 +67,26 @@ v1 = [
     path("tenants/<int:tenant_id>/users/", TenantUsersView.as_view(), name="api-tenant-users"),
     path("tenants/<int:tenant_id>/delegation/", TenantDelegationView.as_view(), name="api-tenant-delegation"),
     path("tenants/<int:tenant_id>/connector/", TenantConnectorView.as_view(), name="api-tenant-connector"),
+    path(
+        "tenants/<int:tenant_id>/report-recipients/",
+        TenantReportRecipientsView.as_view(),
+        name="api-tenant-report-recipients",
+    ),
+    path(
+        "tenants/<int:tenant_id>/report-recipients/<int:pk>/",
+        ReportRecipientView.as_view(),
+        name="api-tenant-report-recipient",
+    ),
+    path(
+        "tenants/<int:tenant_id>/report-recipients/<int:pk>/resend/",
+        ReportRecipientResendView.as_view(),
+        name="api-tenant-report-recipient-resend",
+    ),
+    path(
+        "tenants/<int:tenant_id>/monthly-report/",
+        TenantMonthlyReportView.as_view(),
+        name="api-tenant-monthly-report",
+    ),
     path("contacts/<int:pk>/", ContactView.as_view(), name="api-contact"),
     path("reports/", ReportView.as_view(), name="api-reports"),
     path("partners/<slug:slug>/defaults/", PartnerDefaultsView.as_view(), name="api-partner-defaults"),

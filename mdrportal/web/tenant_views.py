@@ -135,6 +135,8 @@ _FIELD_LABELS = {
     "partner_delegation": "What the partner may do",
     "protected": "Protected",
     "inherits": "Back to the partner's default",
+    "report_recipient": "Monthly report recipient",
+    "monthly_report": "Monthly report email",
 }
 
 

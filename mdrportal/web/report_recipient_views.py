@@ -1,0 +1,112 @@
+"""The monthly report's page: who receives the tenant's report, whether it goes at all, what was sent to whom,
+and a resend of one month. Every role reads it; customer admins (or the partner's, under the settings
+delegation) change it, through reports.recipients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from mdrportal.web.access import tenant_page
+from mdrportal.web.refusals import add_service_errors, message_refusal
+from reports.models import ReportRecipient, ReportSend
+from reports.recipient_forms import RecipientForm, ResendForm
+from reports.recipients import (
+    monthly_report_enabled,
+    monthly_report_switch,
+    report_recipient_add,
+    report_recipient_remove,
+    report_resend_request,
+)
+from tenants.models import Tenant
+from tenants.rules import ADMINISTERS
+
+PAGE = "reports:recipients"
+SENDS_SHOWN = 12
+
+
+def _context(request: HttpRequest, tenant: Tenant, form: RecipientForm | None = None) -> dict[str, Any]:
+    recent = ReportSend.objects.order_by("-period_start", "-number")
+    recipients = ReportRecipient.objects.filter(tenant=tenant, active=True).prefetch_related(
+        Prefetch("sends", queryset=recent)
+    )
+    return {
+        "section": "reports",
+        "tenant": tenant,
+        "editable": request.acting.is_admin,  # type: ignore[attr-defined]
+        "enabled": monthly_report_enabled(tenant),
+        "recipients": [(r, list(r.sends.all())[:SENDS_SHOWN]) for r in recipients],
+        "form": form or RecipientForm(tenant=tenant),
+        "resend_form": ResendForm(),
+    }
+
+
+@tenant_page()
+def recipients_page(request: HttpRequest) -> HttpResponse:
+    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    return render(request, "pages/report_recipients.html", _context(request, tenant))
+
+
+@require_POST
+@tenant_page(ADMINISTERS)
+def recipient_add(request: HttpRequest) -> HttpResponse:
+    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    form = RecipientForm(request.POST, tenant=tenant)
+    if form.is_valid():
+        try:
+            recipient = report_recipient_add(
+                tenant=tenant, by=request.user, email=form.cleaned_data["address"]
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{recipient.email} receives the monthly report from next month on.")
+            return redirect(PAGE)
+    context = _context(request, tenant, form)
+    return render(request, "pages/report_recipients.html", context, status=400)
+
+
+@require_POST
+@tenant_page(ADMINISTERS)
+def recipient_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    recipient = get_object_or_404(ReportRecipient, pk=pk, tenant=tenant)
+    report_recipient_remove(recipient=recipient, by=request.user)
+    messages.success(request, f"{recipient.email} no longer receives the monthly report.")
+    return redirect(PAGE)
+
+
+@require_POST
+@tenant_page(ADMINISTERS)
+def monthly_switch(request: HttpRequest) -> HttpResponse:
+    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    enabled = request.POST.get("enabled") == "on"
+    monthly_report_switch(tenant=tenant, by=request.user, enabled=enabled)
+    said = "on: next month's report goes" if enabled else "off: no report goes until it is turned on"
+    messages.success(request, f"The monthly email is {said}.")
+    return redirect(PAGE)
+
+
+@require_POST
+@tenant_page(ADMINISTERS)
+def recipient_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    recipient = get_object_or_404(ReportRecipient, pk=pk, tenant=tenant)
+    form = ResendForm(request.POST)
+    if not form.is_valid():
+        message_refusal(request, ValidationError([e for errors in form.errors.values() for e in errors]))
+        return redirect(PAGE)
+    period_start = form.cleaned_data["period"]
+    try:
+        report_resend_request(recipient=recipient, period_start=period_start, by=request.user)
+    except ValidationError as error:
+        message_refusal(request, error)
+    else:
+        messages.success(request, f"The report of {period_start:%B %Y} goes to {recipient.email} again.")
+    return redirect(PAGE)
