@@ -7,7 +7,11 @@ from django.urls import include, path
 
 from mdrportal.web.incident_views import home
 from mdrportal.web.login_guard import GuardedAuthenticationForm
-from mdrportal.web.partner_defaults_views import partner_defaults_page
+from mdrportal.web.partner_defaults_views import (
+    partner_defaults_page,
+    partner_protected_add_page,
+    partner_protected_remove_page,
+)
 from mdrportal.web.second_factor_views import second_factor
 from mdrportal.web.token_views import api_token_revoke_view, api_tokens
 
@@ -25,6 +29,16 @@ urlpatterns = [
     path("account/api-tokens/", api_tokens, name="api_tokens"),
     path("account/api-tokens/<int:pk>/revoke/", api_token_revoke_view, name="api_token_revoke"),
     path("partners/<slug:slug>/defaults/", partner_defaults_page, name="partner_defaults"),
+    path(
+        "partners/<slug:slug>/defaults/protected/",
+        partner_protected_add_page,
+        name="partner_protected_add",
+    ),
+    path(
+        "partners/<slug:slug>/defaults/protected/<int:pk>/remove/",
+        partner_protected_remove_page,
+        name="partner_protected_remove",
+    ),
     path("", include("mdrportal.web.tenant_urls")),
     path("", include("mdrportal.web.incident_urls")),
     path("", include("mdrportal.web.report_urls")),
