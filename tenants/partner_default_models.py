@@ -47,7 +47,9 @@ class PartnerProtectedTarget(models.Model):
     class Meta:
         ordering = ["kind", "value"]
         constraints = [
-            models.UniqueConstraint(fields=["partner", "kind", "value"], name="partner_protected_target_once"),
+            models.UniqueConstraint(
+                fields=["partner", "kind", "value"], name="partner_protected_target_once"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -60,9 +60,7 @@ def default_apply(*, tenant: Tenant, by: User, field: str, value: Any) -> None:
     """Give one inheriting customer the partner's default, on its history as coming from the partner."""
     code = performer_code(field)
     if code is not None:
-        performer_set(
-            tenant=tenant, by=by, action_code=code, performer=value, from_default_of=tenant.partner
-        )
+        performer_set(tenant=tenant, by=by, action_code=code, performer=value, from_default_of=tenant.partner)
     else:
         tenant_update_settings(tenant=tenant, by=by, from_default_of=tenant.partner, **{field: value})
 

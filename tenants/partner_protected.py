@@ -32,13 +32,22 @@ def _take(tenant: Tenant, default: PartnerProtectedTarget, by: User) -> None:
         tenant=tenant, kind=default.kind, value=default.value, note=default.note, from_partner=default.partner
     )
     subject = f"{row} (from {default.partner}'s defaults)"
-    settings_audit(tenant=tenant, by=by, field=AUDIT_FIELD, subject=subject, before=None, after=protected_audited(row))
+    settings_audit(
+        tenant=tenant, by=by, field=AUDIT_FIELD, subject=subject, before=None, after=protected_audited(row)
+    )
 
 
 def _drop(row: ProtectedTarget, by: User, why: str) -> None:
     row.delete()
     subject = f"{row} ({why})"
-    settings_audit(tenant=row.tenant, by=by, field=AUDIT_FIELD, subject=subject, before=protected_audited(row), after=None)
+    settings_audit(
+        tenant=row.tenant,
+        by=by,
+        field=AUDIT_FIELD,
+        subject=subject,
+        before=protected_audited(row),
+        after=None,
+    )
 
 
 @transaction.atomic

@@ -55,7 +55,12 @@ def protected_target_add(
     target.full_clean()
     target.save()
     settings_audit(
-        tenant=tenant, by=by, field=AUDIT_FIELD, subject=str(target), before=None, after=protected_audited(target)
+        tenant=tenant,
+        by=by,
+        field=AUDIT_FIELD,
+        subject=str(target),
+        before=None,
+        after=protected_audited(target),
     )
     return target
 
@@ -77,5 +82,10 @@ def protected_target_remove(*, target: ProtectedTarget, by: User) -> None:
     deleted, _ = ProtectedTarget.objects.filter(pk=target.pk).delete()
     if deleted:
         settings_audit(
-            tenant=tenant, by=by, field=AUDIT_FIELD, subject=str(target), before=protected_audited(target), after=None
+            tenant=tenant,
+            by=by,
+            field=AUDIT_FIELD,
+            subject=str(target),
+            before=protected_audited(target),
+            after=None,
         )

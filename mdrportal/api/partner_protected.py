@@ -90,7 +90,9 @@ class PartnerProtectedTargetView(APIView):
 class TenantPartnerListView(APIView):
     """Whether the customer inherits its partner's protected-asset list."""
 
-    @extend_schema(summary="Whether the customer inherits its partner's list", responses={200: PartnerListSerializer})
+    @extend_schema(
+        summary="Whether the customer inherits its partner's list", responses={200: PartnerListSerializer}
+    )
     def get(self, request: Request, tenant_id: int) -> Response:
         tenant = visible_tenant(request, tenant_id)
         return Response({"inherits": partner_list_inherited(tenant)})
@@ -107,7 +109,9 @@ class TenantPartnerListView(APIView):
         serializer = PartnerListSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         decision_check(request, tenant=tenant, operation=PROTECTED_ASSETS)
-        write = tenant_protected_inherit if serializer.validated_data["inherits"] else tenant_protected_opt_out
+        write = (
+            tenant_protected_inherit if serializer.validated_data["inherits"] else tenant_protected_opt_out
+        )
         with service_errors():
             write(tenant=tenant, by=request.user)
         return Response({"inherits": partner_list_inherited(tenant)})

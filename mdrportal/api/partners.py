@@ -22,7 +22,6 @@ from tenants.partner_default_models import performer_code, performer_field
 from tenants.partner_defaults import partner_default_set, partner_defaults_of, partner_of_user
 
 
-
 def _shown(partner: Partner) -> dict[str, Any]:
     """The defaults as the API shows them: the settings, and the performers by action type's code."""
     shown: dict[str, Any] = {"performers": {}}

@@ -30,6 +30,7 @@ from tenants.partner_defaults import (
 )
 from tenants.partner_protected import partner_protected_add, partner_protected_of, partner_protected_remove
 
+
 class PartnerDefaultsForm(forms.Form):
     """Each default, and who performs each action type; left empty, the partner sets none for it."""
 
@@ -100,9 +101,7 @@ def partner_defaults_page(request: HttpRequest, slug: str) -> HttpResponse:
         "partner": partner,
         "form": form,
         "editable": is_admin,
-        "inheriting": {
-            f: partner_inheriting(partner=partner, field=f).count() for f in form.fields
-        },
+        "inheriting": {f: partner_inheriting(partner=partner, field=f).count() for f in form.fields},
         "protected": partner_protected_of(partner),
         "protected_form": ProtectedTargetForm(),
         "protected_inheriting": partner_inheriting(partner=partner, field=PROTECTED_LIST).count(),

@@ -5,39 +5,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tenants', '0018_partner_defaults'),
+        ("tenants", "0018_partner_defaults"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='protectedtarget',
-            name='from_partner',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenants.partner'),
+            model_name="protectedtarget",
+            name="from_partner",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="tenants.partner",
+            ),
         ),
         migrations.AlterField(
-            model_name='partnerdefault',
-            name='field',
+            model_name="partnerdefault",
+            name="field",
             field=models.CharField(max_length=80),
         ),
         migrations.AlterField(
-            model_name='tenantownsetting',
-            name='field',
+            model_name="tenantownsetting",
+            name="field",
             field=models.CharField(max_length=80),
         ),
         migrations.CreateModel(
-            name='PartnerProtectedTarget',
+            name="PartnerProtectedTarget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('host', 'Host name or pattern'), ('network', 'IP address or range'), ('account', 'Account'), ('action_type', 'Action type never performed automatically')], max_length=16)),
-                ('value', models.CharField(max_length=255)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('partner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='protected_targets', to='tenants.partner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("host", "Host name or pattern"),
+                            ("network", "IP address or range"),
+                            ("account", "Account"),
+                            ("action_type", "Action type never performed automatically"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("value", models.CharField(max_length=255)),
+                ("note", models.CharField(blank=True, max_length=200)),
+                (
+                    "partner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="protected_targets",
+                        to="tenants.partner",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['kind', 'value'],
-                'constraints': [models.UniqueConstraint(fields=('partner', 'kind', 'value'), name='partner_protected_target_once')],
+                "ordering": ["kind", "value"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("partner", "kind", "value"), name="partner_protected_target_once"
+                    )
+                ],
             },
         ),
     ]
