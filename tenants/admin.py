@@ -519,4 +519,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 # Registered from their own module: a key's secret is shown once, at creation.
 from tenants import admin_integration_keys  # noqa: E402, F401
-from tenants import admin_partner_defaults  # noqa: E402, F401
+from tenants import admin_partner_defaults  # noqa: E402, F401, I001

@@ -7,8 +7,8 @@ from django.db import transaction
 
 from tenants.deciding import PROTECTED_ASSETS
 from tenants.models import Tenant
-from tenants.protected import protected_value_clean
 from tenants.partner_default_models import PROTECTED_LIST, TenantOwnSetting
+from tenants.protected import protected_value_clean
 from tenants.protected_models import ProtectedKind, ProtectedTarget
 from tenants.services import User, deciding_writer_check, settings_audit
 
@@ -71,14 +71,17 @@ def protected_target_remove(*, target: ProtectedTarget, by: User) -> None:
     tenant = target.tenant
     deciding_writer_check(by=by, tenant=tenant, operation=PROTECTED_ASSETS)
     tenant = Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
-    if target.from_partner_id is not None and target.from_partner_id == tenant.partner_id:
-        if partner_list_inherited(tenant):
-            raise ValidationError(
-                {
-                    "value": f"{target} comes from {tenant.partner}'s defaults: stop inheriting "
-                    f"{tenant.partner}'s list to drop it."
-                }
-            )
+    if (
+        target.from_partner_id is not None
+        and target.from_partner_id == tenant.partner_id
+        and partner_list_inherited(tenant)
+    ):
+        raise ValidationError(
+            {
+                "value": f"{target} comes from {tenant.partner}'s defaults: stop inheriting "
+                f"{tenant.partner}'s list to drop it."
+            }
+        )
     deleted, _ = ProtectedTarget.objects.filter(pk=target.pk).delete()
     if deleted:
         settings_audit(

@@ -14,11 +14,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from incidents.models import ActionType
 from mdrportal.web.access import portal_page
+from mdrportal.web.protected_views import ProtectedTargetForm
 from mdrportal.web.refusals import add_service_errors, message_refusal
 from mdrportal.web.second_factor import step_up_redirect
-from incidents.models import ActionType
-from mdrportal.web.protected_views import ProtectedTargetForm
 from tenants.deciding import PARTNER_DEFAULTS
 from tenants.models import Partner, Performer, ResponseMode
 from tenants.partner_default_models import PROTECTED_LIST, PartnerProtectedTarget, performer_field

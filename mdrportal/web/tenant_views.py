@@ -44,9 +44,9 @@ from tenants.deciding import (
 from tenants.models import Contact, SettingsChange, Tenant
 from tenants.partner_default_models import performer_code
 from tenants.partner_defaults import setting_sources
+from tenants.protected_services import partner_list_inherited
 from tenants.reach import reach_now_and_saturday_night
 from tenants.rules import ADMINISTERS, phoneable
-from tenants.protected_services import partner_list_inherited
 from tenants.selectors import (
     performers_of,
     protected_targets,
