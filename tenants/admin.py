@@ -20,6 +20,7 @@ from mdrportal.core.admin_readonly import ReadOnlyAdminMixin
 from mdrportal.web.deciding import StepUpAdminMixin
 from mdrportal.web.login_guard import GuardedAdminAuthenticationForm, login_unlock
 from mdrportal.web.second_factor import second_factor_reset
+from tenants import admin_partner_defaults  # noqa: F401 - registers the partner defaults' page
 from tenants.api_tokens import api_token_decides, user_deactivate, user_password_set
 from tenants.availability import Availability
 from tenants.availability_services import availability_snapshot
@@ -519,4 +520,3 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 # Registered from their own module: a key's secret is shown once, at creation.
 from tenants import admin_integration_keys  # noqa: E402, F401
-from tenants import admin_partner_defaults  # noqa: E402, F401, I001
