@@ -37,7 +37,11 @@ from tenants.models import (
 )
 from tenants.protected import protected_value_clean
 from tenants.protected_models import ProtectedTarget
-from tenants.protected_services import protected_target_add, protected_target_remove
+from tenants.protected_services import (
+    protected_removal_refusal,
+    protected_target_add,
+    protected_target_remove,
+)
 from tenants.selectors import audited_value_shown
 from tenants.services import (
     CONTACT_FIELDS,
@@ -132,9 +136,20 @@ class ProtectedTargetForm(ModelForm):
         return data
 
 
+class ProtectedTargetFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        for form in self.deleted_forms:
+            if form.instance.pk:
+                refused = protected_removal_refusal(form.instance, self.instance)
+                if refused is not None:
+                    raise forms.ValidationError(refused)
+
+
 class ProtectedTargetInline(admin.TabularInline):
     model = ProtectedTarget
     form = ProtectedTargetForm
+    formset = ProtectedTargetFormSet
     extra = 0
     fields = ["kind", "value", "note"]
     verbose_name = "protected asset (never acted on without the customer's written authorization)"

@@ -65,23 +65,24 @@ def protected_target_add(
     return target
 
 
+def protected_removal_refusal(target: ProtectedTarget, tenant: Tenant) -> str | None:
+    """Why the customer may not drop this one target: it comes from the partner's list it inherits."""
+    if target.from_partner_id is None or target.from_partner_id != tenant.partner_id:
+        return None
+    if not partner_list_inherited(tenant):
+        return None
+    return f"{target} comes from {tenant.partner}'s defaults: stop inheriting {tenant.partner}'s list to drop it."
+
+
 @transaction.atomic
 def protected_target_remove(*, target: ProtectedTarget, by: User) -> None:
     """Stop protecting it: later incidents may act on it automatically again (Authorize mode, fallback)."""
     tenant = target.tenant
     deciding_writer_check(by=by, tenant=tenant, operation=PROTECTED_ASSETS)
     tenant = Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
-    if (
-        target.from_partner_id is not None
-        and target.from_partner_id == tenant.partner_id
-        and partner_list_inherited(tenant)
-    ):
-        raise ValidationError(
-            {
-                "value": f"{target} comes from {tenant.partner}'s defaults: stop inheriting "
-                f"{tenant.partner}'s list to drop it."
-            }
-        )
+    refused = protected_removal_refusal(target, tenant)
+    if refused is not None:
+        raise ValidationError({"value": refused})
     deleted, _ = ProtectedTarget.objects.filter(pk=target.pk).delete()
     if deleted:
         settings_audit(

@@ -4,6 +4,7 @@ sees what it inherits and opts out of the partner's list explicitly."""
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from django.urls import reverse
 
 from tenants.models import Role, Tenant
 from tenants.partner_protected import partner_protected_add
+from tenants.protected_models import ProtectedTarget
 from tenants.selectors import performers_of, tenant_policy
 from tenants.services import tenant_delegation_set
 from tests.credentials import api_client_for
@@ -133,3 +135,16 @@ def test_the_partner_page_sets_a_default_performer_and_protects_for_every_inheri
     assert (performers_of(tenant), _hosts(tenant)) == ({"block_ip": "customer"}, ["dc-*"])
     page = fresh.get(reverse("partner_defaults", args=["acme"])).content.decode()
     assert "1 customer inherits this list" in page
+
+
+def test_removing_an_inherited_target_on_the_page_is_refused_with_a_message() -> None:
+    partner = make_partner("acme")
+    tenant = _delegating(partner)
+    partner_protected_add(partner=partner, by=None, **DC)
+    target = ProtectedTarget.objects.get(tenant=tenant)
+    page = session_client_for(make_member(tenant, Role.ADMIN), second_factor_age=FRESH)
+
+    refused = page.post(reverse("tenants:protected_remove", args=[target.pk]), follow=True)
+
+    assert "stop inheriting Acme's list to drop it" in html.unescape(refused.content.decode())
+    assert _hosts(tenant) == ["dc-*"]
