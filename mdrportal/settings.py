@@ -203,6 +203,7 @@ SPECTACULAR_SETTINGS = {
         "ObservableKindEnum": "incidents.models.ObservableKind",
         "MessageSideEnum": "incidents.models.MessageSide",
         "NoteVisibilityEnum": "incidents.models.NoteVisibility",
+        "ProtectedKindEnum": "tenants.protected_models.ProtectedKind",
     },
 }
 

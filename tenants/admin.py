@@ -20,6 +20,7 @@ from mdrportal.core.admin_readonly import ReadOnlyAdminMixin
 from mdrportal.web.deciding import StepUpAdminMixin
 from mdrportal.web.login_guard import GuardedAdminAuthenticationForm, login_unlock
 from mdrportal.web.second_factor import second_factor_reset
+from tenants import admin_partner_defaults  # noqa: F401 - registers the partner defaults' page
 from tenants.api_tokens import api_token_decides, user_deactivate, user_password_set
 from tenants.availability import Availability
 from tenants.availability_services import availability_snapshot
@@ -36,7 +37,11 @@ from tenants.models import (
 )
 from tenants.protected import protected_value_clean
 from tenants.protected_models import ProtectedTarget
-from tenants.protected_services import protected_target_add, protected_target_remove
+from tenants.protected_services import (
+    protected_removal_refusal,
+    protected_target_add,
+    protected_target_remove,
+)
 from tenants.selectors import audited_value_shown
 from tenants.services import (
     CONTACT_FIELDS,
@@ -138,9 +143,20 @@ class ProtectedTargetForm(ModelForm):
         return data
 
 
+class ProtectedTargetFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        for form in self.deleted_forms:
+            if form.instance.pk:
+                refused = protected_removal_refusal(form.instance, self.instance)
+                if refused is not None:
+                    raise forms.ValidationError(refused)
+
+
 class ProtectedTargetInline(admin.TabularInline):
     model = ProtectedTarget
     form = ProtectedTargetForm
+    formset = ProtectedTargetFormSet
     extra = 0
     fields = ["kind", "value", "note"]
     verbose_name = "protected asset (never acted on without the customer's written authorization)"

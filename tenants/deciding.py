@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import models
 
-from tenants.models import Partner, Role, Tenant
+from tenants.models import Partner, PartnerMembership, Role, Tenant
 from tenants.rules import role_allows, roles_allowed
 from tenants.selectors import membership_at
 
@@ -53,6 +53,9 @@ class Operation:
     delegation: Delegation | None  # what lets a partner's user do it; None: never a partner's user
     staff_perm: str | None = None  # MDR staff with this permission may do it too
     fields: frozenset[str] = frozenset()  # a write decides when it changes one of these; empty: any write
+    # Performed at a partner by its own people (`minimum` is their role there); it reaches only the
+    # customers that delegated their settings to the partner, so no customer's delegation is asked.
+    partner_level: bool = False
 
     def decides(self, changed: Iterable[str] | None = None) -> bool:
         """Whether a write changing these fields (None: not known) needs a fresh second factor."""
@@ -133,6 +136,16 @@ PROTECTED_ASSETS = _op(
     delegation=Delegation.SETTINGS,
     staff_perm="tenants.change_protectedtarget",
 )
+# A partner's default changes what may be done without asking at every customer that inherits it.
+PARTNER_DEFAULTS = _op(
+    "partner_defaults",
+    "set the partner's defaults",
+    "web api admin",
+    minimum=Role.ADMIN,
+    delegation=None,
+    staff_perm="tenants.change_partner",
+    partner_level=True,
+)
 MEMBERSHIPS = _op(
     "memberships",
     "create customer logins and change their roles",
@@ -163,6 +176,7 @@ DECIDING: dict[str, Operation] = {
         PROTECTED_ASSETS,
         CONTACT_ADD,
         CONTACT_CHANGE,
+        PARTNER_DEFAULTS,
         MEMBERSHIPS,
         CONNECTOR,
     )
@@ -207,6 +221,20 @@ def deciding_refusal(*, user: Any, tenant: Tenant, operation: Operation) -> str 
             f"{tenant.partner} (partner) may {operation.what} for {tenant} only once {tenant} delegates "
             f"it ({operation.delegation.label})."
         )
+    return None
+
+
+def partner_refusal(*, user: Any, partner: Partner, operation: Operation) -> str | None:
+    """Why the user may not perform a partner-level operation at the partner, or None when it may."""
+    if operation.staff_perm is not None and is_mdr_staff(user, operation.staff_perm):
+        return None
+    role = (
+        PartnerMembership.objects.filter(user=user, partner=partner).values_list("role", flat=True).first()
+        if user is not None and user.is_authenticated
+        else None
+    )
+    if operation.minimum is None or not role_allows(role, operation.minimum):
+        return f"Only {partner}'s admins may {operation.what}."
     return None
 
 

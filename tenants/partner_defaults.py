@@ -1,27 +1,32 @@
-"""Partner defaults: a partner's admins set a setting once; every customer that delegated its settings to the
+"""Partner defaults: a partner's admins set a setting (or who performs an action type) once; every customer that delegated its settings to the
 partner and did not set that setting itself inherits it at once, each change on that customer's history.
 Open incidents keep their snapshot, as with any settings change."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 
-from tenants.deciding import RESPONSE_POLICY, is_mdr_staff
-from tenants.models import Partner, PartnerMembership, Role, Tenant
-from tenants.partner_default_models import DEFAULTABLE, PartnerDefault, TenantOwnSetting
-from tenants.services import User, deciding_writer_check, settings_audit, tenant_update_settings
+from tenants.deciding import PARTNER_DEFAULTS, is_mdr_staff, partner_refusal
+from tenants.models import Partner, PartnerMembership, Performer, Role, Tenant
+from tenants.partner_default_models import DEFAULTABLE, PartnerDefault, TenantOwnSetting, performer_code
+from tenants.selectors import performers_of
+from tenants.services import User, performer_set, tenant_update_settings
+
+_CODE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 
 
 def partner_admin_check(*, by: User, partner: Partner) -> None:
     """Only the partner's admins (and MDR staff allowed to change partners) set its defaults."""
-    if by is None or is_mdr_staff(by, "tenants.change_partner"):
+    if by is None:
         return
-    if not PartnerMembership.objects.filter(user=by, partner=partner, role=Role.ADMIN).exists():
-        raise PermissionDenied(f"Only {partner}'s admins set its defaults.")
+    refused = partner_refusal(user=by, partner=partner, operation=PARTNER_DEFAULTS)
+    if refused is not None:
+        raise PermissionDenied(refused)
 
 
 def partner_inheriting(*, partner: Partner, field: str) -> QuerySet[Tenant]:
@@ -34,45 +39,48 @@ def partner_inheriting(*, partner: Partner, field: str) -> QuerySet[Tenant]:
     )
 
 
+def default_clean(field: str, value: Any) -> Any:
+    """The default as it is stored: one a customer could set itself (ValidationError says why not)."""
+    code = performer_code(field)
+    if code is not None:
+        if not _CODE.match(code):
+            raise ValidationError({"field": f"{code!r} is not an action type's code."})
+        if value not in Performer.values:
+            raise ValidationError({"value": f"{value!r} is not one of {', '.join(Performer.values)}."})
+        return value
+    if field not in DEFAULTABLE:
+        raise ValidationError({"field": f"{field!r} is not one of {', '.join(DEFAULTABLE)}."})
+    try:
+        return Tenant._meta.get_field(field).clean(value, None)
+    except ValidationError as error:
+        raise ValidationError({"value": error.messages}) from None
+
+
+def default_apply(*, tenant: Tenant, by: User, field: str, value: Any) -> None:
+    """Give one inheriting customer the partner's default, on its history as coming from the partner."""
+    code = performer_code(field)
+    if code is not None:
+        performer_set(tenant=tenant, by=by, action_code=code, performer=value, from_default_of=tenant.partner)
+    else:
+        tenant_update_settings(tenant=tenant, by=by, from_default_of=tenant.partner, **{field: value})
+
+
 @transaction.atomic
 def partner_default_set(*, partner: Partner, by: User, field: str, value: Any) -> list[Tenant]:
     """Set a default and apply it to every inheriting customer, all of them or none: a customer that cannot
     take it (the fallback box without a phone contact) refuses the whole change, named in the error."""
-    if field not in DEFAULTABLE:
-        raise ValidationError({"field": f"{field!r} is not one of {', '.join(DEFAULTABLE)}."})
+    value = default_clean(field, value)
     partner_admin_check(by=by, partner=partner)
     Partner.objects.select_for_update(no_key=True).get(pk=partner.pk)
     PartnerDefault.objects.update_or_create(partner=partner, field=field, defaults={"value": value})
     reached = []
     for tenant in partner_inheriting(partner=partner, field=field):
         try:
-            tenant_update_settings(tenant=tenant, by=by, from_default_of=partner, **{field: value})
+            default_apply(tenant=tenant, by=by, field=field, value=value)
         except ValidationError as error:
             raise ValidationError({"value": f"{tenant}: {' '.join(error.messages)}"}) from None
         reached.append(tenant)
     return reached
-
-
-@transaction.atomic
-def tenant_setting_inherit(*, tenant: Tenant, by: User, field: str) -> Tenant:
-    """Go back to the partner's default for one setting: it applies at once and reaches it from then on."""
-    if field not in DEFAULTABLE:
-        raise ValidationError({"field": f"{field!r} is not one of {', '.join(DEFAULTABLE)}."})
-    deciding_writer_check(by=by, tenant=tenant, operation=RESPONSE_POLICY)
-    deleted, _ = TenantOwnSetting.objects.filter(tenant=tenant, field=field).delete()
-    if deleted:
-        settings_audit(
-            tenant=tenant,
-            by=by,
-            field="inherits",
-            subject=field,
-            before="set for this customer",
-            after="partner default",
-        )
-    default = PartnerDefault.objects.filter(partner_id=tenant.partner_id, field=field).first()
-    if default is not None and tenant.partner_manages_settings:
-        tenant_update_settings(tenant=tenant, by=by, from_default_of=tenant.partner, **{field: default.value})
-    return tenant
 
 
 def setting_sources(tenant: Tenant) -> list[dict[str, Any]]:
@@ -81,15 +89,21 @@ def setting_sources(tenant: Tenant) -> list[dict[str, Any]]:
     if tenant.partner_id is None:
         return []
     own = set(TenantOwnSetting.objects.filter(tenant=tenant).values_list("field", flat=True))
+    performers = performers_of(tenant)
     return [
         {
             "field": default.field,
             "default": default.value,
-            "current": getattr(tenant, default.field),
+            "current": _current(tenant, default.field, performers),
             "inherits": tenant.partner_manages_settings and default.field not in own,
         }
         for default in PartnerDefault.objects.filter(partner_id=tenant.partner_id)
     ]
+
+
+def _current(tenant: Tenant, field: str, performers: dict[str, str]) -> Any:
+    code = performer_code(field)
+    return getattr(tenant, field) if code is None else performers.get(code, Performer.MDR.value)
 
 
 def partner_of_user(user: Any, slug: str) -> tuple[Partner | None, bool]:

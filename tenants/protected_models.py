@@ -24,6 +24,11 @@ class ProtectedTarget(models.Model):
         "action type's code.",
     )
     note = models.CharField(max_length=200, blank=True, help_text="Why it is protected, for MDR Ops.")
+    # Set when the row came from the partner's default list (tenants.partner_protected): the partner's
+    # changes reach it, and the customer drops it only by opting out of the partner's list.
+    from_partner = models.ForeignKey(
+        "tenants.Partner", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["kind", "value"]

@@ -36,7 +36,7 @@ from tenants.models import (
     Tenant,
     Tier,
 )
-from tenants.partner_default_models import DEFAULTABLE, TenantOwnSetting
+from tenants.partner_default_models import DEFAULTABLE, TenantOwnSetting, performer_field
 from tenants.rules import LAST_PHONE_CONTACT, check_contact_reachable, check_fallback_reachable
 
 User = AbstractBaseUser | None
@@ -353,8 +353,13 @@ def contacts_reorder(
 
 
 @transaction.atomic
-def performer_set(*, tenant: Tenant, by: User, action_code: str, performer: str) -> None:
-    """Who performs an action type under Collaborate; MDR Ops is the default and stores no row."""
+def performer_set(
+    *, tenant: Tenant, by: User, action_code: str, performer: str, from_default_of: Partner | None = None
+) -> None:
+    """Who performs an action type under Collaborate; MDR Ops is the default and stores no row.
+
+    A choice the customer makes is its own (its partner's default performer no longer reaches it); one from
+    its partner's default (`from_default_of`) keeps it inheriting and says so on the history."""
     if performer not in Performer.values:
         raise ValidationError({"performer": f"{performer!r} is not one of {', '.join(Performer.values)}."})
     deciding_writer_check(by=by, tenant=tenant, operation=PERFORMERS)
@@ -365,6 +370,8 @@ def performer_set(*, tenant: Tenant, by: User, action_code: str, performer: str)
     before = row.performer if row else Performer.MDR.value
     if before == performer:
         return
+    if from_default_of is None:
+        TenantOwnSetting.objects.get_or_create(tenant=locked, field=performer_field(action_code))
     if performer == Performer.MDR:
         row.delete()
     elif row is None:
@@ -372,9 +379,8 @@ def performer_set(*, tenant: Tenant, by: User, action_code: str, performer: str)
     else:
         row.performer = performer
         row.save(update_fields=["performer"])
-    settings_audit(
-        tenant=tenant, by=by, field="performer", subject=action_code, before=before, after=performer
-    )
+    subject = action_code if from_default_of is None else f"{action_code} from {from_default_of}'s defaults"
+    settings_audit(tenant=tenant, by=by, field="performer", subject=subject, before=before, after=performer)
 
 
 class PerformersRefused(Exception):

@@ -22,6 +22,7 @@ from incidents.connector_models import ConnectorConfig
 from incidents.models import ActionType, Authorization
 from tenants.deciding import ADMIN, API, DECIDING, WEB, Delegation, Operation
 from tenants.models import Contact, Membership, Role, Tenant
+from tenants.partner_default_models import PartnerDefault, PartnerProtectedTarget
 from tenants.protected_models import ProtectedTarget
 from tenants.selectors import performers_of
 from tenants.services import tenant_delegation_set
@@ -94,6 +95,10 @@ STATE: dict[str, Callable[[World], Any]] = {
     ),
     "contact_add": lambda w: Contact.objects.filter(tenant=w.tenant).count(),
     "contact_change": lambda w: Contact.objects.get(pk=w.contact.pk).can_authorize,
+    "partner_defaults": lambda w: (
+        sorted(PartnerDefault.objects.values_list("field", "value")),
+        sorted(PartnerProtectedTarget.objects.values_list("value", flat=True)),
+    ),
     "memberships": lambda w: Membership.objects.filter(tenant=w.tenant).count(),
     "connector": lambda w: ConnectorConfig.objects.filter(tenant=w.tenant).exists(),
 }
@@ -158,6 +163,11 @@ def web_contact_change(client: Client, w: World) -> Any:
     c = w.contact  # can_authorize left out: unticked
     data = {"name": c.name, "email": c.email, "phone": str(c.phone), "channels": list(c.channels)}
     return client.post(reverse("tenants:contact_edit", args=[c.pk]), data)
+
+
+def web_partner_default(client: Client, w: World) -> Any:
+    data = {"performer-isolate_endpoint": "partner"}
+    return client.post(reverse("partner_defaults", args=["acme"]), data)
 
 
 # The API --------------------------------------------------------------------------------------------
@@ -239,6 +249,11 @@ def admin_record(client: Client, w: World) -> Any:
     return client.post(reverse("admin:incidents_incident_authorize", args=[w.incident.pk]), data)
 
 
+def admin_partner_default(client: Client, w: World) -> Any:
+    data = {"partner": str(w.tenant.partner_id), "field": "reminder_minutes", "value": "30"}
+    return client.post(reverse("admin:tenants_partnerdefault_add"), data)
+
+
 def admin_connector(client: Client, w: World) -> Any:
     data = {"tenant": str(w.tenant.pk), "kind": "simulated", "options": "{}"}
     return client.post(reverse("admin:incidents_connectorconfig_add"), data)
@@ -298,6 +313,16 @@ WAYS: dict[tuple[str, str], Way] = {
         lambda c, w: c.patch(f"/api/v1/contacts/{w.contact.pk}/", {"can_authorize": False}, format="json"),
     ),
     ("contact_change", ADMIN): Way("lead", admin_tenant_page(untick_can_authorize)),
+    # Set at the partner by its admin (MDR staff with the partner permission here): it reaches only the
+    # customers that delegated their settings to the partner.
+    ("partner_defaults", WEB): Way("lead", web_partner_default),
+    ("partner_defaults", API): Way(
+        "lead",
+        lambda c, w: c.patch(
+            "/api/v1/partners/acme/defaults/", {"performers": {"isolate_endpoint": "partner"}}, format="json"
+        ),
+    ),
+    ("partner_defaults", ADMIN): Way("lead", admin_partner_default),
     ("memberships", API): Way("lead", api_login),
     ("memberships", ADMIN): Way("lead", admin_tenant_page(add_membership)),
     ("connector", API): Way(
@@ -319,6 +344,9 @@ def expected(operation: Operation, channel: str, condition: str) -> bool:
     """Whether the write takes effect."""
     if condition == FRESH_2FA:
         return True
+    if operation.partner_level and condition in (PARTNER, PARTNER_DELEGATED):
+        # The partner's own admin sets the partner's defaults on its pages, never in MDR staff's admin.
+        return channel != ADMIN
     if condition == PARTNER_DELEGATED:
         # The admin is MDR staff's; a partner's user never changes the delegation itself.
         return channel != ADMIN and operation.delegation is not None
@@ -381,7 +409,7 @@ def test_a_deciding_operation_takes_effect_only_with_a_fresh_second_factor_and_t
     )
     if not took_effect:
         assert response.status_code in (302, 401, 403), response.status_code
-    if took_effect and partner:
+    if took_effect and partner and not operation.partner_level:
         # Made under the customer's delegation: the settings history or the timeline names the partner.
         named = world.tenant.settings_changes.filter(actor_label__contains="(Acme partner").exists()
         named |= world.incident.events.filter(summary__contains="Acme (partner)").exists()

@@ -244,6 +244,27 @@ TABLE: dict[str, list[Check]] = {
             lambda w: {"reminder_minutes": "30"},
         ),
     ],
+    # The partner's default protected assets: its admins only; none of the personas is one of its people.
+    "partners/<slug:slug>/defaults/protected/": [
+        Check(
+            "post",
+            lambda w: reverse("partner_protected_add", args=[partner_slug()]),
+            everyone(404),
+            lambda w: {"kind": "host", "value": "dc-*"},
+        ),
+    ],
+    "partners/<slug:slug>/defaults/protected/<int:pk>/remove/": [
+        Check("post", lambda w: reverse("partner_protected_remove", args=[partner_slug(), 1]), everyone(404)),
+    ],
+    # Opting out of the partner's protected-asset list: the tenant's admins (no partner here: refused
+    # with a message, back to the settings page).
+    "settings/protected/opt-out/": [
+        Check(
+            "post",
+            lambda w: reverse("tenants:protected_opt_out"),
+            {**everyone(302), "viewer": 403, "approver": 403},
+        ),
+    ],
     "contacts/": [Check("get", lambda w: reverse("tenants:contacts"), everyone(200))],
     "contacts/add/": [
         Check(

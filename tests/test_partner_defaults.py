@@ -10,7 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from tenants.models import Role, Tenant
-from tenants.partner_defaults import partner_default_set, tenant_setting_inherit
+from tenants.partner_defaults import partner_default_set
+from tenants.partner_inherit import tenant_setting_inherit
 from tenants.services import tenant_delegation_set, tenant_update_settings
 from tests.credentials import api_client_for
 from tests.factories import make_member, make_partner, make_partner_user, make_tenant
@@ -179,6 +180,10 @@ def test_the_api_sets_a_partners_defaults_for_its_admins_only_and_the_mode_needs
     assert stale.patch(url, {"reminder_count": 0}, format="json").status_code == 400
     saved = fresh.patch(url, {"response_mode": "authorize", "reminder_count": 7}, format="json")
 
-    assert saved.status_code == 200 and saved.json() == {"response_mode": "authorize", "reminder_count": 7}
+    assert saved.status_code == 200 and saved.json() == {
+        "response_mode": "authorize",
+        "reminder_count": 7,
+        "performers": {},
+    }
     assert (_fresh(tenant).response_mode, _fresh(tenant).reminder_count) == ("authorize", 7)
     assert viewer.get(url).json() == saved.json()

@@ -21,11 +21,16 @@ from tenants.selectors import protected_targets
 
 class ProtectedTargetSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=ProtectedKind.choices)
+    from_partner = serializers.SlugRelatedField(
+        slug_field="slug",
+        read_only=True,
+        help_text="The partner whose default list it comes from; null: the customer's own.",
+    )
 
     class Meta:
         model = ProtectedTarget
-        fields = ["id", "kind", "value", "note"]
-        read_only_fields = ["id"]
+        fields = ["id", "kind", "value", "note", "from_partner"]
+        read_only_fields = ["id", "from_partner"]
         # The service checks the value for its kind and refuses a duplicate with a field error.
         validators: list[object] = []
 
@@ -65,5 +70,6 @@ class ProtectedTargetView(APIView):
         tenant = visible_tenant(request, tenant_id)
         target = get_object_or_404(ProtectedTarget, pk=pk, tenant=tenant)
         decision_check(request, tenant=tenant, operation=PROTECTED_ASSETS)
-        protected_target_remove(target=target, by=request.user)
+        with service_errors():
+            protected_target_remove(target=target, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

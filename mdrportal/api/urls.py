@@ -24,6 +24,11 @@ from mdrportal.api.incidents import (
     IncidentTimelineView,
     IncidentViewSet,
 )
+from mdrportal.api.partner_protected import (
+    PartnerProtectedTargetView,
+    PartnerProtectedView,
+    TenantPartnerListView,
+)
 from mdrportal.api.partners import PartnerDefaultsView
 from mdrportal.api.protected import ProtectedTargetView, TenantProtectedView
 from mdrportal.api.queue import IncidentAssignView
@@ -93,6 +98,21 @@ v1 = [
     path("partners/<slug:slug>/customers/", PartnerCustomersView.as_view(), name="api-partner-customers"),
     path("partners/<slug:slug>/incidents/", PartnerIncidentsView.as_view(), name="api-partner-incidents"),
     path("partners/<slug:slug>/tasks/", PartnerTasksView.as_view(), name="api-partner-tasks"),
+    path(
+        "partners/<slug:slug>/defaults/protected/",
+        PartnerProtectedView.as_view(),
+        name="api-partner-protected",
+    ),
+    path(
+        "partners/<slug:slug>/defaults/protected/<int:pk>/",
+        PartnerProtectedTargetView.as_view(),
+        name="api-partner-protected-target",
+    ),
+    path(
+        "tenants/<int:tenant_id>/protected/partner-list/",
+        TenantPartnerListView.as_view(),
+        name="api-tenant-protected-partner-list",
+    ),
     path("action-types/", ActionTypeListView.as_view(), name="api-action-types"),
     path("incidents/", IncidentViewSet.as_view(COLLECTION), name="api-incidents"),
     path("incidents/<int:pk>/", IncidentViewSet.as_view(MEMBER), name="api-incident"),

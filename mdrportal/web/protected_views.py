@@ -57,6 +57,10 @@ def protected_remove(request: HttpRequest, pk: int) -> HttpResponse:
     refused = decision_check(request, tenant=tenant, operation=PROTECTED_ASSETS, back="tenants:settings")
     if refused is not None:
         return refused
-    protected_target_remove(target=target, by=request.user)
-    messages.success(request, f"No longer protected: {target}.")
+    try:
+        protected_target_remove(target=target, by=request.user)
+    except ValidationError as error:
+        message_refusal(request, error)
+    else:
+        messages.success(request, f"No longer protected: {target}.")
     return redirect("tenants:settings")

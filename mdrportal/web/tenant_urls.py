@@ -16,6 +16,7 @@ urlpatterns = [
     path("settings/protected/", protected_views.protected_add, name="protected_add"),
     path("settings/protected/<int:pk>/remove/", protected_views.protected_remove, name="protected_remove"),
     path("settings/inherit/<slug:field>/", partner_views.setting_inherit, name="setting_inherit"),
+    path("settings/protected/opt-out/", partner_views.protected_opt_out, name="protected_opt_out"),
     path("settings/partner/", views.delegation_page, name="delegation"),
     path("contacts/", views.contacts_page, name="contacts"),
     path("contacts/add/", views.contact_add, name="contact_add"),

@@ -42,7 +42,9 @@ from tenants.deciding import (
     Operation,
 )
 from tenants.models import Contact, SettingsChange, Tenant
+from tenants.partner_default_models import performer_code
 from tenants.partner_defaults import setting_sources
+from tenants.protected_services import partner_list_inherited
 from tenants.reach import reach_now_and_saturday_night
 from tenants.rules import ADMINISTERS, phoneable
 from tenants.selectors import (
@@ -140,6 +142,13 @@ _FIELD_LABELS = {
 }
 
 
+def source_label(field: str, action_names: dict[str, str]) -> str:
+    code = performer_code(field)
+    if code is not None:
+        return f"Performer: {action_names.get(code, code)}"
+    return _FIELD_LABELS.get(field, field)
+
+
 def _field_label(change: SettingsChange, action_names: dict[str, str]) -> str:
     label = _FIELD_LABELS.get(change.field, change.field.replace("_", " ").capitalize())
     subject = (
@@ -207,9 +216,10 @@ def _settings_context(
         "protected_targets": protected_targets(tenant),
         "protected_form": ProtectedTargetForm(),
         "setting_sources": [
-            {**source, "label": _FIELD_LABELS.get(source["field"], source["field"])}
+            {**source, "label": source_label(source["field"], {t.code: t.name for t in catalog})}
             for source in setting_sources(tenant)
         ],
+        "protected_inherited": partner_list_inherited(tenant),
     }
 
 

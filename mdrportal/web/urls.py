@@ -9,7 +9,11 @@ from mdrportal.web import console_views
 from mdrportal.web.account_views import account
 from mdrportal.web.incident_views import home
 from mdrportal.web.login_guard import GuardedAuthenticationForm
-from mdrportal.web.partner_defaults_views import partner_defaults_page
+from mdrportal.web.partner_defaults_views import (
+    partner_defaults_page,
+    partner_protected_add_page,
+    partner_protected_remove_page,
+)
 from mdrportal.web.second_factor_views import second_factor
 from mdrportal.web.token_views import api_token_revoke_view, api_tokens
 
@@ -36,6 +40,16 @@ urlpatterns = [
     ),
     path("partners/<slug:slug>/tasks/", console_views.partner_console_tasks, name="partner_console_tasks"),
     path("partners/<slug:slug>/defaults/", partner_defaults_page, name="partner_defaults"),
+    path(
+        "partners/<slug:slug>/defaults/protected/",
+        partner_protected_add_page,
+        name="partner_protected_add",
+    ),
+    path(
+        "partners/<slug:slug>/defaults/protected/<int:pk>/remove/",
+        partner_protected_remove_page,
+        name="partner_protected_remove",
+    ),
     path("", include("mdrportal.web.tenant_urls")),
     path("", include("mdrportal.web.incident_urls")),
     path("", include("mdrportal.web.report_urls")),

@@ -1,0 +1,62 @@
+"""The admin page of partners' defaults: MDR staff allowed to change partners set one through the service, so
+it reaches every inheriting customer with its history row; saving needs a recent second factor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from mdrportal.web.deciding import StepUpAdminMixin
+from tenants.deciding import PARTNER_DEFAULTS
+from tenants.partner_default_models import PartnerDefault
+from tenants.partner_defaults import default_clean, partner_default_set
+
+
+class PartnerDefaultForm(ModelForm):
+    class Meta:
+        model = PartnerDefault
+        fields = ["partner", "field", "value"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        field = data.get("field") or getattr(self.instance, "field", "")
+        if field and "value" in data:
+            try:
+                data["value"] = default_clean(field, data["value"])
+            except ValidationError as error:
+                raise ValidationError(error.messages) from None
+        return data
+
+
+@admin.register(PartnerDefault)
+class PartnerDefaultAdmin(StepUpAdminMixin, admin.ModelAdmin):
+    list_display = ["partner", "field", "value"]
+    list_select_related = ["partner"]
+    fields = ["partner", "field", "value"]
+    form = PartnerDefaultForm
+
+    def _allowed(self, request: HttpRequest) -> bool:
+        return bool(PARTNER_DEFAULTS.staff_perm and request.user.has_perm(PARTNER_DEFAULTS.staff_perm))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a default is changed, never dropped: customers already hold its value
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["partner", "field"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: PartnerDefault, form: ModelForm, change: bool) -> None:
+        partner_default_set(partner=obj.partner, by=request.user, field=obj.field, value=obj.value)
+        obj.pk = PartnerDefault.objects.get(partner=obj.partner, field=obj.field).pk
