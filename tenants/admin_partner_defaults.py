@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.forms import ModelForm
 from django.http import HttpRequest
 
@@ -16,7 +17,13 @@ from tenants.partner_default_models import PartnerDefault
 from tenants.partner_defaults import default_clean, partner_default_set
 
 
+class _TriedOnly(Exception):
+    """Undoes a change that was only tried."""
+
+
 class PartnerDefaultForm(ModelForm):
+    request: HttpRequest | None = None
+
     class Meta:
         model = PartnerDefault
         fields = ["partner", "field", "value"]
@@ -29,7 +36,24 @@ class PartnerDefaultForm(ModelForm):
                 data["value"] = default_clean(field, data["value"])
             except ValidationError as error:
                 raise ValidationError(error.messages) from None
+            partner = data.get("partner") or getattr(self.instance, "partner", None)
+            if partner is not None and self.request is not None:
+                self._try(partner, field, data["value"])
         return data
+
+    def _try(self, partner: Any, field: str, value: Any) -> None:
+        """The admin saves after the form is valid, where a refusal could only be a server error: a customer
+        that cannot take the default (the fallback box without a phone contact) is found here, by applying the
+        change and undoing it (what it would have sent after commit is dropped with it)."""
+        assert self.request is not None
+        try:
+            with transaction.atomic():
+                partner_default_set(partner=partner, by=self.request.user, field=field, value=value)
+                raise _TriedOnly
+        except _TriedOnly:
+            pass
+        except ValidationError as error:
+            raise ValidationError(error.messages) from None
 
 
 @admin.register(PartnerDefault)
@@ -53,6 +77,10 @@ class PartnerDefaultAdmin(StepUpAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a default is changed, never dropped: customers already hold its value
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"request": request})
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["partner", "field"] if obj is not None else []

@@ -9,12 +9,13 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from tenants.models import Role, Tenant
+from tenants.models import Role, SettingsChange, Tenant
+from tenants.partner_default_models import PartnerDefault
 from tenants.partner_defaults import partner_default_set
 from tenants.partner_inherit import tenant_setting_inherit
 from tenants.services import tenant_delegation_set, tenant_update_settings
 from tests.credentials import api_client_for
-from tests.factories import make_member, make_partner, make_partner_user, make_tenant
+from tests.factories import make_member, make_partner, make_partner_user, make_tenant, make_user
 from tests.web_sessions import session_client_for
 
 pytestmark = pytest.mark.django_db
@@ -187,3 +188,26 @@ def test_the_api_sets_a_partners_defaults_for_its_admins_only_and_the_mode_needs
     }
     assert (_fresh(tenant).response_mode, _fresh(tenant).reminder_count) == ("authorize", 7)
     assert viewer.get(url).json() == saved.json()
+
+
+def test_the_admin_shows_a_default_one_customer_cannot_take_as_a_form_error_and_changes_nothing() -> None:
+    partner = make_partner("acme")
+    reachable = _delegating(partner)
+    unreachable = _delegating(partner, phones=0)
+    lead = make_user("lead", staff=True, group="MDR Leads")
+    client = session_client_for(lead, second_factor_age=timedelta(minutes=1))
+
+    data = {"partner": str(partner.pk), "field": "authorize_on_no_ack", "value": "true"}
+    response = client.post(reverse("admin:tenants_partnerdefault_add"), data)
+
+    assert response.status_code == 200
+    assert str(unreachable) in response.content.decode()
+    assert not PartnerDefault.objects.filter(partner=partner).exists()
+    assert not _fresh(reachable).authorize_on_no_ack
+    assert not SettingsChange.objects.filter(tenant=reachable, field="authorize_on_no_ack").exists()
+
+    response = client.post(
+        reverse("admin:tenants_partnerdefault_add"), {**data, "field": "reminder_minutes", "value": "30"}
+    )
+    assert response.status_code == 302
+    assert _fresh(reachable).reminder_minutes == _fresh(unreachable).reminder_minutes == 30
