@@ -157,8 +157,8 @@ class IncidentViewSet(
         filters.is_valid(raise_exception=True)
         lookups = {
             "tenant": "tenant_id",
-            "status": "status",
-            "severity": "severity",
+            "status": "status__in",
+            "severity": "severity__in",
             "opened_after": "opened_at__gte",
             "opened_before": "opened_at__lt",
         }
