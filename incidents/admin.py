@@ -68,6 +68,7 @@ class ResponseActionInline(ReadOnlyInline):
         "basis",
         "decision_reason",
         "authorization",
+        "uses",
         "buttons",
     ]
     readonly_fields = fields
@@ -76,11 +77,20 @@ class ResponseActionInline(ReadOnlyInline):
     def buttons(self, obj: ResponseAction) -> str:
         return action_row_buttons(obj)
 
+    @admin.display(description="observables")
+    def uses(self, obj: ResponseAction) -> str:
+        return ", ".join(str(o) for o in obj.observables.all()) or "—"
+
     ordering = ["proposed_at", "id"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ResponseAction]:
-        # Each row shows its action type (also in the row's title) and authorization: one query, not N.
-        return super().get_queryset(request).select_related("action_type", "authorization")
+        # Each row shows its action type (also in the row's title), authorization and observables: no N+1.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("action_type", "authorization")
+            .prefetch_related("observables")
+        )
 
 
 class TimelineEventInline(ReadOnlyInline):

@@ -137,6 +137,14 @@ class IncidentFilterSerializer(serializers.Serializer):
         return data
 
 
+class UsedObservableSerializer(serializers.Serializer):
+    """An observable an action uses, as the action's answer names it."""
+
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    value = serializers.CharField(read_only=True)
+
+
 class ActionSerializer(serializers.ModelSerializer):
     action_type = serializers.SlugRelatedField(
         slug_field="code", queryset=ActionType.objects.all(), help_text="An action type's code."
@@ -146,6 +154,9 @@ class ActionSerializer(serializers.ModelSerializer):
         allow_blank=True,
         read_only=True,
         help_text="Why MDR Ops may perform it; empty while it may not.",
+    )
+    observables = UsedObservableSerializer(
+        many=True, read_only=True, help_text="The incident's observables this action uses."
     )
 
     class Meta:
@@ -159,6 +170,7 @@ class ActionSerializer(serializers.ModelSerializer):
             "performer",
             "basis",
             "decision_reason",
+            "observables",
         ]
         read_only_fields = ["incident", "status", "performer", "basis", "decision_reason"]
 
