@@ -10,6 +10,7 @@ from mdrportal.api.action_retry import ActionRetryView
 from mdrportal.api.auth import TokenListView, TokenRevokeView, TokenView
 from mdrportal.api.bulk import IncidentBulkProposeView
 from mdrportal.api.case_file import IncidentNotesView, IncidentObservablesView
+from mdrportal.api.case_templates import CaseTemplateListView, IncidentApplyTemplateView
 from mdrportal.api.escalation import IncidentAcknowledgeView, IncidentEscalateView
 from mdrportal.api.incidents import (
     ActionAuthorizeView,
@@ -61,6 +62,7 @@ v1 = [
     path("reports/", ReportView.as_view(), name="api-reports"),
     path("partners/<slug:slug>/defaults/", PartnerDefaultsView.as_view(), name="api-partner-defaults"),
     path("action-types/", ActionTypeListView.as_view(), name="api-action-types"),
+    path("case-templates/", CaseTemplateListView.as_view(), name="api-case-templates"),
     path("incidents/", IncidentViewSet.as_view(COLLECTION), name="api-incidents"),
     path("incidents/<int:pk>/", IncidentViewSet.as_view(MEMBER), name="api-incident"),
     path("incidents/<int:incident_id>/actions/", IncidentActionsView.as_view(), name="api-incident-actions"),
@@ -77,6 +79,11 @@ v1 = [
         "incidents/<int:incident_id>/actions/bulk/",
         IncidentBulkProposeView.as_view(),
         name="api-incident-actions-bulk",
+    ),
+    path(
+        "incidents/<int:incident_id>/apply-template/",
+        IncidentApplyTemplateView.as_view(),
+        name="api-incident-apply-template",
     ),
     path(
         "incidents/<int:incident_id>/messages/", IncidentMessagesView.as_view(), name="api-incident-messages"
