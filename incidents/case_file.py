@@ -69,7 +69,8 @@ def incident_edit(
 
 def severity_starts_notification(incident: Incident, before: str | None, after: str) -> bool:
     """The policy notifies at the new severity and did not at the old one (None: a new incident): notification
-    starts after commit, through escalation's one start. A lowering never stops one."""
+    starts after commit, through escalation's one start (the event's `notifies` lets the sweeper find a lost
+    nudge). A lowering never stops one."""
     snapshot = PolicySnapshot.read(incident)
     starts = snapshot.notifies_at(after) and (before is None or not snapshot.notifies_at(before))
     if starts:

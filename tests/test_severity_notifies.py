@@ -3,13 +3,16 @@ raise the severity to it; a round under way is never started twice and a lowerin
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from escalation.models import RunPurpose, RunState
 from escalation.runs.services import notification_start
-from escalation.runs.severity import severity_notify
+from escalation.runs.severity import incidents_severity_unnotified, severity_notify
+from escalation.sweep import escalation_sweep
 from incidents.case_file import incident_edit
 from incidents.models import EventKind, Incident
 from incidents.services import incident_set_status
@@ -133,3 +136,15 @@ def test_the_setting_is_snapshotted_and_audited(lead: Any) -> None:
     assert tenant.settings_changes.filter(field="notify_from_severity", after="medium").exists()
     incident = make_incident(tenant, severity="low")
     assert incident.policy["notify_from_severity"] == "medium"
+
+
+def test_a_lost_nudge_is_found_by_the_sweeper_until_a_round_starts(analyst: Any) -> None:
+    incident = make_incident(notifying_from("critical"), severity="medium")
+    edit(incident, analyst, severity="critical")  # its nudge is never sent: no commit in this test
+    now = timezone.now()
+    assert escalation_sweep()["severities"] == 0  # the nudge still has its time
+    assert incidents_severity_unnotified(now=now + timedelta(seconds=30), batch=10) == [incident.pk]
+    assert incidents_severity_unnotified(now=now + timedelta(minutes=11), batch=10) == []
+
+    severity_notify(incident.pk)
+    assert incidents_severity_unnotified(now=now + timedelta(seconds=30), batch=10) == []
