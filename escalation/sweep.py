@@ -11,6 +11,7 @@ from escalation.emails.send import emails_fail_interrupted
 from escalation.emails.services import nudge_email
 from escalation.models import EmailNotification, EmailOutcome, NotificationRun, RunState
 from escalation.nudges import nudge_customer, nudge_dispatch, nudge_run
+from escalation.runs.severity import incidents_severity_unnotified, nudge_severity_notify
 from escalation.selectors import calls_waiting, incidents_to_tell
 from escalation.sms.send import nudge_text, texts_fail_interrupted, texts_unsent
 from incidents.models import ACTIVE_INCIDENT_STATUSES
@@ -42,6 +43,10 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
     untold = incidents_to_tell(statuses=ACTIVE_INCIDENT_STATUSES, batch=batch)
     for incident_id in untold:
         nudge_customer(incident_id)
+    # A severity that called for notification whose nudge was lost (no round started since).
+    unnotified = incidents_severity_unnotified(now=timezone.now(), batch=batch)
+    for incident_id in unnotified:
+        nudge_severity_notify(incident_id)
     # A run times out its own calls as it advances; a test call has no run, so it is timed out here.
     test_calls = test_calls_end_stale(batch=batch)
     return {
@@ -50,6 +55,7 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
         "emails": len(unsent),
         "texts": len(unsent_texts),
         "customers": len(untold),
+        "severities": len(unnotified),
         "test_calls": test_calls,
     }
 

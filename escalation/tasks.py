@@ -9,7 +9,7 @@ from escalation import sweep
 from escalation.calls import dispatch, progress
 from escalation.emails import send as emails
 from escalation.reminders import services as reminders
-from escalation.runs import customer
+from escalation.runs import customer, severity
 from escalation.sms import send as texts
 
 
@@ -41,6 +41,11 @@ def call_hang_up(attempt_id: int) -> None:
 @shared_task(name="escalation.customer_tell", ignore_result=True)
 def customer_tell(incident_id: int) -> None:
     customer.customer_tell(incident_id)
+
+
+@shared_task(name="escalation.severity_notify", ignore_result=True)
+def severity_notify(incident_id: int) -> None:
+    severity.severity_notify(incident_id)
 
 
 @shared_task(name="escalation.email_send", ignore_result=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,8 +21,10 @@ from incidents.models import (
     Channel,
     EventKind,
     Incident,
+    Observable,
     ResponseAction,
 )
+from incidents.observable_links import links_record, observables_matching
 from incidents.selectors import gate_decision
 from mdrportal.core.nudges import send_now
 from mdrportal.core.retry import retried_atomic
@@ -162,10 +165,12 @@ def action_propose(
     channel: str = Channel.ADMIN,
     reverts: ResponseAction | None = None,
     integration_key: IntegrationKey | None = None,
+    observables: Iterable[Observable] = (),
 ) -> ResponseAction:
     """Propose an action: the gate decides at once whether it runs, waits, or goes to the customer.
 
-    A detection pipeline proposes with its integration key (by is None), which the timeline names.
+    A detection pipeline proposes with its integration key (by is None), which the timeline names. The
+    action is linked to the observables given and to those its target is.
     """
     target = target.strip()
     if not target:
@@ -219,6 +224,7 @@ def action_propose(
             channel=channel,
             data={"action": action.pk, "basis": action.basis},
         )
+    links_record(action, [*observables, *observables_matching(action)], by=by, channel=channel)
     return action
 
 

@@ -21,10 +21,12 @@ from incidents.actions import action_propose
 from incidents.admin_actions import action_form_page, action_row_buttons
 from incidents.admin_bulk import bulk_propose_view
 from incidents.admin_case_file import MessageInline, NoteInline, ObservableInline
+from incidents.admin_case_templates import apply_template_view
 from incidents.admin_queue import QueueColumns, QueueViewFilter, SeverityFilter, StatusFilter
 from incidents.admin_tasks import open_task_counts, open_tasks_link
 from incidents.authorizations import authorization_record
 from incidents.case_file import CASE_FILE_FIELDS, incident_edit
+from incidents.case_templates import case_template_apply
 from incidents.forms import IncidentForm, ProposeActionForm, RecordAuthorizationForm
 from incidents.models import (
     ActionType,
@@ -68,6 +70,7 @@ class ResponseActionInline(ReadOnlyInline):
         "basis",
         "decision_reason",
         "authorization",
+        "uses",
         "buttons",
     ]
     readonly_fields = fields
@@ -76,11 +79,20 @@ class ResponseActionInline(ReadOnlyInline):
     def buttons(self, obj: ResponseAction) -> str:
         return action_row_buttons(obj)
 
+    @admin.display(description="observables")
+    def uses(self, obj: ResponseAction) -> str:
+        return ", ".join(str(o) for o in obj.observables.all()) or "—"
+
     ordering = ["proposed_at", "id"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ResponseAction]:
-        # Each row shows its action type (also in the row's title) and authorization: one query, not N.
-        return super().get_queryset(request).select_related("action_type", "authorization")
+        # Each row shows its action type (also in the row's title), authorization and observables: no N+1.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("action_type", "authorization")
+            .prefetch_related("observables")
+        )
 
 
 class TimelineEventInline(ReadOnlyInline):
@@ -158,7 +170,7 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
         if obj is None:
-            return self.opening_fields
+            return [*self.opening_fields, "case_template"]
         return [
             *self.opening_fields,
             "status",
@@ -204,6 +216,8 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
             return
         opened = incident_open(by=request.user, **{f: form.cleaned_data[f] for f in self.opening_fields})
         obj.pk, obj._state.adding, obj._state.db = opened.pk, False, opened._state.db
+        if form.cleaned_data.get("case_template"):
+            case_template_apply(incident=opened, template=form.cleaned_data["case_template"], by=request.user)
 
     def _save_owner(self, request: HttpRequest, obj: Incident, form: ModelForm) -> None:
         # Assigning goes through the queue's service: it is a timeline event.
@@ -292,6 +306,11 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
             path("<int:pk>/propose-many/", wrap(self.bulk_view), name="incidents_incident_propose_many"),
             path("<int:pk>/authorize/", wrap(self.authorize_view), name="incidents_incident_authorize"),
             path("<int:pk>/notify/", wrap(self.notify_view), name="incidents_incident_notify"),
+            path(
+                "<int:pk>/apply-template/",
+                wrap(self.apply_template_view),
+                name="incidents_incident_apply_template",
+            ),
             *super().get_urls(),
         ]
 
@@ -320,6 +339,9 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
 
     def bulk_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         return bulk_propose_view(self.admin_site, request, pk)
+
+    def apply_template_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return apply_template_view(self.admin_site, request, pk)
 
     def authorize_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_authorize_permission(request):

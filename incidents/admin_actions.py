@@ -30,6 +30,7 @@ def action_row_buttons(action: ResponseAction) -> str:
         links.append(("Cancel", reverse("admin:incidents_responseaction_cancel", args=[action.pk])))
     if action.status in RETRYABLE:
         links.append(("Retry", reverse("admin:incidents_responseaction_retry", args=[action.pk])))
+    links.append(("Link observable", f"{reverse('admin:incidents_actionobservable_add')}?action={action.pk}"))
     return format_html_join(" ", '<a class="button" href="{}">{}</a>', ((url, label) for label, url in links))
 
 

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from incidents.admin_actions import action_form_page
-from incidents.bulk import BULK_MAX, actions_propose_many, bulk_targets
+from incidents.bulk import BULK_MAX, actions_propose_many, bulk_targets, observables_of_kind
 from incidents.models import ActionType, Incident, ObservableKind
 
 
@@ -35,9 +35,8 @@ class BulkProposeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        kind = data.get("observables")
-        held = self.incident.observables.filter(kind=kind).values_list("value", flat=True) if kind else []
-        data["target_list"] = bulk_targets(data.get("targets", ""), *held)
+        data["held"] = observables_of_kind(self.incident, data.get("observables"))
+        data["target_list"] = bulk_targets(data.get("targets", ""), *data["held"])
         if not data["target_list"]:
             raise ValidationError("Paste targets or choose a kind of observable the incident holds.")
         if len(data["target_list"]) > BULK_MAX:
@@ -57,6 +56,7 @@ def bulk_propose_view(site: admin.AdminSite, request: HttpRequest, pk: int) -> H
             action_type=form.cleaned_data["action_type"],
             targets=form.cleaned_data["target_list"],
             by=request.user,
+            observables=form.cleaned_data["held"],
         )
     title = f"Propose one action for many targets on {incident}"
     return action_form_page(site, request, incident, form, title, outcomes=outcomes)

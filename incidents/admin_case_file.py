@@ -14,8 +14,9 @@ from django.urls import reverse
 
 from escalation.admin import EmailInline
 from escalation.emails.thread import thread_message_send
-from incidents.models import Channel, Message, MessageSide, Note, Observable
+from incidents.models import ActionObservable, Channel, Message, MessageSide, Note, Observable
 from incidents.notes import note_add
+from incidents.observable_links import action_link_observable
 from incidents.observables import observable_add, observable_normalize
 from mdrportal.core.admin_readonly import ReadOnlyInline
 from mdrportal.core.admin_retry import RetriedChangeFormMixin
@@ -33,11 +34,17 @@ class NoteInline(ReadOnlyInline):
 
 class ObservableInline(ReadOnlyInline):
     model = Observable
-    fields = ["kind", "value", "description", "added_by", "added_at"]
+    fields = ["kind", "value", "description", "added_by", "added_at", "used_by"]
     readonly_fields = fields
 
+    @admin.display(description="actions")
+    def used_by(self, obj: Observable) -> str:
+        return ", ".join(f"#{a.pk} {a}" for a in obj.actions.all()) or "—"
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Observable]:
-        return super().get_queryset(request).select_related("added_by")
+        return (
+            super().get_queryset(request).select_related("added_by").prefetch_related("actions__action_type")
+        )
 
 
 class MessageInline(ReadOnlyInline):
@@ -140,6 +147,49 @@ class ObservableAdmin(AddedByServiceAdmin):
             by=request.user,
         )
         return observable
+
+
+class ActionObservableForm(ModelForm):
+    class Meta:
+        model = ActionObservable
+        fields = ["action", "observable"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        action, observable = data.get("action"), data.get("observable")
+        if action and observable and action.incident_id != observable.incident_id:
+            self.add_error("observable", "Choose an observable of the action's incident.")
+        return data
+
+    def _get_validation_exclusions(self) -> set[str]:
+        # Linking twice is no error (the service keeps the first link): the pair's constraint is not checked.
+        return {*super()._get_validation_exclusions(), "observable"}
+
+
+@admin.register(ActionObservable)
+class ActionObservableAdmin(RetriedChangeFormMixin, admin.ModelAdmin):
+    """An analyst links an action to an observable it uses (`?action=` fills the action in)."""
+
+    form = ActionObservableForm
+    raw_id_fields = ["action", "observable"]
+    list_display = ["action", "observable", "linked_by", "linked_at"]
+    list_select_related = ["action__action_type", "observable", "linked_by"]
+    search_fields = ["observable__value", "action__target"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        data = form.cleaned_data
+        link = action_link_observable(action=data["action"], observable=data["observable"], by=request.user)
+        obj.pk, obj._state.adding, obj._state.db = link.pk, False, link._state.db
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> Any:
+        incident_id = ActionObservable.objects.get(pk=obj.pk).action.incident_id
+        return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident_id]))
 
 
 class MessageForm(ModelForm):

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
 from incidents.actions import action_propose
-from incidents.models import ActionType, Channel, Incident, ResponseAction
+from incidents.models import ActionType, Channel, Incident, Observable, ResponseAction
 
 BULK_MAX = 200
 TARGET_MAX = ResponseAction._meta.get_field("target").max_length or 255
@@ -36,6 +36,13 @@ def bulk_targets(pasted: str, *extra: str) -> list[str]:
     return list(seen)
 
 
+def observables_of_kind(incident: Incident, kind: str | None) -> dict[str, Observable]:
+    """The incident's observables of the kind (none without one), by value: targets each action links to."""
+    if not kind:
+        return {}
+    return {o.value: o for o in incident.observables.filter(kind=kind).order_by("value")}
+
+
 def actions_propose_many(
     *,
     incident: Incident,
@@ -43,9 +50,12 @@ def actions_propose_many(
     targets: list[str],
     by: AbstractBaseUser,
     channel: str = Channel.ADMIN,
+    observables: dict[str, Observable] | None = None,
 ) -> list[BulkOutcome]:
     """Propose the action on each target; one refused target does not stop the others. Each proposal is its
-    own transaction, so the incident's lock is held for one target at a time."""
+    own transaction, so the incident's lock is held for one target at a time. A target that is one of the
+    `observables` (by value) links its action to it."""
+    observables = observables or {}
     if not targets:
         raise ValidationError({"targets": "Give at least one target."}, code="no_targets")
     if len(targets) > BULK_MAX:
@@ -58,8 +68,14 @@ def actions_propose_many(
             )
             continue
         try:
+            used = [observables[target]] if target in observables else []
             action = action_propose(
-                incident=incident, action_type=action_type, target=target, by=by, channel=channel
+                incident=incident,
+                action_type=action_type,
+                target=target,
+                by=by,
+                channel=channel,
+                observables=used,
             )
         except ValidationError as error:
             outcomes.append(BulkOutcome(target=target, action=None, error=" ".join(error.messages)))

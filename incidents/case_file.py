@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from incidents.events import timeline_record
 from incidents.locks import incident_lock
 from incidents.models import SEVERITY_RANK, Channel, EventKind, Incident, Severity
+from incidents.policy import PolicySnapshot
+from mdrportal.core.nudges import nudge
 from mdrportal.core.retry import retried_atomic
 
 # The fields of the case file, in the order the timeline reports their changes.
@@ -49,9 +51,10 @@ def incident_edit(
         data: dict[str, Any] = {"field": name, "before": before[name], "after": changes[name]}
         if name == "severity":
             data["raised"] = severity_raised(before[name], changes[name])
+            data["notifies"] = severity_starts_notification(locked, before[name], changes[name])
             summary = (
                 f"Severity changed from {Severity(before[name]).label} to {Severity(changes[name]).label}"
-            )
+            ) + ("; the customer's policy notifies at this severity" if data["notifies"] else "")
         elif name == "title":
             summary = f"Title changed from “{before[name]}” to “{changes[name]}”"
         else:
@@ -62,3 +65,14 @@ def incident_edit(
     for name in changed:
         setattr(incident, name, changes[name])
     return changed
+
+
+def severity_starts_notification(incident: Incident, before: str | None, after: str) -> bool:
+    """The policy notifies at the new severity and did not at the old one (None: a new incident): notification
+    starts after commit, through escalation's one start (the event's `notifies` lets the sweeper find a lost
+    nudge). A lowering never stops one."""
+    snapshot = PolicySnapshot.read(incident)
+    starts = snapshot.notifies_at(after) and (before is None or not snapshot.notifies_at(before))
+    if starts:
+        nudge("escalation.severity_notify", incident.pk)
+    return starts

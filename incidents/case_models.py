@@ -53,6 +53,12 @@ class Observable(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     added_at = models.DateTimeField(default=timezone.now)
+    actions = models.ManyToManyField(
+        "incidents.ResponseAction",
+        through="incidents.ActionObservable",
+        related_name="observables",
+        blank=True,
+    )
 
     class Meta:
         ordering = ["kind", "value"]
@@ -62,6 +68,28 @@ class Observable(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.value}"
+
+
+class ActionObservable(models.Model):
+    """A response action uses an observable of its incident (an isolation uses the host observable)."""
+
+    action = models.ForeignKey(
+        "incidents.ResponseAction", on_delete=models.PROTECT, related_name="observable_links"
+    )
+    observable = models.ForeignKey(Observable, on_delete=models.PROTECT, related_name="action_links")
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["linked_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["action", "observable"], name="one_link_per_action_observable")
+        ]
+
+    def __str__(self) -> str:
+        return f"Action #{self.action_id} uses observable #{self.observable_id}"
 
 
 class MessageSide(models.TextChoices):

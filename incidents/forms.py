@@ -6,7 +6,14 @@ from typing import Any
 
 from django import forms
 
-from incidents.models import INCIDENT_TRANSITIONS, ActionType, Authorization, Incident, IncidentStatus
+from incidents.models import (
+    INCIDENT_TRANSITIONS,
+    ActionType,
+    Authorization,
+    CaseTemplate,
+    Incident,
+    IncidentStatus,
+)
 from incidents.selectors import awaiting_authorization
 from mdrportal.core.transitions import allowed_next
 from tenants.models import Contact
@@ -20,6 +27,12 @@ class IncidentForm(forms.ModelForm):
         max_length=500,
         help_text="Why the status changes (kept on the timeline, and with any action canceled by a close).",
     )
+    case_template = forms.ModelChoiceField(
+        queryset=CaseTemplate.objects.all(),
+        required=False,
+        help_text="Its recommendations are added once the incident is open (and can be edited); its actions "
+        "are proposed for the observables the incident holds.",
+    )
 
     class Meta:
         model = Incident
@@ -29,6 +42,8 @@ class IncidentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is None:
             del self.fields["status_reason"]  # a new incident opens; it has no status to change yet
+        else:
+            del self.fields["case_template"]  # applied to an open incident from its own page
 
     def clean_status(self) -> str:
         status = self.cleaned_data["status"]

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.case_models import (  # noqa: F401 - the case file's records, kept apart
+    ActionObservable,
     Message,
     MessageSide,
     Note,
@@ -25,6 +26,7 @@ from incidents.statuses import (  # noqa: F401 - the states and their transition
     ActionStatus,
     IncidentStatus,
 )
+from incidents.template_models import CaseTemplate, CaseTemplateAction  # noqa: F401 - kept apart
 from mdrportal.core.append_only import AppendOnlyModel
 from tenants.models import Contact, IntegrationKey, Performer, Tenant
 
@@ -340,6 +342,8 @@ class EventKind(models.TextChoices):
     CASE_EDITED = "case_edited", "Case file edited"
     NOTE_ADDED = "note_added", "Note for the customer"
     OBSERVABLE_ADDED = "observable_added", "Observable added"
+    OBSERVABLE_LINKED = "observable_linked", "Observable linked to an action"
+    TEMPLATE_APPLIED = "template_applied", "Case template applied"
     MESSAGE = "message", "Message in the thread"
 
 

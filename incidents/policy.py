@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from incidents.gate import GateError, Policy
-from incidents.models import Incident
+from incidents.models import SEVERITY_RANK, Incident
 from tenants.models import ResponseMode, Tier
 
 DEFAULT_CALL_ATTEMPTS = 1
@@ -20,6 +20,13 @@ def _positive(snapshot: dict[str, Any], key: str, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
 
 
+def _severity(value: Any) -> str:
+    # An unknown severity in a damaged snapshot notifies from every severity: notifying more is the safe side.
+    if not value:
+        return ""
+    return value if value in SEVERITY_RANK else list(SEVERITY_RANK)[-1]
+
+
 @dataclass(frozen=True)
 class PolicySnapshot:
     """An incident's policy. What decides (mode, checkbox, tier, performers) is read strictly by the gate's
@@ -31,6 +38,7 @@ class PolicySnapshot:
     ring_timeout_seconds: int
     reminder_minutes: int = DEFAULT_REMINDER_MINUTES
     reminder_count: int = DEFAULT_REMINDER_COUNT
+    notify_from_severity: str = ""
     error: str = ""
 
     @classmethod
@@ -46,6 +54,7 @@ class PolicySnapshot:
             ring_timeout_seconds=_positive(snapshot, "ring_timeout_seconds", DEFAULT_RING_TIMEOUT_SECONDS),
             reminder_minutes=_positive(snapshot, "reminder_minutes", DEFAULT_REMINDER_MINUTES),
             reminder_count=_positive(snapshot, "reminder_count", DEFAULT_REMINDER_COUNT),
+            notify_from_severity=_severity(snapshot.get("notify_from_severity")),
             error=error,
         )
 
@@ -57,6 +66,12 @@ class PolicySnapshot:
             and self.policy.response_mode is ResponseMode.COLLABORATE
             and self.policy.authorize_on_no_ack
         )
+
+    def notifies_at(self, severity: str) -> bool:
+        """An incident of this severity notifies the customer as soon as it is known, needing no action."""
+        if not self.notify_from_severity:
+            return False
+        return SEVERITY_RANK.get(severity, 0) <= SEVERITY_RANK[self.notify_from_severity]
 
     @property
     def authorize_mode(self) -> bool:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_cancel_locked
+from incidents.case_file import severity_starts_notification
 from incidents.events import incident_must_be_active, timeline_record
 from incidents.locks import actions_lock, incident_lock
 from incidents.models import (
@@ -72,15 +73,18 @@ def incident_open(
     )
     incident.full_clean()
     incident.save()
+    notifies = severity_starts_notification(incident, None, severity)
     timeline_record(
         incident=incident,
         kind=EventKind.INCIDENT_OPENED,
-        summary=f"Incident opened ({incident.get_severity_display()}): {title}",
+        summary=f"Incident opened ({incident.get_severity_display()}): {title}"
+        + ("; the customer's policy notifies at this severity" if notifies else ""),
         by=by,
         label=str(integration_key) if integration_key else None,
         channel=channel,
         data={
             "severity": severity,
+            "notifies": notifies,
             "policy": incident.policy,
             "detected_at": detected_at.isoformat() if detected_at else None,
         },

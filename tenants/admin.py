@@ -313,7 +313,10 @@ class TenantAdmin(StepUpAdminMixin, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "partner", "timezone"]}),
         ("Response policy", {"fields": ["tier", "response_mode", "authorize_on_no_ack"]}),
-        ("Call tree", {"fields": ["call_attempts_per_contact", "ring_timeout_seconds"]}),
+        (
+            "Call tree",
+            {"fields": ["notify_from_severity", "call_attempts_per_contact", "ring_timeout_seconds"]},
+        ),
         ("Reminders", {"fields": ["reminder_minutes", "reminder_count"]}),
         ("Sign-in", {"fields": ["viewers_need_second_factor"]}),
         ("What the partner may do for the customer", {"fields": [*DELEGATION, "delegation_reason"]}),

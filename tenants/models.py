@@ -38,6 +38,18 @@ class Performer(models.TextChoices):
     PARTNER = "partner", "Partner (MSP)"
 
 
+class NotifyFrom(models.TextChoices):
+    """From which severity an incident notifies the customer as soon as it is known (the values are the
+    incidents' severities); blank: only once an action needs the customer."""
+
+    NEEDED = "", "Only when an action needs the customer"
+    CRITICAL = "critical", "Critical incidents"
+    HIGH = "high", "High and above"
+    MEDIUM = "medium", "Medium and above"
+    LOW = "low", "Low and above"
+    INFO = "info", "Every incident"
+
+
 class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
     APPROVER = "approver", "Approver"
@@ -82,6 +94,15 @@ class Tenant(models.Model):
     )
     ring_timeout_seconds = models.PositiveSmallIntegerField(
         default=30, validators=[MinValueValidator(10), MaxValueValidator(120)]
+    )
+    notify_from_severity = models.CharField(
+        "notify at once from severity",
+        max_length=16,
+        choices=NotifyFrom.choices,
+        default=NotifyFrom.NEEDED,
+        blank=True,
+        help_text="An incident of this severity or higher (when opened, or once raised to it) starts "
+        "notification at once: emails, then the call tree.",
     )
     reminder_minutes = models.PositiveSmallIntegerField(
         "minutes between reminders",

@@ -51,6 +51,7 @@ def tenant_policy(tenant: Tenant) -> dict[str, Any]:
         "call_attempts_per_contact": tenant.call_attempts_per_contact,
         "ring_timeout_seconds": tenant.ring_timeout_seconds,
         "timezone": tenant.timezone,
+        "notify_from_severity": tenant.notify_from_severity,
         "reminder_minutes": tenant.reminder_minutes,
         "reminder_count": tenant.reminder_count,
     }

@@ -49,6 +49,7 @@ TENANT_SETTINGS = (
     "timezone",
     "call_attempts_per_contact",
     "ring_timeout_seconds",
+    "notify_from_severity",
     "reminder_minutes",
     "reminder_count",
     "partner",

@@ -25,9 +25,10 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 CHANGELIST_QUERIES = 11
 
 
-# session, user, incident, permissions (2), actions with types and authorizations, the thread's messages,
-# notes with authors, observables with who added them, events, tenant, opener, the staff who may own it
-CHANGE_PAGE_QUERIES = 13
+# session, user, incident, permissions (2), actions with types and authorizations, the observables they use,
+# the thread's messages, notes with authors, observables with who added them, events, tenant, opener, the
+# staff who may own it
+CHANGE_PAGE_QUERIES = 14
 
 
 # Filters and search

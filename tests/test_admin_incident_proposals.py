@@ -35,6 +35,7 @@ def test_add_form_opens_the_incident_through_the_service(analyst_client: Client,
         "summary",
         "observed_activity",
         "recommendations",
+        "case_template",
     ]
 
     data = page_data(page)

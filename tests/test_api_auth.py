@@ -53,6 +53,7 @@ ENDPOINTS = [
     ("get", "/api/v1/tenants/1/delegation/"),
     ("put", "/api/v1/tenants/1/delegation/"),
     ("get", "/api/v1/action-types/"),
+    ("get", "/api/v1/case-templates/"),
     ("get", "/api/v1/incidents/"),
     ("post", "/api/v1/incidents/"),
     ("get", "/api/v1/incidents/1/"),
@@ -64,6 +65,7 @@ ENDPOINTS = [
     ("get", "/api/v1/incidents/1/messages/"),
     ("post", "/api/v1/incidents/1/messages/"),
     ("post", "/api/v1/incidents/1/actions/bulk/"),
+    ("post", "/api/v1/incidents/1/apply-template/"),
     ("get", "/api/v1/incidents/1/notes/"),
     ("post", "/api/v1/incidents/1/notes/"),
     ("get", "/api/v1/incidents/1/observables/"),
@@ -222,7 +224,7 @@ def test_the_contract_field_names_are_in_the_schema() -> None:
         "ActionType": "code name category revert_code",
         "Incident": "id tenant title severity summary observed_activity recommendations status "
         "needs_attention attention_reason attention_since owner detected_at opened_at",
-        "Action": "id incident action_type target status performer basis decision_reason",
+        "Action": "id incident action_type target status performer basis decision_reason observables",
         "TimelineEvent": "id at kind actor channel summary data",
         "Task": "id incident tenant action_type action_name target performer status reason proposed_at "
         "updated_at",

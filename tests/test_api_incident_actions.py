@@ -14,7 +14,17 @@ from tests.factories import as_user, make_incident, make_member, make_tenant, pr
 pytestmark = pytest.mark.django_db
 
 
-ACTION_FIELDS = {"id", "incident", "action_type", "target", "status", "performer", "basis", "decision_reason"}
+ACTION_FIELDS = {
+    "id",
+    "incident",
+    "action_type",
+    "target",
+    "status",
+    "performer",
+    "basis",
+    "decision_reason",
+    "observables",
+}
 
 
 # Actions

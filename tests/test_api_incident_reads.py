@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
+from drf_spectacular.generators import SchemaGenerator
 
 from incidents.models import Incident, Severity, TimelineEvent
 from incidents.services import incident_set_status
@@ -60,6 +61,25 @@ def test_incidents_are_filtered_by_tenant_status_severity_and_dates(analyst: Any
     assert ids("opened_after=2026-03-01&opened_before=2026-03-02") == [new.pk]
     assert ids("opened_after=2026-03-01T09:00:00Z") == [closed.pk]
     assert ids(f"tenant={second.pk}&severity=low") == []
+    # Several values, repeated or comma-separated, as in the analysts' queue.
+    assert ids("status=open&status=closed") == [closed.pk, new.pk, old.pk]
+    assert ids("status=closed,contained") == [closed.pk]
+    assert ids("severity=low,critical&status=open") == [new.pk, old.pk]
+    assert ids("severity=low&severity=high") == [old.pk]
+
+
+def test_several_values_with_one_unknown_are_a_400_naming_the_field(analyst: Any) -> None:
+    response = as_user(analyst).get("/api/v1/incidents/?status=open,burning&severity=low")
+    assert response.status_code == 400
+    assert set(response.json()) == {"status"}
+
+
+def test_the_schema_says_status_and_severity_take_several_values() -> None:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    params = {p["name"]: p for p in schema["paths"]["/api/v1/incidents/"]["get"]["parameters"]}
+    for name in ("status", "severity"):
+        assert params[name]["schema"]["type"] == "array"
+        assert "open" in params["status"]["schema"]["items"]["enum"]
 
 
 def test_bad_filters_are_a_400_with_field_errors() -> None:

@@ -60,6 +60,9 @@ def test_an_analyst_works_the_needs_attention_incident(live_server: Any) -> None
         page.locator("input[type=submit]").click()
         expect(page.locator("#bulk-outcomes tbody tr")).to_have_count(2)
         page.get_by_role("link", name="Back to the incident").click()
+        # Each isolation names the host it uses, and each host the isolation that uses it.
+        expect(page.locator("body")).to_contain_text("Host kiosk-02")
+        expect(page.locator("body")).to_contain_text("Isolate endpoint on kiosk-01")
 
         for visibility, body in [
             ("internal", "Same affiliate as last week."),
@@ -83,6 +86,8 @@ def test_an_analyst_works_the_needs_attention_incident(live_server: Any) -> None
         "kiosk-01",
         "kiosk-02",
     ]
+    for action in ResponseAction.objects.filter(incident=incident):
+        assert [o.value for o in action.observables.all()] == [action.target]
     assert sorted(Note.objects.filter(incident=incident).values_list("visibility", flat=True)) == [
         "customer",
         "internal",

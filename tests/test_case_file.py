@@ -40,7 +40,7 @@ def test_an_analyst_edits_the_case_file_on_the_incident_page(analyst_client: Cli
     stored = Incident.objects.get(pk=incident.pk)
     assert (stored.severity, stored.summary) == ("critical", "Ransomware: mass renames on FS-01")
     assert edits(incident) == [
-        {"field": "severity", "before": "medium", "after": "critical", "raised": True},
+        {"field": "severity", "before": "medium", "after": "critical", "raised": True, "notifies": False},
         {"field": "summary", "before": "Odd logins", "after": "Ransomware: mass renames on FS-01"},
     ]
     assert set(incident.events.filter(kind=EventKind.CASE_EDITED).values_list("actor", flat=True)) == {
@@ -67,7 +67,9 @@ def test_a_lowered_severity_is_no_raise(analyst: Any) -> None:
 
     incident_edit(incident=incident, by=analyst, severity="low")
 
-    assert edits(incident) == [{"field": "severity", "before": "critical", "after": "low", "raised": False}]
+    assert edits(incident) == [
+        {"field": "severity", "before": "critical", "after": "low", "raised": False, "notifies": False}
+    ]
 
 
 def test_the_api_edits_the_case_file_and_the_customer_reads_the_new_text(analyst: Any) -> None:

@@ -9,7 +9,7 @@ from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents.bulk import BULK_MAX, actions_propose_many, bulk_targets
+from incidents.bulk import BULK_MAX, actions_propose_many, bulk_targets, observables_of_kind
 from incidents.models import ActionType, Channel, ObservableKind
 from mdrportal.api.errors import service_errors
 from mdrportal.api.incident_serializers import ActionSerializer
@@ -54,8 +54,7 @@ class IncidentBulkProposeView(generics.GenericAPIView):
         serializer = BulkProposeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        kind = data.get("observables")
-        held = incident.observables.filter(kind=kind).values_list("value", flat=True) if kind else []
+        held = observables_of_kind(incident, data.get("observables"))
         with service_errors():
             outcomes = actions_propose_many(
                 incident=incident,
@@ -63,5 +62,6 @@ class IncidentBulkProposeView(generics.GenericAPIView):
                 targets=bulk_targets("", *data["targets"], *held),
                 by=request.user,
                 channel=Channel.API,
+                observables=held,
             )
         return Response(BulkOutcomeSerializer(outcomes, many=True).data)

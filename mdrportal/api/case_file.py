@@ -35,11 +35,14 @@ class ObservableSerializer(serializers.ModelSerializer):
     kind = serializers.ChoiceField(choices=ObservableKind.choices)
     value = serializers.CharField(max_length=2048, help_text="Kept in its normal form, once per incident.")
     added_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actions = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="The ids of the response actions that use this observable."
+    )
 
     class Meta:
         model = Observable
-        fields = ["id", "kind", "value", "description", "added_by", "added_at"]
-        read_only_fields = ["id", "added_by", "added_at"]
+        fields = ["id", "kind", "value", "description", "added_by", "added_at", "actions"]
+        read_only_fields = ["id", "added_by", "added_at", "actions"]
         validators: list[Any] = []  # the service keeps a duplicate as the one the incident holds
 
 
@@ -85,7 +88,11 @@ class IncidentObservablesView(generics.ListCreateAPIView):
 
     def get_queryset(self) -> QuerySet[Observable]:
         incident = visible_incident(self.request, self.kwargs["incident_id"])
-        return incident.observables.select_related("added_by").order_by("kind", "value")
+        return (
+            incident.observables.select_related("added_by")
+            .prefetch_related("actions")
+            .order_by("kind", "value")
+        )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incident = visible_incident(request, self.kwargs["incident_id"])

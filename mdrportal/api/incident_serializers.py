@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from incidents.case_file import CASE_FILE_FIELDS
 from incidents.connector_models import ConnectorConfig, ConnectorKind
@@ -87,14 +88,36 @@ class IncidentSerializer(serializers.ModelSerializer):
         return fields
 
 
+class SeveralChoicesField(serializers.MultipleChoiceField):
+    """A query parameter that takes several values, repeated or comma-separated (`?status=open,contained`),
+    as the analysts' queue in the admin does."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, allow_empty=False, **kwargs)
+
+    def get_value(self, dictionary: Any) -> Any:
+        # Absent is no filter (a query string without the parameter is no empty selection).
+        return super().get_value(dictionary) if self.field_name in dictionary else empty
+
+    def to_internal_value(self, data: Any) -> set[str]:
+        if isinstance(data, str):
+            data = [data]
+        parts = [part.strip() for item in data for part in str(item).split(",")]
+        return super().to_internal_value([part for part in parts if part])
+
+
 class IncidentFilterSerializer(serializers.Serializer):
     """Query parameters of the incident list; a date means midnight UTC at the start of that day."""
 
     DATE_FORMATS = ["iso-8601", "%Y-%m-%d"]
 
     tenant = serializers.IntegerField(required=False, min_value=1, help_text="A tenant id.")
-    status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False)
-    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    status = SeveralChoicesField(
+        choices=IncidentStatus.choices, help_text="One status or several (repeated or comma-separated)."
+    )
+    severity = SeveralChoicesField(
+        choices=Severity.choices, help_text="One severity or several (repeated or comma-separated)."
+    )
     view = serializers.ChoiceField(
         choices=QUEUE_VIEWS,
         required=False,
@@ -114,6 +137,14 @@ class IncidentFilterSerializer(serializers.Serializer):
         return data
 
 
+class UsedObservableSerializer(serializers.Serializer):
+    """An observable an action uses, as the action's answer names it."""
+
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.CharField(read_only=True)
+    value = serializers.CharField(read_only=True)
+
+
 class ActionSerializer(serializers.ModelSerializer):
     action_type = serializers.SlugRelatedField(
         slug_field="code", queryset=ActionType.objects.all(), help_text="An action type's code."
@@ -123,6 +154,9 @@ class ActionSerializer(serializers.ModelSerializer):
         allow_blank=True,
         read_only=True,
         help_text="Why MDR Ops may perform it; empty while it may not.",
+    )
+    observables = UsedObservableSerializer(
+        many=True, read_only=True, help_text="The incident's observables this action uses."
     )
 
     class Meta:
@@ -136,6 +170,7 @@ class ActionSerializer(serializers.ModelSerializer):
             "performer",
             "basis",
             "decision_reason",
+            "observables",
         ]
         read_only_fields = ["incident", "status", "performer", "basis", "decision_reason"]
 

@@ -157,8 +157,8 @@ class IncidentViewSet(
         filters.is_valid(raise_exception=True)
         lookups = {
             "tenant": "tenant_id",
-            "status": "status",
-            "severity": "severity",
+            "status": "status__in",
+            "severity": "severity__in",
             "opened_after": "opened_at__gte",
             "opened_before": "opened_at__lt",
         }
@@ -208,7 +208,11 @@ class IncidentActionsView(generics.ListCreateAPIView):
 
     def get_queryset(self) -> QuerySet[ResponseAction]:
         incident = visible_incident(self.request, self.kwargs["incident_id"])
-        return incident.actions.select_related("action_type").order_by("proposed_at", "id")
+        return (
+            incident.actions.select_related("action_type")
+            .prefetch_related("observables")
+            .order_by("proposed_at", "id")
+        )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incident = visible_incident(request, kwargs["incident_id"])
@@ -243,8 +247,10 @@ class IncidentTimelineView(generics.ListAPIView):
 
 
 def _visible_actions(request: Request) -> QuerySet[ResponseAction]:
-    return ResponseAction.objects.filter(incident__in=visible_incidents(request)).select_related(
-        "action_type", "incident__tenant"
+    return (
+        ResponseAction.objects.filter(incident__in=visible_incidents(request))
+        .select_related("action_type", "incident__tenant")
+        .prefetch_related("observables")
     )
 
 

@@ -9,7 +9,7 @@ from tenants.channels import ContactChannel
 from tenants.models import Contact, Role, Tenant
 from tenants.services import TENANT_SETTINGS
 
-ADMIN_ONLY_SETTINGS = ("partner", "viewers_need_second_factor")
+ADMIN_ONLY_SETTINGS = ("partner", "viewers_need_second_factor", "notify_from_severity")
 
 # What tenant_create takes; the other settings go through tenant_update_settings in the same transaction.
 TENANT_CREATE_ARGS = ("name", "slug", "tier", "response_mode", "timezone")
@@ -28,7 +28,7 @@ CUSTOMER_SETTINGS = (
 class TenantSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tenant
-        # The settings the services change, but the partner and the second-factor rule (set in the admin).
+        # The settings the services change, but those set in the admin (partner, second factor, notify-from).
         fields = [
             "id",
             "name",

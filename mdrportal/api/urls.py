@@ -11,6 +11,7 @@ from mdrportal.api.action_retry import ActionRetryView
 from mdrportal.api.auth import TokenListView, TokenRevokeView, TokenView
 from mdrportal.api.bulk import IncidentBulkProposeView
 from mdrportal.api.case_file import IncidentNotesView, IncidentObservablesView
+from mdrportal.api.case_templates import CaseTemplateListView, IncidentApplyTemplateView
 from mdrportal.api.console import PartnerCustomersView, PartnerIncidentsView, PartnerTasksView
 from mdrportal.api.docs import ApiDocsView
 from mdrportal.api.escalation import IncidentAcknowledgeView, IncidentEscalateView
@@ -114,6 +115,7 @@ v1 = [
         name="api-tenant-protected-partner-list",
     ),
     path("action-types/", ActionTypeListView.as_view(), name="api-action-types"),
+    path("case-templates/", CaseTemplateListView.as_view(), name="api-case-templates"),
     path("incidents/", IncidentViewSet.as_view(COLLECTION), name="api-incidents"),
     path("incidents/<int:pk>/", IncidentViewSet.as_view(MEMBER), name="api-incident"),
     path("incidents/<int:incident_id>/actions/", IncidentActionsView.as_view(), name="api-incident-actions"),
@@ -130,6 +132,11 @@ v1 = [
         "incidents/<int:incident_id>/actions/bulk/",
         IncidentBulkProposeView.as_view(),
         name="api-incident-actions-bulk",
+    ),
+    path(
+        "incidents/<int:incident_id>/apply-template/",
+        IncidentApplyTemplateView.as_view(),
+        name="api-incident-apply-template",
     ),
     path(
         "incidents/<int:incident_id>/messages/", IncidentMessagesView.as_view(), name="api-incident-messages"

@@ -1,0 +1,84 @@
+"""API views of case templates: MDR staff list them and apply one to an incident (its recommendations into
+the case file, its actions proposed for the incident's observables, one decision per target)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from incidents.case_templates import case_template_apply
+from incidents.models import CaseTemplate, CaseTemplateAction, Channel
+from mdrportal.api.bulk import BulkOutcomeSerializer
+from mdrportal.api.errors import service_errors
+from mdrportal.api.incidents import visible_incident
+from mdrportal.api.permissions import require_staff
+
+
+class CaseTemplateActionSerializer(serializers.ModelSerializer):
+    action_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = CaseTemplateAction
+        fields = ["action_type", "observable_kind"]
+
+
+class CaseTemplateSerializer(serializers.ModelSerializer):
+    actions = CaseTemplateActionSerializer(
+        many=True, read_only=True, help_text="Each proposed for every observable of its kind."
+    )
+
+    class Meta:
+        model = CaseTemplate
+        fields = ["id", "incident_type", "recommendations", "actions"]
+
+
+class ApplyTemplateSerializer(serializers.Serializer):
+    template = serializers.PrimaryKeyRelatedField(queryset=CaseTemplate.objects.all())
+
+
+class TemplateAppliedSerializer(serializers.Serializer):
+    changed = serializers.ListField(
+        child=serializers.CharField(), help_text="The case file's fields the template changed."
+    )
+    outcomes = BulkOutcomeSerializer(many=True, help_text="Each target's action and decision.")
+
+
+@extend_schema(summary="Case templates per incident type (MDR staff)")
+class CaseTemplateListView(generics.ListAPIView):
+    serializer_class = CaseTemplateSerializer
+
+    def get_queryset(self) -> QuerySet[CaseTemplate]:
+        require_staff(self.request.user, "incidents.view_casetemplate", "read case templates")
+        return CaseTemplate.objects.prefetch_related("actions__action_type").order_by("incident_type")
+
+
+@extend_schema(
+    summary="Apply a case template to the incident (MDR staff)",
+    description="The template's recommendations are added to the case file (a case file edit, still "
+    "editable); each of its actions is proposed through the gate for every observable of its kind the "
+    "incident holds, one decision per target.",
+    request=ApplyTemplateSerializer,
+    responses={200: TemplateAppliedSerializer},
+)
+class IncidentApplyTemplateView(generics.GenericAPIView):
+    serializer_class = ApplyTemplateSerializer
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        incident = visible_incident(request, kwargs["incident_id"])
+        require_staff(request.user, "incidents.change_incident", "edit the case file")
+        require_staff(request.user, "incidents.add_responseaction", "propose actions")
+        serializer = ApplyTemplateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with service_errors():
+            applied = case_template_apply(
+                incident=incident,
+                template=serializer.validated_data["template"],
+                by=request.user,
+                channel=Channel.API,
+            )
+        return Response(TemplateAppliedSerializer(applied).data)
