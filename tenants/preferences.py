@@ -38,7 +38,7 @@ def user_time_zone_set(*, user: AbstractBaseUser, time_zone: str) -> UserPrefere
             validate_timezone(value)
         except ValidationError as error:
             raise ValidationError({"time_zone": error.messages}, code="unknown_time_zone") from error
-    preferences, _ = UserPreferences.objects.select_for_update().get_or_create(user=user)
+    preferences, _ = UserPreferences.objects.select_for_update(no_key=True).get_or_create(user=user)
     preferences.time_zone = value
     preferences.save(update_fields=["time_zone"])
     return preferences
