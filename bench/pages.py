@@ -315,6 +315,9 @@ def _load(customer: int, others: list[int], timeline: int, incidents: int, event
     """The large database with set-based SQL: tens of seconds for 100k incidents and 1M events."""
     from django.db import connection, transaction
 
+    from incidents.milestone_times import milestone_times_fill
+    from incidents.models import ActionType, Incident, ResponseAction, TimelineEvent
+
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT max(id) FROM incidents_incident")
         (before,) = cursor.fetchone()
@@ -357,6 +360,13 @@ def _load(customer: int, others: list[int], timeline: int, incidents: int, event
             """,
             [before],
         )
+    # The milestones' times on the incidents, as the migration fills them from the events.
+    milestone_times_fill(
+        Incident.objects.filter(id__gt=before),
+        TimelineEvent.objects.all(),
+        ResponseAction.objects.all(),
+        ActionType.objects.all(),
+    )
 
 
 def _vacuum() -> None:

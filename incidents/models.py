@@ -17,6 +17,7 @@ from incidents.case_models import (  # noqa: F401 - the case file's records, kep
     ObservableKind,
 )
 from incidents.connector_models import ConnectorConfig, ConnectorKind  # noqa: F401 - the app's models, kept apart
+from incidents.milestone_fields import MilestoneTimes
 from incidents.statuses import (  # noqa: F401 - the states and their transitions, kept apart
     ACTION_TRANSITIONS,
     ACTIVE_INCIDENT_STATUSES,
@@ -85,7 +86,7 @@ class ActionType(models.Model):
         return self.name
 
 
-class Incident(models.Model):
+class Incident(MilestoneTimes):
     """A threat MDR Ops works for one tenant, with the tenant's policy as it was when it opened."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="incidents")
