@@ -325,13 +325,13 @@ def _load(customer: int, others: list[int], timeline: int, incidents: int, event
         cursor.execute(
             """
             INSERT INTO incidents_incident (tenant_id, title, severity, summary, observed_activity,
-                recommendations, status, needs_attention, policy, opened_at)
+                recommendations, status, needs_attention, attention_reason, policy, opened_at)
             SELECT CASE WHEN g %% 5 = 0 THEN %s ELSE (%s::int[])[1 + g %% %s] END,
                    'Suspicious activity on WS-' || g,
                    (ARRAY['critical', 'high', 'medium', 'low'])[1 + g %% 4],
                    '', '', '',
                    CASE WHEN g %% 10 = 0 THEN 'open' WHEN g %% 10 = 1 THEN 'contained' ELSE 'closed' END,
-                   false, (SELECT policy FROM incidents_incident WHERE id = %s),
+                   false, '', (SELECT policy FROM incidents_incident WHERE id = %s),
                    now() - interval '1 day' - g * interval '5 minutes'
             FROM generate_series(1, %s) g
             """,
