@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.db import models
 
+MILESTONE_COLUMNS = ["first_acknowledged_at", "first_decided_at", "first_contained_at", "first_resolved_at"]
+
 
 class MilestoneTimes(models.Model):
     """The first time of each measured milestone; empty until it happens. Reopening keeps them: "first"."""

@@ -54,4 +54,22 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(fill, migrations.RunPython.noop),
+        migrations.AddIndex(
+            model_name="incident",
+            index=models.Index(
+                fields=["tenant", "opened_at"],
+                include=(
+                    "id",
+                    "severity",
+                    "status",
+                    "detected_at",
+                    "fallback_taken_at",
+                    "first_acknowledged_at",
+                    "first_decided_at",
+                    "first_contained_at",
+                    "first_resolved_at",
+                ),
+                name="incident_report_idx",
+            ),
+        ),
     ]
