@@ -315,6 +315,9 @@ def _load(customer: int, others: list[int], timeline: int, incidents: int, event
     """The large database with set-based SQL: tens of seconds for 100k incidents and 1M events."""
     from django.db import connection, transaction
 
+    from incidents.milestone_times import milestone_times_fill
+    from incidents.models import ActionType, Incident, ResponseAction, TimelineEvent
+
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT max(id) FROM incidents_incident")
         (before,) = cursor.fetchone()
@@ -322,13 +325,13 @@ def _load(customer: int, others: list[int], timeline: int, incidents: int, event
         cursor.execute(
             """
             INSERT INTO incidents_incident (tenant_id, title, severity, summary, observed_activity,
-                recommendations, status, needs_attention, policy, opened_at)
+                recommendations, status, needs_attention, attention_reason, policy, opened_at)
             SELECT CASE WHEN g %% 5 = 0 THEN %s ELSE (%s::int[])[1 + g %% %s] END,
                    'Suspicious activity on WS-' || g,
                    (ARRAY['critical', 'high', 'medium', 'low'])[1 + g %% 4],
                    '', '', '',
                    CASE WHEN g %% 10 = 0 THEN 'open' WHEN g %% 10 = 1 THEN 'contained' ELSE 'closed' END,
-                   false, (SELECT policy FROM incidents_incident WHERE id = %s),
+                   false, '', (SELECT policy FROM incidents_incident WHERE id = %s),
                    now() - interval '1 day' - g * interval '5 minutes'
             FROM generate_series(1, %s) g
             """,
@@ -357,6 +360,13 @@ def _load(customer: int, others: list[int], timeline: int, incidents: int, event
             """,
             [before],
         )
+    # The milestones' times on the incidents, as the migration fills them from the events.
+    milestone_times_fill(
+        Incident.objects.filter(id__gt=before),
+        TimelineEvent.objects.all(),
+        ResponseAction.objects.all(),
+        ActionType.objects.all(),
+    )
 
 
 def _vacuum() -> None:

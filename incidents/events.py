@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -9,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from incidents.milestone_times import milestone_times_record
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident, TimelineEvent
 from mdrportal.core.nudges import nudge
 from tenants.services import actor_label
@@ -25,17 +27,23 @@ def timeline_record(
     label: str | None = None,
     channel: str = Channel.SYSTEM,
     data: dict[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> TimelineEvent:
-    """Append one fact to the incident's timeline."""
-    return TimelineEvent.objects.create(
-        incident=incident,
-        kind=kind,
-        summary=summary,
-        actor=by,
-        actor_label=label or actor_label(by),
-        channel=channel,
-        data=data or {},
-    )
+    """Append one fact to the incident's timeline (at: when it happened, if not now), and keep the time of
+    the milestone it records, if any, on the incident in the same transaction."""
+    with transaction.atomic(savepoint=False):
+        event = TimelineEvent.objects.create(
+            incident=incident,
+            kind=kind,
+            summary=summary,
+            actor=by,
+            actor_label=label or actor_label(by),
+            channel=channel,
+            data=data or {},
+            at=at or timezone.now(),
+        )
+        milestone_times_record(incident, event)
+    return event
 
 
 def incident_must_be_active(incident: Incident, *, what: str) -> None:

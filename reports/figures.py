@@ -1,41 +1,19 @@
-"""Every report figure, defined once, in SQL, from the recorded facts: an incident's detection and the first
-timeline event of each milestone. The page shows these definitions as written here.
+"""Every report figure, defined once, from the recorded facts: an incident's detection and the first time of
+each milestone, kept on the incident as the event that records it is written (incidents.milestone_times says
+which events record each one). The page shows these definitions as written here.
 
-A milestone's time is a subquery on the (incident, kind, at, id) index: the first event of its kinds. A
-duration is in seconds from detection (`detected_at`, or the opening of incidents recorded before it).
+A duration is in seconds from detection (`detected_at`, or the opening of incidents recorded before it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import (
-    Case,
-    Exists,
-    F,
-    FloatField,
-    Func,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-    When,
-)
+from django.db.models import Case, F, FloatField, Func, QuerySet, Value, When
 from django.db.models.expressions import Expression
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 
-from incidents.milestones import DECIDED, ENDED
-from incidents.models import (
-    ActionType,
-    Category,
-    EventKind,
-    Incident,
-    ResponseAction,
-    TimelineEvent,
-)
+from incidents.models import Incident
 
 DETECTED = Coalesce(F("detected_at"), F("opened_at"))
 
@@ -50,40 +28,14 @@ class Duration:
     milestone: str  # the annotation holding the milestone's time
 
 
-def _first_event(condition: Q) -> Subquery:
-    events = TimelineEvent.objects.filter(condition, incident=OuterRef("pk")).order_by("at", "id")
-    return Subquery(events.values("at")[:1])
-
-
-def _containing_actions() -> QuerySet[ResponseAction]:
-    # incidents.milestones.containing_actions in SQL: a containment action that neither reverts a succeeded
-    # action nor is of a type that undoes another (releasing from isolation is in the category too).
-    undoes = ActionType.objects.filter(revert=OuterRef("action_type"))
-    return ResponseAction.objects.filter(
-        incident=OuterRef(OuterRef("pk")),
-        action_type__category=Category.CONTAINMENT,
-        reverts__isnull=True,
-    ).filter(~Exists(undoes))
-
-
-def _contained_at() -> Subquery:
-    events = (
-        TimelineEvent.objects.filter(incident=OuterRef("pk"), kind=EventKind.ACTION_SUCCEEDED)
-        .annotate(action_id=Cast(KeyTextTransform("action", "data"), IntegerField()))
-        .filter(action_id__in=_containing_actions().values("pk"))
-        .order_by("at", "id")
-    )
-    return Subquery(events.values("at")[:1])
-
-
 def milestone_times() -> dict[str, Expression]:
-    """Each milestone's time on an incident: the first event that records it."""
+    """Each milestone's time on an incident: the first event that records it, as kept on the incident."""
     return {
         "detected": DETECTED,
-        "acknowledged_at": _first_event(Q(kind=EventKind.ACKNOWLEDGED)),
-        "decided_at": _first_event(Q(kind__in=DECIDED)),
-        "contained_at": _contained_at(),
-        "resolved_at": _first_event(Q(kind=EventKind.INCIDENT_STATUS, data__after__in=ENDED)),
+        "acknowledged_at": F("first_acknowledged_at"),
+        "decided_at": F("first_decided_at"),
+        "contained_at": F("first_contained_at"),
+        "resolved_at": F("first_resolved_at"),
     }
 
 

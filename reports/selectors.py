@@ -4,6 +4,7 @@ figure over them, each a few aggregate queries whatever the number of incidents 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -109,17 +110,27 @@ def report_incidents(
     return incidents.order_by()
 
 
-def _counted(rows: QuerySet, field: str, labels: dict[str, str]) -> list[tuple[str, int]]:
-    found = dict(rows.values(field).annotate(n=Count("pk")).values_list(field, "n").order_by())
+def _tallies(rows: QuerySet, *fields: str) -> list[tuple[Any, ...]]:
+    """The rows counted by every combination of the fields' values, in one query: (*values, count)."""
+    return list(rows.values(*fields).annotate(n=Count("pk")).values_list(*fields, "n").order_by())
+
+
+def _counted(tallies: list[tuple[Any, ...]], at: int, labels: dict[str, str]) -> list[tuple[str, int]]:
+    found: dict[str, int] = defaultdict(int)
+    for row in tallies:
+        found[row[at]] += row[-1]
     return [(label, found[value]) for value, label in labels.items() if found.get(value)]
 
 
-def _by_two(rows: QuerySet, first: str, labels: dict[str, str]) -> list[tuple[str, str, int]]:
-    counted = rows.values(first, "status").annotate(n=Count("pk")).values_list(first, "status", "n")
+def _by_two(tallies: list[tuple[Any, ...]], at: int, labels: dict[str, str]) -> list[tuple[str, str, int]]:
+    """Counted by one field (at) and the action's status (the last value before the count)."""
+    counted: dict[tuple[str, str], int] = defaultdict(int)
+    for row in tallies:
+        counted[row[at], row[-2]] += row[-1]
     status = dict(ActionStatus.choices)
     order = {value: rank for rank, value in enumerate(labels)}
-    ranked = sorted(counted.order_by(), key=lambda row: (order.get(row[0], len(order)), row[1]))
-    return [(labels.get(value, value), status.get(s, s), n) for value, s, n in ranked]
+    ranked = sorted(counted.items(), key=lambda item: (order.get(item[0][0], len(order)), item[0][1]))
+    return [(labels.get(value, value), status.get(s, s), n) for (value, s), n in ranked]
 
 
 def _fallbacks(incidents: QuerySet[Incident]) -> list[Fallback]:
@@ -155,14 +166,16 @@ def report_read(
     figures = incidents_with_figures(incidents).annotate(week=TruncWeek("opened_at"))
     columns = [f"{d.key}_seconds" for d in DURATIONS]
     summary = summarize(figures, columns, trend_column="acknowledge_seconds")
-    actions = ResponseAction.objects.filter(incident__in=incidents)
+    # One query each for the incidents' and the actions' counts (the month's rows read once).
+    counts = _tallies(incidents, "severity", "status")
+    actions = _tallies(ResponseAction.objects.filter(incident__in=incidents), "basis", "performer", "status")
     return Report(
         period=period,
         tenant=tenant,
         severity=severity,
-        incidents=incidents.count(),
-        by_severity=_counted(incidents, "severity", dict(Severity.choices)),
-        by_status=_counted(incidents, "status", dict(IncidentStatus.choices)),
+        incidents=sum(row[-1] for row in counts),
+        by_severity=_counted(counts, 0, dict(Severity.choices)),
+        by_status=_counted(counts, 1, dict(IncidentStatus.choices)),
         by_outcome=[
             (label, summary.outcomes[key]) for key, label in OUTCOMES.items() if summary.outcomes.get(key)
         ],
@@ -172,12 +185,14 @@ def report_read(
         ],
         calls=_calls(incidents),
         acknowledgments_by_channel=_counted(
-            Acknowledgment.objects.filter(incident__in=incidents), "channel", dict(Channel.choices)
+            _tallies(Acknowledgment.objects.filter(incident__in=incidents), "channel"),
+            0,
+            dict(Channel.choices),
         ),
         actions_by_basis=_by_two(
-            actions, "basis", {"": "No basis (not performed by MDR Ops)"} | dict(Basis.choices)
+            actions, 0, {"": "No basis (not performed by MDR Ops)"} | dict(Basis.choices)
         ),
-        actions_by_performer=_by_two(actions, "performer", dict(Performer.choices)),
+        actions_by_performer=_by_two(actions, 1, dict(Performer.choices)),
         fallbacks=_fallbacks(incidents),
         weeks=[Week(week, n, median) for week, n, median in summary.weeks],
     )

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.events import timeline_record
 from incidents.models import EventKind, Incident, TimelineEvent
 from incidents.services import incident_open, incident_set_status
 from reports.figures import incidents_with_figures
@@ -37,12 +38,12 @@ def opened(tenant: Any, *, detected_ago: timedelta, severity: str = "critical") 
 def fact(incident: Incident, kind: str, later: timedelta, /, **data: Any) -> TimelineEvent:
     """A fact recorded the given time after the incident's detection."""
     assert incident.detected_at is not None
-    return TimelineEvent.objects.create(
+    return timeline_record(
         incident=incident,
         kind=kind,
         at=incident.detected_at + later,
         summary=kind,
-        actor_label="test",
+        label="test",
         data=data,
     )
 
@@ -61,12 +62,12 @@ def test_an_acknowledgment_7_minutes_after_detection_is_a_time_to_acknowledge_of
 def test_detection_given_by_the_pipeline_starts_the_clock_not_the_opening() -> None:
     incident = opened(make_tenant(), detected_ago=timedelta(minutes=40))
     # Opened 40 minutes after detection; acknowledged 5 minutes after opening: 45 minutes after detection.
-    TimelineEvent.objects.create(
+    timeline_record(
         incident=incident,
         kind=EventKind.ACKNOWLEDGED,
         at=incident.opened_at + timedelta(minutes=5),
         summary="ack",
-        actor_label="test",
+        label="test",
     )
     assert figures_of(incident).acknowledge_seconds == pytest.approx(45 * MINUTE, abs=0.01)
 
@@ -202,11 +203,11 @@ def test_the_incident_page_shows_resolution_as_a_milestone_from_detection() -> N
 def test_without_a_detection_time_the_clock_starts_at_the_opening() -> None:
     incident = incident_open(tenant=make_tenant(), title="Seen by an analyst", by=None)
     assert incident.detected_at is None
-    TimelineEvent.objects.create(
+    timeline_record(
         incident=incident,
         kind=EventKind.ACKNOWLEDGED,
         at=incident.opened_at + timedelta(minutes=4),
         summary="ack",
-        actor_label="test",
+        label="test",
     )
     assert figures_of(incident).acknowledge_seconds == pytest.approx(4 * MINUTE, abs=0.01)

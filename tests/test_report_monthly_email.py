@@ -12,7 +12,8 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
 from django.urls import reverse
 
-from incidents.models import EventKind, Incident, TimelineEvent
+from incidents.events import timeline_record
+from incidents.models import EventKind, Incident
 from incidents.services import incident_open
 from reports import services
 from reports.models import ReportRecipient, ReportSend, SendOutcome
@@ -28,12 +29,12 @@ def opened_in_february(tenant: Any, *, acknowledged_after: int | None = None) ->
     incident = incident_open(tenant=tenant, title="Ransomware", by=None)
     Incident.objects.filter(pk=incident.pk).update(opened_at=IN_FEBRUARY, detected_at=IN_FEBRUARY)
     if acknowledged_after is not None:
-        TimelineEvent.objects.create(
+        timeline_record(
             incident=incident,
             kind=EventKind.ACKNOWLEDGED,
             at=IN_FEBRUARY + timedelta(minutes=acknowledged_after),
             summary="Acknowledged",
-            actor_label="test",
+            label="test",
         )
     return incident
 

@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.models import EventKind, Incident, TimelineEvent
+from incidents.events import timeline_record
+from incidents.models import EventKind, Incident
 from incidents.services import incident_open
 from tenants.models import Role
 from tests.factories import (
@@ -41,12 +42,12 @@ def acknowledged_after(tenant: Any, minutes: int, *, severity: str = "critical")
         detected_at=timezone.now() - timedelta(hours=1),
     )
     assert incident.detected_at is not None
-    TimelineEvent.objects.create(
+    timeline_record(
         incident=incident,
         kind=EventKind.ACKNOWLEDGED,
         at=incident.detected_at + timedelta(minutes=minutes),
         summary="Acknowledged",
-        actor_label="test",
+        label="test",
     )
     return incident
 

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from incidents.events import timeline_record
 from incidents.models import Authorization, Channel, EventKind, TimelineEvent
 from incidents.services import incident_open
 from tests.factories import first_contact, make_member, make_tenant, portal
@@ -34,12 +35,12 @@ def test_the_report_pdf_prints_the_figures_and_their_definitions() -> None:
         tenant=tenant, title="Ransomware", by=None, detected_at=timezone.now() - timedelta(hours=1)
     )
     assert incident.detected_at is not None
-    TimelineEvent.objects.create(
+    timeline_record(
         incident=incident,
         kind=EventKind.ACKNOWLEDGED,
         at=incident.detected_at + timedelta(minutes=7),
         summary="Acknowledged",
-        actor_label="test",
+        label="test",
     )
     response = portal(make_member(tenant)).get(reverse("reports:pdf"))
     assert response.status_code == 200
@@ -65,12 +66,12 @@ def test_an_incidents_pdf_holds_every_one_of_300_events_its_authorization_and_it
         )
         for n in range(1, 300)
     )
-    TimelineEvent.objects.create(
+    timeline_record(
         incident=incident,
         kind=EventKind.FALLBACK_TAKEN,
         at=start + timedelta(minutes=10),
         summary="Nobody acknowledged after 2 call attempts",
-        actor_label="system",
+        label="system",
         data={
             "attempts": [
                 {
