@@ -15,7 +15,7 @@ def fill(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("incidents", "0023_customer_thread"),
+        ("incidents", "0026_timeline_kinds_together"),
     ]
 
     operations = [
