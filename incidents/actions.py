@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.events import incident_must_be_active, nudge_customer, timeline_record
-from incidents.gate import Decision, Outcome
+from incidents.gate import Decision, GateOutcome
 from incidents.locks import action_lock, incident_lock
 from incidents.models import (
     ACTION_TRANSITIONS,
@@ -40,12 +40,12 @@ NUDGE_LEASE_SECONDS = 30
 
 
 _STATUS_FOR = {
-    Outcome.EXECUTE: ActionStatus.QUEUED,
-    Outcome.AWAIT_AUTHORIZATION: ActionStatus.AWAITING_AUTHORIZATION,
-    Outcome.RECOMMEND_CUSTOMER: ActionStatus.RECOMMENDED,
-    Outcome.RECOMMEND_PARTNER: ActionStatus.RECOMMENDED,
-    Outcome.NOT_ALLOWED_FOR_TIER: ActionStatus.RECOMMENDED,
-    Outcome.HOLD: ActionStatus.HELD,
+    GateOutcome.EXECUTE: ActionStatus.QUEUED,
+    GateOutcome.AWAIT_AUTHORIZATION: ActionStatus.AWAITING_AUTHORIZATION,
+    GateOutcome.RECOMMEND_CUSTOMER: ActionStatus.RECOMMENDED,
+    GateOutcome.RECOMMEND_PARTNER: ActionStatus.RECOMMENDED,
+    GateOutcome.NOT_ALLOWED_FOR_TIER: ActionStatus.RECOMMENDED,
+    GateOutcome.HOLD: ActionStatus.HELD,
 }
 
 
