@@ -25,8 +25,3 @@ def nudge_call_check(attempt_id: int) -> None:
 
 def nudge_hang_up(attempt_id: int) -> None:
     nudge("escalation.call_hang_up", attempt_id)
-
-
-def nudge_customer(incident_id: int) -> None:
-    """See whether the customer must be told something (DESIGN rule 12)."""
-    nudge("escalation.customer_tell", incident_id)

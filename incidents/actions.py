@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.events import incident_must_be_active, nudge_customer, timeline_record
+from incidents.active_guard import incident_must_be_active
 from incidents.gate import Decision, GateOutcome
 from incidents.locks import action_lock, incident_lock
 from incidents.models import (
@@ -24,8 +24,10 @@ from incidents.models import (
     Observable,
     ResponseAction,
 )
+from incidents.nudges import nudge_customer
 from incidents.observable_links import links_record, observables_matching
 from incidents.selectors import gate_decision
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.nudges import send_now
 from mdrportal.core.retry import retried_atomic
 from mdrportal.core.transitions import TransitionError, check_transition
@@ -114,7 +116,7 @@ def action_move(
         update_fields=["status", "performer", "basis", "decision_reason", "next_attempt_at", "updated_at"]
     )
     default_kind = EventKind.ACTION_QUEUED if status == ActionStatus.QUEUED else EventKind.ACTION_DECIDED
-    nudge_customer(action.incident)
+    nudge_customer(action.incident_id)
     timeline_record(
         incident=action.incident,
         kind=kind or default_kind,
@@ -196,7 +198,7 @@ def action_propose(
     if status == ActionStatus.QUEUED:
         _schedule(action, due_at=None)
     action.save()
-    nudge_customer(locked)
+    nudge_customer(locked.pk)
     timeline_record(
         incident=locked,
         kind=EventKind.ACTION_PROPOSED,

@@ -8,10 +8,10 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
-from incidents.events import timeline_record
 from incidents.locks import incident_lock
 from incidents.models import SEVERITY_RANK, Channel, EventKind, Incident, Severity
 from incidents.policy import PolicySnapshot
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.nudges import nudge
 from mdrportal.core.retry import retried_atomic
 

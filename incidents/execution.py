@@ -19,10 +19,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_move, nudge_execution
+from incidents.attention import incident_flag
 from incidents.connector_models import ConnectorConfig, ConnectorKind
 from incidents.connectors.base import ActionRequest, ConnectorOutcome, ConnectorSpec, Result
 from incidents.connectors.registry import connector_for
-from incidents.events import incident_flag, timeline_record
 from incidents.locks import action_lock, action_lock_if_free, attempt_lock
 from incidents.models import (
     ACTIVE_INCIDENT_STATUSES,
@@ -34,6 +34,7 @@ from incidents.models import (
     ResponseAction,
 )
 from incidents.selectors import gate_decision
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import is_retryable, retried_atomic
 from tenants.models import Performer, Tenant
 
