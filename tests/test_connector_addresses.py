@@ -21,10 +21,10 @@ from django.urls import reverse
 from pytest_django.fixtures import Settings
 
 from incidents.connector_settings import connector_configure
-from incidents.connectors import addresses, transport
 from incidents.connectors.base import ConnectorOutcome, ConnectorSpec
 from incidents.connectors.webhook import WebhookConnector
 from incidents.execution import connector_spec
+from mdrportal.core.http import addresses, transport
 from tests.factories import login_verified, make_action_request, make_tenant
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer, Reply

@@ -13,7 +13,7 @@ from twilio.rest import Client
 
 from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
 from escalation.twilio_http import NO_CLEAR_ANSWER, SENT_NOTHING, DeadlineHttpClient, failure_name
-from incidents.connectors.transport import DeadlineExceeded
+from mdrportal.core.http.transport import DeadlineExceeded
 
 # Placing a call takes Twilio well under a second; a dialing worker held by a dead or dripping API would hold
 # every call behind it. The whole request (name lookup, connect, TLS, every read) ends within this.
