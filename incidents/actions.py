@@ -28,6 +28,7 @@ from incidents.nudges import nudge_customer
 from incidents.observable_links import links_record, observables_matching
 from incidents.selectors import gate_decision
 from incidents.timeline_writes import timeline_record
+from mdrportal.core import task_names
 from mdrportal.core.nudges import send_now
 from mdrportal.core.retry import retried_atomic
 from mdrportal.core.transitions import TransitionError, check_transition
@@ -154,7 +155,7 @@ def action_apply_decision(
 
 def nudge_execution(action_id: int) -> None:
     """Ask a worker to run the action; a lost nudge only delays it until the sweeper's next pass."""
-    send_now("incidents.action_run", action_id)
+    send_now(task_names.ACTION_RUN, action_id)
 
 
 @retried_atomic
