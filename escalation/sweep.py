@@ -10,11 +10,12 @@ from escalation.calls.test_calls import test_calls_end_stale
 from escalation.emails.send import emails_fail_interrupted
 from escalation.emails.services import nudge_email
 from escalation.models import EmailNotification, EmailOutcome, NotificationRun, RunState
-from escalation.nudges import nudge_customer, nudge_dispatch, nudge_run
+from escalation.nudges import nudge_dispatch, nudge_run
 from escalation.runs.severity import incidents_severity_unnotified, nudge_severity_notify
 from escalation.selectors import calls_waiting, incidents_to_tell
 from escalation.sms.send import nudge_text, texts_fail_interrupted, texts_unsent
 from incidents.models import ACTIVE_INCIDENT_STATUSES
+from incidents.nudges import nudge_customer
 from mdrportal.core.nudges import due_locked
 from mdrportal.core.retry import retried_atomic
 

@@ -11,68 +11,69 @@ from escalation.emails import send as emails
 from escalation.reminders import services as reminders
 from escalation.runs import customer, severity
 from escalation.sms import send as texts
+from mdrportal.core import task_names
 
 
-@shared_task(name="escalation.run_advance", ignore_result=True)
+@shared_task(name=task_names.RUN_ADVANCE, ignore_result=True)
 def run_advance(run_id: int) -> None:
     dispatch.run_advance_and_call(run_id)
 
 
-@shared_task(name="escalation.calls_dispatch", ignore_result=True)
+@shared_task(name=task_names.CALLS_DISPATCH, ignore_result=True)
 def calls_dispatch() -> int:
     return dispatch.calls_dispatch()
 
 
-@shared_task(name="escalation.call_dial", ignore_result=True)
+@shared_task(name=task_names.CALL_DIAL, ignore_result=True)
 def call_dial(attempt_id: int) -> bool:
     return dispatch.call_dial(attempt_id)
 
 
-@shared_task(name="escalation.call_check", ignore_result=True)
+@shared_task(name=task_names.CALL_CHECK, ignore_result=True)
 def call_check(attempt_id: int) -> None:
     progress.call_check(attempt_id)
 
 
-@shared_task(name="escalation.call_hang_up", ignore_result=True)
+@shared_task(name=task_names.CALL_HANG_UP, ignore_result=True)
 def call_hang_up(attempt_id: int) -> None:
     progress.call_hang_up(attempt_id)
 
 
-@shared_task(name="escalation.customer_tell", ignore_result=True)
+@shared_task(name=task_names.CUSTOMER_TELL, ignore_result=True)
 def customer_tell(incident_id: int) -> None:
     customer.customer_tell(incident_id)
 
 
-@shared_task(name="escalation.severity_notify", ignore_result=True)
+@shared_task(name=task_names.SEVERITY_NOTIFY, ignore_result=True)
 def severity_notify(incident_id: int) -> None:
     severity.severity_notify(incident_id)
 
 
-@shared_task(name="escalation.email_send", ignore_result=True)
+@shared_task(name=task_names.EMAIL_SEND, ignore_result=True)
 def email_send(email_id: int) -> None:
     emails.email_send(email_id)
 
 
-@shared_task(name="escalation.text_send", ignore_result=True)
+@shared_task(name=task_names.TEXT_SEND, ignore_result=True)
 def text_send(text_id: int) -> None:
     texts.text_send(text_id)
 
 
-@shared_task(name="escalation.escalation_sweep", ignore_result=True)
+@shared_task(name=task_names.ESCALATION_SWEEP, ignore_result=True)
 def escalation_sweep() -> dict[str, int]:
     return sweep.escalation_sweep()
 
 
-@shared_task(name="escalation.reminders_sweep", ignore_result=True)
+@shared_task(name=task_names.REMINDERS_SWEEP, ignore_result=True)
 def reminders_sweep() -> dict[str, int]:
     return reminders.reminders_sweep()
 
 
-@shared_task(name="escalation.reminder_series_step", ignore_result=True)
+@shared_task(name=task_names.REMINDER_SERIES_STEP, ignore_result=True)
 def reminder_series_step(series_id: int) -> int:
     return reminders.reminder_series_step(series_id)
 
 
-@shared_task(name="escalation.reminder_send", ignore_result=True)
+@shared_task(name=task_names.REMINDER_SEND, ignore_result=True)
 def reminder_send(reminder_id: int) -> str:
     return reminders.reminder_send(reminder_id)

@@ -2,13 +2,13 @@
 
 The SDK's own client (requests) times out each read: an API, or a proxy in front of it, that answers a byte
 every few seconds would hold a worker for ever (a dialing worker held so holds every call behind it). This
-one sends the SDK's request through the connectors' transport, where a timer shuts the socket down when the
+one sends the SDK's request through the deadline transport (mdrportal.core.http.transport), where a timer shuts the socket down when the
 deadline passes. Calls and texts both go through it.
 
 What a failure means, for whoever reads the error:
 - `SENT_NOTHING`: the request never left (no address, no connection, a failed TLS handshake): another try
   cannot do it twice.
-- `incidents.connectors.transport.DeadlineExceeded`, or any other error in `NO_CLEAR_ANSWER`: the request
+- `mdrportal.core.http.transport.DeadlineExceeded`, or any other error in `NO_CLEAR_ANSWER`: the request
   may have reached Twilio and been acted on, its answer lost.
 """
 
@@ -23,8 +23,8 @@ from twilio.base.exceptions import TwilioException
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
-from incidents.connectors import addresses
-from incidents.connectors.transport import Deadline, NotSent, Unusable, send
+from mdrportal.core.http import addresses
+from mdrportal.core.http.transport import Deadline, NotSent, Unusable, send
 
 TWILIO_API = "https://api.twilio.com"
 # The methods the SDK uses for what is sent here: create and update are POSTs, a fetch is a GET.

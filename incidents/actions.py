@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.events import incident_must_be_active, nudge_customer, timeline_record
-from incidents.gate import Decision, Outcome
+from incidents.active_guard import incident_must_be_active
+from incidents.gate import Decision, GateOutcome
 from incidents.locks import action_lock, incident_lock
 from incidents.models import (
     ACTION_TRANSITIONS,
@@ -24,8 +24,11 @@ from incidents.models import (
     Observable,
     ResponseAction,
 )
+from incidents.nudges import nudge_customer
 from incidents.observable_links import links_record, observables_matching
 from incidents.selectors import gate_decision
+from incidents.timeline_writes import timeline_record
+from mdrportal.core import task_names
 from mdrportal.core.nudges import send_now
 from mdrportal.core.retry import retried_atomic
 from mdrportal.core.transitions import TransitionError, check_transition
@@ -40,12 +43,12 @@ NUDGE_LEASE_SECONDS = 30
 
 
 _STATUS_FOR = {
-    Outcome.EXECUTE: ActionStatus.QUEUED,
-    Outcome.AWAIT_AUTHORIZATION: ActionStatus.AWAITING_AUTHORIZATION,
-    Outcome.RECOMMEND_CUSTOMER: ActionStatus.RECOMMENDED,
-    Outcome.RECOMMEND_PARTNER: ActionStatus.RECOMMENDED,
-    Outcome.NOT_ALLOWED_FOR_TIER: ActionStatus.RECOMMENDED,
-    Outcome.HOLD: ActionStatus.HELD,
+    GateOutcome.EXECUTE: ActionStatus.QUEUED,
+    GateOutcome.AWAIT_AUTHORIZATION: ActionStatus.AWAITING_AUTHORIZATION,
+    GateOutcome.RECOMMEND_CUSTOMER: ActionStatus.RECOMMENDED,
+    GateOutcome.RECOMMEND_PARTNER: ActionStatus.RECOMMENDED,
+    GateOutcome.NOT_ALLOWED_FOR_TIER: ActionStatus.RECOMMENDED,
+    GateOutcome.HOLD: ActionStatus.HELD,
 }
 
 
@@ -114,7 +117,7 @@ def action_move(
         update_fields=["status", "performer", "basis", "decision_reason", "next_attempt_at", "updated_at"]
     )
     default_kind = EventKind.ACTION_QUEUED if status == ActionStatus.QUEUED else EventKind.ACTION_DECIDED
-    nudge_customer(action.incident)
+    nudge_customer(action.incident_id)
     timeline_record(
         incident=action.incident,
         kind=kind or default_kind,
@@ -152,7 +155,7 @@ def action_apply_decision(
 
 def nudge_execution(action_id: int) -> None:
     """Ask a worker to run the action; a lost nudge only delays it until the sweeper's next pass."""
-    send_now("incidents.action_run", action_id)
+    send_now(task_names.ACTION_RUN, action_id)
 
 
 @retried_atomic
@@ -196,7 +199,7 @@ def action_propose(
     if status == ActionStatus.QUEUED:
         _schedule(action, due_at=None)
     action.save()
-    nudge_customer(locked)
+    nudge_customer(locked.pk)
     timeline_record(
         incident=locked,
         kind=EventKind.ACTION_PROPOSED,

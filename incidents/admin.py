@@ -1,5 +1,5 @@
 """Analysts' admin: incidents with their actions and timeline (the response actions' own admin is in
-incidents.admin_actions); every write goes through a service."""
+incidents.admin_response_actions); every write goes through a service."""
 
 from __future__ import annotations
 
@@ -18,12 +18,12 @@ from django.utils.html import format_html
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from incidents.actions import action_propose
-from incidents.admin_actions import action_form_page, action_row_buttons
 from incidents.admin_bulk import bulk_propose_view
 from incidents.admin_case_file import MessageInline, NoteInline, ObservableInline
 from incidents.admin_case_templates import apply_template_view
+from incidents.admin_customer_tasks import open_task_counts, open_tasks_link
 from incidents.admin_queue import QueueColumns, QueueViewFilter, SeverityFilter, StatusFilter
-from incidents.admin_tasks import open_task_counts, open_tasks_link
+from incidents.admin_response_actions import action_form_page, action_row_buttons
 from incidents.authorizations import authorization_record
 from incidents.case_file import CASE_FILE_FIELDS, incident_edit
 from incidents.case_templates import case_template_apply

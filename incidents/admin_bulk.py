@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from incidents.admin_actions import action_form_page
+from incidents.admin_response_actions import action_form_page
 from incidents.bulk import BULK_MAX, actions_propose_many, bulk_targets, observables_of_kind
 from incidents.models import ActionType, Incident, ObservableKind
 

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from incidents.admin_actions import action_form_page
+from incidents.admin_response_actions import action_form_page
 from incidents.case_templates import case_template_apply
 from incidents.models import CaseTemplate, CaseTemplateAction, Incident
 

@@ -9,10 +9,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_move
-from incidents.events import incident_flag, incident_must_be_active, timeline_record
+from incidents.active_guard import incident_must_be_active
+from incidents.attention import incident_flag
 from incidents.locks import actions_lock, incident_lock
 from incidents.models import ActionStatus, Authorization, Channel, EventKind, Incident, ResponseAction
 from incidents.selectors import gate_decision
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 from tenants.deciding import AUTHORIZE, DECLINE, acting_partner, actor_label_at, deciding_refusal
 from tenants.models import Contact, Tenant

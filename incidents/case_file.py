@@ -8,10 +8,11 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
-from incidents.events import timeline_record
 from incidents.locks import incident_lock
 from incidents.models import SEVERITY_RANK, Channel, EventKind, Incident, Severity
 from incidents.policy import PolicySnapshot
+from incidents.timeline_writes import timeline_record
+from mdrportal.core import task_names
 from mdrportal.core.nudges import nudge
 from mdrportal.core.retry import retried_atomic
 
@@ -74,5 +75,5 @@ def severity_starts_notification(incident: Incident, before: str | None, after: 
     snapshot = PolicySnapshot.read(incident)
     starts = snapshot.notifies_at(after) and (before is None or not snapshot.notifies_at(before))
     if starts:
-        nudge("escalation.severity_notify", incident.pk)
+        nudge(task_names.SEVERITY_NOTIFY, incident.pk)
     return starts

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from incidents.active_guard import incident_must_be_active
 from incidents.bulk import BulkOutcome, actions_propose_many, observables_of_kind
 from incidents.case_file import incident_edit
-from incidents.events import incident_must_be_active, timeline_record
 from incidents.locks import incident_lock
 from incidents.models import CaseTemplate, Channel, EventKind, Incident
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 
 

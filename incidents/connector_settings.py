@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from incidents.connector_models import ConnectorConfig, ConnectorKind
-from incidents.connectors import addresses
+from mdrportal.core.http import addresses
 from tenants.deciding import CONNECTOR
 from tenants.models import Tenant
 from tenants.selectors import url_host

@@ -11,7 +11,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_move
-from incidents.events import incident_flag, incident_must_be_active
+from incidents.active_guard import incident_must_be_active
+from incidents.attention import incident_flag
 from incidents.locks import action_lock
 from incidents.models import ActionStatus, Channel, EventKind, ResponseAction
 from incidents.selectors import gate_decision

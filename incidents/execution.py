@@ -19,10 +19,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_move, nudge_execution
+from incidents.attention import incident_flag
 from incidents.connector_models import ConnectorConfig, ConnectorKind
-from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome, Result
+from incidents.connectors.base import ActionRequest, ConnectorOutcome, ConnectorSpec, Result
 from incidents.connectors.registry import connector_for
-from incidents.events import incident_flag, timeline_record
 from incidents.locks import action_lock, action_lock_if_free, attempt_lock
 from incidents.models import (
     ACTIVE_INCIDENT_STATUSES,
@@ -34,6 +34,7 @@ from incidents.models import (
     ResponseAction,
 )
 from incidents.selectors import gate_decision
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import is_retryable, retried_atomic
 from tenants.models import Performer, Tenant
 
@@ -188,7 +189,7 @@ def action_record_result(attempt_id: int, result: Result) -> None:
         timeline_record(
             incident=action.incident,
             kind=EventKind.ACTION_ATTEMPT_FAILED
-            if result.outcome != Outcome.SUCCEEDED
+            if result.outcome != ConnectorOutcome.SUCCEEDED
             else EventKind.ACTION_DECIDED,
             summary=f"Late answer for attempt {attempt.number} of {action}: {result.outcome} ({result.message})",
             label=WORKER,
@@ -204,7 +205,7 @@ def action_record_result(attempt_id: int, result: Result) -> None:
     attempt.finished_at = timezone.now()
     attempt.save(update_fields=["outcome", "message", "details", "finished_at"])
     data = {"attempt": attempt.number, "details": result.details}
-    if result.outcome == Outcome.SUCCEEDED:
+    if result.outcome == ConnectorOutcome.SUCCEEDED:
         action_move(
             action,
             ActionStatus.SUCCEEDED,
@@ -216,7 +217,7 @@ def action_record_result(attempt_id: int, result: Result) -> None:
         )
         if action.reverts_id:
             _mark_reverted(action)
-    elif result.outcome == Outcome.TRANSIENT:
+    elif result.outcome == ConnectorOutcome.TRANSIENT:
         _retry_or_fail(action, attempt, result.message, retry_after_seconds=result.retry_after_seconds)
     else:
         _fail(action, result.message, data)

@@ -19,7 +19,7 @@ class GateError(ValueError):
     """The inputs do not describe a policy or an action the gate understands."""
 
 
-class Outcome(enum.StrEnum):
+class GateOutcome(enum.StrEnum):
     EXECUTE = "execute"
     AWAIT_AUTHORIZATION = "await_authorization"
     RECOMMEND_CUSTOMER = "recommend_customer"
@@ -76,29 +76,29 @@ class Facts:
 
 
 # Who holds an action after each outcome: MDR Ops, or the one the action goes to.
-PERFORMER_OF: dict[Outcome, Performer] = {
-    Outcome.EXECUTE: Performer.MDR,
-    Outcome.AWAIT_AUTHORIZATION: Performer.MDR,
-    Outcome.RECOMMEND_CUSTOMER: Performer.CUSTOMER,
-    Outcome.RECOMMEND_PARTNER: Performer.PARTNER,
-    Outcome.NOT_ALLOWED_FOR_TIER: Performer.CUSTOMER,
-    Outcome.HOLD: Performer.MDR,
+PERFORMER_OF: dict[GateOutcome, Performer] = {
+    GateOutcome.EXECUTE: Performer.MDR,
+    GateOutcome.AWAIT_AUTHORIZATION: Performer.MDR,
+    GateOutcome.RECOMMEND_CUSTOMER: Performer.CUSTOMER,
+    GateOutcome.RECOMMEND_PARTNER: Performer.PARTNER,
+    GateOutcome.NOT_ALLOWED_FOR_TIER: Performer.CUSTOMER,
+    GateOutcome.HOLD: Performer.MDR,
 }
 
 
 @dataclass(frozen=True)
 class Decision:
-    outcome: Outcome
+    outcome: GateOutcome
     reason: str
     basis: Basis | None = None
 
     def __post_init__(self) -> None:
-        if (self.outcome is Outcome.EXECUTE) != (self.basis is not None):
+        if (self.outcome is GateOutcome.EXECUTE) != (self.basis is not None):
             raise GateError(f"a decision to execute needs a basis, and only it has one: {self!r}")
 
     @property
     def executes(self) -> bool:
-        return self.outcome is Outcome.EXECUTE
+        return self.outcome is GateOutcome.EXECUTE
 
     @property
     def performer(self) -> Performer:
@@ -115,13 +115,13 @@ def _protected(why: str, basis: Basis, facts: Facts) -> Decision:
     written authorization lets MDR Ops act on it."""
     if facts.authorized:
         return Decision(
-            Outcome.EXECUTE,
+            GateOutcome.EXECUTE,
             f"MDR Ops performs it now: the customer authorized it in writing ({why}).",
             Basis.WRITTEN_AUTHORIZATION,
         )
     when = "in Authorize mode" if basis is Basis.AUTHORIZE_MODE else "under the no-acknowledgment fallback"
     return Decision(
-        Outcome.AWAIT_AUTHORIZATION,
+        GateOutcome.AWAIT_AUTHORIZATION,
         f"Waiting for the customer's written authorization: {why}, which MDR Ops never acts on without "
         f"one, {when} too.",
     )
@@ -147,32 +147,32 @@ def decide(policy: Policy, action: ActionFacts, facts: Facts) -> Decision:
         protected = policy.protected.why(code=action.code, target=action.target)
         if protected is not None:
             return _protected(protected, basis, facts)
-        return Decision(Outcome.EXECUTE, f"MDR Ops performs it now: {why}.", basis)
+        return Decision(GateOutcome.EXECUTE, f"MDR Ops performs it now: {why}.", basis)
 
     # With a basis, the tier is why MDR Ops does not act: the reason says so.
     beyond = f" ({_tier_excludes(policy, category)})" if basis is not None else ""
     performer = Performer.MDR if facts.mdr_takes_over else policy.performer_of(action.code)
     if performer is Performer.CUSTOMER:
         return Decision(
-            Outcome.RECOMMEND_CUSTOMER,
+            GateOutcome.RECOMMEND_CUSTOMER,
             f"Recommended to the customer: its own team performs this action{beyond}.",
         )
     if performer is Performer.PARTNER:
         return Decision(
-            Outcome.RECOMMEND_PARTNER, f"Recommended to the partner, who performs this action{beyond}."
+            GateOutcome.RECOMMEND_PARTNER, f"Recommended to the partner, who performs this action{beyond}."
         )
     if not in_tier:
         return Decision(
-            Outcome.NOT_ALLOWED_FOR_TIER, f"Customer action required: {_tier_excludes(policy, category)}."
+            GateOutcome.NOT_ALLOWED_FOR_TIER, f"Customer action required: {_tier_excludes(policy, category)}."
         )
     if facts.authorized:
         return Decision(
-            Outcome.EXECUTE,
+            GateOutcome.EXECUTE,
             "MDR Ops performs it now: the customer authorized it in writing.",
             Basis.WRITTEN_AUTHORIZATION,
         )
     return Decision(
-        Outcome.AWAIT_AUTHORIZATION,
+        GateOutcome.AWAIT_AUTHORIZATION,
         "Waiting for the customer's written authorization (Collaborate mode; a phone acknowledgment is not one).",
     )
 
@@ -183,4 +183,4 @@ def decide_safely(snapshot: Mapping[str, Any], action: ActionFacts, facts: Facts
         return decide(Policy.from_snapshot(snapshot), action, facts)
     except Exception as error:  # noqa: BLE001 - no fail-open, whatever went wrong
         log.exception("gate error for action %s", action.code)
-        return Decision(Outcome.HOLD, f"Held for an analyst: the gate could not decide ({error}).")
+        return Decision(GateOutcome.HOLD, f"Held for an analyst: the gate could not decide ({error}).")

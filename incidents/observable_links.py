@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
-from incidents.events import timeline_record
 from incidents.locks import incident_lock
 from incidents.models import ActionObservable, Channel, EventKind, Observable, ObservableKind, ResponseAction
 from incidents.observables import observable_normalize
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 
 _ENDPOINT = (ObservableKind.HOST, ObservableKind.IP)

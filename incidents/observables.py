@@ -9,9 +9,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from incidents.events import timeline_record
 from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident, Observable, ObservableKind
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -9,9 +9,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
-from incidents.events import incident_must_be_active, timeline_record
+from incidents.active_guard import incident_must_be_active
 from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident
+from incidents.timeline_writes import timeline_record
 from incidents.waiting import with_waiting_since
 from mdrportal.core.retry import retried_atomic
 

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.actions import action_apply_decision, action_cancel_locked
+from incidents.active_guard import incident_must_be_active
 from incidents.case_file import severity_starts_notification
-from incidents.events import incident_must_be_active, timeline_record
 from incidents.locks import actions_lock, incident_lock
 from incidents.models import (
     ACTIVE_INCIDENT_STATUSES,
@@ -26,6 +26,7 @@ from incidents.models import (
 )
 from incidents.policy import PolicySnapshot
 from incidents.selectors import gate_decision
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 from mdrportal.core.transitions import check_transition
 from tenants.models import IntegrationKey, Tenant

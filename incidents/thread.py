@@ -8,9 +8,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from incidents.events import timeline_record
 from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident, Message, MessageSide
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 
 MESSAGE_MAX = 10_000

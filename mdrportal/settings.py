@@ -9,6 +9,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from mdrportal.core import task_names
 from mdrportal.core.env import (
     env_bool,
     env_fernet_keys,
@@ -234,20 +235,20 @@ CELERY_QUEUES_BY_JOB = ("dial", "runs", "actions", "mail", "sweep")
 CELERY_TASK_QUEUES = [Queue(name) for name in CELERY_QUEUES_BY_JOB]
 CELERY_TASK_DEFAULT_QUEUE = "runs"
 CELERY_TASK_ROUTES = {
-    "escalation.calls_dispatch": {"queue": "dial"},
-    "escalation.call_dial": {"queue": "dial"},
+    task_names.CALLS_DISPATCH: {"queue": "dial"},
+    task_names.CALL_DIAL: {"queue": "dial"},
     # Asking the phone provider about a late call, or hanging one up: the provider's work, like placing.
-    "escalation.call_check": {"queue": "dial"},
-    "escalation.call_hang_up": {"queue": "dial"},
-    "escalation.run_advance": {"queue": "runs"},
-    "escalation.customer_tell": {"queue": "runs"},
-    "escalation.email_send": {"queue": "mail"},
-    "escalation.text_send": {"queue": "mail"},
-    "escalation.escalation_sweep": {"queue": "sweep"},
-    "incidents.actions_sweep": {"queue": "sweep"},
-    "escalation.reminders_sweep": {"queue": "sweep"},
-    "escalation.reminder_series_step": {"queue": "runs"},
-    "escalation.reminder_send": {"queue": "mail"},
+    task_names.CALL_CHECK: {"queue": "dial"},
+    task_names.CALL_HANG_UP: {"queue": "dial"},
+    task_names.RUN_ADVANCE: {"queue": "runs"},
+    task_names.CUSTOMER_TELL: {"queue": "runs"},
+    task_names.EMAIL_SEND: {"queue": "mail"},
+    task_names.TEXT_SEND: {"queue": "mail"},
+    task_names.ESCALATION_SWEEP: {"queue": "sweep"},
+    task_names.ACTIONS_SWEEP: {"queue": "sweep"},
+    task_names.REMINDERS_SWEEP: {"queue": "sweep"},
+    task_names.REMINDER_SERIES_STEP: {"queue": "runs"},
+    task_names.REMINDER_SEND: {"queue": "mail"},
     "incidents.*": {"queue": "actions"},
 }
 CELERY_TASK_ACKS_LATE = True
@@ -294,23 +295,23 @@ ACTION_RUN_TIMEOUT_SECONDS = env_int("ACTION_RUN_TIMEOUT_SECONDS", 120, minimum=
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 5, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "sweep-actions": {
-        "task": "incidents.actions_sweep",
+        "task": task_names.ACTIONS_SWEEP,
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
     "sweep-escalation": {
-        "task": "escalation.escalation_sweep",
+        "task": task_names.ESCALATION_SWEEP,
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
     "sweep-reminders": {
-        "task": "escalation.reminders_sweep",
+        "task": task_names.REMINDERS_SWEEP,
         "schedule": SWEEP_INTERVAL_SECONDS,
         "options": {"expires": SWEEP_INTERVAL_SECONDS},
     },
     # Sends only what was not sent: once per recipient and month (reports.services).
     "monthly-reports": {
-        "task": "reports.monthly_reports_send",
+        "task": task_names.MONTHLY_REPORTS_SEND,
         "schedule": 3600,
         "options": {"expires": 3600},
     },

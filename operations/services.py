@@ -11,11 +11,12 @@ from django.utils import timezone
 
 from escalation.models import UsedLink
 from incidents.models import IdempotencyKey
+from mdrportal.core import task_names
 from operations.models import Heartbeat
 from tenants.api_tokens import api_tokens_expired_prune
 
 # The sweepers whose heartbeat /healthz reads: both run every SWEEP_INTERVAL_SECONDS from beat.
-SWEEPERS = ("escalation.escalation_sweep", "incidents.actions_sweep")
+SWEEPERS = (task_names.ESCALATION_SWEEP, task_names.ACTIONS_SWEEP)
 
 
 def heartbeat_record(*, name: str, at: datetime | None = None) -> None:

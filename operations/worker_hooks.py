@@ -12,15 +12,16 @@ from django.db import close_old_connections
 from escalation.models import NotificationRun
 from incidents.models import ResponseAction
 from mdrportal import logs
+from mdrportal.core import task_names
 from operations.services import SWEEPERS, heartbeat_record
 
 log = logging.getLogger(__name__)
 
 # Which argument of which task names what the task is about.
 _TASK_SUBJECT = {
-    "incidents.action_run": "action_id",
-    "escalation.run_advance": "run_id",
-    "escalation.customer_tell": "incident_id",
+    task_names.ACTION_RUN: "action_id",
+    task_names.RUN_ADVANCE: "run_id",
+    task_names.CUSTOMER_TELL: "incident_id",
 }
 
 

@@ -16,6 +16,7 @@ from django.core.validators import validate_email
 from django.db.models import Max
 from django.utils import timezone
 
+from mdrportal.core import task_names
 from mdrportal.core.nudges import nudge
 from mdrportal.core.retry import retried_atomic
 from reports.models import MonthlyReport, ReportRecipient, ReportSend
@@ -36,7 +37,6 @@ REPORT_RECIPIENTS = Operation(
 )
 RECIPIENT_FIELD = "report_recipient"
 SWITCH_FIELD = "monthly_report"
-DELIVER_TASK = "reports.report_send_deliver"
 
 
 def recipients_refusal(*, user: Any, tenant: Tenant) -> str | None:
@@ -128,5 +128,5 @@ def report_resend_request(*, recipient: ReportRecipient, period_start: date, by:
         number=last + 1,
         requested_by=(actor_label_at(by, tenant) if tenant is not None else by.get_username())[:150],
     )
-    nudge(DELIVER_TASK, send.pk)
+    nudge(task_names.REPORT_SEND_DELIVER, send.pk)
     return send

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from incidents.connectors import addresses
+from mdrportal.core.http import addresses
 from tests.factories import UNPACED, call_pacer_forget
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer

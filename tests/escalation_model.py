@@ -35,6 +35,7 @@ from incidents.models import ActionStatus, Authorization, Channel, Incident, Inc
 from incidents.selectors import authorization_text
 from incidents.services import incident_reapply_policy
 from mdrportal.celery import app
+from mdrportal.core import task_names
 from tenants.availability import Away
 from tenants.availability_services import contact_availability_set
 from tenants.models import ResponseMode, Role, Tier
@@ -67,7 +68,7 @@ class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
 
     def deliver(self, name: str, args: list[Any]) -> None:
         """A worker runs the task the broker handed it, by its registered name."""
-        if name == "escalation.calls_dispatch":
+        if name == task_names.CALLS_DISPATCH:
             while (request := call_claim_next(self.phone.name)) is not None:
                 call_place(request, self.phone)
             return
@@ -166,9 +167,7 @@ class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
 
     @rule()
     def the_sweeper_runs(self) -> None:
-        self.step(
-            lambda: (app.tasks["escalation.escalation_sweep"](), app.tasks["incidents.actions_sweep"]())
-        )
+        self.step(lambda: (app.tasks[task_names.ESCALATION_SWEEP](), app.tasks[task_names.ACTIONS_SWEEP]()))
 
     @rule(seconds=st.sampled_from([1, 5, 20, 45, 120, 400]))
     def time_passes(self, seconds: int) -> None:

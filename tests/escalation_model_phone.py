@@ -50,25 +50,25 @@ class ModelPhone:
         self.placed.append(request.attempt_id)
         type(self.machine).placed += 1
         if self.down:
-            raise PhoneError("Twilio refused the call: HTTP 503", permanent=False)
+            raise PhoneError("Twilio refused the call: HTTP 503")
         sid = f"CA{next(_sids):032d}"
         self.calls[sid] = ProviderCall(attempt_id=request.attempt_id)
         return PlacedCall(sid=sid)
 
     def fetch_status(self, call: CallRef) -> CallStatus:
         if self.down:
-            raise PhoneError("Twilio did not tell the call's status: HTTP 503", permanent=False)
+            raise PhoneError("Twilio did not tell the call's status: HTTP 503")
         known = self.calls[call.sid]
         return CallStatus(known.status, known.answered_by)
 
     def find_calls(self, call: CallRef) -> list[str]:
         if self.down:
-            raise PhoneError("Twilio did not list the calls: HTTP 503", permanent=False)
+            raise PhoneError("Twilio did not list the calls: HTTP 503")
         return [sid for sid, known in self.calls.items() if known.attempt_id == call.attempt_id]
 
     def hang_up(self, call: CallRef) -> CallStatus:
         if self.down:
-            raise PhoneError("Twilio did not hang up the call: HTTP 503", permanent=False)
+            raise PhoneError("Twilio did not hang up the call: HTTP 503")
         known = self.calls[call.sid]
         if known.status in CARRIER:
             known.status = "completed" if known.status == "in-progress" else "canceled"

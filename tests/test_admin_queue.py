@@ -13,7 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.utils import timezone
 
-from incidents.events import incident_flag
+from incidents.attention import incident_flag
 from incidents.models import EventKind, Incident
 from incidents.queue import incident_assign, queue_counts
 from incidents.services import incident_clear_attention, incident_set_status

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from incidents.events import incident_flag
+from incidents.attention import incident_flag
 from incidents.models import EventKind, Incident
 from incidents.queue import incident_assign
 from incidents.services import incident_set_status

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from incidents.events import incident_flag
+from incidents.attention import incident_flag
 from incidents.models import Incident, Note, Observable, ResponseAction
 from incidents.thread import message_post
 from tenants.models import Role

@@ -36,6 +36,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from mdrportal.celery import app
+from mdrportal.core import task_names
 from tests.factories import call_pacer_forget, make_incident, make_tenant
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBER, PUBLIC_BASE_URL
 from tests.sliding_second import most_in_one_sliding_second
@@ -103,7 +104,7 @@ def test_the_dispatcher_never_sleeps_for_a_slot_and_sends_one_waker_for_the_next
         assert calls_dispatch() == 1
         assert calls_dispatch() == 0  # a second nudge in the same second: the waker is already on its way
 
-    wakers = [m for m in sent if m[0] == "escalation.calls_dispatch"]
+    wakers = [m for m in sent if m[0] == task_names.CALLS_DISPATCH]
     assert len(wakers) == 1
     assert 0 < wakers[0][2] <= 1.04
     assert len(phone.placed) == 1
@@ -127,13 +128,13 @@ def test_advancing_a_run_places_its_call_in_the_same_task_after_its_step_commits
     run = first_call_rang_out(phone)
     sent.clear()
 
-    app.tasks["escalation.run_advance"](run.pk)
+    app.tasks[task_names.RUN_ADVANCE](run.pk)
 
     call = CallAttempt.objects.get(run=run, sequence=2)
     assert (call.outcome, call.provider_sid) == (CallOutcome.DIALING, f"CA{call.pk:032d}")
     # Placed outside any transaction, once the claim had committed; no second hop through the dispatcher.
     assert phone.placed == [(call.pk, False, CallOutcome.DIALING)]
-    assert not [m for m in sent if m[0] == "escalation.calls_dispatch"]
+    assert not [m for m in sent if m[0] == task_names.CALLS_DISPATCH]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -146,14 +147,14 @@ def test_the_one_hop_keeps_fairness_a_step_behind_a_more_urgent_call_sends_the_d
     urgent = notification_start(incident=make_incident(make_tenant(phones=1)), by=None)  # its dialer not come
     sent.clear()
 
-    app.tasks["escalation.run_advance"](low.pk)
+    app.tasks[task_names.RUN_ADVANCE](low.pk)
 
     # The step dials for no other run: its call waits, and one dispatcher is sent for the free slot.
     assert phone.placed == []
     assert CallAttempt.objects.get(run=low, sequence=2).outcome == CallOutcome.QUEUED
-    (waker,) = [m for m in sent if m[0] == "escalation.calls_dispatch"]
+    (waker,) = [m for m in sent if m[0] == task_names.CALLS_DISPATCH]
     assert not waker[2]  # the slot is free now
-    assert app.tasks["escalation.calls_dispatch"]() == 1
+    assert app.tasks[task_names.CALLS_DISPATCH]() == 1
     # The one slot went to the critical incident's call; the low one waits for the next slot's dispatcher.
     assert [placed[0] for placed in phone.placed] == [CallAttempt.objects.get(run=urgent).pk]
     assert CallAttempt.objects.get(run=low, sequence=2).outcome == CallOutcome.QUEUED
@@ -172,7 +173,7 @@ def test_a_placed_call_moves_its_run_on_at_its_ring_deadline(
     run.refresh_from_db()
     deadline = call.placed_at.timestamp() + run.ring_timeout_seconds + 30  # Twilio's grace for its callback
     assert run.next_step_at.timestamp() == pytest.approx(deadline)
-    (nudge,) = [m for m in sent if m[0] == "escalation.run_advance"]
+    (nudge,) = [m for m in sent if m[0] == task_names.RUN_ADVANCE]
     assert nudge[1] == [run.pk]
     assert nudge[2] == pytest.approx(run.ring_timeout_seconds + 30, abs=5)
 
@@ -203,7 +204,7 @@ def test_no_sliding_second_at_twilio_holds_more_than_cps_requests(settings, twil
                 with lock:
                     run_id = todo.pop() if todo else None
                 if run_id is not None:
-                    app.tasks["escalation.run_advance"](run_id)
+                    app.tasks[task_names.RUN_ADVANCE](run_id)
                 else:
                     calls_dispatch()
                     time.sleep(0.01)
@@ -234,7 +235,7 @@ def test_a_claim_that_finds_no_slot_is_released_and_the_call_waits_unrecorded(
     first, second = queued_calls(2)
     with django_capture_on_commit_callbacks(execute=True):
         assert calls_dispatch() == 1
-    assert [m[0] for m in sent if m[0] == "escalation.calls_dispatch"] == ["escalation.calls_dispatch"]
+    assert [m[0] for m in sent if m[0] == task_names.CALLS_DISPATCH] == [task_names.CALLS_DISPATCH]
     taken = call_claim_next("twilio")  # claimed, as by a worker that then finds the slot gone
     assert taken is not None
 
@@ -335,13 +336,13 @@ def test_starting_a_run_dials_its_first_call_in_one_hop_and_its_first_step_claim
     run = notification_start(incident=make_incident(make_tenant(phones=2)), by=None)
 
     call = CallAttempt.objects.get(run=run)  # queued with the run, in its transaction
-    assert ("escalation.call_dial", [call.pk], None) in sent
-    assert app.tasks["escalation.call_dial"](call.pk)
+    assert (task_names.CALL_DIAL, [call.pk], None) in sent
+    assert app.tasks[task_names.CALL_DIAL](call.pk)
     call.refresh_from_db()
     assert phone.placed == [(call.pk, False, CallOutcome.DIALING)]
     assert call.provider_sid == f"CA{call.pk:032d}"
 
-    app.tasks["escalation.run_advance"](run.pk)  # the first step, sent beside it
+    app.tasks[task_names.RUN_ADVANCE](run.pk)  # the first step, sent beside it
     run.refresh_from_db()
     assert run.emails.count() == 2
     assert list(run.calls.values_list("pk", flat=True)) == [call.pk]  # under way: no second call
@@ -421,6 +422,6 @@ def test_a_first_call_behind_a_more_urgent_waiting_call_waits_and_sends_the_disp
 
     assert phone.placed == []
     assert set(CallAttempt.objects.values_list("outcome", flat=True)) == {CallOutcome.QUEUED}
-    assert [m[0] for m in sent] == ["escalation.calls_dispatch"]
+    assert [m[0] for m in sent] == [task_names.CALLS_DISPATCH]
     assert calls_dispatch() == 1
     assert [p[0] for p in phone.placed] == [CallAttempt.objects.get(run=urgent).pk]

@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from incidents.active_guard import IncidentClosed
 from incidents.case_templates import case_template_apply, recommendations_with
-from incidents.events import IncidentClosed
 from incidents.models import (
     ActionStatus,
     CaseTemplate,

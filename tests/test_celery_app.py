@@ -12,6 +12,7 @@ from django.db import connection
 
 import escalation.tasks  # noqa: F401 - the worker's tasks, by name
 from mdrportal.celery import app
+from mdrportal.core import task_names
 
 
 def test_tasks_are_acknowledged_only_after_they_ran() -> None:
@@ -31,13 +32,13 @@ def test_the_redis_broker_is_reachable() -> None:
 @pytest.mark.parametrize(
     ("task", "queue"),
     [
-        ("escalation.calls_dispatch", "dial"),
-        ("escalation.call_dial", "dial"),
-        ("escalation.run_advance", "runs"),
-        ("incidents.action_run", "actions"),
-        ("escalation.email_send", "mail"),
-        ("escalation.escalation_sweep", "sweep"),
-        ("incidents.actions_sweep", "sweep"),
+        (task_names.CALLS_DISPATCH, "dial"),
+        (task_names.CALL_DIAL, "dial"),
+        (task_names.RUN_ADVANCE, "runs"),
+        (task_names.ACTION_RUN, "actions"),
+        (task_names.EMAIL_SEND, "mail"),
+        (task_names.ESCALATION_SWEEP, "sweep"),
+        (task_names.ACTIONS_SWEEP, "sweep"),
         ("escalation.some_future_task", "runs"),
     ],
 )
@@ -70,7 +71,7 @@ def test_a_worker_keeps_its_database_connection_between_tasks_for_db_conn_max_ag
     connection.close()
     connection.ensure_connection()
     kept = connection.connection
-    task = app.tasks["escalation.run_advance"]
+    task = app.tasks[task_names.RUN_ADVANCE]
     monkeypatch.setattr(type(task), "request", SimpleNamespace(is_eager=False))
 
     task_prerun.send(sender=task, task_id="1", task=task, args=(), kwargs={})

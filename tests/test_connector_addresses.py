@@ -21,10 +21,10 @@ from django.urls import reverse
 from pytest_django.fixtures import Settings
 
 from incidents.connector_settings import connector_configure
-from incidents.connectors import addresses, transport
-from incidents.connectors.base import ConnectorSpec, Outcome
+from incidents.connectors.base import ConnectorOutcome, ConnectorSpec
 from incidents.connectors.webhook import WebhookConnector
 from incidents.execution import connector_spec
+from mdrportal.core.http import addresses, transport
 from tests.factories import login_verified, make_action_request, make_tenant
 from tests.fakes.dns import FakeResolver
 from tests.fakes.http_server import FakeHTTPServer, Reply
@@ -123,7 +123,7 @@ def test_a_name_rebound_to_loopback_after_saving_is_refused_at_connect(
 
         result = WebhookConnector(connector_spec(tenant)).run(make_action_request())
 
-    assert result.outcome == Outcome.PERMANENT
+    assert result.outcome == ConnectorOutcome.PERMANENT
     assert "address refused" in result.message
     assert server.received == []
 
@@ -137,7 +137,7 @@ def test_the_request_goes_to_the_checked_address_with_the_name_in_the_host_heade
         fake_dns.names["hooks.example.com"] = ["127.0.0.1"]
         spec = ConnectorSpec(kind="webhook", url=f"http://hooks.example.com:{port}/hook", secret="k")
         result = WebhookConnector(spec).run(make_action_request())
-    assert result.outcome == Outcome.SUCCEEDED
+    assert result.outcome == ConnectorOutcome.SUCCEEDED
     # Resolved once, by the check: nothing else looked the name up again before connecting.
     assert fake_dns.lookups == ["hooks.example.com"]
     assert server.received[0].headers["Host"] == f"hooks.example.com:{port}"
@@ -147,7 +147,7 @@ def test_a_redirect_is_not_followed(fake_http_server: FakeHTTPServer) -> None:
     fake_http_server.script("/hook", Reply(307, {}, headers={"Location": "http://127.0.0.1:1/elsewhere"}))
     spec = ConnectorSpec(kind="webhook", url=fake_http_server.url + "/hook", secret="k")
     result = WebhookConnector(spec).run(make_action_request())
-    assert (result.outcome, result.details["status"]) == (Outcome.PERMANENT, 307)
+    assert (result.outcome, result.details["status"]) == (ConnectorOutcome.PERMANENT, 307)
     assert [r.path for r in fake_http_server.received] == ["/hook"]
 
 
@@ -213,9 +213,11 @@ def test_tls_goes_to_the_checked_address_and_verifies_the_name(
         ConnectorSpec(kind="webhook", url=f"https://other.example.com:{port}/hook", secret="k")
     ).run(make_action_request())
 
-    assert good.outcome == Outcome.SUCCEEDED
+    assert good.outcome == ConnectorOutcome.SUCCEEDED
     assert sni[0] == "hooks.example.com"
-    assert wrong_name.outcome == Outcome.TRANSIENT and "SSLCertVerificationError" in wrong_name.message
+    assert (
+        wrong_name.outcome == ConnectorOutcome.TRANSIENT and "SSLCertVerificationError" in wrong_name.message
+    )
     assert len(server.received_at("/hook")) == 1
 
 
@@ -269,7 +271,7 @@ def test_a_tls_answer_that_drips_is_cut_at_the_deadline(
     spec = ConnectorSpec(kind="webhook", url=f"https://hooks.example.com:{port}/hook", secret="k")
     started = time.monotonic()
     result = WebhookConnector(spec).run(make_action_request())
-    assert (result.outcome, result.details["error"]) == (Outcome.TRANSIENT, "timeout")
+    assert (result.outcome, result.details["error"]) == (ConnectorOutcome.TRANSIENT, "timeout")
     # Not a speed target: whether the call was cut off, or read the answer to its end (about 30 s).
     assert time.monotonic() - started < 15
 
@@ -290,7 +292,7 @@ def test_a_call_reaches_an_allowed_network_and_nothing_else(
     production.CONNECTOR_ALLOWED_NETWORKS = ["127.0.0.4/30"]
     next_door = WebhookConnector(spec).run(make_action_request())
 
-    assert refused.outcome == Outcome.PERMANENT and "address refused" in refused.message
-    assert allowed.outcome == Outcome.SUCCEEDED
-    assert next_door.outcome == Outcome.PERMANENT and "address refused" in next_door.message
+    assert refused.outcome == ConnectorOutcome.PERMANENT and "address refused" in refused.message
+    assert allowed.outcome == ConnectorOutcome.SUCCEEDED
+    assert next_door.outcome == ConnectorOutcome.PERMANENT and "address refused" in next_door.message
     assert len(server.received_at("/hook")) == 1

@@ -20,7 +20,7 @@ from pytest_django.fixtures import Settings
 
 from incidents.actions import action_propose_revert
 from incidents.checks import RUN_TIMEOUT_MARGIN_SECONDS, check_connector_deadline
-from incidents.connectors.base import ConnectorSpec, Outcome, Result
+from incidents.connectors.base import ConnectorOutcome, ConnectorSpec, Result
 from incidents.connectors.http import retry_after_seconds
 from incidents.connectors.sophos import SophosCentralConnector, clear_token_cache
 from incidents.execution import action_claim, action_record_result, action_run, retry_delay_seconds
@@ -60,7 +60,7 @@ def test_a_dripping_answer_is_cut_at_the_deadline(sophos: FakeSophosCentral, set
     settings.CONNECTOR_TIMEOUT_SECONDS = 2
     sophos.server.script(ISOLATION, Reply(200, {"items": []}, drip_seconds=0.5))
     result = isolate(sophos)  # read to its end, the answer would take about 40 s and succeed
-    assert (result.outcome, result.details["error"]) == (Outcome.TRANSIENT, "timeout")
+    assert (result.outcome, result.details["error"]) == (ConnectorOutcome.TRANSIENT, "timeout")
 
 
 def test_the_deadline_covers_the_whole_sophos_sequence(sophos: FakeSophosCentral, settings: Settings) -> None:
@@ -74,7 +74,7 @@ def test_the_deadline_covers_the_whole_sophos_sequence(sophos: FakeSophosCentral
     sophos.server.script(TOKEN_PATH, slow_token)
     sophos.server.script(ISOLATION, Reply(200, {"items": []}, drip_seconds=0.2))  # ~ 15 s in all
     result = isolate(sophos)
-    assert (result.outcome, result.details["error"]) == (Outcome.TRANSIENT, "timeout")
+    assert (result.outcome, result.details["error"]) == (ConnectorOutcome.TRANSIENT, "timeout")
     assert len(sophos.server.received_at(ISOLATION)) == 1
 
 
@@ -96,7 +96,7 @@ def test_retry_after_as_an_http_date() -> None:
 def test_retry_after_is_read_on_429_and_503(sophos: FakeSophosCentral, status: int) -> None:
     sophos.server.script(ISOLATION, Reply(status, {"message": "busy"}, headers={"Retry-After": "45"}))
     result = isolate(sophos)
-    assert (result.outcome, result.retry_after_seconds) == (Outcome.TRANSIENT, 45.0)
+    assert (result.outcome, result.retry_after_seconds) == (ConnectorOutcome.TRANSIENT, 45.0)
 
 
 def test_retry_after_is_ignored_on_other_server_errors(sophos: FakeSophosCentral) -> None:

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome
+from incidents.connectors.base import ActionRequest, ConnectorOutcome, ConnectorSpec
 from incidents.connectors.registry import connector_for
 from incidents.connectors.simulated import SimulatedConnector
 from incidents.connectors.sophos import SophosCentralConnector
@@ -28,7 +28,7 @@ def simulated(**options: object) -> SimulatedConnector:
 def test_success_says_what_it_would_do_and_logs_one_info_line(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     result = simulated().run(make_request())
-    assert result.outcome == Outcome.SUCCEEDED
+    assert result.outcome == ConnectorOutcome.SUCCEEDED
     assert result.details == {
         "simulated": True,
         "would": "Would isolate endpoint FIN-LAPTOP-7 from the network.",
@@ -49,26 +49,31 @@ def test_every_catalog_action_has_a_plain_sentence(code: str) -> None:
 def test_a_transient_target_fails_while_attempt_is_within_the_limit_then_succeeds() -> None:
     connector = simulated(transient=["FIN-LAPTOP-7"])
     outcomes = [connector.run(make_request(attempt=n)).outcome for n in (1, 2, 3, 4)]
-    assert outcomes == [Outcome.TRANSIENT, Outcome.TRANSIENT, Outcome.SUCCEEDED, Outcome.SUCCEEDED]
+    assert outcomes == [
+        ConnectorOutcome.TRANSIENT,
+        ConnectorOutcome.TRANSIENT,
+        ConnectorOutcome.SUCCEEDED,
+        ConnectorOutcome.SUCCEEDED,
+    ]
 
 
 def test_the_number_of_transient_attempts_is_an_option() -> None:
     connector = simulated(transient=["FIN-LAPTOP-7"], transient_attempts=1)
-    assert connector.run(make_request(attempt=1)).outcome == Outcome.TRANSIENT
-    assert connector.run(make_request(attempt=2)).outcome == Outcome.SUCCEEDED
+    assert connector.run(make_request(attempt=1)).outcome == ConnectorOutcome.TRANSIENT
+    assert connector.run(make_request(attempt=2)).outcome == ConnectorOutcome.SUCCEEDED
 
 
 def test_a_permanent_target_always_fails_with_a_readable_message() -> None:
     connector = simulated(permanent=["FIN-LAPTOP-7"], transient=["FIN-LAPTOP-7"])
     for attempt in (1, 5):
         result = connector.run(make_request(attempt=attempt))
-        assert result.outcome == Outcome.PERMANENT
+        assert result.outcome == ConnectorOutcome.PERMANENT
         assert "FIN-LAPTOP-7" in result.message
 
 
 def test_other_targets_are_not_affected_by_the_options() -> None:
     result = simulated(permanent=["OTHER"], transient=["ANOTHER"]).run(make_request())
-    assert result.outcome == Outcome.SUCCEEDED
+    assert result.outcome == ConnectorOutcome.SUCCEEDED
 
 
 def test_the_same_request_gives_the_same_result() -> None:

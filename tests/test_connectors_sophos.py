@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from pytest_django.fixtures import Settings
 
-from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome, Result
+from incidents.connectors.base import ActionRequest, ConnectorOutcome, ConnectorSpec, Result
 from incidents.connectors.sophos import SophosCentralConnector, clear_token_cache
 from tests.catalog import CATALOG
 from tests.factories import make_action_request
@@ -64,7 +64,7 @@ def make_request(*, code: str = "isolate_endpoint", target: str = ENDPOINT) -> A
 def test_isolation_reaches_the_api_with_bearer_token_and_tenant_header(sophos: FakeSophosCentral) -> None:
     result = connector(sophos).run(make_request())
 
-    assert result.outcome == Outcome.SUCCEEDED
+    assert result.outcome == ConnectorOutcome.SUCCEEDED
     assert result.details["status"] == 201
     assert result.details["response"]["items"][0]["id"] == ENDPOINT
     [call] = sophos.server.received_at(ISOLATION)
@@ -90,14 +90,14 @@ def test_isolation_reaches_the_api_with_bearer_token_and_tenant_header(sophos: F
 
 def test_release_sends_isolation_disabled(sophos: FakeSophosCentral) -> None:
     result = connector(sophos).run(make_request(code="release_endpoint"))
-    assert result.outcome == Outcome.SUCCEEDED
+    assert result.outcome == ConnectorOutcome.SUCCEEDED
     assert sophos.server.received_at(ISOLATION)[0].json()["enabled"] is False
     assert sophos.isolated == {ENDPOINT: False}
 
 
 def test_block_sha256_adds_a_blocked_item(sophos: FakeSophosCentral) -> None:
     result = connector(sophos).run(make_request(code="block_sha256", target=SHA.upper()))
-    assert result.outcome == Outcome.SUCCEEDED
+    assert result.outcome == ConnectorOutcome.SUCCEEDED
     [call] = sophos.server.received_at(BLOCKED)
     assert call.json() == {
         "type": "sha256",
@@ -108,7 +108,7 @@ def test_block_sha256_adds_a_blocked_item(sophos: FakeSophosCentral) -> None:
 
 def test_clean_malware_starts_a_scan_of_the_endpoint(sophos: FakeSophosCentral) -> None:
     result = connector(sophos).run(make_request(code="clean_malware"))
-    assert result.outcome == Outcome.SUCCEEDED
+    assert result.outcome == ConnectorOutcome.SUCCEEDED
     assert result.details["status"] == 202
     assert sophos.server.received_at(SCANS)[0].json() == {}
     assert sophos.scanned == [ENDPOINT]
@@ -117,7 +117,7 @@ def test_clean_malware_starts_a_scan_of_the_endpoint(sophos: FakeSophosCentral) 
 def test_the_token_is_fetched_once_for_two_calls(sophos: FakeSophosCentral) -> None:
     first = connector(sophos).run(make_request())
     second = connector(sophos).run(make_request(code="release_endpoint"))
-    assert (first.outcome, second.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
+    assert (first.outcome, second.outcome) == (ConnectorOutcome.SUCCEEDED, ConnectorOutcome.SUCCEEDED)
     assert len(sophos.server.received_at(TOKEN_PATH)) == 1
     assert {c.headers["Authorization"] for c in sophos.server.received_at(ISOLATION)} == {
         f"Bearer {sophos.issued[0]}"
@@ -134,7 +134,7 @@ def test_a_token_about_to_expire_is_renewed_before_use(sophos: FakeSophosCentral
 def test_a_different_secret_does_not_reuse_a_cached_token(sophos: FakeSophosCentral) -> None:
     connector(sophos).run(make_request())
     result = connector(sophos, secret="guessed").run(make_request())
-    assert result.outcome == Outcome.PERMANENT
+    assert result.outcome == ConnectorOutcome.PERMANENT
     assert result.message == "Sophos Central refused the credentials"
 
 
@@ -144,7 +144,7 @@ def test_a_rejected_token_is_renewed_once_and_the_call_succeeds(sophos: FakeSoph
 
     result = connector(sophos).run(make_request())
 
-    assert result.outcome == Outcome.SUCCEEDED
+    assert result.outcome == ConnectorOutcome.SUCCEEDED
     calls = sophos.server.received_at(ISOLATION)
     assert [c.headers["Authorization"] for c in calls] == [
         f"Bearer {t}" for t in sophos.issued[:1] + sophos.issued
@@ -157,7 +157,7 @@ def test_a_second_401_is_a_permanent_credentials_failure(sophos: FakeSophosCentr
 
     result = connector(sophos).run(make_request())
 
-    assert result.outcome == Outcome.PERMANENT
+    assert result.outcome == ConnectorOutcome.PERMANENT
     assert result.message == "Sophos Central refused the credentials"
     assert len(sophos.server.received_at(ISOLATION)) == 2
     assert len(sophos.server.received_at(TOKEN_PATH)) == 2
@@ -167,20 +167,23 @@ def test_a_second_401_is_a_permanent_credentials_failure(sophos: FakeSophosCentr
 def test_the_token_endpoint_refusing_is_permanent(sophos: FakeSophosCentral, status: int) -> None:
     sophos.server.script(TOKEN_PATH, Reply(status, {"errorCode": "oauth.invalid_client_secret"}))
     result = connector(sophos).run(make_request())
-    assert result.outcome == Outcome.PERMANENT
+    assert result.outcome == ConnectorOutcome.PERMANENT
     assert result.message == "Sophos Central refused the credentials"
     assert sophos.server.received_at(ISOLATION) == []
 
 
 def test_a_wrong_secret_is_refused_by_the_token_endpoint(sophos: FakeSophosCentral) -> None:
     result = connector(sophos, secret="wrong").run(make_request())
-    assert (result.outcome, result.message) == (Outcome.PERMANENT, "Sophos Central refused the credentials")
+    assert (result.outcome, result.message) == (
+        ConnectorOutcome.PERMANENT,
+        "Sophos Central refused the credentials",
+    )
 
 
 def test_a_token_endpoint_outage_is_transient(sophos: FakeSophosCentral) -> None:
     sophos.server.script(TOKEN_PATH, Reply(503, {"message": "maintenance"}))
     result = connector(sophos).run(make_request())
-    assert result.outcome == Outcome.TRANSIENT
+    assert result.outcome == ConnectorOutcome.TRANSIENT
     assert "token endpoint" in result.message
 
 
@@ -197,7 +200,7 @@ def test_rate_limits_and_server_errors_are_transient(
 ) -> None:
     sophos.server.script(ISOLATION, reply)
     result = connector(sophos).run(make_request())
-    assert result.outcome == Outcome.TRANSIENT
+    assert result.outcome == ConnectorOutcome.TRANSIENT
     assert words in result.message
     assert result.details["status"] == reply.status
 
@@ -214,16 +217,16 @@ def test_an_unknown_endpoint_is_refused_with_the_platform_message(sophos: FakeSo
     isolate = connector(sophos).run(make_request(target=other))
     scan = connector(sophos).run(make_request(code="clean_malware", target=other))
 
-    assert (isolate.outcome, isolate.details["status"]) == (Outcome.PERMANENT, 400)
+    assert (isolate.outcome, isolate.details["status"]) == (ConnectorOutcome.PERMANENT, 400)
     assert f"Unknown endpoint ids: {other}" in isolate.message
-    assert (scan.outcome, scan.details["status"]) == (Outcome.PERMANENT, 404)
+    assert (scan.outcome, scan.details["status"]) == (ConnectorOutcome.PERMANENT, 404)
     assert f"Endpoint {other} not found" in scan.message
 
 
 def test_a_long_error_text_is_truncated(sophos: FakeSophosCentral) -> None:
     sophos.server.script(ISOLATION, Reply(400, "x" * 5000))
     result = connector(sophos).run(make_request())
-    assert result.outcome == Outcome.PERMANENT
+    assert result.outcome == ConnectorOutcome.PERMANENT
     assert len(result.details["response"]) <= 500
     assert len(result.message) < 600
 
@@ -235,21 +238,21 @@ def test_a_hanging_api_is_a_transient_timeout(sophos: FakeSophosCentral, setting
     started = time.monotonic()
     result = connector(sophos).run(make_request())
 
-    assert result.outcome == Outcome.TRANSIENT
+    assert result.outcome == ConnectorOutcome.TRANSIENT
     assert "timeout" in result.message
     assert time.monotonic() - started < 3
 
 
 def test_a_closed_api_port_is_transient(sophos: FakeSophosCentral) -> None:
     result = connector(sophos, url=closed_port_url()).run(make_request())
-    assert result.outcome == Outcome.TRANSIENT
+    assert result.outcome == ConnectorOutcome.TRANSIENT
     assert "could not connect" in result.message
 
 
 def test_a_closed_token_port_is_transient(sophos: FakeSophosCentral, settings: Settings) -> None:
     settings.SOPHOS_TOKEN_URL = closed_port_url() + TOKEN_PATH
     result = connector(sophos).run(make_request())
-    assert result.outcome == Outcome.TRANSIENT
+    assert result.outcome == ConnectorOutcome.TRANSIENT
     assert sophos.server.received == []
 
 
@@ -258,7 +261,7 @@ def test_an_action_the_api_cannot_do_is_permanent_without_any_call(
     sophos: FakeSophosCentral, code: str
 ) -> None:
     result = connector(sophos).run(make_request(code=code, target="anything"))
-    assert result.outcome == Outcome.PERMANENT
+    assert result.outcome == ConnectorOutcome.PERMANENT
     assert result.message.startswith("Sophos Central's API cannot ")
     assert "console" in result.message and "webhook" in result.message
     assert sophos.server.received == []
@@ -266,14 +269,14 @@ def test_an_action_the_api_cannot_do_is_permanent_without_any_call(
 
 def test_an_unknown_action_code_is_named_in_the_refusal(sophos: FakeSophosCentral) -> None:
     result = connector(sophos).run(make_request(code="reboot_host"))
-    assert result.outcome == Outcome.PERMANENT
+    assert result.outcome == ConnectorOutcome.PERMANENT
     assert "reboot_host" in result.message
 
 
 @pytest.mark.parametrize("target", ["abc", "g" * 64, SHA + "0", SHA[:-1]])
 def test_a_malformed_sha256_is_permanent_without_any_call(sophos: FakeSophosCentral, target: str) -> None:
     result = connector(sophos).run(make_request(code="block_sha256", target=target))
-    assert result.outcome == Outcome.PERMANENT
+    assert result.outcome == ConnectorOutcome.PERMANENT
     assert "SHA-256" in result.message
     assert sophos.server.received == []
 
@@ -283,20 +286,20 @@ def test_an_endpoint_that_is_not_an_id_is_permanent_without_any_call(
     sophos: FakeSophosCentral, target: str
 ) -> None:
     result = connector(sophos).run(make_request(code="clean_malware", target=target))
-    assert result.outcome == Outcome.PERMANENT
+    assert result.outcome == ConnectorOutcome.PERMANENT
     assert sophos.server.received == []
 
 
 @pytest.mark.parametrize("missing", ["url", "client_id", "secret", "external_tenant_id"])
 def test_incomplete_settings_are_permanent_without_any_call(sophos: FakeSophosCentral, missing: str) -> None:
     result = connector(sophos, **{missing: ""}).run(make_request())
-    assert result.outcome == Outcome.PERMANENT
+    assert result.outcome == ConnectorOutcome.PERMANENT
     assert sophos.server.received == []
 
 
 def test_a_wrong_tenant_id_is_refused_with_the_platform_message(sophos: FakeSophosCentral) -> None:
     result = connector(sophos, external_tenant_id="someone-else").run(make_request())
-    assert (result.outcome, result.details["status"]) == (Outcome.PERMANENT, 403)
+    assert (result.outcome, result.details["status"]) == (ConnectorOutcome.PERMANENT, 403)
     assert "Tenant not accessible" in result.message
 
 
@@ -319,9 +322,9 @@ def test_neither_the_secret_nor_a_token_ever_shows(
     sophos.server.script(TOKEN_PATH, lambda received: sophos.answer(received))
     results.append(connector(sophos).run(make_request()))
 
-    assert [r.outcome for r in results] == [Outcome.SUCCEEDED] * 2 + [Outcome.PERMANENT] * 3 + [
-        Outcome.TRANSIENT
-    ]
+    assert [r.outcome for r in results] == [ConnectorOutcome.SUCCEEDED] * 2 + [
+        ConnectorOutcome.PERMANENT
+    ] * 3 + [ConnectorOutcome.TRANSIENT]
     shown = [str(r) + repr(r) + r.message + json.dumps(r.details) for r in results] + [caplog.text]
     shown += [str(connector(sophos)), repr(connector(sophos).__dict__)]
     for secret in [SECRET, *sophos.issued]:

@@ -11,7 +11,7 @@ import time
 import pytest
 from pytest_django.fixtures import Settings
 
-from incidents.connectors.base import ActionRequest, ConnectorSpec, Outcome
+from incidents.connectors.base import ActionRequest, ConnectorOutcome, ConnectorSpec
 from incidents.connectors.webhook import WebhookConnector, sign
 from tests.fakes.http_server import HANG, FakeHTTPServer, Reply, closed_port_url
 from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
@@ -45,7 +45,7 @@ def make_request(*, attempt: int = 1) -> ActionRequest:
 def test_a_signed_delivery_is_accepted_by_the_receiver(receiver: WebhookReceiver) -> None:
     result = webhook(receiver.url).run(make_request())
 
-    assert result.outcome == Outcome.SUCCEEDED
+    assert result.outcome == ConnectorOutcome.SUCCEEDED
     assert result.details == {"status": 202, "response": {"accepted": True, "duplicate": False}}
     assert receiver.accepted == [
         {
@@ -77,14 +77,14 @@ def test_every_attempt_carries_the_same_idempotency_key(receiver: WebhookReceive
     second = webhook(receiver.url).run(make_request(attempt=2))
 
     assert {c.headers["Idempotency-Key"] for c in receiver.server.received_at(PATH)} == {"mdr-action-41"}
-    assert (first.outcome, second.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
+    assert (first.outcome, second.outcome) == (ConnectorOutcome.SUCCEEDED, ConnectorOutcome.SUCCEEDED)
     assert second.details["response"]["duplicate"] is True
     assert len(receiver.accepted) == 1
 
 
 def test_a_wrong_secret_is_refused_permanently(receiver: WebhookReceiver) -> None:
     result = webhook(receiver.url, secret="not-the-shared-one").run(make_request())
-    assert (result.outcome, result.details["status"]) == (Outcome.PERMANENT, 401)
+    assert (result.outcome, result.details["status"]) == (ConnectorOutcome.PERMANENT, 401)
     assert "invalid signature" in result.message
     assert receiver.accepted == []
 
@@ -92,17 +92,19 @@ def test_a_wrong_secret_is_refused_permanently(receiver: WebhookReceiver) -> Non
 @pytest.mark.parametrize(
     ("reply", "outcome"),
     [
-        (Reply(200, {"ok": True}), Outcome.SUCCEEDED),
-        (Reply(204), Outcome.SUCCEEDED),
-        (Reply(500, {"error": "boom"}), Outcome.TRANSIENT),
-        (Reply(503, "upstream down"), Outcome.TRANSIENT),
-        (Reply(429, {"error": "slow down"}, headers={"Retry-After": "12"}), Outcome.TRANSIENT),
-        (Reply(400, {"error": "unknown target"}), Outcome.PERMANENT),
-        (Reply(404, {"detail": "no such hook"}), Outcome.PERMANENT),
-        (Reply(302, headers={"Location": "http://127.0.0.1:9/elsewhere"}), Outcome.PERMANENT),
+        (Reply(200, {"ok": True}), ConnectorOutcome.SUCCEEDED),
+        (Reply(204), ConnectorOutcome.SUCCEEDED),
+        (Reply(500, {"error": "boom"}), ConnectorOutcome.TRANSIENT),
+        (Reply(503, "upstream down"), ConnectorOutcome.TRANSIENT),
+        (Reply(429, {"error": "slow down"}, headers={"Retry-After": "12"}), ConnectorOutcome.TRANSIENT),
+        (Reply(400, {"error": "unknown target"}), ConnectorOutcome.PERMANENT),
+        (Reply(404, {"detail": "no such hook"}), ConnectorOutcome.PERMANENT),
+        (Reply(302, headers={"Location": "http://127.0.0.1:9/elsewhere"}), ConnectorOutcome.PERMANENT),
     ],
 )
-def test_answers_map_to_outcomes(fake_http_server: FakeHTTPServer, reply: Reply, outcome: Outcome) -> None:
+def test_answers_map_to_outcomes(
+    fake_http_server: FakeHTTPServer, reply: Reply, outcome: ConnectorOutcome
+) -> None:
     fake_http_server.script("/hook", reply)
     result = webhook(fake_http_server.url + "/hook").run(make_request())
     assert result.outcome == outcome
@@ -124,7 +126,7 @@ def test_a_refusal_quotes_the_receiver_and_a_rate_limit_says_when_to_retry(
 def test_a_text_answer_is_kept_truncated(fake_http_server: FakeHTTPServer) -> None:
     fake_http_server.script("/hook", Reply(200, "done " * 1000))
     result = webhook(fake_http_server.url + "/hook").run(make_request())
-    assert result.outcome == Outcome.SUCCEEDED
+    assert result.outcome == ConnectorOutcome.SUCCEEDED
     assert isinstance(result.details["response"], str) and len(result.details["response"]) <= 500
 
 
@@ -137,13 +139,13 @@ def test_a_hanging_receiver_is_a_transient_timeout(
     started = time.monotonic()
     result = webhook(fake_http_server.url + "/hook").run(make_request())
 
-    assert (result.outcome, result.details["error"]) == (Outcome.TRANSIENT, "timeout")
+    assert (result.outcome, result.details["error"]) == (ConnectorOutcome.TRANSIENT, "timeout")
     assert time.monotonic() - started < 3
 
 
 def test_a_closed_port_is_transient() -> None:
     result = webhook(closed_port_url() + "/hook").run(make_request())
-    assert (result.outcome, result.details["error"]) == (Outcome.TRANSIENT, "connection")
+    assert (result.outcome, result.details["error"]) == (ConnectorOutcome.TRANSIENT, "connection")
 
 
 @pytest.mark.parametrize(("url", "secret"), [("", SECRET), ("URL", ""), ("", "")])
@@ -152,12 +154,12 @@ def test_no_url_or_no_secret_is_permanent_without_any_call(
 ) -> None:
     url = url.replace("URL", fake_http_server.url + "/hook")
     result = webhook(url, secret=secret).run(make_request())
-    assert result.outcome == Outcome.PERMANENT
+    assert result.outcome == ConnectorOutcome.PERMANENT
     assert fake_http_server.received == []
 
 
 def test_an_unusable_url_is_permanent() -> None:
-    assert webhook("not a url").run(make_request()).outcome == Outcome.PERMANENT
+    assert webhook("not a url").run(make_request()).outcome == ConnectorOutcome.PERMANENT
 
 
 def test_the_secret_never_shows(fake_http_server: FakeHTTPServer, caplog: pytest.LogCaptureFixture) -> None:
@@ -171,5 +173,9 @@ def test_the_secret_never_shows(fake_http_server: FakeHTTPServer, caplog: pytest
         webhook(closed_port_url()).run(make_request()),
     ]
     shown = [str(r) + repr(r) + json.dumps(r.details) for r in results] + [caplog.text]
-    assert [r.outcome for r in results] == [Outcome.SUCCEEDED, Outcome.PERMANENT, Outcome.TRANSIENT]
+    assert [r.outcome for r in results] == [
+        ConnectorOutcome.SUCCEEDED,
+        ConnectorOutcome.PERMANENT,
+        ConnectorOutcome.TRANSIENT,
+    ]
     assert not [text for text in shown if SECRET in text]

@@ -13,6 +13,7 @@ from escalation.runs.services import notification_start
 from escalation.sweep import escalation_sweep
 from incidents.execution import action_run
 from incidents.models import ActionStatus, Basis, EventKind
+from mdrportal.core import task_names
 from tenants.models import ResponseMode, Tier
 from tests.escalation_driver import advance
 from tests.factories import make_incident, make_tenant, propose
@@ -28,7 +29,7 @@ def test_the_first_action_needing_authorization_starts_notification_by_itself(
     incident = make_incident(make_tenant())
     with django_capture_on_commit_callbacks(execute=True):
         action = propose(incident, "isolate_endpoint")
-    assert ("escalation.customer_tell", [incident.pk]) in sent
+    assert (task_names.CUSTOMER_TELL, [incident.pk]) in sent
     run = customer_tell(incident.pk)
     assert run is not None and run.purpose == RunPurpose.NOTIFY and run.started_by is None
     assert list(run.actions.all()) == [action]

@@ -35,14 +35,12 @@ class DownPhone:
 
     name = "twilio"
 
-    def __init__(
-        self, message: str = "Twilio refused the call: HTTP 503", *, permanent: bool = False
-    ) -> None:
-        self.message, self.permanent, self.placed = message, permanent, 0
+    def __init__(self, message: str = "Twilio refused the call: HTTP 503") -> None:
+        self.message, self.placed = message, 0
 
     def place_call(self, request):
         self.placed += 1
-        raise PhoneError(self.message, permanent=self.permanent)
+        raise PhoneError(self.message)
 
 
 class NoCallsPhone:
@@ -71,7 +69,7 @@ def _backoff_passes(run: NotificationRun) -> None:
 )
 def test_a_provider_that_refuses_every_call_never_becomes_a_fallback(monkeypatch, refusal: str) -> None:
     incident, isolate = _collaborate_with_fallback()
-    down = DownPhone(f"Twilio refused the call: {refusal}", permanent="401" in refusal)
+    down = DownPhone(f"Twilio refused the call: {refusal}")
     monkeypatch.setattr("escalation.calls.dispatch.phone_backend", lambda: down)
     run = notification_start(incident=incident, by=None)
     for _ in range(6):  # every contact's try, again and again after each backoff

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from incidents.gate import ActionFacts, Facts, Outcome, decide_safely
+from incidents.gate import ActionFacts, Facts, GateOutcome, decide_safely
 from incidents.models import Basis, Category
 from tenants.models import Performer, ResponseMode, Tier
 from tenants.protected import Protection
@@ -125,7 +125,7 @@ def test_a_protected_target_is_never_executed_without_written_authorization_in_a
     protected = Protection.from_snapshot(policy["protected"]).why(code=code, target=target)
     for step in range(len(history) + 1):
         decision = decide_safely(policy, ActionFacts(code, category, target), fold(history[:step]))
-        assert decision.outcome is not Outcome.HOLD
+        assert decision.outcome is not GateOutcome.HOLD
         if protected is None or not decision.executes:
             continue
         assert decision.basis is Basis.WRITTEN_AUTHORIZATION, (protected, decision)
@@ -142,7 +142,7 @@ def test_an_unreadable_policy_holds_instead_of_executing(
     policy: dict[str, Any], facts: Facts, category: Category
 ) -> None:
     decision = decide_safely(policy, ActionFacts("a", category), facts)
-    assert decision.outcome is Outcome.HOLD
+    assert decision.outcome is GateOutcome.HOLD
     assert decision.basis is None
 
 
@@ -154,7 +154,7 @@ def test_an_unknown_category_holds() -> None:
         "performers": {},
     }
     decision = decide_safely(policy, ActionFacts("a", "eradication"), Facts())  # type: ignore[arg-type]
-    assert decision.outcome is Outcome.HOLD
+    assert decision.outcome is GateOutcome.HOLD
 
 
 ROUTING_AXES = [
@@ -182,7 +182,7 @@ def test_the_gate_routes_work_to_a_performer_and_a_partners_action_stays_the_par
     }
     for authorized in (False, True):
         decision = decide_safely(policy, ActionFacts("a", category), Facts(authorized, fallback))
-        assert decision.outcome is not Outcome.HOLD, decision
+        assert decision.outcome is not GateOutcome.HOLD, decision
         assert decision.performer in Performer, decision
         assert decision.reason
         if decision.performer is Performer.MDR:
@@ -193,5 +193,5 @@ def test_the_gate_routes_work_to_a_performer_and_a_partners_action_stays_the_par
         if performer is not Performer.MDR:
             assert decision.performer is performer, decision
         else:
-            assert decision.outcome is Outcome.NOT_ALLOWED_FOR_TIER
+            assert decision.outcome is GateOutcome.NOT_ALLOWED_FOR_TIER
             assert decision.performer is Performer.CUSTOMER

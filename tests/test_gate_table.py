@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from incidents.gate import ActionFacts, Facts, Outcome, Policy, decide
+from incidents.gate import ActionFacts, Facts, GateOutcome, Policy, decide
 from incidents.models import Basis, Category
 from tenants.models import Performer, ResponseMode, Tier
 
@@ -19,24 +19,24 @@ COLLAB, AUTH = ResponseMode.COLLABORATE, ResponseMode.AUTHORIZE
 # tier, mode, checkbox, fallback taken, performer, category, authorized -> outcome, basis
 TABLE = [
     # Authorize mode: MDR Ops acts on everything the tier allows, whoever the Collaborate performer is.
-    ((ANY, AUTH, ANY, ANY, ANY, C, ANY), (Outcome.EXECUTE, Basis.AUTHORIZE_MODE)),
-    ((X, AUTH, ANY, ANY, ANY, N, ANY), (Outcome.EXECUTE, Basis.AUTHORIZE_MODE)),
+    ((ANY, AUTH, ANY, ANY, ANY, C, ANY), (GateOutcome.EXECUTE, Basis.AUTHORIZE_MODE)),
+    ((X, AUTH, ANY, ANY, ANY, N, ANY), (GateOutcome.EXECUTE, Basis.AUTHORIZE_MODE)),
     # What the tier keeps from MDR Ops goes to whoever performs it under the policy.
-    ((E, AUTH, ANY, ANY, Performer.CUSTOMER, N, ANY), (Outcome.RECOMMEND_CUSTOMER, None)),
-    ((E, AUTH, ANY, ANY, Performer.PARTNER, N, ANY), (Outcome.RECOMMEND_PARTNER, None)),
-    ((E, AUTH, ANY, ANY, Performer.MDR, N, ANY), (Outcome.NOT_ALLOWED_FOR_TIER, None)),
+    ((E, AUTH, ANY, ANY, Performer.CUSTOMER, N, ANY), (GateOutcome.RECOMMEND_CUSTOMER, None)),
+    ((E, AUTH, ANY, ANY, Performer.PARTNER, N, ANY), (GateOutcome.RECOMMEND_PARTNER, None)),
+    ((E, AUTH, ANY, ANY, Performer.MDR, N, ANY), (GateOutcome.NOT_ALLOWED_FOR_TIER, None)),
     # Collaborate with the checkbox ticked and the fallback taken: as in Authorize mode.
-    ((ANY, COLLAB, True, True, ANY, C, ANY), (Outcome.EXECUTE, Basis.NO_ACK_FALLBACK)),
-    ((X, COLLAB, True, True, ANY, N, ANY), (Outcome.EXECUTE, Basis.NO_ACK_FALLBACK)),
-    ((E, COLLAB, True, True, Performer.CUSTOMER, N, ANY), (Outcome.RECOMMEND_CUSTOMER, None)),
-    ((E, COLLAB, True, True, Performer.PARTNER, N, ANY), (Outcome.RECOMMEND_PARTNER, None)),
-    ((E, COLLAB, True, True, Performer.MDR, N, ANY), (Outcome.NOT_ALLOWED_FOR_TIER, None)),
+    ((ANY, COLLAB, True, True, ANY, C, ANY), (GateOutcome.EXECUTE, Basis.NO_ACK_FALLBACK)),
+    ((X, COLLAB, True, True, ANY, N, ANY), (GateOutcome.EXECUTE, Basis.NO_ACK_FALLBACK)),
+    ((E, COLLAB, True, True, Performer.CUSTOMER, N, ANY), (GateOutcome.RECOMMEND_CUSTOMER, None)),
+    ((E, COLLAB, True, True, Performer.PARTNER, N, ANY), (GateOutcome.RECOMMEND_PARTNER, None)),
+    ((E, COLLAB, True, True, Performer.MDR, N, ANY), (GateOutcome.NOT_ALLOWED_FOR_TIER, None)),
     # Otherwise Collaborate: the performer decides, then the tier, then written authorization.
-    ((ANY, COLLAB, ANY, ANY, Performer.CUSTOMER, ANY, ANY), (Outcome.RECOMMEND_CUSTOMER, None)),
-    ((ANY, COLLAB, ANY, ANY, Performer.PARTNER, ANY, ANY), (Outcome.RECOMMEND_PARTNER, None)),
-    ((E, COLLAB, ANY, ANY, Performer.MDR, N, ANY), (Outcome.NOT_ALLOWED_FOR_TIER, None)),
-    ((ANY, COLLAB, ANY, ANY, Performer.MDR, ANY, True), (Outcome.EXECUTE, Basis.WRITTEN_AUTHORIZATION)),
-    ((ANY, COLLAB, ANY, ANY, Performer.MDR, ANY, False), (Outcome.AWAIT_AUTHORIZATION, None)),
+    ((ANY, COLLAB, ANY, ANY, Performer.CUSTOMER, ANY, ANY), (GateOutcome.RECOMMEND_CUSTOMER, None)),
+    ((ANY, COLLAB, ANY, ANY, Performer.PARTNER, ANY, ANY), (GateOutcome.RECOMMEND_PARTNER, None)),
+    ((E, COLLAB, ANY, ANY, Performer.MDR, N, ANY), (GateOutcome.NOT_ALLOWED_FOR_TIER, None)),
+    ((ANY, COLLAB, ANY, ANY, Performer.MDR, ANY, True), (GateOutcome.EXECUTE, Basis.WRITTEN_AUTHORIZATION)),
+    ((ANY, COLLAB, ANY, ANY, Performer.MDR, ANY, False), (GateOutcome.AWAIT_AUTHORIZATION, None)),
 ]
 
 AXES = [
@@ -81,5 +81,5 @@ def test_phone_acknowledgment_is_not_an_authorization() -> None:
     decision = decide(
         policy, ActionFacts("isolate_endpoint", C), Facts(authorized=False, fallback_taken=False)
     )
-    assert decision.outcome is Outcome.AWAIT_AUTHORIZATION
+    assert decision.outcome is GateOutcome.AWAIT_AUTHORIZATION
     assert "phone acknowledgment is not" in decision.reason

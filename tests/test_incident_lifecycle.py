@@ -16,7 +16,7 @@ from escalation.models import CallOutcome, RunPurpose, RunState
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from incidents.actions import action_cancel
-from incidents.events import IncidentClosed
+from incidents.active_guard import IncidentClosed
 from incidents.execution import action_claim
 from incidents.models import ActionStatus, Channel, EventKind, IncidentStatus
 from tenants.models import ResponseMode, Role, Tenant

@@ -15,7 +15,6 @@ from escalation.calls.progress import call_update
 from escalation.models import CallAttempt, NotificationRun, RunPurpose
 from escalation.runs.lifecycle import incident_change_status
 from incidents.actions import action_propose_revert
-from incidents.events import timeline_record
 from incidents.execution import action_run
 from incidents.milestone_times import KINDS, milestone_times_fill
 from incidents.milestones import milestones, timeline_actions
@@ -30,6 +29,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.services import incident_take_fallback
+from incidents.timeline_writes import timeline_record
 from tenants.models import ResponseMode, Role
 from tests.factories import (
     as_user,

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from escalation.tasks import escalation_sweep
 from incidents.tasks import actions_sweep
+from mdrportal.core import task_names
 from operations.models import Heartbeat
 from operations.services import SWEEPERS, heartbeat_record
 
@@ -31,13 +32,13 @@ def test_a_healthy_deployment_answers_200(client, sweepers_ran) -> None:
 
 def test_a_sweeper_silent_for_three_intervals_makes_it_503(client, settings, sweepers_ran) -> None:
     settings.SWEEP_INTERVAL_SECONDS = 5
-    heartbeat_record(name="incidents.actions_sweep", at=timezone.now() - timedelta(seconds=16))
+    heartbeat_record(name=task_names.ACTIONS_SWEEP, at=timezone.now() - timedelta(seconds=16))
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
     assert body["failing"] == ["sweeper"]
     assert "incidents.actions_sweep: last ran 16 s ago (limit 15 s)" in body["checks"]["sweeper"]["detail"]
-    heartbeat_record(name="incidents.actions_sweep", at=timezone.now() - timedelta(seconds=14))
+    heartbeat_record(name=task_names.ACTIONS_SWEEP, at=timezone.now() - timedelta(seconds=14))
     assert client.get("/healthz").status_code == 200
 
 
@@ -105,5 +106,5 @@ def test_a_sweep_that_finished_records_its_heartbeat() -> None:
 
 def test_many_heartbeats_keep_one_row_per_sweeper() -> None:
     for _ in range(3):
-        heartbeat_record(name="escalation.escalation_sweep")
-    assert Heartbeat.objects.filter(name="escalation.escalation_sweep").count() == 1
+        heartbeat_record(name=task_names.ESCALATION_SWEEP)
+    assert Heartbeat.objects.filter(name=task_names.ESCALATION_SWEEP).count() == 1

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from escalation.models import CallAttempt, CallOutcome
 from incidents.models import ActionAttempt, AttemptOutcome, Incident, ResponseAction
 from mdrportal.celery import app
+from mdrportal.core import task_names
 from operations.services import heartbeat_record
 from tenants.models import ResponseMode
 from tests.factories import make_incident, make_tenant, propose
@@ -60,7 +61,7 @@ def test_calls_actions_fallbacks_and_durations_come_from_the_rows(client) -> Non
     Incident.objects.filter(pk=incident.pk).update(fallback_taken_at=timezone.now())
     old = make_incident(make_tenant())
     Incident.objects.filter(pk=old.pk).update(opened_at=timezone.now() - timedelta(days=8))
-    heartbeat_record(name="escalation.escalation_sweep", at=timezone.now() - timedelta(seconds=30))
+    heartbeat_record(name=task_names.ESCALATION_SWEEP, at=timezone.now() - timedelta(seconds=30))
 
     samples = scrape(client)
 
@@ -80,15 +81,15 @@ def test_calls_actions_fallbacks_and_durations_come_from_the_rows(client) -> Non
     containment = samples["mdr_incident_open_to_containment_seconds_bucket"]
     assert containment[(("le", "120.0"),)] == 0 and containment[(("le", "300.0"),)] == 1
     assert samples["mdr_incident_open_to_containment_seconds_sum"][()] == pytest.approx(200)
-    assert 29 <= samples["mdr_sweeper_lag_seconds"][(("sweeper", "escalation.escalation_sweep"),)] < 60
+    assert 29 <= samples["mdr_sweeper_lag_seconds"][(("sweeper", task_names.ESCALATION_SWEEP),)] < 60
 
 
 def test_queue_depth_is_read_from_the_broker(client) -> None:
     with app.connection_for_write() as connection:
         app.control.purge(connection=connection)
-    app.send_task("escalation.email_send", args=[0])
-    app.send_task("escalation.email_send", args=[0])
-    app.send_task("incidents.action_run", args=[0])
+    app.send_task(task_names.EMAIL_SEND, args=[0])
+    app.send_task(task_names.EMAIL_SEND, args=[0])
+    app.send_task(task_names.ACTION_RUN, args=[0])
     try:
         depth = scrape(client)["mdr_queue_depth"]
         assert depth[(("queue", "mail"),)] == 2

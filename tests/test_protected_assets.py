@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from incidents.gate import ActionFacts, Facts, Outcome, Policy, decide
+from incidents.gate import ActionFacts, Facts, GateOutcome, Policy, decide
 from incidents.models import ActionStatus, Basis, Category
 from incidents.services import incident_take_fallback
 from tenants.models import ResponseMode, Role, Tier
@@ -61,7 +61,7 @@ def test_a_protected_action_awaits_written_authorization_in_authorize_mode_and_u
     waiting = decide(_policy(mode, fallback), action, Facts(fallback_taken=fallback))
     authorized = decide(_policy(mode, fallback), action, Facts(authorized=True, fallback_taken=fallback))
 
-    assert waiting.outcome is Outcome.AWAIT_AUTHORIZATION
+    assert waiting.outcome is GateOutcome.AWAIT_AUTHORIZATION
     assert "never acts on without" in waiting.reason
     assert ("Authorize mode" if mode == "authorize" else "fallback") in waiting.reason
     assert authorized.basis is Basis.WRITTEN_AUTHORIZATION

@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.events import timeline_record
 from incidents.models import EventKind, Incident, TimelineEvent
 from incidents.services import incident_open, incident_set_status
+from incidents.timeline_writes import timeline_record
 from reports.figures import incidents_with_figures
 from reports.percentiles import percentile
 from reports.periods import days

@@ -12,9 +12,9 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
 from django.urls import reverse
 
-from incidents.events import timeline_record
 from incidents.models import EventKind, Incident
 from incidents.services import incident_open
+from incidents.timeline_writes import timeline_record
 from reports import services
 from reports.models import ReportRecipient, ReportSend, SendOutcome
 from reports.services import monthly_reports_send, report_resend

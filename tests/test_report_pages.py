@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.events import timeline_record
 from incidents.models import EventKind, Incident
 from incidents.services import incident_open
+from incidents.timeline_writes import timeline_record
 from tenants.models import Role
 from tests.factories import (
     as_user,

@@ -10,9 +10,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents.events import timeline_record
 from incidents.models import Authorization, Channel, EventKind, TimelineEvent
 from incidents.services import incident_open
+from incidents.timeline_writes import timeline_record
 from tests.factories import first_contact, make_member, make_tenant, portal
 
 pytestmark = [

@@ -16,10 +16,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from mdrportal.core import task_names
 from reports import tasks
 from reports.models import MonthlyReport, ReportRecipient, ReportSend, SendOutcome
 from reports.recipients import (
-    DELIVER_TASK,
     monthly_report_switch,
     report_recipient_add,
     report_recipient_remove,
@@ -110,7 +110,7 @@ def test_a_resend_is_recorded_and_sends_exactly_once_more(django_capture_on_comm
     with django_capture_on_commit_callbacks() as nudges:
         send = report_resend_request(recipient=recipient, period_start=FEBRUARY, by=admin)
     assert len(nudges) == 1
-    assert tasks.report_send_deliver.name == DELIVER_TASK
+    assert tasks.report_send_deliver.name == task_names.REPORT_SEND_DELIVER
     assert (send.number, send.outcome, send.requested_by) == (2, SendOutcome.CLAIMED, admin.username)
     assert report_send_deliver_requested(send_id=send.pk) == SendOutcome.SENT
     assert report_send_deliver_requested(send_id=send.pk) is None  # a message delivered twice sends once

@@ -16,6 +16,7 @@ from escalation.sweep import escalation_sweep
 from incidents.case_file import incident_edit
 from incidents.models import EventKind, Incident
 from incidents.services import incident_set_status
+from mdrportal.core import task_names
 from tenants.models import Tenant
 from tenants.services import tenant_update_settings
 from tests.factories import make_incident, make_tenant
@@ -55,7 +56,7 @@ def test_raising_to_a_severity_the_policy_notifies_at_starts_notification(
     with django_capture_on_commit_callbacks(execute=True):
         edit(incident, analyst, severity="critical")
 
-    assert ("escalation.severity_notify", [incident.pk]) in sent
+    assert (task_names.SEVERITY_NOTIFY, [incident.pk]) in sent
     run = severity_notify(incident.pk)
     assert run is not None and run.state == RunState.ACTIVE and run.started_by is None
     edited = incident.events.get(kind=EventKind.CASE_EDITED)
@@ -71,7 +72,7 @@ def test_a_raise_below_the_policys_severity_starts_nothing(
     incident = make_incident(notifying_from("critical"), severity="low")
     with django_capture_on_commit_callbacks(execute=True):
         edit(incident, analyst, severity="high")
-    assert ("escalation.severity_notify", [incident.pk]) not in sent
+    assert (task_names.SEVERITY_NOTIFY, [incident.pk]) not in sent
     assert incident.events.get(kind=EventKind.CASE_EDITED).data["notifies"] is False
     assert severity_notify(incident.pk) is None and not notify_runs(incident)
 
@@ -87,7 +88,7 @@ def test_opening_at_a_notified_severity_starts_notification(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         incident = make_incident(notifying_from("high"), severity="critical")
-    assert ("escalation.severity_notify", [incident.pk]) in sent
+    assert (task_names.SEVERITY_NOTIFY, [incident.pk]) in sent
     assert incident.events.get(kind=EventKind.INCIDENT_OPENED).data["notifies"] is True
     assert severity_notify(incident.pk) is not None and len(notify_runs(incident)) == 1
 

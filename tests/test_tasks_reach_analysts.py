@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from incidents.admin_tasks import open_task_counts
+from incidents.admin_customer_tasks import open_task_counts
 from incidents.customer_tasks import task_mark, task_take_over
 from incidents.models import ActionStatus, Authorization, Basis, EventKind, Incident, ResponseAction
 from tenants.models import Performer, Role, Tier

@@ -8,9 +8,10 @@ from django.core.exceptions import ValidationError
 from escalation.models import Acknowledgment, CallAttempt, RunState
 from escalation.runs.states import runs_stop
 from escalation.runs.tell import tell_acknowledged
-from incidents.events import incident_must_be_active, timeline_record
+from incidents.active_guard import incident_must_be_active
 from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 from tenants.deciding import ACKNOWLEDGE, acting_partner, actor_label_at, deciding_refusal
 from tenants.models import Contact

@@ -13,9 +13,10 @@ from django.utils import timezone
 from escalation.models import ATTEMPT_OUTCOMES, CallAttempt, CallOutcome, NotificationRun, RunState
 from escalation.nudges import nudge_hang_up, nudge_run
 from escalation.phone.base import CallRef
-from incidents.events import incident_flag, timeline_record
+from incidents.attention import incident_flag
 from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 
 # A deadline further off than this is left to the sweeper: the broker is no place for long waits.

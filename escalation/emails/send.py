@@ -18,9 +18,9 @@ from django.utils import timezone
 from escalation.emails.services import SENDER_LABEL, ComposedEmail, email_compose
 from escalation.emails.thread import thread_compose
 from escalation.models import EmailNotification, EmailOutcome
-from incidents.events import timeline_record
 from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 
 log = logging.getLogger(__name__)

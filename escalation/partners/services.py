@@ -14,9 +14,10 @@ from escalation.models import CallAttempt, NotificationRun, RunPurpose, RunState
 from escalation.partners.models import TaskAcknowledgment
 from escalation.runs.plan import round_next, run_create
 from escalation.runs.states import run_lock, run_stop
+from incidents.attention import incident_flag
 from incidents.customer_tasks import OPEN_TASK_STATUS
-from incidents.events import incident_flag, timeline_record
 from incidents.models import Channel, EventKind, Incident, ResponseAction
+from incidents.timeline_writes import timeline_record
 from tenants.models import Contact, Performer
 
 

@@ -45,11 +45,8 @@ class CallStatus:
 
 
 class PhoneError(Exception):
-    """The call could not be placed. `permanent` says whether another try could help."""
-
-    def __init__(self, message: str, *, permanent: bool) -> None:
-        super().__init__(message)
-        self.permanent = permanent
+    """The provider refused the request or gave no clear answer. Every such call is no attempt and is
+    placed again after a backoff, whatever the reason (DESIGN rule 6), so the error carries only its text."""
 
 
 class PhoneBackend(Protocol):

@@ -25,6 +25,4 @@ def phone_backend_named(name: str) -> PhoneBackend:
         return SimulatedPhone()
     if name == "twilio" and twilio_configured():
         return TwilioPhone()
-    raise PhoneError(
-        f"The {name or 'unknown'} phone that placed this call is not configured.", permanent=True
-    )
+    raise PhoneError(f"The {name or 'unknown'} phone that placed this call is not configured.")

@@ -13,7 +13,7 @@ from twilio.rest import Client
 
 from escalation.phone.base import CallRef, CallRequest, CallStatus, PhoneError, PlacedCall
 from escalation.twilio_http import NO_CLEAR_ANSWER, SENT_NOTHING, DeadlineHttpClient, failure_name
-from incidents.connectors.transport import DeadlineExceeded
+from mdrportal.core.http.transport import DeadlineExceeded
 
 # Placing a call takes Twilio well under a second; a dialing worker held by a dead or dripping API would hold
 # every call behind it. The whole request (name lookup, connect, TLS, every read) ends within this.
@@ -63,26 +63,22 @@ class TwilioPhone:
             raise self._refused("Twilio refused the call", error) from None
         except SENT_NOTHING as error:
             # Nothing was sent: another try cannot call anyone twice.
-            raise PhoneError(
-                self._scrub(f"Twilio could not be reached: {failure_name(error)}"), permanent=False
-            ) from None
+            raise PhoneError(self._scrub(f"Twilio could not be reached: {failure_name(error)}")) from None
         # No answer in time, a connection closed after the request, an unreadable answer: Twilio may have
         # placed the call, so trying again at once could ring the same person twice. Nobody can say the phone
         # rang either, so it is no attempt (DESIGN rule 5): the run dials this try again after its backoff.
         except DeadlineExceeded:
             raise PhoneError(
-                f"No complete answer from Twilio within {HTTP_TIMEOUT_SECONDS:g} s: the call may have been placed.",
-                permanent=True,
+                f"No complete answer from Twilio within {HTTP_TIMEOUT_SECONDS:g} s: the call may have been placed."
             ) from None
         except NO_CLEAR_ANSWER as error:
             raise PhoneError(
                 self._scrub(
                     f"No clear answer from Twilio ({type(error).__name__}): the call may have been placed."
-                ),
-                permanent=True,
+                )
             ) from None
         if not call.sid:
-            raise PhoneError("Twilio's answer carried no call sid.", permanent=True)
+            raise PhoneError("Twilio's answer carried no call sid.")
         return PlacedCall(sid=call.sid)
 
     def fetch_status(self, call: CallRef) -> CallStatus:
@@ -117,26 +113,20 @@ class TwilioPhone:
         return [c.sid for c in sorted(made, key=lambda c: c.date_created or since, reverse=True)]
 
     def _ask(self, ask: Callable[[], Any], *, refused: str, unanswered: str) -> Any:
-        """One request about placed calls: a refusal says by its HTTP status whether to try again; no
-        answer at all is always worth another try."""
+        """One request about placed calls, its refusal or missing answer as a PhoneError."""
         try:
             return ask()
         except (TwilioRestException, TwilioServiceException) as error:
             raise self._refused(refused, error) from None
         except (DeadlineExceeded, *SENT_NOTHING, *NO_CLEAR_ANSWER) as error:
             raise PhoneError(
-                self._scrub(f"No answer from Twilio {unanswered} ({type(error).__name__})."),
-                permanent=False,
+                self._scrub(f"No answer from Twilio {unanswered} ({type(error).__name__}).")
             ) from None
 
     def _refused(self, what: str, error: TwilioRestException | TwilioServiceException) -> PhoneError:
         status = int(error.status)
         detail = getattr(error, "msg", "") or getattr(error, "detail", "") or getattr(error, "title", "")
-        # Throttled or Twilio's own trouble: another try may go through. Other refusals will not change.
-        transient = status == 429 or status >= 500
-        return PhoneError(
-            self._scrub(f"{what}: HTTP {status}, code {error.code}: {detail}"), permanent=not transient
-        )
+        return PhoneError(self._scrub(f"{what}: HTTP {status}, code {error.code}: {detail}"))
 
     def _scrub(self, message: str) -> str:
         """Error texts end up in the timeline: they never carry the auth token, whatever Twilio echoes."""

@@ -43,10 +43,11 @@ from escalation.reminders.selectors import (
 )
 from escalation.reminders.texts import reminder_text_claim
 from escalation.reminders.words import reminder_headline
-from incidents.events import incident_flag, timeline_record
+from incidents.attention import incident_flag
 from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident
 from incidents.policy import PolicySnapshot
+from incidents.timeline_writes import timeline_record
 from incidents.waiting import with_waiting_since
 from mdrportal.core.nudges import due_locked, nudge
 from mdrportal.core.retry import retried_atomic

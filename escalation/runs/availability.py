@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from escalation.models import NotificationRun, RunPurpose
-from incidents.events import incident_flag, timeline_record
+from incidents.attention import incident_flag
 from incidents.models import EventKind, Incident
 from incidents.policy import PolicySnapshot
+from incidents.timeline_writes import timeline_record
 from tenants.availability import who_is_available
 from tenants.models import Contact
 from tenants.selectors import partner_phone_contacts, phone_contacts

@@ -16,9 +16,9 @@ from escalation.partners.services import partner_tasks_call
 from escalation.runs.plan import round_next, run_create
 from escalation.runs.services import notification_start
 from escalation.selectors import NEEDS_CUSTOMER, REPORTED_BASES, UNSETTLED, actions_to_tell
-from incidents.events import timeline_record
 from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Basis, Channel, EventKind, Incident, ResponseAction
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 
 # How long a report waits for the actions it tells about to finish before it tells what it has.

@@ -10,10 +10,11 @@ from django.conf import settings
 from escalation.models import ATTEMPT_OUTCOMES, Acknowledgment, CallAttempt, NotificationRun, RunPurpose
 from escalation.runs.availability import nobody_available
 from escalation.runs.plan import round_next, run_create
-from incidents.events import incident_flag, timeline_record
+from incidents.attention import incident_flag
 from incidents.models import EventKind, Incident
 from incidents.policy import PolicySnapshot
 from incidents.services import incident_take_fallback
+from incidents.timeline_writes import timeline_record
 
 
 def someone_has_it(incident: Incident) -> bool:

@@ -12,10 +12,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from escalation.models import RunState
 from escalation.runs.states import runs_stop
 from escalation.runs.tell import tell_closed
-from incidents.events import timeline_record
 from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident
 from incidents.services import incident_set_status
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 
 

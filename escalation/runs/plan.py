@@ -13,9 +13,9 @@ from django.utils import timezone
 from escalation.models import NotificationRun
 from escalation.nudges import nudge_run
 from escalation.runs.availability import Plan, plan_announce, plan_make
-from incidents.events import timeline_record
 from incidents.models import Channel, EventKind, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
+from incidents.timeline_writes import timeline_record
 
 User = AbstractBaseUser | None
 

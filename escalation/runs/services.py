@@ -33,7 +33,7 @@ from escalation.runs.states import run_lock, run_stop
 from escalation.runs.steps import call_in_flight, call_queue_next, next_call_or_end
 from escalation.selectors import actions_to_tell
 from escalation.sms.outbound import texts_claim
-from incidents.events import incident_must_be_active
+from incidents.active_guard import incident_must_be_active
 from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, Incident
 from mdrportal.core.retry import retried_atomic

@@ -12,8 +12,8 @@ from django.db.models import Q, QuerySet
 from escalation.models import Acknowledgment, NotificationRun, RunPurpose, TextKind
 from escalation.nudges import nudge_run
 from escalation.runs.plan import round_next
-from incidents.events import timeline_record
 from incidents.models import EventKind, Incident
+from incidents.timeline_writes import timeline_record
 from tenants.models import Contact
 
 

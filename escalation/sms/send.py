@@ -18,9 +18,9 @@ from escalation.models import NotificationRun, TextMessage, TextStatus
 from escalation.sms.base import SmsError, TextRequest
 from escalation.sms.codes import text_create_coded
 from escalation.sms.registry import sms_backend
-from incidents.events import timeline_record
 from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident
+from incidents.timeline_writes import timeline_record
 from mdrportal.core.nudges import nudge
 from mdrportal.core.retry import retried_atomic
 from tenants.channels import ContactChannel, wants

@@ -8,7 +8,7 @@ from twilio.rest import Client
 
 from escalation.sms.base import SentText, SmsError, TextRequest
 from escalation.twilio_http import NO_CLEAR_ANSWER, SENT_NOTHING, DeadlineHttpClient, failure_name
-from incidents.connectors.transport import DeadlineExceeded
+from mdrportal.core.http.transport import DeadlineExceeded
 
 
 class TwilioSms:

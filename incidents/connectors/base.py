@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
-class Outcome(enum.StrEnum):
+class ConnectorOutcome(enum.StrEnum):
     SUCCEEDED = "succeeded"
     TRANSIENT = "transient"  # worth retrying: timeout, 429, 5xx, connection refused
     PERMANENT = "permanent"  # retrying cannot help: refused, unsupported, bad target, bad credentials
@@ -34,7 +34,7 @@ class ActionRequest:
 
 @dataclass(frozen=True)
 class Result:
-    outcome: Outcome
+    outcome: ConnectorOutcome
     message: str  # a person can read it; never contains a secret
     details: dict[str, Any] = field(default_factory=dict)  # the platform's answer, as JSON-friendly data
     # How long the platform asked us to wait before retrying (Retry-After), in seconds; None if it did not.
@@ -42,15 +42,15 @@ class Result:
 
     @classmethod
     def ok(cls, message: str, **details: Any) -> Result:
-        return cls(Outcome.SUCCEEDED, message, details)
+        return cls(ConnectorOutcome.SUCCEEDED, message, details)
 
     @classmethod
     def transient(cls, message: str, *, retry_after_seconds: float | None = None, **details: Any) -> Result:
-        return cls(Outcome.TRANSIENT, message, details, retry_after_seconds)
+        return cls(ConnectorOutcome.TRANSIENT, message, details, retry_after_seconds)
 
     @classmethod
     def permanent(cls, message: str, **details: Any) -> Result:
-        return cls(Outcome.PERMANENT, message, details)
+        return cls(ConnectorOutcome.PERMANENT, message, details)
 
 
 class Connector(Protocol):

@@ -15,9 +15,9 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 
-from incidents.connectors import addresses
 from incidents.connectors.base import Result
-from incidents.connectors.transport import (
+from mdrportal.core.http import addresses
+from mdrportal.core.http.transport import (
     MAX_BODY_BYTES,
     Deadline,
     DeadlineExceeded,

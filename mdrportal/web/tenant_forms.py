@@ -15,7 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from phonenumber_field.formfields import PhoneNumberField
 
-from incidents.gate import ActionFacts, Facts, Outcome, Policy, decide
+from incidents.gate import ActionFacts, Facts, GateOutcome, Policy, decide
 from incidents.models import ActionType, Category
 from tenants.channel_fields import channels_field, check_channels_on_form
 from tenants.models import Performer, ResponseMode, Tenant, Tier, validate_timezone
@@ -224,7 +224,7 @@ def _decisions(
     mode: str,
     fallback: bool,
     protection: Protection,
-) -> dict[Outcome, list[str]]:
+) -> dict[GateOutcome, list[str]]:
     policy = Policy(
         tier=Tier(tenant.tier),
         response_mode=ResponseMode(mode),
@@ -234,7 +234,7 @@ def _decisions(
     )
     # Nobody answered, every contact was phoned: the fallback is taken if the checkbox allows it.
     facts = Facts(authorized=False, fallback_taken=fallback)
-    outcomes: dict[Outcome, list[str]] = {}
+    outcomes: dict[GateOutcome, list[str]] = {}
     for action_type in types:
         decision = decide(
             policy, ActionFacts(code=action_type.code, category=Category(action_type.category)), facts
@@ -252,20 +252,20 @@ def _protected_names(protection: Protection) -> tuple[str, ...]:
 
 
 def _consequences(
-    outcomes: dict[Outcome, list[str]], tenant: Tenant, protection: Protection | None = None
+    outcomes: dict[GateOutcome, list[str]], tenant: Tenant, protection: Protection | None = None
 ) -> tuple[Consequence, ...]:
     partner = str(tenant.partner) if tenant.partner_id else "your partner"
     headings = [
-        (Outcome.EXECUTE, "MDR Ops performs at once:", "do"),
+        (GateOutcome.EXECUTE, "MDR Ops performs at once:", "do"),
         (
-            Outcome.AWAIT_AUTHORIZATION,
+            GateOutcome.AWAIT_AUTHORIZATION,
             "Waits for the written authorization of one of your approvers:",
             "wait",
         ),
-        (Outcome.RECOMMEND_CUSTOMER, "Recommended to your own team, who performs it:", "wait"),
-        (Outcome.RECOMMEND_PARTNER, f"Recommended to {partner}, who performs it:", "wait"),
+        (GateOutcome.RECOMMEND_CUSTOMER, "Recommended to your own team, who performs it:", "wait"),
+        (GateOutcome.RECOMMEND_PARTNER, f"Recommended to {partner}, who performs it:", "wait"),
         (
-            Outcome.NOT_ALLOWED_FOR_TIER,
+            GateOutcome.NOT_ALLOWED_FOR_TIER,
             f"Customer action required ({Tier(tenant.tier).label} does not include neutralization by MDR Ops):",
             "wait",
         ),

@@ -1,4 +1,4 @@
-"""A fake resolver at the connectors' seam (incidents.connectors.addresses.resolve): no test needs DNS."""
+"""A fake resolver at the outbound HTTP seam (mdrportal.core.http.addresses.resolve): no test needs DNS."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
-"""One HTTP request to a platform, within a total deadline, to the address that was checked.
+"""One HTTP request, within a total deadline, to the address that was checked: what a connector sends to
+its platform and the Twilio client to Twilio go through here.
 
 Why not a plain HTTP client: its timeout applies to each socket read, so a server that answers a byte a
 second keeps a call alive for ever, past the point where the sweeper takes the attempt as lost and starts
-another one. Here one Deadline covers a whole connector call (name lookup, connect, TLS, every read, every
-request of a sequence); a timer shuts the socket down when it passes. And the name is resolved and checked
+another one. Here one Deadline covers a whole call, a connector's or one to Twilio (name lookup, connect,
+TLS, every read, every request of a sequence); a timer shuts the socket down when it passes. And the name is resolved and checked
 here, then the socket is opened to that very address, while TLS still verifies the certificate for the
 name (SNI) and the Host header carries the name, so a name re-pointed between check and connect is no way in.
 """
@@ -23,7 +24,7 @@ from urllib.parse import SplitResult, urlsplit
 
 import certifi
 
-from incidents.connectors import addresses
+from mdrportal.core.http import addresses
 
 # An answer is kept on the action's record: enough to read an error, never a whole page.
 MAX_BODY_BYTES = 64 * 1024
@@ -31,7 +32,7 @@ _CHUNK = 8192
 
 
 class DeadlineExceeded(Exception):
-    """The connector call ran out of its total time."""
+    """The call ran out of its total time."""
 
 
 class Unusable(Exception):
@@ -48,7 +49,7 @@ class NotSent(OSError):
 
 
 class Deadline:
-    """A fixed end time on the monotonic clock, shared by every step of one connector call."""
+    """A fixed end time on the monotonic clock, shared by every step of one call."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from incidents.admin_actions import action_form_page
+from incidents.admin_response_actions import action_form_page
 from incidents.customer_tasks import (
     OPEN_TASK_STATUS,
     TASK_PERFORMERS,
