@@ -21,8 +21,8 @@ from mdrportal.web.deciding import StepUpAdminMixin
 from mdrportal.web.login_guard import GuardedAdminAuthenticationForm, login_unlock
 from mdrportal.web.second_factor import second_factor_reset
 from tenants import admin_partner_defaults  # noqa: F401 - registers the partner defaults' page
-from tenants.api_tokens import api_token_decides, user_deactivate, user_password_set
 from tenants.admin_partner_availability import partner_availability_save, partner_contact_form
+from tenants.api_tokens import api_token_decides, user_deactivate, user_password_set
 from tenants.availability import Availability
 from tenants.availability_services import availability_snapshot
 from tenants.forms import ActionPerformerFormSet, ContactInlineForm, ContactInlineFormSet

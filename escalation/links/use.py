@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 
 from escalation.acknowledgments.services import acknowledgment_record
-from escalation.partners.texts import partner_task_link_acknowledge
 from escalation.links.tokens import Link, LinkError, LinkPurpose, LinkTarget, link_consume, link_target
+from escalation.partners.texts import partner_task_link_acknowledge
 from incidents.authorizations import authorization_record
 from incidents.models import Authorization, Channel
 from mdrportal.core.retry import retried_atomic
