@@ -186,6 +186,17 @@ def test_a_partner_code_of_a_task_acknowledged_by_phone_changes_nothing_and_says
     assert TaskAcknowledgment.objects.get().channel == Channel.PHONE and not served.incident_acknowledged()
 
 
+def test_a_technician_deactivated_since_the_text_cannot_acknowledge_the_task(client: Client) -> None:
+    served = Served(dual=False)
+    text = served.partner_text()
+    contact_update(contact=served.technician, by=None, active=False)
+
+    reply(OWN_NUMBER, f"1 {text.reply_code}")
+    assert client.post(link_in(text), {"decision": "confirm"}).status_code == 403
+
+    assert not TaskAcknowledgment.objects.exists() and served.run_state(served.run) == RunState.ACTIVE
+
+
 # The task link
 
 

@@ -75,6 +75,8 @@ def partner_text_replied(text: TextMessage) -> str:
 @retried_atomic
 def _acknowledge_by_text(text: TextMessage) -> TaskAcknowledgment | None:
     incident = incident_lock(text.incident_id)
+    if not Contact.objects.filter(pk=text.contact_id, active=True).exists():
+        return None  # deactivated since the text: no longer one of the partner's people
     return partner_task_acknowledge(incident, run=text.run, contact=text.contact, channel=Channel.SMS)
 
 
@@ -82,6 +84,8 @@ def partner_task_link_acknowledge(*, incident: Incident, task: ResponseAction, c
     """A task link used (inside the link's transaction): the task's partner run acknowledged by the contact.
     Raises ValidationError when there is nothing to acknowledge any more."""
     locked = incident_lock(incident.pk)
+    if not contact.active:
+        raise ValidationError(f"{contact} is no longer an active contact of the partner.", code="inactive")
     run = task.partner_runs.order_by("-pk").first()
     if run is None:
         raise ValidationError("The partner was not asked about this task.", code="no_run")
