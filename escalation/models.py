@@ -314,6 +314,7 @@ class TextKind(models.TextChoices):
     REMINDER = "reminder", "Reminder"
     ACKNOWLEDGED = "acknowledged", "Who acknowledged"
     CLOSED = "closed", "Summary at the end"
+    PARTNER_TASK = "partner_task", "Partner's task"
 
 
 class TextStatus(models.TextChoices):

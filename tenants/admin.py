@@ -21,6 +21,7 @@ from mdrportal.web.deciding import StepUpAdminMixin
 from mdrportal.web.login_guard import GuardedAdminAuthenticationForm, login_unlock
 from mdrportal.web.second_factor import second_factor_reset
 from tenants import admin_partner_defaults  # noqa: F401 - registers the partner defaults' page
+from tenants.admin_partner_availability import partner_availability_save, partner_contact_form
 from tenants.api_tokens import api_token_decides, user_deactivate, user_password_set
 from tenants.availability import Availability
 from tenants.availability_services import availability_snapshot
@@ -83,13 +84,14 @@ class ContactInline(admin.TabularInline):
 
 class PartnerContactInline(ContactInline):
     fk_name = "partner"  # the same formset: unique positions; a partner has no fallback checkbox
+    readonly_fields: list[str] = []  # hours and away dates are edited here (admin_partner_availability)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Contact]:
         return super().get_queryset(request).select_related("partner")
 
-    @admin.display(description="When phoned for the partner's tasks (in the partner's time zone)")
-    def availability(self, obj: Contact) -> str:
-        return super().availability(obj)
+    def get_formset(self, request: HttpRequest, obj: Partner | None = None, **kwargs: Any) -> Any:
+        kwargs["form"] = partner_contact_form(obj.timezone if obj is not None else "UTC")
+        return super().get_formset(request, obj, **kwargs)
 
 
 class ActionPerformerForm(ModelForm):
@@ -386,6 +388,7 @@ class PartnerAdmin(admin.ModelAdmin):
         self, request: HttpRequest, form: ModelForm, formset: BaseInlineFormSet, change: bool
     ) -> None:
         _save_contacts(request, formset, {"partner": form.instance})
+        partner_availability_save(by=request.user, formset=formset)
 
 
 @admin.register(PartnerMembership)

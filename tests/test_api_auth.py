@@ -38,6 +38,8 @@ ENDPOINTS = [
     ("get", "/api/v1/partners/1/customers/"),
     ("get", "/api/v1/partners/1/incidents/"),
     ("get", "/api/v1/partners/1/tasks/"),
+    ("get", "/api/v1/partners/1/contacts/"),
+    ("patch", "/api/v1/partners/1/contacts/1/availability/"),
     ("get", "/api/v1/partners/1/defaults/protected/"),
     ("post", "/api/v1/partners/1/defaults/protected/"),
     ("delete", "/api/v1/partners/1/defaults/protected/1/"),

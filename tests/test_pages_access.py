@@ -244,6 +244,19 @@ TABLE: dict[str, list[Check]] = {
             lambda w: {"reminder_minutes": "30"},
         ),
     ],
+    # A partner's contacts and their hours: its own people read them, its admins set them; none of the
+    # personas is one of them.
+    "partners/<slug:slug>/contacts/": [
+        Check("get", lambda w: reverse("partner_contacts", args=[partner_slug()]), everyone(404))
+    ],
+    "partners/<slug:slug>/contacts/<int:pk>/availability/": [
+        Check(
+            "post",
+            lambda w: reverse("partner_contact_availability", args=[partner_slug(), 1]),
+            everyone(404),
+            lambda w: {"c1-windows": "Mon-Fri 08:00-18:00"},
+        ),
+    ],
     # The partner's default protected assets: its admins only; none of the personas is one of its people.
     "partners/<slug:slug>/defaults/protected/": [
         Check(

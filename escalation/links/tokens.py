@@ -24,7 +24,7 @@ from django.urls import reverse
 from escalation.models import UsedLink
 from incidents.models import ACTIVE_INCIDENT_STATUSES, ActionStatus, Incident, ResponseAction
 from incidents.selectors import authorization_text
-from tenants.models import Contact
+from tenants.models import Contact, Performer
 
 SALT = "mdrportal.escalation.links.v1"
 
@@ -32,6 +32,12 @@ SALT = "mdrportal.escalation.links.v1"
 class LinkPurpose(enum.StrEnum):
     ACK = "ack"
     AUTHORIZE = "authorize"
+    # A partner's contact acknowledges the one task the link names (its scope), never the incident.
+    TASK_ACK = "task_ack"
+
+
+# The purposes whose links name actions: the actions to authorize, or the partner's one task.
+SCOPED = frozenset({LinkPurpose.AUTHORIZE, LinkPurpose.TASK_ACK})
 
 
 class LinkError(Exception):
@@ -92,6 +98,8 @@ def _payload(
     scope = sorted({int(pk) for pk in action_ids})
     if purpose is LinkPurpose.AUTHORIZE and not scope:
         raise ValueError("an authorization link needs the actions it covers")
+    if purpose is LinkPurpose.TASK_ACK and len(scope) != 1:
+        raise ValueError("a task link names exactly one task")
     if purpose is LinkPurpose.ACK and scope:
         raise ValueError("an acknowledgment link covers no actions")
     return {
@@ -160,7 +168,8 @@ def link_read(token: str) -> Link:
     well_formed = (
         all(_is_id(v) for v in (link.tenant_id, link.contact_id, link.incident_id, *link.scope))
         and list(link.scope) == sorted(set(link.scope))
-        and bool(link.scope) == (purpose is LinkPurpose.AUTHORIZE)
+        and bool(link.scope) == (purpose in SCOPED)
+        and (purpose is not LinkPurpose.TASK_ACK or len(link.scope) == 1)
         and isinstance(link.nonce, str)
         and 16 <= len(link.nonce) <= 64
     )
@@ -214,4 +223,10 @@ def link_target(link: Link) -> LinkTarget:
             listed = "; ".join(f"{a} ({a.get_status_display().lower()})" for a in decided)
             raise LinkError("stale", f"These actions no longer await authorization: {listed}.")
         text = authorization_text(incident, actions)
+    if link.purpose is LinkPurpose.TASK_ACK:
+        actions = list(
+            ResponseAction.objects.filter(pk__in=link.scope, incident=incident, performer=Performer.PARTNER)
+        )
+        if not actions or contact.partner_id is None:
+            raise LinkError("altered", "This link names no task of this customer's partner.")
     return LinkTarget(link=link, incident=incident, contact=contact, actions=actions, text=text)

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.links.tokens import Link, LinkError, LinkPurpose, LinkTarget, link_consume, link_target
+from escalation.partners.texts import partner_task_link_acknowledge
 from incidents.authorizations import authorization_record
 from incidents.models import Authorization, Channel
 from mdrportal.core.retry import retried_atomic
@@ -26,7 +27,7 @@ def link_use(
     with the text the page showed (the posted digest must match it: otherwise the decision would be on
     something the contact did not see).
     """
-    if link.purpose is LinkPurpose.ACK and not granted:
+    if link.purpose in (LinkPurpose.ACK, LinkPurpose.TASK_ACK) and not granted:
         raise LinkError("refused", "An acknowledgment link can only confirm.")
     target = link_target(link)
     if link.purpose is LinkPurpose.AUTHORIZE and shown_digest != target.digest:
@@ -58,6 +59,12 @@ def _decide(
     link_consume(link)
     if link.purpose is LinkPurpose.ACK:
         acknowledgment_record(incident=target.incident, channel=Channel.EMAIL_LINK, contact=target.contact)
+        return
+    if link.purpose is LinkPurpose.TASK_ACK:
+        # The partner's task only: the customer's incident, calls and fallback are not touched.
+        partner_task_link_acknowledge(
+            incident=target.incident, task=target.actions[0], contact=target.contact
+        )
         return
     authorization_record(
         incident=target.incident,

@@ -30,6 +30,7 @@ def _context(target: LinkTarget) -> dict[str, object]:
         "contact": target.contact,
         "actions": target.actions,
         "authorize": target.link.purpose is LinkPurpose.AUTHORIZE,
+        "task": target.actions[0] if target.link.purpose is LinkPurpose.TASK_ACK else None,
     }
 
 

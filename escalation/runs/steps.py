@@ -25,6 +25,7 @@ from escalation.models import (
 )
 from escalation.nudges import nudge_call_check, nudge_run
 from escalation.partners.services import partner_tree_ended
+from escalation.partners.texts import partner_text_reached
 from escalation.runs.fallback import tree_ended
 from escalation.runs.states import run_set_state, run_stop
 from incidents.models import SEVERITY_RANK, Incident
@@ -122,6 +123,8 @@ def next_call_or_end(run: NotificationRun, incident: Incident, now: datetime) ->
     """Queue the run's next call (True), or wait for a try that is owed, or end the tree."""
     call, owed_until = call_queue_next(run, incident, now)
     if call is not None:
+        if run.purpose in PARTNER_PURPOSES:
+            partner_text_reached(run, incident, call.contact)  # the partner's people text when reached
         _wait(run, until=now + timedelta(seconds=QUEUED_CALL_RECHECK_SECONDS))
         return True
     if owed_until is not None:

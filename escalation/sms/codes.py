@@ -17,7 +17,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from escalation.models import Acknowledgment, TextMessage, TextStatus
+from escalation.models import Acknowledgment, TextKind, TextMessage, TextStatus
+from escalation.partners.models import TaskAcknowledgment
+from incidents.customer_tasks import OPEN_TASK_STATUS
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Incident
 from tenants.models import Contact
 
@@ -43,8 +45,14 @@ def held_codes(number: str) -> QuerySet[TextMessage]:
 
 
 def alert_is_open() -> Q:
-    """The text's incident can still be acknowledged and nobody has acknowledged it."""
-    return Q(incident__status__in=ACTIVE_INCIDENT_STATUSES) & ~Q(acknowledged())
+    """The text's incident can still be acknowledged and nobody has acknowledged it; a partner's text, while
+    its task is open and nobody at the partner acknowledged it (the customer does not answer for them)."""
+    partner = Q(kind=TextKind.PARTNER_TASK)
+    task_answered = Exists(TaskAcknowledgment.objects.filter(run=OuterRef("run")))
+    task_open = Q(run__task__status=OPEN_TASK_STATUS) & ~Q(task_answered)
+    return Q(incident__status__in=ACTIVE_INCIDENT_STATUSES) & (
+        (partner & task_open) | (~partner & ~Q(acknowledged()))
+    )
 
 
 def codes_free_closed(number: str) -> int:
@@ -64,12 +72,10 @@ def text_create_coded(
     code. A later text about an alert already texted repeats its code (and holds none itself)."""
     number = contact.phone.as_e164
     codes_free_closed(number)
-    same_alert = (
-        held_codes(number)
-        .filter(incident=incident, contact=contact)
-        .values_list("reply_code", flat=True)
-        .first()
-    )
+    same = Q(incident=incident, contact=contact)
+    if fields.get("kind") == TextKind.PARTNER_TASK:
+        same &= Q(run=fields.get("run"))  # each task of the partner is an alert of its own
+    same_alert = held_codes(number).filter(same).values_list("reply_code", flat=True).first()
     if same_alert:
         return TextMessage.objects.create(
             incident=incident,

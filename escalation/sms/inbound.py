@@ -17,7 +17,8 @@ import phonenumbers
 from django.core.exceptions import ValidationError
 
 from escalation.acknowledgments.services import acknowledgment_record
-from escalation.models import TextMessage
+from escalation.models import TextKind, TextMessage
+from escalation.partners.texts import ALREADY, partner_text_replied
 from escalation.reader import ReaderCan, acknowledged_line, reader_can
 from escalation.sms.codes import open_alerts, text_with_code
 from escalation.sms.outbound import one_line
@@ -93,7 +94,9 @@ def stale_code(text: TextMessage | None, *, number: str, code: str, alerts: list
     """The answer to a code that names no open alert: what became of its alert, when it had one."""
     said = f"No open MDR Ops alert to this number has the code {code}, so nothing was changed."
     if text is not None and text.contact.phone == number:
-        if text.acked:
+        if text.kind == TextKind.PARTNER_TASK:
+            said = ALREADY.format(task=one_line(str(text.run.task), 60))
+        elif text.acked:
             said = f"Nothing was changed: {alert_name(text)} was already acknowledged."
         elif text.incident.status not in ACTIVE_INCIDENT_STATUSES:
             said = f"Nothing was changed: {alert_name(text)} is {text.incident.get_status_display().lower()}."
@@ -137,6 +140,8 @@ def sms_received(message: InboundText) -> str:
             "text %s: acknowledgment from %s matches no open alert; nothing changed", message.sid, number
         )
         return UNKNOWN
+    if alert.kind == TextKind.PARTNER_TASK:
+        return partner_text_replied(alert)  # the partner's task only, never the customer's incident
     try:
         acknowledgment_record(incident=alert.incident, channel=Channel.SMS, contact=alert.contact)
     except ValidationError as error:

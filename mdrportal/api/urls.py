@@ -25,6 +25,7 @@ from mdrportal.api.incidents import (
     IncidentTimelineView,
     IncidentViewSet,
 )
+from mdrportal.api.partner_contacts import PartnerContactAvailabilityView, PartnerContactsView
 from mdrportal.api.partner_protected import (
     PartnerProtectedTargetView,
     PartnerProtectedView,
@@ -96,6 +97,12 @@ v1 = [
     path("contacts/<int:pk>/", ContactView.as_view(), name="api-contact"),
     path("reports/", ReportView.as_view(), name="api-reports"),
     path("partners/<slug:slug>/defaults/", PartnerDefaultsView.as_view(), name="api-partner-defaults"),
+    path("partners/<slug:slug>/contacts/", PartnerContactsView.as_view(), name="api-partner-contacts"),
+    path(
+        "partners/<slug:slug>/contacts/<int:pk>/availability/",
+        PartnerContactAvailabilityView.as_view(),
+        name="api-partner-contact-availability",
+    ),
     path("partners/<slug:slug>/customers/", PartnerCustomersView.as_view(), name="api-partner-customers"),
     path("partners/<slug:slug>/incidents/", PartnerIncidentsView.as_view(), name="api-partner-incidents"),
     path("partners/<slug:slug>/tasks/", PartnerTasksView.as_view(), name="api-partner-tasks"),

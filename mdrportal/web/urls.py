@@ -9,6 +9,7 @@ from mdrportal.web import console_views
 from mdrportal.web.account_views import account
 from mdrportal.web.incident_views import home
 from mdrportal.web.login_guard import GuardedAuthenticationForm
+from mdrportal.web.partner_contacts_views import partner_contact_availability_page, partner_contacts_page
 from mdrportal.web.partner_defaults_views import (
     partner_defaults_page,
     partner_protected_add_page,
@@ -40,6 +41,12 @@ urlpatterns = [
     ),
     path("partners/<slug:slug>/tasks/", console_views.partner_console_tasks, name="partner_console_tasks"),
     path("partners/<slug:slug>/defaults/", partner_defaults_page, name="partner_defaults"),
+    path("partners/<slug:slug>/contacts/", partner_contacts_page, name="partner_contacts"),
+    path(
+        "partners/<slug:slug>/contacts/<int:pk>/availability/",
+        partner_contact_availability_page,
+        name="partner_contact_availability",
+    ),
     path(
         "partners/<slug:slug>/defaults/protected/",
         partner_protected_add_page,
