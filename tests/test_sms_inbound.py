@@ -10,11 +10,11 @@ from django.test import Client
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import Acknowledgment, RunState, TextKind, TextMessage, TextStatus
-from escalation.runs.fallback import someone_has_it
 from escalation.runs.services import notification_start, run_advance
 from escalation.sms.inbound import HELP, NOT_RECORDED, UNKNOWN, keyword
 from escalation.sms.outbound import text_body
 from escalation.sms.send import sms_send, text_send
+from escalation.wanted import someone_has_it
 from incidents.models import Channel, Incident, IncidentStatus, Severity
 from incidents.services import incident_open, incident_set_status
 from tenants.models import Contact, SettingsChange

@@ -7,18 +7,14 @@ from typing import Any
 
 from django.conf import settings
 
-from escalation.models import ATTEMPT_OUTCOMES, Acknowledgment, CallAttempt, NotificationRun, RunPurpose
+from escalation.models import ATTEMPT_OUTCOMES, CallAttempt, NotificationRun, RunPurpose
 from escalation.runs.availability import nobody_available
 from escalation.runs.plan import round_next, run_create
+from escalation.wanted import someone_has_it
 from incidents.events import incident_flag, timeline_record
 from incidents.models import EventKind, Incident
 from incidents.policy import PolicySnapshot
 from incidents.services import incident_take_fallback
-
-
-def someone_has_it(incident: Incident) -> bool:
-    """An acknowledgment or a written decision on the incident, ever, by any channel: no fallback."""
-    return Acknowledgment.objects.filter(incident=incident).exists() or incident.authorizations.exists()
 
 
 def attempts_proof(run: NotificationRun) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
