@@ -1,9 +1,10 @@
-"""Notification runs: start one, advance it one step, and move it on when its call ends.
+"""Notification runs: start one, and advance it one step.
 
 The database is the truth: a run is a row with a state and next_step_at; every step locks the incident,
 then the run, checks the state is still the one it expects, does one thing and schedules the next nudge
 after commit. The plan is made in runs.plan, a step's calls in runs.steps, the end of the tree and its
-fallback in runs.fallback.
+fallback in runs.fallback; the task that takes a step, and what a run does when its call ends, in
+runs.advance.
 """
 
 from __future__ import annotations
