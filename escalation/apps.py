@@ -9,3 +9,6 @@ class EscalationConfig(AppConfig):
 
     def ready(self) -> None:
         from escalation import checks  # noqa: F401 - registers the start-up checks
+        from escalation.runs.advance import calls_report_to_runs
+
+        calls_report_to_runs()  # the calls, below the runs, report to them through this

@@ -9,14 +9,14 @@ from escalation import sweep
 from escalation.calls import dispatch, progress
 from escalation.emails import send as emails
 from escalation.reminders import services as reminders
-from escalation.runs import customer, severity
+from escalation.runs import advance, customer, severity
 from escalation.sms import send as texts
 from mdrportal.core import task_names
 
 
 @shared_task(name=task_names.RUN_ADVANCE, ignore_result=True)
 def run_advance(run_id: int) -> None:
-    dispatch.run_advance_and_call(run_id)
+    advance.run_advance_and_call(run_id)
 
 
 @shared_task(name=task_names.CALLS_DISPATCH, ignore_result=True)

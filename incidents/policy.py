@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +14,23 @@ DEFAULT_CALL_ATTEMPTS = 1
 DEFAULT_RING_TIMEOUT_SECONDS = 30
 DEFAULT_REMINDER_MINUTES = 15
 DEFAULT_REMINDER_COUNT = 4
+DEFAULT_TIMEZONE = "UTC"
 
 
 def _positive(snapshot: dict[str, Any], key: str, default: int) -> int:
     value = snapshot.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
+
+
+def _zone(value: Any) -> str:
+    # A snapshot taken before the zone was kept, or a damaged one, reads the clock in UTC.
+    if not isinstance(value, str) or not value:
+        return DEFAULT_TIMEZONE
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return DEFAULT_TIMEZONE
+    return value
 
 
 def _severity(value: Any) -> str:
@@ -39,6 +52,7 @@ class PolicySnapshot:
     reminder_minutes: int = DEFAULT_REMINDER_MINUTES
     reminder_count: int = DEFAULT_REMINDER_COUNT
     notify_from_severity: str = ""
+    timezone: str = DEFAULT_TIMEZONE  # the customer's clock: who is available when (contacts' windows)
     error: str = ""
 
     @classmethod
@@ -55,6 +69,7 @@ class PolicySnapshot:
             reminder_minutes=_positive(snapshot, "reminder_minutes", DEFAULT_REMINDER_MINUTES),
             reminder_count=_positive(snapshot, "reminder_count", DEFAULT_REMINDER_COUNT),
             notify_from_severity=_severity(snapshot.get("notify_from_severity")),
+            timezone=_zone(snapshot.get("timezone")),
             error=error,
         )
 

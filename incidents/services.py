@@ -98,12 +98,14 @@ CANCELED_ON_CLOSE = frozenset({ActionStatus.AWAITING_AUTHORIZATION, ActionStatus
 
 
 @retried_atomic
-def incident_set_status(
+def incident_status_move_for_lifecycle(
     *, incident: Incident, status: str, by: User, reason: str = "", channel: str = Channel.ADMIN
 ) -> Incident:
-    """Move the incident; resolving or closing it cancels its waiting and queued actions, under its lock.
+    """The incidents' half of a status change; resolving or closing cancels waiting and queued actions.
 
-    The notification runs are stopped by the caller in the same transaction (escalation.runs.lifecycle).
+    Called by escalation.runs.lifecycle.incident_change_status only, the one way to change an incident's
+    status: it stops the notification runs in the same transaction (DESIGN rule 11); tests hold every other
+    caller to it (tests/test_incident_lifecycle.py).
     """
     locked = incident_lock(incident.pk)
     if status == locked.status:

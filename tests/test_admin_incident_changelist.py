@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from escalation.runs.lifecycle import incident_change_status
 from incidents.authorizations import authorization_record
 from incidents.models import Channel, Incident
 from incidents.selectors import authorization_text
-from incidents.services import incident_set_status
 from tenants.models import ResponseMode
 from tests.admin_pages import get_counted
 from tests.factories import make_incident, make_tenant, propose
@@ -44,8 +44,8 @@ def spread() -> dict[str, Incident]:
         "auth_critical_resolved": make_incident(authorize, severity="critical"),
         "auth_high_open": make_incident(authorize, severity="high"),
     }
-    incident_set_status(incident=incidents["collab_low_contained"], status="contained", by=None)
-    incident_set_status(incident=incidents["auth_critical_resolved"], status="resolved", by=None)
+    incident_change_status(incident=incidents["collab_low_contained"], status="contained", by=None)
+    incident_change_status(incident=incidents["auth_critical_resolved"], status="resolved", by=None)
     Incident.objects.filter(pk=incidents["auth_high_open"].pk).update(title="Beaconing to evil.example")
     # Two matching actions: the incident is still listed once.
     propose(incidents["collab_low_contained"], "block_ip", "203.0.113.66")

@@ -8,11 +8,11 @@ import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 
+from escalation.runs.lifecycle import incident_change_status
 from incidents.case_file import CASE_FILE_FIELDS
 from incidents.models import ActionStatus, Basis, Channel, EventKind, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 from incidents.selectors import action_type_by_code
-from incidents.services import incident_set_status
 from tenants.models import ResponseMode, Tenant
 from tenants.selectors import tenant_policy
 from tenants.services import tenant_update_settings
@@ -83,7 +83,7 @@ def test_status_change_the_transitions_forbid_is_a_form_error(
     analyst_client: Client, collaborate: Tenant
 ) -> None:
     incident = make_incident(collaborate)
-    incident_set_status(incident=incident, status="resolved", by=None)
+    incident_change_status(incident=incident, status="resolved", by=None)
     data = page_data(analyst_client.get(change_url(incident)))
     data["status"] = "contained"
 

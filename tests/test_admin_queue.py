@@ -13,10 +13,11 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django.utils import timezone
 
+from escalation.runs.lifecycle import incident_change_status
 from incidents.attention import incident_flag
 from incidents.models import EventKind, Incident
 from incidents.queue import incident_assign, queue_counts
-from incidents.services import incident_clear_attention, incident_set_status
+from incidents.services import incident_clear_attention
 from tenants.models import Role
 from tests.admin_pages import page_data
 from tests.factories import make_analyst, make_incident, make_member, make_tenant, propose
@@ -41,7 +42,7 @@ def queue(analyst: Any) -> dict[str, Incident]:
     incident_assign(incident=incidents["theirs"], owner=make_analyst("other"), by=analyst)
     propose(incidents["waiting"], "isolate_endpoint")  # Collaborate: awaits the customer's authorization
     incident_flag(incident=incidents["resolved_flagged"], reason="Old news")
-    incident_set_status(incident=incidents["resolved_flagged"], status="resolved", by=None)
+    incident_change_status(incident=incidents["resolved_flagged"], status="resolved", by=None)
     return incidents
 
 

@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from drf_spectacular.generators import SchemaGenerator
 
+from escalation.runs.lifecycle import incident_change_status
 from incidents.models import Incident, Severity, TimelineEvent
-from incidents.services import incident_set_status
 from tenants.models import Role, Tenant
 from tests.factories import as_user, make_analyst, make_incident, make_member, make_tenant, make_user, propose
 
@@ -45,7 +45,7 @@ def test_incidents_are_filtered_by_tenant_status_severity_and_dates(analyst: Any
     Incident.objects.filter(pk=new.pk).update(opened_at=datetime(2026, 3, 1, 8, tzinfo=UTC))
     closed = make_incident(second, severity="critical")
     Incident.objects.filter(pk=closed.pk).update(opened_at=datetime(2026, 3, 2, 8, tzinfo=UTC))
-    incident_set_status(incident=closed, status="closed", by=None)
+    incident_change_status(incident=closed, status="closed", by=None)
     client = as_user(analyst)
 
     def ids(query: str) -> list[int]:

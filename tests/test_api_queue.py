@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from escalation.runs.lifecycle import incident_change_status
 from incidents.attention import incident_flag
 from incidents.models import EventKind, Incident
 from incidents.queue import incident_assign
-from incidents.services import incident_set_status
 from tenants.models import Role
 from tests.factories import as_user, make_analyst, make_incident, make_member, make_tenant, propose
 
@@ -69,7 +69,7 @@ def test_only_mdr_staff_can_be_the_owner(analyst: Any) -> None:
 
 def test_a_closed_incident_is_not_assigned(analyst: Any) -> None:
     incident = make_incident(make_tenant())
-    incident_set_status(incident=incident, status="resolved", by=None)
+    incident_change_status(incident=incident, status="resolved", by=None)
 
     assert assign(as_user(analyst), incident, analyst.pk).status_code == 409
 
@@ -81,7 +81,7 @@ def test_the_list_takes_a_saved_view(analyst: Any) -> None:
     incident_assign(incident=mine, owner=analyst, by=analyst)
     propose(waiting, "isolate_endpoint")
     incident_flag(incident=resolved, reason="Old")
-    incident_set_status(incident=resolved, status="resolved", by=None)
+    incident_change_status(incident=resolved, status="resolved", by=None)
     client = as_user(analyst)
 
     def listed(view: str) -> set[int]:

@@ -9,11 +9,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from escalation.runs.lifecycle import incident_change_status
 from incidents.bulk import actions_propose_many, bulk_targets
 from incidents.models import ResponseAction
 from incidents.observables import observable_add
 from incidents.selectors import action_type_by_code
-from incidents.services import incident_set_status
 from tenants.models import ResponseMode, Role
 from tests.factories import as_user, login_verified, make_incident, make_member, make_tenant
 from tests.incident_admin import change_url
@@ -75,7 +75,7 @@ def test_each_target_once_has_its_own_decision(analyst: Any) -> None:
 
 def test_a_closed_incident_refuses_each_target_with_its_reason(analyst: Any) -> None:
     incident = make_incident(make_tenant())
-    incident_set_status(incident=incident, status="resolved", by=None)
+    incident_change_status(incident=incident, status="resolved", by=None)
 
     body = (
         as_user(analyst)

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from escalation.runs.lifecycle import incident_change_status
 from incidents.active_guard import IncidentClosed
 from incidents.case_templates import case_template_apply, recommendations_with
 from incidents.models import (
@@ -22,7 +23,6 @@ from incidents.models import (
 )
 from incidents.observables import observable_add
 from incidents.selectors import action_type_by_code
-from incidents.services import incident_set_status
 from tenants.models import Role
 from tests.admin_pages import page_data
 from tests.factories import as_user, make_incident, make_member, make_tenant
@@ -83,7 +83,7 @@ def test_the_analysts_own_recommendations_stay_first_and_the_templates_come_once
 
 def test_a_closed_incident_takes_no_template(analyst: Any) -> None:
     incident = observed(make_incident(make_tenant()))
-    incident_set_status(incident=incident, status="closed", by=analyst)
+    incident_change_status(incident=incident, status="closed", by=analyst)
     with pytest.raises(IncidentClosed):
         case_template_apply(incident=incident, template=ransomware(), by=analyst)
     assert not ResponseAction.objects.exists()

@@ -8,6 +8,10 @@ it, never one above and never an entry point. The entry points are what people a
 operations app (health, metrics, pruning), and each app's Django admin and management commands (DESIGN:
 "Views, admin and API may call any service"); they may import anything.
 
+Inside an app, its sub-packages have an order of their own where one stands on another: `escalation.calls`
+(placing a call, what the phone says about it) sits below `escalation.runs` (the notification runs that
+queue the calls). A call reports to its run through `escalation.calls.run_side`, never by importing it.
+
 No import of the project's modules hides inside a function to dodge a cycle; the one place Django wants a
 late import is `AppConfig.ready`, which loads the modules that register checks and signals.
 """
@@ -23,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("mdrportal", "tenants", "incidents", "escalation", "operations", "reports")
 DOMAIN = {"mdrportal.core": 0, "tenants": 1, "incidents": 2, "escalation": 3}
 ENTRY = 4
+# Within one app, a sub-package may import the ones below it, never one above.
+SUBLAYERS = {"escalation.calls": 0, "escalation.runs": 1}
 
 
 def module_name(path: Path) -> str:
@@ -41,6 +47,14 @@ def layer(module: str) -> int:
         if module == prefix or module.startswith(prefix + "."):
             return rank
     return ENTRY
+
+
+def sublayer(module: str) -> tuple[str, int] | None:
+    """The app and rank of the ordered sub-package a module belongs to, if any."""
+    for prefix, rank in SUBLAYERS.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return prefix.split(".")[0], rank
+    return None
 
 
 def sources() -> list[Path]:
@@ -127,7 +141,14 @@ def violations(module: str, source: str, *, is_package: bool = False) -> list[st
         core_only = own == 0 and not target.startswith("mdrportal.core")
         if theirs > own or (theirs == own and not same_app) or core_only:
             against.append(f"line {node.lineno}: {module} (layer {own}) imports {target} (layer {theirs})")
+        elif _goes_up_within_app(module, target):
+            against.append(f"line {node.lineno}: {module} imports {target}, a sub-package above it")
     return against
+
+
+def _goes_up_within_app(module: str, target: str) -> bool:
+    mine, theirs = sublayer(module), sublayer(target)
+    return mine is not None and theirs is not None and mine[0] == theirs[0] and theirs[1] > mine[1]
 
 
 def test_the_reader_finds_an_import_against_the_layers() -> None:
@@ -145,6 +166,18 @@ def test_the_reader_finds_an_import_against_the_layers() -> None:
         == []
     )
     assert violations("tenants.admin", "from escalation.models import CallAttempt\n") == []
+
+
+def test_the_calls_sit_below_the_runs() -> None:
+    assert sublayer("escalation.calls.dispatch") < sublayer("escalation.runs.services")
+    assert violations("escalation.calls.progress", "from escalation.runs.services import run_advance\n") == [
+        "line 1: escalation.calls.progress imports escalation.runs.services, a sub-package above it"
+    ]
+    assert violations("escalation.calls.dispatch", "from escalation.runs import states\n") != []
+    assert violations("escalation.calls.dispatch", "from ..runs.states import run_stop\n") != []
+    assert violations("escalation.runs.states", "from escalation.calls.records import calls_stop\n") == []
+    assert violations("escalation.calls.dispatch", "from escalation.calls.pace import call_pacer\n") == []
+    assert violations("escalation.calls.dispatch", "from escalation.wanted import call_still_wanted\n") == []
 
 
 @pytest.mark.parametrize("path", sources(), ids=lambda p: str(p.relative_to(ROOT)))

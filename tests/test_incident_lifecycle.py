@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,3 +186,17 @@ def test_the_api_cancels_one_action_for_mdr_staff_only(
     response = staff.post(f"/api/v1/actions/{action.pk}/cancel/", {"reason": "duplicate"}, format="json")
     assert response.status_code == 200
     assert response.json()["status"] == "canceled"
+
+
+def test_every_status_change_goes_through_incident_change_status() -> None:
+    """The incidents' half of a status change is called by the lifecycle only: no path moves a status
+    without stopping its runs."""
+    root = Path(__file__).resolve().parent.parent
+    callers = sorted(
+        str(path.relative_to(root))
+        for top in ("mdrportal", "tenants", "incidents", "escalation", "operations", "reports", "tests")
+        for path in (root / top).rglob("*.py")
+        if "incident_status_move_for_lifecycle(" in path.read_text()
+        and path.name != "test_incident_lifecycle.py"
+    )
+    assert callers == ["escalation/runs/lifecycle.py", "incidents/services.py"]

@@ -8,10 +8,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from escalation.runs.lifecycle import incident_change_status
 from incidents.authorizations import authorization_record
 from incidents.models import ActionStatus, Authorization, Basis, Channel, EventKind, Incident
 from incidents.selectors import authorization_text
-from incidents.services import incident_reapply_policy, incident_set_status, incident_take_fallback
+from incidents.services import incident_reapply_policy, incident_take_fallback
 from tenants.models import Performer, ResponseMode, Role, Tier
 from tenants.services import contact_update, tenant_update_settings
 from tests.factories import (
@@ -221,10 +222,10 @@ def test_the_fallback_counts_only_when_the_snapshot_had_the_checkbox() -> None:
 
 def test_incident_status_follows_its_transitions() -> None:
     incident = make_incident(make_tenant())
-    incident_set_status(incident=incident, status="contained", by=None)
-    incident_set_status(incident=incident, status="closed", by=None)
+    incident_change_status(incident=incident, status="contained", by=None)
+    incident_change_status(incident=incident, status="closed", by=None)
     with pytest.raises(ValidationError):
-        incident_set_status(incident=incident, status="contained", by=None)
+        incident_change_status(incident=incident, status="contained", by=None)
     assert kinds(incident).count(EventKind.INCIDENT_STATUS) == 2
 
 

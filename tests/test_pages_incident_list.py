@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from escalation.runs.lifecycle import incident_change_status
 from incidents.models import Incident, IncidentStatus, Severity
-from incidents.services import incident_set_status
 from mdrportal.web.incident_views import PAGE_SIZE
 from tests.factories import client_for, make_incident, make_tenant, propose
 
@@ -45,7 +45,7 @@ def test_the_list_filters_by_status_severity_and_dates() -> None:
     tenant = make_tenant()
     critical = make_incident(tenant, severity=Severity.CRITICAL)
     low = make_incident(tenant, severity=Severity.LOW)
-    incident_set_status(incident=low, status=IncidentStatus.CONTAINED, by=None)
+    incident_change_status(incident=low, status=IncidentStatus.CONTAINED, by=None)
     old = make_incident(tenant, severity=Severity.HIGH)
     Incident.objects.filter(pk=old.pk).update(opened_at=timezone.now() - timedelta(days=40))
     client, _ = client_for(tenant)
@@ -67,7 +67,7 @@ def test_the_home_page_counts_each_incident_and_each_action_once() -> None:
     for n in range(5):
         propose(incident, "isolate_endpoint", target=f"WS-{n}")
     other = make_incident(tenant)
-    incident_set_status(incident=other, status=IncidentStatus.RESOLVED, by=None)
+    incident_change_status(incident=other, status=IncidentStatus.RESOLVED, by=None)
     make_incident(make_tenant())  # another tenant's
     client, _ = client_for(tenant)
 

@@ -17,7 +17,7 @@ from escalation.models import Acknowledgment, CallAttempt, NotificationRun, RunP
 from escalation.partners.models import TaskAcknowledgment
 from escalation.partners.services import partner_task_acknowledge
 from escalation.runs.customer import customer_tell
-from escalation.runs.fallback import someone_has_it
+from escalation.wanted import someone_has_it
 from incidents.locks import incident_lock
 from incidents.models import ActionStatus, Basis, Channel, EventKind, Incident, ResponseAction
 from mdrportal.core.retry import retried_atomic

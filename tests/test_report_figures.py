@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from escalation.runs.lifecycle import incident_change_status
 from incidents.models import EventKind, Incident, TimelineEvent
-from incidents.services import incident_open, incident_set_status
+from incidents.services import incident_open
 from incidents.timeline_writes import timeline_record
 from reports.figures import incidents_with_figures
 from reports.percentiles import percentile
@@ -190,8 +191,8 @@ def test_a_customers_report_counts_only_its_own_incidents() -> None:
 def test_the_incident_page_shows_resolution_as_a_milestone_from_detection() -> None:
     tenant = make_tenant()
     incident = opened(tenant, detected_ago=timedelta(minutes=30))
-    incident_set_status(incident=incident, status="resolved", by=None, reason="Reimaged")
-    incident_set_status(incident=incident, status="closed", by=None)
+    incident_change_status(incident=incident, status="resolved", by=None, reason="Reimaged")
+    incident_change_status(incident=incident, status="closed", by=None)
     response = portal(make_member(tenant)).get(reverse("incidents:detail", args=[incident.pk]))
     marks = {m.key: m for m in response.context["milestones"]}
     resolved = marks["resolved"]

@@ -10,12 +10,12 @@ import pytest
 from django.utils import timezone
 
 from escalation.models import RunPurpose, RunState
+from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start
 from escalation.runs.severity import incidents_severity_unnotified, severity_notify
 from escalation.sweep import escalation_sweep
 from incidents.case_file import incident_edit
 from incidents.models import EventKind, Incident
-from incidents.services import incident_set_status
 from mdrportal.core import task_names
 from tenants.models import Tenant
 from tenants.services import tenant_update_settings
@@ -128,7 +128,7 @@ def test_a_raise_then_lowered_before_the_worker_came_starts_nothing(analyst: Any
 def test_a_resolved_incident_is_not_notified(analyst: Any) -> None:
     incident = make_incident(notifying_from("critical"), severity="medium")
     edit(incident, analyst, severity="critical")
-    incident_set_status(incident=incident, status="resolved", by=analyst)
+    incident_change_status(incident=incident, status="resolved", by=analyst)
     assert severity_notify(incident.pk) is None and not notify_runs(incident)
 
 

@@ -10,13 +10,14 @@ from django.test import Client
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import Acknowledgment, RunState, TextKind, TextMessage, TextStatus
-from escalation.runs.fallback import someone_has_it
+from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start, run_advance
 from escalation.sms.inbound import HELP, NOT_RECORDED, UNKNOWN, keyword
 from escalation.sms.outbound import text_body
 from escalation.sms.send import sms_send, text_send
+from escalation.wanted import someone_has_it
 from incidents.models import Channel, Incident, IncidentStatus, Severity
-from incidents.services import incident_open, incident_set_status
+from incidents.services import incident_open
 from tenants.models import Contact, SettingsChange
 from tenants.services import contact_update
 from tests.factories import login_verified, make_analyst, make_incident, make_tenant
@@ -169,7 +170,7 @@ def test_a_code_of_an_incident_already_acknowledged_says_so_and_changes_nothing(
 
 def test_a_code_of_a_resolved_incident_says_so_and_changes_nothing(twilio) -> None:
     a_incident, b_incident = shared_number()
-    incident_set_status(incident=a_incident, status=IncidentStatus.RESOLVED, by=make_analyst())
+    incident_change_status(incident=a_incident, status=IncidentStatus.RESOLVED, by=make_analyst())
 
     answer = reply(twilio.text(str(a_incident.tenant.contacts.get().phone), f"1 {code_to(a_incident)}"))
 
@@ -204,7 +205,7 @@ def test_an_alert_on_a_closed_incident_is_not_acknowledged_by_text(twilio) -> No
     contact = tenant.contacts.get()
     incident = make_incident(tenant)
     texted(incident, contact)
-    incident_set_status(incident=incident, status=IncidentStatus.RESOLVED, by=make_analyst())
+    incident_change_status(incident=incident, status=IncidentStatus.RESOLVED, by=make_analyst())
 
     assert UNKNOWN in reply(twilio.text(str(contact.phone), "1"))
     assert not Acknowledgment.objects.exists()

@@ -13,13 +13,13 @@ from hypothesis import strategies as st
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import Acknowledgment, TextKind, TextMessage, TextStatus
+from escalation.runs.lifecycle import incident_change_status
 from escalation.sms import codes
 from escalation.sms.codes import held_codes, open_alerts
 from escalation.sms.inbound import InboundText, sms_received
 from escalation.sms.outbound import text_body
 from escalation.sms.send import sms_send, text_send
 from incidents.models import Channel, Incident, IncidentStatus
-from incidents.services import incident_set_status
 from mdrportal.core.retry import retried_atomic
 from tenants.models import Contact
 from tenants.services import contact_update
@@ -142,7 +142,7 @@ def play(world: World, ops: list[tuple[str, int, int]], *, number: str, analyst:
             )
             world.acked.add(key)
         elif op == "close" and key in world.incidents:
-            incident_set_status(incident=world.incidents[key], status=IncidentStatus.CLOSED, by=analyst)
+            incident_change_status(incident=world.incidents[key], status=IncidentStatus.CLOSED, by=analyst)
             world.closed.add(key)
         check(world, number, before)
 
@@ -206,7 +206,7 @@ def test_a_late_reply_to_a_closed_alert_is_told_so_and_names_no_newer_alert(monk
     draws = iter([0, 0, 1])
     monkeypatch.setattr(codes, "randbelow", lambda n: next(draws))
     closed = alert(first, make_incident(first.tenant))
-    incident_set_status(incident=closed.incident, status=IncidentStatus.CLOSED, by=make_analyst())
+    incident_change_status(incident=closed.incident, status=IncidentStatus.CLOSED, by=make_analyst())
 
     newer = alert(second, make_incident(second.tenant))
     answer = replied(newer.to, f"1 {closed.reply_code}")

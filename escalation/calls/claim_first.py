@@ -5,7 +5,7 @@ They are on the path of every call placed: built by the ORM, a claim took about 
 host for under a millisecond in the database, more than the rest of the path to the provider, and the
 dispatcher's claim through the ORM (about 8 statements under the incident's lock) made it late for its slot.
 The order is the dispatcher's (escalation.calls.dispatch.ORDER): severity, then a call's place in its run,
-then the time it was queued, then its id.
+then the time it was queued, then its id. Whether a call is still wanted is escalation.wanted's rule.
 """
 
 from __future__ import annotations
@@ -15,18 +15,12 @@ from typing import Any
 
 from django.db import connection
 
-from escalation.models import Acknowledgment, CallAttempt, CallOutcome, NotificationRun, RunPurpose, RunState
-from incidents.models import ACTIVE_INCIDENT_STATUSES, Authorization, Incident
+from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunState
+from escalation.wanted import call_still_wanted_sql
 from tenants.models import Contact, Tenant
 
 CALLS, RUNS = CallAttempt._meta.db_table, NotificationRun._meta.db_table
 CONTACTS, TENANTS = Contact._meta.db_table, Tenant._meta.db_table
-ACKS, DECISIONS, INCIDENTS = (
-    Acknowledgment._meta.db_table,
-    Authorization._meta.db_table,
-    Incident._meta.db_table,
-)
-ACTIVE = ", ".join(f"'{status}'" for status in sorted(ACTIVE_INCIDENT_STATUSES))
 
 
 def _first(place: str) -> str:
@@ -38,21 +32,6 @@ NOT EXISTS (
   WHERE ((o.outcome = '{CallOutcome.QUEUED}' AND (o.run_id IS NULL OR orun.state = '{RunState.ACTIVE}'))
          OR (o.outcome = '{CallOutcome.DIALING}' AND o.provider_sid = '' AND o.placed_at >= %s))
     AND (o.severity_rank, o.sequence, o.queued_at, o.id) < {place}
-)"""
-
-
-def _still_wanted(call: str) -> str:
-    """The call (a table or alias) is of a run that runs, its incident is active, and nobody has acknowledged
-    or decided (DESIGN rules 6 and 11); a call of the partner's tree about its task reads only its own run,
-    which the partner's acknowledgment stops."""
-    return f"""
-EXISTS (
-  SELECT 1 FROM {RUNS} r JOIN {INCIDENTS} i ON i.id = r.incident_id
-  WHERE r.id = {call}.run_id AND r.state = '{RunState.ACTIVE}' AND i.status IN ({ACTIVE})
-    AND (r.purpose = '{RunPurpose.PARTNER_TASK}' OR (
-      NOT EXISTS (SELECT 1 FROM {ACKS} a WHERE a.incident_id = r.incident_id)
-      AND NOT EXISTS (SELECT 1 FROM {DECISIONS} d WHERE d.incident_id = r.incident_id)
-    ))
 )"""
 
 
@@ -94,7 +73,7 @@ def claim_if_first(
     sql = (
         f"UPDATE {CALLS} SET outcome = %s, placed_at = %s, backend = %s "
         f"WHERE id = {'%s' if call is not None else _QUEUED_OF_RUN} AND outcome = '{CallOutcome.QUEUED}' "
-        f"AND {_first(own)}" + (f" AND {_still_wanted(CALLS)}" if still_wanted else "") + _CLAIMED
+        f"AND {_first(own)}" + (f" AND {call_still_wanted_sql(CALLS)}" if still_wanted else "") + _CLAIMED
     )
     which = call if call is not None else run
     params = [CallOutcome.DIALING.value, adapt(now), backend, which, adapt(claimed_since)]
@@ -125,7 +104,7 @@ def claim_most_urgent(*, backend: str, now: datetime) -> Claimed | None:
 UPDATE {CALLS} SET outcome = %s, placed_at = %s, backend = %s
 WHERE outcome = '{CallOutcome.QUEUED}' AND id = (
   SELECT c.id FROM {CALLS} c
-  WHERE c.outcome = '{CallOutcome.QUEUED}' AND (c.run_id IS NULL OR {_still_wanted("c")})
+  WHERE c.outcome = '{CallOutcome.QUEUED}' AND (c.run_id IS NULL OR {call_still_wanted_sql("c")})
   ORDER BY c.severity_rank, c.sequence, c.queued_at, c.id LIMIT 1{skip_locked}
 ){_CLAIMED}"""
     with connection.cursor() as cursor:

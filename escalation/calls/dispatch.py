@@ -14,16 +14,14 @@ from django.utils import timezone
 from escalation.calls.claim_first import Claimed, claim_if_first, claim_most_urgent, goes_first
 from escalation.calls.pace import CallPacer, call_pacer
 from escalation.calls.records import call_not_placed, call_placed
+from escalation.calls.run_side import run_side
 from escalation.models import CallAttempt, CallOutcome, RunState
 from escalation.nudges import nudge_dispatch
 from escalation.phone.base import CallRequest, PhoneBackend, PhoneError
 from escalation.phone.registry import phone_backend
-from escalation.runs.fallback import someone_has_it
-from escalation.runs.services import run_advance
-from escalation.runs.states import run_stop
 from escalation.selectors import calls_waiting
+from escalation.wanted import call_still_wanted
 from incidents.locks import incident_lock
-from incidents.models import ACTIVE_INCIDENT_STATUSES
 from mdrportal.core.retry import retried_atomic
 
 log = logging.getLogger(__name__)
@@ -88,11 +86,8 @@ def _claim(attempt_id: int, incident_id: int | None, backend: str) -> CallReques
         call.outcome, call.ended_at = CallOutcome.CANCELED, timezone.now()
         call.save(update_fields=["outcome", "ended_at"])
         return None
-    if incident.status not in ACTIVE_INCIDENT_STATUSES:
-        run_stop(call.run, RunState.CANCELED)
-        return None
-    if someone_has_it(incident):
-        run_stop(call.run, RunState.ACKNOWLEDGED)
+    if not call_still_wanted(call.run, incident):
+        run_side().call_unwanted(call.run, incident)
         return None
     _mark_dialing(call, backend)
     # The timeline says "Calling" once the request is made (call_placed): a claim may yet be released.
@@ -142,7 +137,7 @@ def call_dial(attempt_id: int) -> bool:
         )
     )
     if request is None:
-        _hand_over(call_pacer())
+        calls_hand_over(call_pacer())
         return False
     return call_place_paced(request, backend, call_pacer(), checked=True)
 
@@ -189,7 +184,7 @@ def calls_dispatch(*, max_seconds: float = 1.0, most: int | None = None) -> int:
     placed, deadline = 0, time.monotonic() + max_seconds
     while True:
         if placed == most or time.monotonic() >= deadline:
-            _hand_over(pacer)
+            calls_hand_over(pacer)
             break
         slot = pacer.next_slot()  # a look first: no claim (and no release) while no slot is free
         if slot.wait > 0:
@@ -216,7 +211,7 @@ def call_place_paced(
         # A more urgent call waits (released meanwhile) or is claimed elsewhere: it takes the slot first,
         # and a dispatcher comes for the slot after it.
         call_release(request.attempt_id)
-        _hand_over(pacer)
+        calls_hand_over(pacer)
         return False
     grant = pacer.acquire()
     if not grant.granted:
@@ -226,11 +221,12 @@ def call_place_paced(
         return False
     # The next slot's dispatcher is sent once the provider has answered, before this call's record: it is
     # then on time in the other dialing process while this one still records.
-    call_place(request, backend, meanwhile=lambda: _hand_over(pacer))
+    call_place(request, backend, meanwhile=lambda: calls_hand_over(pacer))
     return True
 
 
-def _hand_over(pacer: CallPacer) -> None:
+def calls_hand_over(pacer: CallPacer) -> None:
+    """Send the dispatcher chosen for the next slot when calls wait and none is on its way."""
     if _queued().exists():
         slot = pacer.next_slot()
         if slot.wake:
@@ -262,25 +258,17 @@ def call_release(attempt_id: int) -> None:
     call.save(update_fields=["outcome", "placed_at", "backend"])
 
 
-def run_advance_and_call(run_id: int) -> None:
-    """One hop: a run's step, and the call it queued claimed in the same transaction and placed after
-    commit when a slot is free. When a more urgent call waits, the call waits its turn and the dialing
-    worker is sent for the next slot (when none is on its way): a step never dials for other runs, so that
-    the steps and the dialer do not race each other for the same slots."""
-    stepped = _advance_and_claim(run_id)
-    if stepped is None:
-        return
-    request, backend = stepped
-    if request is None:
-        _hand_over(call_pacer())
-    else:
-        call_place_paced(request, backend, call_pacer(), checked=True)
-
-
-@retried_atomic
-def _advance_and_claim(run_id: int) -> tuple[CallRequest | None, PhoneBackend] | None:
-    """The run's step and the claim of the call it queued, in one transaction; None when no call was queued."""
-    if not run_advance(run_id):
-        return None
+def call_claim_stepped(run_id: int) -> tuple[CallRequest | None, PhoneBackend]:
+    """In a run's step that queued a call: claim it (call_claim_in_step) for the backend that will place it."""
     backend = phone_backend()
     return call_claim_in_step(run_id, backend.name), backend
+
+
+def call_place_stepped(request: CallRequest | None, backend: PhoneBackend) -> None:
+    """After the step committed: place its claimed call when a slot is free; a call that waits its turn
+    sends the dialing worker for the next slot (when none is on its way). A step never dials for other runs,
+    so that the steps and the dialer do not race each other for the same slots."""
+    if request is None:
+        calls_hand_over(call_pacer())
+    else:
+        call_place_paced(request, backend, call_pacer(), checked=True)

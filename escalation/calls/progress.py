@@ -15,11 +15,11 @@ from escalation.calls.records import (
     call_placed,
     call_ref,
 )
+from escalation.calls.run_side import run_side
 from escalation.models import PARTNER_PURPOSES, Acknowledgment, CallAttempt, CallOutcome
 from escalation.partners.services import partner_task_acknowledge
 from escalation.phone.base import PhoneError
 from escalation.phone.registry import phone_backend_named
-from escalation.runs.services import call_ended_advance
 from incidents.locks import incident_lock
 from incidents.models import Channel
 from mdrportal.core.retry import retried_atomic
@@ -97,7 +97,7 @@ def call_update(
             call_could_not_notify(call, "the carrier reported the call failed")
     else:
         call_end(call, outcome)
-    call_ended_advance(call)
+    run_side().call_ended(call)
 
 
 def call_check(attempt_id: int) -> None:

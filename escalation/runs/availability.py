@@ -37,12 +37,13 @@ class Plan:
 def plan_make(incident: Incident, *, purpose: str, at: datetime) -> Plan:
     """Every active contact with a phone available at the instant, in call order, the policy's number of
     times; a report (what was done) calls each once."""
-    tries = 1 if purpose == RunPurpose.REPORT else PolicySnapshot.read(incident).call_attempts_per_contact
+    policy = PolicySnapshot.read(incident)
+    tries = 1 if purpose == RunPurpose.REPORT else policy.call_attempts_per_contact
     if purpose == RunPurpose.PARTNER_TASK:  # the partner's own people, on the partner's clock
         partner = incident.tenant.partner
         contacts, zone = partner_phone_contacts(partner.pk), partner.timezone
-    else:
-        contacts, zone = phone_contacts(incident.tenant), incident.tenant.timezone
+    else:  # the customer's clock as the incident's policy snapshot holds it (DESIGN rule 9)
+        contacts, zone = phone_contacts(incident.tenant), policy.timezone
     available, unavailable = who_is_available(contacts.prefetch_related("windows", "away_periods"), at, zone)
     return Plan(
         steps=[{"contact": c.pk, "try": t} for t in range(1, tries + 1) for c in available],

@@ -7,19 +7,15 @@ from typing import Any
 
 from django.conf import settings
 
-from escalation.models import ATTEMPT_OUTCOMES, Acknowledgment, CallAttempt, NotificationRun, RunPurpose
+from escalation.models import ATTEMPT_OUTCOMES, CallAttempt, NotificationRun, RunPurpose
 from escalation.runs.availability import nobody_available
 from escalation.runs.plan import round_next, run_create
+from escalation.wanted import someone_has_it
 from incidents.attention import incident_flag
 from incidents.models import EventKind, Incident
 from incidents.policy import PolicySnapshot
 from incidents.services import incident_take_fallback
 from incidents.timeline_writes import timeline_record
-
-
-def someone_has_it(incident: Incident) -> bool:
-    """An acknowledgment or a written decision on the incident, ever, by any channel: no fallback."""
-    return Acknowledgment.objects.filter(incident=incident).exists() or incident.authorizations.exists()
 
 
 def attempts_proof(run: NotificationRun) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -14,7 +14,7 @@ from escalation.runs.states import runs_stop
 from escalation.runs.tell import tell_closed
 from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incident
-from incidents.services import incident_set_status
+from incidents.services import incident_status_move_for_lifecycle
 from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 
@@ -28,8 +28,11 @@ def incident_change_status(
     reason: str = "",
     channel: str = Channel.ADMIN,
 ) -> Incident:
+    """The one way to change an incident's status, from every path (admin, API, pages, services)."""
     was_active = incident_lock(incident.pk).status in ACTIVE_INCIDENT_STATUSES
-    locked = incident_set_status(incident=incident, status=status, by=by, reason=reason, channel=channel)
+    locked = incident_status_move_for_lifecycle(
+        incident=incident, status=status, by=by, reason=reason, channel=channel
+    )
     if locked.status not in ACTIVE_INCIDENT_STATUSES:
         stopped = runs_stop(locked, RunState.CANCELED)
         if stopped:

@@ -1,14 +1,13 @@
-"""Notification runs: start one, advance it one step, and move it on when its call ends.
+"""Notification runs: start one, and advance it one step.
 
 The database is the truth: a run is a row with a state and next_step_at; every step locks the incident,
 then the run, checks the state is still the one it expects, does one thing and schedules the next nudge
 after commit. The plan is made in runs.plan, a step's calls in runs.steps, the end of the tree and its
-fallback in runs.fallback.
+fallback in runs.fallback; the task that takes a step, and what a run does when its call ends, in
+runs.advance.
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -18,8 +17,6 @@ from escalation.emails.services import emails_claim
 from escalation.models import (
     PARTNER_PURPOSES,
     TELLING_PURPOSES,
-    CallAttempt,
-    CallOutcome,
     NotificationRun,
     RunPurpose,
     RunState,
@@ -27,21 +24,18 @@ from escalation.models import (
 from escalation.nudges import nudge_dial, nudge_run
 from escalation.partners.services import partner_task_open
 from escalation.runs.availability import plan_make
-from escalation.runs.fallback import someone_has_it
 from escalation.runs.plan import run_bring_forward, run_create, run_plan_when_due, run_started_record
 from escalation.runs.states import run_lock, run_stop
 from escalation.runs.steps import call_in_flight, call_queue_next, next_call_or_end
 from escalation.selectors import actions_to_tell
 from escalation.sms.outbound import texts_claim
+from escalation.wanted import someone_has_it
 from incidents.active_guard import incident_must_be_active
 from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, Incident
 from mdrportal.core.retry import retried_atomic
 
 User = AbstractBaseUser | None
-
-# A call answered without the key: a 1 pressed at its very end may still be on its way to us.
-ANSWERED_SETTLE_SECONDS = 2
 
 
 @retried_atomic
@@ -127,13 +121,3 @@ def run_advance(run_id: int) -> bool:
         if call_in_flight(run, now):
             return False
         return next_call_or_end(run, incident, now)
-
-
-def call_ended_advance(call: CallAttempt) -> None:
-    """A call of a run has ended: its run takes its next step now (or in a moment after an answer)."""
-    if call.run is None or call.run.state != RunState.ACTIVE:
-        return
-    delay = ANSWERED_SETTLE_SECONDS if call.outcome == CallOutcome.NO_KEY else 0
-    call.run.next_step_at = timezone.now() + timedelta(seconds=delay)
-    call.run.save(update_fields=["next_step_at"])
-    nudge_run(call.run_id, countdown=delay)
