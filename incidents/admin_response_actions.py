@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html_join
 
 from incidents.actions import action_cancel, action_propose_revert
+from incidents.customer_tasks import TASK_PERFORMERS, UNDONE_TASK_STATUSES
 from incidents.forms import CancelActionForm, RetryActionForm
 from incidents.models import ACTION_TRANSITIONS, ActionAttempt, ActionStatus, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
@@ -24,8 +25,13 @@ from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 
 def action_row_buttons(action: ResponseAction) -> str:
     """The links of an action's row on the incident's page: cancel what waits or is queued, retry what
-    failed. Links to their own pages, since the row sits inside the incident's form."""
+    failed, take over a task nobody has done. Links to their own pages, since the row sits inside the
+    incident's form."""
     links = []
+    if action.performer in TASK_PERFORMERS and action.status in UNDONE_TASK_STATUSES:
+        links.append(
+            ("MDR Ops will do it", reverse("admin:incidents_customertask_take_over", args=[action.pk]))
+        )
     if ActionStatus.CANCELED in ACTION_TRANSITIONS[action.status]:
         links.append(("Cancel", reverse("admin:incidents_responseaction_cancel", args=[action.pk])))
     if action.status in RETRYABLE:

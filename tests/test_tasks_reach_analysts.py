@@ -110,3 +110,17 @@ def test_the_admin_offers_mdr_ops_will_do_it_to_analysts_only(tasks: dict[str, A
     assert analyst.post(url, {"reason": "The customer asked us by phone."}).status_code == 302
     customer.refresh_from_db()
     assert (customer.status, customer.performer) == (ActionStatus.AWAITING_AUTHORIZATION, Performer.MDR)
+
+
+def test_the_incident_page_has_a_mdr_ops_will_do_it_button_on_each_task_nobody_has_done(
+    tasks: dict[str, Any],
+) -> None:
+    customer: ResponseAction = tasks["customer"]
+    take_over = reverse("admin:incidents_customertask_take_over", args=[customer.pk])
+    analyst = Client()
+    login_verified(analyst, make_analyst())
+    page = reverse("admin:incidents_incident_change", args=[customer.incident_id])
+
+    assert f'href="{take_over}"' in analyst.get(page).content.decode()
+    assert analyst.post(take_over, {"reason": "The customer asked us by phone."}).status_code == 302
+    assert f'href="{take_over}"' not in analyst.get(page).content.decode()  # MDR Ops performs it now
