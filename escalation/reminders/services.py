@@ -30,7 +30,6 @@ from escalation.reminders.models import (
     Reminder,
     ReminderChannel,
     ReminderKind,
-    ReminderOutcome,
     ReminderSeries,
     SeriesState,
 )
@@ -49,19 +48,21 @@ from incidents.models import Channel, EventKind, Incident
 from incidents.policy import PolicySnapshot
 from incidents.waiting import with_waiting_since
 from mdrportal.core.nudges import due_locked, nudge
+from mdrportal.core.outbox import (
+    Delivered,
+    NotDelivered,
+    OutboxChannel,
+    OutboxState,
+    outbox_fail_stuck,
+    outbox_nudge,
+    outbox_resend_unsent,
+    outbox_send,
+)
 from mdrportal.core.retry import retried_atomic
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact
 
 log = logging.getLogger(__name__)
-
-# A claimed reminder's own nudge is normally in flight; one that waited this long is nudged again.
-CLAIM_LEASE = timedelta(seconds=30)
-# A reminder still "sending" after this long belongs to a worker that died while handing it over.
-SENDING_TIMEOUT = timedelta(minutes=10)
-INTERRUPTED = (
-    "interrupted while being handed over; it may or may not have been delivered, and is not sent again"
-)
 
 
 def reminder_interval(policy: PolicySnapshot) -> timedelta:
@@ -176,7 +177,7 @@ def reminders_could_not_get_an_answer(series: ReminderSeries, incident: Incident
 
 
 def nudge_send(reminder_id: int) -> None:
-    nudge("escalation.reminder_send", reminder_id)
+    outbox_nudge(REMINDERS, reminder_id)
 
 
 def nudge_step(series_id: int) -> None:
@@ -241,82 +242,78 @@ def reminder_compose(reminder: Reminder) -> ComposedReminder:
     )
 
 
-def reminder_send(reminder_id: int) -> str:
-    """Send one claimed reminder, at most once; skipped when nothing waits any more. Returns the outcome, or
-    "" when another delivery had it. Must run outside any transaction: the mail server is called here."""
-    taken = Reminder.objects.filter(pk=reminder_id, outcome=ReminderOutcome.CLAIMED).update(
-        outcome=ReminderOutcome.SENDING, claimed_at=timezone.now()
-    )
-    if taken != 1:
+class ReminderEmailChannel(OutboxChannel):
+    """Reminders by email: composed at send time, skipped when nothing waits any more, told on the timeline."""
+
+    model = Reminder
+    task = "escalation.reminder_send"
+    related = ("series__incident", "contact")
+
+    def lock(self, item: Reminder) -> None:
+        incident_lock(item.series.incident_id)  # it writes the timeline: the incident's lock first
+
+    def cancel_reason(self, item: Reminder) -> str:
+        series = item.series
+        if series.state == SeriesState.ENDED or not incident_waits(series.incident, series.kind):
+            # Answered between the claim and now: a reminder of something done would only confuse.
+            return "nothing awaited any more"
         return ""
-    reminder = Reminder.objects.select_related("series__incident", "contact").get(pk=reminder_id)
-    series = reminder.series
-    if series.state == SeriesState.ENDED or not incident_waits(series.incident, series.kind):
-        # Answered between the claim and now: a reminder of something done would only confuse.
-        _record(reminder, ReminderOutcome.SKIPPED, subject="")
-        return ReminderOutcome.SKIPPED
-    try:
-        composed = reminder_compose(reminder)
-    except Exception as error:  # noqa: BLE001 - whatever broke, the row must not stay "sending"
-        log.exception("could not compose reminder %s", reminder_id)
-        _record(reminder, ReminderOutcome.FAILED, subject="", error=f"could not compose it: {error!r}")
-        return ReminderOutcome.FAILED
-    message = EmailMultiAlternatives(
-        subject=composed.subject,
-        body=composed.text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[reminder.to],
-        headers={"Auto-Submitted": "auto-generated", "X-MDR-Incident": str(series.incident_id)},
-    )
-    message.attach_alternative(composed.html, "text/html")
-    try:
-        message.send(fail_silently=False)
-    except Exception as error:  # noqa: BLE001 - SMTP, network or backend errors alike end as failed
-        # Not retried: the server may have taken it before the error reached us; the next reminder follows.
-        log.warning("reminder %s to %s failed: %s", reminder_id, reminder.to, error)
-        _record(reminder, ReminderOutcome.FAILED, subject=composed.subject, error=str(error) or repr(error))
-        return ReminderOutcome.FAILED
-    _record(reminder, ReminderOutcome.SENT, subject=composed.subject)
-    return ReminderOutcome.SENT
+
+    def deliver(self, item: Reminder) -> Delivered:
+        try:
+            composed = reminder_compose(item)
+        except Exception as error:  # noqa: BLE001 - whatever broke, the row must not stay "sending"
+            raise NotDelivered(f"could not compose it: {error!r}") from error
+        message = EmailMultiAlternatives(
+            subject=composed.subject,
+            body=composed.text,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=[item.to],
+            headers={"Auto-Submitted": "auto-generated", "X-MDR-Incident": str(item.series.incident_id)},
+        )
+        message.attach_alternative(composed.html, "text/html")
+        try:
+            message.send(fail_silently=False)
+        except Exception as error:  # noqa: BLE001 - SMTP, network or backend errors alike end as failed
+            raise NotDelivered(str(error) or repr(error), fields={"subject": composed.subject}) from error
+        return Delivered(fields={"subject": composed.subject})
+
+    def tell(self, item: Reminder, facts: dict[str, object]) -> None:
+        if item.state == OutboxState.CANCELED:
+            return  # nothing went and nothing waits: the timeline already says why
+        contact, series = item.contact, item.series
+        if item.state == OutboxState.SENT:
+            summary = f"Reminder {item.number} sent to {contact.name} <{item.to}>: {item.subject}"
+        else:
+            summary = f"Reminder {item.number} to {contact.name} <{item.to}> could not be sent: {item.error}"
+        timeline_record(
+            incident=series.incident,
+            kind=EventKind.NOTIFICATION_SENT,
+            summary=summary,
+            label=SENDER_LABEL,
+            channel=Channel.SYSTEM,
+            data={
+                "reminder": item.pk,
+                "series": series.pk,
+                "kind": "reminder",
+                "about": series.kind,
+                "number": item.number,
+                "contact": contact.pk,
+                "to": item.to,
+                "channel": item.channel,
+                "outcome": item.state,
+                **({"error": item.error} if item.error else {}),
+            },
+        )
 
 
-@retried_atomic
-def _record(reminder: Reminder, outcome: str, *, subject: str, error: str = "") -> bool:
-    """The outcome of a reminder being sent, and its timeline event; False when it was no longer sending."""
-    incident_lock(reminder.series.incident_id)  # it writes the timeline: the incident's lock first
-    changes: dict[str, object] = {"outcome": outcome, "subject": subject[:300], "error": error}
-    if outcome == ReminderOutcome.SENT:
-        changes["sent_at"] = timezone.now()
-    changed = Reminder.objects.filter(pk=reminder.pk, outcome=ReminderOutcome.SENDING).update(**changes)
-    if changed != 1:
-        return False
-    if outcome == ReminderOutcome.SKIPPED:
-        return True
-    contact, series = reminder.contact, reminder.series
-    if outcome == ReminderOutcome.SENT:
-        summary = f"Reminder {reminder.number} sent to {contact.name} <{reminder.to}>: {subject}"
-    else:
-        summary = f"Reminder {reminder.number} to {contact.name} <{reminder.to}> could not be sent: {error}"
-    timeline_record(
-        incident=series.incident,
-        kind=EventKind.NOTIFICATION_SENT,
-        summary=summary,
-        label=SENDER_LABEL,
-        channel=Channel.SYSTEM,
-        data={
-            "reminder": reminder.pk,
-            "series": series.pk,
-            "kind": "reminder",
-            "about": series.kind,
-            "number": reminder.number,
-            "contact": contact.pk,
-            "to": reminder.to,
-            "channel": reminder.channel,
-            "outcome": outcome,
-            **({"error": error} if error else {}),
-        },
-    )
-    return True
+REMINDERS = ReminderEmailChannel()
+
+
+def reminder_send(reminder_id: int) -> str:
+    """Send one claimed reminder, at most once; canceled when nothing waits any more. Returns its state, or
+    "" when another delivery had it. Must run outside any transaction: the mail server is called here."""
+    return outbox_send(REMINDERS, reminder_id)
 
 
 # The sweep -----------------------------------------------------------------------------------------
@@ -335,19 +332,9 @@ def reminders_sweep(*, batch: int = 200) -> dict[str, int]:
         due = due_locked(ReminderSeries.objects.filter(state=SeriesState.ACTIVE), due="next_at", batch=batch)
         for series_id in due:
             nudge_step(series_id)  # duplicates are dropped: the first step moves next_at on
-    now = timezone.now()
-    unsent = list(
-        Reminder.objects.filter(
-            outcome=ReminderOutcome.CLAIMED, claimed_at__lt=now - CLAIM_LEASE
-        ).values_list("pk", flat=True)[:batch]
-    )
-    for reminder_id in unsent:
-        nudge_send(reminder_id)
-    stuck = Reminder.objects.filter(
-        outcome=ReminderOutcome.SENDING, claimed_at__lt=now - SENDING_TIMEOUT
-    ).select_related("contact", "series__incident")[:batch]
+    unsent = outbox_resend_unsent(REMINDERS, batch=batch)
     # Failed, told on the timeline like any other outcome; never sent again (it may have been delivered).
-    interrupted = sum(_record(r, ReminderOutcome.FAILED, subject=r.subject, error=INTERRUPTED) for r in stuck)
+    interrupted = outbox_fail_stuck(REMINDERS, batch=batch)
     return {
         "started": started,
         "ended": ended,
