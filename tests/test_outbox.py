@@ -82,7 +82,9 @@ def test_the_sweep_fails_a_send_stuck_past_the_setting_with_a_timeline_event_and
     assert (stuck.state, stuck.error) == (OutboxState.FAILED, INTERRUPTED)
     assert TextMessage.objects.get(pk=recent.pk).state == OutboxState.SENDING
     (event,) = incident.events.filter(kind=EventKind.NOTIFICATION_SENT, data__text=stuck.pk)
-    assert event.data["outcome"] == OutboxState.FAILED and "may or may not have been delivered" in event.summary
+    assert (
+        event.data["outcome"] == OutboxState.FAILED and "may or may not have been delivered" in event.summary
+    )
     assert text_send(stuck.pk) == ""  # never sent again
 
 
