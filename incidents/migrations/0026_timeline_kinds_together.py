@@ -4,50 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("incidents", "0025_observable_links_and_case_templates"),
+        ('incidents', '0025_observable_links_and_case_templates'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="timelineevent",
-            name="kind",
-            field=models.CharField(
-                choices=[
-                    ("incident_opened", "Incident opened"),
-                    ("incident_status", "Incident status changed"),
-                    ("policy_reapplied", "Policy re-applied"),
-                    ("action_proposed", "Action proposed"),
-                    ("action_decided", "Gate decision changed"),
-                    ("authorization_requested", "Authorization requested"),
-                    ("authorization_given", "Authorization given"),
-                    ("authorization_declined", "Authorization declined"),
-                    ("action_queued", "Action queued"),
-                    ("action_started", "Action started"),
-                    ("action_succeeded", "Action succeeded"),
-                    ("action_failed", "Action failed"),
-                    ("action_attempt_failed", "Action attempt failed"),
-                    ("action_reverted", "Action reverted"),
-                    ("action_canceled", "Action canceled"),
-                    ("notification_started", "Notification started"),
-                    ("notification_sent", "Notification sent"),
-                    ("notification_stopped", "Notification stopped"),
-                    ("calls_exhausted", "Every contact phoned, nobody acknowledged"),
-                    ("call_attempt", "Call attempt"),
-                    ("acknowledged", "Acknowledged"),
-                    ("fallback_taken", "No-acknowledgment fallback taken"),
-                    ("flagged", "Flagged to analysts"),
-                    ("task_marked", "Task marked by the customer or partner"),
-                    ("task_acknowledged", "Task acknowledged by the partner"),
-                    ("owner_changed", "Owner changed"),
-                    ("case_edited", "Case file edited"),
-                    ("note_added", "Note for the customer"),
-                    ("observable_added", "Observable added"),
-                    ("observable_linked", "Observable linked to an action"),
-                    ("template_applied", "Case template applied"),
-                    ("message", "Message in the thread"),
-                ],
-                max_length=32,
-            ),
+            model_name='timelineevent',
+            name='kind',
+            field=models.CharField(choices=[('incident_opened', 'Incident opened'), ('incident_status', 'Incident status changed'), ('policy_reapplied', 'Policy re-applied'), ('action_proposed', 'Action proposed'), ('action_decided', 'Gate decision changed'), ('authorization_requested', 'Authorization requested'), ('authorization_given', 'Authorization given'), ('authorization_declined', 'Authorization declined'), ('action_queued', 'Action queued'), ('action_started', 'Action started'), ('action_succeeded', 'Action succeeded'), ('action_failed', 'Action failed'), ('action_attempt_failed', 'Action attempt failed'), ('action_reverted', 'Action reverted'), ('action_canceled', 'Action canceled'), ('notification_started', 'Notification started'), ('notification_sent', 'Notification sent'), ('notification_stopped', 'Notification stopped'), ('calls_exhausted', 'Every contact phoned, nobody acknowledged'), ('call_attempt', 'Call attempt'), ('acknowledged', 'Acknowledged'), ('fallback_taken', 'No-acknowledgment fallback taken'), ('flagged', 'Flagged to analysts'), ('task_marked', 'Task marked by the customer or partner'), ('task_acknowledged', 'Task acknowledged by the partner'), ('owner_changed', 'Owner changed'), ('case_edited', 'Case file edited'), ('note_added', 'Note for the customer'), ('observable_added', 'Observable added'), ('observable_linked', 'Observable linked to an action'), ('template_applied', 'Case template applied'), ('message', 'Message in the thread')], max_length=32),
         ),
     ]
