@@ -192,14 +192,18 @@ def outbox_fail_stuck(channel: OutboxChannel, *, batch: int = 200) -> int:
     )
 
 
+def outbox_unsent(channel: OutboxChannel, *, before: datetime | None = None) -> models.QuerySet[Any]:
+    """The claimed rows whose own nudge seems lost: claimed before `before` (by default, longer ago than
+    OUTBOX_RESEND_UNSENT_AFTER; the nudge is normally in flight a moment), oldest first."""
+    cutoff = before or timezone.now() - settings.OUTBOX_RESEND_UNSENT_AFTER
+    return channel.model.objects.filter(  # type: ignore[attr-defined]
+        state=OutboxState.CLAIMED, claimed_at__lt=cutoff
+    ).order_by("pk")
+
+
 def outbox_resend_unsent(channel: OutboxChannel, *, batch: int = 200) -> list[int]:
-    """Nudge again the claimed rows whose own nudge seems lost (it is normally in flight a moment)."""
-    cutoff = timezone.now() - settings.OUTBOX_RESEND_UNSENT_AFTER
-    unsent = list(
-        channel.model.objects.filter(state=OutboxState.CLAIMED, claimed_at__lt=cutoff)  # type: ignore[attr-defined]
-        .order_by("pk")
-        .values_list("pk", flat=True)[:batch]
-    )
+    """Nudge again the claimed rows whose own nudge seems lost; their ids."""
+    unsent = list(outbox_unsent(channel).values_list("pk", flat=True)[:batch])
     for item_id in unsent:
         outbox_nudge(channel, item_id)
     return unsent
