@@ -7,14 +7,15 @@ from datetime import timedelta
 from django.utils import timezone
 
 from escalation.calls.test_calls import test_calls_end_stale
-from escalation.emails.send import emails_fail_interrupted, emails_resend_unsent
+from escalation.emails.send import EMAILS
 from escalation.models import NotificationRun, RunState
 from escalation.nudges import nudge_customer, nudge_dispatch, nudge_run
 from escalation.runs.severity import incidents_severity_unnotified, nudge_severity_notify
 from escalation.selectors import calls_waiting, incidents_to_tell
-from escalation.sms.send import texts_fail_interrupted, texts_resend_unsent
+from escalation.sms.send import TEXTS
 from incidents.models import ACTIVE_INCIDENT_STATUSES
 from mdrportal.core.nudges import due_locked
+from mdrportal.core.outbox import outbox_fail_stuck, outbox_resend_unsent
 from mdrportal.core.retry import retried_atomic
 
 
@@ -27,10 +28,10 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
         nudge_dispatch()
     # The outbox: a claimed message's own nudge is normally in flight, so only one that waited
     # OUTBOX_RESEND_UNSENT_AFTER is nudged again; one stuck sending OUTBOX_STUCK_AFTER is failed, not resent.
-    unsent = emails_resend_unsent(batch=batch)
-    emails_fail_interrupted(batch=batch)
-    unsent_texts = texts_resend_unsent(batch=batch)
-    texts_fail_interrupted(batch=batch)
+    unsent: dict[str, int] = {}
+    for name, channel in (("emails", EMAILS), ("texts", TEXTS)):
+        unsent[name] = len(outbox_resend_unsent(channel, batch=batch))
+        outbox_fail_stuck(channel, batch=batch)
     # An action's change nudges the customer's news; a lost nudge (or a report waiting to settle) is here.
     untold = incidents_to_tell(statuses=ACTIVE_INCIDENT_STATUSES, batch=batch)
     for incident_id in untold:
@@ -44,8 +45,7 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
     return {
         "runs": len(due),
         "dispatch": int(queued),
-        "emails": len(unsent),
-        "texts": len(unsent_texts),
+        **unsent,
         "customers": len(untold),
         "severities": len(unnotified),
         "test_calls": test_calls,

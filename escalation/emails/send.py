@@ -13,10 +13,9 @@ from django.core.mail import EmailMultiAlternatives
 
 from escalation.emails.services import SENDER_LABEL, email_compose
 from escalation.emails.thread import thread_compose
+from escalation.message_events import message_told
 from escalation.models import EmailNotification
-from incidents.events import timeline_record
 from incidents.locks import incident_lock
-from incidents.models import Channel, EventKind
 from mdrportal.core.outbox import (
     INTERRUPTED,
     Delivered,
@@ -24,7 +23,6 @@ from mdrportal.core.outbox import (
     OutboxChannel,
     OutboxState,
     outbox_fail_stuck,
-    outbox_resend_unsent,
     outbox_send,
 )
 
@@ -83,23 +81,17 @@ class EmailChannel(OutboxChannel):
         else:
             summary = f"Email to {who} could not be sent: {item.error}"
             facts = {**facts, "error": item.error}
-        timeline_record(
+        message_told(
+            item,
             incident=item.incident,
-            kind=EventKind.NOTIFICATION_SENT,
             summary=summary,
-            label=SENDER_LABEL,
-            channel=Channel.SYSTEM,
-            data={
-                "email": item.pk,
-                "run": item.run_id,
-                "message": item.message_id,
-                "kind": item.kind,
-                "contact": item.contact_id,
-                "to": item.to,
-                "subject": item.subject,
-                "outcome": item.state,
-                **facts,
-            },
+            sender=SENDER_LABEL,
+            email=item.pk,
+            run=item.run_id,
+            message=item.message_id,
+            kind=item.kind,
+            subject=item.subject,
+            **facts,
         )
 
 
@@ -114,8 +106,3 @@ def email_send(email_id: int) -> str:
 def emails_fail_interrupted(*, batch: int = 200) -> int:
     """Fail the emails whose sender died mid-send, without sending them again. Returns how many."""
     return outbox_fail_stuck(EMAILS, batch=batch)
-
-
-def emails_resend_unsent(*, batch: int = 200) -> list[int]:
-    """Nudge again the claimed emails whose nudge seems lost."""
-    return outbox_resend_unsent(EMAILS, batch=batch)

@@ -14,6 +14,10 @@ STATES = [
     ("canceled", "Not sent"),
 ]
 
+PROVIDER_ID = models.CharField(
+    blank=True, db_index=True, help_text="The id the provider gave the message, if any.", max_length=64
+)
+
 
 def skipped_to_canceled(apps, schema_editor) -> None:  # noqa: ANN001
     apps.get_model("escalation", "Reminder").objects.filter(state="skipped").update(state="canceled")
@@ -33,52 +37,20 @@ class Migration(migrations.Migration):
         migrations.RenameField("textmessage", "provider_sid", "provider_id"),
         migrations.RenameField("reminder", "outcome", "state"),
         migrations.RunPython(skipped_to_canceled, canceled_to_skipped),
-        migrations.AddField(
-            model_name="emailnotification",
-            name="provider_id",
-            field=models.CharField(
-                blank=True,
-                db_index=True,
-                help_text="The id the provider gave the message, if any.",
-                max_length=64,
-            ),
-        ),
-        migrations.AddField(
-            model_name="reminder",
-            name="provider_id",
-            field=models.CharField(
-                blank=True,
-                db_index=True,
-                help_text="The id the provider gave the message, if any.",
-                max_length=64,
-            ),
-        ),
-        migrations.AlterField(
-            model_name="textmessage",
-            name="provider_id",
-            field=models.CharField(
-                blank=True,
-                db_index=True,
-                help_text="The id the provider gave the message, if any.",
-                max_length=64,
-            ),
-        ),
+        *[
+            migrations.AddField(model_name=m, name="provider_id", field=PROVIDER_ID)
+            for m in ("emailnotification", "reminder")
+        ],
+        migrations.AlterField(model_name="textmessage", name="provider_id", field=PROVIDER_ID),
         migrations.AlterField(model_name="textmessage", name="error", field=models.TextField(blank=True)),
-        migrations.AlterField(
-            model_name="emailnotification",
-            name="state",
-            field=models.CharField(choices=STATES, default="claimed", max_length=16),
-        ),
-        migrations.AlterField(
-            model_name="reminder",
-            name="state",
-            field=models.CharField(choices=STATES, default="claimed", max_length=16),
-        ),
-        migrations.AlterField(
-            model_name="textmessage",
-            name="state",
-            field=models.CharField(choices=STATES, default="claimed", max_length=16),
-        ),
+        *[
+            migrations.AlterField(
+                model_name=m,
+                name="state",
+                field=models.CharField(choices=STATES, default="claimed", max_length=16),
+            )
+            for m in ("emailnotification", "reminder", "textmessage")
+        ],
         migrations.AddIndex(
             model_name="textmessage",
             index=models.Index(fields=["to", "state", "sent_at"], name="escalation__to_0cde40_idx"),

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from escalation.emails.services import SENDER_LABEL
 from escalation.links.tokens import LinkPurpose, link_url
+from escalation.message_events import message_told
 from escalation.reminders.models import (
     SERIES_TRANSITIONS,
     Reminder,
@@ -42,9 +43,9 @@ from escalation.reminders.selectors import (
 )
 from escalation.reminders.texts import reminder_text_claim
 from escalation.reminders.words import reminder_headline
-from incidents.events import incident_flag, timeline_record
+from incidents.events import incident_flag
 from incidents.locks import incident_lock
-from incidents.models import Channel, EventKind, Incident
+from incidents.models import Incident
 from incidents.policy import PolicySnapshot
 from incidents.waiting import with_waiting_since
 from mdrportal.core.nudges import due_locked, nudge
@@ -286,24 +287,18 @@ class ReminderEmailChannel(OutboxChannel):
             summary = f"Reminder {item.number} sent to {contact.name} <{item.to}>: {item.subject}"
         else:
             summary = f"Reminder {item.number} to {contact.name} <{item.to}> could not be sent: {item.error}"
-        timeline_record(
+        message_told(
+            item,
             incident=series.incident,
-            kind=EventKind.NOTIFICATION_SENT,
             summary=summary,
-            label=SENDER_LABEL,
-            channel=Channel.SYSTEM,
-            data={
-                "reminder": item.pk,
-                "series": series.pk,
-                "kind": "reminder",
-                "about": series.kind,
-                "number": item.number,
-                "contact": contact.pk,
-                "to": item.to,
-                "channel": item.channel,
-                "outcome": item.state,
-                **({"error": item.error} if item.error else {}),
-            },
+            sender=SENDER_LABEL,
+            reminder=item.pk,
+            series=series.pk,
+            kind="reminder",
+            about=series.kind,
+            number=item.number,
+            channel=item.channel,
+            **({"error": item.error} if item.error else {}),
         )
 
 

@@ -11,21 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from escalation.message_events import message_told
 from escalation.models import NotificationRun, TextMessage
 from escalation.sms.base import SmsError, TextRequest
 from escalation.sms.codes import text_create_coded
 from escalation.sms.registry import sms_backend
-from incidents.events import timeline_record
 from incidents.locks import incident_lock
-from incidents.models import Channel, EventKind, Incident
+from incidents.models import Incident
 from mdrportal.core.outbox import (
     Delivered,
     NotDelivered,
     OutboxChannel,
     OutboxState,
-    outbox_fail_stuck,
     outbox_nudge,
-    outbox_resend_unsent,
     outbox_send,
 )
 from tenants.channels import ContactChannel, wants
@@ -116,22 +114,16 @@ class TextChannel(OutboxChannel):
             summary = (
                 f"Text to {who} could not be sent: {item.error} ({NOT_AN_ATTEMPT}; nothing else changes)."
             )
-        timeline_record(
+        message_told(
+            item,
             incident=item.incident,
-            kind=EventKind.NOTIFICATION_SENT,
             summary=summary,
-            label=SENDER_LABEL,
-            channel=Channel.SYSTEM,
-            data={
-                "text": item.pk,
-                "run": item.run_id,
-                "kind": item.kind,
-                "contact": item.contact_id,
-                "to": item.to,
-                "outcome": item.state,
-                "provider_sid": item.provider_id,
-                "error": item.error,
-            },
+            sender=SENDER_LABEL,
+            text=item.pk,
+            run=item.run_id,
+            kind=item.kind,
+            provider_sid=item.provider_id,
+            error=item.error,
         )
 
 
@@ -143,13 +135,3 @@ def text_send(text_id: int) -> str:
     delivery had it, or the contact stopped texts since the claim)."""
     state = outbox_send(TEXTS, text_id)
     return "" if state == OutboxState.CANCELED else state
-
-
-def texts_fail_interrupted(*, batch: int = 200) -> int:
-    """Fail the texts whose sender died mid-send, without sending them again. Returns how many."""
-    return outbox_fail_stuck(TEXTS, batch=batch)
-
-
-def texts_resend_unsent(*, batch: int = 200) -> list[int]:
-    """Nudge again the claimed texts whose nudge seems lost."""
-    return outbox_resend_unsent(TEXTS, batch=batch)

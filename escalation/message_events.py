@@ -1,0 +1,21 @@
+"""What became of a message (an email, a text, a reminder) as its incident's timeline tells it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from incidents.events import timeline_record
+from incidents.models import Channel, EventKind, Incident
+
+
+def message_told(message: Any, *, incident: Incident, summary: str, sender: str, **facts: Any) -> None:
+    """One "notification sent" event about an outbox row: the summary, who sent it, whom it went to, the
+    row's state as its outcome, and the channel's own facts."""
+    timeline_record(
+        incident=incident,
+        kind=EventKind.NOTIFICATION_SENT,
+        summary=summary,
+        label=sender,
+        channel=Channel.SYSTEM,
+        data={**facts, "contact": message.contact_id, "to": message.to, "outcome": message.state},
+    )
