@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-
-from escalation.emails.services import SENDER_LABEL, email_compose
+from escalation.emails.services import SENDER_LABEL, email_compose, mail_hand_over
 from escalation.emails.thread import thread_compose
 from escalation.message_events import message_told
 from escalation.models import EmailNotification
@@ -54,18 +51,13 @@ class EmailChannel(OutboxChannel):
             subject=composed.subject
         )
         item.subject = composed.subject
-        message = EmailMultiAlternatives(
+        mail_hand_over(
             subject=composed.subject,
-            body=composed.text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[item.to],
-            headers={"Auto-Submitted": "auto-generated", "X-MDR-Incident": str(item.incident_id)},
+            text=composed.text,
+            html=composed.html,
+            to=item.to,
+            incident_id=item.incident_id,
         )
-        message.attach_alternative(composed.html, "text/html")
-        try:
-            message.send(fail_silently=False)
-        except Exception as error:  # noqa: BLE001 - SMTP, network or backend errors alike end as failed
-            raise NotDelivered(str(error) or repr(error)) from error
         return Delivered(facts={"links": {"ack": composed.ack, "authorize": composed.authorize_scope}})
 
     def tell(self, item: EmailNotification, facts: dict[str, Any]) -> None:

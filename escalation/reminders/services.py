@@ -17,13 +17,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from escalation.emails.services import SENDER_LABEL
+from escalation.emails.services import SENDER_LABEL, mail_hand_over
 from escalation.links.tokens import LinkPurpose, link_url
 from escalation.message_events import message_told
 from escalation.reminders.models import (
@@ -265,18 +264,13 @@ class ReminderEmailChannel(OutboxChannel):
             composed = reminder_compose(item)
         except Exception as error:  # noqa: BLE001 - whatever broke, the row must not stay "sending"
             raise NotDelivered(f"could not compose it: {error!r}") from error
-        message = EmailMultiAlternatives(
+        mail_hand_over(
             subject=composed.subject,
-            body=composed.text,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[item.to],
-            headers={"Auto-Submitted": "auto-generated", "X-MDR-Incident": str(item.series.incident_id)},
+            text=composed.text,
+            html=composed.html,
+            to=item.to,
+            incident_id=item.series.incident_id,
         )
-        message.attach_alternative(composed.html, "text/html")
-        try:
-            message.send(fail_silently=False)
-        except Exception as error:  # noqa: BLE001 - SMTP, network or backend errors alike end as failed
-            raise NotDelivered(str(error) or repr(error), fields={"subject": composed.subject}) from error
         return Delivered(fields={"subject": composed.subject})
 
     def tell(self, item: Reminder, facts: dict[str, object]) -> None:
