@@ -8,7 +8,7 @@ from incidents.events import timeline_record
 from incidents.models import Channel, EventKind, Incident
 
 
-def message_told(message: Any, *, incident: Incident, summary: str, sender: str, **facts: Any) -> None:
+def message_told(row: Any, /, *, incident: Incident, summary: str, sender: str, **facts: Any) -> None:
     """One "notification sent" event about an outbox row: the summary, who sent it, whom it went to, the
     row's state as its outcome, and the channel's own facts."""
     timeline_record(
@@ -17,5 +17,5 @@ def message_told(message: Any, *, incident: Incident, summary: str, sender: str,
         summary=summary,
         label=sender,
         channel=Channel.SYSTEM,
-        data={**facts, "contact": message.contact_id, "to": message.to, "outcome": message.state},
+        data={**facts, "contact": row.contact_id, "to": row.to, "outcome": row.state},
     )
