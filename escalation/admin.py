@@ -26,13 +26,13 @@ class CallInline(ReadOnlyInline):
 
 class EmailInline(ReadOnlyInline):
     model = EmailNotification
-    fields = ["contact", "to", "kind", "outcome", "subject", "sent_at", "error"]
+    fields = ["contact", "to", "kind", "state", "subject", "sent_at", "error"]
     readonly_fields = fields
 
 
 class TextInline(ReadOnlyInline):
     model = TextMessage
-    fields = ["contact", "to", "kind", "reply_code", "status", "provider_sid", "sent_at", "error"]
+    fields = ["contact", "to", "kind", "reply_code", "state", "provider_id", "sent_at", "error"]
     readonly_fields = fields
 
 

@@ -10,7 +10,7 @@ from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 
 class ReminderInline(ReadOnlyInline):
     model = Reminder
-    fields = ["number", "contact", "channel", "to", "outcome", "subject", "error", "sent_at"]
+    fields = ["number", "contact", "channel", "to", "state", "subject", "error", "sent_at"]
     readonly_fields = fields
 
 

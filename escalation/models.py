@@ -11,6 +11,7 @@ from escalation.partners.models import TaskAcknowledgment  # noqa: F401 - the ap
 from escalation.reminders.models import Reminder, ReminderSeries  # noqa: F401 - the app's models, kept apart
 from incidents.models import Channel, Incident, Message, ResponseAction
 from mdrportal.core.append_only import AppendOnlyModel
+from mdrportal.core.outbox import OutboxItem
 from tenants.models import Contact
 
 
@@ -190,14 +191,7 @@ class EmailKind(models.TextChoices):
     THREAD = "thread", "Message in the thread"
 
 
-class EmailOutcome(models.TextChoices):
-    CLAIMED = "claimed", "Claimed, not sent yet"
-    SENDING = "sending", "Being handed to the mail server"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-
-
-class EmailNotification(models.Model):
+class EmailNotification(OutboxItem):
     """One email to one contact in a run, or to one address about a message of the thread; the row is
     claimed before the email is sent."""
 
@@ -215,11 +209,7 @@ class EmailNotification(models.Model):
     )
     to = models.EmailField()
     kind = models.CharField(max_length=16, choices=EmailKind.choices)
-    outcome = models.CharField(max_length=16, choices=EmailOutcome.choices, default=EmailOutcome.CLAIMED)
     subject = models.CharField(max_length=300, blank=True)
-    error = models.TextField(blank=True)
-    claimed_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["run", "id"]
@@ -317,15 +307,7 @@ class TextKind(models.TextChoices):
     PARTNER_TASK = "partner_task", "Partner's task"
 
 
-class TextStatus(models.TextChoices):
-    CLAIMED = "claimed", "Claimed, not sent yet"
-    SENDING = "sending", "Being handed to the provider"
-    SENT = "sent", "Accepted by the provider"
-    FAILED = "failed", "Failed"
-    CANCELED = "canceled", "Not sent: the contact stopped texts"
-
-
-class TextMessage(models.Model):
+class TextMessage(OutboxItem):
     """One text message (SMS) to one contact about an incident; the row is claimed before it is sent."""
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="texts")
@@ -337,12 +319,7 @@ class TextMessage(models.Model):
     to = models.CharField(max_length=32, help_text="The number texted, in E.164.")
     kind = models.CharField(max_length=16, choices=TextKind.choices)
     body = models.TextField()
-    status = models.CharField(max_length=16, choices=TextStatus.choices, default=TextStatus.CLAIMED)
     backend = models.CharField(max_length=16, blank=True)
-    provider_sid = models.CharField(max_length=64, blank=True, db_index=True)
-    error = models.CharField(max_length=500, blank=True)
-    claimed_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
     reply_code = models.CharField(
         max_length=8,
         blank=True,
@@ -370,7 +347,7 @@ class TextMessage(models.Model):
                 name="one_held_reply_code_per_number",
             ),
         ]
-        indexes = [models.Index(fields=["to", "status", "sent_at"])]
+        indexes = [models.Index(fields=["to", "state", "sent_at"])]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} text to {self.to}"

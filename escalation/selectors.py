@@ -15,6 +15,7 @@ from escalation.story import story_read
 from incidents.models import ActionStatus, Basis, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
+from mdrportal.core.outbox import OutboxState
 from tenants.models import Contact
 
 SIMULATED = "simulated"
@@ -258,7 +259,7 @@ def simulated_calls_ended(*, limit: int = 10) -> list[CallAttempt]:
 def simulated_texts(*, limit: int = 20) -> list[TextMessage]:
     """The texts the simulated backend sent (or is sending) last, newest first."""
     return list(
-        TextMessage.objects.filter(Q(backend=SIMULATED) | Q(backend="", status="claimed"))
+        TextMessage.objects.filter(Q(backend=SIMULATED) | Q(backend="", state=OutboxState.CLAIMED))
         .select_related("contact", "incident__tenant")
         .order_by("-claimed_at", "-id")[:limit]
     )

@@ -7,16 +7,16 @@ from datetime import timedelta
 from django.utils import timezone
 
 from escalation.calls.test_calls import test_calls_end_stale
-from escalation.emails.send import emails_fail_interrupted
-from escalation.emails.services import nudge_email
-from escalation.models import EmailNotification, EmailOutcome, NotificationRun, RunState
+from escalation.emails.send import EMAILS
+from escalation.models import NotificationRun, RunState
 from escalation.nudges import nudge_dispatch, nudge_run
 from escalation.runs.severity import incidents_severity_unnotified, nudge_severity_notify
 from escalation.selectors import calls_waiting, incidents_to_tell
-from escalation.sms.send import nudge_text, texts_fail_interrupted, texts_unsent
+from escalation.sms.send import TEXTS
 from incidents.models import ACTIVE_INCIDENT_STATUSES
 from incidents.nudges import nudge_customer
 from mdrportal.core.nudges import due_locked
+from mdrportal.core.outbox import outbox_fail_stuck, outbox_resend_unsent
 from mdrportal.core.retry import retried_atomic
 
 
@@ -27,19 +27,12 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
     queued = calls_waiting().exists()
     if queued:
         nudge_dispatch()
-    # A claimed email's own nudge is normally in flight; only one that waited a while is nudged again.
-    unsent = list(
-        EmailNotification.objects.filter(
-            outcome=EmailOutcome.CLAIMED, claimed_at__lt=timezone.now() - timedelta(seconds=30)
-        ).values_list("pk", flat=True)[:batch]
-    )
-    for email_id in unsent:
-        nudge_email(email_id)
-    emails_fail_interrupted()
-    unsent_texts = texts_unsent(batch=batch)
-    for text_id in unsent_texts:
-        nudge_text(text_id)
-    texts_fail_interrupted()
+    # The outbox: a claimed message's own nudge is normally in flight, so only one that waited
+    # OUTBOX_RESEND_UNSENT_AFTER is nudged again; one stuck sending OUTBOX_STUCK_AFTER is failed, not resent.
+    unsent: dict[str, int] = {}
+    for name, channel in (("emails", EMAILS), ("texts", TEXTS)):
+        unsent[name] = len(outbox_resend_unsent(channel, batch=batch))
+        outbox_fail_stuck(channel, batch=batch)
     # An action's change nudges the customer's news; a lost nudge (or a report waiting to settle) is here.
     untold = incidents_to_tell(statuses=ACTIVE_INCIDENT_STATUSES, batch=batch)
     for incident_id in untold:
@@ -53,8 +46,7 @@ def escalation_sweep(*, batch: int = 200) -> dict[str, int]:
     return {
         "runs": len(due),
         "dispatch": int(queued),
-        "emails": len(unsent),
-        "texts": len(unsent_texts),
+        **unsent,
         "customers": len(untold),
         "severities": len(unnotified),
         "test_calls": test_calls,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -340,6 +341,11 @@ RENOTIFY_DELAY_MINUTES = env_int("RENOTIFY_DELAY_MINUTES", 15, minimum=0)
 RENOTIFY_ROUNDS = env_int("RENOTIFY_ROUNDS", 3, minimum=0, maximum=20)
 # The length of a tenant's reminder "minute" in seconds: 60, except where a test runs reminders fast.
 REMINDER_MINUTE_SECONDS = env_int("REMINDER_MINUTE_SECONDS", 60, minimum=1, maximum=60)
+# The outbox (emails, texts, reminders, monthly reports): a message still "sending" this long after its send
+# started belongs to a worker that died handing it over (failed, never resent); a claimed one whose nudge was
+# lost is nudged again this long after it was claimed.
+OUTBOX_STUCK_AFTER = timedelta(seconds=env_int("OUTBOX_STUCK_AFTER_SECONDS", 600, minimum=60))
+OUTBOX_RESEND_UNSENT_AFTER = timedelta(seconds=env_int("OUTBOX_RESEND_UNSENT_AFTER_SECONDS", 30, minimum=1))
 # Redis for the shared calls-per-second limit; unset means the database enforces it.
 _BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 RATE_LIMIT_REDIS_URL = env_url(

@@ -28,7 +28,7 @@ class ResendActionForm(ActionForm):
 
 class ReportSendInline(ReadOnlyInline):
     model = ReportSend
-    fields = ["period_start", "number", "outcome", "error", "requested_by", "claimed_at", "sent_at"]
+    fields = ["period_start", "number", "state", "error", "requested_by", "claimed_at", "sent_at"]
     readonly_fields = fields
 
 

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from mdrportal.core.outbox import OutboxItem
 from tenants.models import Partner, Tenant
 
 
@@ -51,25 +52,14 @@ class MonthlyReport(models.Model):
         return f"monthly report of {self.tenant}: {'on' if self.enabled else 'off'}"
 
 
-class SendOutcome(models.TextChoices):
-    CLAIMED = "claimed", "Claimed, not sent yet"
-    SENDING = "sending", "Being sent"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-
-
-class ReportSend(models.Model):
+class ReportSend(OutboxItem):
     """One monthly report to one recipient for one period: number 1 is the scheduled one, later numbers are
     resends someone asked for. The unique constraint is the claim: two beats or workers send it once."""
 
     recipient = models.ForeignKey(ReportRecipient, on_delete=models.CASCADE, related_name="sends")
     period_start = models.DateField(help_text="The first day of the month reported.")
     number = models.PositiveSmallIntegerField(default=1)
-    outcome = models.CharField(max_length=16, choices=SendOutcome.choices, default=SendOutcome.CLAIMED)
-    error = models.TextField(blank=True)
     requested_by = models.CharField(max_length=150, blank=True, help_text="Who asked for a resend.")
-    claimed_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-period_start", "recipient", "number"]

@@ -2,8 +2,9 @@
 period however many beats or workers run it (the send row's unique constraint is the claim), and a resend
 only when someone asks for it.
 
-The claim is committed before the email leaves and the email leaves outside any transaction; a send that
-fails is recorded as failed and not retried (the server may have taken it), so it is at most once.
+Each send goes through the outbox (mdrportal.core.outbox): the row is committed before the email leaves,
+moves to sending once, and the email leaves outside any transaction; a send that fails is recorded as failed
+and not retried (the server may have taken it), so it is at most once.
 """
 
 from __future__ import annotations
@@ -20,15 +21,22 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from reports.models import ReportRecipient, ReportSend, SendOutcome
+from mdrportal.core.outbox import (
+    Delivered,
+    NotDelivered,
+    OutboxChannel,
+    OutboxState,
+    outbox_fail_stuck,
+    outbox_send,
+    outbox_unsent,
+)
+from reports.models import ReportRecipient, ReportSend
 from reports.pdf import report_pdf
 from reports.periods import Period, month_of, previous_month
 from reports.selectors import report_read
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
-# A resend's worker gets this long to take it before the sweeper does.
-RESEND_GRACE = timedelta(minutes=5)
 
 
 def recipient_tenants(recipient: ReportRecipient) -> QuerySet[Tenant]:
@@ -51,26 +59,29 @@ def report_send_claim(
         return None
 
 
+class ReportChannel(OutboxChannel):
+    """Monthly reports: composed when sent (figures and PDF), handed to the mail server; no incident's
+    timeline to tell (the recipients page and the API show each send's state)."""
+
+    model = ReportSend
+    task = "reports.report_send_deliver"
+    related = ("recipient",)
+
+    def deliver(self, item: ReportSend) -> Delivered:
+        try:
+            _compose(item.recipient, month_of(item.period_start)).send(fail_silently=False)
+        except Exception as error:  # noqa: BLE001 - SMTP, network, layout errors alike end as failed
+            raise NotDelivered(str(error) or repr(error)) from error
+        return Delivered()
+
+
+REPORTS = ReportChannel()
+
+
 def report_send_deliver(*, send: ReportSend) -> str | None:
     """Compose and send one claimed report (outside any transaction), then record what became of it; None
     when another worker took it first (the claimed row moves to sending once, by a conditional update)."""
-    if not ReportSend.objects.filter(pk=send.pk, outcome=SendOutcome.CLAIMED).update(
-        outcome=SendOutcome.SENDING
-    ):
-        return None
-    recipient = send.recipient
-    period = month_of(send.period_start)
-    try:
-        message = _compose(recipient, period)
-        message.send(fail_silently=False)
-    except Exception as error:  # noqa: BLE001 - SMTP, network, layout errors alike end as failed
-        log.warning("monthly report %s to %s failed: %s", send.pk, recipient.email, error)
-        ReportSend.objects.filter(pk=send.pk).update(
-            outcome=SendOutcome.FAILED, error=str(error) or repr(error)
-        )
-        return SendOutcome.FAILED
-    ReportSend.objects.filter(pk=send.pk).update(outcome=SendOutcome.SENT, sent_at=timezone.now())
-    return SendOutcome.SENT
+    return outbox_send(REPORTS, send.pk) or None
 
 
 def monthly_reports_send(*, today: date | None = None) -> int:
@@ -90,20 +101,19 @@ def monthly_reports_send(*, today: date | None = None) -> int:
     )
     for recipient in recipients:
         send = report_send_claim(recipient=recipient, period_start=period.start.date())
-        if send is not None and report_send_deliver(send=send) == SendOutcome.SENT:
+        if send is not None and report_send_deliver(send=send) == OutboxState.SENT:
             sent += 1
     return sent
 
 
 def report_resends_deliver(*, before: datetime | None = None) -> int:
-    """Deliver the resends someone asked for whose worker never took them (a lost nudge): the sweeper's side
-    of reports.recipients.report_resend_request. How many were sent."""
-    before = before or timezone.now() - RESEND_GRACE
-    waiting = ReportSend.objects.filter(outcome=SendOutcome.CLAIMED, claimed_at__lt=before).exclude(
-        requested_by=""
-    )
-    sends = [report_send_deliver(send=send) for send in waiting.select_related("recipient").order_by("pk")]
-    return sends.count(SendOutcome.SENT)
+    """Deliver the resends someone asked for whose worker never took them (a lost nudge), and fail the sends
+    whose worker died mid-send: the sweeper's side of reports.recipients.report_resend_request. How many
+    were sent."""
+    outbox_fail_stuck(REPORTS)
+    waiting = outbox_unsent(REPORTS, before=before).exclude(requested_by="")
+    sends = [report_send_deliver(send=send) for send in waiting]
+    return sends.count(OutboxState.SENT)
 
 
 def report_send_deliver_requested(*, send_id: int) -> str | None:

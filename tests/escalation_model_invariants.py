@@ -18,7 +18,6 @@ from escalation.models import (
     RunPurpose,
     RunState,
     TextMessage,
-    TextStatus,
 )
 from incidents.models import (
     ACTIVE_INCIDENT_STATUSES,
@@ -30,6 +29,7 @@ from incidents.models import (
     Incident,
 )
 from incidents.policy import PolicySnapshot
+from mdrportal.core.outbox import OutboxState
 from tenants.models import ResponseMode
 
 EXECUTED = (ActionStatus.QUEUED, ActionStatus.RUNNING, ActionStatus.SUCCEEDED, ActionStatus.FAILED)
@@ -192,7 +192,7 @@ class EscalationInvariants:
             raise InvariantViolated("(g) a text reply was recorded as a written authorization")
         for ack in Acknowledgment.objects.filter(incident=self.incident, channel=Channel.SMS):
             texted = TextMessage.objects.filter(
-                incident=self.incident, contact=ack.contact_id, status=TextStatus.SENT, sent_at__lte=ack.at
+                incident=self.incident, contact=ack.contact_id, state=OutboxState.SENT, sent_at__lte=ack.at
             )
             if not texted.exists():
                 raise InvariantViolated(f"(g) {ack} by text names a contact never texted about the incident")

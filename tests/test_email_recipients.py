@@ -6,9 +6,10 @@ import pytest
 from django.db import transaction
 
 from escalation.emails.services import emails_claim
-from escalation.models import EmailKind, EmailNotification, EmailOutcome, NotificationRun, RunPurpose
+from escalation.models import EmailKind, EmailNotification, NotificationRun, RunPurpose
 from escalation.runs.services import notification_start, run_advance
 from incidents.models import Incident
+from mdrportal.core.outbox import OutboxState
 from tenants.models import Contact, Partner, ResponseMode, Tenant
 from tenants.services import contact_create
 from tests.factories import make_incident, make_partner, make_tenant, propose
@@ -59,7 +60,7 @@ def test_collaborate_emails_every_active_tenant_contact_with_an_address() -> Non
         "Viewer",
     ]
     assert {e.kind for e in emails} == {EmailKind.NOTIFY}
-    assert {e.outcome for e in emails} == {EmailOutcome.CLAIMED}
+    assert {e.state for e in emails} == {OutboxState.CLAIMED}
     assert [e.to for e in emails] == [e.contact.email for e in emails]
 
 
@@ -143,7 +144,7 @@ def test_a_broker_that_is_down_leaves_the_rows_for_the_sweeper(
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         run = NotificationRun.objects.create(incident=incident)
         emails_claim(run)
-    assert set(run.emails.values_list("outcome", flat=True)) == {EmailOutcome.CLAIMED}
+    assert set(run.emails.values_list("state", flat=True)) == {OutboxState.CLAIMED}
     assert "the sweeper will" in caplog.text
 
 

@@ -12,10 +12,11 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from escalation.emails.send import INTERRUPTED, email_send, emails_fail_interrupted
+from escalation.emails.send import email_send, emails_fail_interrupted
 from escalation.emails.services import emails_claim
-from escalation.models import EmailNotification, EmailOutcome, NotificationRun
+from escalation.models import EmailNotification, NotificationRun
 from incidents.models import Channel, EventKind, Incident, TimelineEvent
+from mdrportal.core.outbox import INTERRUPTED, OutboxState
 from tests.factories import make_incident, make_tenant, propose
 
 pytestmark = pytest.mark.django_db
@@ -40,9 +41,9 @@ def sent_events(incident: Incident) -> QuerySet[TimelineEvent]:
 
 def test_a_sent_email_is_recorded_with_a_timeline_event_naming_recipient_and_subject() -> None:
     incident, (row,) = claimed()
-    assert email_send(row.pk) == EmailOutcome.SENT
+    assert email_send(row.pk) == OutboxState.SENT
     row.refresh_from_db()
-    assert row.outcome == EmailOutcome.SENT and row.sent_at is not None and row.error == ""
+    assert row.state == OutboxState.SENT and row.sent_at is not None and row.error == ""
     (message,) = mail.outbox
     assert row.subject == message.subject and message.to == [row.to]
     event = sent_events(incident).get()
@@ -55,7 +56,7 @@ def test_a_sent_email_is_recorded_with_a_timeline_event_naming_recipient_and_sub
 def test_duplicate_deliveries_of_the_send_task_send_once() -> None:
     incident, (row,) = claimed()
     outcomes = [email_send(row.pk) for _ in range(3)]
-    assert outcomes == [EmailOutcome.SENT, "", ""]
+    assert outcomes == [OutboxState.SENT, "", ""]
     assert len(mail.outbox) == 1
     assert sent_events(incident).count() == 1
 
@@ -80,9 +81,9 @@ def test_an_smtp_failure_is_recorded_as_failed_with_an_event_and_not_retried(set
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", closed_port(), 2
     settings.EMAIL_USE_TLS = False
     incident, (row,) = claimed()
-    assert email_send(row.pk) == EmailOutcome.FAILED
+    assert email_send(row.pk) == OutboxState.FAILED
     row.refresh_from_db()
-    assert row.outcome == EmailOutcome.FAILED and row.sent_at is None
+    assert row.state == OutboxState.FAILED and row.sent_at is None
     assert "refused" in row.error.lower() or "errno" in row.error.lower()
     event = sent_events(incident).get()
     assert event.data["outcome"] == "failed" and event.data["error"] == row.error
@@ -97,14 +98,14 @@ def test_an_smtp_failure_is_recorded_as_failed_with_an_event_and_not_retried(set
 def test_a_send_stuck_past_ten_minutes_is_failed_as_interrupted_and_never_resent() -> None:
     incident, (stuck, recent) = claimed(phones=2)
     long_ago, just_now = timezone.now() - timedelta(minutes=11), timezone.now() - timedelta(minutes=2)
-    EmailNotification.objects.filter(pk=stuck.pk).update(outcome=EmailOutcome.SENDING, claimed_at=long_ago)
-    EmailNotification.objects.filter(pk=recent.pk).update(outcome=EmailOutcome.SENDING, claimed_at=just_now)
+    EmailNotification.objects.filter(pk=stuck.pk).update(state=OutboxState.SENDING, claimed_at=long_ago)
+    EmailNotification.objects.filter(pk=recent.pk).update(state=OutboxState.SENDING, claimed_at=just_now)
     assert emails_fail_interrupted() == 1
     assert emails_fail_interrupted() == 0
     stuck.refresh_from_db()
     recent.refresh_from_db()
-    assert (stuck.outcome, stuck.error) == (EmailOutcome.FAILED, INTERRUPTED)
-    assert recent.outcome == EmailOutcome.SENDING
+    assert (stuck.state, stuck.error) == (OutboxState.FAILED, INTERRUPTED)
+    assert recent.state == OutboxState.SENDING
     event = sent_events(incident).get()
     assert "may or may not have been delivered" in event.summary and event.data["error"] == INTERRUPTED
     assert email_send(stuck.pk) == ""
@@ -115,7 +116,7 @@ def test_a_long_wait_in_claimed_is_not_taken_for_a_stuck_send() -> None:
     """The clock of a stuck send starts when sending starts, not when the row was claimed."""
     _, (row,) = claimed()
     EmailNotification.objects.filter(pk=row.pk).update(claimed_at=timezone.now() - timedelta(hours=1))
-    assert email_send(row.pk) == EmailOutcome.SENT
+    assert email_send(row.pk) == OutboxState.SENT
     assert emails_fail_interrupted() == 0
 
 

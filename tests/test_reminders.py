@@ -16,12 +16,13 @@ from django.utils import timezone
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import TextKind, TextMessage
-from escalation.reminders.models import Reminder, ReminderKind, ReminderOutcome, ReminderSeries, SeriesState
-from escalation.reminders.services import INTERRUPTED, reminder_send, reminder_series_step, reminders_sweep
+from escalation.reminders.models import Reminder, ReminderKind, ReminderSeries, SeriesState
+from escalation.reminders.services import reminder_send, reminder_series_step, reminders_sweep
 from escalation.runs.lifecycle import incident_change_status
 from incidents.actions import action_cancel
 from incidents.models import Authorization, Channel, EventKind, Incident, IncidentStatus
 from incidents.services import incident_reapply_policy
+from mdrportal.core.outbox import INTERRUPTED, OutboxState
 from tenants.models import Performer, Role
 from tenants.services import contact_create, tenant_update_settings
 from tests.factories import (
@@ -105,7 +106,7 @@ def test_a_due_step_claims_one_reminder_per_contact_who_may_authorize_and_a_repe
     assert sorted(claimed.values_list("to", flat=True)) == sorted(
         incident.tenant.contacts.filter(can_authorize=True).exclude(email="").values_list("email", flat=True)
     )
-    assert set(claimed.values_list("number", "outcome")) == {(1, ReminderOutcome.CLAIMED)}
+    assert set(claimed.values_list("number", "state")) == {(1, OutboxState.CLAIMED)}
 
 
 def test_a_reminder_is_sent_once_with_a_link_for_exactly_what_awaits_and_told_on_the_timeline() -> None:
@@ -115,7 +116,7 @@ def test_a_reminder_is_sent_once_with_a_link_for_exactly_what_awaits_and_told_on
     reminder_series_step(series_of(incident).pk)
     reminder = Reminder.objects.filter(series__incident=incident).first()
 
-    assert reminder_send(reminder.pk) == ReminderOutcome.SENT
+    assert reminder_send(reminder.pk) == OutboxState.SENT
     assert reminder_send(reminder.pk) == ""  # another delivery of the task sends nothing
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -137,7 +138,7 @@ def test_reminders_stop_when_the_actions_are_authorized_even_one_already_claimed
     claimed = Reminder.objects.filter(series=series).first()
     portal_decision(incident, [isolate], approver)
 
-    assert reminder_send(claimed.pk) == ReminderOutcome.SKIPPED
+    assert reminder_send(claimed.pk) == OutboxState.CANCELED
     assert mail.outbox == []
     assert reminders_sweep()["ended"] == 1
     series.refresh_from_db()
@@ -258,7 +259,7 @@ def test_a_contact_who_chose_texts_is_reminded_by_text_once_and_one_who_did_not_
     reminder_series_step(series.pk)  # a second delivery of the same nudge
 
     by_text = Reminder.objects.get(contact=texted)  # no email: the contact did not choose it
-    assert (by_text.channel, by_text.outcome, by_text.to) == ("sms", ReminderOutcome.SENT, "+12025550188")
+    assert (by_text.channel, by_text.state, by_text.to) == ("sms", OutboxState.SENT, "+12025550188")
     text = TextMessage.objects.get(contact=texted)
     assert text == by_text.text and text.kind == TextKind.REMINDER
     assert f"reminder 1 for {incident.tenant.name}" in text.body and "1 action still awaits" in text.body
@@ -273,18 +274,18 @@ def test_a_reminder_stuck_while_being_handed_over_is_failed_on_the_timeline_and_
     stuck, other = Reminder.objects.filter(series__incident=incident).order_by("pk")[:2]
     # A worker took the first to hand it over and died; the second is being handed over right now.
     Reminder.objects.filter(pk=stuck.pk).update(
-        outcome=ReminderOutcome.SENDING, claimed_at=timezone.now() - timedelta(minutes=11)
+        state=OutboxState.SENDING, claimed_at=timezone.now() - timedelta(minutes=11)
     )
-    Reminder.objects.filter(pk=other.pk).update(outcome=ReminderOutcome.SENDING, claimed_at=timezone.now())
+    Reminder.objects.filter(pk=other.pk).update(state=OutboxState.SENDING, claimed_at=timezone.now())
 
     assert reminders_sweep()["interrupted"] == 1
     assert reminders_sweep()["interrupted"] == 0
 
     stuck.refresh_from_db()
-    assert (stuck.outcome, stuck.error) == (ReminderOutcome.FAILED, INTERRUPTED)
-    assert Reminder.objects.get(pk=other.pk).outcome == ReminderOutcome.SENDING
+    assert (stuck.state, stuck.error) == (OutboxState.FAILED, INTERRUPTED)
+    assert Reminder.objects.get(pk=other.pk).state == OutboxState.SENDING
     event = incident.events.get(kind=EventKind.NOTIFICATION_SENT, data__reminder=stuck.pk)
-    assert event.data["outcome"] == ReminderOutcome.FAILED
+    assert event.data["outcome"] == OutboxState.FAILED
     assert "may or may not have been delivered" in event.summary
     assert reminder_send(stuck.pk) == "" and not mail.outbox  # never sent again
 

@@ -12,8 +12,9 @@ import pytest
 from django.urls import reverse
 
 from escalation.acknowledgments.services import acknowledgment_record
-from escalation.reminders.models import Reminder, ReminderKind, ReminderOutcome, ReminderSeries, SeriesState
+from escalation.reminders.models import Reminder, ReminderKind, ReminderSeries, SeriesState
 from incidents.models import Channel, EventKind, Incident
+from mdrportal.core.outbox import OutboxState
 from tenants.models import Partner, Performer, Role, Tenant
 from tenants.services import contact_create, tenant_update_settings
 from tests.factories import (
@@ -50,7 +51,7 @@ def reminded_tenant(
 
 def sent(incident: Incident, kind: str) -> list[Reminder]:
     return list(
-        Reminder.objects.filter(series__incident=incident, series__kind=kind, outcome=ReminderOutcome.SENT)
+        Reminder.objects.filter(series__incident=incident, series__kind=kind, state=OutboxState.SENT)
         .select_related("contact")
         .order_by("number", "contact__call_order")
     )
@@ -125,7 +126,7 @@ def test_reminders_stop_as_soon_as_the_action_is_authorized(worker: Worker, smtp
     assert {r.number for r in sent(incident, ReminderKind.AUTHORIZATION)} == numbers == {1}, story(incident)
     assert (
         not Reminder.objects.filter(series__incident=incident, number__gt=1)
-        .exclude(outcome=ReminderOutcome.SKIPPED)
+        .exclude(state=OutboxState.CANCELED)
         .exists()
     )
     incident.refresh_from_db()

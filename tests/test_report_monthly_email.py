@@ -15,8 +15,9 @@ from django.urls import reverse
 from incidents.models import EventKind, Incident
 from incidents.services import incident_open
 from incidents.timeline_writes import timeline_record
+from mdrportal.core.outbox import OutboxState
 from reports import services
-from reports.models import ReportRecipient, ReportSend, SendOutcome
+from reports.models import ReportRecipient, ReportSend
 from reports.services import monthly_reports_send, report_resend
 from tests.factories import login_verified, make_analyst, make_lead, make_partner, make_tenant
 from tests.threads import at_once
@@ -64,7 +65,7 @@ def test_last_months_report_goes_once_to_each_active_recipient() -> None:
     assert (name, kind) == ("report-2026-02.pdf", "application/pdf")
     assert content.startswith(b"%PDF-")
     send = ReportSend.objects.get()
-    assert (send.period_start, send.number, send.outcome) == (date(2026, 2, 1), 1, SendOutcome.SENT)
+    assert (send.period_start, send.number, send.state) == (date(2026, 2, 1), 1, OutboxState.SENT)
 
 
 @pytest.mark.django_db
@@ -87,14 +88,14 @@ def test_a_failed_send_is_recorded_and_not_retried_until_someone_resends(setting
     settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
     assert monthly_reports_send(today=TODAY) == 0
     failed = ReportSend.objects.get()
-    assert failed.outcome == SendOutcome.FAILED
+    assert failed.state == OutboxState.FAILED
     assert "refused" in failed.error
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert monthly_reports_send(today=TODAY) == 0
     assert mail.outbox == []
     assert report_resend(recipient=recipient, period_start=date(2026, 2, 1), requested_by="lead") == "sent"
     assert len(mail.outbox) == 1
-    assert list(ReportSend.objects.order_by("number").values_list("number", "outcome", "requested_by")) == [
+    assert list(ReportSend.objects.order_by("number").values_list("number", "state", "requested_by")) == [
         (1, "failed", ""),
         (2, "sent", "lead"),
     ]

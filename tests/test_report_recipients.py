@@ -17,8 +17,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mdrportal.core import task_names
+from mdrportal.core.outbox import OutboxState
 from reports import tasks
-from reports.models import MonthlyReport, ReportRecipient, ReportSend, SendOutcome
+from reports.models import MonthlyReport, ReportRecipient, ReportSend
 from reports.recipients import (
     monthly_report_switch,
     report_recipient_add,
@@ -111,13 +112,13 @@ def test_a_resend_is_recorded_and_sends_exactly_once_more(django_capture_on_comm
         send = report_resend_request(recipient=recipient, period_start=FEBRUARY, by=admin)
     assert len(nudges) == 1
     assert tasks.report_send_deliver.name == task_names.REPORT_SEND_DELIVER
-    assert (send.number, send.outcome, send.requested_by) == (2, SendOutcome.CLAIMED, admin.username)
-    assert report_send_deliver_requested(send_id=send.pk) == SendOutcome.SENT
+    assert (send.number, send.state, send.requested_by) == (2, OutboxState.CLAIMED, admin.username)
+    assert report_send_deliver_requested(send_id=send.pk) == OutboxState.SENT
     assert report_send_deliver_requested(send_id=send.pk) is None  # a message delivered twice sends once
     assert report_resends_deliver(before=timezone.now() + timedelta(hours=1)) == 0
     assert monthly_reports_send(today=TODAY) == 0
     assert len(mail.outbox) == 2
-    assert list(recipient.sends.values_list("number", "outcome", "requested_by")) == [
+    assert list(recipient.sends.values_list("number", "state", "requested_by")) == [
         (1, "sent", ""),
         (2, "sent", admin.username),
     ]

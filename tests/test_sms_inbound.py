@@ -9,15 +9,16 @@ import pytest
 from django.test import Client
 
 from escalation.acknowledgments.services import acknowledgment_record
-from escalation.models import Acknowledgment, RunState, TextKind, TextMessage, TextStatus
+from escalation.models import Acknowledgment, RunState, TextKind, TextMessage
 from escalation.runs.lifecycle import incident_change_status
 from escalation.runs.services import notification_start, run_advance
 from escalation.sms.inbound import HELP, NOT_RECORDED, UNKNOWN, keyword
 from escalation.sms.outbound import text_body
-from escalation.sms.send import sms_send, text_send
+from escalation.sms.send import text_claim, text_send
 from escalation.wanted import someone_has_it
 from incidents.models import Channel, Incident, IncidentStatus, Severity
 from incidents.services import incident_open
+from mdrportal.core.outbox import OutboxState
 from tenants.models import Contact, SettingsChange
 from tenants.services import contact_update
 from tests.factories import login_verified, make_analyst, make_incident, make_tenant
@@ -46,7 +47,7 @@ def texted(incident: Incident, contact: Contact) -> TextMessage:
     run = notification_start(incident=incident, by=None)
     run_advance(run.pk)
     text = TextMessage.objects.get(run=run, contact=contact)
-    assert text_send(text.pk) == TextStatus.SENT
+    assert text_send(text.pk) == OutboxState.SENT
     text.refresh_from_db()
     return text
 
@@ -185,13 +186,13 @@ def test_another_round_s_text_about_the_same_alert_repeats_its_code(twilio) -> N
     incident = make_incident(tenant)
     first = texted(incident, contact)
     # A later text about the same incident to the same contact (a reminder of the alert, say).
-    second = sms_send(
+    second = text_claim(
         contact=contact,
         incident=incident,
         kind=TextKind.NOTIFY,
         body=text_body(contact=contact, incident=incident),
     )
-    assert text_send(second.pk) == TextStatus.SENT
+    assert text_send(second.pk) == OutboxState.SENT
     second.refresh_from_db()
 
     assert second.pk != first.pk and second.reply_code == first.reply_code
@@ -243,7 +244,7 @@ def test_an_opt_out_word_stops_texts_and_is_audited(twilio, word: str) -> None:
     assert contact.sms_opted_out_at is not None
     audit = SettingsChange.objects.get(tenant=tenant, field="sms_opted_out_at")
     assert (audit.subject, audit.actor_id, audit.before) == (contact.name, None, None)
-    assert sms_send(contact=contact, incident=make_incident(tenant), kind="reminder", body="x") is None
+    assert text_claim(contact=contact, incident=make_incident(tenant), kind="reminder", body="x") is None
 
 
 def test_a_stop_after_the_text_was_claimed_keeps_it_from_going(twilio) -> None:
@@ -251,13 +252,13 @@ def test_a_stop_after_the_text_was_claimed_keeps_it_from_going(twilio) -> None:
     contact = tenant.contacts.get()
     contact_update(contact=contact, by=None, channels=["sms"])
     incident = make_incident(tenant)
-    text = sms_send(contact=contact, incident=incident, kind="reminder", body="Reminder")
+    text = text_claim(contact=contact, incident=incident, kind="reminder", body="Reminder")
     reply(twilio.text(str(contact.phone), "STOP"))
 
     assert text_send(text.pk) == ""
 
     text.refresh_from_db()
-    assert text.status == TextStatus.CANCELED and not text.provider_sid
+    assert text.state == OutboxState.CANCELED and not text.provider_id
     assert incident.events.filter(data__text=text.pk, summary__contains="not sent").exists()
 
 
@@ -295,4 +296,4 @@ def test_an_analyst_reads_a_run_s_texts_in_the_admin(client) -> None:
 
     assert page.status_code == 200
     content = page.content.decode()
-    assert text.provider_sid in content and "Accepted by the provider" in content
+    assert text.provider_id in content and "Accepted by the provider" in content

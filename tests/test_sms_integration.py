@@ -18,10 +18,10 @@ from escalation.models import (
     NotificationRun,
     RunState,
     TextMessage,
-    TextStatus,
 )
 from escalation.runs.services import notification_start
 from incidents.models import ActionStatus, Authorization, Channel, EventKind, Incident
+from mdrportal.core.outbox import OutboxState
 from tenants.models import Contact
 from tenants.services import contact_update
 from tests.factories import make_incident, make_tenant, propose
@@ -101,8 +101,8 @@ def test_an_sms_1_acknowledges_stops_the_calls_and_authorizes_nothing(phone, twi
     page = Client().get(urlsplit(LINK.search(body)[0]).path)
     assert page.status_code == 200 and "Acknowledge" in page.content.decode()
     sent.refresh_from_db()
-    assert (sent.status, sent.backend, sent.to) == (TextStatus.SENT, "twilio", str(first.phone))
-    assert sent.provider_sid == twilio.messages[-1].sid
+    assert (sent.state, sent.backend, sent.to) == (OutboxState.SENT, "twilio", str(first.phone))
+    assert sent.provider_id == twilio.messages[-1].sid
 
     reply = phone.text(str(first.phone), " ack ")
 
@@ -186,7 +186,7 @@ def test_a_refused_text_is_on_the_timeline_is_no_call_attempt_and_ends_nothing(p
     notification_start(incident=incident, by=None)
 
     wait_for(
-        lambda: TextMessage.objects.filter(incident=incident, status=TextStatus.FAILED).exists(),
+        lambda: TextMessage.objects.filter(incident=incident, state=OutboxState.FAILED).exists(),
         timeout=45,
         what="the text to fail",
     )

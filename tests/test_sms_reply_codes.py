@@ -12,14 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from escalation.acknowledgments.services import acknowledgment_record
-from escalation.models import Acknowledgment, TextKind, TextMessage, TextStatus
+from escalation.models import Acknowledgment, TextKind, TextMessage
 from escalation.runs.lifecycle import incident_change_status
 from escalation.sms import codes
 from escalation.sms.codes import held_codes, open_alerts
 from escalation.sms.inbound import InboundText, sms_received
 from escalation.sms.outbound import text_body
-from escalation.sms.send import sms_send, text_send
+from escalation.sms.send import text_claim, text_send
 from incidents.models import Channel, Incident, IncidentStatus
+from mdrportal.core.outbox import OutboxState
 from mdrportal.core.retry import retried_atomic
 from tenants.models import Contact
 from tenants.services import contact_update
@@ -33,13 +34,13 @@ SLOTS = 2  # incidents per customer
 
 def alert(contact: Contact, incident: Incident) -> TextMessage:
     """Text the contact about the incident as a notification run does, and send it."""
-    text = sms_send(
+    text = text_claim(
         contact=contact,
         incident=incident,
         kind=TextKind.NOTIFY,
         body=text_body(contact=contact, incident=incident),
     )
-    assert text_send(text.pk) == TextStatus.SENT
+    assert text_send(text.pk) == OutboxState.SENT
     text.refresh_from_db()
     return text
 

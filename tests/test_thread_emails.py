@@ -10,11 +10,12 @@ import pytest
 from django.urls import reverse
 
 from escalation.emails.thread import thread_message_send
-from escalation.models import EmailNotification, EmailOutcome
+from escalation.models import EmailNotification
 from escalation.tasks import email_send
 from incidents.models import EventKind, Incident
 from incidents.notes import note_add
 from incidents.queue import incident_assign
+from mdrportal.core.outbox import OutboxState
 from mdrportal.core.retry import retried_atomic
 from tenants.models import Role
 from tests.factories import as_user, make_analyst, make_incident, make_member, make_tenant, portal
@@ -75,9 +76,9 @@ def test_mdr_ops_message_goes_to_each_active_contact_who_takes_email_once_and_is
     assert "FS-01 is isolated." in text and "never authorizes anything" in text
     assert "/links/" not in text and reverse("incidents:detail", args=[incident.pk]) in text
     rows = EmailNotification.objects.filter(message__incident=incident)
-    assert {(r.to, r.outcome, r.kind) for r in rows} == {
-        (first.email, EmailOutcome.SENT, "thread"),
-        (last.email, EmailOutcome.SENT, "thread"),
+    assert {(r.to, r.state, r.kind) for r in rows} == {
+        (first.email, OutboxState.SENT, "thread"),
+        (last.email, OutboxState.SENT, "thread"),
     }
     sent = incident.events.filter(kind=EventKind.NOTIFICATION_SENT)
     assert sorted(e.data["to"] for e in sent) == sorted([first.email, last.email])

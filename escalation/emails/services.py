@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -25,6 +26,8 @@ from escalation.story import Story, story_read
 from incidents.models import ActionStatus, Category, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
+from mdrportal.core import task_names
+from mdrportal.core.outbox import NotDelivered
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact, Performer, Tier
 from tenants.selectors import tenant_contacts
@@ -89,9 +92,26 @@ EMAIL_KIND_OF = {
 }
 
 
+def mail_hand_over(*, subject: str, text: str, html: str, to: str, incident_id: int) -> None:
+    """Hand one email about an incident to the mail server, outside any transaction; NotDelivered when the
+    server (or the network, or the backend) refused it."""
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        headers={"Auto-Submitted": "auto-generated", "X-MDR-Incident": str(incident_id)},
+    )
+    message.attach_alternative(html, "text/html")
+    try:
+        message.send(fail_silently=False)
+    except Exception as error:  # noqa: BLE001 - SMTP, network or backend errors alike end as failed
+        raise NotDelivered(str(error) or repr(error), fields={"subject": subject}) from error
+
+
 def nudge_email(email_id: int) -> None:
     """Ask a worker to send the email once this transaction commits; a lost nudge waits for the sweeper."""
-    nudge("escalation.email_send", email_id)
+    nudge(task_names.EMAIL_SEND, email_id)
 
 
 @dataclass(frozen=True)

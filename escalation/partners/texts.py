@@ -15,7 +15,7 @@ from escalation.models import NotificationRun, RunPurpose, TextKind, TextMessage
 from escalation.partners.models import TaskAcknowledgment
 from escalation.partners.services import partner_task_acknowledge
 from escalation.sms.outbound import one_line
-from escalation.sms.send import sms_send
+from escalation.sms.send import text_claim
 from incidents.locks import incident_lock
 from incidents.models import Channel, Incident, ResponseAction
 from mdrportal.core.retry import retried_atomic
@@ -48,7 +48,7 @@ def partner_text_reached(run: NotificationRun, incident: Incident, contact: Cont
     if run.purpose != RunPurpose.PARTNER_TASK or run.texts.filter(contact=contact).exists():
         return None
     task = ResponseAction.objects.select_related("action_type").get(pk=run.task_id)
-    return sms_send(
+    return text_claim(
         contact=contact,
         incident=incident,
         kind=TextKind.PARTNER_TASK,

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import Incident
+from mdrportal.core.outbox import OutboxItem
 from tenants.models import Contact
 
 
@@ -62,15 +63,7 @@ class ReminderChannel(models.TextChoices):
     SMS = "sms", "Text message"
 
 
-class ReminderOutcome(models.TextChoices):
-    CLAIMED = "claimed", "Claimed, not sent yet"
-    SENDING = "sending", "Being handed over"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    SKIPPED = "skipped", "Not sent: nothing awaited any more"
-
-
-class Reminder(models.Model):
+class Reminder(OutboxItem):
     """One reminder to one contact through one channel; the row is claimed before it is sent."""
 
     series = models.ForeignKey(ReminderSeries, on_delete=models.PROTECT, related_name="reminders")
@@ -78,13 +71,7 @@ class Reminder(models.Model):
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(max_length=16, choices=ReminderChannel.choices)
     to = models.CharField(max_length=254)
-    outcome = models.CharField(
-        max_length=16, choices=ReminderOutcome.choices, default=ReminderOutcome.CLAIMED
-    )
     subject = models.CharField(max_length=300, blank=True)
-    error = models.TextField(blank=True)
-    claimed_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
     text = models.OneToOneField(
         "escalation.TextMessage",
         on_delete=models.PROTECT,

@@ -17,20 +17,19 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from escalation.emails.services import SENDER_LABEL
+from escalation.emails.services import SENDER_LABEL, mail_hand_over
 from escalation.links.tokens import LinkPurpose, link_url
+from escalation.message_events import message_told
 from escalation.reminders.models import (
     SERIES_TRANSITIONS,
     Reminder,
     ReminderChannel,
     ReminderKind,
-    ReminderOutcome,
     ReminderSeries,
     SeriesState,
 )
@@ -45,24 +44,26 @@ from escalation.reminders.texts import reminder_text_claim
 from escalation.reminders.words import reminder_headline
 from incidents.attention import incident_flag
 from incidents.locks import incident_lock
-from incidents.models import Channel, EventKind, Incident
+from incidents.models import Incident
 from incidents.policy import PolicySnapshot
-from incidents.timeline_writes import timeline_record
 from incidents.waiting import with_waiting_since
+from mdrportal.core import task_names
 from mdrportal.core.nudges import due_locked, nudge
+from mdrportal.core.outbox import (
+    Delivered,
+    NotDelivered,
+    OutboxChannel,
+    OutboxState,
+    outbox_fail_stuck,
+    outbox_nudge,
+    outbox_resend_unsent,
+    outbox_send,
+)
 from mdrportal.core.retry import retried_atomic
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact
 
 log = logging.getLogger(__name__)
-
-# A claimed reminder's own nudge is normally in flight; one that waited this long is nudged again.
-CLAIM_LEASE = timedelta(seconds=30)
-# A reminder still "sending" after this long belongs to a worker that died while handing it over.
-SENDING_TIMEOUT = timedelta(minutes=10)
-INTERRUPTED = (
-    "interrupted while being handed over; it may or may not have been delivered, and is not sent again"
-)
 
 
 def reminder_interval(policy: PolicySnapshot) -> timedelta:
@@ -177,11 +178,11 @@ def reminders_could_not_get_an_answer(series: ReminderSeries, incident: Incident
 
 
 def nudge_send(reminder_id: int) -> None:
-    nudge("escalation.reminder_send", reminder_id)
+    outbox_nudge(REMINDERS, reminder_id)
 
 
 def nudge_step(series_id: int) -> None:
-    nudge("escalation.reminder_series_step", series_id)
+    nudge(task_names.REMINDER_SERIES_STEP, series_id)
 
 
 # Sending -------------------------------------------------------------------------------------------
@@ -242,82 +243,67 @@ def reminder_compose(reminder: Reminder) -> ComposedReminder:
     )
 
 
-def reminder_send(reminder_id: int) -> str:
-    """Send one claimed reminder, at most once; skipped when nothing waits any more. Returns the outcome, or
-    "" when another delivery had it. Must run outside any transaction: the mail server is called here."""
-    taken = Reminder.objects.filter(pk=reminder_id, outcome=ReminderOutcome.CLAIMED).update(
-        outcome=ReminderOutcome.SENDING, claimed_at=timezone.now()
-    )
-    if taken != 1:
+class ReminderEmailChannel(OutboxChannel):
+    """Reminders by email: composed at send time, skipped when nothing waits any more, told on the timeline."""
+
+    model = Reminder
+    task = task_names.REMINDER_SEND
+    related = ("series__incident", "contact")
+
+    def lock(self, item: Reminder) -> None:
+        incident_lock(item.series.incident_id)  # it writes the timeline: the incident's lock first
+
+    def cancel_reason(self, item: Reminder) -> str:
+        series = item.series
+        if series.state == SeriesState.ENDED or not incident_waits(series.incident, series.kind):
+            # Answered between the claim and now: a reminder of something done would only confuse.
+            return "nothing awaited any more"
         return ""
-    reminder = Reminder.objects.select_related("series__incident", "contact").get(pk=reminder_id)
-    series = reminder.series
-    if series.state == SeriesState.ENDED or not incident_waits(series.incident, series.kind):
-        # Answered between the claim and now: a reminder of something done would only confuse.
-        _record(reminder, ReminderOutcome.SKIPPED, subject="")
-        return ReminderOutcome.SKIPPED
-    try:
-        composed = reminder_compose(reminder)
-    except Exception as error:  # noqa: BLE001 - whatever broke, the row must not stay "sending"
-        log.exception("could not compose reminder %s", reminder_id)
-        _record(reminder, ReminderOutcome.FAILED, subject="", error=f"could not compose it: {error!r}")
-        return ReminderOutcome.FAILED
-    message = EmailMultiAlternatives(
-        subject=composed.subject,
-        body=composed.text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[reminder.to],
-        headers={"Auto-Submitted": "auto-generated", "X-MDR-Incident": str(series.incident_id)},
-    )
-    message.attach_alternative(composed.html, "text/html")
-    try:
-        message.send(fail_silently=False)
-    except Exception as error:  # noqa: BLE001 - SMTP, network or backend errors alike end as failed
-        # Not retried: the server may have taken it before the error reached us; the next reminder follows.
-        log.warning("reminder %s to %s failed: %s", reminder_id, reminder.to, error)
-        _record(reminder, ReminderOutcome.FAILED, subject=composed.subject, error=str(error) or repr(error))
-        return ReminderOutcome.FAILED
-    _record(reminder, ReminderOutcome.SENT, subject=composed.subject)
-    return ReminderOutcome.SENT
+
+    def deliver(self, item: Reminder) -> Delivered:
+        try:
+            composed = reminder_compose(item)
+        except Exception as error:  # noqa: BLE001 - whatever broke, the row must not stay "sending"
+            raise NotDelivered(f"could not compose it: {error!r}") from error
+        mail_hand_over(
+            subject=composed.subject,
+            text=composed.text,
+            html=composed.html,
+            to=item.to,
+            incident_id=item.series.incident_id,
+        )
+        return Delivered(fields={"subject": composed.subject})
+
+    def tell(self, item: Reminder, facts: dict[str, object]) -> None:
+        if item.state == OutboxState.CANCELED:
+            return  # nothing went and nothing waits: the timeline already says why
+        contact, series = item.contact, item.series
+        if item.state == OutboxState.SENT:
+            summary = f"Reminder {item.number} sent to {contact.name} <{item.to}>: {item.subject}"
+        else:
+            summary = f"Reminder {item.number} to {contact.name} <{item.to}> could not be sent: {item.error}"
+        message_told(
+            item,
+            incident=series.incident,
+            summary=summary,
+            sender=SENDER_LABEL,
+            reminder=item.pk,
+            series=series.pk,
+            kind="reminder",
+            about=series.kind,
+            number=item.number,
+            channel=item.channel,
+            **({"error": item.error} if item.error else {}),
+        )
 
 
-@retried_atomic
-def _record(reminder: Reminder, outcome: str, *, subject: str, error: str = "") -> bool:
-    """The outcome of a reminder being sent, and its timeline event; False when it was no longer sending."""
-    incident_lock(reminder.series.incident_id)  # it writes the timeline: the incident's lock first
-    changes: dict[str, object] = {"outcome": outcome, "subject": subject[:300], "error": error}
-    if outcome == ReminderOutcome.SENT:
-        changes["sent_at"] = timezone.now()
-    changed = Reminder.objects.filter(pk=reminder.pk, outcome=ReminderOutcome.SENDING).update(**changes)
-    if changed != 1:
-        return False
-    if outcome == ReminderOutcome.SKIPPED:
-        return True
-    contact, series = reminder.contact, reminder.series
-    if outcome == ReminderOutcome.SENT:
-        summary = f"Reminder {reminder.number} sent to {contact.name} <{reminder.to}>: {subject}"
-    else:
-        summary = f"Reminder {reminder.number} to {contact.name} <{reminder.to}> could not be sent: {error}"
-    timeline_record(
-        incident=series.incident,
-        kind=EventKind.NOTIFICATION_SENT,
-        summary=summary,
-        label=SENDER_LABEL,
-        channel=Channel.SYSTEM,
-        data={
-            "reminder": reminder.pk,
-            "series": series.pk,
-            "kind": "reminder",
-            "about": series.kind,
-            "number": reminder.number,
-            "contact": contact.pk,
-            "to": reminder.to,
-            "channel": reminder.channel,
-            "outcome": outcome,
-            **({"error": error} if error else {}),
-        },
-    )
-    return True
+REMINDERS = ReminderEmailChannel()
+
+
+def reminder_send(reminder_id: int) -> str:
+    """Send one claimed reminder, at most once; canceled when nothing waits any more. Returns its state, or
+    "" when another delivery had it. Must run outside any transaction: the mail server is called here."""
+    return outbox_send(REMINDERS, reminder_id)
 
 
 # The sweep -----------------------------------------------------------------------------------------
@@ -336,19 +322,9 @@ def reminders_sweep(*, batch: int = 200) -> dict[str, int]:
         due = due_locked(ReminderSeries.objects.filter(state=SeriesState.ACTIVE), due="next_at", batch=batch)
         for series_id in due:
             nudge_step(series_id)  # duplicates are dropped: the first step moves next_at on
-    now = timezone.now()
-    unsent = list(
-        Reminder.objects.filter(
-            outcome=ReminderOutcome.CLAIMED, claimed_at__lt=now - CLAIM_LEASE
-        ).values_list("pk", flat=True)[:batch]
-    )
-    for reminder_id in unsent:
-        nudge_send(reminder_id)
-    stuck = Reminder.objects.filter(
-        outcome=ReminderOutcome.SENDING, claimed_at__lt=now - SENDING_TIMEOUT
-    ).select_related("contact", "series__incident")[:batch]
+    unsent = outbox_resend_unsent(REMINDERS, batch=batch)
     # Failed, told on the timeline like any other outcome; never sent again (it may have been delivered).
-    interrupted = sum(_record(r, ReminderOutcome.FAILED, subject=r.subject, error=INTERRUPTED) for r in stuck)
+    interrupted = outbox_fail_stuck(REMINDERS, batch=batch)
     return {
         "started": started,
         "ended": ended,

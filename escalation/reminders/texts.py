@@ -12,12 +12,12 @@ from escalation.reminders.models import (
     Reminder,
     ReminderChannel,
     ReminderKind,
-    ReminderOutcome,
     ReminderSeries,
 )
 from escalation.reminders.selectors import waiting_actions
 from escalation.reminders.words import reminder_headline
-from escalation.sms.send import sms_send, texts_allowed
+from escalation.sms.send import text_claim, texts_allowed
+from mdrportal.core.outbox import OutboxState
 from tenants.models import Contact
 
 
@@ -48,7 +48,7 @@ def reminder_text_claim(series: ReminderSeries, contact: Contact) -> Reminder | 
     if not created:
         return None
     body = reminder_text_body(series, contact, reminder.number)
-    reminder.text = sms_send(contact=contact, incident=series.incident, kind=TextKind.REMINDER, body=body)
-    reminder.outcome, reminder.sent_at = ReminderOutcome.SENT, timezone.now()
-    reminder.save(update_fields=["text", "outcome", "sent_at"])
+    reminder.text = text_claim(contact=contact, incident=series.incident, kind=TextKind.REMINDER, body=body)
+    reminder.state, reminder.sent_at = OutboxState.SENT, timezone.now()
+    reminder.save(update_fields=["text", "state", "sent_at"])
     return reminder

@@ -16,6 +16,7 @@ from escalation.runs.services import notification_start
 from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, TimelineEvent
 from incidents.policy import PolicySnapshot
+from mdrportal.core import task_names
 from mdrportal.core.nudges import nudge
 from mdrportal.core.retry import retried_atomic
 
@@ -64,4 +65,4 @@ def incidents_severity_unnotified(*, now: datetime, batch: int) -> list[int]:
 
 
 def nudge_severity_notify(incident_id: int) -> None:
-    nudge("escalation.severity_notify", incident_id)
+    nudge(task_names.SEVERITY_NOTIFY, incident_id)

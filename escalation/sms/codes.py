@@ -17,17 +17,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from escalation.models import Acknowledgment, TextKind, TextMessage, TextStatus
+from escalation.models import Acknowledgment, TextKind, TextMessage
 from escalation.partners.models import TaskAcknowledgment
 from incidents.customer_tasks import OPEN_TASK_STATUS
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Incident
+from mdrportal.core.outbox import OutboxState
 from tenants.models import Contact
 
 # No leading zero: a code is read and typed as a number.
 FIRST_CODE, LAST_CODE = 1000, 9999
 # Rows nobody else writes: the sender and the sweeper change only claimed and sending rows, under their own
 # locks, so freeing a code never waits for them.
-SETTLED = (TextStatus.SENT, TextStatus.FAILED, TextStatus.CANCELED)
+SETTLED = (OutboxState.SENT, OutboxState.FAILED, OutboxState.CANCELED)
 # Another text to the number took the same code at the same moment: choose again, a few times.
 CHOICES = 5
 # A freed code is not given to a new alert at the number this soon after it was texted.
@@ -59,7 +60,7 @@ def codes_free_closed(number: str) -> int:
     """Free the codes of alerts to the number that are no longer open."""
     return (
         held_codes(number)
-        .filter(status__in=SETTLED)
+        .filter(state__in=SETTLED)
         .exclude(alert_is_open())
         .update(code_freed_at=timezone.now())
     )
@@ -129,7 +130,7 @@ def open_alerts(number: str) -> list[TextMessage]:
         reply_code=OuterRef("reply_code"),
         incident=OuterRef("incident"),
         contact=OuterRef("contact"),
-        status=TextStatus.SENT,
+        state=OutboxState.SENT,
     )
     return list(
         held_codes(number)

@@ -10,7 +10,7 @@ from escalation.models import NotificationRun, RunPurpose, TextKind, TextMessage
 from escalation.reader import Reader, ask_line, reader_for
 from escalation.runs.tell import acknowledged_recipients, first_acknowledger
 from escalation.selectors import report_mentions
-from escalation.sms.send import TextBody, sms_send, texts_allowed
+from escalation.sms.send import TextBody, text_claim, texts_allowed
 from escalation.story import story_read
 from incidents.models import Incident
 from tenants.models import Contact
@@ -89,7 +89,7 @@ def texts_claim(run: NotificationRun) -> list[TextMessage]:
             continue
         body = text_body(contact=contact, incident=run.incident, purpose=run.purpose)
         kind = TEXT_KIND_OF.get(run.purpose, TextKind.NOTIFY)
-        text = sms_send(contact=contact, incident=run.incident, kind=kind, body=body, run=run)
+        text = text_claim(contact=contact, incident=run.incident, kind=kind, body=body, run=run)
         if text is not None:
             claimed.append(text)
     return claimed

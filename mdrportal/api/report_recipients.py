@@ -15,7 +15,8 @@ from rest_framework.views import APIView
 
 from mdrportal.api.errors import service_errors
 from mdrportal.api.tenants import visible_tenant
-from reports.models import ReportRecipient, ReportSend, SendOutcome
+from mdrportal.core.outbox import OutboxState
+from reports.models import ReportRecipient, ReportSend
 from reports.recipients import (
     monthly_report_enabled,
     monthly_report_switch,
@@ -28,7 +29,7 @@ from tenants.models import Tenant
 
 
 class ReportSendSerializer(serializers.ModelSerializer):
-    outcome = serializers.ChoiceField(choices=SendOutcome.choices)
+    outcome = serializers.ChoiceField(choices=OutboxState.choices, source="state")
 
     class Meta:
         model = ReportSend
