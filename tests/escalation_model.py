@@ -131,10 +131,10 @@ class EscalationModel(EscalationInvariants, RuleBasedStateMachine):
         calls = CallAttempt.objects.filter(run__incident=self.incident, outcome__in=["queued", "dialing"])
         calls.update(outcome="canceled", ended_at=timezone.now())
         EmailNotification.objects.filter(
-            run__incident=self.incident, outcome__in=["claimed", "sending"]
-        ).update(outcome="failed")
-        TextMessage.objects.filter(incident=self.incident, status__in=["claimed", "sending"]).update(
-            status="failed"
+            run__incident=self.incident, state__in=["claimed", "sending"]
+        ).update(state="failed")
+        TextMessage.objects.filter(incident=self.incident, state__in=["claimed", "sending"]).update(
+            state="failed"
         )
 
     # The broker -----------------------------------------------------------------------------------
