@@ -7,8 +7,13 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from escalation.partners.models import TaskAcknowledgment  # noqa: F401 - the app's models, kept apart
-from escalation.reminders.models import Reminder, ReminderSeries  # noqa: F401 - the app's models, kept apart
+from escalation.partners.models import (  # re-exported: the app's models, kept apart
+    TaskAcknowledgment as TaskAcknowledgment,
+)
+from escalation.reminders.models import (  # re-exported: the app's models, kept apart
+    Reminder as Reminder,
+    ReminderSeries as ReminderSeries,
+)
 from incidents.models import Channel, Incident, Message, ResponseAction
 from mdrportal.core.append_only import AppendOnlyModel
 from mdrportal.core.outbox import OutboxItem

@@ -8,26 +8,32 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from incidents.case_models import (  # noqa: F401 - the case file's records, kept apart
-    ActionObservable,
-    Message,
-    MessageSide,
-    Note,
-    NoteVisibility,
-    Observable,
-    ObservableKind,
+from incidents.case_models import (  # re-exported: the case file's records, kept apart
+    ActionObservable as ActionObservable,
+    Message as Message,
+    MessageSide as MessageSide,
+    Note as Note,
+    NoteVisibility as NoteVisibility,
+    Observable as Observable,
+    ObservableKind as ObservableKind,
 )
-from incidents.connector_models import ConnectorConfig, ConnectorKind  # noqa: F401 - the app's models, kept apart
+from incidents.connector_models import (  # re-exported: the app's models, kept apart
+    ConnectorConfig as ConnectorConfig,
+    ConnectorKind as ConnectorKind,
+)
 from incidents.milestone_fields import MILESTONE_COLUMNS, MilestoneTimes
-from incidents.statuses import (  # noqa: F401 - the states and their transitions, kept apart
-    ACTION_TRANSITIONS,
-    ACTIVE_INCIDENT_STATUSES,
-    INCIDENT_TRANSITIONS,
-    UNDECIDED_STATUSES,
-    ActionStatus,
-    IncidentStatus,
+from incidents.statuses import (  # re-exported: the states and their transitions, kept apart
+    ACTION_TRANSITIONS as ACTION_TRANSITIONS,
+    ACTIVE_INCIDENT_STATUSES as ACTIVE_INCIDENT_STATUSES,
+    INCIDENT_TRANSITIONS as INCIDENT_TRANSITIONS,
+    UNDECIDED_STATUSES as UNDECIDED_STATUSES,
+    ActionStatus as ActionStatus,
+    IncidentStatus as IncidentStatus,
 )
-from incidents.template_models import CaseTemplate, CaseTemplateAction  # noqa: F401 - kept apart
+from incidents.template_models import (  # re-exported: kept apart
+    CaseTemplate as CaseTemplate,
+    CaseTemplateAction as CaseTemplateAction,
+)
 from mdrportal.core.append_only import AppendOnlyModel
 from tenants.models import Contact, IntegrationKey, Performer, Tenant
 

@@ -13,13 +13,17 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from mdrportal.core.append_only import AppendOnlyModel
 from tenants.channels import default_channels, validate_channels
-from tenants.integration_key_models import IntegrationKey  # noqa: F401 - the app's models, kept apart
-from tenants.partner_default_models import (  # noqa: F401 - kept apart
-    PartnerDefault,
-    PartnerProtectedTarget,
-    TenantOwnSetting,
+from tenants.integration_key_models import (  # re-exported: the app's models, kept apart
+    IntegrationKey as IntegrationKey,
 )
-from tenants.protected_models import ProtectedTarget  # noqa: F401 - the app's models, kept apart
+from tenants.partner_default_models import (  # re-exported: kept apart
+    PartnerDefault as PartnerDefault,
+    PartnerProtectedTarget as PartnerProtectedTarget,
+    TenantOwnSetting as TenantOwnSetting,
+)
+from tenants.protected_models import (  # re-exported: the app's models, kept apart
+    ProtectedTarget as ProtectedTarget,
+)
 
 
 class Tier(models.TextChoices):

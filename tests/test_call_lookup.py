@@ -19,8 +19,10 @@ from escalation.phone.twilio import TwilioPhone
 from escalation.runs.services import notification_start
 from tests.escalation_driver import advance
 from tests.factories import make_incident, make_tenant
-from tests.fakes.http_server import FakeHTTPServer
-from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
+from tests.fakes.http_server import (
+    FakeHTTPServer,
+    fake_http_server as fake_http_server,  # a fixture
+)
 from tests.fakes.twilio import FakeTwilioAPI, use_twilio_account
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_calls")]

@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 import pytest
 from django.db import close_old_connections
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import escalation.tasks  # noqa: F401 - the worker's tasks, run by name
 from escalation.calls.pace import MARGIN_MICROSECONDS, DatabaseCallPacer, Grant, Pace, RedisCallPacer

@@ -27,8 +27,11 @@ from incidents.execution import connector_spec
 from mdrportal.core.http import addresses, transport
 from tests.factories import login_verified, make_action_request, make_tenant
 from tests.fakes.dns import FakeResolver
-from tests.fakes.http_server import FakeHTTPServer, Reply
-from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
+from tests.fakes.http_server import (
+    FakeHTTPServer,
+    Reply,
+    fake_http_server as fake_http_server,  # a fixture
+)
 
 PUBLIC = "93.184.216.34"
 

@@ -14,8 +14,13 @@ from incidents.connectors.base import ActionRequest, ConnectorOutcome, Connector
 from incidents.connectors.sophos import SophosCentralConnector, clear_token_cache
 from tests.catalog import CATALOG
 from tests.factories import make_action_request
-from tests.fakes.http_server import HANG, FakeHTTPServer, Reply, closed_port_url
-from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
+from tests.fakes.http_server import (
+    HANG,
+    FakeHTTPServer,
+    Reply,
+    closed_port_url,
+    fake_http_server as fake_http_server,  # a fixture
+)
 from tests.fakes.sophos import TOKEN_PATH, FakeSophosCentral
 
 CLIENT_ID = "mdr-partner-client"

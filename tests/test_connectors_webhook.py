@@ -13,8 +13,13 @@ from pytest_django.fixtures import Settings
 
 from incidents.connectors.base import ActionRequest, ConnectorOutcome, ConnectorSpec
 from incidents.connectors.webhook import WebhookConnector, sign
-from tests.fakes.http_server import HANG, FakeHTTPServer, Reply, closed_port_url
-from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
+from tests.fakes.http_server import (
+    HANG,
+    FakeHTTPServer,
+    Reply,
+    closed_port_url,
+    fake_http_server as fake_http_server,  # a fixture
+)
 from tests.fakes.webhook_receiver import PATH, WebhookReceiver
 
 SECRET = "whsec-shared-with-the-msp-never-logged"

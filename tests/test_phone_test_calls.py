@@ -31,8 +31,10 @@ from tests.factories import (
     make_member,
     make_tenant,
 )
-from tests.fakes.http_server import FakeHTTPServer
-from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
+from tests.fakes.http_server import (
+    FakeHTTPServer,
+    fake_http_server as fake_http_server,  # a fixture
+)
 from tests.fakes.twilio import PUBLIC_BASE_URL, FakeTwilioAPI, TwilioWebhooks, use_twilio_account
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("unpaced_calls")]

@@ -19,8 +19,15 @@ from escalation.phone.simulated import SimulatedPhone
 from escalation.phone.twilio import TwilioPhone
 from escalation.runs.services import notification_start, run_advance
 from tests.factories import make_incident, make_tenant
-from tests.fakes.http_server import HANG, FakeHTTPServer, Received, Reply, closed_port_url, hanging_up_url
-from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
+from tests.fakes.http_server import (
+    HANG,
+    FakeHTTPServer,
+    Received,
+    Reply,
+    closed_port_url,
+    fake_http_server as fake_http_server,  # a fixture
+    hanging_up_url,
+)
 from tests.fakes.twilio import (
     ACCOUNT_SID,
     AUTH_TOKEN,

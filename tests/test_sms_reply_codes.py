@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.db import IntegrityError, transaction
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import Acknowledgment, TextKind, TextMessage

@@ -12,8 +12,11 @@ from incidents.execution import action_run
 from incidents.models import ActionStatus, EventKind
 from tenants.models import ResponseMode, Role
 from tests.factories import login_verified, make_incident, make_member, make_tenant, make_user, propose
-from tests.fakes.http_server import FakeHTTPServer, Reply
-from tests.fakes.http_server import fake_http_server as fake_http_server  # a fixture
+from tests.fakes.http_server import (
+    FakeHTTPServer,
+    Reply,
+    fake_http_server as fake_http_server,  # a fixture
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from escalation.models import Acknowledgment, NotificationRun, RunPurpose, RunState
 from escalation.wanted import call_still_wanted, call_still_wanted_sql, someone_has_it, someone_has_it_sql

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import EmailKind, EmailNotification, NotificationRun, RunPurpose
-from escalation.nudges import nudge
+from mdrportal.core.nudges import nudge
 from escalation.reader import Reader, ReaderCan, ask_line, awaiting_note, reader_for, subject_need
 from escalation.runs.tell import acknowledged_recipients, first_acknowledger
 from escalation.selectors import report_mentions

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from mdrportal.web import incident_views as views
-from mdrportal.web import task_views
+from mdrportal.web import incident_views as views, task_views
 
 app_name = "incidents"
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from mdrportal.web import report_recipient_views as recipients
-from mdrportal.web import report_views as views
+from mdrportal.web import report_recipient_views as recipients, report_views as views
 
 app_name = "reports"
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from mdrportal.web import partner_views, protected_views
-from mdrportal.web import tenant_views as views
+from mdrportal.web import partner_views, protected_views, tenant_views as views
 
 app_name = "tenants"
 
