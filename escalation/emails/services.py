@@ -18,7 +18,6 @@ from django.urls import reverse
 
 from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import EmailKind, EmailNotification, NotificationRun, RunPurpose
-from mdrportal.core.nudges import nudge
 from escalation.reader import Reader, ReaderCan, ask_line, awaiting_note, reader_for, subject_need
 from escalation.runs.tell import acknowledged_recipients, first_acknowledger
 from escalation.selectors import report_mentions
@@ -27,6 +26,7 @@ from incidents.models import ActionStatus, Category, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
 from mdrportal.core import task_names
+from mdrportal.core.nudges import nudge
 from mdrportal.core.outbox import NotDelivered
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact, Performer, Tier
