@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -21,6 +22,10 @@ from mdrportal.core.env import (
     env_str,
     env_url,
 )
+
+# Django's generic classes take their type arguments at run time too (`admin.ModelAdmin[Incident]`,
+# `forms.ModelForm[Contact]`, `QuerySet[Incident]`), as the type checker reads them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Where local state lives (SQLite, the filesystem broker, mail files, beat's schedule). Importing these
