@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Model
 
 from mdrportal.core.users import User
 from tenants.channels import check_channels_reachable, default_channels
@@ -247,7 +247,7 @@ def tenant_delegation_set(
     return tenant
 
 
-def _refresh(target: Any, source: Any) -> None:
+def _refresh(target: Model, source: Model) -> None:
     for field in source._meta.concrete_fields:
         setattr(target, field.attname, getattr(source, field.attname))
 
