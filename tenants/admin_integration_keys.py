@@ -3,7 +3,7 @@ its secret once; revocation is an action; nothing of a key is edited after it is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from tenants.admin_users import admin_user
 from tenants.integration_key_models import IntegrationKey
 from tenants.integration_key_services import (
     integration_key_create,
@@ -19,16 +20,25 @@ from tenants.integration_key_services import (
     integration_key_scope_check,
 )
 
-SHOWN = ["name", "public_id", "scope", "created_by", "created_at", "last_used_at", "revoked_at", "revoked_by"]
+if TYPE_CHECKING:
+    # The admin's and forms' classes take their model as a type argument for the checker only: Django's are
+    # not subscriptable.
+    _KeyForm = forms.ModelForm[IntegrationKey]
+    _KeyAdmin = admin.ModelAdmin[IntegrationKey]
+else:
+    _KeyForm, _KeyAdmin = forms.ModelForm, admin.ModelAdmin
+
+SHOWN = ("name", "public_id", "scope", "created_by", "created_at", "last_used_at", "revoked_at", "revoked_by")
 
 
-class IntegrationKeyForm(forms.ModelForm):
+class IntegrationKeyForm(_KeyForm):
     class Meta:
         model = IntegrationKey
         fields = ["name", "all_tenants", "tenants"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns
         if "tenants" not in self.fields:
             return data  # a key's page after creation: nothing is edited
         try:
@@ -41,7 +51,7 @@ class IntegrationKeyForm(forms.ModelForm):
 
 
 @admin.register(IntegrationKey)
-class IntegrationKeyAdmin(admin.ModelAdmin):
+class IntegrationKeyAdmin(_KeyAdmin):
     form = IntegrationKeyForm
     list_display = ["name", "public_id", "scope", "created_by", "created_at", "last_used_at", "revoked_at"]
     list_select_related = ["created_by"]
@@ -62,33 +72,39 @@ class IntegrationKeyAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[IntegrationKey]:
         return super().get_queryset(request).prefetch_related("tenants")
 
-    def get_fields(self, request: HttpRequest, obj: IntegrationKey | None = None) -> list[str]:
-        return ["name", "all_tenants", "tenants"] if obj is None else SHOWN
+    def get_fields(self, request: HttpRequest, obj: IntegrationKey | None = None) -> tuple[str, ...]:
+        return ("name", "all_tenants", "tenants") if obj is None else SHOWN
 
-    def get_readonly_fields(self, request: HttpRequest, obj: IntegrationKey | None = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: IntegrationKey | None = None) -> tuple[str, ...]:
         # A key is made once: another scope or name is another key (the old one revoked).
-        return [] if obj is None else SHOWN
+        return () if obj is None else SHOWN
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: IntegrationKey | None = None) -> bool:
         return False  # the incidents a key opened name it: revoke it instead
 
-    def save_model(self, request: HttpRequest, obj: IntegrationKey, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: IntegrationKey, form: IntegrationKeyForm, change: bool
+    ) -> None:
         if change:
             return
         created, presented = integration_key_create(
             name=form.cleaned_data["name"],
             tenants=form.cleaned_data["tenants"],
             all_tenants=form.cleaned_data["all_tenants"],
-            by=request.user,
+            by=admin_user(request),
         )
         obj.pk, obj._state.adding, obj._state.db = created.pk, False, created._state.db
         obj.refresh_from_db()
-        obj.presented_once = presented  # type: ignore[attr-defined] - kept in memory for response_add
+        obj.presented_once = presented  # kept in memory for response_add
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: list[Any], change: bool) -> None:
+    def save_related(
+        self, request: HttpRequest, form: IntegrationKeyForm, formsets: list[object], change: bool
+    ) -> None:
         """The service set the tenants; nothing is edited afterwards."""
 
-    def response_add(self, request: HttpRequest, obj: IntegrationKey, post_url_continue: Any = None) -> Any:
+    def response_add(
+        self, request: HttpRequest, obj: IntegrationKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
         # Shown in this response only: no redirect, so the key never passes through a message, the session
         # or the database.
         context = {
@@ -97,7 +113,7 @@ class IntegrationKeyAdmin(admin.ModelAdmin):
             "title": f"{obj} created",
             "key": obj,
             "scope": self.scope(obj),
-            "presented": obj.presented_once,  # type: ignore[attr-defined]
+            "presented": obj.presented_once,
         }
         response: HttpResponse = TemplateResponse(
             request, "admin/tenants/integrationkey/created.html", context
@@ -107,5 +123,6 @@ class IntegrationKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[IntegrationKey]) -> None:
-        revoked = [key for key in queryset if integration_key_revoke(key=key, by=request.user)]
+        by = admin_user(request)
+        revoked = [key for key in queryset if integration_key_revoke(key=key, by=by)]
         self.message_user(request, f"{len(revoked)} key(s) revoked.", messages.SUCCESS)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser
-from django.forms import BaseInlineFormSet
+from django.forms import BaseModelFormSet, ModelForm
 
-from tenants.availability import Availability
+from mdrportal.core.users import User
+from tenants.availability import Availability, Away, Window
 from tenants.availability_services import contact_availability_set
 from tenants.availability_text import away_format, away_parse, windows_format, windows_parse
 from tenants.forms import ContactInlineForm
+from tenants.models import Contact
 
 HOURS_HELP = (
     "In the partner's time zone ({zone}), one line each: Mon-Fri 08:00-18:00. Empty: phoned at any hour."
@@ -36,10 +37,10 @@ class PartnerContactForm(ContactInlineForm):
         self.fields["windows"].help_text = HOURS_HELP.format(zone=self.zone)
         self.fields["away"].help_text = AWAY_HELP
 
-    def clean_windows(self) -> Any:
+    def clean_windows(self) -> list[Window]:
         return windows_parse(self.cleaned_data["windows"])
 
-    def clean_away(self) -> Any:
+    def clean_away(self) -> list[Away]:
         return away_parse(self.cleaned_data["away"], self.zone)
 
 
@@ -48,7 +49,7 @@ def partner_contact_form(zone: str) -> type[PartnerContactForm]:
     return type("PartnerContactFormIn", (PartnerContactForm,), {"zone": zone})
 
 
-def partner_availability_save(*, by: AbstractBaseUser, formset: BaseInlineFormSet) -> None:
+def partner_availability_save(*, by: User, formset: BaseModelFormSet[Contact, ModelForm[Contact]]) -> None:
     """The hours and away dates changed on the page, once the contacts themselves are saved."""
     for form in formset.forms:
         if not form.cleaned_data or form.instance.pk is None:

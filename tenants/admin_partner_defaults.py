@@ -3,7 +3,7 @@ it reaches every inheriting customer with its history row; saving needs a recent
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -12,16 +12,26 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from mdrportal.web.deciding import StepUpAdminMixin
+from tenants.admin_users import admin_user
 from tenants.deciding import PARTNER_DEFAULTS
+from tenants.models import Partner
 from tenants.partner_default_models import PartnerDefault
 from tenants.partner_defaults import default_clean, partner_default_set
+
+if TYPE_CHECKING:
+    # The admin's and forms' classes take their model as a type argument for the checker only: Django's are
+    # not subscriptable.
+    _DefaultForm = ModelForm[PartnerDefault]
+    _DefaultAdmin = admin.ModelAdmin[PartnerDefault]
+else:
+    _DefaultForm, _DefaultAdmin = ModelForm, admin.ModelAdmin
 
 
 class _TriedOnly(Exception):
     """Undoes a change that was only tried."""
 
 
-class PartnerDefaultForm(ModelForm):
+class PartnerDefaultForm(_DefaultForm):
     request: HttpRequest | None = None
 
     class Meta:
@@ -41,14 +51,14 @@ class PartnerDefaultForm(ModelForm):
                 self._try(partner, field, data["value"])
         return data
 
-    def _try(self, partner: Any, field: str, value: Any) -> None:
+    def _try(self, partner: Partner, field: str, value: Any) -> None:
         """The admin saves after the form is valid, where a refusal could only be a server error: a customer
         that cannot take the default (the fallback box without a phone contact) is found here, by applying the
         change and undoing it (what it would have sent after commit is dropped with it)."""
         assert self.request is not None
         try:
             with transaction.atomic():
-                partner_default_set(partner=partner, by=self.request.user, field=field, value=value)
+                partner_default_set(partner=partner, by=admin_user(self.request), field=field, value=value)
                 raise _TriedOnly
         except _TriedOnly:
             pass
@@ -57,7 +67,7 @@ class PartnerDefaultForm(ModelForm):
 
 
 @admin.register(PartnerDefault)
-class PartnerDefaultAdmin(StepUpAdminMixin, admin.ModelAdmin):
+class PartnerDefaultAdmin(StepUpAdminMixin, _DefaultAdmin):
     list_display = ["partner", "field", "value"]
     list_select_related = ["partner"]
     fields = ["partner", "field", "value"]
@@ -66,25 +76,29 @@ class PartnerDefaultAdmin(StepUpAdminMixin, admin.ModelAdmin):
     def _allowed(self, request: HttpRequest) -> bool:
         return bool(PARTNER_DEFAULTS.staff_perm and request.user.has_perm(PARTNER_DEFAULTS.staff_perm))
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_view_permission(self, request: HttpRequest, obj: PartnerDefault | None = None) -> bool:
         return self._allowed(request) or super().has_view_permission(request, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return self._allowed(request)
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: PartnerDefault | None = None) -> bool:
         return self._allowed(request)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: PartnerDefault | None = None) -> bool:
         return False  # a default is changed, never dropped: customers already hold its value
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: PartnerDefault | None = None, change: bool = False, **kwargs: Any
+    ) -> type[ModelForm[PartnerDefault]]:
         form = super().get_form(request, obj, change=change, **kwargs)
         return type(form.__name__, (form,), {"request": request})
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: PartnerDefault | None = None) -> list[str]:
         return ["partner", "field"] if obj is not None else []
 
-    def save_model(self, request: HttpRequest, obj: PartnerDefault, form: ModelForm, change: bool) -> None:
-        partner_default_set(partner=obj.partner, by=request.user, field=obj.field, value=obj.value)
+    def save_model(
+        self, request: HttpRequest, obj: PartnerDefault, form: PartnerDefaultForm, change: bool
+    ) -> None:
+        partner_default_set(partner=obj.partner, by=admin_user(request), field=obj.field, value=obj.value)
         obj.pk = PartnerDefault.objects.get(partner=obj.partner, field=obj.field).pk

@@ -14,7 +14,6 @@ import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY as AUTH_USER_SESSION_KEY
@@ -25,6 +24,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from mdrportal.core.users import User
 from tenants.models import ApiToken
 
 logger = logging.getLogger(__name__)
@@ -39,13 +39,13 @@ def api_token_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def password_stamp(user: Any) -> str:
+def password_stamp(user: User) -> str:
     """An HMAC of the user's password hash: it changes whenever the password does."""
     return salted_hmac("tenants.api_tokens.password", user.password, algorithm="sha256").hexdigest()
 
 
 @transaction.atomic
-def api_token_create(*, user: Any, second_factor_at: datetime | None) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, second_factor_at: datetime | None) -> tuple[ApiToken, str]:
     """A new token for the user and its key, which is not kept: the caller shows it once."""
     key = secrets.token_hex(32)
     now = timezone.now()
@@ -90,7 +90,7 @@ def api_token_decides(token: ApiToken) -> bool:
     return timezone.now() - token.second_factor_at <= window
 
 
-def api_tokens_of(user: Any) -> QuerySet[ApiToken]:
+def api_tokens_of(user: User) -> QuerySet[ApiToken]:
     """The user's tokens that still work, newest first."""
     return ApiToken.objects.filter(
         user=user, expires_at__gt=timezone.now(), password_stamp=password_stamp(user)
@@ -103,7 +103,7 @@ def api_tokens_expired_prune(*, now: datetime) -> int:
     return deleted
 
 
-def api_token_revoke(*, user: Any, token_id: int) -> bool:
+def api_token_revoke(*, user: User, token_id: int) -> bool:
     """Revoke one of the user's own tokens; False if the user has no such token."""
     deleted, _ = ApiToken.objects.filter(user=user, pk=token_id).delete()
     if deleted:
@@ -111,7 +111,7 @@ def api_token_revoke(*, user: Any, token_id: int) -> bool:
     return bool(deleted)
 
 
-def user_sessions_end(*, user: Any, keep: str | None = None) -> int:
+def user_sessions_end(*, user: User, keep: str | None = None) -> int:
     """Delete every web session signed in as the user (but the one keyed `keep`); returns how many.
 
     The database session backend keeps no index by user: each live session is read. This runs only when a
@@ -130,7 +130,7 @@ def user_sessions_end(*, user: Any, keep: str | None = None) -> int:
 
 
 @transaction.atomic
-def user_credentials_revoke(*, user: Any, reason: str, keep_session: str | None = None) -> None:
+def user_credentials_revoke(*, user: User, reason: str, keep_session: str | None = None) -> None:
     """Revoke every API token of the user and end its web sessions (but `keep_session`): a second factor
     reset, a new password or a deactivation leaves no credential made before it."""
     tokens, _ = ApiToken.objects.filter(user=user).delete()
@@ -141,7 +141,7 @@ def user_credentials_revoke(*, user: Any, reason: str, keep_session: str | None 
 
 
 @transaction.atomic
-def user_password_set(*, user: Any, password: str | None, keep_session: str | None = None) -> None:
+def user_password_set(*, user: User, password: str | None, keep_session: str | None = None) -> None:
     """Set (or, with None, disable) the user's password and revoke what the old one opened."""
     if password is None:
         user.set_unusable_password()
@@ -152,7 +152,7 @@ def user_password_set(*, user: Any, password: str | None, keep_session: str | No
 
 
 @transaction.atomic
-def user_deactivate(*, user: Any) -> None:
+def user_deactivate(*, user: User) -> None:
     """The user can no longer sign in or use the API: every token and session ends with it."""
     if user.is_active:
         user.is_active = False

@@ -11,7 +11,7 @@ from django.db import transaction
 from tenants.availability import Availability, Away, Window
 from tenants.availability_text import MAX_AWAY, MAX_WINDOWS, away_format, windows_format
 from tenants.models import AvailabilityWindow, AwayPeriod, Contact, Partner, Tenant
-from tenants.services import User, settings_audit
+from tenants.services import Actor, settings_audit
 
 
 def availability_snapshot(availability: Availability, zone: str) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def _check(windows: Sequence[Window], away: Sequence[Away]) -> None:
 
 @transaction.atomic
 def contact_availability_set(
-    *, contact: Contact, by: User, windows: Sequence[Window], away: Sequence[Away]
+    *, contact: Contact, by: Actor, windows: Sequence[Window], away: Sequence[Away]
 ) -> Contact:
     """Replace a contact's (a tenant's or a partner's) weekly windows and away periods. No windows:
     available at any time.
@@ -51,6 +51,7 @@ def contact_availability_set(
     """
     _check(windows, away)
     if contact.tenant_id is None:
+        assert contact.partner_id is not None  # contact_has_one_owner
         Partner.objects.select_for_update(no_key=True).get(pk=contact.partner_id)  # as a tenant is locked
         _replace(Contact.objects.select_for_update(no_key=True).get(pk=contact.pk), windows, away)
         return contact  # a partner's settings are MDR Ops' own (Django admin's log), not a customer's audit

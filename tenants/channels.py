@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+
+if TYPE_CHECKING:
+    from tenants.models import Contact  # which validates its channels here
 
 
 class ContactChannel(models.TextChoices):
@@ -48,6 +51,6 @@ def takes(channels: object, channel: str) -> bool:
     return channel in chosen
 
 
-def wants(contact: Any, channel: str) -> bool:
+def wants(contact: Contact, channel: str) -> bool:
     """Whether the contact chose this channel; a contact without a valid choice gets the defaults."""
     return takes(contact.channels, channel)

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import models
 
+from mdrportal.core.users import AnyUser
 from tenants.models import Partner, PartnerMembership, Role, Tenant
 from tenants.rules import role_allows, roles_allowed
 from tenants.selectors import membership_at
@@ -183,7 +184,7 @@ DECIDING: dict[str, Operation] = {
 }
 
 
-def is_mdr_staff(user: Any, perm: str) -> bool:
+def is_mdr_staff(user: AnyUser, perm: str) -> bool:
     """An MDR analyst or lead whose groups grant this permission (the same ones the admin checks)."""
     return bool(user.is_authenticated and user.is_active and user.is_staff and user.has_perm(perm))
 
@@ -204,7 +205,7 @@ def role_allows_at(*, tenant: Tenant, role: Role | None, via_partner: bool, mini
     return not via_partner or minimum == Role.VIEWER or delegated(tenant, DELEGATION_FOR_ROLE[minimum])
 
 
-def deciding_refusal(*, user: Any, tenant: Tenant, operation: Operation) -> str | None:
+def deciding_refusal(*, user: AnyUser, tenant: Tenant, operation: Operation) -> str | None:
     """Why the user may not perform the operation at the tenant, or None when it may."""
     if operation.staff_perm is not None and is_mdr_staff(user, operation.staff_perm):
         return None
@@ -224,13 +225,13 @@ def deciding_refusal(*, user: Any, tenant: Tenant, operation: Operation) -> str 
     return None
 
 
-def partner_refusal(*, user: Any, partner: Partner, operation: Operation) -> str | None:
+def partner_refusal(*, user: AnyUser, partner: Partner, operation: Operation) -> str | None:
     """Why the user may not perform a partner-level operation at the partner, or None when it may."""
     if operation.staff_perm is not None and is_mdr_staff(user, operation.staff_perm):
         return None
     role = (
         PartnerMembership.objects.filter(user=user, partner=partner).values_list("role", flat=True).first()
-        if user is not None and user.is_authenticated
+        if user.is_authenticated
         else None
     )
     if operation.minimum is None or not role_allows(role, operation.minimum):
@@ -238,7 +239,7 @@ def partner_refusal(*, user: Any, partner: Partner, operation: Operation) -> str
     return None
 
 
-def acting_partner(user: Any, tenant: Tenant) -> Partner | None:
+def acting_partner(user: AnyUser | None, tenant: Tenant) -> Partner | None:
     """The tenant's partner when the user acts for the tenant through it (no role of its own there)."""
     if user is None:
         return None
@@ -246,7 +247,7 @@ def acting_partner(user: Any, tenant: Tenant) -> Partner | None:
     return tenant.partner if via_partner else None
 
 
-def actor_label_at(user: Any, tenant: Tenant) -> str:
+def actor_label_at(user: AnyUser | None, tenant: Tenant) -> str:
     """Who did something at the tenant as the audit and the timeline name them: a partner's user with the
     partner, whose delegation it acted under."""
     if user is None:

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from tenants.channel_fields import channels_field, check_channels_on_form
-from tenants.models import Contact, Performer
+from tenants.models import ActionPerformer, Contact, Partner, Performer, Tenant
 from tenants.rules import FALLBACK_NEEDS_PHONE, LAST_PHONE_CONTACT, check_fallback_reachable
+
+if TYPE_CHECKING:
+    # Django's form classes take their model as a type argument for the checker only: they are not
+    # subscriptable.
+    _ContactForm = forms.ModelForm[Contact]
+    _ContactFormSet = forms.BaseInlineFormSet[Contact, Tenant | Partner, forms.ModelForm[Contact]]
+    _PerformerFormSet = forms.BaseInlineFormSet[ActionPerformer, Tenant, forms.ModelForm[ActionPerformer]]
+else:
+    _ContactForm = forms.ModelForm
+    _ContactFormSet = _PerformerFormSet = forms.BaseInlineFormSet
 
 NO_PARTNER = "This tenant has no partner to delegate to: choose a partner for the tenant first."
 
 
-class ContactInlineForm(forms.ModelForm):
+class ContactInlineForm(_ContactForm):
     position = forms.IntegerField(
         min_value=1, required=False, help_text="Call order; leave empty to call this contact last."
     )
@@ -30,12 +40,13 @@ class ContactInlineForm(forms.ModelForm):
             self.fields["position"].initial = self.instance.call_order
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns
         check_channels_on_form(self, data)
         return data
 
 
-class ContactInlineFormSet(forms.BaseInlineFormSet):
+class ContactInlineFormSet(_ContactFormSet):
     """Checks the whole set as it will be after saving: unique positions and the fallback's phone rule."""
 
     def clean(self) -> None:
@@ -44,13 +55,13 @@ class ContactInlineFormSet(forms.BaseInlineFormSet):
         positions = [f.cleaned_data["position"] for f in kept if f.cleaned_data.get("position")]
         if len(positions) != len(set(positions)):
             raise ValidationError("Two contacts cannot have the same place in the call order.")
-        if getattr(self.instance, "authorize_on_no_ack", False):
+        if isinstance(self.instance, Tenant) and self.instance.authorize_on_no_ack:
             try:
                 check_fallback_reachable(
                     authorize_on_no_ack=True,
                     contacts=[
                         (
-                            f.cleaned_data.get("active"),
+                            bool(f.cleaned_data.get("active")),
                             f.cleaned_data.get("phone"),
                             f.cleaned_data.get("channels"),
                         )
@@ -67,17 +78,16 @@ class ContactInlineFormSet(forms.BaseInlineFormSet):
     def _fallback_already_on(self) -> bool:
         tenant = self.instance
         return (
-            tenant.pk is not None
-            and type(tenant).objects.filter(pk=tenant.pk, authorize_on_no_ack=True).exists()
+            tenant.pk is not None and Tenant.objects.filter(pk=tenant.pk, authorize_on_no_ack=True).exists()
         )
 
 
-class ActionPerformerFormSet(forms.BaseInlineFormSet):
+class ActionPerformerFormSet(_PerformerFormSet):
     """Refuses a partner as performer while the tenant (as it will be saved) has no partner."""
 
     def clean(self) -> None:
         super().clean()
-        if getattr(self.instance, "partner_id", None) is not None:
+        if self.instance.partner_id is not None:
             return
         for form in self.forms:
             data = getattr(form, "cleaned_data", None) or {}

@@ -37,6 +37,8 @@ class IntegrationKey(models.Model):
         related_name="+",
         editable=False,
     )
+    # Not stored: the key itself, held on the instance the admin has just created, whose page shows it once.
+    presented_once = ""
 
     class Meta:
         ordering = ["name", "id"]

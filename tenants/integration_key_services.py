@@ -9,11 +9,11 @@ import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from mdrportal.core.users import User
 from tenants.integration_key_models import KEY_SCHEME, IntegrationKey
 from tenants.models import Tenant
 
@@ -38,7 +38,7 @@ def integration_key_scope_check(*, all_tenants: bool, tenants: Iterable[Tenant])
 
 @transaction.atomic
 def integration_key_create(
-    *, name: str, tenants: Iterable[Tenant], all_tenants: bool, by: AbstractBaseUser
+    *, name: str, tenants: Iterable[Tenant], all_tenants: bool, by: User
 ) -> tuple[IntegrationKey, str]:
     """A new key and the key itself (`mdrk_<prefix>_<secret>`), which is shown once and never stored."""
     named = list(tenants)
@@ -56,7 +56,7 @@ def integration_key_create(
     return key, presented
 
 
-def integration_key_revoke(*, key: IntegrationKey, by: AbstractBaseUser) -> bool:
+def integration_key_revoke(*, key: IntegrationKey, by: User) -> bool:
     """Revoke the key (its next request is a 401); a key revoked already keeps its first revocation."""
     now = timezone.now()
     changed = IntegrationKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(

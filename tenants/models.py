@@ -202,6 +202,8 @@ class Contact(models.Model):
     def zone(self) -> str:
         """The time zone its hours are read in: its tenant's, or its partner's."""
         owner = self.tenant if self.tenant_id is not None else self.partner
+        if owner is None:
+            raise ValueError("a contact belongs to a tenant or a partner")  # contact_has_one_owner
         return owner.timezone
 
 

@@ -9,18 +9,19 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Field, QuerySet
 
+from mdrportal.core.users import AnyUser
 from tenants.deciding import PARTNER_DEFAULTS, is_mdr_staff, partner_refusal
 from tenants.models import Partner, PartnerMembership, Performer, Role, Tenant
 from tenants.partner_default_models import DEFAULTABLE, PartnerDefault, TenantOwnSetting, performer_code
 from tenants.selectors import performers_of
-from tenants.services import User, performer_set, tenant_update_settings
+from tenants.services import Actor, performer_set, tenant_update_settings
 
 _CODE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 
 
-def partner_admin_check(*, by: User, partner: Partner) -> None:
+def partner_admin_check(*, by: Actor, partner: Partner) -> None:
     """Only the partner's admins (and MDR staff allowed to change partners) set its defaults."""
     if by is None:
         return
@@ -50,13 +51,15 @@ def default_clean(field: str, value: Any) -> Any:
         return value
     if field not in DEFAULTABLE:
         raise ValidationError({"field": f"{field!r} is not one of {', '.join(DEFAULTABLE)}."})
+    setting = Tenant._meta.get_field(field)
+    assert isinstance(setting, Field)  # DEFAULTABLE names fields of the tenant itself
     try:
-        return Tenant._meta.get_field(field).clean(value, None)
+        return setting.clean(value, None)
     except ValidationError as error:
         raise ValidationError({"value": error.messages}) from None
 
 
-def default_apply(*, tenant: Tenant, by: User, field: str, value: Any) -> None:
+def default_apply(*, tenant: Tenant, by: Actor, field: str, value: Any) -> None:
     """Give one inheriting customer the partner's default, on its history as coming from the partner."""
     code = performer_code(field)
     if code is not None:
@@ -66,7 +69,7 @@ def default_apply(*, tenant: Tenant, by: User, field: str, value: Any) -> None:
 
 
 @transaction.atomic
-def partner_default_set(*, partner: Partner, by: User, field: str, value: Any) -> list[Tenant]:
+def partner_default_set(*, partner: Partner, by: Actor, field: str, value: Any) -> list[Tenant]:
     """Set a default and apply it to every inheriting customer, all of them or none: a customer that cannot
     take it (the fallback box without a phone contact) refuses the whole change, named in the error."""
     value = default_clean(field, value)
@@ -106,7 +109,7 @@ def _current(tenant: Tenant, field: str, performers: dict[str, str]) -> Any:
     return getattr(tenant, field) if code is None else performers.get(code, Performer.MDR.value)
 
 
-def partner_of_user(user: Any, slug: str) -> tuple[Partner | None, bool]:
+def partner_of_user(user: AnyUser, slug: str) -> tuple[Partner | None, bool]:
     """The partner if the user is one of its people or MDR staff (else None: it is never shown), and whether
     the user may set its defaults."""
     if not user.is_authenticated or not user.is_active:

@@ -17,7 +17,7 @@ from tenants.partner_default_models import (
 )
 from tenants.partner_defaults import default_apply
 from tenants.partner_protected import tenant_protected_inherit
-from tenants.services import User, deciding_writer_check, settings_audit
+from tenants.services import Actor, deciding_writer_check, settings_audit
 
 
 def inherit_operation(field: str) -> Operation:
@@ -32,7 +32,7 @@ def inherit_operation(field: str) -> Operation:
 
 
 @transaction.atomic
-def tenant_setting_inherit(*, tenant: Tenant, by: User, field: str) -> Tenant:
+def tenant_setting_inherit(*, tenant: Tenant, by: Actor, field: str) -> Tenant:
     """Go back to the partner's default for one setting: it applies at once and reaches it from then on."""
     operation = inherit_operation(field)
     if field == PROTECTED_LIST:
@@ -48,7 +48,11 @@ def tenant_setting_inherit(*, tenant: Tenant, by: User, field: str) -> Tenant:
             before="set for this customer",
             after="partner default",
         )
-    default = PartnerDefault.objects.filter(partner_id=tenant.partner_id, field=field).first()
+    default = (
+        PartnerDefault.objects.filter(partner_id=tenant.partner_id, field=field).first()
+        if tenant.partner_id is not None
+        else None
+    )
     if default is not None and tenant.partner_manages_settings:
         default_apply(tenant=tenant, by=by, field=field, value=default.value)
     return tenant

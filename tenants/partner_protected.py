@@ -17,14 +17,14 @@ from tenants.partner_default_models import PROTECTED_LIST, PartnerProtectedTarge
 from tenants.partner_defaults import partner_admin_check, partner_inheriting
 from tenants.protected_models import ProtectedTarget
 from tenants.protected_services import AUDIT_FIELD, protected_audited, protected_input_clean
-from tenants.services import User, deciding_writer_check, settings_audit
+from tenants.services import Actor, deciding_writer_check, settings_audit
 
 
 def _lock(tenant: Tenant) -> Tenant:
     return Tenant.objects.select_for_update(no_key=True).get(pk=tenant.pk)
 
 
-def _take(tenant: Tenant, default: PartnerProtectedTarget, by: User) -> None:
+def _take(tenant: Tenant, default: PartnerProtectedTarget, by: Actor) -> None:
     """The customer protects what the partner's list protects (unless it protects it already itself)."""
     if ProtectedTarget.objects.filter(tenant=tenant, kind=default.kind, value=default.value).exists():
         return
@@ -37,7 +37,7 @@ def _take(tenant: Tenant, default: PartnerProtectedTarget, by: User) -> None:
     )
 
 
-def _drop(row: ProtectedTarget, by: User, why: str) -> None:
+def _drop(row: ProtectedTarget, by: Actor, why: str) -> None:
     row.delete()
     subject = f"{row} ({why})"
     settings_audit(
@@ -52,7 +52,7 @@ def _drop(row: ProtectedTarget, by: User, why: str) -> None:
 
 @transaction.atomic
 def partner_protected_add(
-    *, partner: Partner, by: User, kind: str, value: str, note: str = ""
+    *, partner: Partner, by: Actor, kind: str, value: str, note: str = ""
 ) -> PartnerProtectedTarget:
     """Protect it at every customer that inherits the partner's list, from their next incident on."""
     value = protected_input_clean(kind, value)
@@ -69,7 +69,7 @@ def partner_protected_add(
 
 
 @transaction.atomic
-def partner_protected_remove(*, default: PartnerProtectedTarget, by: User) -> None:
+def partner_protected_remove(*, default: PartnerProtectedTarget, by: Actor) -> None:
     """Take it off the list: the customers that inherit the list stop protecting it (those that protect it
     themselves keep their own)."""
     partner = default.partner
@@ -86,7 +86,7 @@ def partner_protected_remove(*, default: PartnerProtectedTarget, by: User) -> No
             _drop(row, by, f"off {partner}'s defaults")
 
 
-def _own_list_audit(tenant: Tenant, by: User, *, own: bool) -> None:
+def _own_list_audit(tenant: Tenant, by: Actor, *, own: bool) -> None:
     before, after = "partner default", "set for this customer"
     if not own:
         before, after = after, before
@@ -94,7 +94,7 @@ def _own_list_audit(tenant: Tenant, by: User, *, own: bool) -> None:
 
 
 @transaction.atomic
-def tenant_protected_opt_out(*, tenant: Tenant, by: User) -> Tenant:
+def tenant_protected_opt_out(*, tenant: Tenant, by: Actor) -> Tenant:
     """The customer stops inheriting its partner's list: what only that list protected is no longer
     protected from the next incident on; its own targets stay."""
     deciding_writer_check(by=by, tenant=tenant, operation=PROTECTED_ASSETS)
@@ -110,7 +110,7 @@ def tenant_protected_opt_out(*, tenant: Tenant, by: User) -> Tenant:
 
 
 @transaction.atomic
-def tenant_protected_inherit(*, tenant: Tenant, by: User) -> Tenant:
+def tenant_protected_inherit(*, tenant: Tenant, by: Actor) -> Tenant:
     """The customer inherits its partner's list again (when it delegated its settings): it protects
     everything on it at once, and later changes to the list reach it."""
     deciding_writer_check(by=by, tenant=tenant, operation=PROTECTED_ASSETS)

@@ -10,7 +10,7 @@ from tenants.models import Tenant
 from tenants.partner_default_models import PROTECTED_LIST, TenantOwnSetting
 from tenants.protected import protected_value_clean
 from tenants.protected_models import ProtectedKind, ProtectedTarget
-from tenants.services import User, deciding_writer_check, settings_audit
+from tenants.services import Actor, deciding_writer_check, settings_audit
 
 AUDIT_FIELD = "protected"
 
@@ -41,7 +41,7 @@ def partner_list_inherited(tenant: Tenant) -> bool:
 
 @transaction.atomic
 def protected_target_add(
-    *, tenant: Tenant, by: User, kind: str, value: str, note: str = ""
+    *, tenant: Tenant, by: Actor, kind: str, value: str, note: str = ""
 ) -> ProtectedTarget:
     """Protect a host, an address range, an account or an action type: from the next incident on, MDR Ops
     acts on it only with the customer's written authorization."""
@@ -75,7 +75,7 @@ def protected_removal_refusal(target: ProtectedTarget, tenant: Tenant) -> str | 
 
 
 @transaction.atomic
-def protected_target_remove(*, target: ProtectedTarget, by: User) -> None:
+def protected_target_remove(*, target: ProtectedTarget, by: Actor) -> None:
     """Stop protecting it: later incidents may act on it automatically again (Authorize mode, fallback)."""
     tenant = target.tenant
     deciding_writer_check(by=by, tenant=tenant, operation=PROTECTED_ASSETS)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
+from mdrportal.core.users import AnyUser
 from tenants.models import (
     ActionPerformer,
     Contact,
@@ -71,7 +71,7 @@ def partner_phone_contacts(partner_id: int) -> QuerySet[Contact]:
     return Contact.objects.filter(partner_id=partner_id, active=True).exclude(phone="").order_by("call_order")
 
 
-def tenants_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]:
+def tenants_for_user(user: AnyUser) -> QuerySet[Tenant]:
     """Every tenant the user may see: staff see all, customers their own, partner users their partner's."""
     if not user.is_authenticated or not user.is_active:
         return Tenant.objects.none()
@@ -80,7 +80,7 @@ def tenants_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Tenant]
     return Tenant.objects.filter(Q(memberships__user=user) | Q(partner__memberships__user=user)).distinct()
 
 
-def partners_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Partner]:
+def partners_for_user(user: AnyUser) -> QuerySet[Partner]:
     """The partners whose console the user may open: staff every one, partner users their own."""
     if not user.is_authenticated or not user.is_active:
         return Partner.objects.none()
@@ -94,12 +94,12 @@ def integration_key_tenants(key: IntegrationKey) -> QuerySet[Tenant]:
     return Tenant.objects.all() if key.all_tenants else Tenant.objects.filter(integration_keys=key)
 
 
-def role_at(user: AbstractBaseUser | AnonymousUser, tenant: Tenant) -> Role | None:
+def role_at(user: AnyUser, tenant: Tenant) -> Role | None:
     """The user's role at the tenant (a direct membership wins over a partner's), or None."""
     return membership_at(user, tenant)[0]
 
 
-def membership_at(user: AbstractBaseUser | AnonymousUser, tenant: Tenant) -> tuple[Role | None, bool]:
+def membership_at(user: AnyUser, tenant: Tenant) -> tuple[Role | None, bool]:
     """The user's role at the tenant (a direct membership wins over a partner's), or None; and whether the
     role is the one the user has at the tenant's partner."""
     if not user.is_authenticated or not user.is_active:

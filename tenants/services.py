@@ -6,12 +6,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Model
 
+from mdrportal.core.users import User
 from tenants.channels import check_channels_reachable, default_channels
 from tenants.deciding import (
     CONTACT_ADD,
@@ -39,7 +39,8 @@ from tenants.models import (
 from tenants.partner_default_models import DEFAULTABLE, TenantOwnSetting, performer_field
 from tenants.rules import LAST_PHONE_CONTACT, check_contact_reachable, check_fallback_reachable
 
-User = AbstractBaseUser | None
+# Who makes a change: a signed-in user, or None for the system itself.
+Actor = User | None
 
 TENANT_SETTINGS = (
     "name",
@@ -58,16 +59,16 @@ TENANT_SETTINGS = (
 CONTACT_FIELDS = ("name", "email", "phone", "can_authorize", "active", "channels")
 
 
-def actor_label(user: User) -> str:
+def actor_label(user: Actor) -> str:
     return user.get_username() if user is not None else "system"
 
 
 def settings_audit(
-    *, tenant: Tenant, by: User, field: str, before: Any, after: Any, subject: str = ""
+    *, tenant: Tenant, by: Actor, field: str, before: Any, after: Any, subject: str = ""
 ) -> None:
     # The subject names what changed for a reader; the whole value is in before/after, so a long one is cut.
     longest = SettingsChange._meta.get_field("subject").max_length
-    if len(subject) > longest:
+    if longest is not None and len(subject) > longest:
         subject = subject[: longest - 3] + "..."
     SettingsChange.objects.create(
         tenant=tenant,
@@ -92,11 +93,11 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def deciding_writer_check(*, by: User, tenant: Tenant, operation: Operation) -> None:
+def deciding_writer_check(*, by: Actor, tenant: Tenant, operation: Operation) -> None:
     """Refuse a customer's or partner's user whom the deciding list refuses this write (403), whoever
     called the service. MDR staff's rights are their Django permissions, which the admin and the API check
     before calling; no user is the system itself."""
-    if by is None or getattr(by, "is_staff", False):
+    if by is None or by.is_staff:
         return
     refused = deciding_refusal(user=by, tenant=tenant, operation=operation)
     if refused is not None:
@@ -118,7 +119,7 @@ def tenant_create(
     *,
     name: str,
     slug: str,
-    by: User,
+    by: Actor,
     tier: str = Tier.ESSENTIALS,
     response_mode: str = ResponseMode.COLLABORATE,
     timezone: str = "UTC",
@@ -149,7 +150,7 @@ def _only(changes: Mapping[str, Any], known: Iterable[str], what: str) -> None:
 
 @transaction.atomic
 def tenant_update_settings(
-    *, tenant: Tenant, by: User, from_default_of: Partner | None = None, **changes: Any
+    *, tenant: Tenant, by: Actor, from_default_of: Partner | None = None, **changes: Any
 ) -> Tenant:
     """Change response settings; refuses the fallback checkbox while no active contact has a phone.
 
@@ -203,7 +204,7 @@ def _delegation(tenant: Tenant) -> dict[str, bool]:
 
 
 def _delegation_write(
-    locked: Tenant, *, by: User, partner: Partner | None, wanted: dict[str, bool], reason: str
+    locked: Tenant, *, by: Actor, partner: Partner | None, wanted: dict[str, bool], reason: str
 ) -> None:
     before = _delegation(locked)
     for field, value in wanted.items():
@@ -223,7 +224,7 @@ def _delegation_write(
 def tenant_delegation_set(
     *,
     tenant: Tenant,
-    by: User,
+    by: Actor,
     partner_decides: bool,
     partner_manages_settings: bool,
     reason: str = "",
@@ -232,7 +233,7 @@ def tenant_delegation_set(
     A customer admin chooses it; MDR staff choose it with a reason. Audited with the partner's name."""
     deciding_writer_check(by=by, tenant=tenant, operation=PARTNER_DELEGATION)
     reason = reason.strip()
-    if by is not None and getattr(by, "is_staff", False) and not reason:
+    if by is not None and by.is_staff and not reason:
         raise ValidationError(
             {"reason": "Say why MDR Ops changes what the customer delegates to its partner."}
         )
@@ -246,7 +247,7 @@ def tenant_delegation_set(
     return tenant
 
 
-def _refresh(target: Any, source: Any) -> None:
+def _refresh(target: Model, source: Model) -> None:
     for field in source._meta.concrete_fields:
         setattr(target, field.attname, getattr(source, field.attname))
 
@@ -264,7 +265,7 @@ def _contact_snapshot(contact: Contact) -> dict[str, Any]:
 @transaction.atomic
 def contact_create(
     *,
-    by: User,
+    by: Actor,
     name: str,
     tenant: Tenant | None = None,
     partner: Partner | None = None,
@@ -302,12 +303,13 @@ def contact_create(
 
 
 @transaction.atomic
-def contact_update(*, contact: Contact, by: User, **changes: Any) -> Contact:
+def contact_update(*, contact: Contact, by: Actor, **changes: Any) -> Contact:
     """Change a contact; refuses to leave the fallback without a contact a call tree may phone."""
     _only(changes, CONTACT_FIELDS, "contact fields")
-    if contact.tenant_id:
-        deciding_writer_check(by=by, tenant=contact.tenant, operation=CONTACT_CHANGE)
-    tenant = _lock(contact.tenant) if contact.tenant_id else None
+    tenant = contact.tenant
+    if tenant is not None:
+        deciding_writer_check(by=by, tenant=tenant, operation=CONTACT_CHANGE)
+        tenant = _lock(tenant)
     locked = Contact.objects.select_for_update(no_key=True).get(pk=contact.pk)
     before = _contact_snapshot(locked)
     for field, value in changes.items():
@@ -329,7 +331,7 @@ def contact_update(*, contact: Contact, by: User, **changes: Any) -> Contact:
 
 @transaction.atomic
 def contacts_reorder(
-    *, by: User, ordered_ids: list[int], tenant: Tenant | None = None, partner: Partner | None = None
+    *, by: Actor, ordered_ids: list[int], tenant: Tenant | None = None, partner: Partner | None = None
 ) -> None:
     """Set the call order to the given sequence of contact ids (every contact of the owner, once)."""
     owner = _owner_filter(tenant=tenant, partner=partner)
@@ -355,7 +357,7 @@ def contacts_reorder(
 
 @transaction.atomic
 def performer_set(
-    *, tenant: Tenant, by: User, action_code: str, performer: str, from_default_of: Partner | None = None
+    *, tenant: Tenant, by: Actor, action_code: str, performer: str, from_default_of: Partner | None = None
 ) -> None:
     """Who performs an action type under Collaborate; MDR Ops is the default and stores no row.
 
@@ -373,10 +375,10 @@ def performer_set(
         return
     if from_default_of is None:
         TenantOwnSetting.objects.get_or_create(tenant=locked, field=performer_field(action_code))
-    if performer == Performer.MDR:
-        row.delete()
-    elif row is None:
+    if row is None:  # so the choice is not MDR Ops, which stores no row and was the one before
         ActionPerformer.objects.create(tenant=tenant, action_code=action_code, performer=performer)
+    elif performer == Performer.MDR:
+        row.delete()
     else:
         row.performer = performer
         row.save(update_fields=["performer"])
@@ -393,7 +395,7 @@ class PerformersRefused(Exception):
 
 
 @transaction.atomic
-def performers_set(*, tenant: Tenant, by: User, choices: list[tuple[str, str]]) -> None:
+def performers_set(*, tenant: Tenant, by: Actor, choices: list[tuple[str, str]]) -> None:
     """Choose who performs several action types at once: all of them or none."""
     errors: dict[int, ValidationError] = {}
     for index, (action_code, performer) in enumerate(choices):
@@ -407,7 +409,7 @@ def performers_set(*, tenant: Tenant, by: User, choices: list[tuple[str, str]]) 
 
 
 @transaction.atomic
-def membership_set(*, tenant: Tenant, user: AbstractBaseUser, role: str, by: User) -> Membership:
+def membership_set(*, tenant: Tenant, user: User, role: str, by: Actor) -> Membership:
     if role not in Role.values:
         raise ValidationError({"role": f"{role!r} is not one of {', '.join(Role.values)}."})
     deciding_writer_check(by=by, tenant=tenant, operation=MEMBERSHIPS)
@@ -426,7 +428,7 @@ def membership_set(*, tenant: Tenant, user: AbstractBaseUser, role: str, by: Use
 
 
 @transaction.atomic
-def membership_remove(*, tenant: Tenant, user: AbstractBaseUser, by: User) -> None:
+def membership_remove(*, tenant: Tenant, user: User, by: Actor) -> None:
     deciding_writer_check(by=by, tenant=tenant, operation=MEMBERSHIPS)
     membership = Membership.objects.filter(tenant=tenant, user=user).first()
     if membership is None:
@@ -444,7 +446,7 @@ def membership_remove(*, tenant: Tenant, user: AbstractBaseUser, by: User) -> No
 
 @transaction.atomic
 def customer_login_create(
-    *, tenant: Tenant, username: str, email: str, password: str, role: str, by: User
+    *, tenant: Tenant, username: str, email: str, password: str, role: str, by: Actor
 ) -> Membership:
     """A new customer user with a role at the tenant; the password passes Django's validators."""
     deciding_writer_check(by=by, tenant=tenant, operation=MEMBERSHIPS)

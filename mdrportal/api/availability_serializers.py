@@ -10,7 +10,7 @@ from mdrportal.api.nested import WholeObjectSerializer
 from tenants.availability import Availability, Away, Window
 from tenants.availability_services import contact_availability_set
 from tenants.models import Contact
-from tenants.services import User
+from tenants.services import Actor
 
 
 class AvailabilityWindowSerializer(WholeObjectSerializer):
@@ -49,7 +49,7 @@ def availability_fields() -> dict[str, serializers.Field]:
     }
 
 
-def availability_apply(contact: Contact, fields: dict[str, Any], *, by: User) -> None:
+def availability_apply(contact: Contact, fields: dict[str, Any], *, by: Actor) -> None:
     """Take `windows` and `away_periods` out of validated fields and write them, keeping the list not given."""
     windows, away = fields.pop("windows", None), fields.pop("away_periods", None)
     if windows is None and away is None:
