@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -37,31 +37,8 @@ from tenants.protected_services import protected_removal_refusal
 from tenants.selectors import audited_value_shown
 from tenants.services import TENANT_SETTINGS, tenant_create, tenant_delegation_set, tenant_update_settings
 
-if TYPE_CHECKING:
-    # The admin's and forms' classes take their models as type arguments for the checker only: Django's are
-    # not subscriptable.
-    _ContactInline = admin.TabularInline[Contact, Tenant | Partner]
-    _PerformerInline = admin.TabularInline[ActionPerformer, Tenant]
-    _ProtectedInline = admin.TabularInline[ProtectedTarget, Tenant]
-    _MembershipInline = admin.TabularInline[Membership, Tenant]
-    _PerformerForm = ModelForm[ActionPerformer]
-    _ProtectedForm = ModelForm[ProtectedTarget]
-    _ProtectedFormSet = BaseInlineFormSet[ProtectedTarget, Tenant, ModelForm[ProtectedTarget]]
-    _TenantForm = ModelForm[Tenant]
-    _TenantAdmin = admin.ModelAdmin[Tenant]
-    _PartnerAdmin = admin.ModelAdmin[Partner]
-    _PartnerMembershipAdmin = admin.ModelAdmin[PartnerMembership]
-    _SettingsChangeAdmin = admin.ModelAdmin[SettingsChange]
-    # One of the tenant page's inlines' formsets: its model says which.
-    _TenantFormSet = BaseInlineFormSet[Any, Tenant, ModelForm[Any]]
-else:
-    _ContactInline = _PerformerInline = _ProtectedInline = _MembershipInline = admin.TabularInline
-    _PerformerForm = _ProtectedForm = _TenantForm = ModelForm
-    _ProtectedFormSet = _TenantFormSet = BaseInlineFormSet
-    _TenantAdmin = _PartnerAdmin = _PartnerMembershipAdmin = _SettingsChangeAdmin = admin.ModelAdmin
 
-
-class ContactInline(_ContactInline):
+class ContactInline(admin.TabularInline[Contact, Tenant | Partner]):
     model = Contact
     fk_name = "tenant"
     form = ContactInlineForm
@@ -98,7 +75,7 @@ class PartnerContactInline(ContactInline):
         return super().get_formset(request, obj, **kwargs)
 
 
-class ActionPerformerForm(_PerformerForm):
+class ActionPerformerForm(ModelForm[ActionPerformer]):
     action_code = forms.ChoiceField(label="Action type", choices=())
 
     class Meta:
@@ -125,7 +102,7 @@ class ActionPerformerInlineFormSet(ActionPerformerFormSet):
         return {**super().get_form_kwargs(index), "action_choices": self.action_choices}
 
 
-class ActionPerformerInline(_PerformerInline):
+class ActionPerformerInline(admin.TabularInline[ActionPerformer, Tenant]):
     model = ActionPerformer
     form = ActionPerformerForm
     formset = ActionPerformerInlineFormSet
@@ -134,7 +111,7 @@ class ActionPerformerInline(_PerformerInline):
     verbose_name_plural = verbose_name
 
 
-class ProtectedTargetForm(_ProtectedForm):
+class ProtectedTargetForm(ModelForm[ProtectedTarget]):
     class Meta:
         model = ProtectedTarget
         fields = ["kind", "value", "note"]
@@ -150,7 +127,7 @@ class ProtectedTargetForm(_ProtectedForm):
         return data
 
 
-class ProtectedTargetFormSet(_ProtectedFormSet):
+class ProtectedTargetFormSet(BaseInlineFormSet[ProtectedTarget, Tenant, ModelForm[ProtectedTarget]]):
     def clean(self) -> None:
         super().clean()
         for form in self.deleted_forms:
@@ -160,7 +137,7 @@ class ProtectedTargetFormSet(_ProtectedFormSet):
                     raise forms.ValidationError(refused)
 
 
-class ProtectedTargetInline(_ProtectedInline):
+class ProtectedTargetInline(admin.TabularInline[ProtectedTarget, Tenant]):
     model = ProtectedTarget
     form = ProtectedTargetForm
     formset = ProtectedTargetFormSet
@@ -173,7 +150,7 @@ class ProtectedTargetInline(_ProtectedInline):
         return False  # a protected asset is added or removed, each audited; never edited in place
 
 
-class MembershipInline(_MembershipInline):
+class MembershipInline(admin.TabularInline[Membership, Tenant]):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
@@ -187,7 +164,7 @@ class MembershipInline(_MembershipInline):
 DELEGATION = ("partner_decides", "partner_manages_settings")
 
 
-class TenantAdminForm(_TenantForm):
+class TenantAdminForm(ModelForm[Tenant]):
     """The tenant, and why MDR Ops changes what the customer delegates to its partner."""
 
     delegation_reason = forms.CharField(
@@ -210,7 +187,7 @@ class TenantAdminForm(_TenantForm):
 
 
 @admin.register(Tenant)
-class TenantAdmin(StepUpAdminMixin, _TenantAdmin):
+class TenantAdmin(StepUpAdminMixin, admin.ModelAdmin[Tenant]):
     form = TenantAdminForm
     list_display = ["name", "slug", "tier", "response_mode", "authorize_on_no_ack", "partner"]
     list_filter = ["tier", "response_mode", "authorize_on_no_ack", "partner"]
@@ -254,7 +231,11 @@ class TenantAdmin(StepUpAdminMixin, _TenantAdmin):
         obj.pk, obj._state.adding, obj._state.db = created.pk, False, created._state.db
 
     def save_related(
-        self, request: HttpRequest, form: TenantAdminForm, formsets: list[_TenantFormSet], change: bool
+        self,
+        request: HttpRequest,
+        form: TenantAdminForm,
+        formsets: list[BaseInlineFormSet[Any, Tenant, ModelForm[Any]]],
+        change: bool,
     ) -> None:
         tenant, by = form.instance, admin_user(request)
         delegation = {f: form.cleaned_data[f] for f in DELEGATION if f in form.cleaned_data}
@@ -273,7 +254,11 @@ class TenantAdmin(StepUpAdminMixin, _TenantAdmin):
             )
 
     def save_formset(
-        self, request: HttpRequest, form: TenantAdminForm, formset: _TenantFormSet, change: bool
+        self,
+        request: HttpRequest,
+        form: TenantAdminForm,
+        formset: BaseInlineFormSet[Any, Tenant, ModelForm[Any]],
+        change: bool,
     ) -> None:
         tenant = form.instance
         if formset.model is Contact:
@@ -287,7 +272,7 @@ class TenantAdmin(StepUpAdminMixin, _TenantAdmin):
 
 
 @admin.register(Partner)
-class PartnerAdmin(_PartnerAdmin):
+class PartnerAdmin(admin.ModelAdmin[Partner]):
     list_display = ["name", "slug", "timezone"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -306,14 +291,14 @@ class PartnerAdmin(_PartnerAdmin):
 
 
 @admin.register(PartnerMembership)
-class PartnerMembershipAdmin(StepUpAdminMixin, _PartnerMembershipAdmin):
+class PartnerMembershipAdmin(StepUpAdminMixin, admin.ModelAdmin[PartnerMembership]):
     list_display = ["user", "partner", "role"]
     list_select_related = ["user", "partner"]
     autocomplete_fields = ["user"]
 
 
 @admin.register(SettingsChange)
-class SettingsChangeAdmin(ReadOnlyAdminMixin, _SettingsChangeAdmin):
+class SettingsChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[SettingsChange]):
     list_display = ["at", "tenant", "actor_label", "field", "subject", "before_shown", "after_shown"]
     list_filter = ["tenant", "field"]
     list_select_related = ["tenant"]

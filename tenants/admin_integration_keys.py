@@ -3,7 +3,7 @@ its secret once; revocation is an action; nothing of a key is edited after it is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -20,18 +20,10 @@ from tenants.integration_key_services import (
     integration_key_scope_check,
 )
 
-if TYPE_CHECKING:
-    # The admin's and forms' classes take their model as a type argument for the checker only: Django's are
-    # not subscriptable.
-    _KeyForm = forms.ModelForm[IntegrationKey]
-    _KeyAdmin = admin.ModelAdmin[IntegrationKey]
-else:
-    _KeyForm, _KeyAdmin = forms.ModelForm, admin.ModelAdmin
-
 SHOWN = ("name", "public_id", "scope", "created_by", "created_at", "last_used_at", "revoked_at", "revoked_by")
 
 
-class IntegrationKeyForm(_KeyForm):
+class IntegrationKeyForm(forms.ModelForm[IntegrationKey]):
     class Meta:
         model = IntegrationKey
         fields = ["name", "all_tenants", "tenants"]
@@ -51,7 +43,7 @@ class IntegrationKeyForm(_KeyForm):
 
 
 @admin.register(IntegrationKey)
-class IntegrationKeyAdmin(_KeyAdmin):
+class IntegrationKeyAdmin(admin.ModelAdmin[IntegrationKey]):
     form = IntegrationKeyForm
     list_display = ["name", "public_id", "scope", "created_by", "created_at", "last_used_at", "revoked_at"]
     list_select_related = ["created_by"]

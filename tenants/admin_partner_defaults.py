@@ -3,7 +3,7 @@ it reaches every inheriting customer with its history row; saving needs a recent
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -18,20 +18,12 @@ from tenants.models import Partner
 from tenants.partner_default_models import PartnerDefault
 from tenants.partner_defaults import default_clean, partner_default_set
 
-if TYPE_CHECKING:
-    # The admin's and forms' classes take their model as a type argument for the checker only: Django's are
-    # not subscriptable.
-    _DefaultForm = ModelForm[PartnerDefault]
-    _DefaultAdmin = admin.ModelAdmin[PartnerDefault]
-else:
-    _DefaultForm, _DefaultAdmin = ModelForm, admin.ModelAdmin
-
 
 class _TriedOnly(Exception):
     """Undoes a change that was only tried."""
 
 
-class PartnerDefaultForm(_DefaultForm):
+class PartnerDefaultForm(ModelForm[PartnerDefault]):
     request: HttpRequest | None = None
 
     class Meta:
@@ -67,7 +59,7 @@ class PartnerDefaultForm(_DefaultForm):
 
 
 @admin.register(PartnerDefault)
-class PartnerDefaultAdmin(StepUpAdminMixin, _DefaultAdmin):
+class PartnerDefaultAdmin(StepUpAdminMixin, admin.ModelAdmin[PartnerDefault]):
     list_display = ["partner", "field", "value"]
     list_select_related = ["partner"]
     fields = ["partner", "field", "value"]

@@ -25,13 +25,10 @@ from tenants.models import ApiToken
 if TYPE_CHECKING:
     from django.contrib.admin.options import _FieldsetSpec
 
-    # The admin's classes take their model as a type argument for the checker only: Django's are not
-    # subscriptable.
-    _UserAdmin = auth_admin.UserAdmin[User]
-    _ApiTokenAdmin = admin.ModelAdmin[ApiToken]
+    # Django's password forms take the user model as a type argument for the checker only (the run-time
+    # patch makes model forms subscriptable, not these).
     _PasswordChangeForm = AdminPasswordChangeForm[User]
 else:
-    _UserAdmin, _ApiTokenAdmin = auth_admin.UserAdmin, admin.ModelAdmin
     _PasswordChangeForm = AdminPasswordChangeForm
 
 
@@ -45,7 +42,9 @@ def admin_user(request: HttpRequest) -> User:
 @admin.action(
     description="Unlock sign-in (lift the failed sign-in lock from every address)", permissions=["change"]
 )
-def unlock_sign_in(modeladmin: _UserAdmin, request: HttpRequest, queryset: QuerySet[User]) -> None:
+def unlock_sign_in(
+    modeladmin: auth_admin.UserAdmin[User], request: HttpRequest, queryset: QuerySet[User]
+) -> None:
     for user in queryset:
         lifted = login_unlock(username=user.get_username())
         modeladmin.message_user(
@@ -59,7 +58,9 @@ def unlock_sign_in(modeladmin: _UserAdmin, request: HttpRequest, queryset: Query
     description="Reset second factor (lost phone: the next sign-in sets up a new authenticator)",
     permissions=["change"],
 )
-def reset_second_factor(modeladmin: _UserAdmin, request: HttpRequest, queryset: QuerySet[User]) -> None:
+def reset_second_factor(
+    modeladmin: auth_admin.UserAdmin[User], request: HttpRequest, queryset: QuerySet[User]
+) -> None:
     for user in queryset:
         second_factor_reset(user=user)
         modeladmin.message_user(
@@ -86,7 +87,7 @@ admin.site.unregister(TokenProxy)
 
 
 @admin.register(User)
-class UserAdmin(_UserAdmin):
+class UserAdmin(auth_admin.UserAdmin[User]):
     """Django's user admin, with the sign-in lock and the second factor an MDR lead may need to reset; a new
     password or a deactivation revokes the user's API tokens and sessions."""
 
@@ -154,7 +155,7 @@ _TOKEN_FIELDS = ("id", "user", "created_at", "expires_at", "last_used_at", "seco
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(_ApiTokenAdmin):
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     """Every person's API tokens, for an MDR lead to see and revoke (delete); no key is kept to show."""
 
     list_display = _TOKEN_FIELDS

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -11,20 +11,10 @@ from tenants.channel_fields import channels_field, check_channels_on_form
 from tenants.models import ActionPerformer, Contact, Partner, Performer, Tenant
 from tenants.rules import FALLBACK_NEEDS_PHONE, LAST_PHONE_CONTACT, check_fallback_reachable
 
-if TYPE_CHECKING:
-    # Django's form classes take their model as a type argument for the checker only: they are not
-    # subscriptable.
-    _ContactForm = forms.ModelForm[Contact]
-    _ContactFormSet = forms.BaseInlineFormSet[Contact, Tenant | Partner, forms.ModelForm[Contact]]
-    _PerformerFormSet = forms.BaseInlineFormSet[ActionPerformer, Tenant, forms.ModelForm[ActionPerformer]]
-else:
-    _ContactForm = forms.ModelForm
-    _ContactFormSet = _PerformerFormSet = forms.BaseInlineFormSet
-
 NO_PARTNER = "This tenant has no partner to delegate to: choose a partner for the tenant first."
 
 
-class ContactInlineForm(_ContactForm):
+class ContactInlineForm(forms.ModelForm[Contact]):
     position = forms.IntegerField(
         min_value=1, required=False, help_text="Call order; leave empty to call this contact last."
     )
@@ -46,7 +36,7 @@ class ContactInlineForm(_ContactForm):
         return data
 
 
-class ContactInlineFormSet(_ContactFormSet):
+class ContactInlineFormSet(forms.BaseInlineFormSet[Contact, Tenant | Partner, forms.ModelForm[Contact]]):
     """Checks the whole set as it will be after saving: unique positions and the fallback's phone rule."""
 
     def clean(self) -> None:
@@ -82,7 +72,9 @@ class ContactInlineFormSet(_ContactFormSet):
         )
 
 
-class ActionPerformerFormSet(_PerformerFormSet):
+class ActionPerformerFormSet(
+    forms.BaseInlineFormSet[ActionPerformer, Tenant, forms.ModelForm[ActionPerformer]]
+):
     """Refuses a partner as performer while the tenant (as it will be saved) has no partner."""
 
     def clean(self) -> None:
