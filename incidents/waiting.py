@@ -32,8 +32,9 @@ def with_waiting_since(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
 
 def tenant_waiting_since(tenant: Tenant) -> datetime | None:
     """Since when the tenant has been waited for on any active incident, or None."""
-    return ResponseAction.objects.filter(
+    since: datetime | None = ResponseAction.objects.filter(
         incident__tenant=tenant,
         incident__status__in=ACTIVE_INCIDENT_STATUSES,
         status__in=WAITING_STATUSES,
     ).aggregate(since=Min("proposed_at"))["since"]
+    return since
