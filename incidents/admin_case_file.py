@@ -184,7 +184,8 @@ class ActionObservableForm(_LinkModelForm):
 
     def _get_validation_exclusions(self) -> set[str]:
         # Linking twice is no error (the service keeps the first link): the pair's constraint is not checked.
-        return {*super()._get_validation_exclusions(), "observable"}  # type: ignore[misc]  # private, not in the stubs
+        excluded: set[str] = super()._get_validation_exclusions()  # type: ignore[misc]  # not in the stubs
+        return {*excluded, "observable"}
 
 
 @admin.register(ActionObservable)

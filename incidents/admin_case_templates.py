@@ -18,7 +18,7 @@ from incidents.models import CaseTemplate, CaseTemplateAction, Incident
 from mdrportal.core.users import SignedInRequest
 
 if TYPE_CHECKING:
-    # The admin's classes take their models as type arguments for the checker only: Django's are not subscriptable.
+    # Admin classes take their models as type arguments for the checker only: Django's are not subscriptable.
     _TemplateActionInline = admin.TabularInline[CaseTemplateAction, CaseTemplate]
     _TemplateModelAdmin = admin.ModelAdmin[CaseTemplate]
 else:

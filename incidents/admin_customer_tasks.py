@@ -37,6 +37,8 @@ else:
 
 
 class OpenTasks(TypedDict):
+    """What open_task_counts adds to each incident."""
+
     open_tasks: int
 
 

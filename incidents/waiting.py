@@ -18,6 +18,8 @@ WAITING_STATUSES = (ActionStatus.AWAITING_AUTHORIZATION, ActionStatus.RECOMMENDE
 
 
 class WaitingSince(TypedDict):
+    """What with_waiting_since adds to each incident."""
+
     waiting_since: datetime | None
 
 
