@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -32,11 +31,9 @@ from mdrportal.core import task_names
 from mdrportal.core.nudges import send_now
 from mdrportal.core.retry import retried_atomic
 from mdrportal.core.transitions import TransitionError, check_transition
+from mdrportal.core.users import User
 from tenants.models import IntegrationKey
 from tenants.services import actor_label
-
-User = AbstractBaseUser | None
-
 
 # A queued action's nudge is in flight for this long before the sweeper sends another.
 NUDGE_LEASE_SECONDS = 30
@@ -52,7 +49,7 @@ _STATUS_FOR = {
 }
 
 
-def action_cancel_locked(action: ResponseAction, *, by: User, channel: str, why: str) -> None:
+def action_cancel_locked(action: ResponseAction, *, by: User | None, channel: str, why: str) -> None:
     action_move(
         action,
         ActionStatus.CANCELED,
@@ -68,7 +65,7 @@ def action_cancel_locked(action: ResponseAction, *, by: User, channel: str, why:
 
 @retried_atomic
 def action_cancel(
-    *, action: ResponseAction, by: User, reason: str, channel: str = Channel.ADMIN
+    *, action: ResponseAction, by: User | None, reason: str, channel: str = Channel.ADMIN
 ) -> ResponseAction:
     """An analyst cancels one action that waits for authorization, is held, recommended or queued."""
     if not reason.strip():
@@ -89,7 +86,7 @@ def action_move(
     status: str,
     *,
     reason: str,
-    by: User,
+    by: User | None,
     channel: str,
     performer: str | None = None,
     basis: str | None = None,
@@ -137,7 +134,7 @@ def _schedule(action: ResponseAction, *, due_at: datetime | None) -> None:
 
 
 def action_apply_decision(
-    action: ResponseAction, decision: Decision, *, by: User, channel: str, why: str = ""
+    action: ResponseAction, decision: Decision, *, by: User | None, channel: str, why: str = ""
 ) -> bool:
     """Move a locked action to where the gate's decision puts it (`why`: what led to deciding again)."""
     status, performer = _STATUS_FOR[decision.outcome], decision.performer
@@ -164,7 +161,7 @@ def action_propose(
     incident: Incident,
     action_type: ActionType,
     target: str,
-    by: User,
+    by: User | None,
     channel: str = Channel.ADMIN,
     reverts: ResponseAction | None = None,
     integration_key: IntegrationKey | None = None,
@@ -233,7 +230,7 @@ def action_propose(
 
 @retried_atomic
 def action_propose_revert(
-    *, action: ResponseAction, by: User, channel: str = Channel.ADMIN
+    *, action: ResponseAction, by: User | None, channel: str = Channel.ADMIN
 ) -> ResponseAction:
     """Propose the action that undoes a succeeded one (release from isolation, re-enable an account).
 

@@ -4,15 +4,16 @@ incidents.admin_response_actions); every write goes through a service."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import F, QuerySet
-from django.forms import ModelForm
+from django.db.models import ForeignKey, QuerySet
+from django.forms import ModelChoiceField
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from escalation.runs.lifecycle import incident_change_status
@@ -21,48 +22,41 @@ from incidents.actions import action_propose
 from incidents.admin_bulk import bulk_propose_view
 from incidents.admin_case_file import MessageInline, NoteInline, ObservableInline
 from incidents.admin_case_templates import apply_template_view
-from incidents.admin_customer_tasks import open_task_counts, open_tasks_link
-from incidents.admin_queue import QueueColumns, QueueViewFilter, SeverityFilter, StatusFilter
+from incidents.admin_queue import (
+    QueueColumns,
+    QueueViewFilter,
+    ResponseModeFilter,
+    SeverityFilter,
+    StatusFilter,
+)
 from incidents.admin_response_actions import action_form_page, action_row_buttons
+from incidents.admin_users import admin_user
 from incidents.authorizations import authorization_record
 from incidents.case_file import CASE_FILE_FIELDS, incident_edit
 from incidents.case_templates import case_template_apply
 from incidents.forms import IncidentForm, ProposeActionForm, RecordAuthorizationForm
-from incidents.models import (
-    ActionType,
-    Authorization,
-    Channel,
-    Incident,
-    ResponseAction,
-    TimelineEvent,
-)
+from incidents.models import ActionType, Authorization, Channel, Incident, ResponseAction, TimelineEvent
 from incidents.policy import PolicySnapshot
 from incidents.queue import incident_assign, staff_owners
 from incidents.selectors import authorization_text
 from incidents.services import incident_clear_attention, incident_open, incident_reapply_policy
-from incidents.waiting import with_waiting_since
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 from mdrportal.core.admin_retry import RetriedChangeFormMixin
+from mdrportal.core.users import SignedInRequest, User
 from mdrportal.web.deciding import admin_step_up
-from tenants.models import ResponseMode
 
-
-class ResponseModeFilter(admin.SimpleListFilter):
-    title = "response mode"
-    parameter_name = "mode"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return list(ResponseMode.choices)
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Incident]) -> QuerySet[Incident]:
-        if self.value() in ResponseMode.values:
-            return queryset.filter(policy__response_mode=self.value())
-        return queryset
+if TYPE_CHECKING:
+    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
+    _ActionTypeModelAdmin = admin.ModelAdmin[ActionType]
+    _AuthorizationModelAdmin = admin.ModelAdmin[Authorization]
+    _EventModelAdmin = admin.ModelAdmin[TimelineEvent]
+else:
+    _ActionTypeModelAdmin = _AuthorizationModelAdmin = _EventModelAdmin = admin.ModelAdmin
 
 
 class ResponseActionInline(ReadOnlyInline):
     model = ResponseAction
-    fields = [
+    fields = readonly_fields = (
         "action_type",
         "target",
         "status",
@@ -72,8 +66,7 @@ class ResponseActionInline(ReadOnlyInline):
         "authorization",
         "uses",
         "buttons",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="")
     def buttons(self, obj: ResponseAction) -> str:
@@ -97,14 +90,13 @@ class ResponseActionInline(ReadOnlyInline):
 
 class TimelineEventInline(ReadOnlyInline):
     model = TimelineEvent
-    fields = ["at", "kind", "actor_label", "channel", "summary"]
-    readonly_fields = fields
+    fields = readonly_fields = ("at", "kind", "actor_label", "channel", "summary")
     ordering = ["at", "id"]
     verbose_name_plural = "timeline"
 
 
 @admin.register(Incident)
-class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
+class IncidentAdmin(RetriedChangeFormMixin, QueueColumns):
     list_display = [
         "id",
         "title",
@@ -147,31 +139,20 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
     def mode(self, obj: Incident) -> str:
         return PolicySnapshot.read(obj).mode_label
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
-        return open_task_counts(with_waiting_since(super().get_queryset(request)))
-
-    @admin.display(
-        description="waiting for the customer since", ordering=F("waiting_since").asc(nulls_last=True)
-    )
-    def waiting_since(self, obj: Incident) -> Any:
-        return obj.waiting_since  # type: ignore[attr-defined]
-
-    @admin.display(description="open customer tasks", ordering="open_tasks")
-    def open_tasks(self, obj: Incident) -> str:
-        return open_tasks_link(obj)
-
     @admin.display(description="policy in force")
     def policy_display(self, obj: Incident) -> str:
         return format_html("<pre>{}</pre>", json.dumps(obj.policy, indent=2, sort_keys=True))
 
-    def get_inlines(self, request: HttpRequest, obj: Incident | None = None) -> list[Any]:
+    def get_inlines(
+        self, request: HttpRequest, obj: Incident | None = None
+    ) -> list[type[InlineModelAdmin[Any, Any]]]:
         # A new incident has no actions or events yet; the service writes its first event.
-        return self.inlines if obj is not None else []
+        return list(self.inlines) if obj is not None else []
 
-    def get_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Incident | None = None) -> tuple[str, ...]:
         if obj is None:
-            return [*self.opening_fields, "case_template"]
-        return [
+            return (*self.opening_fields, "case_template")
+        return (
             *self.opening_fields,
             "status",
             "status_reason",
@@ -184,7 +165,7 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
             "opened_at",
             "opened_by",
             "opened_by_key",
-        ]
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Incident | None = None) -> list[str]:
         if obj is None:
@@ -201,43 +182,48 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
             "opened_by_key",
         ]
 
-    def save_model(self, request: HttpRequest, obj: Incident, form: ModelForm, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Incident, form: IncidentForm, change: bool) -> None:
+        by = admin_user(request)
         if change:
-            self._save_owner(request, obj, form)
-            self._save_case_file(request, obj, form)
+            self._save_owner(request, obj, form, by)
+            self._save_case_file(obj, form, by)
             if "status" in form.changed_data:
                 # Resolving or closing stops the calls and cancels waiting and queued actions.
                 incident_change_status(
                     incident=Incident.objects.get(pk=obj.pk),
                     status=obj.status,
-                    by=request.user,
+                    by=by,
                     reason=form.cleaned_data.get("status_reason", ""),
                 )
             return
-        opened = incident_open(by=request.user, **{f: form.cleaned_data[f] for f in self.opening_fields})
+        opened = incident_open(by=by, **{f: form.cleaned_data[f] for f in self.opening_fields})
         obj.pk, obj._state.adding, obj._state.db = opened.pk, False, opened._state.db
         if form.cleaned_data.get("case_template"):
-            case_template_apply(incident=opened, template=form.cleaned_data["case_template"], by=request.user)
+            case_template_apply(incident=opened, template=form.cleaned_data["case_template"], by=by)
 
-    def _save_owner(self, request: HttpRequest, obj: Incident, form: ModelForm) -> None:
+    def _save_owner(self, request: HttpRequest, obj: Incident, form: IncidentForm, by: User) -> None:
         # Assigning goes through the queue's service: it is a timeline event.
         if "owner" in form.changed_data:
             try:
-                incident_assign(incident=Incident.objects.get(pk=obj.pk), owner=obj.owner, by=request.user)
+                incident_assign(incident=Incident.objects.get(pk=obj.pk), owner=obj.owner, by=by)
             except ValidationError as error:
                 self.message_user(request, f"Owner not changed: {' '.join(error.messages)}", messages.WARNING)
 
-    def _save_case_file(self, request: HttpRequest, obj: Incident, form: ModelForm) -> None:
+    def _save_case_file(self, obj: Incident, form: IncidentForm, by: User) -> None:
         changes = {name: form.cleaned_data[name] for name in CASE_FILE_FIELDS if name in form.changed_data}
         if changes:
-            incident_edit(incident=Incident.objects.get(pk=obj.pk), by=request.user, **changes)
+            incident_edit(incident=Incident.objects.get(pk=obj.pk), by=by, **changes)
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> ModelChoiceField[Any] | None:
         if db_field.name == "owner":
             kwargs["queryset"] = staff_owners()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def save_related(self, request: HttpRequest, form: ModelForm, formsets: list[Any], change: bool) -> None:
+    def save_related(
+        self, request: HttpRequest, form: IncidentForm, formsets: list[Any], change: bool
+    ) -> None:
         # Actions and events are written by services only; the inlines are read-only and save nothing.
         # The admin's change message (LogEntry) reads what formset.save() would have noted.
         for formset in formsets:
@@ -259,11 +245,11 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
         return self._one(request, queryset, "authorize")
 
     @admin.action(description="Start notification (emails, then the call tree)", permissions=["change"])
-    def start_notification(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+    def start_notification(self, request: SignedInRequest, queryset: QuerySet[Incident]) -> None:
         for incident in queryset:
             self._notify(request, incident)
 
-    def _notify(self, request: HttpRequest, incident: Incident) -> None:
+    def _notify(self, request: SignedInRequest, incident: Incident) -> None:
         """Start notifying early, by hand; starting while a round is under way changes nothing, one waiting
         for its time (nobody acknowledged the last) starts now."""
         try:
@@ -275,7 +261,7 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
             request, f"{incident}: notification round {run.round} is {run.get_state_display()}."
         )
 
-    def notify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def notify_view(self, request: SignedInRequest, pk: int) -> HttpResponse:
         if request.method != "POST" or not self.has_change_permission(request):
             raise PermissionDenied
         incident = get_object_or_404(Incident.objects.select_related("tenant"), pk=pk)
@@ -283,12 +269,12 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
         return self._done(incident)
 
     @admin.action(description="Clear the needs-attention flag", permissions=["change"])
-    def clear_attention(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+    def clear_attention(self, request: SignedInRequest, queryset: QuerySet[Incident]) -> None:
         for incident in queryset:
             incident_clear_attention(incident=incident, by=request.user)
 
     @admin.action(description="Re-apply the tenant's current policy", permissions=["change"])
-    def reapply_policy(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+    def reapply_policy(self, request: SignedInRequest, queryset: QuerySet[Incident]) -> None:
         for incident in queryset:
             incident_reapply_policy(incident=incident, by=request.user)
         self.message_user(request, f"Policy re-applied to {queryset.count()} incident(s).")
@@ -299,7 +285,7 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
     def has_authorize_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("incidents.add_authorization")
 
-    def get_urls(self) -> list[Any]:
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/propose/", wrap(self.propose_view), name="incidents_incident_propose"),
@@ -314,15 +300,10 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _form_page(
-        self, request: HttpRequest, incident: Incident, form: Any, title: str, **extra: Any
-    ) -> Any:
-        return action_form_page(self.admin_site, request, incident, form, title, **extra)
-
     def _done(self, incident: Incident) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident.pk]))
 
-    def propose_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def propose_view(self, request: SignedInRequest, pk: int) -> HttpResponse:
         if not self.has_propose_permission(request):
             raise PermissionDenied
         incident = get_object_or_404(Incident.objects.select_related("tenant"), pk=pk)
@@ -335,15 +316,16 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
             else:
                 self.message_user(request, f"{action}: {action.decision_reason}")
                 return self._done(incident)
-        return self._form_page(request, incident, form, f"Propose a response action on {incident}")
+        title = f"Propose a response action on {incident}"
+        return action_form_page(self.admin_site, request, incident, form, title)
 
-    def bulk_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def bulk_view(self, request: SignedInRequest, pk: int) -> HttpResponse:
         return bulk_propose_view(self.admin_site, request, pk)
 
-    def apply_template_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def apply_template_view(self, request: SignedInRequest, pk: int) -> HttpResponse:
         return apply_template_view(self.admin_site, request, pk)
 
-    def authorize_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def authorize_view(self, request: SignedInRequest, pk: int) -> HttpResponse:
         if not self.has_authorize_permission(request):
             raise PermissionDenied
         refused = admin_step_up(request)  # recording a written authorization decides (tenants.deciding)
@@ -370,11 +352,12 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns, admin.ModelAdmin):
             else:
                 self.message_user(request, "Written decision recorded.")
                 return self._done(incident)
-        return self._form_page(request, incident, form, f"Record a written authorization for {incident}")
+        title = f"Record a written authorization for {incident}"
+        return action_form_page(self.admin_site, request, incident, form, title)
 
 
 @admin.register(ActionType)
-class ActionTypeAdmin(admin.ModelAdmin):
+class ActionTypeAdmin(_ActionTypeModelAdmin):
     list_display = ["code", "name", "category", "revert"]
     list_filter = ["category"]
     list_select_related = ["revert"]
@@ -385,14 +368,14 @@ class ActionTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Authorization)
-class AuthorizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuthorizationAdmin(ReadOnlyAdminMixin, _AuthorizationModelAdmin):
     list_display = ["id", "incident", "decision", "channel", "contact", "user", "recorded_by", "at"]
     list_filter = ["decision", "channel"]
     list_select_related = ["incident", "contact", "user", "recorded_by"]
 
 
 @admin.register(TimelineEvent)
-class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TimelineEventAdmin(ReadOnlyAdminMixin, _EventModelAdmin):
     list_display = ["at", "incident", "kind", "actor_label", "channel", "summary"]
     list_filter = ["kind", "channel"]
     list_select_related = ["incident"]

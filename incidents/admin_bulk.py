@@ -8,12 +8,13 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 
 from incidents.admin_response_actions import action_form_page
 from incidents.bulk import BULK_MAX, actions_propose_many, bulk_targets, observables_of_kind
 from incidents.models import ActionType, Incident, ObservableKind
+from mdrportal.core.users import SignedInRequest
 
 
 class BulkProposeForm(forms.Form):
@@ -34,7 +35,8 @@ class BulkProposeForm(forms.Form):
         self.incident = incident
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         data["held"] = observables_of_kind(self.incident, data.get("observables"))
         data["target_list"] = bulk_targets(data.get("targets", ""), *data["held"])
         if not data["target_list"]:
@@ -44,7 +46,7 @@ class BulkProposeForm(forms.Form):
         return data
 
 
-def bulk_propose_view(site: admin.AdminSite, request: HttpRequest, pk: int) -> HttpResponse:
+def bulk_propose_view(site: admin.AdminSite, request: SignedInRequest, pk: int) -> HttpResponse:
     if not request.user.has_perm("incidents.add_responseaction"):
         raise PermissionDenied
     incident = get_object_or_404(Incident.objects.select_related("tenant"), pk=pk)

@@ -3,6 +3,8 @@ proposes), and apply one to an incident from its page, which shows each target's
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,16 +15,25 @@ from django.urls import reverse
 from incidents.admin_response_actions import action_form_page
 from incidents.case_templates import case_template_apply
 from incidents.models import CaseTemplate, CaseTemplateAction, Incident
+from mdrportal.core.users import SignedInRequest
+
+if TYPE_CHECKING:
+    # Admin classes take their models as type arguments for the checker only: Django's are not subscriptable.
+    _TemplateActionInline = admin.TabularInline[CaseTemplateAction, CaseTemplate]
+    _TemplateModelAdmin = admin.ModelAdmin[CaseTemplate]
+else:
+    _TemplateActionInline = admin.TabularInline
+    _TemplateModelAdmin = admin.ModelAdmin
 
 
-class CaseTemplateActionInline(admin.TabularInline):
+class CaseTemplateActionInline(_TemplateActionInline):
     model = CaseTemplateAction
     fields = ["action_type", "observable_kind"]
     extra = 1
 
 
 @admin.register(CaseTemplate)
-class CaseTemplateAdmin(admin.ModelAdmin):
+class CaseTemplateAdmin(_TemplateModelAdmin):
     list_display = ["incident_type", "updated_at"]
     search_fields = ["incident_type", "recommendations"]
     inlines = [CaseTemplateActionInline]
@@ -41,7 +52,7 @@ def may_apply(request: HttpRequest) -> bool:
     return request.user.has_perms(["incidents.change_incident", "incidents.add_responseaction"])
 
 
-def apply_template_view(site: admin.AdminSite, request: HttpRequest, pk: int) -> HttpResponse:
+def apply_template_view(site: admin.AdminSite, request: SignedInRequest, pk: int) -> HttpResponse:
     if not may_apply(request):
         raise PermissionDenied
     incident = get_object_or_404(Incident.objects.select_related("tenant"), pk=pk)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import admin
@@ -10,14 +10,21 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_protect
 
+from incidents.admin_users import admin_user
 from incidents.connector_forms import ConnectorConfigForm
 from incidents.connector_models import ConnectorConfig
 from incidents.connector_settings import connector_configure
 from mdrportal.web.deciding import admin_step_up
 
+if TYPE_CHECKING:
+    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
+    _ConnectorModelAdmin = admin.ModelAdmin[ConnectorConfig]
+else:
+    _ConnectorModelAdmin = admin.ModelAdmin
+
 
 @admin.register(ConnectorConfig)
-class ConnectorConfigAdmin(admin.ModelAdmin):
+class ConnectorConfigAdmin(_ConnectorModelAdmin):
     form = ConnectorConfigForm
     list_display = ["tenant", "kind", "url", "updated_at"]
     list_filter = ["kind"]
@@ -37,7 +44,9 @@ class ConnectorConfigAdmin(admin.ModelAdmin):
         refused = admin_step_up(request)  # a connector decides (tenants.deciding)
         if refused is not None:
             return refused
-        return self._changeform_view(request, object_id, form_url, extra_context)
+        view = self._changeform_view  # type: ignore[attr-defined]  # ModelAdmin's, not in django-stubs
+        response: HttpResponse = view(request, object_id, form_url, extra_context)
+        return response
 
     def get_readonly_fields(self, request: HttpRequest, obj: ConnectorConfig | None = None) -> list[str]:
         return ["tenant", "allowed_networks"] if obj else ["allowed_networks"]
@@ -53,5 +62,5 @@ class ConnectorConfigAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: ConnectorConfig, form: ConnectorConfigForm, change: bool
     ) -> None:
         tenant = obj.tenant
-        saved = connector_configure(tenant=tenant, by=request.user, **form.service_kwargs())
+        saved = connector_configure(tenant=tenant, by=admin_user(request), **form.service_kwargs())
         obj.pk, obj._state.adding, obj._state.db = saved.pk, False, saved._state.db

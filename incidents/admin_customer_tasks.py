@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,7 +11,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
@@ -25,6 +25,21 @@ from incidents.customer_tasks import (
 )
 from incidents.models import CustomerTask, Incident, ResponseAction
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin
+from mdrportal.core.users import SignedInRequest
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
+    _TaskModelAdmin = admin.ModelAdmin[CustomerTask]
+else:
+    _TaskModelAdmin = admin.ModelAdmin
+
+
+class OpenTasks(TypedDict):
+    """What open_task_counts adds to each incident."""
+
+    open_tasks: int
 
 
 class TakeOverForm(forms.Form):
@@ -39,7 +54,7 @@ class TaskStateFilter(admin.SimpleListFilter):
     title = "task"
     parameter_name = "task"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: _TaskModelAdmin) -> list[tuple[str, str]]:
         return [
             ("undone", "Not done yet (open or marked not done)"),
             ("open", "Open"),
@@ -57,7 +72,7 @@ class TaskStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(CustomerTask)
-class CustomerTaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CustomerTaskAdmin(ReadOnlyAdminMixin, _TaskModelAdmin):
     list_display = ["id", "incident", "tenant", "action_type", "target", "performer", "status", "proposed_at"]
     list_filter = [TaskStateFilter, "performer", "incident__tenant"]
     list_select_related = ["incident__tenant", "action_type"]
@@ -75,7 +90,7 @@ class CustomerTaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             reverse("admin:incidents_customertask_take_over", args=[queryset.get().pk])
         )
 
-    def take_over_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def take_over_view(self, request: SignedInRequest, pk: int) -> HttpResponse:
         if not self.has_take_over_permission(request):
             raise PermissionDenied
         task = get_object_or_404(
@@ -96,7 +111,7 @@ class CustomerTaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         title = f"MDR Ops will do {task} (#{task.pk}, {task.get_status_display().lower()})"
         return action_form_page(self.admin_site, request, task.incident, form, title)
 
-    def get_urls(self) -> list[Any]:
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/take-over/", wrap(self.take_over_view), name="incidents_customertask_take_over"),
@@ -114,7 +129,7 @@ class CustomerTaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return obj.incident.tenant.name
 
 
-def open_task_counts(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
+def open_task_counts(incidents: QuerySet[Incident]) -> QuerySet[WithAnnotations[Incident, OpenTasks]]:
     """Each incident with `open_tasks`: how many of its tasks nobody has done yet (open, or marked not done:
     those above all need an analyst)."""
     counted = (
@@ -128,10 +143,10 @@ def open_task_counts(incidents: QuerySet[Incident]) -> QuerySet[Incident]:
     return incidents.annotate(open_tasks=Coalesce(Subquery(counted), 0))
 
 
-def open_tasks_link(incident: Incident) -> str:
+def open_tasks_link(incident: WithAnnotations[Incident, OpenTasks]) -> str:
     """The incident's open tasks as a link to their list, or a dash."""
-    if not incident.open_tasks:  # type: ignore[attr-defined]
+    if not incident.open_tasks:
         return "-"
-    query = urlencode({"incident": incident.pk, "task": "undone"})
+    query = urlencode({"incident": str(incident.pk), "task": "undone"})
     url = f"{reverse('admin:incidents_customertask_changelist')}?{query}"
-    return format_html('<a href="{}">{}</a>', url, incident.open_tasks)  # type: ignore[attr-defined]
+    return format_html('<a href="{}">{}</a>', url, incident.open_tasks)

@@ -1,20 +1,37 @@
 """The incidents changelist as the analysts' queue: saved views with counts, multi-value status and severity
-filters (active incidents by default), the owner and the attention flag's reason and age, and assigning."""
+filters (active incidents by default), the owner, the attention flag's reason and age, since when the customer
+is waited for, its open tasks, and assigning."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from incidents.admin_customer_tasks import OpenTasks, open_task_counts, open_tasks_link
+from incidents.admin_users import admin_user
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Incident, IncidentStatus, Severity
 from incidents.queue import QUEUE_VIEWS, incident_assign, queue_counts, queue_view_filter
+from incidents.waiting import WaitingSince, with_waiting_since
+from mdrportal.core.users import SignedInRequest
+from tenants.models import ResponseMode
+
+if TYPE_CHECKING:
+    from django.contrib.admin.filters import _ListFilterChoices
+    from django_stubs_ext import WithAnnotations
+
+    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
+    _IncidentModelAdmin = admin.ModelAdmin[Incident]
+else:
+    _IncidentModelAdmin = admin.ModelAdmin
 
 ALL = "all"
 
@@ -25,13 +42,27 @@ class QueueViewFilter(admin.SimpleListFilter):
     title = "queue"
     parameter_name = "view"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        counts = queue_counts(user=request.user)
+    def lookups(self, request: HttpRequest, model_admin: _IncidentModelAdmin) -> list[tuple[str, str]]:
+        counts = queue_counts(user=admin_user(request))
         return [(key, f"{label} ({counts[key]})") for key, label in QUEUE_VIEWS]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Incident]) -> QuerySet[Incident]:
-        if self.value() in dict(QUEUE_VIEWS):
-            return queryset.filter(queue_view_filter(self.value(), user=request.user))
+        view = self.value()
+        if view is not None and view in dict(QUEUE_VIEWS):
+            return queryset.filter(queue_view_filter(view, user=admin_user(request)))
+        return queryset
+
+
+class ResponseModeFilter(admin.SimpleListFilter):
+    title = "response mode"
+    parameter_name = "mode"
+
+    def lookups(self, request: HttpRequest, model_admin: _IncidentModelAdmin) -> list[tuple[str, str]]:
+        return list(ResponseMode.choices)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+        if self.value() in ResponseMode.values:
+            return queryset.filter(policy__response_mode=self.value())
         return queryset
 
 
@@ -39,10 +70,11 @@ class MultiValueFilter(admin.SimpleListFilter):
     """A filter on one field that takes several values, comma-separated (`?status=open,contained`); each
     choice toggles its value in the set."""
 
+    parameter_name: str
     field: str
     choices_of: list[tuple[str, str]]
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: _IncidentModelAdmin) -> list[tuple[str, str]]:
         return list(self.choices_of)
 
     def selected(self) -> list[str]:
@@ -53,7 +85,7 @@ class MultiValueFilter(admin.SimpleListFilter):
         chosen = self.selected()
         return queryset.filter(**{f"{self.field}__in": chosen}) if chosen else queryset
 
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+    def choices(self, changelist: ChangeList) -> Iterator[_ListFilterChoices]:
         chosen = self.selected()
         yield {
             "selected": not chosen,
@@ -92,7 +124,7 @@ class StatusFilter(MultiValueFilter):
             return queryset.filter(status__in=ACTIVE_INCIDENT_STATUSES)
         return super().queryset(request, queryset)
 
-    def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:
+    def choices(self, changelist: ChangeList) -> Iterator[_ListFilterChoices]:
         chosen = self.selected()
         yield {
             "selected": not chosen and self.value() != ALL,
@@ -107,12 +139,25 @@ class StatusFilter(MultiValueFilter):
         yield from list(super().choices(changelist))[1:]
 
 
-class QueueColumns:
-    """The queue's columns and its assign action, mixed into the incidents' ModelAdmin."""
+class QueueColumns(_IncidentModelAdmin):
+    """The queue's columns and its assign action, a base of the incidents' ModelAdmin."""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:
+        return open_task_counts(with_waiting_since(super().get_queryset(request)))
+
+    @admin.display(
+        description="waiting for the customer since", ordering=F("waiting_since").asc(nulls_last=True)
+    )
+    def waiting_since(self, obj: WithAnnotations[Incident, WaitingSince]) -> datetime | None:
+        return obj.waiting_since
+
+    @admin.display(description="open customer tasks", ordering="open_tasks")
+    def open_tasks(self, obj: WithAnnotations[Incident, OpenTasks]) -> str:
+        return open_tasks_link(obj)
 
     @admin.display(description="owner", ordering="owner__username")
     def owner_display(self, obj: Incident) -> str:
-        return obj.owner.get_username() if obj.owner_id else "—"
+        return obj.owner.get_username() if obj.owner is not None else "—"
 
     @admin.display(description="needs attention", ordering="attention_since")
     def attention(self, obj: Incident) -> str:
@@ -128,13 +173,13 @@ class QueueColumns:
         )
 
     @admin.action(description="Assign to me", permissions=["change"])
-    def assign_to_me(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:
+    def assign_to_me(self, request: SignedInRequest, queryset: QuerySet[Incident]) -> None:
         assigned = 0
         for incident in queryset.order_by("pk"):
             try:
                 incident_assign(incident=incident, owner=request.user, by=request.user)
             except ValidationError as error:
-                self.message_user(request, f"{incident}: {' '.join(error.messages)}", messages.WARNING)  # type: ignore[attr-defined]
+                self.message_user(request, f"{incident}: {' '.join(error.messages)}", messages.WARNING)
             else:
                 assigned += 1
-        self.message_user(request, f"{assigned} incident(s) assigned to you.")  # type: ignore[attr-defined]
+        self.message_user(request, f"{assigned} incident(s) assigned to you.")

@@ -3,15 +3,16 @@ waits or is queued; and the form page every analyst's action about an incident u
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html_join
 
 from incidents.actions import action_cancel, action_propose_revert
@@ -21,6 +22,13 @@ from incidents.models import ACTION_TRANSITIONS, ActionAttempt, ActionStatus, In
 from incidents.policy import PolicySnapshot
 from incidents.retry import RETRYABLE, action_retry
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
+from mdrportal.core.users import SignedInRequest
+
+if TYPE_CHECKING:
+    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
+    _ActionModelAdmin = admin.ModelAdmin[ResponseAction]
+else:
+    _ActionModelAdmin = admin.ModelAdmin
 
 
 def action_row_buttons(action: ResponseAction) -> str:
@@ -41,7 +49,12 @@ def action_row_buttons(action: ResponseAction) -> str:
 
 
 def action_form_page(
-    site: admin.AdminSite, request: HttpRequest, incident: Incident, form: Any, title: str, **extra: Any
+    site: admin.AdminSite,
+    request: HttpRequest,
+    incident: Incident,
+    form: forms.BaseForm,
+    title: str,
+    **extra: object,
 ) -> TemplateResponse:
     """An analyst's form about one incident (propose, authorize, cancel), with the mode in force."""
     context = {
@@ -58,13 +71,12 @@ def action_form_page(
 
 class ActionAttemptInline(ReadOnlyInline):
     model = ActionAttempt
-    fields = ["number", "connector", "started_at", "finished_at", "outcome", "message"]
-    readonly_fields = fields
+    fields = readonly_fields = ("number", "connector", "started_at", "finished_at", "outcome", "message")
     ordering = ["number"]
 
 
 @admin.register(ResponseAction)
-class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ResponseActionAdmin(ReadOnlyAdminMixin, _ActionModelAdmin):
     list_display = ["id", "incident", "action_type", "target", "status", "performer", "basis", "updated_at"]
     list_filter = ["status", "performer", "basis", "action_type__category"]
     list_select_related = ["incident", "action_type"]
@@ -75,7 +87,7 @@ class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(
         description="Propose the revert (release, re-enable, unblock, restore)", permissions=["propose"]
     )
-    def propose_revert(self, request: HttpRequest, queryset: QuerySet[ResponseAction]) -> None:
+    def propose_revert(self, request: SignedInRequest, queryset: QuerySet[ResponseAction]) -> None:
         for action in queryset.select_related("action_type__revert", "incident"):
             try:
                 revert = action_propose_revert(action=action, by=request.user)
@@ -95,7 +107,7 @@ class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             reverse("admin:incidents_responseaction_cancel", args=[queryset.get().pk])
         )
 
-    def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def cancel_view(self, request: SignedInRequest, pk: int) -> HttpResponse:
         if not self.has_cancel_permission(request):
             raise PermissionDenied
         action = get_object_or_404(
@@ -115,7 +127,7 @@ class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         title = f"Cancel {action} (#{action.pk}, {action.get_status_display().lower()})"
         return action_form_page(self.admin_site, request, action.incident, form, title)
 
-    def retry_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def retry_view(self, request: SignedInRequest, pk: int) -> HttpResponse:
         if not self.has_propose_permission(request):
             raise PermissionDenied
         action = get_object_or_404(
@@ -135,7 +147,7 @@ class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         title = f"Retry {action} (#{action.pk}, {action.get_status_display().lower()}): propose it again"
         return action_form_page(self.admin_site, request, action.incident, form, title)
 
-    def get_urls(self) -> list[Any]:
+    def get_urls(self) -> list[URLPattern]:
         wrap = self.admin_site.admin_view
         return [
             path("<int:pk>/cancel/", wrap(self.cancel_view), name="incidents_responseaction_cancel"),

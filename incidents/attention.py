@@ -6,11 +6,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import Channel, EventKind, Incident
-from incidents.timeline_writes import User, timeline_record
+from incidents.timeline_writes import timeline_record
+from mdrportal.core.users import User
 
 
 @transaction.atomic
-def incident_flag(*, incident: Incident, reason: str, by: User = None, channel: str = Channel.SYSTEM) -> None:
+def incident_flag(
+    *, incident: Incident, reason: str, by: User | None = None, channel: str = Channel.SYSTEM
+) -> None:
     """Flag the incident for analysts ("needs attention") and say why on the timeline."""
     now = timezone.now()
     # Since when: the first flag since the last clear; the reason: the latest one.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -16,11 +15,10 @@ from incidents.models import ActionStatus, Authorization, Channel, EventKind, In
 from incidents.selectors import gate_decision
 from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 from tenants.deciding import AUTHORIZE, DECLINE, acting_partner, actor_label_at, deciding_refusal
 from tenants.models import Contact, Tenant
 from tenants.services import actor_label
-
-User = AbstractBaseUser | None
 
 
 def _check_who(
@@ -29,8 +27,8 @@ def _check_who(
     decision: str,
     channel: str,
     contact: Contact | None,
-    user: User,
-    recorded_by: User,
+    user: User | None,
+    recorded_by: User | None,
     evidence: str,
 ) -> None:
     if contact is not None and (
@@ -72,8 +70,8 @@ def authorization_record(
     channel: str,
     text_shown: str,
     contact: Contact | None = None,
-    user: User = None,
-    recorded_by: User = None,
+    user: User | None = None,
+    recorded_by: User | None = None,
     statement: str = "",
     evidence: str = "",
     ip_address: str | None = None,

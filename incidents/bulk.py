@@ -6,11 +6,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
 from incidents.actions import action_propose
 from incidents.models import ActionType, Channel, Incident, Observable, ResponseAction
+from mdrportal.core.users import User
 
 BULK_MAX = 200
 TARGET_MAX = ResponseAction._meta.get_field("target").max_length or 255
@@ -48,7 +48,7 @@ def actions_propose_many(
     incident: Incident,
     action_type: ActionType,
     targets: list[str],
-    by: AbstractBaseUser,
+    by: User,
     channel: str = Channel.ADMIN,
     observables: dict[str, Observable] | None = None,
 ) -> list[BulkOutcome]:

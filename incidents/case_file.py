@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db.models import Field
 
 from incidents.locks import incident_lock
 from incidents.models import SEVERITY_RANK, Channel, EventKind, Incident, Severity
@@ -15,6 +15,7 @@ from incidents.timeline_writes import timeline_record
 from mdrportal.core import task_names
 from mdrportal.core.nudges import nudge
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 
 # The fields of the case file, in the order the timeline reports their changes.
 CASE_FILE_FIELDS = ("title", "severity", "summary", "observed_activity", "recommendations")
@@ -26,9 +27,7 @@ def severity_raised(before: str, after: str) -> bool:
 
 
 @retried_atomic
-def incident_edit(
-    *, incident: Incident, by: AbstractBaseUser, channel: str = Channel.ADMIN, **changes: Any
-) -> list[str]:
+def incident_edit(*, incident: Incident, by: User, channel: str = Channel.ADMIN, **changes: Any) -> list[str]:
     """Change fields of the case file; returns the names of those that changed (one timeline event each).
 
     The customer's pages read the incident, so they show the new text at once.
@@ -48,7 +47,9 @@ def incident_edit(
         return []
     locked.save(update_fields=changed)
     for name in changed:
-        label = Incident._meta.get_field(name).verbose_name
+        field = Incident._meta.get_field(name)
+        assert isinstance(field, Field)  # CASE_FILE_FIELDS are the incident's own columns
+        label = field.verbose_name
         data: dict[str, Any] = {"field": name, "before": before[name], "after": changes[name]}
         if name == "severity":
             data["raised"] = severity_raised(before[name], changes[name])

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
-
 from incidents.active_guard import incident_must_be_active
 from incidents.bulk import BulkOutcome, actions_propose_many, observables_of_kind
 from incidents.case_file import incident_edit
@@ -15,6 +13,7 @@ from incidents.locks import incident_lock
 from incidents.models import CaseTemplate, Channel, EventKind, Incident
 from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 
 
 @dataclass(frozen=True)
@@ -33,9 +32,7 @@ def recommendations_with(current: str, added: str) -> str:
 
 
 @retried_atomic
-def _template_record(
-    *, incident: Incident, template: CaseTemplate, by: AbstractBaseUser, channel: str
-) -> list[str]:
+def _template_record(*, incident: Incident, template: CaseTemplate, by: User, channel: str) -> list[str]:
     locked = incident_lock(incident.pk)
     incident_must_be_active(locked, what="applying a case template")
     timeline_record(
@@ -53,7 +50,7 @@ def _template_record(
 
 
 def case_template_apply(
-    *, incident: Incident, template: CaseTemplate, by: AbstractBaseUser, channel: str = Channel.ADMIN
+    *, incident: Incident, template: CaseTemplate, by: User, channel: str = Channel.ADMIN
 ) -> TemplateApplied:
     """Fill in the template's recommendations, then propose each of its actions for every observable of
     its kind the incident holds (each proposal its own transaction, through the gate)."""

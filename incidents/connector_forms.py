@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 
 from incidents.connector_models import ConnectorConfig
 from incidents.connector_settings import connector_missing_fields, connector_url_problem
 
+if TYPE_CHECKING:
+    # ModelForm takes its model as a type argument for the checker only: Django's class is not subscriptable.
+    _ConnectorModelForm = forms.ModelForm[ConnectorConfig]
+else:
+    _ConnectorModelForm = forms.ModelForm
 
-class ConnectorConfigForm(forms.ModelForm):
+
+class ConnectorConfigForm(_ConnectorModelForm):
     url = forms.URLField(
         required=False,
         assume_scheme="https",
@@ -29,7 +35,8 @@ class ConnectorConfigForm(forms.ModelForm):
         fields = ["tenant", "kind", "url", "client_id", "external_tenant_id", "options"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         missing = connector_missing_fields(
             kind=data.get("kind") or "",
             url=data.get("url") or "",

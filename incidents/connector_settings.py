@@ -7,20 +7,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from incidents.connector_models import ConnectorConfig, ConnectorKind
 from mdrportal.core.http import addresses
+from mdrportal.core.users import User
 from tenants.deciding import CONNECTOR
 from tenants.models import Tenant
 from tenants.selectors import url_host
 from tenants.services import deciding_writer_check, settings_audit
 
-User = AbstractBaseUser | None
-
-_CONNECTOR_NEEDS = {
+_CONNECTOR_NEEDS: dict[str, tuple[str, ...]] = {
     ConnectorKind.SIMULATED: (),
     ConnectorKind.SOPHOS_CENTRAL: ("url", "client_id", "external_tenant_id", "secret"),
     ConnectorKind.WEBHOOK: ("url", "secret"),
@@ -74,9 +72,7 @@ def connector_missing_fields(
     return {f: "Required for this connector." for f in _CONNECTOR_NEEDS.get(kind, ()) if not present[f]}
 
 
-def _connector_public(config: ConnectorConfig | None) -> dict[str, Any] | None:
-    if config is None:
-        return None
+def _connector_public(config: ConnectorConfig) -> dict[str, Any]:
     return {
         "kind": config.kind,
         "url": config.url,
@@ -90,7 +86,7 @@ def _connector_public(config: ConnectorConfig | None) -> dict[str, Any] | None:
 def connector_configure(
     *,
     tenant: Tenant,
-    by: User,
+    by: User | None,
     kind: str,
     url: str = "",
     client_id: str = "",
@@ -109,7 +105,7 @@ def connector_configure(
         raise ValidationError({"url": problem})
     with transaction.atomic():
         config = ConnectorConfig.objects.select_for_update(no_key=True).filter(tenant=tenant).first()
-        before = _connector_public(config)
+        before = _connector_public(config) if config is not None else None
         config = config or ConnectorConfig(tenant=tenant)
         secret_changed = secret is not None and secret != config.secret
         config.kind, config.url, config.client_id = kind, url, client_id.strip()
@@ -133,7 +129,7 @@ def connector_configure(
                 tenant=tenant,
                 by=by,
                 field="connector",
-                before=_audited(before),
+                before=_audited(before) if before is not None else None,
                 after={
                     **_audited(after, before=before),
                     "secret": "changed" if secret_changed else after["secret"],
@@ -142,10 +138,8 @@ def connector_configure(
     return config
 
 
-def _audited(public: dict[str, Any] | None, *, before: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def _audited(public: dict[str, Any], *, before: dict[str, Any] | None = None) -> dict[str, Any]:
     """Settings as the audit keeps them: the URL's host only, since a path or query may hold a token."""
-    if public is None:
-        return None
     host = url_host(public["url"]) if public["url"] else ""
     if host and before and before["url"] != public["url"] and url_host(before["url"]) == host:
         host += " (address changed)"

@@ -5,7 +5,6 @@ done or not done with a note. The task is the ResponseAction itself; its status 
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -17,6 +16,7 @@ from incidents.locks import action_lock
 from incidents.models import ActionStatus, Channel, EventKind, ResponseAction
 from incidents.selectors import gate_decision
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 from tenants.models import Membership, PartnerMembership, Performer, Tenant
 from tenants.rules import may_decide
 from tenants.selectors import tenants_for_user
@@ -40,7 +40,7 @@ def open_tasks() -> QuerySet[ResponseAction]:
     return tasks().filter(status=OPEN_TASK_STATUS)
 
 
-def tasks_for_user(user: AbstractBaseUser) -> QuerySet[ResponseAction]:
+def tasks_for_user(user: User) -> QuerySet[ResponseAction]:
     """The tasks of every tenant the user may see, open ones first, oldest first."""
     return (
         tasks()
@@ -60,12 +60,12 @@ def tenant_tasks(tenant: Tenant) -> QuerySet[ResponseAction]:
     )
 
 
-def performers_marked_by(user: AbstractBaseUser, tenant: Tenant) -> set[str]:
+def performers_marked_by(user: User, tenant: Tenant) -> set[str]:
     """Whose tasks the user marks at this tenant: the customer's through an admin or approver role at the
     tenant, the partner's through one at the tenant's partner. Two queries, whatever the number of tasks."""
     if not user.is_authenticated or not user.is_active:
         return set()
-    sides = set()
+    sides: set[str] = set()
     if may_decide(Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()):
         sides.add(Performer.CUSTOMER)
     if tenant.partner_id is not None:
@@ -79,13 +79,13 @@ def performers_marked_by(user: AbstractBaseUser, tenant: Tenant) -> set[str]:
     return sides
 
 
-def may_mark_task(user: AbstractBaseUser, task: ResponseAction) -> bool:
+def may_mark_task(user: User, task: ResponseAction) -> bool:
     return task.performer in performers_marked_by(user, task.incident.tenant)
 
 
 @retried_atomic
 def task_mark(
-    *, task: ResponseAction, by: AbstractBaseUser, done: bool, note: str = "", channel: str = Channel.PORTAL
+    *, task: ResponseAction, by: User, done: bool, note: str = "", channel: str = Channel.PORTAL
 ) -> ResponseAction:
     """The customer (or its partner) says whether it did what was recommended; recorded with who and the note.
 
@@ -133,7 +133,7 @@ def task_mark(
 
 
 @retried_atomic
-def task_take_over(*, task: ResponseAction, by: AbstractBaseUser, reason: str) -> ResponseAction:
+def task_take_over(*, task: ResponseAction, by: User, reason: str) -> ResponseAction:
     """An analyst decides that MDR Ops performs a task the customer or partner has not done (open, overdue or
     marked not done): recorded with who and why, and routed by the gate with MDR Ops as the performer, so
     it waits for written authorization in Collaborate mode and is refused where the tier excludes it."""

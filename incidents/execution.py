@@ -12,6 +12,8 @@ import math
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
@@ -65,7 +67,9 @@ def connector_spec(tenant: Tenant) -> ConnectorSpec:
 
 def backoff_seconds(attempt: int) -> int:
     """Exponential: base, 2 x base, 4 x base ... capped."""
-    return min(settings.ACTION_RETRY_BASE_SECONDS * 2 ** (attempt - 1), settings.ACTION_RETRY_MAX_SECONDS)
+    base: int = settings.ACTION_RETRY_BASE_SECONDS
+    doubled: int = base * 2 ** (attempt - 1)  # attempts count from 1: whole seconds
+    return min(doubled, settings.ACTION_RETRY_MAX_SECONDS)
 
 
 @retried_atomic
@@ -96,6 +100,7 @@ def action_claim(action_id: int) -> Claim | None:
             data={"action": action.pk, "outcome": decision.outcome.value},
         )
         return None
+    assert decision.basis is not None  # a decision to execute has one (Decision checks it)
     spec = connector_spec(action.incident.tenant)
     number = action.attempts.count() + 1
     try:
@@ -137,7 +142,7 @@ def _call(claim: Claim) -> Result:
         )
 
 
-def _fail(action: ResponseAction, reason: str, data: dict) -> None:
+def _fail(action: ResponseAction, reason: str, data: dict[str, Any]) -> None:
     action_move(
         action,
         ActionStatus.FAILED,
@@ -215,16 +220,16 @@ def action_record_result(attempt_id: int, result: Result) -> None:
             kind=EventKind.ACTION_SUCCEEDED,
             data=data,
         )
-        if action.reverts_id:
-            _mark_reverted(action)
+        if action.reverts_id is not None:
+            _mark_reverted(action, action.reverts_id)
     elif result.outcome == ConnectorOutcome.TRANSIENT:
         _retry_or_fail(action, attempt, result.message, retry_after_seconds=result.retry_after_seconds)
     else:
         _fail(action, result.message, data)
 
 
-def _mark_reverted(revert: ResponseAction) -> None:
-    original = action_lock(revert.reverts_id)  # the same incident, whose lock this transaction holds
+def _mark_reverted(revert: ResponseAction, original_id: int) -> None:
+    original = action_lock(original_id)  # the same incident, whose lock this transaction holds
     if original.status != ActionStatus.SUCCEEDED:
         return
     action_move(
@@ -299,5 +304,5 @@ def actions_sweep(*, batch: int = 100) -> dict[str, int]:
         # Lease: the nudge is in flight; only if it is lost does a later sweep send another.
         ResponseAction.objects.filter(pk__in=due).update(next_attempt_at=now + timedelta(seconds=30))
         for pk in due:
-            transaction.on_commit(lambda pk=pk: nudge_execution(pk))
+            transaction.on_commit(partial(nudge_execution, pk))
     return {"lost": lost, "nudged": len(due)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 
@@ -13,13 +13,20 @@ from incidents.models import (
     CaseTemplate,
     Incident,
     IncidentStatus,
+    ResponseAction,
 )
 from incidents.selectors import awaiting_authorization
 from mdrportal.core.transitions import allowed_next
 from tenants.models import Contact
 
+if TYPE_CHECKING:
+    # ModelForm takes its model as a type argument for the checker only: Django's class is not subscriptable.
+    _IncidentModelForm = forms.ModelForm[Incident]
+else:
+    _IncidentModelForm = forms.ModelForm
 
-class IncidentForm(forms.ModelForm):
+
+class IncidentForm(_IncidentModelForm):
     """The admin's incident form: a status change must be one the transition table allows."""
 
     status_reason = forms.CharField(
@@ -46,7 +53,7 @@ class IncidentForm(forms.ModelForm):
             del self.fields["case_template"]  # applied to an open incident from its own page
 
     def clean_status(self) -> str:
-        status = self.cleaned_data["status"]
+        status: str = self.cleaned_data["status"]
         current = self.instance.status
         if (
             self.instance.pk
@@ -85,12 +92,14 @@ class ProposeActionForm(forms.Form):
 
 
 class RecordAuthorizationForm(forms.Form):
-    actions = forms.ModelMultipleChoiceField(
+    actions: forms.ModelMultipleChoiceField[ResponseAction] = forms.ModelMultipleChoiceField(
         queryset=None,
         widget=forms.CheckboxSelectMultiple,
         help_text="Exactly the actions the customer decided on.",
     )
-    contact = forms.ModelChoiceField(queryset=None, help_text="Who wrote it: a contact allowed to authorize.")
+    contact: forms.ModelChoiceField[Contact] = forms.ModelChoiceField(
+        queryset=None, help_text="Who wrote it: a contact allowed to authorize."
+    )
     decision = forms.ChoiceField(
         choices=Authorization.Decision.choices, initial=Authorization.Decision.GRANTED
     )
@@ -106,7 +115,10 @@ class RecordAuthorizationForm(forms.Form):
 
     def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["actions"].queryset = awaiting_authorization(incident)
-        self.fields["contact"].queryset = Contact.objects.filter(
+        # The form's own copies of the fields declared above.
+        actions = cast("forms.ModelMultipleChoiceField[ResponseAction]", self.fields["actions"])
+        contact = cast("forms.ModelChoiceField[Contact]", self.fields["contact"])
+        actions.queryset = awaiting_authorization(incident)
+        contact.queryset = Contact.objects.filter(
             tenant=incident.tenant, active=True, can_authorize=True
         ).order_by("call_order")

@@ -6,7 +6,6 @@ import hashlib
 import json
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.db.models import Model
@@ -14,9 +13,12 @@ from django.db.models import Model
 from incidents.models import IdempotencyKey, Incident
 from incidents.services import incident_open
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 from tenants.models import IntegrationKey
 
-KEY_MAX = IdempotencyKey._meta.get_field("key").max_length
+_KEY_MAX = IdempotencyKey._meta.get_field("key").max_length
+assert _KEY_MAX is not None  # the key is a CharField, which has one
+KEY_MAX: int = _KEY_MAX
 KEY_REUSED = (
     "This Idempotency-Key was already used with a different request (it opened incident #{id}). "
     "Send the same request to get that incident again, or use a new key for a new incident."
@@ -49,7 +51,7 @@ def key_check(key: str, *, field: str) -> str:
 def incident_open_once(
     *,
     key: str,
-    by: AbstractBaseUser | None,
+    by: User | None,
     channel: str,
     fields: dict[str, Any],
     integration_key: IntegrationKey | None = None,
@@ -88,7 +90,7 @@ def _open_with_key(
     *,
     key: str,
     caller: dict[str, Any],
-    by: AbstractBaseUser | None,
+    by: User | None,
     integration_key: IntegrationKey | None,
     channel: str,
     fields: dict[str, Any],

@@ -27,6 +27,8 @@ The rows of the notification layer are locked beside their models, in the same o
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.db.models import QuerySet
 
 from incidents.models import ActionAttempt, Incident, ResponseAction
@@ -82,7 +84,7 @@ def action_lock_if_free(action_id: int) -> ResponseAction | None:
     return action
 
 
-def actions_lock(incident: Incident, *, statuses: frozenset[str] | set[str]) -> QuerySet[ResponseAction]:
+def actions_lock(incident: Incident, *, statuses: Collection[str]) -> QuerySet[ResponseAction]:
     """The actions of a locked incident in the given statuses, locked when the query runs (in id order)."""
     return (
         incident.actions.select_for_update(of=("self",), no_key=True)

@@ -9,9 +9,7 @@ changes nothing.
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
@@ -27,7 +25,7 @@ KINDS: dict[str, frozenset[str]] = {
 }
 
 
-def _containing_actions(actions: QuerySet[Any], types: QuerySet[Any]) -> QuerySet[Any]:
+def _containing_actions(actions: QuerySet[Model], types: QuerySet[Model]) -> QuerySet[Model]:
     # incidents.milestones.containing_actions in SQL: a containment action that neither reverts a succeeded
     # action nor is of a type that undoes another (releasing from isolation is in the category too).
     undoes = types.filter(revert=OuterRef("action_type"))
@@ -41,10 +39,10 @@ def _containing_actions(actions: QuerySet[Any], types: QuerySet[Any]) -> QuerySe
 def milestone_events(
     column: str,
     *,
-    events: QuerySet[Any] | None = None,
-    actions: QuerySet[Any] | None = None,
-    types: QuerySet[Any] | None = None,
-) -> QuerySet[Any]:
+    events: QuerySet[Model] | None = None,
+    actions: QuerySet[Model] | None = None,
+    types: QuerySet[Model] | None = None,
+) -> QuerySet[Model]:
     """The events of the outer incident that record the column's milestone (the models may be a migration's)."""
     events = TimelineEvent.objects.all() if events is None else events
     found = events.filter(incident=OuterRef("pk"), kind__in=KINDS[column])
@@ -55,8 +53,11 @@ def milestone_events(
             ResponseAction.objects.all() if actions is None else actions,
             ActionType.objects.all() if types is None else types,
         )
-        found = found.annotate(action_id=Cast(KeyTextTransform("action", "data"), IntegerField()))
-        return found.filter(action_id__in=containing.values("pk"))
+        # The plugin types no annotation on a queryset of a model it does not know (it may be a migration's).
+        numbered: QuerySet[Model] = found.annotate(
+            action_id=Cast(KeyTextTransform("action", "data"), IntegerField())
+        )
+        return numbered.filter(action_id__in=containing.values("pk"))
     return found
 
 
@@ -72,7 +73,7 @@ def milestone_times_record(incident: Incident, event: TimelineEvent) -> None:
 
 
 def milestone_times_fill(
-    incidents: QuerySet[Any], events: QuerySet[Any], actions: QuerySet[Any], types: QuerySet[Any]
+    incidents: QuerySet[Model], events: QuerySet[Model], actions: QuerySet[Model], types: QuerySet[Model]
 ) -> int:
     """Set every column of the incidents from their events (incidents recorded before the columns)."""
     times = {

@@ -3,7 +3,6 @@ timeline event, which the customer's pages and API show."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
@@ -11,13 +10,14 @@ from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident, Note, NoteVisibility
 from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 
 NOTE_MAX = 20_000
 
 
 @retried_atomic
 def note_add(
-    *, incident: Incident, body: str, visibility: str, by: AbstractBaseUser, channel: str = Channel.ADMIN
+    *, incident: Incident, body: str, visibility: str, by: User, channel: str = Channel.ADMIN
 ) -> Note:
     """Write a note; an internal one is no timeline event, since customers read the whole timeline."""
     text = body.strip()

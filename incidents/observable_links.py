@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
 from incidents.locks import incident_lock
@@ -13,6 +12,7 @@ from incidents.models import ActionObservable, Channel, EventKind, Observable, O
 from incidents.observables import observable_normalize
 from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 
 _ENDPOINT = (ObservableKind.HOST, ObservableKind.IP)
 _FILE = (ObservableKind.SHA256,)
@@ -58,7 +58,7 @@ def links_record(
     action: ResponseAction,
     observables: Iterable[Observable],
     *,
-    by: AbstractBaseUser | None,
+    by: User | None,
     channel: str = Channel.ADMIN,
 ) -> list[ActionObservable]:
     """Link the action to each observable once; the caller holds the incident's lock. New links only."""
@@ -88,7 +88,7 @@ def links_record(
 
 @retried_atomic
 def action_link_observable(
-    *, action: ResponseAction, observable: Observable, by: AbstractBaseUser, channel: str = Channel.ADMIN
+    *, action: ResponseAction, observable: Observable, by: User, channel: str = Channel.ADMIN
 ) -> ActionObservable:
     """An analyst links an action to an observable of its incident it uses (once: a second link is the first)."""
     action.incident = incident_lock(action.incident_id)

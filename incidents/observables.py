@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
@@ -13,6 +12,7 @@ from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident, Observable, ObservableKind
 from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # RFC 1123 labels; a domain has at least two of them, a host name one or more.
@@ -65,7 +65,7 @@ def observable_add(
     incident: Incident,
     kind: str,
     value: str,
-    by: AbstractBaseUser | None,
+    by: User | None,
     description: str = "",
     channel: str = Channel.ADMIN,
 ) -> tuple[Observable, bool]:

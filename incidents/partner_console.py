@@ -33,7 +33,7 @@ def served_customers(partner: Partner) -> QuerySet[Tenant]:
     return Tenant.objects.filter(partner=partner)
 
 
-def _count(rows: QuerySet, *, by: str) -> Coalesce:
+def _count(rows: QuerySet[Incident] | QuerySet[ResponseAction], *, by: str) -> Coalesce:
     """How many of the rows belong to the outer tenant: a subquery grouped by `by`, 0 when none."""
     grouped = rows.order_by().values(by).annotate(n=Count("pk"))
     return Coalesce(Subquery(grouped.values("n"), output_field=IntegerField()), 0)

@@ -22,7 +22,7 @@ def _positive(snapshot: dict[str, Any], key: str, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
 
 
-def _zone(value: Any) -> str:
+def _zone(value: object) -> str:
     # A snapshot taken before the zone was kept, or a damaged one, reads the clock in UTC.
     if not isinstance(value, str) or not value:
         return DEFAULT_TIMEZONE
@@ -33,11 +33,11 @@ def _zone(value: Any) -> str:
     return value
 
 
-def _severity(value: Any) -> str:
+def _severity(value: object) -> str:
     # An unknown severity in a damaged snapshot notifies from every severity: notifying more is the safe side.
     if not value:
         return ""
-    return value if value in SEVERITY_RANK else list(SEVERITY_RANK)[-1]
+    return value if isinstance(value, str) and value in SEVERITY_RANK else list(SEVERITY_RANK)[-1]
 
 
 @dataclass(frozen=True)

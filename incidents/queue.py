@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 
@@ -15,6 +12,7 @@ from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incid
 from incidents.timeline_writes import timeline_record
 from incidents.waiting import with_waiting_since
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 
 # The saved views, in the order the queue shows them: (key, label). Each is a filter over active incidents.
 QUEUE_VIEWS: list[tuple[str, str]] = [
@@ -26,10 +24,12 @@ QUEUE_VIEWS: list[tuple[str, str]] = [
 ]
 
 
-def queue_view_filter(view: str, *, user: Any = None) -> Q:
+def queue_view_filter(view: str, *, user: User | None = None) -> Q:
     """The condition of one saved view; `waiting` needs the queryset annotated by with_waiting_since, and
     only `mine` needs the user."""
     if view == "mine":
+        if user is None:
+            raise ValueError("The 'mine' view needs the user whose incidents it shows.")
         return Q(owner_id=user.pk)
     conditions = {
         "attention": Q(needs_attention=True),
@@ -40,13 +40,13 @@ def queue_view_filter(view: str, *, user: Any = None) -> Q:
     return conditions[view]
 
 
-def queue_view(incidents: QuerySet[Incident], view: str, *, user: Any) -> QuerySet[Incident]:
+def queue_view(incidents: QuerySet[Incident], view: str, *, user: User) -> QuerySet[Incident]:
     """The active incidents of one saved view."""
     active = with_waiting_since(incidents.filter(status__in=ACTIVE_INCIDENT_STATUSES))
     return active.filter(queue_view_filter(view, user=user))
 
 
-def queue_counts(*, user: Any) -> dict[str, int]:
+def queue_counts(*, user: User) -> dict[str, int]:
     """How many active incidents each saved view holds, in one query."""
     active = with_waiting_since(Incident.objects.filter(status__in=ACTIVE_INCIDENT_STATUSES))
     return active.aggregate(
@@ -54,17 +54,17 @@ def queue_counts(*, user: Any) -> dict[str, int]:
     )
 
 
-def staff_owners() -> QuerySet[Any]:
+def staff_owners() -> QuerySet[User]:
     """Who may own an incident: active MDR staff."""
     return get_user_model().objects.filter(is_staff=True, is_active=True).order_by("username")
 
 
 @retried_atomic
 def incident_assign(
-    *, incident: Incident, owner: AbstractBaseUser | None, by: AbstractBaseUser, channel: str = Channel.ADMIN
+    *, incident: Incident, owner: User | None, by: User, channel: str = Channel.ADMIN
 ) -> Incident:
     """Give the incident to an MDR analyst (or to nobody); the timeline says who gave it to whom."""
-    if owner is not None and not (owner.is_staff and owner.is_active):  # type: ignore[attr-defined]
+    if owner is not None and not (owner.is_staff and owner.is_active):
         raise ValidationError({"owner": "Only active MDR staff can own an incident."}, code="not_staff")
     locked = incident_lock(incident.pk)
     incident_must_be_active(locked, what="assigning it")

@@ -3,18 +3,16 @@ policy, the authorizations and the incident's state may have changed since)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
 from incidents.actions import action_propose
 from incidents.models import ActionStatus, Channel, ResponseAction
+from mdrportal.core.users import User
 
 RETRYABLE = frozenset({ActionStatus.FAILED})
 
 
-def action_retry(
-    *, action: ResponseAction, by: AbstractBaseUser, channel: str = Channel.ADMIN
-) -> ResponseAction:
+def action_retry(*, action: ResponseAction, by: User, channel: str = Channel.ADMIN) -> ResponseAction:
     """Propose a failed action again; the failed one stays as it is, on the record."""
     if action.status not in RETRYABLE:
         raise ValidationError(

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
 from incidents.gate import ActionFacts, Decision, Facts, decide_safely
-from incidents.models import ActionStatus, ActionType, Authorization, Incident, ResponseAction, TimelineEvent
+from incidents.models import (
+    ActionStatus,
+    ActionType,
+    Authorization,
+    Category,
+    Incident,
+    ResponseAction,
+    TimelineEvent,
+)
+from mdrportal.core.users import AnyUser
 from tenants.models import IntegrationKey
 from tenants.selectors import integration_key_tenants, tenants_for_user
 
@@ -25,7 +34,10 @@ def gate_facts(action: ResponseAction) -> Facts:
 def gate_decision(action: ResponseAction) -> Decision:
     """The gate's decision for the action given the incident's snapshot and what has happened since."""
     facts = ActionFacts(
-        code=action.action_type.code, category=action.action_type.category, target=action.target
+        code=action.action_type.code,
+        # The column holds a Category's value; the gate checks it (an unknown one holds the action).
+        category=cast(Category, action.action_type.category),
+        target=action.target,
     )
     return decide_safely(action.incident.policy, facts, gate_facts(action))
 
@@ -38,7 +50,7 @@ def awaiting_authorization(incident: Incident) -> QuerySet[ResponseAction]:
     return incident.actions.filter(status=ActionStatus.AWAITING_AUTHORIZATION).select_related("action_type")
 
 
-def incidents_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Incident]:
+def incidents_for_user(user: AnyUser) -> QuerySet[Incident]:
     return Incident.objects.filter(tenant__in=tenants_for_user(user)).select_related("tenant")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -29,10 +28,9 @@ from incidents.selectors import gate_decision
 from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
 from mdrportal.core.transitions import check_transition
+from mdrportal.core.users import User
 from tenants.models import IntegrationKey, Tenant
 from tenants.selectors import tenant_policy
-
-User = AbstractBaseUser | None
 
 
 @retried_atomic
@@ -40,7 +38,7 @@ def incident_open(
     *,
     tenant: Tenant,
     title: str,
-    by: User,
+    by: User | None,
     severity: str = Severity.HIGH,
     summary: str = "",
     observed_activity: str = "",
@@ -99,7 +97,7 @@ CANCELED_ON_CLOSE = frozenset({ActionStatus.AWAITING_AUTHORIZATION, ActionStatus
 
 @retried_atomic
 def incident_status_move_for_lifecycle(
-    *, incident: Incident, status: str, by: User, reason: str = "", channel: str = Channel.ADMIN
+    *, incident: Incident, status: str, by: User | None, reason: str = "", channel: str = Channel.ADMIN
 ) -> Incident:
     """The incidents' half of a status change; resolving or closing cancels waiting and queued actions.
 
@@ -131,7 +129,7 @@ def incident_status_move_for_lifecycle(
 
 
 @retried_atomic
-def incident_clear_attention(*, incident: Incident, by: User, channel: str = Channel.ADMIN) -> None:
+def incident_clear_attention(*, incident: Incident, by: User | None, channel: str = Channel.ADMIN) -> None:
     """An analyst has dealt with what flagged the incident."""
     cleared = Incident.objects.filter(pk=incident.pk, needs_attention=True).update(
         needs_attention=False, attention_reason="", attention_since=None
@@ -149,7 +147,7 @@ def incident_clear_attention(*, incident: Incident, by: User, channel: str = Cha
 
 
 @retried_atomic
-def incident_reapply_policy(*, incident: Incident, by: User, channel: str = Channel.ADMIN) -> Incident:
+def incident_reapply_policy(*, incident: Incident, by: User | None, channel: str = Channel.ADMIN) -> Incident:
     """Take the tenant's current policy for this incident and decide its undecided actions again."""
     locked = incident_lock(incident.pk)
     incident_must_be_active(locked, what="re-applying the policy")

@@ -4,7 +4,6 @@ nothing (DESIGN rule 4: written authorization is its own record)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
@@ -12,13 +11,14 @@ from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident, Message, MessageSide
 from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 
 MESSAGE_MAX = 10_000
 
 
 @retried_atomic
 def message_post(
-    *, incident: Incident, body: str, side: str, by: AbstractBaseUser, channel: str = Channel.PORTAL
+    *, incident: Incident, body: str, side: str, by: User, channel: str = Channel.PORTAL
 ) -> Message:
     """Add a message to the thread; the caller has checked that `by` speaks for that side."""
     text = body.strip()

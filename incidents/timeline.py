@@ -278,7 +278,8 @@ def chart(
     ]
     flags = []
     for row, mark in enumerate(reached):
-        x = x_of(mark.event.at)  # type: ignore[union-attr]
+        assert mark.event is not None  # `reached` keeps the milestones reached, each with its event
+        x = x_of(mark.event.at)
         flags.append(
             Flag(
                 x=x,

@@ -33,7 +33,7 @@ from incidents.selectors import incident_timeline
 from incidents.timeline import COLUMNS, Chart, KindInColumn, chart, chart_columns, chart_span, column_of
 
 
-def timeline_page(incident: Incident, number: str | None, per_page: int) -> Page:
+def timeline_page(incident: Incident, number: str | None, per_page: int) -> Page[TimelineEvent]:
     """One page of the incident's events in time order, read from the database (a count and a slice)."""
     return Paginator(incident_timeline(incident), per_page).get_page(number)
 

@@ -6,15 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from incidents.milestone_times import milestone_times_record
 from incidents.models import Channel, Incident, TimelineEvent
+from mdrportal.core.users import User
 from tenants.services import actor_label
-
-User = AbstractBaseUser | None
 
 
 def timeline_record(
@@ -22,7 +20,7 @@ def timeline_record(
     incident: Incident,
     kind: str,
     summary: str,
-    by: User = None,
+    by: User | None = None,
     label: str | None = None,
     channel: str = Channel.SYSTEM,
     data: dict[str, Any] | None = None,

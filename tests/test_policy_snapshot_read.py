@@ -8,6 +8,7 @@ import pytest
 
 from escalation.models import RunPurpose
 from escalation.runs.availability import plan_make
+from incidents.models import Severity
 from incidents.policy import PolicySnapshot
 from tenants.availability import Window
 from tenants.availability_services import contact_availability_set
@@ -55,3 +56,12 @@ def test_a_snapshot_without_a_readable_zone_reads_utc() -> None:
     assert PolicySnapshot.read(incident).timezone == "UTC"
     incident.policy = {k: v for k, v in incident.policy.items() if k != "timezone"}
     assert PolicySnapshot.read(incident).timezone == "UTC"
+
+
+@pytest.mark.parametrize("damaged", [["high"], {"severity": "high"}, 3, "severe"])
+def test_a_snapshot_with_an_unreadable_notifying_severity_notifies_from_every_severity(
+    damaged: object,
+) -> None:
+    incident = make_incident(make_tenant())
+    incident.policy = {**incident.policy, "notify_from_severity": damaged}
+    assert PolicySnapshot.read(incident).notify_from_severity == Severity.INFO

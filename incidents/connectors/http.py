@@ -154,7 +154,7 @@ def read_answer(*, platform: str, answer: Answer, secrets: Iterable[str] = ()) -
     )
 
 
-def error_text(payload: Any) -> str:
+def error_text(payload: object) -> str:
     """The platform's own words about an error, short and plain, from the usual JSON fields or the text.
 
     This goes into the action's message, which customer users read on the timeline: never markup, never

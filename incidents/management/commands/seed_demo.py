@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from incidents.actions import action_propose
 from incidents.models import Severity
 from incidents.selectors import action_type_by_code
 from incidents.services import incident_open
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 from tenants.models import Partner, Performer, ResponseMode, Role, Tenant, Tier
 from tenants.services import (
     contact_create,
@@ -45,7 +46,7 @@ def tenant_seed(
     *,
     partner: Partner | None,
     contacts: Iterable[dict[str, Any]],
-    performers: dict[str, str],
+    performers: Mapping[str, str],
     fallback: bool,
 ) -> Tenant:
     """A tenant set up as its admin would, each write through its service: the tenant (`fields` as
@@ -64,7 +65,7 @@ def tenant_seed(
 class Command(BaseCommand):
     help = "Create demo tenants, contacts, a partner, users of every role and incidents (idempotent)."
 
-    def add_arguments(self, parser: Any) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--password", default=DEFAULT_PASSWORD, help="Password given to new demo users.")
 
     @retried_atomic
@@ -93,9 +94,10 @@ class Command(BaseCommand):
             "an authenticator app and keep the recovery codes shown."
         )
 
-    def _user(self, username: str, what: str, *, staff: bool = False, group: str | None = None) -> Any:
-        User = get_user_model()
-        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": staff})
+    def _user(self, username: str, what: str, *, staff: bool = False, group: str | None = None) -> User:
+        user, created = get_user_model().objects.get_or_create(
+            username=username, defaults={"is_staff": staff}
+        )
         if created:
             user.email = f"{username}@demo.example"
             user.set_password(self.password)
@@ -142,7 +144,7 @@ class Command(BaseCommand):
             fallback=fallback,
         )
 
-    def _incident(self, tenant: Tenant, analyst: Any) -> None:
+    def _incident(self, tenant: Tenant, analyst: User) -> None:
         incident = incident_open(
             tenant=tenant,
             title="Ransomware spreading from WS-0142",
