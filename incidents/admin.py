@@ -4,7 +4,7 @@ incidents.admin_response_actions); every write goes through a service."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import InlineModelAdmin
@@ -30,7 +30,6 @@ from incidents.admin_queue import (
     StatusFilter,
 )
 from incidents.admin_response_actions import action_form_page, action_row_buttons
-from incidents.admin_users import admin_user
 from incidents.authorizations import authorization_record
 from incidents.case_file import CASE_FILE_FIELDS, incident_edit
 from incidents.case_templates import case_template_apply
@@ -42,16 +41,8 @@ from incidents.selectors import authorization_text
 from incidents.services import incident_clear_attention, incident_open, incident_reapply_policy
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 from mdrportal.core.admin_retry import RetriedChangeFormMixin
-from mdrportal.core.users import SignedInRequest, User
+from mdrportal.core.users import SignedInRequest, User, signed_in_user
 from mdrportal.web.deciding import admin_step_up
-
-if TYPE_CHECKING:
-    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
-    _ActionTypeModelAdmin = admin.ModelAdmin[ActionType]
-    _AuthorizationModelAdmin = admin.ModelAdmin[Authorization]
-    _EventModelAdmin = admin.ModelAdmin[TimelineEvent]
-else:
-    _ActionTypeModelAdmin = _AuthorizationModelAdmin = _EventModelAdmin = admin.ModelAdmin
 
 
 class ResponseActionInline(ReadOnlyInline):
@@ -183,7 +174,7 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns):
         ]
 
     def save_model(self, request: HttpRequest, obj: Incident, form: IncidentForm, change: bool) -> None:
-        by = admin_user(request)
+        by = signed_in_user(request)
         if change:
             self._save_owner(request, obj, form, by)
             self._save_case_file(obj, form, by)
@@ -357,7 +348,7 @@ class IncidentAdmin(RetriedChangeFormMixin, QueueColumns):
 
 
 @admin.register(ActionType)
-class ActionTypeAdmin(_ActionTypeModelAdmin):
+class ActionTypeAdmin(admin.ModelAdmin[ActionType]):
     list_display = ["code", "name", "category", "revert"]
     list_filter = ["category"]
     list_select_related = ["revert"]
@@ -368,14 +359,14 @@ class ActionTypeAdmin(_ActionTypeModelAdmin):
 
 
 @admin.register(Authorization)
-class AuthorizationAdmin(ReadOnlyAdminMixin, _AuthorizationModelAdmin):
+class AuthorizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Authorization]):
     list_display = ["id", "incident", "decision", "channel", "contact", "user", "recorded_by", "at"]
     list_filter = ["decision", "channel"]
     list_select_related = ["incident", "contact", "user", "recorded_by"]
 
 
 @admin.register(TimelineEvent)
-class TimelineEventAdmin(ReadOnlyAdminMixin, _EventModelAdmin):
+class TimelineEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[TimelineEvent]):
     list_display = ["at", "incident", "kind", "actor_label", "channel", "summary"]
     list_filter = ["kind", "channel"]
     list_select_related = ["incident"]

@@ -3,7 +3,7 @@ changed), shown read-only on the incident's page."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
@@ -15,29 +15,13 @@ from django.urls import reverse
 
 from escalation.admin import EmailInline
 from escalation.emails.thread import thread_message_send
-from incidents.admin_users import admin_user
 from incidents.models import ActionObservable, Channel, Message, MessageSide, Note, Observable
 from incidents.notes import note_add
 from incidents.observable_links import action_link_observable
 from incidents.observables import observable_add, observable_normalize
 from mdrportal.core.admin_readonly import ReadOnlyInline
 from mdrportal.core.admin_retry import RetriedChangeFormMixin
-from mdrportal.core.users import User
-
-if TYPE_CHECKING:
-    # The admin's and forms' classes take their models as type arguments for the checker only: Django's are
-    # not subscriptable.
-    _NoteModelAdmin = admin.ModelAdmin[Note]
-    _NoteModelForm = ModelForm[Note]
-    _ObservableModelAdmin = admin.ModelAdmin[Observable]
-    _ObservableModelForm = ModelForm[Observable]
-    _LinkModelAdmin = admin.ModelAdmin[ActionObservable]
-    _LinkModelForm = ModelForm[ActionObservable]
-    _MessageModelAdmin = admin.ModelAdmin[Message]
-    _MessageModelForm = ModelForm[Message]
-else:
-    _NoteModelAdmin = _ObservableModelAdmin = _LinkModelAdmin = _MessageModelAdmin = admin.ModelAdmin
-    _NoteModelForm = _ObservableModelForm = _LinkModelForm = _MessageModelForm = ModelForm
+from mdrportal.core.users import User, signed_in_user
 
 # What an analyst adds through a service on its add page.
 _Added = TypeVar("_Added", Note, Observable, Message)
@@ -90,7 +74,7 @@ class AddedByServiceAdmin(RetriedChangeFormMixin, Generic[_Added]):
         raise NotImplementedError
 
     def save_model(self, request: HttpRequest, obj: _Added, form: ModelForm[_Added], change: bool) -> None:
-        row = self.added(form, admin_user(request))
+        row = self.added(form, signed_in_user(request))
         obj.pk, obj._state.adding, obj._state.db = row.pk, False, row._state.db
 
     def response_add(
@@ -100,14 +84,14 @@ class AddedByServiceAdmin(RetriedChangeFormMixin, Generic[_Added]):
         return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[obj.incident_id]))
 
 
-class NoteForm(_NoteModelForm):
+class NoteForm(ModelForm[Note]):
     class Meta:
         model = Note
         fields = ["incident", "visibility", "body"]
 
 
 @admin.register(Note)
-class NoteAdmin(AddedByServiceAdmin[Note], _NoteModelAdmin):
+class NoteAdmin(AddedByServiceAdmin[Note], admin.ModelAdmin[Note]):
     raw_id_fields = ["incident"]
     form = NoteForm
     list_display = ["at", "incident", "visibility", "author"]
@@ -128,7 +112,7 @@ class NoteAdmin(AddedByServiceAdmin[Note], _NoteModelAdmin):
         return note_add(incident=data["incident"], body=data["body"], visibility=data["visibility"], by=by)
 
 
-class ObservableForm(_ObservableModelForm):
+class ObservableForm(ModelForm[Observable]):
     class Meta:
         model = Observable
         fields = ["incident", "kind", "value", "description"]
@@ -149,7 +133,7 @@ class ObservableForm(_ObservableModelForm):
 
 
 @admin.register(Observable)
-class ObservableAdmin(AddedByServiceAdmin[Observable], _ObservableModelAdmin):
+class ObservableAdmin(AddedByServiceAdmin[Observable], admin.ModelAdmin[Observable]):
     raw_id_fields = ["incident"]
     form = ObservableForm
     list_display = ["kind", "value", "incident", "added_by", "added_at"]
@@ -169,7 +153,7 @@ class ObservableAdmin(AddedByServiceAdmin[Observable], _ObservableModelAdmin):
         return observable
 
 
-class ActionObservableForm(_LinkModelForm):
+class ActionObservableForm(ModelForm[ActionObservable]):
     class Meta:
         model = ActionObservable
         fields = ["action", "observable"]
@@ -189,7 +173,7 @@ class ActionObservableForm(_LinkModelForm):
 
 
 @admin.register(ActionObservable)
-class ActionObservableAdmin(RetriedChangeFormMixin, _LinkModelAdmin):
+class ActionObservableAdmin(RetriedChangeFormMixin, admin.ModelAdmin[ActionObservable]):
     """An analyst links an action to an observable it uses (`?action=` fills the action in)."""
 
     form = ActionObservableForm
@@ -208,7 +192,7 @@ class ActionObservableAdmin(RetriedChangeFormMixin, _LinkModelAdmin):
         self, request: HttpRequest, obj: ActionObservable, form: ModelForm[ActionObservable], change: bool
     ) -> None:
         data = form.cleaned_data
-        by = admin_user(request)
+        by = signed_in_user(request)
         link = action_link_observable(action=data["action"], observable=data["observable"], by=by)
         obj.pk, obj._state.adding, obj._state.db = link.pk, False, link._state.db
 
@@ -219,14 +203,14 @@ class ActionObservableAdmin(RetriedChangeFormMixin, _LinkModelAdmin):
         return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident_id]))
 
 
-class MessageForm(_MessageModelForm):
+class MessageForm(ModelForm[Message]):
     class Meta:
         model = Message
         fields = ["incident", "body"]
 
 
 @admin.register(Message)
-class MessageAdmin(AddedByServiceAdmin[Message], _MessageModelAdmin):
+class MessageAdmin(AddedByServiceAdmin[Message], admin.ModelAdmin[Message]):
     """MDR Ops writes to the customer; what the customer wrote shows here and on the incident's page."""
 
     raw_id_fields = ["incident"]

@@ -3,8 +3,6 @@ proposes), and apply one to an incident from its page, which shows each target's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,23 +15,15 @@ from incidents.case_templates import case_template_apply
 from incidents.models import CaseTemplate, CaseTemplateAction, Incident
 from mdrportal.core.users import SignedInRequest
 
-if TYPE_CHECKING:
-    # Admin classes take their models as type arguments for the checker only: Django's are not subscriptable.
-    _TemplateActionInline = admin.TabularInline[CaseTemplateAction, CaseTemplate]
-    _TemplateModelAdmin = admin.ModelAdmin[CaseTemplate]
-else:
-    _TemplateActionInline = admin.TabularInline
-    _TemplateModelAdmin = admin.ModelAdmin
 
-
-class CaseTemplateActionInline(_TemplateActionInline):
+class CaseTemplateActionInline(admin.TabularInline[CaseTemplateAction, CaseTemplate]):
     model = CaseTemplateAction
     fields = ["action_type", "observable_kind"]
     extra = 1
 
 
 @admin.register(CaseTemplate)
-class CaseTemplateAdmin(_TemplateModelAdmin):
+class CaseTemplateAdmin(admin.ModelAdmin[CaseTemplate]):
     list_display = ["incident_type", "updated_at"]
     search_fields = ["incident_type", "recommendations"]
     inlines = [CaseTemplateActionInline]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
@@ -10,21 +10,15 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_protect
 
-from incidents.admin_users import admin_user
 from incidents.connector_forms import ConnectorConfigForm
 from incidents.connector_models import ConnectorConfig
 from incidents.connector_settings import connector_configure
+from mdrportal.core.users import signed_in_user
 from mdrportal.web.deciding import admin_step_up
-
-if TYPE_CHECKING:
-    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
-    _ConnectorModelAdmin = admin.ModelAdmin[ConnectorConfig]
-else:
-    _ConnectorModelAdmin = admin.ModelAdmin
 
 
 @admin.register(ConnectorConfig)
-class ConnectorConfigAdmin(_ConnectorModelAdmin):
+class ConnectorConfigAdmin(admin.ModelAdmin[ConnectorConfig]):
     form = ConnectorConfigForm
     list_display = ["tenant", "kind", "url", "updated_at"]
     list_filter = ["kind"]
@@ -62,5 +56,5 @@ class ConnectorConfigAdmin(_ConnectorModelAdmin):
         self, request: HttpRequest, obj: ConnectorConfig, form: ConnectorConfigForm, change: bool
     ) -> None:
         tenant = obj.tenant
-        saved = connector_configure(tenant=tenant, by=admin_user(request), **form.service_kwargs())
+        saved = connector_configure(tenant=tenant, by=signed_in_user(request), **form.service_kwargs())
         obj.pk, obj._state.adding, obj._state.db = saved.pk, False, saved._state.db

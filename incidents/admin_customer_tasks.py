@@ -30,11 +30,6 @@ from mdrportal.core.users import SignedInRequest
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
-    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
-    _TaskModelAdmin = admin.ModelAdmin[CustomerTask]
-else:
-    _TaskModelAdmin = admin.ModelAdmin
-
 
 class OpenTasks(TypedDict):
     """What open_task_counts adds to each incident."""
@@ -54,7 +49,9 @@ class TaskStateFilter(admin.SimpleListFilter):
     title = "task"
     parameter_name = "task"
 
-    def lookups(self, request: HttpRequest, model_admin: _TaskModelAdmin) -> list[tuple[str, str]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[CustomerTask]
+    ) -> list[tuple[str, str]]:
         return [
             ("undone", "Not done yet (open or marked not done)"),
             ("open", "Open"),
@@ -72,7 +69,7 @@ class TaskStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(CustomerTask)
-class CustomerTaskAdmin(ReadOnlyAdminMixin, _TaskModelAdmin):
+class CustomerTaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[CustomerTask]):
     list_display = ["id", "incident", "tenant", "action_type", "target", "performer", "status", "proposed_at"]
     list_filter = [TaskStateFilter, "performer", "incident__tenant"]
     list_select_related = ["incident__tenant", "action_type"]

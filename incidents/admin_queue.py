@@ -17,21 +17,15 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from incidents.admin_customer_tasks import OpenTasks, open_task_counts, open_tasks_link
-from incidents.admin_users import admin_user
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Incident, IncidentStatus, Severity
 from incidents.queue import QUEUE_VIEWS, incident_assign, queue_counts, queue_view_filter
 from incidents.waiting import WaitingSince, with_waiting_since
-from mdrportal.core.users import SignedInRequest
+from mdrportal.core.users import SignedInRequest, signed_in_user
 from tenants.models import ResponseMode
 
 if TYPE_CHECKING:
     from django.contrib.admin.filters import _ListFilterChoices
     from django_stubs_ext import WithAnnotations
-
-    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
-    _IncidentModelAdmin = admin.ModelAdmin[Incident]
-else:
-    _IncidentModelAdmin = admin.ModelAdmin
 
 ALL = "all"
 
@@ -42,14 +36,14 @@ class QueueViewFilter(admin.SimpleListFilter):
     title = "queue"
     parameter_name = "view"
 
-    def lookups(self, request: HttpRequest, model_admin: _IncidentModelAdmin) -> list[tuple[str, str]]:
-        counts = queue_counts(user=admin_user(request))
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Incident]) -> list[tuple[str, str]]:
+        counts = queue_counts(user=signed_in_user(request))
         return [(key, f"{label} ({counts[key]})") for key, label in QUEUE_VIEWS]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Incident]) -> QuerySet[Incident]:
         view = self.value()
         if view is not None and view in dict(QUEUE_VIEWS):
-            return queryset.filter(queue_view_filter(view, user=admin_user(request)))
+            return queryset.filter(queue_view_filter(view, user=signed_in_user(request)))
         return queryset
 
 
@@ -57,7 +51,7 @@ class ResponseModeFilter(admin.SimpleListFilter):
     title = "response mode"
     parameter_name = "mode"
 
-    def lookups(self, request: HttpRequest, model_admin: _IncidentModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Incident]) -> list[tuple[str, str]]:
         return list(ResponseMode.choices)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Incident]) -> QuerySet[Incident]:
@@ -74,7 +68,7 @@ class MultiValueFilter(admin.SimpleListFilter):
     field: str
     choices_of: list[tuple[str, str]]
 
-    def lookups(self, request: HttpRequest, model_admin: _IncidentModelAdmin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin[Incident]) -> list[tuple[str, str]]:
         return list(self.choices_of)
 
     def selected(self) -> list[str]:
@@ -139,7 +133,7 @@ class StatusFilter(MultiValueFilter):
         yield from list(super().choices(changelist))[1:]
 
 
-class QueueColumns(_IncidentModelAdmin):
+class QueueColumns(admin.ModelAdmin[Incident]):
     """The queue's columns and its assign action, a base of the incidents' ModelAdmin."""
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Incident]:

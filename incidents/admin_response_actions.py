@@ -3,8 +3,6 @@ waits or is queued; and the form page every analyst's action about an incident u
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,12 +21,6 @@ from incidents.policy import PolicySnapshot
 from incidents.retry import RETRYABLE, action_retry
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 from mdrportal.core.users import SignedInRequest
-
-if TYPE_CHECKING:
-    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
-    _ActionModelAdmin = admin.ModelAdmin[ResponseAction]
-else:
-    _ActionModelAdmin = admin.ModelAdmin
 
 
 def action_row_buttons(action: ResponseAction) -> str:
@@ -76,7 +68,7 @@ class ActionAttemptInline(ReadOnlyInline):
 
 
 @admin.register(ResponseAction)
-class ResponseActionAdmin(ReadOnlyAdminMixin, _ActionModelAdmin):
+class ResponseActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ResponseAction]):
     list_display = ["id", "incident", "action_type", "target", "status", "performer", "basis", "updated_at"]
     list_filter = ["status", "performer", "basis", "action_type__category"]
     list_select_related = ["incident", "action_type"]

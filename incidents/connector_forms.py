@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django import forms
 
 from incidents.connector_models import ConnectorConfig
 from incidents.connector_settings import connector_missing_fields, connector_url_problem
 
-if TYPE_CHECKING:
-    # ModelForm takes its model as a type argument for the checker only: Django's class is not subscriptable.
-    _ConnectorModelForm = forms.ModelForm[ConnectorConfig]
-else:
-    _ConnectorModelForm = forms.ModelForm
 
-
-class ConnectorConfigForm(_ConnectorModelForm):
+class ConnectorConfigForm(forms.ModelForm[ConnectorConfig]):
     url = forms.URLField(
         required=False,
         assume_scheme="https",

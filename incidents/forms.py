@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from django import forms
 
@@ -19,14 +19,8 @@ from incidents.selectors import awaiting_authorization
 from mdrportal.core.transitions import allowed_next
 from tenants.models import Contact
 
-if TYPE_CHECKING:
-    # ModelForm takes its model as a type argument for the checker only: Django's class is not subscriptable.
-    _IncidentModelForm = forms.ModelForm[Incident]
-else:
-    _IncidentModelForm = forms.ModelForm
 
-
-class IncidentForm(_IncidentModelForm):
+class IncidentForm(forms.ModelForm[Incident]):
     """The admin's incident form: a status change must be one the transition table allows."""
 
     status_reason = forms.CharField(

@@ -14,11 +14,14 @@ from django.utils.functional import cached_property
 
 from incidents.selectors import action_type_choices
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin
+from mdrportal.core.users import signed_in_user
 from mdrportal.web.deciding import StepUpAdminMixin
-from tenants import admin_partner_defaults  # noqa: F401 - registers the partner defaults' page
+from tenants import (
+    admin_partner_defaults,  # noqa: F401 - registers the partner defaults' page
+    admin_users,  # noqa: F401 - registers the users' and API tokens' pages
+)
 from tenants.admin_partner_availability import partner_availability_save, partner_contact_form
 from tenants.admin_saves import contacts_save, memberships_save, performers_save, protected_save
-from tenants.admin_users import admin_user
 from tenants.availability import Availability
 from tenants.availability_services import availability_snapshot
 from tenants.forms import ActionPerformerFormSet, ContactInlineForm, ContactInlineFormSet
@@ -226,7 +229,7 @@ class TenantAdmin(StepUpAdminMixin, admin.ModelAdmin[Tenant]):
             response_mode=obj.response_mode,
             timezone=obj.timezone,
             partner=obj.partner,
-            by=admin_user(request),
+            by=signed_in_user(request),
         )
         obj.pk, obj._state.adding, obj._state.db = created.pk, False, created._state.db
 
@@ -237,7 +240,7 @@ class TenantAdmin(StepUpAdminMixin, admin.ModelAdmin[Tenant]):
         formsets: list[BaseInlineFormSet[Any, Tenant, ModelForm[Any]]],
         change: bool,
     ) -> None:
-        tenant, by = form.instance, admin_user(request)
+        tenant, by = form.instance, signed_in_user(request)
         delegation = {f: form.cleaned_data[f] for f in DELEGATION if f in form.cleaned_data}
         wanted = {f: form.cleaned_data[f] for f in TENANT_SETTINGS if f in form.cleaned_data}
         # Ticking the fallback may rest on a phone added in this same submission: apply it last.
@@ -287,7 +290,7 @@ class PartnerAdmin(admin.ModelAdmin[Partner]):
         change: bool,
     ) -> None:
         contacts_save(request, formset, {"partner": form.instance})
-        partner_availability_save(by=admin_user(request), formset=formset)
+        partner_availability_save(by=signed_in_user(request), formset=formset)
 
 
 @admin.register(PartnerMembership)

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from tenants.admin_users import admin_user
+from mdrportal.core.users import signed_in_user
 from tenants.integration_key_models import IntegrationKey
 from tenants.integration_key_services import (
     integration_key_create,
@@ -83,7 +83,7 @@ class IntegrationKeyAdmin(admin.ModelAdmin[IntegrationKey]):
             name=form.cleaned_data["name"],
             tenants=form.cleaned_data["tenants"],
             all_tenants=form.cleaned_data["all_tenants"],
-            by=admin_user(request),
+            by=signed_in_user(request),
         )
         obj.pk, obj._state.adding, obj._state.db = created.pk, False, created._state.db
         obj.refresh_from_db()
@@ -115,6 +115,6 @@ class IntegrationKeyAdmin(admin.ModelAdmin[IntegrationKey]):
 
     @admin.action(description="Revoke the selected keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[IntegrationKey]) -> None:
-        by = admin_user(request)
+        by = signed_in_user(request)
         revoked = [key for key in queryset if integration_key_revoke(key=key, by=by)]
         self.message_user(request, f"{len(revoked)} key(s) revoked.", messages.SUCCESS)

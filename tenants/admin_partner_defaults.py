@@ -11,8 +11,8 @@ from django.db import transaction
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from mdrportal.core.users import signed_in_user
 from mdrportal.web.deciding import StepUpAdminMixin
-from tenants.admin_users import admin_user
 from tenants.deciding import PARTNER_DEFAULTS
 from tenants.models import Partner
 from tenants.partner_default_models import PartnerDefault
@@ -50,7 +50,9 @@ class PartnerDefaultForm(ModelForm[PartnerDefault]):
         assert self.request is not None
         try:
             with transaction.atomic():
-                partner_default_set(partner=partner, by=admin_user(self.request), field=field, value=value)
+                partner_default_set(
+                    partner=partner, by=signed_in_user(self.request), field=field, value=value
+                )
                 raise _TriedOnly
         except _TriedOnly:
             pass
@@ -92,5 +94,5 @@ class PartnerDefaultAdmin(StepUpAdminMixin, admin.ModelAdmin[PartnerDefault]):
     def save_model(
         self, request: HttpRequest, obj: PartnerDefault, form: PartnerDefaultForm, change: bool
     ) -> None:
-        partner_default_set(partner=obj.partner, by=admin_user(request), field=obj.field, value=obj.value)
+        partner_default_set(partner=obj.partner, by=signed_in_user(request), field=obj.field, value=obj.value)
         obj.pk = PartnerDefault.objects.get(partner=obj.partner, field=obj.field).pk

@@ -9,7 +9,7 @@ from django.db.models import Model
 from django.forms import BaseModelFormSet, ModelForm
 from django.http import HttpRequest
 
-from tenants.admin_users import admin_user
+from mdrportal.core.users import signed_in_user
 from tenants.models import ActionPerformer, Contact, Membership, Tenant
 from tenants.protected_models import ProtectedTarget
 from tenants.protected_services import protected_target_add, protected_target_remove
@@ -42,7 +42,7 @@ def contacts_save(
     request: HttpRequest, formset: BaseModelFormSet[Contact, ModelForm[Contact]], owner: dict[str, Any]
 ) -> None:
     """Creations first, then updates that keep a phone reachable, then the rest, then the call order."""
-    by = admin_user(request)
+    by = signed_in_user(request)
     forms_ = [f for f in formset.forms if f.has_changed() and f.cleaned_data]
     created = [f for f in forms_ if f.instance.pk is None]
     for form in created:
@@ -69,7 +69,7 @@ def performers_save(
     formset: BaseModelFormSet[ActionPerformer, ModelForm[ActionPerformer]],
     tenant: Tenant,
 ) -> None:
-    by = admin_user(request)
+    by = signed_in_user(request)
     new: list[ActionPerformer] = []
     changed: list[tuple[ActionPerformer, list[str]]] = []
     deleted: list[ActionPerformer] = []
@@ -100,7 +100,7 @@ def protected_save(
     formset: BaseModelFormSet[ProtectedTarget, ModelForm[ProtectedTarget]],
     tenant: Tenant,
 ) -> None:
-    by = admin_user(request)
+    by = signed_in_user(request)
     new: list[ProtectedTarget] = []
     deleted: list[ProtectedTarget] = []
     for f in formset.forms:
@@ -124,7 +124,7 @@ def protected_save(
 def memberships_save(
     request: HttpRequest, formset: BaseModelFormSet[Membership, ModelForm[Membership]], tenant: Tenant
 ) -> None:
-    by = admin_user(request)
+    by = signed_in_user(request)
     new: list[Membership] = []
     changed: list[tuple[Membership, list[str]]] = []
     deleted: list[Membership] = []
