@@ -5,7 +5,7 @@ partner's console is a 404, as its defaults page is; each row opens the customer
 from __future__ import annotations
 
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
 from incidents.partner_console import (
@@ -20,6 +20,7 @@ from mdrportal.core.pagination import (
     PartnerTaskPages,
     keyset_page,
 )
+from mdrportal.core.users import SignedInRequest
 from mdrportal.web.access import portal_page
 from mdrportal.web.incident_views import IncidentFilters
 from tenants.models import Partner
@@ -47,7 +48,7 @@ class ConsoleIncidentFilters(IncidentFilters):
         self.fields["customer"].queryset = served_customers(partner)  # type: ignore[attr-defined]
 
 
-def _partner(request: HttpRequest, slug: str) -> Partner:
+def _partner(request: SignedInRequest, slug: str) -> Partner:
     partner, _ = partner_of_user(request.user, slug)
     if partner is None:
         raise Http404("No such partner.")
@@ -55,7 +56,7 @@ def _partner(request: HttpRequest, slug: str) -> Partner:
 
 
 @portal_page
-def partner_consoles(request: HttpRequest) -> HttpResponse:
+def partner_consoles(request: SignedInRequest) -> HttpResponse:
     """The way in from the navigation: the user's one partner console, or the list of them."""
     partners = list(partners_for_user(request.user)[:2])
     if not partners:
@@ -66,7 +67,7 @@ def partner_consoles(request: HttpRequest) -> HttpResponse:
 
 
 @portal_page
-def partner_console(request: HttpRequest, slug: str) -> HttpResponse:
+def partner_console(request: SignedInRequest, slug: str) -> HttpResponse:
     """The customers the partner serves, each with what is active, waiting or flagged and the partner's tasks."""
     partner = _partner(request, slug)
     page = keyset_page(PartnerCustomerPages(), served_customers_with_counts(partner), request)
@@ -74,7 +75,7 @@ def partner_console(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @portal_page
-def partner_console_incidents(request: HttpRequest, slug: str) -> HttpResponse:
+def partner_console_incidents(request: SignedInRequest, slug: str) -> HttpResponse:
     """Every incident of the partner's customers, newest first, with the customer and filters."""
     partner = _partner(request, slug)
     filters = ConsoleIncidentFilters(request.GET or None, partner=partner)
@@ -92,7 +93,7 @@ def partner_console_incidents(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @portal_page
-def partner_console_tasks(request: HttpRequest, slug: str) -> HttpResponse:
+def partner_console_tasks(request: SignedInRequest, slug: str) -> HttpResponse:
     """The tasks the partner performs across its customers, open ones first."""
     partner = _partner(request, slug)
     page = keyset_page(PartnerTaskPages(), partner_tasks(partner), request)
