@@ -24,6 +24,7 @@ from mdrportal.web.availability_forms import AvailabilityForm, availability_row
 from mdrportal.web.deciding import decision_check
 from mdrportal.web.protected_views import ProtectedTargetForm
 from mdrportal.web.refusals import add_service_errors, message_refusal
+from mdrportal.web.settings_history import history_rows, source_label
 from mdrportal.web.tenant_forms import (
     ContactForm,
     DelegationForm,
@@ -42,8 +43,7 @@ from tenants.deciding import (
     RESPONSE_POLICY,
     Operation,
 )
-from tenants.models import Contact, SettingsChange, Tenant
-from tenants.partner_default_models import performer_code
+from tenants.models import Contact, Tenant
 from tenants.partner_defaults import setting_sources
 from tenants.protected_services import partner_list_inherited
 from tenants.reach import reach_now_and_saturday_night
@@ -53,8 +53,6 @@ from tenants.selectors import (
     performers_of,
     protected_targets,
     protection_of,
-    settings_change_shown,
-    settings_history,
     tenant_contacts,
     tenants_for_user,
 )
@@ -66,8 +64,6 @@ from tenants.services import (
     tenant_delegation_set,
     tenant_update_settings,
 )
-
-HISTORY_ROWS = 50
 
 
 @portal_page
@@ -99,75 +95,6 @@ def choose_tenant(request: SignedInRequest) -> HttpResponse:
             "partners": partners_for_user(request.user),
         },
     )
-
-
-def _history(tenant: Tenant, action_names: dict[str, str], *, mdr_staff: bool) -> list[dict[str, Any]]:
-    rows = []
-    for change in settings_history(tenant)[:HISTORY_ROWS]:
-        before, after = settings_change_shown(change, mdr_staff=mdr_staff)
-        rows.append(
-            {
-                "change": change,
-                "what": _field_label(change, action_names),
-                "before": _readable(before),
-                "after": _readable(after),
-            }
-        )
-    return rows
-
-
-_FIELD_LABELS = {
-    "response_mode": "Response mode",
-    "authorize_on_no_ack": "No-acknowledgment fallback",
-    "call_attempts_per_contact": "Calls to each contact",
-    "ring_timeout_seconds": "Ring time (s)",
-    "timezone": "Time zone",
-    "reminder_minutes": "Minutes between reminders",
-    "reminder_count": "Reminders before flagging",
-    "call_order": "Call order",
-    "contact": "Contact",
-    "performer": "Performer",
-    "membership": "User role",
-    "connector": "Endpoint platform connector",
-    "created": "Customer created",
-    "tier": "Tier",
-    "partner": "Partner",
-    "name": "Name",
-    "test_call": "Test call",
-    "availability": "Availability",
-    "partner_delegation": "What the partner may do",
-    "protected": "Protected",
-    "inherits": "Back to the partner's default",
-    "report_recipient": "Monthly report recipient",
-    "monthly_report": "Monthly report email",
-}
-
-
-def source_label(field: str, action_names: dict[str, str]) -> str:
-    code = performer_code(field)
-    if code is not None:
-        return f"Performer: {action_names.get(code, code)}"
-    return _FIELD_LABELS.get(field, field)
-
-
-def _field_label(change: SettingsChange, action_names: dict[str, str]) -> str:
-    label = _FIELD_LABELS.get(change.field, change.field.replace("_", " ").capitalize())
-    subject = (
-        action_names.get(change.subject, change.subject) if change.field == "performer" else change.subject
-    )
-    return f"{label}: {subject}" if subject else label
-
-
-def _readable(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, list):
-        return " → ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')}: {_readable(v)}" for k, v in value.items())
-    return str(value)
 
 
 def _settings_context(
@@ -206,7 +133,7 @@ def _settings_context(
         "reach": (now, night),
         "scenario": scenario,
         "phone_contacts": phones,
-        "history": _history(
+        "history": history_rows(
             tenant,
             {t.code: t.name for t in catalog},
             mdr_staff=request.user.is_active and request.user.is_staff,
