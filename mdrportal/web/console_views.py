@@ -4,6 +4,8 @@ partner's console is a 404, as its defaults page is; each row opens the customer
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,18 +24,18 @@ from mdrportal.core.pagination import (
 )
 from mdrportal.core.users import SignedInRequest
 from mdrportal.web.access import portal_page
-from mdrportal.web.incident_views import IncidentFilters
-from tenants.models import Partner
+from mdrportal.web.incident_views import StatusFilters
+from tenants.models import Partner, Tenant
 from tenants.partner_defaults import partner_of_user
 from tenants.selectors import partners_for_user
 
 
-class ConsoleIncidentFilters(IncidentFilters):
-    """The incident list's filters, with the customer and whether analysts were flagged."""
+class ConsoleIncidentFilters(StatusFilters):
+    """The incident list's filters but its dates, with the customer and whether analysts were flagged."""
 
-    opened_from = None
-    opened_to = None
-    customer = forms.ModelChoiceField(queryset=None, required=False, empty_label="Every customer")
+    customer: forms.ModelChoiceField[Tenant] = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Every customer"
+    )
     needs_attention = forms.TypedChoiceField(
         label="Needs attention",
         choices=[("", "Either"), ("yes", "Flagged for analysts"), ("no", "Not flagged")],
@@ -43,9 +45,10 @@ class ConsoleIncidentFilters(IncidentFilters):
     )
     field_order = ["customer", "status", "severity", "needs_attention"]
 
-    def __init__(self, *args: object, partner: Partner, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["customer"].queryset = served_customers(partner)  # type: ignore[attr-defined]
+    def __init__(self, *args: Any, partner: Partner, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The form's own copy of the field declared above.
+        cast("forms.ModelChoiceField[Tenant]", self.fields["customer"]).queryset = served_customers(partner)
 
 
 def _partner(request: SignedInRequest, slug: str) -> Partner:

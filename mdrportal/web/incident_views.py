@@ -99,9 +99,14 @@ def home(request: ActingRequest) -> HttpResponse:
 Filtered = TypeVar("Filtered", bound=QuerySet[Incident])
 
 
-class IncidentFilters(forms.Form):
+class StatusFilters(forms.Form):
+    """The filters every incident list has (the customer's and the partner console's)."""
+
     status = forms.ChoiceField(choices=[("", "Any status"), *IncidentStatus.choices], required=False)
     severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False)
+
+
+class IncidentFilters(StatusFilters):
     opened_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     opened_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 

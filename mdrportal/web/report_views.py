@@ -56,7 +56,7 @@ def report_page(request: SignedInRequest) -> HttpResponse:
 
 
 @portal_page
-def report_csv(request: SignedInRequest) -> HttpResponse:
+def report_csv(request: SignedInRequest) -> HttpResponse | StreamingHttpResponse:
     form = ReportFilterForm(request.GET or {"period": "this_month"}, user=request.user)
     if not form.is_valid():
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
