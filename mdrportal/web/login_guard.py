@@ -41,6 +41,7 @@ from rest_framework.request import Request
 
 from mdrportal.core.client_address import client_address
 from mdrportal.core.metrics import LOGIN_LOCKOUTS
+from mdrportal.core.users import User
 from tenants.models import LoginThrottle, LoginUsernameThrottle
 
 logger = logging.getLogger(__name__)
@@ -238,7 +239,7 @@ class GuardedModelBackend(ModelBackend):
         username: str | None = None,
         password: str | None = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> User | None:
         if username is None:
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         if request is None or username is None or password is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib import messages
@@ -151,7 +151,7 @@ def _settings_context(
     }
 
 
-def _scenario(data: Any, tenant: Tenant) -> str:
+def _scenario(data: Mapping[str, Any] | None, tenant: Tenant) -> str:
     mode = data.get("response_mode") if data is not None else tenant.response_mode
     checked = bool(data.get("authorize_on_no_ack")) if data is not None else tenant.authorize_on_no_ack
     if mode == "authorize":
