@@ -18,7 +18,8 @@ def _scrub(event: Event, hint: Hint) -> Event:
     event.pop("user", None)
     # Every text left is redacted as the logs are: besides messages, the request's URL, query string and
     # headers (a Referer), the transaction's name and the breadcrumbs may hold an emailed link's token.
-    return _redacted(event)  # the same event, its texts redacted
+    scrubbed: Event = _redacted(event)  # the same event, its texts redacted
+    return scrubbed
 
 
 def _redacted(value: Any) -> Any:

@@ -67,7 +67,8 @@ class Channel(filesystem.Channel):
             finally:
                 if not self.store_processed:
                     _remove_quietly(str(taken))
-            return loads(bytes_to_str(payload))
+            message: dict[str, Any] = loads(bytes_to_str(payload))  # as _put wrote it
+            return message
         raise Empty()
 
     def get_table(self, exchange: str) -> list[filesystem.exchange_queue_t]:  # type: ignore[override]  # as kombu's
