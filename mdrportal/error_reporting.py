@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mdrportal.logs import redact
 
+if TYPE_CHECKING:
+    from sentry_sdk._types import Event, Hint
 
-def _scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+
+def _scrub(event: Event, hint: Hint) -> Event:
     # Messages and exception texts may quote a phone number; request bodies and locals are never sent at all.
     for entry in (event.get("logentry"), event.get("message")):
         if isinstance(entry, dict):
@@ -15,7 +18,8 @@ def _scrub(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     event.pop("user", None)
     # Every text left is redacted as the logs are: besides messages, the request's URL, query string and
     # headers (a Referer), the transaction's name and the breadcrumbs may hold an emailed link's token.
-    return _redacted(event)
+    scrubbed: Event = _redacted(event)  # the same event, its texts redacted
+    return scrubbed
 
 
 def _redacted(value: Any) -> Any:

@@ -31,7 +31,9 @@ from kombu.utils.json import dumps, loads
 
 
 class Channel(filesystem.Channel):
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    # kombu's filesystem channel changes the virtual channel's _put, _get and get_table (its stubs say so): these
+    # override them as kombu's do.
+    def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:  # type: ignore[override]  # as kombu's
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         # ".part" after ".msg": a consumer matches on what follows the first dot, so it never takes this.
@@ -44,7 +46,7 @@ class Channel(filesystem.Channel):
             _remove_quietly(part)
             raise ChannelError(f"Cannot add file {final!r} to directory") from exc
 
-    def _get(self, queue: str) -> Any:
+    def _get(self, queue: str) -> dict[str, Any]:  # type: ignore[override]  # as kombu's
         wanted = f"{queue}.msg"
         taken_dir = Path(self.processed_folder)
         taken_dir.mkdir(parents=True, exist_ok=True)
@@ -65,20 +67,24 @@ class Channel(filesystem.Channel):
             finally:
                 if not self.store_processed:
                     _remove_quietly(str(taken))
-            return loads(bytes_to_str(payload))
+            message: dict[str, Any] = loads(bytes_to_str(payload))  # as _put wrote it
+            return message
         raise Empty()
 
-    def get_table(self, exchange: str) -> list[Any]:
+    def get_table(self, exchange: str) -> list[filesystem.exchange_queue_t]:  # type: ignore[override]  # as kombu's
         table = super().get_table(exchange)
-        for routing_key, pattern, queue in self.state.exchanges.get(exchange, {}).get("table", []):
+        exchanges = (
+            self.state.exchanges or {}
+        )  # kombu's broker state always has a dict (the stubs allow None)
+        for routing_key, pattern, queue in exchanges.get(exchange, {}).get("table", []):
             # Written as the file writes it, so a binding in both is routed (or fanned out to) once.
             own = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")
             if own not in table:
                 table.append(own)
         return table
 
-    def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
-        table = self._exchange_file(exchange)
+    def _queue_bind(self, exchange: str, routing_key: str, pattern: str | None, queue: str) -> None:
+        table: Path = self._exchange_file(exchange)  # type: ignore[attr-defined]  # kombu's, not in its stubs
         if not table.exists():
             self.control_folder.mkdir(parents=True, exist_ok=True)
             part = table.with_name(f"{table.name}.{uuid.uuid4().hex}.part")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -18,9 +19,11 @@ class RetriedChangeFormMixin:
         request: HttpRequest,
         object_id: str | None = None,
         form_url: str = "",
-        extra_context: Any = None,
+        extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        view = self._changeform_view  # type: ignore[attr-defined]  # a ModelAdmin's, which this mixes into
+        # The change form of the ModelAdmin this mixes into.
+        view: Callable[[HttpRequest, str | None, str, dict[str, Any] | None], HttpResponse]
+        view = self._changeform_view  # type: ignore[attr-defined]  # private: not in the stubs
         if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
             return view(request, object_id, form_url, extra_context)
         return retried_atomic(view)(request, object_id, form_url, extra_context)

@@ -114,12 +114,12 @@ def outbox_send(channel: OutboxChannel, item_id: int) -> str:
     Must run outside any transaction: the provider is called between the claim and the record.
     """
     model = channel.model
-    taken = model.objects.filter(pk=item_id, state=OutboxState.CLAIMED).update(  # type: ignore[attr-defined]
+    taken = model._default_manager.filter(pk=item_id, state=OutboxState.CLAIMED).update(
         state=OutboxState.SENDING, claimed_at=timezone.now()
     )
     if taken != 1:
         return ""
-    item = model.objects.select_related(*channel.related).get(pk=item_id)  # type: ignore[attr-defined]
+    item = model._default_manager.select_related(*channel.related).get(pk=item_id)
     reason = channel.cancel_reason(item)
     if reason:
         outbox_record(channel, item, OutboxState.CANCELED, error=reason)
@@ -167,7 +167,7 @@ def outbox_record(
     }
     if state == OutboxState.SENT:
         changes["sent_at"] = timezone.now()
-    rows = channel.model.objects.filter(pk=item.pk, state=OutboxState.SENDING)  # type: ignore[attr-defined]
+    rows = channel.model._default_manager.filter(pk=item.pk, state=OutboxState.SENDING)
     if sending_since_before is not None:
         rows = rows.filter(claimed_at__lt=sending_since_before)
     if rows.update(**changes) != 1:
@@ -183,7 +183,7 @@ def outbox_fail_stuck(channel: OutboxChannel, *, batch: int = 200) -> int:
     """Fail the rows stuck in sending (their worker died mid-send), told like any failure and never sent
     again: whether the provider got the message is unknown, and sending again could deliver it twice."""
     cutoff = timezone.now() - settings.OUTBOX_STUCK_AFTER
-    stuck = channel.model.objects.filter(  # type: ignore[attr-defined]
+    stuck = channel.model._default_manager.filter(
         state=OutboxState.SENDING, claimed_at__lt=cutoff
     ).select_related(*channel.related)
     return sum(
@@ -196,9 +196,11 @@ def outbox_unsent(channel: OutboxChannel, *, before: datetime | None = None) -> 
     """The claimed rows whose own nudge seems lost: claimed before `before` (by default, longer ago than
     OUTBOX_RESEND_UNSENT_AFTER; the nudge is normally in flight a moment), oldest first."""
     cutoff = before or timezone.now() - settings.OUTBOX_RESEND_UNSENT_AFTER
-    return channel.model.objects.filter(  # type: ignore[attr-defined]
+    # Rows of the channel's own model (Any: the caller knows which).
+    rows: models.QuerySet[Any] = channel.model._default_manager.filter(
         state=OutboxState.CLAIMED, claimed_at__lt=cutoff
-    ).order_by("pk")
+    )
+    return rows.order_by("pk")
 
 
 def outbox_resend_unsent(channel: OutboxChannel, *, batch: int = 200) -> list[int]:

@@ -75,7 +75,7 @@ def retried_atomic(func: Callable[P, R]) -> Callable[P, R]:
         attempt = 1
         while True:
             block = transaction.atomic()
-            block.retried = True  # type: ignore[attr-defined]
+            block.retried = True  # type: ignore[attr-defined]  # our mark on the block, read by a nested call
             try:
                 with block:
                     return func(*args, **kwargs)

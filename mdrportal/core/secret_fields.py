@@ -8,7 +8,7 @@ after which the old keys can be removed.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -44,7 +44,16 @@ def decrypt(token: str) -> str:
         ) from None
 
 
-class EncryptedTextField(models.TextField):
+if TYPE_CHECKING:
+    from django.db.models.expressions import Combinable
+
+    # A text field's types for the checker only: Django's field classes are not subscriptable.
+    _TextField = models.TextField[str | Combinable, str]
+else:
+    _TextField = models.TextField
+
+
+class EncryptedTextField(_TextField):
     """Text kept encrypted in the database and plain in Python; an empty value stays empty (nothing set).
 
     Each save encrypts anew (Fernet is randomized), so the column cannot be searched or compared.

@@ -11,12 +11,17 @@ fields carry one; the API's parsers refuse an API body that does, with the field
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
+from django.utils.datastructures import MultiValueDict
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import DataAndFiles, FormParser, JSONParser, MultiPartParser
+
+if TYPE_CHECKING:
+    # The stubs' name for the read-only QueryDict a parser returns (no such class at run time).
+    from django.http.request import _ImmutableQueryDict
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 MESSAGE = "Control characters (such as NUL) are not allowed in text."
@@ -43,7 +48,9 @@ def _strings(data: Any, path: str = "") -> Iterator[tuple[str, str]]:
 class SafeJSONParser(JSONParser):
     """DRF's JSON parser, answering 400 with a field error when a string carries a control character."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:  # any JSON value, an object or not
         data = super().parse(stream, media_type, parser_context)
         for field, value in _strings(data):
             if has_control_characters(value):
@@ -51,7 +58,7 @@ class SafeJSONParser(JSONParser):
         return data
 
 
-def _refuse_in_fields(data: Any) -> None:
+def _refuse_in_fields(data: QueryDict) -> None:
     for key, values in data.lists():
         if has_control_characters(key) or any(has_control_characters(v) for v in values):
             raise ValidationError({key: [MESSAGE]})
@@ -60,7 +67,9 @@ def _refuse_in_fields(data: Any) -> None:
 class SafeFormParser(FormParser):
     """DRF's form parser (an API write sent form-encoded), with the same refusal."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> _ImmutableQueryDict:
         data = super().parse(stream, media_type, parser_context)
         _refuse_in_fields(data)
         return data
@@ -69,7 +78,9 @@ class SafeFormParser(FormParser):
 class SafeMultiPartParser(MultiPartParser):
     """DRF's multipart parser, with the same refusal."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> DataAndFiles[_ImmutableQueryDict, MultiValueDict[Any, Any]]:
         parsed = super().parse(stream, media_type, parser_context)
         _refuse_in_fields(parsed.data)
         return parsed

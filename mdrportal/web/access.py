@@ -10,17 +10,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Concatenate, ParamSpec, TypeVar, cast
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Value, When
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from mdrportal.core.users import AnyUser, SignedInRequest
 from mdrportal.web.reader_time_zone import activate_zone, reader_zones
 from tenants.deciding import role_allows_at
 from tenants.models import Role, Tenant
@@ -54,7 +56,13 @@ class Acting:
         return self.allows(DECIDES)
 
 
-def effective_role(user: Any, tenant: Tenant) -> tuple[Role | None, bool]:
+class ActingRequest(SignedInRequest):
+    """A page's request behind `tenant_page` (or after `enter()`): it acts for `acting`."""
+
+    acting: Acting
+
+
+def effective_role(user: AnyUser, tenant: Tenant) -> tuple[Role | None, bool]:
     """The user's role at the tenant and whether it is its partner's; MDR staff without a membership read
     what the customer reads."""
     role, via_partner = membership_at(user, tenant)
@@ -63,27 +71,31 @@ def effective_role(user: Any, tenant: Tenant) -> tuple[Role | None, bool]:
     return role, via_partner
 
 
-def _activate(request: HttpRequest, acting: Acting) -> None:
-    request.acting = acting  # type: ignore[attr-defined]
+def _activate(request: SignedInRequest, acting: Acting) -> ActingRequest:
+    acting_request = cast(ActingRequest, request)  # the same request, which from here on carries `acting`
+    acting_request.acting = acting
     own, _default = reader_zones(request)
     activate_zone(own or acting.tenant.timezone)  # the person's own choice first, else this tenant's
+    return acting_request
 
 
-def enter(request: HttpRequest, tenant: Tenant, minimum: Role = Role.VIEWER) -> Acting:
+def enter(request: SignedInRequest, tenant: Tenant, minimum: Role = Role.VIEWER) -> Acting:
     """Act for this tenant (one of the user's, already checked by the lookup), or 403 if the role is too low."""
     role, via_partner = effective_role(request.user, tenant)
-    _check_role(tenant, role, via_partner, minimum)
+    held = _check_role(tenant, role, via_partner, minimum)
     if request.session.get(SESSION_KEY) != tenant.pk:
         request.session[SESSION_KEY] = tenant.pk
     can_switch = tenants_for_user(request.user).exclude(pk=tenant.pk).exists()
-    acting = Acting(tenant=tenant, role=role, can_switch=can_switch, via_partner=via_partner)  # type: ignore[arg-type]
+    acting = Acting(tenant=tenant, role=held, can_switch=can_switch, via_partner=via_partner)
     _activate(request, acting)
     return acting
 
 
-def _check_role(tenant: Tenant, role: Role | None, via_partner: bool, minimum: Role) -> None:
-    if not role_allows_at(tenant=tenant, role=role, via_partner=via_partner, minimum=minimum):
+def _check_role(tenant: Tenant, role: Role | None, via_partner: bool, minimum: Role) -> Role:
+    """The role, if it allows `minimum` at the tenant (no role allows nothing); else 403."""
+    if role is None or not role_allows_at(tenant=tenant, role=role, via_partner=via_partner, minimum=minimum):
         raise PermissionDenied(f"This page needs the {minimum.label.lower()} role at {tenant.name}.")
+    return role
 
 
 def current_tenant(request: HttpRequest) -> tuple[Tenant | None, bool]:
@@ -105,17 +117,20 @@ def choose(request: HttpRequest, tenant: Tenant) -> None:
     request.session[SESSION_KEY] = tenant.pk
 
 
-View = Callable[..., HttpResponse]
+P = ParamSpec("P")
+R = TypeVar("R", bound=HttpResponseBase)
 
 
-def portal_page(view: View) -> View:
+def portal_page(
+    view: Callable[Concatenate[SignedInRequest, P], R],
+) -> Callable[Concatenate[HttpRequest, P], R]:
     """A page for logged-in users; the tenant's time zone set by enter() ends with the request."""
 
     @functools.wraps(view)
     @login_required
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return view(request, *args, **kwargs)
+            return view(cast(SignedInRequest, request), *args, **kwargs)  # login_required let it through
         finally:
             # The thread serves other requests next (the admin among them): no tenant's zone may linger.
             timezone.deactivate()
@@ -123,13 +138,20 @@ def portal_page(view: View) -> View:
     return wrapper
 
 
-def tenant_page(minimum: Role = Role.VIEWER) -> Callable[[View], View]:
+def tenant_page(
+    minimum: Role = Role.VIEWER,
+) -> Callable[
+    [Callable[Concatenate[ActingRequest, P], R]],
+    Callable[Concatenate[HttpRequest, P], R | HttpResponseRedirect],
+]:
     """A page about the current tenant: login first, then the tenant (or the chooser), then the role."""
 
-    def decorator(view: View) -> View:
+    def decorator(
+        view: Callable[Concatenate[ActingRequest, P], R],
+    ) -> Callable[Concatenate[HttpRequest, P], R | HttpResponseRedirect]:
         @functools.wraps(view)
         @portal_page
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: SignedInRequest, *args: P.args, **kwargs: P.kwargs) -> R | HttpResponseRedirect:
             tenant, several = current_tenant(request)
             if tenant is None:
                 if several:
@@ -137,10 +159,9 @@ def tenant_page(minimum: Role = Role.VIEWER) -> Callable[[View], View]:
                     return redirect(f"{chooser}?{urlencode({'next': request.get_full_path()})}")
                 raise PermissionDenied(NO_TENANT)
             role, via_partner = effective_role(request.user, tenant)
-            _check_role(tenant, role, via_partner, minimum)
-            acting = Acting(tenant=tenant, role=role, can_switch=several, via_partner=via_partner)  # type: ignore[arg-type]
-            _activate(request, acting)
-            return view(request, *args, **kwargs)
+            held = _check_role(tenant, role, via_partner, minimum)
+            acting = Acting(tenant=tenant, role=held, can_switch=several, via_partner=via_partner)
+            return view(_activate(request, acting), *args, **kwargs)
 
         return wrapper
 

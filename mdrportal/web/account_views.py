@@ -6,10 +6,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 
+from mdrportal.core.users import SignedInRequest
 from mdrportal.web.access import portal_page
 from mdrportal.web.reader_time_zone import reader_zones, reader_zones_forget
 from tenants.preferences import user_time_zone_set
@@ -26,7 +27,7 @@ class TimeZoneForm(forms.Form):
 
 @never_cache
 @portal_page
-def account(request: HttpRequest) -> HttpResponse:
+def account(request: SignedInRequest) -> HttpResponse:
     own, default = reader_zones(request)
     form = TimeZoneForm(request.POST or None, initial={"time_zone": own})
     if request.method == "POST" and form.is_valid():

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from tenants.availability import Availability
+from tenants.availability import Availability, Away, Window
 from tenants.availability_text import away_format, away_parse, windows_format, windows_parse
 from tenants.models import Contact
 
@@ -47,10 +47,10 @@ class AvailabilityForm(forms.Form):
         self.fields["windows"].help_text = WINDOWS_HELP.format(zone=zone)
         self.fields["away"].help_text = AWAY_HELP
 
-    def clean_windows(self) -> Any:
+    def clean_windows(self) -> list[Window]:
         return windows_parse(self.cleaned_data["windows"])
 
-    def clean_away(self) -> Any:
+    def clean_away(self) -> list[Away]:
         return away_parse(self.cleaned_data["away"], self.zone)
 
     def values(self) -> dict[str, Any]:

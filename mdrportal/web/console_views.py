@@ -4,8 +4,10 @@ partner's console is a 404, as its defaults page is; each row opens the customer
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 
 from incidents.partner_console import (
@@ -20,19 +22,20 @@ from mdrportal.core.pagination import (
     PartnerTaskPages,
     keyset_page,
 )
+from mdrportal.core.users import SignedInRequest
 from mdrportal.web.access import portal_page
-from mdrportal.web.incident_views import IncidentFilters
-from tenants.models import Partner
+from mdrportal.web.incident_views import StatusFilters
+from tenants.models import Partner, Tenant
 from tenants.partner_defaults import partner_of_user
 from tenants.selectors import partners_for_user
 
 
-class ConsoleIncidentFilters(IncidentFilters):
-    """The incident list's filters, with the customer and whether analysts were flagged."""
+class ConsoleIncidentFilters(StatusFilters):
+    """The incident list's filters but its dates, with the customer and whether analysts were flagged."""
 
-    opened_from = None
-    opened_to = None
-    customer = forms.ModelChoiceField(queryset=None, required=False, empty_label="Every customer")
+    customer: forms.ModelChoiceField[Tenant] = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Every customer"
+    )
     needs_attention = forms.TypedChoiceField(
         label="Needs attention",
         choices=[("", "Either"), ("yes", "Flagged for analysts"), ("no", "Not flagged")],
@@ -42,12 +45,13 @@ class ConsoleIncidentFilters(IncidentFilters):
     )
     field_order = ["customer", "status", "severity", "needs_attention"]
 
-    def __init__(self, *args: object, partner: Partner, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["customer"].queryset = served_customers(partner)  # type: ignore[attr-defined]
+    def __init__(self, *args: Any, partner: Partner, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The form's own copy of the field declared above.
+        cast("forms.ModelChoiceField[Tenant]", self.fields["customer"]).queryset = served_customers(partner)
 
 
-def _partner(request: HttpRequest, slug: str) -> Partner:
+def _partner(request: SignedInRequest, slug: str) -> Partner:
     partner, _ = partner_of_user(request.user, slug)
     if partner is None:
         raise Http404("No such partner.")
@@ -55,7 +59,7 @@ def _partner(request: HttpRequest, slug: str) -> Partner:
 
 
 @portal_page
-def partner_consoles(request: HttpRequest) -> HttpResponse:
+def partner_consoles(request: SignedInRequest) -> HttpResponse:
     """The way in from the navigation: the user's one partner console, or the list of them."""
     partners = list(partners_for_user(request.user)[:2])
     if not partners:
@@ -66,7 +70,7 @@ def partner_consoles(request: HttpRequest) -> HttpResponse:
 
 
 @portal_page
-def partner_console(request: HttpRequest, slug: str) -> HttpResponse:
+def partner_console(request: SignedInRequest, slug: str) -> HttpResponse:
     """The customers the partner serves, each with what is active, waiting or flagged and the partner's tasks."""
     partner = _partner(request, slug)
     page = keyset_page(PartnerCustomerPages(), served_customers_with_counts(partner), request)
@@ -74,7 +78,7 @@ def partner_console(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @portal_page
-def partner_console_incidents(request: HttpRequest, slug: str) -> HttpResponse:
+def partner_console_incidents(request: SignedInRequest, slug: str) -> HttpResponse:
     """Every incident of the partner's customers, newest first, with the customer and filters."""
     partner = _partner(request, slug)
     filters = ConsoleIncidentFilters(request.GET or None, partner=partner)
@@ -92,7 +96,7 @@ def partner_console_incidents(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @portal_page
-def partner_console_tasks(request: HttpRequest, slug: str) -> HttpResponse:
+def partner_console_tasks(request: SignedInRequest, slug: str) -> HttpResponse:
     """The tasks the partner performs across its customers, open ones first."""
     partner = _partner(request, slug)
     page = keyset_page(PartnerTaskPages(), partner_tasks(partner), request)

@@ -4,8 +4,9 @@ sent to the second-factor check (step-up) when the write decides and the last on
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
@@ -41,7 +42,14 @@ def admin_step_up(request: HttpRequest) -> HttpResponse | None:
     return step_up_redirect(request, request.get_full_path())
 
 
-class StepUpAdminMixin:
+if TYPE_CHECKING:
+    # The admin this mixes into (any model's), for the checker only: Django's ModelAdmin is not subscriptable.
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = object
+
+
+class StepUpAdminMixin(_ModelAdmin):
     """A ModelAdmin whose add and change pages write deciding things (tenants.deciding): saving them needs
     a recent second factor, as the pages and the API do."""
 
@@ -49,4 +57,4 @@ class StepUpAdminMixin:
         refused = admin_step_up(request)
         if refused is not None:
             return refused
-        return super().changeform_view(request, *args, **kwargs)  # type: ignore[misc]
+        return super().changeform_view(request, *args, **kwargs)

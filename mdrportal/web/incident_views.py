@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TypeVar
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Subquery
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -51,12 +51,13 @@ from incidents.timeline_reads import milestone_events, timeline_chart, timeline_
 from incidents.waiting import tenant_waiting_since
 from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import CustomerIncidentPages, keyset_page
+from mdrportal.core.users import SignedInRequest
 from mdrportal.web import access
-from mdrportal.web.access import portal_page, tenant_page
+from mdrportal.web.access import Acting, ActingRequest, portal_page, tenant_page
 from mdrportal.web.deciding import decision_check
 from mdrportal.web.refusals import message_refusal
 from tenants.deciding import ACKNOWLEDGE, AUTHORIZE, DECLINE
-from tenants.models import Role
+from tenants.models import Role, Tenant
 from tenants.rules import DECIDES
 
 PAGE_SIZE = CustomerIncidentPages.page_size
@@ -66,15 +67,14 @@ ALL_EVENTS = 10**9
 STATEMENT_REQUIRED = "Write a statement in your own words: it is kept with your decision."
 
 
-def _incident(request: HttpRequest, pk: int, minimum: Role = Role.VIEWER) -> Incident:
+def _incident(request: SignedInRequest, pk: int, minimum: Role = Role.VIEWER) -> tuple[Incident, Acting]:
     incident = get_object_or_404(incidents_for_user(request.user), pk=pk)
-    access.enter(request, incident.tenant, minimum)
-    return incident
+    return incident, access.enter(request, incident.tenant, minimum)
 
 
 @tenant_page()
-def home(request: HttpRequest) -> HttpResponse:
-    acting = request.acting  # type: ignore[attr-defined]
+def home(request: ActingRequest) -> HttpResponse:
+    acting = request.acting
     incidents = Incident.objects.filter(tenant=acting.tenant)
     # Each count over its own rows: counted over a join to actions, an incident counted once per action.
     awaiting = ResponseAction.objects.filter(
@@ -95,13 +95,22 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-class IncidentFilters(forms.Form):
+# The incidents to filter, annotated or not.
+Filtered = TypeVar("Filtered", bound=QuerySet[Incident])
+
+
+class StatusFilters(forms.Form):
+    """The filters every incident list has (the customer's and the partner console's)."""
+
     status = forms.ChoiceField(choices=[("", "Any status"), *IncidentStatus.choices], required=False)
     severity = forms.ChoiceField(choices=[("", "Any severity"), *Severity.choices], required=False)
+
+
+class IncidentFilters(StatusFilters):
     opened_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     opened_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def apply(self, incidents: Any) -> Any:
+    def apply(self, incidents: Filtered) -> Filtered:
         data = self.cleaned_data
         if data.get("status"):
             incidents = incidents.filter(status=data["status"])
@@ -121,8 +130,8 @@ def _day_start(day: date) -> datetime:
 
 
 @tenant_page()
-def incident_list(request: HttpRequest) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+def incident_list(request: ActingRequest) -> HttpResponse:
+    tenant = request.acting.tenant
     filters = IncidentFilters(request.GET or None)
     # A subquery per shown incident, not a join grouped over every incident of the tenant.
     awaiting = (
@@ -141,10 +150,10 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 
 @portal_page
-def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_detail(request: SignedInRequest, pk: int) -> HttpResponse:
     """Every event in order with actor and channel, in pages, the durations that matter and the drawn
     timeline, which summarizes every event of the incident."""
-    incident = _incident(request, pk)
+    incident, acting = _incident(request, pk)
     # "?events=all" puts every event on one page: the record to print, however long.
     every = request.GET.get("events") == "all"
     events_page = timeline_page(
@@ -170,7 +179,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "milestones": marks,
             "chart": timeline_chart(incident, marks),
             "acknowledged": acknowledged,
-            "can_acknowledge": request.acting.is_approver  # type: ignore[attr-defined]
+            "can_acknowledge": acting.is_approver
             and incident_acknowledgeable(incident)
             and acknowledged is None,
             "awaiting": sum(1 for a in actions if a.status == ActionStatus.AWAITING_AUTHORIZATION),
@@ -181,9 +190,9 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @portal_page
-def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_acknowledge(request: SignedInRequest, pk: int) -> HttpResponse:
     """'We have it': further calls stop. It authorizes nothing (DESIGN rule 5)."""
-    incident = _incident(request, pk, DECIDES)
+    incident, _acting = _incident(request, pk, DECIDES)
     back = request.POST.get("back")
     page = reverse("incidents:approvals") if back == "approvals" else reverse("incidents:detail", args=[pk])
     refused = decision_check(request, tenant=incident.tenant, operation=ACKNOWLEDGE, back=page)
@@ -217,7 +226,7 @@ class Pending:
     errors: list[str] = field(default_factory=list)
 
 
-def _pending(tenant: Any, posted: Pending | None = None) -> list[Pending]:
+def _pending(tenant: Tenant, posted: Pending | None = None) -> list[Pending]:
     actions = (
         ResponseAction.objects.filter(incident__tenant=tenant, status=ActionStatus.AWAITING_AUTHORIZATION)
         .select_related("action_type", "incident__tenant")
@@ -238,8 +247,9 @@ def _pending(tenant: Any, posted: Pending | None = None) -> list[Pending]:
     return pending
 
 
-def _approvals(request: HttpRequest, posted: Pending | None = None, status: int = 200) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+def _approvals(
+    request: SignedInRequest, tenant: Tenant, posted: Pending | None = None, status: int = 200
+) -> HttpResponse:
     unacknowledged = (
         Incident.objects.filter(acknowledgeable(), tenant=tenant)
         .annotate(acknowledged=Exists(Acknowledgment.objects.filter(incident=OuterRef("pk"))))
@@ -259,16 +269,16 @@ def _approvals(request: HttpRequest, posted: Pending | None = None, status: int 
 
 
 @tenant_page(DECIDES)
-def approvals(request: HttpRequest) -> HttpResponse:
+def approvals(request: ActingRequest) -> HttpResponse:
     """The actions awaiting written authorization, with what each does and to what."""
-    return _approvals(request)
+    return _approvals(request, request.acting.tenant)
 
 
 @require_POST
 @portal_page
-def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def approval_decide(request: SignedInRequest, pk: int) -> HttpResponse:
     """Authorize or decline, in writing, the actions the approver ticked, with the exact text shown."""
-    incident = _incident(request, pk, DECIDES)
+    incident, acting = _incident(request, pk, DECIDES)
     decision = request.POST.get("decision")
     operation = DECLINE if decision == Authorization.Decision.DECLINED else AUTHORIZE
     refused = decision_check(request, tenant=incident.tenant, operation=operation, back="incidents:approvals")
@@ -292,7 +302,8 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
             "Some of these actions are no longer awaiting authorization (decided meanwhile): review the list again."
         )
     if posted.errors:
-        return _approvals(request, posted, status=400)
+        return _approvals(request, acting.tenant, posted, status=400)
+    assert decision is not None  # a decision outside the choices was refused just above
     try:
         authorization_record(
             incident=incident,
@@ -307,7 +318,7 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as error:
         posted.errors.extend(error.messages)
-        return _approvals(request, posted, status=400)
+        return _approvals(request, acting.tenant, posted, status=400)
     verb = "authorized" if decision == Authorization.Decision.GRANTED else "declined"
     messages.success(
         request,
@@ -319,10 +330,10 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @portal_page
-def incident_message(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_message(request: SignedInRequest, pk: int) -> HttpResponse:
     """The customer writes to MDR Ops in the incident's thread; any of the tenant's users may, since a
     message decides nothing."""
-    incident = _incident(request, pk)
+    incident, _acting = _incident(request, pk)
     try:
         thread_message_send(
             incident=incident, body=request.POST.get("body", ""), side=MessageSide.CUSTOMER, by=request.user

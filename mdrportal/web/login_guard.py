@@ -41,6 +41,7 @@ from rest_framework.request import Request
 
 from mdrportal.core.client_address import client_address
 from mdrportal.core.metrics import LOGIN_LOCKOUTS
+from mdrportal.core.users import User
 from tenants.models import LoginThrottle, LoginUsernameThrottle
 
 logger = logging.getLogger(__name__)
@@ -104,7 +105,8 @@ def lock_ends(username: str, address: str | None) -> datetime | None:
             username_key=username_key(username), locked_until__gt=now
         ).values_list("locked_until", flat=True),
     ]
-    return max(ends, default=None)
+    # locked_until__gt leaves out the rows without a lock.
+    return max((end for end in ends if end is not None), default=None)
 
 
 def lock_out(throttle: LoginThrottle, now: datetime) -> None:
@@ -237,7 +239,7 @@ class GuardedModelBackend(ModelBackend):
         username: str | None = None,
         password: str | None = None,
         **kwargs: Any,
-    ) -> Any:
+    ) -> User | None:
         if username is None:
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         if request is None or username is None or password is None:
@@ -256,15 +258,13 @@ class GuardedModelBackend(ModelBackend):
         return user
 
 
-class LockMessageMixin:
-    """For a login form: say that the username is locked out, and until when, rather than 'wrong password'."""
-
-    request: HttpRequest | None
-    cleaned_data: dict[str, Any]
+class LockMessageMixin(AuthenticationForm):
+    """For a login form: say that the username is locked out, and until when, rather than 'wrong password'.
+    (A form itself, so that its clean() is the login form's; the admin's login form derives from it too.)"""
 
     def clean(self) -> dict[str, Any]:
         try:
-            return super().clean()  # type: ignore[misc]
+            return super().clean()
         except ValidationError:
             username = self.cleaned_data.get("username") or ""
             ends = lock_ends(username, client_address(self.request)) if username and self.request else None

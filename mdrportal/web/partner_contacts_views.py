@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from mdrportal.core.users import SignedInRequest
 from mdrportal.web.access import portal_page
 from mdrportal.web.availability_forms import AvailabilityForm, availability_row
 from mdrportal.web.refusals import add_service_errors
@@ -20,7 +21,7 @@ from tenants.models import Contact, Partner
 from tenants.partner_defaults import partner_of_user
 
 
-def _partner_for(request: HttpRequest, slug: str) -> tuple[Partner, bool]:
+def _partner_for(request: SignedInRequest, slug: str) -> tuple[Partner, bool]:
     partner, is_admin = partner_of_user(request.user, slug)
     if partner is None:
         raise Http404("No such partner.")
@@ -28,7 +29,10 @@ def _partner_for(request: HttpRequest, slug: str) -> tuple[Partner, bool]:
 
 
 def _page(
-    request: HttpRequest, partner: Partner, is_admin: bool, failed: tuple[int, AvailabilityForm] | None = None
+    request: SignedInRequest,
+    partner: Partner,
+    is_admin: bool,
+    failed: tuple[int, AvailabilityForm] | None = None,
 ) -> HttpResponse:
     now = timezone.now()
     rows = []
@@ -46,14 +50,14 @@ def _page(
 
 
 @portal_page
-def partner_contacts_page(request: HttpRequest, slug: str) -> HttpResponse:
+def partner_contacts_page(request: SignedInRequest, slug: str) -> HttpResponse:
     partner, is_admin = _partner_for(request, slug)
     return _page(request, partner, is_admin)
 
 
 @require_POST
 @portal_page
-def partner_contact_availability_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def partner_contact_availability_page(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     partner, is_admin = _partner_for(request, slug)
     contact = get_object_or_404(Contact, pk=pk, partner=partner)
     if not is_admin:

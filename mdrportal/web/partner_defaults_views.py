@@ -9,12 +9,13 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from incidents.models import ActionType
+from mdrportal.core.users import SignedInRequest
 from mdrportal.web.access import portal_page
 from mdrportal.web.protected_views import ProtectedTargetForm
 from mdrportal.web.refusals import add_service_errors, message_refusal
@@ -59,7 +60,7 @@ class PartnerDefaultsForm(forms.Form):
         return {k: v for k, v in data.items() if current.get(k) != v}
 
 
-def _partner_for(request: HttpRequest, slug: str) -> tuple[Partner, bool]:
+def _partner_for(request: SignedInRequest, slug: str) -> tuple[Partner, bool]:
     partner, is_admin = partner_of_user(request.user, slug)
     if partner is None:
         raise Http404("No such partner.")
@@ -67,7 +68,7 @@ def _partner_for(request: HttpRequest, slug: str) -> tuple[Partner, bool]:
 
 
 @portal_page
-def partner_defaults_page(request: HttpRequest, slug: str) -> HttpResponse:
+def partner_defaults_page(request: SignedInRequest, slug: str) -> HttpResponse:
     partner, is_admin = _partner_for(request, slug)
     current = partner_defaults_of(partner)
     form = PartnerDefaultsForm(
@@ -109,7 +110,7 @@ def partner_defaults_page(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "pages/partner_defaults.html", context, status=400 if form.errors else 200)
 
 
-def _protected_write(request: HttpRequest, slug: str) -> tuple[Partner, HttpResponse | None]:
+def _protected_write(request: SignedInRequest, slug: str) -> tuple[Partner, HttpResponse | None]:
     partner, is_admin = _partner_for(request, slug)
     if not is_admin:
         raise PermissionDenied(f"Only {partner}'s admins set its defaults.")
@@ -118,7 +119,7 @@ def _protected_write(request: HttpRequest, slug: str) -> tuple[Partner, HttpResp
 
 @require_POST
 @portal_page
-def partner_protected_add_page(request: HttpRequest, slug: str) -> HttpResponse:
+def partner_protected_add_page(request: SignedInRequest, slug: str) -> HttpResponse:
     partner, refused = _protected_write(request, slug)
     if refused is not None:
         return refused
@@ -137,7 +138,7 @@ def partner_protected_add_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @portal_page
-def partner_protected_remove_page(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def partner_protected_remove_page(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     partner, refused = _protected_write(request, slug)
     default = get_object_or_404(PartnerProtectedTarget, pk=pk, partner=partner)
     if refused is not None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from mdrportal.web.access import tenant_page
+from mdrportal.web.access import ActingRequest, tenant_page
 from mdrportal.web.deciding import decision_check
 from mdrportal.web.refusals import message_refusal
 from tenants.deciding import PROTECTED_ASSETS
@@ -20,8 +20,8 @@ from tenants.rules import ADMINISTERS
 
 @require_POST
 @tenant_page(ADMINISTERS)
-def setting_inherit(request: HttpRequest, field: str) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+def setting_inherit(request: ActingRequest, field: str) -> HttpResponse:
+    tenant = request.acting.tenant
     try:
         operation = inherit_operation(field)
     except ValidationError as error:
@@ -44,9 +44,9 @@ def setting_inherit(request: HttpRequest, field: str) -> HttpResponse:
 
 @require_POST
 @tenant_page(ADMINISTERS)
-def protected_opt_out(request: HttpRequest) -> HttpResponse:
+def protected_opt_out(request: ActingRequest) -> HttpResponse:
     """Stop inheriting the partner's protected-asset list: explicit, on its own button."""
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    tenant = request.acting.tenant
     refused = decision_check(request, tenant=tenant, operation=PROTECTED_ASSETS, back="tenants:settings")
     if refused is not None:
         return refused

@@ -6,11 +6,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
-from mdrportal.web.access import tenant_page
+from mdrportal.web.access import ActingRequest, tenant_page
 from mdrportal.web.deciding import decision_check
 from mdrportal.web.refusals import message_refusal
 from tenants.deciding import PROTECTED_ASSETS
@@ -31,8 +31,8 @@ class ProtectedTargetForm(forms.Form):
 
 @require_POST
 @tenant_page(ADMINISTERS)
-def protected_add(request: HttpRequest) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+def protected_add(request: ActingRequest) -> HttpResponse:
+    tenant = request.acting.tenant
     refused = decision_check(request, tenant=tenant, operation=PROTECTED_ASSETS, back="tenants:settings")
     if refused is not None:
         return refused
@@ -51,8 +51,8 @@ def protected_add(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @tenant_page(ADMINISTERS)
-def protected_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+def protected_remove(request: ActingRequest, pk: int) -> HttpResponse:
+    tenant = request.acting.tenant
     target = get_object_or_404(ProtectedTarget, pk=pk, tenant=tenant)
     refused = decision_check(request, tenant=tenant, operation=PROTECTED_ASSETS, back="tenants:settings")
     if refused is not None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import time
 import zoneinfo
 from collections.abc import Callable
+from typing import cast
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from mdrportal.core.users import SignedInRequest
 from tenants.preferences import default_time_zone, own_time_zone
 
 SESSION_KEY = "reader_time_zone"
@@ -22,7 +24,7 @@ SESSION_KEY = "reader_time_zone"
 REFRESH_SECONDS = 300
 
 
-def reader_zones(request: HttpRequest) -> tuple[str, str]:
+def reader_zones(request: SignedInRequest) -> tuple[str, str]:
     """The signed-in person's own zone ("" for none) and their default zone."""
     user = request.user
     kept = request.session.get(SESSION_KEY)
@@ -51,7 +53,9 @@ class ReaderTimeZoneMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
-            own, default = reader_zones(request)
+            own, default = reader_zones(
+                cast(SignedInRequest, request)
+            )  # its user, just checked, is signed in
             activate_zone(own or default)
         try:
             return self.get_response(request)

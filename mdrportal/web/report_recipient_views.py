@@ -9,11 +9,11 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from mdrportal.web.access import tenant_page
+from mdrportal.web.access import ActingRequest, tenant_page
 from mdrportal.web.refusals import add_service_errors, message_refusal
 from reports.models import ReportRecipient, ReportSend
 from reports.recipient_forms import RecipientForm, ResendForm
@@ -31,7 +31,7 @@ PAGE = "reports:recipients"
 SENDS_SHOWN = 12
 
 
-def _context(request: HttpRequest, tenant: Tenant, form: RecipientForm | None = None) -> dict[str, Any]:
+def _context(request: ActingRequest, tenant: Tenant, form: RecipientForm | None = None) -> dict[str, Any]:
     recent = ReportSend.objects.order_by("-period_start", "-number")
     recipients = ReportRecipient.objects.filter(tenant=tenant, active=True).prefetch_related(
         Prefetch("sends", queryset=recent)
@@ -39,7 +39,7 @@ def _context(request: HttpRequest, tenant: Tenant, form: RecipientForm | None = 
     return {
         "section": "reports",
         "tenant": tenant,
-        "editable": request.acting.is_admin,  # type: ignore[attr-defined]
+        "editable": request.acting.is_admin,
         "enabled": monthly_report_enabled(tenant),
         "recipients": [(r, list(r.sends.all())[:SENDS_SHOWN]) for r in recipients],
         "form": form or RecipientForm(tenant=tenant),
@@ -48,15 +48,15 @@ def _context(request: HttpRequest, tenant: Tenant, form: RecipientForm | None = 
 
 
 @tenant_page()
-def recipients_page(request: HttpRequest) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+def recipients_page(request: ActingRequest) -> HttpResponse:
+    tenant = request.acting.tenant
     return render(request, "pages/report_recipients.html", _context(request, tenant))
 
 
 @require_POST
 @tenant_page(ADMINISTERS)
-def recipient_add(request: HttpRequest) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+def recipient_add(request: ActingRequest) -> HttpResponse:
+    tenant = request.acting.tenant
     form = RecipientForm(request.POST, tenant=tenant)
     if form.is_valid():
         try:
@@ -74,8 +74,8 @@ def recipient_add(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @tenant_page(ADMINISTERS)
-def recipient_remove(request: HttpRequest, pk: int) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+def recipient_remove(request: ActingRequest, pk: int) -> HttpResponse:
+    tenant = request.acting.tenant
     recipient = get_object_or_404(ReportRecipient, pk=pk, tenant=tenant)
     report_recipient_remove(recipient=recipient, by=request.user)
     messages.success(request, f"{recipient.email} no longer receives the monthly report.")
@@ -84,8 +84,8 @@ def recipient_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @tenant_page(ADMINISTERS)
-def monthly_switch(request: HttpRequest) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+def monthly_switch(request: ActingRequest) -> HttpResponse:
+    tenant = request.acting.tenant
     enabled = request.POST.get("enabled") == "on"
     monthly_report_switch(tenant=tenant, by=request.user, enabled=enabled)
     said = "on: next month's report goes" if enabled else "off: no report goes until it is turned on"
@@ -95,8 +95,8 @@ def monthly_switch(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @tenant_page(ADMINISTERS)
-def recipient_resend(request: HttpRequest, pk: int) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+def recipient_resend(request: ActingRequest, pk: int) -> HttpResponse:
+    tenant = request.acting.tenant
     recipient = get_object_or_404(ReportRecipient, pk=pk, tenant=tenant)
     form = ResendForm(request.POST)
     if not form.is_valid():

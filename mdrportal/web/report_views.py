@@ -6,10 +6,11 @@ or one: the incidents are those of reports.selectors.report_incidents, among ten
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from incidents.selectors import incidents_for_user
+from mdrportal.core.users import SignedInRequest
 from mdrportal.web import access
 from mdrportal.web.access import portal_page
 from reports.csv_export import csv_lines
@@ -22,7 +23,7 @@ from reports.trend import trend_svg
 from tenants.selectors import tenants_for_user
 
 
-def _filters(request: HttpRequest) -> ReportFilterForm:
+def _filters(request: SignedInRequest) -> ReportFilterForm:
     current, _several = access.current_tenant(request)
     if current is not None:
         # The navigation reads the customer the user works for; the report may still cover several.
@@ -31,7 +32,7 @@ def _filters(request: HttpRequest) -> ReportFilterForm:
 
 
 @portal_page
-def report_page(request: HttpRequest) -> HttpResponse:
+def report_page(request: SignedInRequest) -> HttpResponse:
     form = _filters(request)
     if form.is_bound and not form.is_valid():
         return render(request, "pages/report.html", {"section": "reports", "form": form}, status=400)
@@ -55,7 +56,7 @@ def report_page(request: HttpRequest) -> HttpResponse:
 
 
 @portal_page
-def report_csv(request: HttpRequest) -> HttpResponse:
+def report_csv(request: SignedInRequest) -> HttpResponse | StreamingHttpResponse:
     form = ReportFilterForm(request.GET or {"period": "this_month"}, user=request.user)
     if not form.is_valid():
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
@@ -74,7 +75,7 @@ def _pdf(content: bytes, name: str) -> HttpResponse:
 
 
 @portal_page
-def report_as_pdf(request: HttpRequest) -> HttpResponse:
+def report_as_pdf(request: SignedInRequest) -> HttpResponse:
     form = ReportFilterForm(request.GET or {"period": "this_month"}, user=request.user)
     if not form.is_valid():
         return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
@@ -84,7 +85,7 @@ def report_as_pdf(request: HttpRequest) -> HttpResponse:
 
 
 @portal_page
-def incident_as_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+def incident_as_pdf(request: SignedInRequest, pk: int) -> HttpResponse:
     """The incident's full record: every event, the authorizations with their statements, the fallback's proof."""
     incident = get_object_or_404(incidents_for_user(request.user), pk=pk)
     access.enter(request, incident.tenant)

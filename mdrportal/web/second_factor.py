@@ -17,12 +17,13 @@ import functools
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Concatenate, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -30,6 +31,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from mdrportal.core.users import AnyUser, User
 from tenants.api_tokens import user_credentials_revoke
 from tenants.models import Membership, PartnerMembership, Role, Tenant
 
@@ -40,7 +42,7 @@ RECOVERY_NAME = "Recovery codes"
 NEEDED_MESSAGE = "This needs a second factor: sign in with a code from your authenticator app first."
 
 
-def needs_second_factor(user: Any) -> bool:
+def needs_second_factor(user: AnyUser) -> bool:
     """Whether this user must pass a second factor before using the portal, the admin or the API by session."""
     if not user.is_authenticated:
         return False
@@ -85,17 +87,17 @@ def mark_verified(request: HttpRequest, device: Device) -> None:
     }
 
 
-def totp_device(user: Any) -> TOTPDevice | None:
+def totp_device(user: User) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
-def enrolment_device(user: Any) -> TOTPDevice:
+def enrolment_device(user: User) -> TOTPDevice:
     """The unconfirmed authenticator being set up (one per user): its secret stays until confirmed."""
     device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
     return device or TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=False)
 
 
-def second_factor_check(*, user: Any, token: str) -> Device | None:
+def second_factor_check(*, user: User, token: str) -> Device | None:
     """The user's device that accepts this code (a TOTP code, or an unused recovery code), or None.
 
     django-otp throttles repeated failures per device, refuses a TOTP code used before and uses a
@@ -113,7 +115,7 @@ def second_factor_check(*, user: Any, token: str) -> Device | None:
 
 
 @transaction.atomic
-def second_factor_enrol(*, user: Any, device: TOTPDevice, token: str) -> list[str] | None:
+def second_factor_enrol(*, user: User, device: TOTPDevice, token: str) -> list[str] | None:
     """Confirm the authenticator with a code from it; returns fresh recovery codes, or None if refused."""
     device = TOTPDevice.objects.select_for_update(no_key=True).get(pk=device.pk, user=user, confirmed=False)
     if not device.verify_token("".join(token.split())):
@@ -126,7 +128,7 @@ def second_factor_enrol(*, user: Any, device: TOTPDevice, token: str) -> list[st
 
 
 @transaction.atomic
-def recovery_codes_renew(*, user: Any) -> list[str]:
+def recovery_codes_renew(*, user: User) -> list[str]:
     """A new set of single-use recovery codes; the old ones stop working."""
     StaticDevice.objects.filter(user=user).delete()
     device = StaticDevice.objects.create(user=user, name=RECOVERY_NAME, confirmed=True)
@@ -136,7 +138,7 @@ def recovery_codes_renew(*, user: Any) -> list[str]:
 
 
 @transaction.atomic
-def second_factor_reset(*, user: Any) -> None:
+def second_factor_reset(*, user: User) -> None:
     """Forget the user's authenticator and recovery codes (a lost phone): the next sign-in enrols again.
 
     Whatever the lost device opened ends too: every API token and web session of the user (a session left
@@ -152,7 +154,8 @@ def second_factor_url(next_url: str, *, step_up: bool = False) -> str:
     return f"{reverse('second_factor')}?{urlencode(query)}"
 
 
-View = Callable[..., HttpResponse]
+P = ParamSpec("P")
+R = TypeVar("R", bound=HttpResponseBase)
 
 
 def step_up_redirect(request: HttpRequest, back: str) -> HttpResponse | None:
@@ -164,12 +167,18 @@ def step_up_redirect(request: HttpRequest, back: str) -> HttpResponse | None:
     return redirect(second_factor_url(back if back.startswith("/") else reverse(back), step_up=True))
 
 
-def step_up_required(back: str) -> Callable[[View], View]:
+def step_up_required(
+    back: str,
+) -> Callable[
+    [Callable[Concatenate[HttpRequest, P], R]], Callable[Concatenate[HttpRequest, P], R | HttpResponse]
+]:
     """A view whose every write decides something (see step_up_redirect); reads pass."""
 
-    def decorator(view: View) -> View:
+    def decorator(
+        view: Callable[Concatenate[HttpRequest, P], R],
+    ) -> Callable[Concatenate[HttpRequest, P], R | HttpResponse]:
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> R | HttpResponse:
             if request.method not in ("GET", "HEAD", "OPTIONS"):
                 refused = step_up_redirect(request, back)
                 if refused is not None:

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 
+from mdrportal.core.users import SignedInRequest
 from mdrportal.web.second_factor import (
     enrolment_device,
     mark_verified,
@@ -35,9 +36,10 @@ def _next(request: HttpRequest) -> str:
 
 @never_cache
 @login_required
-def second_factor(request: HttpRequest) -> HttpResponse:
+def second_factor(request: SignedInRequest) -> HttpResponse:
     user = request.user
-    context: dict[str, object] = {"next": _next(request), "step_up": bool(request.GET.get("step_up"))}
+    next_url = _next(request)
+    context: dict[str, object] = {"next": next_url, "step_up": bool(request.GET.get("step_up"))}
     form = CodeForm(request.POST or None)
     device = totp_device(user)
     if device is not None:
@@ -45,7 +47,7 @@ def second_factor(request: HttpRequest) -> HttpResponse:
             matched = second_factor_check(user=user, token=form.cleaned_data["code"])
             if matched is not None:
                 mark_verified(request, matched)
-                return redirect(context["next"])
+                return redirect(next_url)
             form.add_error("code", WRONG_CODE)
         status = 400 if form.errors else 200
         return render(request, "registration/second_factor.html", {**context, "form": form}, status=status)

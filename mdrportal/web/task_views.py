@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -18,14 +18,15 @@ from incidents.customer_tasks import (
     tenant_tasks,
 )
 from incidents.models import ActionStatus, Channel, ResponseAction
+from mdrportal.core.users import SignedInRequest
 from mdrportal.web import access
-from mdrportal.web.access import portal_page, tenant_page
+from mdrportal.web.access import ActingRequest, portal_page, tenant_page
+from tenants.models import Tenant
 
 
 def _page(
-    request: HttpRequest, *, errors: dict[int, list[str]] | None = None, status: int = 200
+    request: SignedInRequest, tenant: Tenant, *, errors: dict[int, list[str]] | None = None, status: int = 200
 ) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
     sides = performers_marked_by(request.user, tenant)
     rows = [
         {
@@ -41,24 +42,24 @@ def _page(
 
 
 @tenant_page()
-def task_list(request: HttpRequest) -> HttpResponse:
+def task_list(request: ActingRequest) -> HttpResponse:
     """The tenant's tasks, open ones first; the side that performs a task marks it."""
-    return _page(request)
+    return _page(request, request.acting.tenant)
 
 
 @require_POST
 @portal_page
-def task_mark_view(request: HttpRequest, pk: int) -> HttpResponse:
+def task_mark_view(request: SignedInRequest, pk: int) -> HttpResponse:
     task: ResponseAction = get_object_or_404(tasks_for_user(request.user), pk=pk)
-    access.enter(request, task.incident.tenant)
+    tenant = access.enter(request, task.incident.tenant).tenant
     done = request.POST.get("done")
     note = request.POST.get("note", "")
     if done not in ("yes", "no"):
-        return _page(request, errors={task.pk: ["Choose done or not done."]}, status=400)
+        return _page(request, tenant, errors={task.pk: ["Choose done or not done."]}, status=400)
     try:
         task_mark(task=task, by=request.user, done=done == "yes", note=note, channel=Channel.PORTAL)
     except ValidationError as error:
-        return _page(request, errors={task.pk: error.messages}, status=400)
+        return _page(request, tenant, errors={task.pk: error.messages}, status=400)
     messages.success(
         request, f"{task} marked {'done' if done == 'yes' else 'not done'}; it is on the timeline."
     )

@@ -21,7 +21,7 @@ from tenants.channel_fields import channels_field, check_channels_on_form
 from tenants.models import Performer, ResponseMode, Tenant, Tier, validate_timezone
 from tenants.protected import Protection
 from tenants.reach import Reach
-from tenants.rules import check_fallback_reachable, has_reachable_phone
+from tenants.rules import ContactReach, check_fallback_reachable, has_reachable_phone
 
 PHONE_HELP = "International format with the country code, for example +44 20 7946 0958 or +1 202 555 0100."
 PHONE_INVALID = "Enter a valid phone number in international format, starting with + and the country code."
@@ -55,7 +55,7 @@ class SettingsForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, tenant: Tenant, contacts: Sequence[tuple[bool, Any]], editable: bool, **kwargs: Any
+        self, *args: Any, tenant: Tenant, contacts: Sequence[ContactReach], editable: bool, **kwargs: Any
     ) -> None:
         kwargs.setdefault(
             "initial",
@@ -78,7 +78,8 @@ class SettingsForm(forms.Form):
                 field.disabled = True
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, never None
         try:
             check_fallback_reachable(
                 authorize_on_no_ack=bool(data.get("authorize_on_no_ack")), contacts=self.contacts
@@ -184,7 +185,8 @@ class ContactForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what Form.clean returns, never None
         if not self.errors and not data.get("email") and not data.get("phone"):
             raise ValidationError(NEEDS_A_WAY, code="unreachable")
         check_channels_on_form(self, data)

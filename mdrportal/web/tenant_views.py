@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,12 +17,14 @@ from django.views.decorators.http import require_POST
 from escalation.calls.test_calls import test_call_place
 from escalation.selectors import last_test_calls
 from incidents.models import ActionType
+from mdrportal.core.users import SignedInRequest
 from mdrportal.web import access
-from mdrportal.web.access import portal_page, tenant_page
+from mdrportal.web.access import ActingRequest, portal_page, tenant_page
 from mdrportal.web.availability_forms import AvailabilityForm, availability_row
 from mdrportal.web.deciding import decision_check
 from mdrportal.web.protected_views import ProtectedTargetForm
 from mdrportal.web.refusals import add_service_errors, message_refusal
+from mdrportal.web.settings_history import history_rows, source_label
 from mdrportal.web.tenant_forms import (
     ContactForm,
     DelegationForm,
@@ -41,8 +43,7 @@ from tenants.deciding import (
     RESPONSE_POLICY,
     Operation,
 )
-from tenants.models import Contact, SettingsChange, Tenant
-from tenants.partner_default_models import performer_code
+from tenants.models import Contact, Tenant
 from tenants.partner_defaults import setting_sources
 from tenants.protected_services import partner_list_inherited
 from tenants.reach import reach_now_and_saturday_night
@@ -52,8 +53,6 @@ from tenants.selectors import (
     performers_of,
     protected_targets,
     protection_of,
-    settings_change_shown,
-    settings_history,
     tenant_contacts,
     tenants_for_user,
 )
@@ -66,11 +65,9 @@ from tenants.services import (
     tenant_update_settings,
 )
 
-HISTORY_ROWS = 50
-
 
 @portal_page
-def choose_tenant(request: HttpRequest) -> HttpResponse:
+def choose_tenant(request: SignedInRequest) -> HttpResponse:
     """Partner (MSP) users pick the customer they act for; the choice is kept in the session."""
     tenants = tenants_for_user(request.user)
     next_url = request.POST.get("next") or request.GET.get("next") or ""
@@ -100,83 +97,14 @@ def choose_tenant(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _history(tenant: Tenant, action_names: dict[str, str], *, mdr_staff: bool) -> list[dict[str, Any]]:
-    rows = []
-    for change in settings_history(tenant)[:HISTORY_ROWS]:
-        before, after = settings_change_shown(change, mdr_staff=mdr_staff)
-        rows.append(
-            {
-                "change": change,
-                "what": _field_label(change, action_names),
-                "before": _readable(before),
-                "after": _readable(after),
-            }
-        )
-    return rows
-
-
-_FIELD_LABELS = {
-    "response_mode": "Response mode",
-    "authorize_on_no_ack": "No-acknowledgment fallback",
-    "call_attempts_per_contact": "Calls to each contact",
-    "ring_timeout_seconds": "Ring time (s)",
-    "timezone": "Time zone",
-    "reminder_minutes": "Minutes between reminders",
-    "reminder_count": "Reminders before flagging",
-    "call_order": "Call order",
-    "contact": "Contact",
-    "performer": "Performer",
-    "membership": "User role",
-    "connector": "Endpoint platform connector",
-    "created": "Customer created",
-    "tier": "Tier",
-    "partner": "Partner",
-    "name": "Name",
-    "test_call": "Test call",
-    "availability": "Availability",
-    "partner_delegation": "What the partner may do",
-    "protected": "Protected",
-    "inherits": "Back to the partner's default",
-    "report_recipient": "Monthly report recipient",
-    "monthly_report": "Monthly report email",
-}
-
-
-def source_label(field: str, action_names: dict[str, str]) -> str:
-    code = performer_code(field)
-    if code is not None:
-        return f"Performer: {action_names.get(code, code)}"
-    return _FIELD_LABELS.get(field, field)
-
-
-def _field_label(change: SettingsChange, action_names: dict[str, str]) -> str:
-    label = _FIELD_LABELS.get(change.field, change.field.replace("_", " ").capitalize())
-    subject = (
-        action_names.get(change.subject, change.subject) if change.field == "performer" else change.subject
-    )
-    return f"{label}: {subject}" if subject else label
-
-
-def _readable(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, list):
-        return " → ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')}: {_readable(v)}" for k, v in value.items())
-    return str(value)
-
-
 def _settings_context(
-    request: HttpRequest,
+    request: ActingRequest,
     tenant: Tenant,
     form: SettingsForm | None = None,
     performers_form: PerformersForm | None = None,
     delegation_form: DelegationForm | None = None,
 ) -> dict[str, Any]:
-    acting = request.acting  # type: ignore[attr-defined]
+    acting = request.acting
     contacts = list(tenant_contacts(tenant).values_list("active", "phone", "channels"))
     catalog = list(ActionType.objects.order_by("category", "name"))
     performers = performers_of(tenant)
@@ -205,7 +133,7 @@ def _settings_context(
         "reach": (now, night),
         "scenario": scenario,
         "phone_contacts": phones,
-        "history": _history(
+        "history": history_rows(
             tenant,
             {t.code: t.name for t in catalog},
             mdr_staff=request.user.is_active and request.user.is_staff,
@@ -223,7 +151,7 @@ def _settings_context(
     }
 
 
-def _scenario(data: Any, tenant: Tenant) -> str:
+def _scenario(data: Mapping[str, Any] | None, tenant: Tenant) -> str:
     mode = data.get("response_mode") if data is not None else tenant.response_mode
     checked = bool(data.get("authorize_on_no_ack")) if data is not None else tenant.authorize_on_no_ack
     if mode == "authorize":
@@ -232,9 +160,9 @@ def _scenario(data: Any, tenant: Tenant) -> str:
 
 
 @tenant_page()
-def settings_page(request: HttpRequest) -> HttpResponse:
+def settings_page(request: ActingRequest) -> HttpResponse:
     """The response policy: every role reads it; admins change it (audited by the service)."""
-    acting = request.acting  # type: ignore[attr-defined]
+    acting = request.acting
     tenant = acting.tenant
     if request.method != "POST":
         return render(request, "pages/settings.html", _settings_context(request, tenant))
@@ -264,9 +192,9 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @tenant_page(ADMINISTERS)
-def delegation_page(request: HttpRequest) -> HttpResponse:
+def delegation_page(request: ActingRequest) -> HttpResponse:
     """What the customer lets its partner's users do for it; its own admins choose (audited)."""
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    tenant = request.acting.tenant
     refused = decision_check(request, tenant=tenant, operation=PARTNER_DELEGATION, back="tenants:settings")
     if refused is not None:
         return refused
@@ -286,9 +214,9 @@ def delegation_page(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @tenant_page(ADMINISTERS)
-def performers_page(request: HttpRequest) -> HttpResponse:
+def performers_page(request: ActingRequest) -> HttpResponse:
     """Who performs each action type under Collaborate; each change is a service call, all or none."""
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+    tenant = request.acting.tenant
     refused = decision_check(request, tenant=tenant, operation=PERFORMERS, back="tenants:settings")
     if refused is not None:
         return refused
@@ -314,8 +242,8 @@ def performers_page(request: HttpRequest) -> HttpResponse:
 
 
 @tenant_page()
-def contacts_page(request: HttpRequest) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+def contacts_page(request: ActingRequest) -> HttpResponse:
+    tenant = request.acting.tenant
     contacts = list(tenant_contacts(tenant).prefetch_related("windows", "away_periods"))
     tests = last_test_calls(contacts)
     now = timezone.now()
@@ -335,17 +263,18 @@ def contacts_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _tenant_contact(request: HttpRequest, pk: int) -> Contact:
-    """A contact of one of the user's tenants (else 404), entered as its tenant's admin (else 403)."""
+def _tenant_contact(request: SignedInRequest, pk: int) -> tuple[Contact, Tenant]:
+    """A contact of one of the user's tenants (else 404) and that tenant, entered as its admin (else 403)."""
     contact = get_object_or_404(
         Contact.objects.select_related("tenant").filter(tenant__in=tenants_for_user(request.user)), pk=pk
     )
-    access.enter(request, contact.tenant, ADMINISTERS)
-    return contact
+    assert contact.tenant is not None  # looked up among the tenants' contacts (a partner's has no tenant)
+    return contact, access.enter(request, contact.tenant, ADMINISTERS).tenant
 
 
 def _contact_form_page(
-    request: HttpRequest,
+    request: SignedInRequest,
+    tenant: Tenant,
     form: ContactForm,
     hours: AvailabilityForm,
     contact: Contact | None,
@@ -355,7 +284,6 @@ def _contact_form_page(
 ) -> HttpResponse:
     """The contact form, new or existing: a valid POST saves the contact and its hours together."""
     if request.method == "POST" and all([form.is_valid(), hours.is_valid()]):
-        tenant = contact.tenant if contact is not None else request.acting.tenant  # type: ignore[attr-defined]
         changed = None
         if contact is not None:
             changed = [f for f, value in form.values().items() if getattr(contact, f) != value]
@@ -379,22 +307,21 @@ def _contact_form_page(
 
 
 @tenant_page(ADMINISTERS)
-def contact_add(request: HttpRequest) -> HttpResponse:
-    tenant = request.acting.tenant  # type: ignore[attr-defined]
+def contact_add(request: ActingRequest) -> HttpResponse:
+    tenant = request.acting.tenant
     form = ContactForm(request.POST or None)
     hours = AvailabilityForm(request.POST or None, zone=tenant.timezone)
 
     def save(values: dict[str, Any]) -> Contact:
         return contact_create(tenant=tenant, by=request.user, **values)
 
-    return _contact_form_page(
-        request, form, hours, None, save, "{name} added, called after the existing contacts.", CONTACT_ADD
-    )
+    added = "{name} added, called after the existing contacts."
+    return _contact_form_page(request, tenant, form, hours, None, save, added, CONTACT_ADD)
 
 
 @portal_page
-def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    contact = _tenant_contact(request, pk)
+def contact_edit(request: SignedInRequest, pk: int) -> HttpResponse:
+    contact, tenant = _tenant_contact(request, pk)
     initial = {
         "name": contact.name,
         "email": contact.email,
@@ -403,23 +330,24 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "channels": contact.channels,
     }
     form = ContactForm(request.POST or None, initial=initial)
-    zone = contact.tenant.timezone
-    hours = AvailabilityForm(request.POST or None, zone=zone, availability=Availability.of(contact))
+    hours = AvailabilityForm(
+        request.POST or None, zone=tenant.timezone, availability=Availability.of(contact)
+    )
 
     def save(values: dict[str, Any]) -> Contact:
         return contact_update(contact=contact, by=request.user, **values)
 
-    return _contact_form_page(request, form, hours, contact, save, "{name} saved.", CONTACT_CHANGE)
+    return _contact_form_page(request, tenant, form, hours, contact, save, "{name} saved.", CONTACT_CHANGE)
 
 
 @require_POST
 @portal_page
-def contact_active(request: HttpRequest, pk: int) -> HttpResponse:
+def contact_active(request: SignedInRequest, pk: int) -> HttpResponse:
     """Deactivate (or reactivate) a contact: kept for the record, no longer notified."""
-    contact = _tenant_contact(request, pk)
+    contact, tenant = _tenant_contact(request, pk)
     active = request.POST.get("active") == "1"
     refused = decision_check(
-        request, tenant=contact.tenant, operation=CONTACT_CHANGE, back="tenants:contacts", changed=["active"]
+        request, tenant=tenant, operation=CONTACT_CHANGE, back="tenants:contacts", changed=["active"]
     )
     if refused is not None:
         return refused
@@ -435,13 +363,13 @@ def contact_active(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @portal_page
-def contact_move(request: HttpRequest, pk: int) -> HttpResponse:
+def contact_move(request: SignedInRequest, pk: int) -> HttpResponse:
     """Move a contact one place up or down the call order."""
-    contact = _tenant_contact(request, pk)
+    contact, tenant = _tenant_contact(request, pk)
     # The call order alone decides nothing (tenants.deciding); the role is still the list's.
     decision_check(
         request,
-        tenant=contact.tenant,
+        tenant=tenant,
         operation=CONTACT_CHANGE,
         back="tenants:contacts",
         changed=["call_order"],
@@ -449,13 +377,13 @@ def contact_move(request: HttpRequest, pk: int) -> HttpResponse:
     direction = request.POST.get("direction")
     if direction not in ("up", "down"):
         return HttpResponseBadRequest("Say up or down.")
-    order = list(tenant_contacts(contact.tenant).values_list("pk", flat=True))
+    order = list(tenant_contacts(tenant).values_list("pk", flat=True))
     here = order.index(contact.pk)
     there = here - 1 if direction == "up" else here + 1
     if 0 <= there < len(order):
         order[here], order[there] = order[there], order[here]
         try:
-            contacts_reorder(tenant=contact.tenant, by=request.user, ordered_ids=order)
+            contacts_reorder(tenant=tenant, by=request.user, ordered_ids=order)
         except ValidationError as error:
             message_refusal(request, error)
     return redirect("tenants:contacts")
@@ -463,9 +391,9 @@ def contact_move(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @portal_page
-def contact_test_call(request: HttpRequest, pk: int) -> HttpResponse:
+def contact_test_call(request: SignedInRequest, pk: int) -> HttpResponse:
     """Phone the contact now, through the phone backend in use, to check that its number works."""
-    contact = _tenant_contact(request, pk)
+    contact, tenant = _tenant_contact(request, pk)
     try:
         call = test_call_place(contact=contact, by=request.user)
     except ValidationError as error:

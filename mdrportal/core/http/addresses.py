@@ -136,20 +136,21 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
 
 def _resolve_within(host: str, port: int, timeout: float) -> list[str]:
     # getaddrinfo cannot be interrupted: it runs in a thread that is left behind if it outlives the deadline.
-    outcome: dict[str, object] = {}
+    addresses: list[str] = []
+    errors: list[OSError | UnicodeError] = []
     done = threading.Event()
 
     def lookup() -> None:
         try:
-            outcome["addresses"] = resolve(host, port)
+            addresses.extend(resolve(host, port))
         except (OSError, UnicodeError) as error:
-            outcome["error"] = error
+            errors.append(error)
         finally:
             done.set()
 
     threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
     if not done.wait(max(timeout, 0.0)):
         raise NotResolved(f"{host} did not resolve in time")
-    if "error" in outcome:
-        raise NotResolved(f"{host} did not resolve ({type(outcome['error']).__name__})")
-    return list(outcome["addresses"])  # type: ignore[call-overload]
+    if errors:
+        raise NotResolved(f"{host} did not resolve ({type(errors[0]).__name__})")
+    return addresses
