@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
@@ -21,14 +21,6 @@ class ReadOnlyAdminMixin:
         return False
 
 
-if TYPE_CHECKING:
-    # An inline of any model's rows in any parent's page; type arguments for the checker only (Django's
-    # TabularInline is not subscriptable).
-    _TabularInline = admin.TabularInline[Any, Any]
-else:
-    _TabularInline = admin.TabularInline
-
-
-class ReadOnlyInline(ReadOnlyAdminMixin, _TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline[Any, Any]):
     extra = 0
     show_change_link = False

@@ -8,12 +8,13 @@ after which the old keys can be removed.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.db.models.expressions import Combinable
 
 
 class SecretUnreadable(ImproperlyConfigured):
@@ -44,16 +45,7 @@ def decrypt(token: str) -> str:
         ) from None
 
 
-if TYPE_CHECKING:
-    from django.db.models.expressions import Combinable
-
-    # A text field's types for the checker only: Django's field classes are not subscriptable.
-    _TextField = models.TextField[str | Combinable, str]
-else:
-    _TextField = models.TextField
-
-
-class EncryptedTextField(_TextField):
+class EncryptedTextField(models.TextField[str | Combinable, str]):
     """Text kept encrypted in the database and plain in Python; an empty value stays empty (nothing set).
 
     Each save encrypts anew (Fernet is randomized), so the column cannot be searched or compared.
