@@ -22,12 +22,13 @@ from incidents.models import (
 from incidents.queue import QUEUE_VIEWS, staff_owners
 from mdrportal.api.integration_keys import integration_key_of
 from mdrportal.api.permissions import is_mdr_staff
+from mdrportal.core.users import User
 from tenants.models import Performer, Tenant
 from tenants.selectors import tenants_for_user
 
 
-class ActionTypeSerializer(serializers.ModelSerializer):
-    revert_code = serializers.SlugRelatedField(
+class ActionTypeSerializer(serializers.ModelSerializer[ActionType]):
+    revert_code: serializers.SlugRelatedField[ActionType] = serializers.SlugRelatedField(
         source="revert",
         slug_field="code",
         read_only=True,
@@ -40,7 +41,7 @@ class ActionTypeSerializer(serializers.ModelSerializer):
         fields = ["code", "name", "category", "revert_code"]
 
 
-class IncidentSerializer(serializers.ModelSerializer):
+class IncidentSerializer(serializers.ModelSerializer[Incident]):
     class Meta:
         model = Incident
         fields = [
@@ -62,7 +63,7 @@ class IncidentSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "needs_attention", "attention_reason", "attention_since", "opened_at"]
         extra_kwargs = {"detected_at": {"required": False, "allow_null": True}}
 
-    owner = serializers.SlugRelatedField(
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username",
         read_only=True,
         allow_null=True,
@@ -145,7 +146,7 @@ class UsedObservableSerializer(serializers.Serializer):
     value = serializers.CharField(read_only=True)
 
 
-class ActionSerializer(serializers.ModelSerializer):
+class ActionSerializer(serializers.ModelSerializer[ResponseAction]):
     action_type = serializers.SlugRelatedField(
         slug_field="code", queryset=ActionType.objects.all(), help_text="An action type's code."
     )
@@ -207,7 +208,7 @@ class DecisionSerializer(serializers.Serializer):
     )
 
 
-class TimelineEventSerializer(serializers.ModelSerializer):
+class TimelineEventSerializer(serializers.ModelSerializer[TimelineEvent]):
     actor = serializers.CharField(
         source="actor_label", read_only=True, help_text="A user, a contact, or system."
     )

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from mdrportal.api.availability_serializers import availability_apply, availability_fields
 from mdrportal.api.errors import service_errors
 from mdrportal.api.partners import partner_in_view
+from mdrportal.api.permissions import signed_in_user
 from tenants.availability import Availability
 from tenants.models import Contact, Partner
 from tenants.partner_defaults import partner_of_user
@@ -92,5 +93,5 @@ class PartnerContactAvailabilityView(APIView):
         serializer = PartnerAvailabilitySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():
-            availability_apply(contact, dict(serializer.validated_data), by=request.user)
+            availability_apply(contact, dict(serializer.validated_data), by=signed_in_user(request))
         return Response(_shown_data(contact, partner))

@@ -28,7 +28,7 @@ from reports.recipients import (
 from tenants.models import Tenant
 
 
-class ReportSendSerializer(serializers.ModelSerializer):
+class ReportSendSerializer(serializers.ModelSerializer[ReportSend]):
     outcome = serializers.ChoiceField(choices=OutboxState.choices, source="state")
 
     class Meta:
@@ -36,7 +36,7 @@ class ReportSendSerializer(serializers.ModelSerializer):
         fields = ["id", "period_start", "number", "outcome", "requested_by", "claimed_at", "sent_at"]
 
 
-class ReportRecipientSerializer(serializers.ModelSerializer):
+class ReportRecipientSerializer(serializers.ModelSerializer[ReportRecipient]):
     sends = ReportSendSerializer(many=True, read_only=True)
 
     class Meta:

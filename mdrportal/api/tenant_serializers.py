@@ -25,7 +25,7 @@ CUSTOMER_SETTINGS = (
 )
 
 
-class TenantSerializer(serializers.ModelSerializer):
+class TenantSerializer(serializers.ModelSerializer[Tenant]):
     class Meta:
         model = Tenant
         # The settings the services change, but those set in the admin (partner, second factor, notify-from).
@@ -46,7 +46,7 @@ class TenantSettingsSerializer(TenantSerializer):
         read_only_fields = ["slug"]
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(serializers.ModelSerializer[Contact]):
     windows = availability_fields()["windows"]
     away_periods = availability_fields()["away_periods"]
     phone = serializers.CharField(
