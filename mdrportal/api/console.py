@@ -7,7 +7,7 @@ defaults are. Reads only: tasks are marked through /tasks/<id>/, incidents read 
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db.models import Model, QuerySet
 from django.http import Http404
@@ -85,7 +85,10 @@ class _ServedFilter(serializers.Serializer):
     def __init__(self, *args: Any, partner: Partner | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if partner is not None:
-            self.fields["tenant"].queryset = served_customers(partner)  # type: ignore[attr-defined]
+            tenant = cast(
+                "serializers.PrimaryKeyRelatedField[Tenant]", self.fields["tenant"]
+            )  # declared above
+            tenant.queryset = served_customers(partner)  # type: ignore[arg-type]  # stubs: queryset read as a Manager
 
 
 class ConsoleIncidentFilterSerializer(_ServedFilter):

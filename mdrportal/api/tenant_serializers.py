@@ -36,7 +36,7 @@ class TenantSerializer(serializers.ModelSerializer[Tenant]):
             *(f for f in TENANT_SETTINGS if f not in ("name", *ADMIN_ONLY_SETTINGS)),
         ]
         # The service checks uniqueness (full_clean) inside its transaction; no second query here.
-        extra_kwargs = {"slug": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, object]] = {"slug": {"validators": []}}
 
 
 class TenantSettingsSerializer(TenantSerializer):
