@@ -92,7 +92,7 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
             "channels",
             "sms_opted_out_at",
         ]
-        validators: list = []
+        validators: list[object] = []
 
     def validate_channels(self, value: list[str]) -> list[str]:
         if len(value) != len(set(value)):
