@@ -134,6 +134,16 @@ def test_a_key_reads_the_catalog_and_only_what_it_opened() -> None:
     assert client.get("/api/v1/action-types/").status_code == 200
 
 
+def test_a_key_owns_no_incident_so_the_mine_view_lists_none_of_its_incidents() -> None:
+    tenant = make_tenant()
+    _, presented = make_integration_key(tenant)
+    client = as_key(presented)
+    opened = open_with(client, tenant).json()["id"]
+
+    assert [i["id"] for i in client.get(f"{INCIDENTS}?view=unassigned").json()["results"]] == [opened]
+    assert client.get(f"{INCIDENTS}?view=mine").json()["results"] == []
+
+
 def test_a_key_whose_tenant_was_taken_away_no_longer_reads_its_incidents_there() -> None:
     tenant = make_tenant()
     key, presented = make_integration_key(tenant, make_tenant())
