@@ -13,6 +13,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.serializer_helpers import ReturnDict
 from rest_framework.views import APIView
 
 from mdrportal.api.availability_serializers import availability_apply, availability_fields
@@ -56,7 +57,7 @@ def _shown(contact: Contact, partner: Partner) -> dict[str, Any]:
     }
 
 
-def _shown_data(contact: Contact, partner: Partner) -> Any:
+def _shown_data(contact: Contact, partner: Partner) -> ReturnDict[str, Any]:
     return PartnerContactSerializer(_shown(contact, partner)).data
 
 
