@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.utils import timezone
-from rest_framework.test import APIClient
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
 
 from incidents.models import (
     ActionStatus,
@@ -22,7 +24,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from mdrportal.api.integration_keys import IntegrationKeyPrincipal
-from mdrportal.api.permissions import is_mdr_staff
+from mdrportal.api.permissions import is_mdr_staff, signed_in_user
 from tenants.integration_key_services import integration_key_revoke
 from tenants.models import IntegrationKey, Tenant
 from tenants.selectors import role_at, tenants_for_user
@@ -226,6 +228,10 @@ def test_every_check_that_looks_for_a_person_refuses_the_keys_principal() -> Non
     assert role_at(principal, tenant) is None
     assert not tenants_for_user(principal).exists()
     assert str(principal) == str(key)
+    request = Request(APIRequestFactory().get(INCIDENTS))
+    request.user = principal
+    with pytest.raises(NotAuthenticated):
+        signed_in_user(request)
 
 
 # Which keys authenticate
