@@ -55,7 +55,7 @@ def check_broker() -> Check:
             finally:
                 client.close()
         else:
-            folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+            folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
             if not folder.is_dir():
                 return Check(False, f"no broker folder at {folder}", "no broker folder")
     except Exception as error:  # noqa: BLE001 - any failure is the answer

@@ -57,7 +57,7 @@ def queue_depths() -> dict[str, int]:
             queue: sum(lengths[i * per_queue : (i + 1) * per_queue])
             for i, queue in enumerate(settings.CELERY_QUEUES_BY_JOB)
         }
-    folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+    folder = Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
     names = [entry.name for entry in folder.iterdir()] if folder.is_dir() else []
     return {
         queue: sum(1 for n in names if n.endswith(f".{queue}.msg")) for queue in settings.CELERY_QUEUES_BY_JOB

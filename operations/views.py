@@ -40,7 +40,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if failing:
         # A warning, not Django's error for a 5xx: probes repeat every few seconds and must not page anyone.
         log.warning("health check failing: %s", "; ".join(f"{n}: {checks[n].detail}" for n in failing))
-        response._has_been_logged = True  # type: ignore[attr-defined]
+        response._has_been_logged = True  # type: ignore[attr-defined]  # Django's own mark (utils.log.log_response)
     return response
 
 

@@ -26,10 +26,13 @@ class ResendActionForm(ActionForm):
     period = forms.CharField(required=False, label="Month", widget=MonthField.widget)
 
 
+SEND_FIELDS = ("period_start", "number", "state", "error", "requested_by", "claimed_at", "sent_at")
+
+
 class ReportSendInline(ReadOnlyInline):
     model = ReportSend
-    fields = ["period_start", "number", "state", "error", "requested_by", "claimed_at", "sent_at"]
-    readonly_fields = fields
+    fields = SEND_FIELDS
+    readonly_fields = SEND_FIELDS
 
 
 @admin.register(ReportRecipient)

@@ -8,12 +8,17 @@ A duration is in seconds from detection (`detected_at`, or the opening of incide
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Case, F, FloatField, Func, QuerySet, Value, When
-from django.db.models.expressions import Expression
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Coalesce
 
 from incidents.models import Incident
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.models.sql.compiler import SQLCompiler, _AsSqlType
 
 DETECTED = Coalesce(F("detected_at"), F("opened_at"))
 
@@ -28,7 +33,7 @@ class Duration:
     milestone: str  # the annotation holding the milestone's time
 
 
-def milestone_times() -> dict[str, Expression]:
+def milestone_times() -> dict[str, Combinable]:
     """Each milestone's time on an incident: the first event that records it, as kept on the incident."""
     return {
         "detected": DETECTED,
@@ -75,13 +80,23 @@ class Seconds(Func):
     output_field = FloatField()
     arity = 2
 
-    def as_sqlite(self, compiler, connection, **extra):  # type: ignore[no-untyped-def, override]
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> _AsSqlType:
         (start, end) = self.get_source_expressions()
         sql_start, params_start = compiler.compile(start)
         sql_end, params_end = compiler.compile(end)
         return f"((julianday({sql_end}) - julianday({sql_start})) * 86400.0)", (*params_end, *params_start)
 
-    def as_sql(self, compiler, connection, **extra):  # type: ignore[no-untyped-def, override]
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> _AsSqlType:
         (start, end) = self.get_source_expressions()
         sql_start, params_start = compiler.compile(start)
         sql_end, params_end = compiler.compile(end)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
 
 from incidents.models import Severity
+from mdrportal.core.users import AnyUser
 from reports.periods import Period, days, month_of, previous_month
 from tenants.models import Tenant
 from tenants.selectors import tenants_for_user
@@ -31,13 +32,15 @@ class ReportFilterForm(forms.Form):
     )
     severity = forms.ChoiceField(choices=[("", "Every severity"), *Severity.choices], required=False)
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: AnyUser, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Another tenant's id is "not one of the available choices", whether or not it exists.
-        self.fields["tenant"].queryset = tenants_for_user(user).order_by("name")
+        tenant = cast("forms.ModelChoiceField[Tenant]", self.fields["tenant"])  # the field declared above
+        tenant.queryset = tenants_for_user(user).order_by("name")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("period") == "range":
             start, end = data.get("start"), data.get("end")
             if start is None:

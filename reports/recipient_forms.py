@@ -4,7 +4,7 @@ users, or another), and the month to send again."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -32,10 +32,12 @@ class RecipientForm(forms.Form):
 
     def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["known"].choices = [("", "—"), *((a, a) for a in known_addresses(tenant))]
+        known = cast(forms.ChoiceField, self.fields["known"])  # the field declared above
+        known.choices = [("", "—"), *((a, a) for a in known_addresses(tenant))]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         known, typed = data.get("known"), data.get("email")
         if bool(known) == bool(typed) and "email" not in self.errors:
             raise forms.ValidationError("Pick a contact or user, or type an address (one of them).")
@@ -48,7 +50,7 @@ class MonthField(forms.CharField):
 
     widget = forms.TextInput(attrs={"type": "month"})
 
-    def to_python(self, value: Any) -> date | None:  # type: ignore[override]
+    def to_python(self, value: Any) -> date | None:  # type: ignore[override]  # a month cleans to its first day
         value = super().to_python(value)
         if not value:
             return None

@@ -9,7 +9,6 @@ hourly beat delivers a resend whose nudge was lost, and never asks for one itsel
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -19,6 +18,7 @@ from django.utils import timezone
 from mdrportal.core import task_names
 from mdrportal.core.nudges import nudge
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import AnyUser, User
 from reports.models import MonthlyReport, ReportRecipient, ReportSend
 from reports.periods import month_of
 from tenants.deciding import Delegation, Operation, actor_label_at, deciding_refusal
@@ -39,7 +39,7 @@ RECIPIENT_FIELD = "report_recipient"
 SWITCH_FIELD = "monthly_report"
 
 
-def recipients_refusal(*, user: Any, tenant: Tenant) -> str | None:
+def recipients_refusal(*, user: AnyUser, tenant: Tenant) -> str | None:
     """Why the user may not change the tenant's monthly report, or None when it may."""
     return deciding_refusal(user=user, tenant=tenant, operation=REPORT_RECIPIENTS)
 
@@ -55,7 +55,7 @@ def _lock(tenant: Tenant) -> None:
 
 
 @retried_atomic
-def report_recipient_add(*, tenant: Tenant, by: Any, email: str) -> ReportRecipient:
+def report_recipient_add(*, tenant: Tenant, by: User | None, email: str) -> ReportRecipient:
     """Send the tenant's monthly report to this address too (again, if it was removed)."""
     deciding_writer_check(by=by, tenant=tenant, operation=REPORT_RECIPIENTS)
     email = email.strip()
@@ -79,9 +79,11 @@ def report_recipient_add(*, tenant: Tenant, by: Any, email: str) -> ReportRecipi
 
 
 @retried_atomic
-def report_recipient_remove(*, recipient: ReportRecipient, by: Any) -> None:
-    """The address receives no more monthly report; what was sent to it stays on record."""
+def report_recipient_remove(*, recipient: ReportRecipient, by: User | None) -> None:
+    """The tenant's address receives no more monthly report; what was sent to it stays on record."""
     tenant = recipient.tenant
+    if tenant is None:
+        raise ValueError(f"{recipient} is a partner's recipient: those are changed in the admin.")
     deciding_writer_check(by=by, tenant=tenant, operation=REPORT_RECIPIENTS)
     _lock(tenant)
     if ReportRecipient.objects.filter(pk=recipient.pk, active=True).update(active=False):
@@ -92,7 +94,7 @@ def report_recipient_remove(*, recipient: ReportRecipient, by: Any) -> None:
 
 
 @retried_atomic
-def monthly_report_switch(*, tenant: Tenant, by: Any, enabled: bool) -> MonthlyReport:
+def monthly_report_switch(*, tenant: Tenant, by: User | None, enabled: bool) -> MonthlyReport:
     """Turn the tenant's monthly email off or on; on again, it sends the periods due from now on."""
     deciding_writer_check(by=by, tenant=tenant, operation=REPORT_RECIPIENTS)
     _lock(tenant)
@@ -111,8 +113,15 @@ def resend_period_check(period_start: date) -> None:
         raise ValidationError({"period": "Choose a month that has ended."})
 
 
+def _requester_label(by: User | None, tenant: Tenant | None) -> str:
+    """Who asked for a resend, as the send row names them; nobody is the system, as on the audit."""
+    if tenant is not None:
+        return actor_label_at(by, tenant)
+    return "system" if by is None else by.get_username()
+
+
 @retried_atomic
-def report_resend_request(*, recipient: ReportRecipient, period_start: date, by: Any) -> ReportSend:
+def report_resend_request(*, recipient: ReportRecipient, period_start: date, by: User | None) -> ReportSend:
     """Send one period's report to one recipient once more: claimed and numbered here, sent by a worker
     once this commits."""
     tenant = recipient.tenant
@@ -126,7 +135,7 @@ def report_resend_request(*, recipient: ReportRecipient, period_start: date, by:
         recipient=recipient,
         period_start=period_start,
         number=last + 1,
-        requested_by=(actor_label_at(by, tenant) if tenant is not None else by.get_username())[:150],
+        requested_by=_requester_label(by, tenant)[:150],
     )
     nudge(task_names.REPORT_SEND_DELIVER, send.pk)
     return send

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Model, Q, QuerySet
 from django.db.models.functions import TruncWeek
 
 from escalation.models import Acknowledgment, CallAttempt, CallOutcome
@@ -110,7 +110,7 @@ def report_incidents(
     return incidents.order_by()
 
 
-def _tallies(rows: QuerySet, *fields: str) -> list[tuple[Any, ...]]:
+def _tallies(rows: QuerySet[Model], *fields: str) -> list[tuple[Any, ...]]:
     """The rows counted by every combination of the fields' values, in one query: (*values, count)."""
     return list(rows.values(*fields).annotate(n=Count("pk")).values_list(*fields, "n").order_by())
 

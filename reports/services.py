@@ -43,6 +43,9 @@ def recipient_tenants(recipient: ReportRecipient) -> QuerySet[Tenant]:
     """What the recipient's report covers: its tenant, or every customer of its partner (the roll-up)."""
     if recipient.partner_id is not None:
         return Tenant.objects.filter(partner_id=recipient.partner_id)
+    assert (
+        recipient.tenant_id is not None
+    )  # a recipient has its tenant or its partner (the model's constraint)
     return Tenant.objects.filter(pk=recipient.tenant_id)
 
 
@@ -122,8 +125,9 @@ def report_send_deliver_requested(*, send_id: int) -> str | None:
     return None if send is None else report_send_deliver(send=send)
 
 
-def report_resend(*, recipient: ReportRecipient, period_start: date, requested_by: str) -> str:
-    """Send a period's report again: an explicit action, numbered after the sends before it."""
+def report_resend(*, recipient: ReportRecipient, period_start: date, requested_by: str) -> str | None:
+    """Send a period's report again: an explicit action, numbered after the sends before it. What became of
+    it, as report_send_deliver says (None: another worker took it first)."""
     for _ in range(3):  # two resends asked at once: the later one takes the next number
         last = recipient.sends.filter(period_start=period_start).aggregate(n=Max("number"))["n"] or 0
         send = report_send_claim(
@@ -134,10 +138,17 @@ def report_resend(*, recipient: ReportRecipient, period_start: date, requested_b
     raise RuntimeError("Could not number the resend: try again.")
 
 
+def _scope_name(recipient: ReportRecipient) -> str:
+    if recipient.tenant is not None:
+        return recipient.tenant.name
+    assert recipient.partner is not None  # a recipient has its tenant or its partner (the model's constraint)
+    return f"{recipient.partner.name}'s customers"
+
+
 def _compose(recipient: ReportRecipient, period: Period) -> EmailMultiAlternatives:
     tenants = recipient_tenants(recipient)
     report = report_read(tenants=tenants, period=period)
-    name = recipient.tenant.name if recipient.tenant else f"{recipient.partner.name}'s customers"
+    name = _scope_name(recipient)
     month = f"{period.start:%B %Y}"
     last_day = (period.end - timedelta(days=1)).date()
     query = {"period": "range", "start": f"{period.start:%Y-%m-%d}", "end": f"{last_day:%Y-%m-%d}"}

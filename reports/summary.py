@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from reports.percentiles import percentile
 
@@ -33,14 +33,14 @@ class Summary:
     weeks: list[tuple[datetime, int, float | None]] = field(default_factory=list)
 
 
-def summarize(rows: QuerySet, columns: Sequence[str], *, trend_column: str) -> Summary:
+def summarize(rows: QuerySet[Model], columns: Sequence[str], *, trend_column: str) -> Summary:
     """rows: incidents annotated with the columns (seconds), `outcome` and `week`."""
     if connection.vendor == "postgresql":
         return _in_sql(rows, columns, trend_column)
     return _here(rows, columns, trend_column)
 
 
-def _in_sql(rows: QuerySet, columns: Sequence[str], trend_column: str) -> Summary:
+def _in_sql(rows: QuerySet[Model], columns: Sequence[str], trend_column: str) -> Summary:
     inner, params = rows.values(*columns, "outcome", "week").order_by().query.sql_with_params()
     spreads = ", ".join(
         f'count(f."{c}"), percentile_cont(0.5) WITHIN GROUP (ORDER BY f."{c}"), '
@@ -72,7 +72,7 @@ def _in_sql(rows: QuerySet, columns: Sequence[str], trend_column: str) -> Summar
     return summary
 
 
-def _here(rows: QuerySet, columns: Sequence[str], trend_column: str) -> Summary:
+def _here(rows: QuerySet[Model], columns: Sequence[str], trend_column: str) -> Summary:
     values: dict[str, list[float]] = {c: [] for c in columns}
     outcomes: dict[str, int] = defaultdict(int)
     weekly: dict[datetime, list[float]] = defaultdict(list)

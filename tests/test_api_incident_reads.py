@@ -74,6 +74,13 @@ def test_several_values_with_one_unknown_are_a_400_naming_the_field(analyst: Any
     assert set(response.json()) == {"status"}
 
 
+def test_a_filter_given_with_no_value_is_a_400_naming_the_field(analyst: Any) -> None:
+    for query in ("status=", "status=,", "status=%20&severity=low"):
+        response = as_user(analyst).get(f"/api/v1/incidents/?{query}")
+        assert response.status_code == 400, query
+        assert set(response.json()) == {"status"}, query
+
+
 def test_the_schema_says_status_and_severity_take_several_values() -> None:
     schema = SchemaGenerator().get_schema(request=None, public=True)
     params = {p["name"]: p for p in schema["paths"]["/api/v1/incidents/"]["get"]["parameters"]}

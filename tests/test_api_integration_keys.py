@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.utils import timezone
-from rest_framework.test import APIClient
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.request import Request
+from rest_framework.test import APIClient, APIRequestFactory
 
 from incidents.models import (
     ActionStatus,
@@ -22,7 +24,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from mdrportal.api.integration_keys import IntegrationKeyPrincipal
-from mdrportal.api.permissions import is_mdr_staff
+from mdrportal.api.permissions import is_mdr_staff, signed_in_user
 from tenants.integration_key_services import integration_key_revoke
 from tenants.models import IntegrationKey, Tenant
 from tenants.selectors import role_at, tenants_for_user
@@ -134,6 +136,16 @@ def test_a_key_reads_the_catalog_and_only_what_it_opened() -> None:
     assert client.get("/api/v1/action-types/").status_code == 200
 
 
+def test_a_key_owns_no_incident_so_the_mine_view_lists_none_of_its_incidents() -> None:
+    tenant = make_tenant()
+    _, presented = make_integration_key(tenant)
+    client = as_key(presented)
+    opened = open_with(client, tenant).json()["id"]
+
+    assert [i["id"] for i in client.get(f"{INCIDENTS}?view=unassigned").json()["results"]] == [opened]
+    assert client.get(f"{INCIDENTS}?view=mine").json()["results"] == []
+
+
 def test_a_key_whose_tenant_was_taken_away_no_longer_reads_its_incidents_there() -> None:
     tenant = make_tenant()
     key, presented = make_integration_key(tenant, make_tenant())
@@ -216,6 +228,10 @@ def test_every_check_that_looks_for_a_person_refuses_the_keys_principal() -> Non
     assert role_at(principal, tenant) is None
     assert not tenants_for_user(principal).exists()
     assert str(principal) == str(key)
+    request = Request(APIRequestFactory().get(INCIDENTS))
+    request.user = principal
+    with pytest.raises(NotAuthenticated):
+        signed_in_user(request)
 
 
 # Which keys authenticate

@@ -148,6 +148,21 @@ def test_a_resend_is_of_a_month_that_has_ended() -> None:
     assert not ReportSend.objects.exists()
 
 
+def test_a_partners_roll_up_resent_by_the_system_names_the_system() -> None:
+    partner = make_partner()
+    recipient = ReportRecipient.objects.create(partner=partner, email="msp@example.com")
+    send = report_resend_request(recipient=recipient, period_start=FEBRUARY, by=None)
+    assert send.requested_by == "system"
+
+
+def test_a_partners_recipient_is_not_removed_as_a_tenants() -> None:
+    recipient = ReportRecipient.objects.create(partner=make_partner(), email="msp@example.com")
+    with pytest.raises(ValueError, match="partner"):
+        report_recipient_remove(recipient=recipient, by=None)
+    recipient.refresh_from_db()
+    assert recipient.active
+
+
 @pytest.mark.parametrize(
     ("delegated", "allowed"), [(False, False), (True, True)], ids=["without delegation", "with delegation"]
 )

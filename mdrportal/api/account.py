@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -11,6 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mdrportal.api.errors import service_errors
+from mdrportal.api.permissions import signed_in_user
+from mdrportal.core.users import User
 from tenants.preferences import default_time_zone, own_time_zone, user_time_zone_set
 
 
@@ -27,7 +27,7 @@ class ProfileSerializer(serializers.Serializer):
     )
 
 
-def _profile(user: Any) -> dict[str, str]:
+def _profile(user: User) -> dict[str, str]:
     own = own_time_zone(user)
     return {
         "username": user.get_username(),
@@ -41,15 +41,16 @@ class ProfileView(APIView):
 
     @extend_schema(summary="Read your own settings", responses=ProfileSerializer)
     def get(self, request: Request) -> Response:
-        return Response(ProfileSerializer(_profile(request.user)).data)
+        return Response(ProfileSerializer(_profile(signed_in_user(request))).data)
 
     @extend_schema(
         summary="Change your own time zone", request=ProfileSerializer, responses=ProfileSerializer
     )
     def patch(self, request: Request) -> Response:
+        user = signed_in_user(request)
         serializer = ProfileSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         if "time_zone" in serializer.validated_data:
             with service_errors():
-                user_time_zone_set(user=request.user, time_zone=serializer.validated_data["time_zone"])
-        return Response(ProfileSerializer(_profile(request.user)).data)
+                user_time_zone_set(user=user, time_zone=serializer.validated_data["time_zone"])
+        return Response(ProfileSerializer(_profile(user)).data)

@@ -18,12 +18,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mdrportal.api.permissions import signed_in_user
 from mdrportal.api.throttles import TokenCreationThrottle
 from mdrportal.web.second_factor import is_fresh, needs_second_factor, second_factor_check, totp_device
 from tenants.api_tokens import (
@@ -104,7 +107,7 @@ class TokenRequestSerializer(AuthTokenSerializer):
         return attrs
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
     """A token as its owner sees it: never its key."""
 
     decides = serializers.SerializerMethodField(
@@ -132,8 +135,8 @@ class IssuedTokenSerializer(ApiTokenSerializer):
 
 class TokenView(APIView):
     # No session authentication here: a browser's session cookie must not make this a CSRF-checked view.
-    authentication_classes: list = []
-    permission_classes: list = []
+    authentication_classes: list[type[BaseAuthentication]] = []
+    permission_classes: list[type[BasePermission]] = []
     throttle_classes = [TokenCreationThrottle]
 
     @extend_schema(
@@ -152,11 +155,11 @@ class TokenView(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         token, key = api_token_create(user=data["user"], second_factor_at=data["second_factor_at"])
-        token.token = key
-        return Response(IssuedTokenSerializer(token).data)
+        # IssuedTokenSerializer's shape: the key first, then the token as its owner sees it.
+        return Response({"token": key, **ApiTokenSerializer(token).data})
 
 
-class TokenListView(generics.ListAPIView):
+class TokenListView(generics.ListAPIView[ApiToken]):
     serializer_class = ApiTokenSerializer
 
     @extend_schema(summary="List your API tokens that still work (never their keys)")
@@ -164,7 +167,7 @@ class TokenListView(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[ApiToken]:
-        return api_tokens_of(self.request.user)
+        return api_tokens_of(signed_in_user(self.request))
 
 
 class TokenRevokeView(APIView):
@@ -174,6 +177,6 @@ class TokenRevokeView(APIView):
         responses={204: None, 404: inline_serializer("NotFound", {"detail": serializers.CharField()})},
     )
     def delete(self, request: Request, pk: int) -> Response:
-        if not api_token_revoke(user=request.user, token_id=pk):
+        if not api_token_revoke(user=signed_in_user(request), token_id=pk):
             raise NotFound("You have no such token.")
         return Response(status=status.HTTP_204_NO_CONTENT)

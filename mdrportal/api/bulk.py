@@ -14,7 +14,7 @@ from incidents.models import ActionType, Channel, ObservableKind
 from mdrportal.api.errors import service_errors
 from mdrportal.api.incident_serializers import ActionSerializer
 from mdrportal.api.incidents import visible_incident
-from mdrportal.api.permissions import require_staff
+from mdrportal.api.permissions import require_staff, signed_in_user
 
 
 class BulkProposeSerializer(serializers.Serializer):
@@ -50,7 +50,8 @@ class IncidentBulkProposeView(generics.GenericAPIView):
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incident = visible_incident(request, kwargs["incident_id"])
-        require_staff(request.user, "incidents.add_responseaction", "propose actions")
+        user = signed_in_user(request)
+        require_staff(user, "incidents.add_responseaction", "propose actions")
         serializer = BulkProposeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -60,7 +61,7 @@ class IncidentBulkProposeView(generics.GenericAPIView):
                 incident=incident,
                 action_type=data["action_type"],
                 targets=bulk_targets("", *data["targets"], *held),
-                by=request.user,
+                by=user,
                 channel=Channel.API,
                 observables=held,
             )

@@ -10,16 +10,19 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents.models import Channel, Note, NoteVisibility, Observable, ObservableKind
+from incidents.models import Channel, Note, NoteVisibility, Observable, ObservableKind, ResponseAction
 from incidents.notes import NOTE_MAX, note_add, notes_for
 from incidents.observables import observable_add
 from mdrportal.api.errors import service_errors
 from mdrportal.api.incidents import visible_incident
-from mdrportal.api.permissions import is_mdr_staff, require_staff
+from mdrportal.api.permissions import is_mdr_staff, require_staff, signed_in_user
+from mdrportal.core.users import User
 
 
-class NoteSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class NoteSerializer(serializers.ModelSerializer[Note]):
+    author: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     body = serializers.CharField(max_length=NOTE_MAX)
     visibility = serializers.ChoiceField(
         choices=NoteVisibility.choices, help_text="`internal`: MDR staff only; `customer`: the customer too."
@@ -31,11 +34,13 @@ class NoteSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "author", "at"]
 
 
-class ObservableSerializer(serializers.ModelSerializer):
+class ObservableSerializer(serializers.ModelSerializer[Observable]):
     kind = serializers.ChoiceField(choices=ObservableKind.choices)
     value = serializers.CharField(max_length=2048, help_text="Kept in its normal form, once per incident.")
-    added_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    actions = serializers.PrimaryKeyRelatedField(
+    added_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    actions: serializers.PrimaryKeyRelatedField[ResponseAction] = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True, help_text="The ids of the response actions that use this observable."
     )
 
@@ -53,7 +58,7 @@ class ObservableSerializer(serializers.ModelSerializer):
         description="A customer-visible note is also a timeline event; an internal one is not.",
     ),
 )
-class IncidentNotesView(generics.ListCreateAPIView):
+class IncidentNotesView(generics.ListCreateAPIView[Note]):
     serializer_class = NoteSerializer
     pagination_class = None
 
@@ -68,7 +73,10 @@ class IncidentNotesView(generics.ListCreateAPIView):
         serializer.is_valid(raise_exception=True)
         with service_errors():
             note = note_add(
-                incident=incident, by=request.user, channel=Channel.API, **serializer.validated_data
+                incident=incident,
+                by=signed_in_user(request),
+                channel=Channel.API,
+                **serializer.validated_data,
             )
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
@@ -82,7 +90,7 @@ class IncidentNotesView(generics.ListCreateAPIView):
         responses={200: ObservableSerializer, 201: ObservableSerializer},
     ),
 )
-class IncidentObservablesView(generics.ListCreateAPIView):
+class IncidentObservablesView(generics.ListCreateAPIView[Observable]):
     serializer_class = ObservableSerializer
     pagination_class = None
 
@@ -101,7 +109,10 @@ class IncidentObservablesView(generics.ListCreateAPIView):
         serializer.is_valid(raise_exception=True)
         with service_errors():
             observable, new = observable_add(
-                incident=incident, by=request.user, channel=Channel.API, **serializer.validated_data
+                incident=incident,
+                by=signed_in_user(request),
+                channel=Channel.API,
+                **serializer.validated_data,
             )
         answer = status.HTTP_201_CREATED if new else status.HTTP_200_OK
         return Response(ObservableSerializer(observable).data, status=answer)

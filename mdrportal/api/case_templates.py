@@ -12,22 +12,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents.case_templates import case_template_apply
-from incidents.models import CaseTemplate, CaseTemplateAction, Channel
+from incidents.models import ActionType, CaseTemplate, CaseTemplateAction, Channel
 from mdrportal.api.bulk import BulkOutcomeSerializer
 from mdrportal.api.errors import service_errors
 from mdrportal.api.incidents import visible_incident
-from mdrportal.api.permissions import require_staff
+from mdrportal.api.permissions import require_staff, signed_in_user
 
 
-class CaseTemplateActionSerializer(serializers.ModelSerializer):
-    action_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+class CaseTemplateActionSerializer(serializers.ModelSerializer[CaseTemplateAction]):
+    action_type: serializers.SlugRelatedField[ActionType] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = CaseTemplateAction
         fields = ["action_type", "observable_kind"]
 
 
-class CaseTemplateSerializer(serializers.ModelSerializer):
+class CaseTemplateSerializer(serializers.ModelSerializer[CaseTemplate]):
     actions = CaseTemplateActionSerializer(
         many=True, read_only=True, help_text="Each proposed for every observable of its kind."
     )
@@ -49,7 +51,7 @@ class TemplateAppliedSerializer(serializers.Serializer):
 
 
 @extend_schema(summary="Case templates per incident type (MDR staff)")
-class CaseTemplateListView(generics.ListAPIView):
+class CaseTemplateListView(generics.ListAPIView[CaseTemplate]):
     serializer_class = CaseTemplateSerializer
 
     def get_queryset(self) -> QuerySet[CaseTemplate]:
@@ -70,15 +72,16 @@ class IncidentApplyTemplateView(generics.GenericAPIView):
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incident = visible_incident(request, kwargs["incident_id"])
-        require_staff(request.user, "incidents.change_incident", "edit the case file")
-        require_staff(request.user, "incidents.add_responseaction", "propose actions")
+        user = signed_in_user(request)
+        require_staff(user, "incidents.change_incident", "edit the case file")
+        require_staff(user, "incidents.add_responseaction", "propose actions")
         serializer = ApplyTemplateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():
             applied = case_template_apply(
                 incident=incident,
                 template=serializer.validated_data["template"],
-                by=request.user,
+                by=user,
                 channel=Channel.API,
             )
         return Response(TemplateAppliedSerializer(applied).data)

@@ -7,9 +7,9 @@ defaults are. Reads only: tasks are marked through /tasks/<id>/, incidents read 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers
@@ -27,10 +27,13 @@ from mdrportal.core.pagination import IncidentPages, PartnerCustomerPages, Partn
 from tenants.models import Partner, Tenant
 from tenants.partner_defaults import partner_of_user
 
+# What a console view lists: customers, incidents or tasks.
+_M = TypeVar("_M", bound=Model)
+
 NOT_SERVED = "Not a customer of this partner."
 
 
-class ConsoleCustomerSerializer(serializers.ModelSerializer):
+class ConsoleCustomerSerializer(serializers.ModelSerializer[Tenant]):
     active_incidents = serializers.IntegerField(
         source="active", read_only=True, help_text="Open or contained."
     )
@@ -82,7 +85,10 @@ class _ServedFilter(serializers.Serializer):
     def __init__(self, *args: Any, partner: Partner | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if partner is not None:
-            self.fields["tenant"].queryset = served_customers(partner)  # type: ignore[attr-defined]
+            tenant = cast(
+                "serializers.PrimaryKeyRelatedField[Tenant]", self.fields["tenant"]
+            )  # declared above
+            tenant.queryset = served_customers(partner)  # type: ignore[arg-type]  # stubs: queryset read as a Manager
 
 
 class ConsoleIncidentFilterSerializer(_ServedFilter):
@@ -99,7 +105,7 @@ class ConsoleTaskFilterSerializer(_ServedFilter):
     )
 
 
-class _PartnerConsoleView(generics.ListAPIView):
+class _PartnerConsoleView(generics.ListAPIView[_M]):
     def partner(self) -> Partner:
         partner, _ = partner_of_user(self.request.user, self.kwargs["slug"])
         if partner is None:
@@ -115,7 +121,7 @@ class _PartnerConsoleView(generics.ListAPIView):
 @extend_schema_view(
     get=extend_schema(summary="The customers a partner serves, with their counts (its people, MDR staff)")
 )
-class PartnerCustomersView(_PartnerConsoleView):
+class PartnerCustomersView(_PartnerConsoleView[Tenant]):
     serializer_class = ConsoleCustomerSerializer
     pagination_class = PartnerCustomerPages
 
@@ -129,7 +135,7 @@ class PartnerCustomersView(_PartnerConsoleView):
         parameters=[ConsoleIncidentFilterSerializer],
     )
 )
-class PartnerIncidentsView(_PartnerConsoleView):
+class PartnerIncidentsView(_PartnerConsoleView[Incident]):
     serializer_class = ConsoleIncidentSerializer
     pagination_class = IncidentPages
 
@@ -144,7 +150,7 @@ class PartnerIncidentsView(_PartnerConsoleView):
         parameters=[ConsoleTaskFilterSerializer],
     )
 )
-class PartnerTasksView(_PartnerConsoleView):
+class PartnerTasksView(_PartnerConsoleView[ResponseAction]):
     serializer_class = ConsoleTaskSerializer
     pagination_class = PartnerTaskPages
 

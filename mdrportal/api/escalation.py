@@ -15,7 +15,7 @@ from mdrportal.api.deciding import decision_check
 from mdrportal.api.errors import service_errors
 from mdrportal.api.escalation_serializers import AcknowledgmentSerializer, NotificationRunSerializer
 from mdrportal.api.incidents import visible_incident
-from mdrportal.api.permissions import require_staff
+from mdrportal.api.permissions import require_staff, signed_in_user
 from tenants.deciding import ACKNOWLEDGE
 
 
@@ -32,7 +32,7 @@ class IncidentEscalateView(APIView):
         incident = visible_incident(request, incident_id)
         require_staff(request.user, "incidents.change_incident", "start notification")
         with service_errors():
-            run = notification_start(incident=incident, by=request.user, channel=Channel.API)
+            run = notification_start(incident=incident, by=signed_in_user(request), channel=Channel.API)
         return Response(NotificationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -49,5 +49,5 @@ class IncidentAcknowledgeView(APIView):
         # why MDR staff do not acknowledge for the customer here.
         decision_check(request, tenant=incident.tenant, operation=ACKNOWLEDGE)
         with service_errors():
-            ack = acknowledgment_record(incident=incident, channel=Channel.API, user=request.user)
+            ack = acknowledgment_record(incident=incident, channel=Channel.API, user=signed_in_user(request))
         return Response(AcknowledgmentSerializer(ack).data, status=status.HTTP_201_CREATED)

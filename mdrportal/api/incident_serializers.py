@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from rest_framework import serializers
 from rest_framework.fields import empty
@@ -22,12 +22,13 @@ from incidents.models import (
 from incidents.queue import QUEUE_VIEWS, staff_owners
 from mdrportal.api.integration_keys import integration_key_of
 from mdrportal.api.permissions import is_mdr_staff
+from mdrportal.core.users import User
 from tenants.models import Performer, Tenant
 from tenants.selectors import tenants_for_user
 
 
-class ActionTypeSerializer(serializers.ModelSerializer):
-    revert_code = serializers.SlugRelatedField(
+class ActionTypeSerializer(serializers.ModelSerializer[ActionType]):
+    revert_code: serializers.SlugRelatedField[ActionType] = serializers.SlugRelatedField(
         source="revert",
         slug_field="code",
         read_only=True,
@@ -40,7 +41,7 @@ class ActionTypeSerializer(serializers.ModelSerializer):
         fields = ["code", "name", "category", "revert_code"]
 
 
-class IncidentSerializer(serializers.ModelSerializer):
+class IncidentSerializer(serializers.ModelSerializer[Incident]):
     class Meta:
         model = Incident
         fields = [
@@ -60,9 +61,9 @@ class IncidentSerializer(serializers.ModelSerializer):
             "opened_at",
         ]
         read_only_fields = ["status", "needs_attention", "attention_reason", "attention_since", "opened_at"]
-        extra_kwargs = {"detected_at": {"required": False, "allow_null": True}}
+        extra_kwargs: dict[str, dict[str, object]] = {"detected_at": {"required": False, "allow_null": True}}
 
-    owner = serializers.SlugRelatedField(
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username",
         read_only=True,
         allow_null=True,
@@ -84,7 +85,9 @@ class IncidentSerializer(serializers.ModelSerializer):
             # Only a tenant the caller may see can be named; any other is "does not exist". A pipeline's key
             # names any tenant, and the view refuses (403) one the key does not act for.
             key = integration_key_of(request)
-            fields["tenant"].queryset = Tenant.objects.all() if key else tenants_for_user(request.user)
+            tenant = cast("serializers.PrimaryKeyRelatedField[Tenant]", fields["tenant"])  # the foreign key's
+            visible = Tenant.objects.all() if key else tenants_for_user(request.user)
+            tenant.queryset = visible  # type: ignore[arg-type]  # stubs: queryset read as a Manager
         return fields
 
 
@@ -99,11 +102,15 @@ class SeveralChoicesField(serializers.MultipleChoiceField):
         # Absent is no filter (a query string without the parameter is no empty selection).
         return super().get_value(dictionary) if self.field_name in dictionary else empty
 
-    def to_internal_value(self, data: Any) -> set[str]:
+    def to_internal_value(self, data: Any) -> set[str]:  # type: ignore[override]  # stubs: one str, DRF: a set
         if isinstance(data, str):
             data = [data]
         parts = [part.strip() for item in data for part in str(item).split(",")]
-        return super().to_internal_value([part for part in parts if part])
+        chosen = [part for part in parts if part]
+        # MultipleChoiceField's own check, then each value as one choice.
+        if not chosen:
+            self.fail("empty")
+        return {super(serializers.MultipleChoiceField, self).to_internal_value(part) for part in chosen}
 
 
 class IncidentFilterSerializer(serializers.Serializer):
@@ -145,7 +152,7 @@ class UsedObservableSerializer(serializers.Serializer):
     value = serializers.CharField(read_only=True)
 
 
-class ActionSerializer(serializers.ModelSerializer):
+class ActionSerializer(serializers.ModelSerializer[ResponseAction]):
     action_type = serializers.SlugRelatedField(
         slug_field="code", queryset=ActionType.objects.all(), help_text="An action type's code."
     )
@@ -207,11 +214,11 @@ class DecisionSerializer(serializers.Serializer):
     )
 
 
-class TimelineEventSerializer(serializers.ModelSerializer):
+class TimelineEventSerializer(serializers.ModelSerializer[TimelineEvent]):
     actor = serializers.CharField(
         source="actor_label", read_only=True, help_text="A user, a contact, or system."
     )
-    data = serializers.DictField(read_only=True)
+    data = serializers.DictField(read_only=True)  # type: ignore[assignment]  # DRF's metaclass takes fields off the class
 
     class Meta:
         model = TimelineEvent

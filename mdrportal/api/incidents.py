@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -55,7 +56,7 @@ from mdrportal.api.integration_keys import (
     integration_key_of,
     require_key_acts_for,
 )
-from mdrportal.api.permissions import require_staff
+from mdrportal.api.permissions import require_staff, signed_in_user
 from mdrportal.core.client_address import client_address
 from mdrportal.core.pagination import IncidentPages, TimelinePages
 from tenants.deciding import AUTHORIZE, DECLINE
@@ -77,7 +78,7 @@ def visible_incident(request: Request, incident_id: int) -> Incident:
 
 
 @extend_schema(summary="The action catalog")
-class ActionTypeListView(generics.ListAPIView):
+class ActionTypeListView(generics.ListAPIView[ActionType]):
     integration_key_methods = READ
     serializer_class = ActionTypeSerializer
     queryset = ActionType.objects.select_related("revert").order_by("category", "name", "code")
@@ -122,7 +123,10 @@ class ActionTypeListView(generics.ListAPIView):
     ),
 )
 class IncidentViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet[Incident],
 ):
     serializer_class = IncidentSerializer
     pagination_class = IncidentPages
@@ -130,20 +134,21 @@ class IncidentViewSet(
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         incident = self.get_object()
-        require_staff(request.user, "incidents.change_incident", "change an incident's status or case file")
+        user = signed_in_user(request)
+        require_staff(user, "incidents.change_incident", "change an incident's status or case file")
         serializer = IncidentStatusSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         case_file = {name: data[name] for name in CASE_FILE_FIELDS if name in data}
         with service_errors():
             if case_file:
-                incident_edit(incident=incident, by=request.user, channel=Channel.API, **case_file)
+                incident_edit(incident=incident, by=user, channel=Channel.API, **case_file)
             if "status" in data:
                 incident = incident_change_status(
                     incident=incident,
                     status=data["status"],
                     reason=data["reason"],
-                    by=request.user,
+                    by=user,
                     channel=Channel.API,
                 )
         incident.refresh_from_db()
@@ -165,8 +170,16 @@ class IncidentViewSet(
         chosen = dict(filters.validated_data)
         view = chosen.pop("view", None)
         if view is not None:
-            incidents = queue_view(incidents, view, user=self.request.user)
+            incidents = self._queue_view(incidents, view)
         return incidents.filter(**{lookups[name]: value for name, value in chosen.items()})
+
+    def _queue_view(self, incidents: QuerySet[Incident], view: str) -> QuerySet[Incident]:
+        """One saved view of the analysts' queue. A pipeline's key is no person and owns no incident: its
+        `mine` is empty (not the incidents nobody owns)."""
+        user = self.request.user
+        if view == "mine" and isinstance(user, AnonymousUser):
+            return incidents.none()
+        return queue_view(incidents, view, user=user)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         integration_key = integration_key_of(request)
@@ -177,16 +190,17 @@ class IncidentViewSet(
         data = serializer.validated_data
         if integration_key is not None:
             require_key_acts_for(integration_key, data["tenant"])
-        caller = {"by": None if integration_key else request.user, "integration_key": integration_key}
+        by = None if integration_key else signed_in_user(request)
         key = request.headers.get(IDEMPOTENCY_HEADER)
         with service_errors():
             if key is None:
-                incident, replayed = incident_open(channel=Channel.API, **caller, **data), False
+                incident = incident_open(channel=Channel.API, by=by, integration_key=integration_key, **data)
+                replayed = False
             else:
                 key = key_check(key, field=IDEMPOTENCY_HEADER)
                 try:
                     incident, replayed = incident_open_once(
-                        key=key, channel=Channel.API, fields=data, **caller
+                        key=key, channel=Channel.API, fields=data, by=by, integration_key=integration_key
                     )
                 except KeyReused as reused:
                     return Response({"detail": str(reused)}, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
@@ -202,7 +216,7 @@ class IncidentViewSet(
         "written authorization, or is recommended to the customer or the partner.",
     ),
 )
-class IncidentActionsView(generics.ListCreateAPIView):
+class IncidentActionsView(generics.ListCreateAPIView[ResponseAction]):
     serializer_class = ActionSerializer
     integration_key_methods = READ_AND_CREATE
 
@@ -227,7 +241,7 @@ class IncidentActionsView(generics.ListCreateAPIView):
                 incident=incident,
                 action_type=serializer.validated_data["action_type"],
                 target=serializer.validated_data["target"],
-                by=None if integration_key else request.user,
+                by=None if integration_key else signed_in_user(request),
                 integration_key=integration_key,
                 channel=Channel.API,
             )
@@ -238,7 +252,7 @@ class IncidentActionsView(generics.ListCreateAPIView):
     summary="The incident's timeline: every fact in order",
     description="In pages of 50, oldest first: follow `next` (an opaque `cursor`). A page has no `count`.",
 )
-class IncidentTimelineView(generics.ListAPIView):
+class IncidentTimelineView(generics.ListAPIView[TimelineEvent]):
     serializer_class = TimelineEventSerializer
     pagination_class = TimelinePages
 
@@ -255,7 +269,7 @@ def _visible_actions(request: Request) -> QuerySet[ResponseAction]:
 
 
 @extend_schema(summary="One action")
-class ActionView(generics.RetrieveAPIView):
+class ActionView(generics.RetrieveAPIView[ResponseAction]):
     serializer_class = ActionSerializer
     integration_key_methods = READ
 
@@ -263,7 +277,7 @@ class ActionView(generics.RetrieveAPIView):
         return _visible_actions(self.request)
 
 
-class ActionDecisionView(generics.GenericAPIView):
+class ActionDecisionView(generics.GenericAPIView[ResponseAction]):
     """The customer's written decision on one action awaiting authorization (DESIGN rule 4, channel api)."""
 
     serializer_class = DecisionSerializer
@@ -286,7 +300,7 @@ class ActionDecisionView(generics.GenericAPIView):
                 actions=[action],
                 decision=self.decision,
                 channel=Channel.API,
-                user=request.user,
+                user=signed_in_user(request),
                 text_shown=authorization_text(incident, [action]),
                 statement=serializer.validated_data["statement"],
                 ip_address=client_address(request),
@@ -326,7 +340,7 @@ class ActionDeclineView(ActionDecisionView):
         responses={200: ActionSerializer},
     )
 )
-class ActionCancelView(generics.GenericAPIView):
+class ActionCancelView(generics.GenericAPIView[ResponseAction]):
     serializer_class = CancelSerializer
 
     def get_queryset(self) -> QuerySet[ResponseAction]:
@@ -340,7 +354,7 @@ class ActionCancelView(generics.GenericAPIView):
         with service_errors():
             canceled = action_cancel(
                 action=action,
-                by=request.user,
+                by=signed_in_user(request),
                 reason=serializer.validated_data["reason"],
                 channel=Channel.API,
             )

@@ -8,7 +8,7 @@ A view lets keys in only by naming the methods they may use in `integration_key_
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -20,6 +20,9 @@ from tenants.integration_key_models import KEY_SCHEME, IntegrationKey
 from tenants.integration_key_services import integration_key_use
 from tenants.models import Tenant
 from tenants.selectors import integration_key_tenants
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView  # the settings load this module while DRF defines its views
 
 KEYWORD = "Bearer"
 UNKNOWN_KEY = "Unknown or revoked integration key."
@@ -74,7 +77,7 @@ class SignedInOrIntegrationKey(BasePermission):
 
     message = KEY_REFUSED
 
-    def has_permission(self, request: Request, view: Any) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         if integration_key_of(request) is not None:
             return request.method in getattr(view, "integration_key_methods", frozenset())
         return bool(request.user and request.user.is_authenticated)

@@ -13,11 +13,13 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.serializer_helpers import ReturnDict
 from rest_framework.views import APIView
 
 from mdrportal.api.availability_serializers import availability_apply, availability_fields
 from mdrportal.api.errors import service_errors
 from mdrportal.api.partners import partner_in_view
+from mdrportal.api.permissions import signed_in_user
 from tenants.availability import Availability
 from tenants.models import Contact, Partner
 from tenants.partner_defaults import partner_of_user
@@ -55,7 +57,7 @@ def _shown(contact: Contact, partner: Partner) -> dict[str, Any]:
     }
 
 
-def _shown_data(contact: Contact, partner: Partner) -> Any:
+def _shown_data(contact: Contact, partner: Partner) -> ReturnDict[str, Any]:
     return PartnerContactSerializer(_shown(contact, partner)).data
 
 
@@ -92,5 +94,5 @@ class PartnerContactAvailabilityView(APIView):
         serializer = PartnerAvailabilitySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():
-            availability_apply(contact, dict(serializer.validated_data), by=request.user)
+            availability_apply(contact, dict(serializer.validated_data), by=signed_in_user(request))
         return Response(_shown_data(contact, partner))

@@ -17,6 +17,7 @@ from mdrportal.api.auth import require_decision_second_factor
 from mdrportal.api.deciding import decision_check
 from mdrportal.api.errors import service_errors
 from mdrportal.api.partners import partner_in_view
+from mdrportal.api.permissions import signed_in_user
 from mdrportal.api.tenants import visible_tenant
 from tenants.deciding import PROTECTED_ASSETS
 from tenants.partner_default_models import PartnerProtectedTarget
@@ -31,7 +32,7 @@ from tenants.protected_models import ProtectedKind
 from tenants.protected_services import partner_list_inherited
 
 
-class PartnerProtectedSerializer(serializers.ModelSerializer):
+class PartnerProtectedSerializer(serializers.ModelSerializer[PartnerProtectedTarget]):
     kind = serializers.ChoiceField(choices=ProtectedKind.choices)
 
     class Meta:
@@ -71,7 +72,9 @@ class PartnerProtectedView(APIView):
         serializer.is_valid(raise_exception=True)
         require_decision_second_factor(request)
         with service_errors():
-            default = partner_protected_add(partner=partner, by=request.user, **serializer.validated_data)
+            default = partner_protected_add(
+                partner=partner, by=signed_in_user(request), **serializer.validated_data
+            )
         return Response(PartnerProtectedSerializer(default).data, status=status.HTTP_201_CREATED)
 
 
@@ -83,7 +86,7 @@ class PartnerProtectedTargetView(APIView):
         partner = partner_in_view(request, slug, write=True)
         default = get_object_or_404(PartnerProtectedTarget, pk=pk, partner=partner)
         require_decision_second_factor(request)
-        partner_protected_remove(default=default, by=request.user)
+        partner_protected_remove(default=default, by=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -113,5 +116,5 @@ class TenantPartnerListView(APIView):
             tenant_protected_inherit if serializer.validated_data["inherits"] else tenant_protected_opt_out
         )
         with service_errors():
-            write(tenant=tenant, by=request.user)
+            write(tenant=tenant, by=signed_in_user(request))
         return Response({"inherits": partner_list_inherited(tenant)})

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from mdrportal.api.auth import require_decision_second_factor
 from mdrportal.api.errors import service_errors
+from mdrportal.api.permissions import signed_in_user
 from tenants.deciding import PARTNER_DEFAULTS
 from tenants.models import Partner, Performer, ResponseMode
 from tenants.partner_default_models import performer_code, performer_field
@@ -85,5 +86,5 @@ class PartnerDefaultsView(APIView):
             require_decision_second_factor(request)
         with service_errors():
             for field, value in changes.items():
-                partner_default_set(partner=partner, by=request.user, field=field, value=value)
+                partner_default_set(partner=partner, by=signed_in_user(request), field=field, value=value)
         return Response(_shown(partner))

@@ -12,16 +12,18 @@ from rest_framework.views import APIView
 
 from mdrportal.api.deciding import decision_check
 from mdrportal.api.errors import service_errors
+from mdrportal.api.permissions import signed_in_user
 from mdrportal.api.tenants import visible_tenant
 from tenants.deciding import PROTECTED_ASSETS
+from tenants.models import Partner
 from tenants.protected_models import ProtectedKind, ProtectedTarget
 from tenants.protected_services import protected_target_add, protected_target_remove
 from tenants.selectors import protected_targets
 
 
-class ProtectedTargetSerializer(serializers.ModelSerializer):
+class ProtectedTargetSerializer(serializers.ModelSerializer[ProtectedTarget]):
     kind = serializers.ChoiceField(choices=ProtectedKind.choices)
-    from_partner = serializers.SlugRelatedField(
+    from_partner: serializers.SlugRelatedField[Partner] = serializers.SlugRelatedField(
         slug_field="slug",
         read_only=True,
         help_text="The partner whose default list it comes from; null: the customer's own.",
@@ -58,7 +60,9 @@ class TenantProtectedView(APIView):
         serializer = ProtectedTargetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():
-            target = protected_target_add(tenant=tenant, by=request.user, **serializer.validated_data)
+            target = protected_target_add(
+                tenant=tenant, by=signed_in_user(request), **serializer.validated_data
+            )
         return Response(ProtectedTargetSerializer(target).data, status=status.HTTP_201_CREATED)
 
 
@@ -71,5 +75,5 @@ class ProtectedTargetView(APIView):
         target = get_object_or_404(ProtectedTarget, pk=pk, tenant=tenant)
         decision_check(request, tenant=tenant, operation=PROTECTED_ASSETS)
         with service_errors():
-            protected_target_remove(target=target, by=request.user)
+            protected_target_remove(target=target, by=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

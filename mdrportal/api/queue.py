@@ -15,7 +15,7 @@ from incidents.queue import incident_assign
 from mdrportal.api.errors import service_errors
 from mdrportal.api.incident_serializers import AssignSerializer, IncidentSerializer
 from mdrportal.api.incidents import visible_incidents
-from mdrportal.api.permissions import require_staff
+from mdrportal.api.permissions import require_staff, signed_in_user
 
 
 @extend_schema_view(
@@ -27,7 +27,7 @@ from mdrportal.api.permissions import require_staff
         responses={200: IncidentSerializer},
     )
 )
-class IncidentAssignView(generics.GenericAPIView):
+class IncidentAssignView(generics.GenericAPIView[Incident]):
     serializer_class = AssignSerializer
     lookup_url_kwarg = "incident_id"
 
@@ -43,7 +43,7 @@ class IncidentAssignView(generics.GenericAPIView):
             assigned = incident_assign(
                 incident=incident,
                 owner=serializer.validated_data["owner"],
-                by=request.user,
+                by=signed_in_user(request),
                 channel=Channel.API,
             )
         return Response(IncidentSerializer(assigned, context={"request": request}).data)

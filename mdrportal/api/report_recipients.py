@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mdrportal.api.errors import service_errors
+from mdrportal.api.permissions import signed_in_user
 from mdrportal.api.tenants import visible_tenant
 from mdrportal.core.outbox import OutboxState
 from reports.models import ReportRecipient, ReportSend
@@ -28,7 +29,7 @@ from reports.recipients import (
 from tenants.models import Tenant
 
 
-class ReportSendSerializer(serializers.ModelSerializer):
+class ReportSendSerializer(serializers.ModelSerializer[ReportSend]):
     outcome = serializers.ChoiceField(choices=OutboxState.choices, source="state")
 
     class Meta:
@@ -36,7 +37,7 @@ class ReportSendSerializer(serializers.ModelSerializer):
         fields = ["id", "period_start", "number", "outcome", "requested_by", "claimed_at", "sent_at"]
 
 
-class ReportRecipientSerializer(serializers.ModelSerializer):
+class ReportRecipientSerializer(serializers.ModelSerializer[ReportRecipient]):
     sends = ReportSendSerializer(many=True, read_only=True)
 
     class Meta:
@@ -93,7 +94,9 @@ class TenantReportRecipientsView(APIView):
         serializer = ReportRecipientSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():
-            recipient = report_recipient_add(tenant=tenant, by=request.user, **serializer.validated_data)
+            recipient = report_recipient_add(
+                tenant=tenant, by=signed_in_user(request), **serializer.validated_data
+            )
         return Response(ReportRecipientSerializer(recipient).data, status=status.HTTP_201_CREATED)
 
 
@@ -107,7 +110,7 @@ class ReportRecipientView(APIView):
         tenant = visible_tenant(request, tenant_id)
         recipient = get_object_or_404(ReportRecipient, pk=pk, tenant=tenant, active=True)
         _changer(request, tenant)
-        report_recipient_remove(recipient=recipient, by=request.user)
+        report_recipient_remove(recipient=recipient, by=signed_in_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -128,7 +131,9 @@ class ReportRecipientResendView(APIView):
         serializer.is_valid(raise_exception=True)
         with service_errors():
             send = report_resend_request(
-                recipient=recipient, period_start=serializer.validated_data["period_start"], by=request.user
+                recipient=recipient,
+                period_start=serializer.validated_data["period_start"],
+                by=signed_in_user(request),
             )
         return Response(ReportSendSerializer(send).data, status=status.HTTP_202_ACCEPTED)
 
@@ -152,5 +157,7 @@ class TenantMonthlyReportView(APIView):
         _changer(request, tenant)
         serializer = MonthlyReportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        setting = monthly_report_switch(tenant=tenant, by=request.user, **serializer.validated_data)
+        setting = monthly_report_switch(
+            tenant=tenant, by=signed_in_user(request), **serializer.validated_data
+        )
         return Response(MonthlyReportSerializer({"enabled": setting.enabled}).data)

@@ -66,5 +66,5 @@ class ReportView(APIView):
     def get(self, request: Request) -> Response:
         form = ReportFilterForm(request.query_params or {"period": "this_month"}, user=request.user)
         if not form.is_valid():
-            raise serializers.ValidationError({k: list(v) for k, v in form.errors.items()})
+            raise serializers.ValidationError({k: [str(m) for m in v] for k, v in form.errors.items()})
         return Response(report_json(report_read(tenants=tenants_for_user(request.user), **form.filters())))

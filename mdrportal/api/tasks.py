@@ -17,16 +17,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents.customer_tasks import MARKED_TASK_STATUSES, NOTE_MAX_LENGTH, task_mark, tasks_for_user
-from incidents.models import ActionStatus, Channel, ResponseAction
+from incidents.models import ActionStatus, ActionType, Channel, ResponseAction
 from mdrportal.api.errors import service_errors
+from mdrportal.api.permissions import signed_in_user
 
 OPEN = "open"
 STATUS_FILTERS = (OPEN, *MARKED_TASK_STATUSES)
 
 
-class TaskSerializer(serializers.ModelSerializer):
+class TaskSerializer(serializers.ModelSerializer[ResponseAction]):
     tenant = serializers.IntegerField(source="incident.tenant_id", read_only=True)
-    action_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    action_type: serializers.SlugRelatedField[ActionType] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
     action_name = serializers.CharField(source="action_type.name", read_only=True)
     reason = serializers.CharField(
         source="decision_reason",
@@ -71,11 +74,11 @@ class TaskMarkSerializer(serializers.Serializer):
         ],
     )
 )
-class TaskListView(generics.ListAPIView):
+class TaskListView(generics.ListAPIView[ResponseAction]):
     serializer_class = TaskSerializer
 
     def get_queryset(self) -> QuerySet[ResponseAction]:
-        found = tasks_for_user(self.request.user)
+        found = tasks_for_user(signed_in_user(self.request))
         params = self.request.query_params
         status = params.get("status", "")
         if status and status not in STATUS_FILTERS:
@@ -101,11 +104,11 @@ class TaskListView(generics.ListAPIView):
         responses={200: TaskSerializer},
     ),
 )
-class TaskView(generics.GenericAPIView):
+class TaskView(generics.GenericAPIView[ResponseAction]):
     serializer_class = TaskSerializer
 
     def _task(self, request: Request, pk: int) -> ResponseAction:
-        return get_object_or_404(tasks_for_user(request.user), pk=pk)
+        return get_object_or_404(tasks_for_user(signed_in_user(request)), pk=pk)
 
     def get(self, request: Request, pk: int) -> Response:
         return Response(TaskSerializer(self._task(request, pk)).data)
@@ -118,7 +121,7 @@ class TaskView(generics.GenericAPIView):
         with service_errors():
             marked = task_mark(
                 task=task,
-                by=request.user,
+                by=signed_in_user(request),
                 done=data["status"] == ActionStatus.DONE,
                 note=data["note"],
                 channel=Channel.API,

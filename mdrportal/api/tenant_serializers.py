@@ -25,7 +25,7 @@ CUSTOMER_SETTINGS = (
 )
 
 
-class TenantSerializer(serializers.ModelSerializer):
+class TenantSerializer(serializers.ModelSerializer[Tenant]):
     class Meta:
         model = Tenant
         # The settings the services change, but those set in the admin (partner, second factor, notify-from).
@@ -36,7 +36,7 @@ class TenantSerializer(serializers.ModelSerializer):
             *(f for f in TENANT_SETTINGS if f not in ("name", *ADMIN_ONLY_SETTINGS)),
         ]
         # The service checks uniqueness (full_clean) inside its transaction; no second query here.
-        extra_kwargs = {"slug": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, object]] = {"slug": {"validators": []}}
 
 
 class TenantSettingsSerializer(TenantSerializer):
@@ -46,7 +46,7 @@ class TenantSettingsSerializer(TenantSerializer):
         read_only_fields = ["slug"]
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(serializers.ModelSerializer[Contact]):
     windows = availability_fields()["windows"]
     away_periods = availability_fields()["away_periods"]
     phone = serializers.CharField(
@@ -92,7 +92,7 @@ class ContactSerializer(serializers.ModelSerializer):
             "channels",
             "sms_opted_out_at",
         ]
-        validators: list = []
+        validators: list[object] = []
 
     def validate_channels(self, value: list[str]) -> list[str]:
         if len(value) != len(set(value)):

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -17,14 +15,15 @@ from incidents.models import ActionType
 from mdrportal.api.deciding import decision_check
 from mdrportal.api.errors import field_errors, service_errors
 from mdrportal.api.incident_serializers import ConnectorSerializer, PerformerSerializer
-from mdrportal.api.permissions import require_staff
+from mdrportal.api.permissions import require_staff, signed_in_user
 from mdrportal.api.tenants import visible_tenant
 from tenants.deciding import CONNECTOR, PERFORMERS
+from tenants.models import Tenant
 from tenants.selectors import performers_of
 from tenants.services import PerformersRefused, performers_set
 
 
-def _performer_rows(tenant: Any) -> list[dict[str, str]]:
+def _performer_rows(tenant: Tenant) -> list[dict[str, str]]:
     chosen = performers_of(tenant)
     codes = ActionType.objects.order_by("category", "name", "code").values_list("code", flat=True)
     return [{"action_type": code, "performer": chosen.get(code, "mdr")} for code in codes]
@@ -33,7 +32,7 @@ def _performer_rows(tenant: Any) -> list[dict[str, str]]:
 class TenantPerformersView(APIView):
     """Who performs each action type under Collaborate: MDR Ops unless the customer chose otherwise."""
 
-    def _rows(self, tenant: Any) -> Response:
+    def _rows(self, tenant: Tenant) -> Response:
         return Response(_performer_rows(tenant))
 
     @extend_schema(summary="Who performs each action type", responses={200: PerformerSerializer(many=True)})
@@ -54,7 +53,7 @@ class TenantPerformersView(APIView):
         serializer.is_valid(raise_exception=True)
         choices = [(row["action_type"].code, row["performer"]) for row in serializer.validated_data]
         try:
-            performers_set(tenant=tenant, by=request.user, choices=choices)
+            performers_set(tenant=tenant, by=signed_in_user(request), choices=choices)
         except PerformersRefused as refused:
             # Keyed by the row's index, as DRF reports a list's shape errors.
             raise serializers.ValidationError(
@@ -69,7 +68,7 @@ class TenantPerformersView(APIView):
 class TenantConnectorView(APIView):
     """The tenant's EDR connector (MDR staff); no row means the simulated connector."""
 
-    def _config(self, tenant: Any) -> ConnectorConfig:
+    def _config(self, tenant: Tenant) -> ConnectorConfig:
         return ConnectorConfig.objects.filter(tenant=tenant).first() or ConnectorConfig(tenant=tenant)
 
     @extend_schema(
@@ -94,5 +93,7 @@ class TenantConnectorView(APIView):
         serializer = ConnectorSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():
-            config = connector_configure(tenant=tenant, by=request.user, **serializer.validated_data)
+            config = connector_configure(
+                tenant=tenant, by=signed_in_user(request), **serializer.validated_data
+            )
         return Response(ConnectorSerializer(config).data)

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from mdrportal.api.availability_serializers import availability_apply
 from mdrportal.api.deciding import decision_check
 from mdrportal.api.errors import service_errors
-from mdrportal.api.permissions import is_mdr_staff, require_role, require_staff
+from mdrportal.api.permissions import is_mdr_staff, require_role, require_staff, signed_in_user
 from mdrportal.api.tenant_serializers import (
     CUSTOMER_SETTINGS,
     TENANT_CREATE_ARGS,
@@ -27,6 +27,7 @@ from mdrportal.api.tenant_serializers import (
     TenantSerializer,
     TenantSettingsSerializer,
 )
+from mdrportal.core.users import User
 from tenants.deciding import CONTACT_ADD, CONTACT_CHANGE, MEMBERSHIPS, PARTNER_DELEGATION, RESPONSE_POLICY
 from tenants.models import Contact, Membership, Tenant
 from tenants.rules import ADMINISTERS
@@ -61,7 +62,7 @@ def visible_tenant(request: Request, tenant_id: int) -> Tenant:
     ),
 )
 class TenantViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet[Tenant]
 ):
     serializer_class = TenantSerializer
 
@@ -72,22 +73,24 @@ class TenantViewSet(
         return TenantSettingsSerializer if self.action == "partial_update" else TenantSerializer
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        require_staff(request.user, "tenants.add_tenant", "create tenants")
+        user = signed_in_user(request)
+        require_staff(user, "tenants.add_tenant", "create tenants")
         serializer = TenantSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         settings = dict(serializer.validated_data)
         created = {arg: settings.pop(arg) for arg in TENANT_CREATE_ARGS if arg in settings}
         with service_errors(), transaction.atomic():
-            tenant = tenant_create(by=request.user, **created)
+            tenant = tenant_create(by=user, **created)
             # A tenant created with its response mode or fallback chosen decides them: refused, nothing is kept.
             decision_check(request, tenant=tenant, operation=RESPONSE_POLICY, changed=[*created, *settings])
             if settings:
-                tenant_update_settings(tenant=tenant, by=request.user, **settings)
+                tenant_update_settings(tenant=tenant, by=user, **settings)
         return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         tenant = self.get_object()
-        staff = is_mdr_staff(request.user, "tenants.change_tenant")
+        user = signed_in_user(request)
+        staff = is_mdr_staff(user, "tenants.change_tenant")
         # Who may: the deciding list's; checked before the input, so that a refusal says nothing of it.
         decision_check(request, tenant=tenant, operation=RESPONSE_POLICY, changed=())
         serializer = TenantSettingsSerializer(tenant, data=request.data, partial=True)
@@ -107,7 +110,7 @@ class TenantViewSet(
         changed = [f for f, v in changes.items() if getattr(tenant, f) != v]
         decision_check(request, tenant=tenant, operation=RESPONSE_POLICY, changed=changed)
         with service_errors():
-            tenant_update_settings(tenant=tenant, by=request.user, **changes)
+            tenant_update_settings(tenant=tenant, by=user, **changes)
         return Response(TenantSerializer(tenant).data)
 
 
@@ -115,11 +118,11 @@ class TenantViewSet(
 AVAILABILITY_ERRORS = {"away": "away_periods"}
 
 
-def _move_contact(contact: Contact, position: int, *, by: Any) -> None:
-    """Put the contact at this place in the call order (1 is first); the others keep their order."""
-    ids = [pk for pk in tenant_contacts(contact.tenant).values_list("pk", flat=True) if pk != contact.pk]
+def _move_contact(contact: Contact, tenant: Tenant, position: int, *, by: User) -> None:
+    """Put the tenant's contact at this place in the call order (1 is first); the others keep their order."""
+    ids = [pk for pk in tenant_contacts(tenant).values_list("pk", flat=True) if pk != contact.pk]
     ids.insert(min(position, len(ids) + 1) - 1, contact.pk)
-    contacts_reorder(tenant=contact.tenant, by=by, ordered_ids=ids)
+    contacts_reorder(tenant=tenant, by=by, ordered_ids=ids)
     contact.refresh_from_db(fields=["call_order"])
 
 
@@ -127,7 +130,7 @@ def _move_contact(contact: Contact, position: int, *, by: Any) -> None:
     get=extend_schema(summary="The tenant's contacts in call order"),
     post=extend_schema(summary="Add a contact (customer admins, MDR staff)"),
 )
-class TenantContactsView(generics.ListCreateAPIView):
+class TenantContactsView(generics.ListCreateAPIView[Contact]):
     serializer_class = ContactSerializer
 
     def get_queryset(self) -> QuerySet[Contact]:
@@ -136,6 +139,7 @@ class TenantContactsView(generics.ListCreateAPIView):
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         tenant = visible_tenant(request, kwargs["tenant_id"])
+        user = signed_in_user(request)
         decision_check(request, tenant=tenant, operation=CONTACT_ADD)
         serializer = ContactSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -143,10 +147,10 @@ class TenantContactsView(generics.ListCreateAPIView):
         position = fields.pop("call_order", None)
         with service_errors(AVAILABILITY_ERRORS), transaction.atomic():
             availability = {k: fields.pop(k) for k in ("windows", "away_periods") if k in fields}
-            contact = contact_create(tenant=tenant, by=request.user, **fields)
-            availability_apply(contact, availability, by=request.user)
+            contact = contact_create(tenant=tenant, by=user, **fields)
+            availability_apply(contact, availability, by=user)
             if position is not None and position != contact.call_order:
-                _move_contact(contact, position, by=request.user)
+                _move_contact(contact, tenant, position, by=user)
         return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)
 
 
@@ -158,7 +162,7 @@ class TenantContactsView(generics.ListCreateAPIView):
         "calls while the fallback checkbox is ticked is refused.",
     ),
 )
-class ContactView(generics.RetrieveUpdateAPIView):
+class ContactView(generics.RetrieveUpdateAPIView[Contact]):
     serializer_class = ContactSerializer
     http_method_names = ["get", "patch", "head", "options"]
 
@@ -168,19 +172,22 @@ class ContactView(generics.RetrieveUpdateAPIView):
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         contact = self.get_object()
-        decision_check(request, tenant=contact.tenant, operation=CONTACT_CHANGE, changed=())
+        tenant = contact.tenant
+        assert tenant is not None  # the queryset holds the contacts of the user's tenants only
+        user = signed_in_user(request)
+        decision_check(request, tenant=tenant, operation=CONTACT_CHANGE, changed=())
         serializer = ContactSerializer(contact, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         changes = dict(serializer.validated_data)
         changed = [f for f, v in changes.items() if getattr(contact, f, None) != v]
-        decision_check(request, tenant=contact.tenant, operation=CONTACT_CHANGE, changed=changed)
+        decision_check(request, tenant=tenant, operation=CONTACT_CHANGE, changed=changed)
         position = changes.pop("call_order", None)
         with service_errors(AVAILABILITY_ERRORS), transaction.atomic():
-            availability_apply(contact, changes, by=request.user)
+            availability_apply(contact, changes, by=user)
             if changes:
-                contact_update(contact=contact, by=request.user, **changes)
+                contact_update(contact=contact, by=user, **changes)
             if position is not None and position != contact.call_order:
-                _move_contact(contact, position, by=request.user)
+                _move_contact(contact, tenant, position, by=user)
         return Response(ContactSerializer(self.get_queryset().get(pk=contact.pk)).data)
 
 
@@ -193,7 +200,7 @@ def _login_row(membership: Membership) -> dict[str, Any]:
     get=extend_schema(summary="The tenant's customer logins and their roles (customer admins, MDR staff)"),
     post=extend_schema(summary="Create a customer login with a role (MDR staff)"),
 )
-class TenantUsersView(generics.ListCreateAPIView):
+class TenantUsersView(generics.ListCreateAPIView[Membership]):
     serializer_class = CustomerLoginSerializer
 
     def get_queryset(self) -> QuerySet[Membership]:
@@ -209,18 +216,20 @@ class TenantUsersView(generics.ListCreateAPIView):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.get_queryset())
+        assert page is not None  # every list in the API is paged (DEFAULT_PAGINATION_CLASS)
         return self.get_paginated_response(
             CustomerLoginSerializer([_login_row(m) for m in page], many=True).data
         )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         tenant = visible_tenant(request, kwargs["tenant_id"])
-        require_staff(request.user, "auth.add_user", "create customer logins")
+        user = signed_in_user(request)
+        require_staff(user, "auth.add_user", "create customer logins")
         decision_check(request, tenant=tenant, operation=MEMBERSHIPS)
         serializer = CustomerLoginSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():
-            membership = customer_login_create(tenant=tenant, by=request.user, **serializer.validated_data)
+            membership = customer_login_create(tenant=tenant, by=user, **serializer.validated_data)
         return Response(CustomerLoginSerializer(_login_row(membership)).data, status=status.HTTP_201_CREATED)
 
 
@@ -245,5 +254,5 @@ class TenantDelegationView(APIView):
         serializer = DelegationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         with service_errors():
-            tenant_delegation_set(tenant=tenant, by=request.user, **serializer.validated_data)
+            tenant_delegation_set(tenant=tenant, by=signed_in_user(request), **serializer.validated_data)
         return Response(DelegationSerializer(tenant).data)

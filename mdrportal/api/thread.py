@@ -16,11 +16,14 @@ from incidents.models import Channel, Message, MessageSide
 from incidents.thread import MESSAGE_MAX, thread
 from mdrportal.api.errors import service_errors
 from mdrportal.api.incidents import visible_incident
-from mdrportal.api.permissions import is_mdr_staff
+from mdrportal.api.permissions import is_mdr_staff, signed_in_user
+from mdrportal.core.users import User
 
 
-class MessageSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class MessageSerializer(serializers.ModelSerializer[Message]):
+    author: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     side = serializers.ChoiceField(choices=MessageSide.choices, read_only=True)
     body = serializers.CharField(max_length=MESSAGE_MAX)
 
@@ -38,7 +41,7 @@ class MessageSerializer(serializers.ModelSerializer):
         "answer. A message never authorizes an action: authorizing is its own operation.",
     ),
 )
-class IncidentMessagesView(generics.ListCreateAPIView):
+class IncidentMessagesView(generics.ListCreateAPIView[Message]):
     serializer_class = MessageSerializer
     pagination_class = None
 
@@ -55,7 +58,7 @@ class IncidentMessagesView(generics.ListCreateAPIView):
                 incident=incident,
                 body=serializer.validated_data["body"],
                 side=MessageSide.MDR if staff else MessageSide.CUSTOMER,
-                by=request.user,
+                by=signed_in_user(request),
                 channel=Channel.API,
             )
         return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)

@@ -4,7 +4,7 @@ integration key at the keys' own rate."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS
@@ -13,6 +13,9 @@ from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 from mdrportal.api.integration_keys import integration_key_of
 from mdrportal.core.client_address import client_address
+
+if TYPE_CHECKING:
+    from rest_framework.views import APIView  # the settings load this module while DRF defines its views
 
 
 class TokenCreationThrottle(SimpleRateThrottle):
@@ -23,7 +26,7 @@ class TokenCreationThrottle(SimpleRateThrottle):
     def get_rate(self) -> str:
         return settings.API_TOKEN_RATE
 
-    def get_cache_key(self, request: Request, view: Any) -> str:
+    def get_cache_key(self, request: Request, view: APIView) -> str:
         return self.cache_format % {"scope": self.scope, "ident": client_address(request._request) or "-"}
 
 
@@ -39,7 +42,7 @@ class WriteThrottle(UserRateThrottle):
     def get_ident(self, request: Request) -> str:
         return client_address(request._request) or "-"
 
-    def allow_request(self, request: Request, view: Any) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         if request.method in SAFE_METHODS or integration_key_of(request) is not None:
             return True  # a key's writes are counted by IntegrationKeyThrottle
         return super().allow_request(request, view)
@@ -55,11 +58,11 @@ class IntegrationKeyThrottle(SimpleRateThrottle):
     def get_rate(self) -> str:
         return settings.API_INTEGRATION_KEY_RATE
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
         key = integration_key_of(request)
         return None if key is None else self.cache_format % {"scope": self.scope, "ident": key.pk}
 
-    def allow_request(self, request: Request, view: Any) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         if request.method in SAFE_METHODS:
             return True
         return super().allow_request(request, view)

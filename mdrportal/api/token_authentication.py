@@ -5,11 +5,10 @@ no view."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from mdrportal.core.users import User
 from tenants.api_tokens import api_token_find, api_token_used
 from tenants.models import ApiToken
 
@@ -20,7 +19,7 @@ class PersonalTokenAuthentication(TokenAuthentication):
     """A person's token that is live: not expired or revoked, not from before a password change, its user
     active. `request.auth` is the ApiToken."""
 
-    def authenticate_credentials(self, key: str) -> tuple[Any, ApiToken]:
+    def authenticate_credentials(self, key: str) -> tuple[User, ApiToken]:
         token = api_token_find(key)
         if token is None:
             raise AuthenticationFailed(INVALID_TOKEN)

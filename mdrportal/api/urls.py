@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeAlias
+
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
@@ -52,9 +54,18 @@ from mdrportal.api.tenants import (
 )
 from mdrportal.api.thread import IncidentMessagesView
 
-# The two viewsets' methods: the collection lists and creates, a member is read and changed in part.
-COLLECTION = {"get": "list", "post": "create"}
-MEMBER = {"get": "retrieve", "patch": "partial_update"}
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django.http import HttpResponseBase
+    from rest_framework.decorators import ViewSetAction  # the stubs' own type: not in DRF itself
+
+    ViewSetActions: TypeAlias = dict[str, str | ViewSetAction[Callable[..., HttpResponseBase]]]
+
+# The two viewsets' methods: the collection lists and creates, a member is read and changed in part. Typed as
+# ViewSetMixin.as_view takes them (a dict is invariant: a dict[str, str] is not one).
+COLLECTION: ViewSetActions = {"get": "list", "post": "create"}
+MEMBER: ViewSetActions = {"get": "retrieve", "patch": "partial_update"}
 
 v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
