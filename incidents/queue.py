@@ -40,8 +40,8 @@ def queue_view_filter(view: str, *, user: User | None = None) -> Q:
     return conditions[view]
 
 
-def queue_view(incidents: QuerySet[Incident], view: str, *, user: User) -> QuerySet[Incident]:
-    """The active incidents of one saved view."""
+def queue_view(incidents: QuerySet[Incident], view: str, *, user: User | None) -> QuerySet[Incident]:
+    """The active incidents of one saved view; `mine` needs the user (None is no person: an integration key)."""
     active = with_waiting_since(incidents.filter(status__in=ACTIVE_INCIDENT_STATUSES))
     return active.filter(queue_view_filter(view, user=user))
 

@@ -177,8 +177,8 @@ class IncidentViewSet(
         """One saved view of the analysts' queue. A pipeline's key is no person and owns no incident: its
         `mine` is empty (not the incidents nobody owns)."""
         user = self.request.user
-        if view == "mine" and isinstance(user, AnonymousUser):
-            return incidents.none()
+        if isinstance(user, AnonymousUser):
+            return incidents.none() if view == "mine" else queue_view(incidents, view, user=None)
         return queue_view(incidents, view, user=user)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
