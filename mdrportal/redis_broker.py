@@ -31,7 +31,8 @@ class Channel(kombu_redis.Channel):
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
         if self.connection is None or self.connection.client is None:
             raise RedisConnectionError("this channel's broker connection was closed")
-        return super()._connparams(asynchronous=asynchronous)  # type: ignore[misc]  # kombu's, not in its stubs
+        params: dict[str, Any] = super()._connparams(asynchronous=asynchronous)  # type: ignore[misc]  # kombu's, not in its stubs
+        return params
 
 
 class Transport(kombu_redis.Transport):

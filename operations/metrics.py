@@ -152,7 +152,7 @@ def metrics_exposition() -> bytes:
     """The whole page: this process's (or, under gunicorn, every process's) counters and the database's numbers."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated upstream
         registry.register(DatabaseCollector())
         return generate_latest(registry)
     registry.register(DatabaseCollector())

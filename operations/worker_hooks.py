@@ -25,7 +25,9 @@ _TASK_SUBJECT = {
 }
 
 
-def _incident_of(kind: str, pk: Any) -> int | None:
+def _incident_of(kind: str, pk: object) -> int | None:
+    if not isinstance(pk, int):  # a task called without its subject
+        return None
     if kind == "incident_id":
         return pk
     model = ResponseAction if kind == "action_id" else NotificationRun

@@ -36,7 +36,7 @@ class ReportSendInline(ReadOnlyInline):
 
 
 @admin.register(ReportRecipient)
-class ReportRecipientAdmin(admin.ModelAdmin):
+class ReportRecipientAdmin(admin.ModelAdmin[ReportRecipient]):
     list_display = ["email", "tenant", "partner", "active", "created_at"]
     list_filter = ["active"]
     list_select_related = ["tenant", "partner"]

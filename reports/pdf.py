@@ -29,7 +29,8 @@ def pdf_render(*, template: str, context: dict[str, Any]) -> bytes:
     # Documents say UTC: they leave the portal and are read beside other tenants' and providers' records.
     with timezone.override(UTC):
         html = render_to_string(template, context)
-    return HTML(string=html, url_fetcher=_fetch_nothing).write_pdf()
+    pdf: bytes = HTML(string=html, url_fetcher=_fetch_nothing).write_pdf()
+    return pdf
 
 
 def report_pdf(*, report: Report, scope: str) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -14,7 +16,7 @@ from mdrportal.core.users import User
 from tenants.preferences import default_time_zone, own_time_zone, user_time_zone_set
 
 
-class ProfileSerializer(serializers.Serializer):
+class ProfileSerializer(serializers.Serializer[Any]):
     username = serializers.CharField(read_only=True)
     time_zone = serializers.CharField(
         max_length=64,

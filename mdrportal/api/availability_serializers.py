@@ -42,7 +42,7 @@ AWAY_HELP = (
 )
 
 
-def availability_fields() -> dict[str, serializers.Field]:
+def availability_fields() -> dict[str, serializers.Field[Any, Any, Any, Any]]:
     return {
         "windows": AvailabilityWindowSerializer(many=True, required=False, help_text=WINDOWS_HELP),
         "away_periods": AwayPeriodSerializer(many=True, required=False, help_text=AWAY_HELP),

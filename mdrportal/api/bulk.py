@@ -10,14 +10,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents.bulk import BULK_MAX, actions_propose_many, bulk_targets, observables_of_kind
-from incidents.models import ActionType, Channel, ObservableKind
+from incidents.models import ActionType, Channel, Incident, ObservableKind
 from mdrportal.api.errors import service_errors
 from mdrportal.api.incident_serializers import ActionSerializer
 from mdrportal.api.incidents import visible_incident
 from mdrportal.api.permissions import require_staff, signed_in_user
 
 
-class BulkProposeSerializer(serializers.Serializer):
+class BulkProposeSerializer(serializers.Serializer[Any]):
     action_type = serializers.SlugRelatedField(
         slug_field="code", queryset=ActionType.objects.all(), help_text="An action type's code."
     )
@@ -31,7 +31,7 @@ class BulkProposeSerializer(serializers.Serializer):
     )
 
 
-class BulkOutcomeSerializer(serializers.Serializer):
+class BulkOutcomeSerializer(serializers.Serializer[Any]):
     target = serializers.CharField()
     action = ActionSerializer(allow_null=True, help_text="The action proposed, with the gate's decision.")
     error = serializers.CharField(help_text="Why no action was proposed for this target; empty when one was.")
@@ -45,7 +45,7 @@ class BulkOutcomeSerializer(serializers.Serializer):
     request=BulkProposeSerializer,
     responses={200: BulkOutcomeSerializer(many=True)},
 )
-class IncidentBulkProposeView(generics.GenericAPIView):
+class IncidentBulkProposeView(generics.GenericAPIView[Incident]):
     serializer_class = BulkProposeSerializer
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:

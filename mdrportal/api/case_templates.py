@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents.case_templates import case_template_apply
-from incidents.models import ActionType, CaseTemplate, CaseTemplateAction, Channel
+from incidents.models import ActionType, CaseTemplate, CaseTemplateAction, Channel, Incident
 from mdrportal.api.bulk import BulkOutcomeSerializer
 from mdrportal.api.errors import service_errors
 from mdrportal.api.incidents import visible_incident
@@ -39,11 +39,11 @@ class CaseTemplateSerializer(serializers.ModelSerializer[CaseTemplate]):
         fields = ["id", "incident_type", "recommendations", "actions"]
 
 
-class ApplyTemplateSerializer(serializers.Serializer):
+class ApplyTemplateSerializer(serializers.Serializer[Any]):
     template = serializers.PrimaryKeyRelatedField(queryset=CaseTemplate.objects.all())
 
 
-class TemplateAppliedSerializer(serializers.Serializer):
+class TemplateAppliedSerializer(serializers.Serializer[Any]):
     changed = serializers.ListField(
         child=serializers.CharField(), help_text="The case file's fields the template changed."
     )
@@ -67,7 +67,7 @@ class CaseTemplateListView(generics.ListAPIView[CaseTemplate]):
     request=ApplyTemplateSerializer,
     responses={200: TemplateAppliedSerializer},
 )
-class IncidentApplyTemplateView(generics.GenericAPIView):
+class IncidentApplyTemplateView(generics.GenericAPIView[Incident]):
     serializer_class = ApplyTemplateSerializer
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -72,7 +72,7 @@ class ConsoleTaskSerializer(TaskSerializer):
         read_only_fields = fields
 
 
-class _ServedFilter(serializers.Serializer):
+class _ServedFilter(serializers.Serializer[Any]):
     """The one customer to narrow to, among those the partner serves."""
 
     tenant = serializers.PrimaryKeyRelatedField(

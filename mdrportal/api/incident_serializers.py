@@ -78,7 +78,7 @@ class IncidentSerializer(serializers.ModelSerializer[Incident]):
             shown.update(attention_reason="", owner=None)
         return shown
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
         request = self.context.get("request")
         if request is not None and not fields["tenant"].read_only:
@@ -113,7 +113,7 @@ class SeveralChoicesField(serializers.MultipleChoiceField):
         return {super(serializers.MultipleChoiceField, self).to_internal_value(part) for part in chosen}
 
 
-class IncidentFilterSerializer(serializers.Serializer):
+class IncidentFilterSerializer(serializers.Serializer[Any]):
     """Query parameters of the incident list; a date means midnight UTC at the start of that day."""
 
     DATE_FORMATS = ["iso-8601", "%Y-%m-%d"]
@@ -144,7 +144,7 @@ class IncidentFilterSerializer(serializers.Serializer):
         return data
 
 
-class UsedObservableSerializer(serializers.Serializer):
+class UsedObservableSerializer(serializers.Serializer[Any]):
     """An observable an action uses, as the action's answer names it."""
 
     id = serializers.IntegerField(read_only=True)
@@ -182,7 +182,7 @@ class ActionSerializer(serializers.ModelSerializer[ResponseAction]):
         read_only_fields = ["incident", "status", "performer", "basis", "decision_reason"]
 
 
-class IncidentStatusSerializer(serializers.Serializer):
+class IncidentStatusSerializer(serializers.Serializer[Any]):
     """An analyst moves an incident (resolving or closing it stops its calls and cancels waiting actions),
     or edits its case file; each change is a timeline event."""
 
@@ -204,11 +204,11 @@ class IncidentStatusSerializer(serializers.Serializer):
         return attrs
 
 
-class CancelSerializer(serializers.Serializer):
+class CancelSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=500, help_text="Why MDR Ops will not perform the action.")
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(serializers.Serializer[Any]):
     statement = serializers.CharField(
         max_length=5000, help_text="The approver's own words, kept with the written authorization."
     )
@@ -242,14 +242,14 @@ class TimelineEventSerializer(serializers.ModelSerializer[TimelineEvent]):
 _DETAILS_FOR_CUSTOMERS = ("status", "error", "simulated", "would")
 
 
-class PerformerSerializer(serializers.Serializer):
+class PerformerSerializer(serializers.Serializer[Any]):
     action_type = serializers.SlugRelatedField(
         slug_field="code", queryset=ActionType.objects.all(), help_text="An action type's code."
     )
     performer = serializers.ChoiceField(choices=Performer.choices)
 
 
-class ConnectorSerializer(serializers.Serializer):
+class ConnectorSerializer(serializers.Serializer[Any]):
     """How MDR Ops reaches the tenant's endpoint platform; the secret is accepted, never returned."""
 
     kind = serializers.ChoiceField(choices=ConnectorKind.choices)
@@ -282,7 +282,7 @@ class ConnectorSerializer(serializers.Serializer):
         return options
 
 
-class AssignSerializer(serializers.Serializer):
+class AssignSerializer(serializers.Serializer[Any]):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=staff_owners(), allow_null=True, help_text="An MDR staff user's id, or null for nobody."
     )

@@ -10,7 +10,7 @@ from mdrportal.api.integration_keys import IntegrationKeyAuthentication
 from tenants.integration_key_models import KEY_SCHEME
 
 
-class IntegrationKeyScheme(OpenApiAuthenticationExtension):
+class IntegrationKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # its registration hook is unannotated
     """The schema's `integrationKey` security scheme, listed only on the operations a key may call."""
 
     target_class = IntegrationKeyAuthentication

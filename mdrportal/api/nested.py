@@ -12,7 +12,7 @@ from typing import Any
 from rest_framework import serializers
 
 
-class WholeObjectSerializer(serializers.Serializer):
+class WholeObjectSerializer(serializers.Serializer[Any]):
     """A nested object validated as a root of its own, so that a partial update never makes it partial."""
 
     def run_validation(self, data: Any = serializers.empty) -> Any:

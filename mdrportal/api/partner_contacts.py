@@ -25,14 +25,14 @@ from tenants.models import Contact, Partner
 from tenants.partner_defaults import partner_of_user
 
 
-class PartnerAvailabilitySerializer(serializers.Serializer):
+class PartnerAvailabilitySerializer(serializers.Serializer[Any]):
     """A partner contact's hours (in the partner's time zone) and away periods; a list given replaces it."""
 
     windows = availability_fields()["windows"]
     away_periods = availability_fields()["away_periods"]
 
 
-class PartnerContactSerializer(serializers.Serializer):
+class PartnerContactSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(read_only=True)
     call_order = serializers.IntegerField(read_only=True)

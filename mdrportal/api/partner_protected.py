@@ -6,6 +6,8 @@ and stops inheriting the list only by saying so here."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -42,7 +44,7 @@ class PartnerProtectedSerializer(serializers.ModelSerializer[PartnerProtectedTar
         validators: list[object] = []  # the service checks the value and refuses a duplicate
 
 
-class PartnerListSerializer(serializers.Serializer):
+class PartnerListSerializer(serializers.Serializer[Any]):
     inherits = serializers.BooleanField(
         help_text="Whether the customer takes its partner's protected-asset list (on top of its own)."
     )

@@ -35,7 +35,7 @@ def _shown(partner: Partner) -> dict[str, Any]:
     return shown
 
 
-class PartnerDefaultsSerializer(serializers.Serializer):
+class PartnerDefaultsSerializer(serializers.Serializer[Any]):
     response_mode = serializers.ChoiceField(choices=ResponseMode.choices, required=False)
     authorize_on_no_ack = serializers.BooleanField(required=False)
     reminder_minutes = serializers.IntegerField(min_value=1, max_value=1440, required=False)

@@ -4,6 +4,8 @@ settings delegation) and MDR leads change them, through reports.recipients."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -48,14 +50,14 @@ class ReportRecipientSerializer(serializers.ModelSerializer[ReportRecipient]):
         validators: list[object] = []
 
 
-class MonthlyReportSerializer(serializers.Serializer):
+class MonthlyReportSerializer(serializers.Serializer[Any]):
     enabled = serializers.BooleanField(
         help_text="Off: no monthly report goes to the tenant's recipients. Turned back on, the reports due "
         "from then on go, not those of the months it was off."
     )
 
 
-class ResendSerializer(serializers.Serializer):
+class ResendSerializer(serializers.Serializer[Any]):
     period_start = serializers.DateField(help_text="The first day of a month that has ended.")
 
 

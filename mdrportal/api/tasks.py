@@ -55,7 +55,7 @@ class TaskSerializer(serializers.ModelSerializer[ResponseAction]):
         read_only_fields = fields
 
 
-class TaskMarkSerializer(serializers.Serializer):
+class TaskMarkSerializer(serializers.Serializer[Any]):
     status = serializers.ChoiceField(
         choices=[(ActionStatus.DONE.value, "Done"), (ActionStatus.NOT_DONE.value, "Not done")],
         help_text="`done`, or `not_done` (with a note saying why).",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from mdrportal.api.availability_serializers import availability_fields
@@ -100,7 +102,7 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
         return value
 
 
-class CustomerLoginSerializer(serializers.Serializer):
+class CustomerLoginSerializer(serializers.Serializer[Any]):
     """A customer user and their role at one tenant."""
 
     id = serializers.IntegerField(read_only=True)
@@ -112,7 +114,7 @@ class CustomerLoginSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class DelegationSerializer(serializers.Serializer):
+class DelegationSerializer(serializers.Serializer[Any]):
     """What the customer lets its partner's users do for it."""
 
     partner = serializers.CharField(source="partner.name", read_only=True, allow_null=True, default=None)
