@@ -39,7 +39,7 @@ def partner_tasks_call(incident: Incident) -> list[NotificationRun]:
         timeline_record(
             incident=incident,
             kind=EventKind.NOTIFICATION_STARTED,
-            summary=f"Phoning {incident.tenant.partner}'s people about its task {task}: {len(run.plan)} calls "
+            summary=f"Phoning {incident.tenant.partner}'s people about its task {task}: {len(run.planned_steps)} calls "
             "in the partner's call order. Their acknowledgment is the task's, not the incident's.",
             data={"run": run.pk, "plan": run.plan, "task": task.pk},
         )

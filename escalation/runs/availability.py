@@ -20,7 +20,7 @@ from tenants.availability import who_is_available
 from tenants.models import Contact
 from tenants.selectors import partner_phone_contacts, phone_contacts
 
-ROUND_NAMES = {
+ROUND_NAMES: dict[str, str] = {
     RunPurpose.NOTIFY: "notification",
     RunPurpose.REPORT: "report of what was done",
     RunPurpose.PARTNER_TASK: "partner's calls about its task",

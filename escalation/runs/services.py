@@ -9,7 +9,6 @@ runs.advance.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,13 +33,12 @@ from incidents.active_guard import incident_must_be_active
 from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, Incident
 from mdrportal.core.retry import retried_atomic
-
-User = AbstractBaseUser | None
+from mdrportal.core.users import User
 
 
 @retried_atomic
 def notification_start(
-    *, incident: Incident, by: User, channel: str = Channel.ADMIN, why: str = ""
+    *, incident: Incident, by: User | None, channel: str = Channel.ADMIN, why: str = ""
 ) -> NotificationRun:
     """Start notifying the customer: emails to every contact, then the call tree until someone acknowledges.
 
