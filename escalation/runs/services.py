@@ -49,13 +49,13 @@ def notification_start(
     incident_must_be_active(locked, what="notifying the customer")
     # At most one round runs at a time, and it is the latest.
     last = locked.notification_runs.filter(purpose=RunPurpose.NOTIFY).order_by("-round").first()
-    active = last is not None and last.state == RunState.ACTIVE
-    if active and (last.plan is not None or by is None):
-        return last  # under way; or waiting for its time, which only a person brings forward
+    active = last if last is not None and last.state == RunState.ACTIVE else None
+    if active is not None and (active.plan is not None or by is None):
+        return active  # under way; or waiting for its time, which only a person brings forward
     actions = actions_to_tell(locked)
     plan = plan_make(locked, purpose=RunPurpose.NOTIFY, at=timezone.now())
-    if active:
-        run = run_bring_forward(last, locked, by=by, actions=actions, plan=plan)
+    if active is not None:
+        run = run_bring_forward(active, locked, by=by, actions=actions, plan=plan)
     else:
         number = (last.round + 1) if last else 1
         run = run_create(
