@@ -148,7 +148,7 @@ def link_url(
     return settings.PUBLIC_BASE_URL + reverse("link", args=[token])
 
 
-def _is_id(value: Any) -> bool:
+def _is_id(value: object) -> bool:
     return type(value) is int and value > 0
 
 
