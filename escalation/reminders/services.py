@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypedDict, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -64,14 +63,7 @@ from mdrportal.core.retry import retried_atomic
 from tenants.channels import ContactChannel, wants
 from tenants.models import Contact
 
-if TYPE_CHECKING:
-    from django_stubs_ext import WithAnnotations
-
 log = logging.getLogger(__name__)
-
-
-class _WaitingSince(TypedDict):
-    waiting_since: datetime | None
 
 
 def reminder_interval(policy: PolicySnapshot) -> timedelta:
@@ -206,13 +198,9 @@ class ComposedReminder:
 def reminder_compose(reminder: Reminder) -> ComposedReminder:
     """The reminder as things stand now: what still waits, with a newly signed link for approvers."""
     series, contact = reminder.series, reminder.contact
-    # with_waiting_since annotates waiting_since, which its return type does not say.
-    incident = cast(
-        "WithAnnotations[Incident, _WaitingSince]",
-        with_waiting_since(Incident.objects.filter(pk=series.incident_id)).select_related("tenant__partner")[
-            0
-        ],
-    )
+    incident = with_waiting_since(Incident.objects.filter(pk=series.incident_id)).select_related(
+        "tenant__partner"
+    )[0]
     tenant = incident.tenant
     actions = list(
         waiting_actions(series.kind).filter(incident=incident).select_related("action_type").order_by("pk")
