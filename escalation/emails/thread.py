@@ -55,9 +55,7 @@ def thread_recipients(message: Message) -> list[ThreadRecipient]:
     owner = incident.owner
     if owner is not None and owner.is_active and owner.email:
         return [ThreadRecipient(to=owner.email, user=owner)]
-    queue = settings.MDR_QUEUE_EMAIL
-    assert queue is not None  # read by env_str with a default: never None
-    return [ThreadRecipient(to=queue)]
+    return [ThreadRecipient(to=settings.MDR_QUEUE_EMAIL)]
 
 
 def thread_emails_claim(message: Message) -> list[EmailNotification]:
