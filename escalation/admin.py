@@ -2,42 +2,56 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 
 from escalation.models import Acknowledgment, CallAttempt, EmailNotification, NotificationRun, TextMessage
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
 
+if TYPE_CHECKING:
+    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
+    _RunAdmin = admin.ModelAdmin[NotificationRun]
+    _AcknowledgmentAdmin = admin.ModelAdmin[Acknowledgment]
+else:
+    _RunAdmin = _AcknowledgmentAdmin = admin.ModelAdmin
+
+# Shown and read-only alike; tuples, as a list of names would be typed too narrowly for `fields`.
+_CALL_FIELDS = (
+    "sequence",
+    "contact",
+    "to",
+    "try_number",
+    "outcome",
+    "provider_status",
+    "answered_by",
+    "placed_at",
+)
+_EMAIL_FIELDS = ("contact", "to", "kind", "state", "subject", "sent_at", "error")
+_TEXT_FIELDS = ("contact", "to", "kind", "reply_code", "state", "provider_id", "sent_at", "error")
+
 
 class CallInline(ReadOnlyInline):
     model = CallAttempt
-    fields = [
-        "sequence",
-        "contact",
-        "to",
-        "try_number",
-        "outcome",
-        "provider_status",
-        "answered_by",
-        "placed_at",
-    ]
-    readonly_fields = fields
+    fields = _CALL_FIELDS
+    readonly_fields = _CALL_FIELDS
     ordering = ["sequence", "id"]
 
 
 class EmailInline(ReadOnlyInline):
     model = EmailNotification
-    fields = ["contact", "to", "kind", "state", "subject", "sent_at", "error"]
-    readonly_fields = fields
+    fields = _EMAIL_FIELDS
+    readonly_fields = _EMAIL_FIELDS
 
 
 class TextInline(ReadOnlyInline):
     model = TextMessage
-    fields = ["contact", "to", "kind", "reply_code", "state", "provider_id", "sent_at", "error"]
-    readonly_fields = fields
+    fields = _TEXT_FIELDS
+    readonly_fields = _TEXT_FIELDS
 
 
 @admin.register(NotificationRun)
-class NotificationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class NotificationRunAdmin(ReadOnlyAdminMixin, _RunAdmin):
     list_display = ["id", "incident", "purpose", "round", "state", "next_step_at", "started_at"]
     list_filter = ["state", "purpose"]
     list_select_related = ["incident"]
@@ -46,7 +60,7 @@ class NotificationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Acknowledgment)
-class AcknowledgmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AcknowledgmentAdmin(ReadOnlyAdminMixin, _AcknowledgmentAdmin):
     list_display = ["at", "incident", "channel", "contact", "user"]
     list_filter = ["channel"]
     list_select_related = ["incident", "contact", "user"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
 
+from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import Error, register
 
@@ -13,7 +14,7 @@ SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 
 
 @register("mdr")
-def check_sms_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+def check_sms_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: object) -> list[Error]:
     sender = settings.TWILIO_MESSAGING_FROM
     service = settings.TWILIO_MESSAGING_SERVICE_SID
     credentials = settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN

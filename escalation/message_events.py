@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from escalation.models import EmailNotification, Reminder, TextMessage
 from incidents.models import Channel, EventKind, Incident
 from incidents.timeline_writes import timeline_record
 
 
-def message_told(row: Any, /, *, incident: Incident, summary: str, sender: str, **facts: Any) -> None:
+def message_told(
+    row: EmailNotification | TextMessage | Reminder,
+    /,
+    *,
+    incident: Incident,
+    summary: str,
+    sender: str,
+    **facts: Any,
+) -> None:
     """One "notification sent" event about an outbox row: the summary, who sent it, whom it went to, the
     row's state as its outcome, and the channel's own facts."""
     timeline_record(

@@ -17,7 +17,7 @@ from escalation.reminders.models import (  # re-exported: the app's models, kept
 from incidents.models import Channel, Incident, Message, ResponseAction
 from mdrportal.core.append_only import AppendOnlyModel
 from mdrportal.core.outbox import OutboxItem
-from tenants.models import Contact
+from tenants.models import Contact, Tenant
 
 
 class RunPurpose(models.TextChoices):
@@ -63,7 +63,9 @@ class NotificationRun(models.Model):
     state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.ACTIVE)
     # The call plan fixed when the run starts: [{"contact": id, "try": n}, ...] in the order they are called.
     # None while a round scheduled for later waits: its plan is made when it comes due.
-    plan = models.JSONField(default=list, null=True, blank=True)
+    plan: models.JSONField[list[dict[str, int]] | None, list[dict[str, int]] | None] = models.JSONField(
+        default=list, null=True, blank=True
+    )
     # The contacts with a phone left out of the plan, unavailable when it was made (away, outside their
     # hours): [{"contact": id, "name": ..., "why": ...}, ...]. Frozen with the plan.
     unavailable = models.JSONField(default=list, blank=True)
@@ -97,6 +99,20 @@ class NotificationRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_purpose_display()} round {self.round} for incident #{self.incident_id}"
+
+    @property
+    def planned_steps(self) -> list[dict[str, int]]:
+        """The plan's steps, once it is made: a round scheduled for later has none until it comes due."""
+        if self.plan is None:
+            raise ValueError(f"run #{self.pk} has no plan yet: it is made when the round comes due")
+        return self.plan
+
+    @property
+    def partner_task_id(self) -> int:
+        """The task a partner's run phones about: every partner's run names one (partner_run_names_its_task)."""
+        if self.task_id is None:
+            raise ValueError(f"run #{self.pk} is no partner's run: it names no task")
+        return self.task_id
 
 
 class CallOutcome(models.TextChoices):
@@ -187,6 +203,20 @@ class CallAttempt(models.Model):
     def is_test(self) -> bool:
         return self.run_id is None
 
+    @property
+    def in_run(self) -> NotificationRun:
+        """The run the call is of; a test call is of none."""
+        if self.run is None:
+            raise ValueError(f"call #{self.pk} is a test call: it is of no run")
+        return self.run
+
+    @property
+    def tested_tenant(self) -> Tenant:
+        """The tenant a test call is for: test_call_place phones a customer's contacts only."""
+        if self.contact.tenant is None:
+            raise ValueError(f"call #{self.pk} is to a contact of no tenant")
+        return self.contact.tenant
+
 
 class EmailKind(models.TextChoices):
     NOTIFY = "notify", "Notification"
@@ -235,21 +265,28 @@ class EmailNotification(OutboxItem):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} email to {self.to}"
 
+    def _about(self) -> NotificationRun | Message:
+        """The run the email is of or, for the thread's, its message: one of them (email_of_a_run_or_a_message)."""
+        about = self.run if self.run is not None else self.message
+        if about is None:
+            raise ValueError(f"email #{self.pk} is of no run and no message")
+        return about
+
     @property
     def incident_id(self) -> int:
-        return self.run.incident_id if self.run_id else self.message.incident_id  # type: ignore[union-attr]
+        return self._about().incident_id
 
     @property
     def incident(self) -> Incident:
-        return self.run.incident if self.run_id else self.message.incident  # type: ignore[union-attr]
+        return self._about().incident
 
     @property
     def recipient(self) -> str:
         """Whom the email went to, as the timeline names them."""
-        if self.contact_id:
-            return self.contact.name  # type: ignore[union-attr]
-        if self.user_id:
-            return self.user.get_full_name() or self.user.get_username()  # type: ignore[union-attr]
+        if self.contact is not None:
+            return self.contact.name
+        if self.user is not None:
+            return self.user.get_full_name() or self.user.get_username()
         return "the MDR queue"
 
 

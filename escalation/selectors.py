@@ -9,7 +9,16 @@ from datetime import datetime, timedelta
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from escalation.models import PARTNER_PURPOSES, CallAttempt, CallOutcome, RunPurpose, RunState, TextMessage
+from escalation.calls.records import call_ring_seconds
+from escalation.models import (
+    PARTNER_PURPOSES,
+    CallAttempt,
+    CallOutcome,
+    NotificationRun,
+    RunPurpose,
+    RunState,
+    TextMessage,
+)
 from escalation.reader import ReaderCan, ask_line, reader_can, reader_for
 from escalation.story import story_read
 from incidents.models import ActionStatus, Basis, Incident, ResponseAction
@@ -106,12 +115,8 @@ def incidents_to_tell(*, statuses: frozenset[str], batch: int) -> list[int]:
     )
 
 
-def _ring_timeout(call: CallAttempt) -> int:
-    return call.contact.tenant.ring_timeout_seconds if call.is_test else call.run.ring_timeout_seconds
-
-
 def _tells_what_was_done(call: CallAttempt) -> bool:
-    if call.is_test or call.run.purpose in PARTNER_PURPOSES:
+    if call.run is None or call.run.purpose in PARTNER_PURPOSES:  # a test call tells nothing
         return False
     return call.run.purpose == RunPurpose.REPORT or PolicySnapshot.read(call.run.incident).authorize_mode
 
@@ -119,10 +124,10 @@ def _tells_what_was_done(call: CallAttempt) -> bool:
 def _script(
     call: CallAttempt, done: tuple[tuple[DoneItem, ...], str], *, decision_awaited: bool = False
 ) -> CallScript:
-    if call.is_test:
+    if call.run is None:  # a test call
         return CallScript(
             attempt_id=call.pk,
-            tenant=call.contact.tenant.name,
+            tenant=call.tested_tenant.name,
             severity="",
             title="",
             summary="",
@@ -132,7 +137,7 @@ def _script(
         )
     incident = call.run.incident
     if call.run.purpose in PARTNER_PURPOSES:
-        return _task_script(call, incident)
+        return _task_script(call, call.run, incident)
     return CallScript(
         attempt_id=call.pk,
         tenant=incident.tenant.name,
@@ -146,8 +151,8 @@ def _script(
     )
 
 
-def _task_script(call: CallAttempt, incident: Incident) -> CallScript:
-    task = ResponseAction.objects.select_related("action_type").get(pk=call.run.task_id)
+def _task_script(call: CallAttempt, run: NotificationRun, incident: Incident) -> CallScript:
+    task = ResponseAction.objects.select_related("action_type").get(pk=run.partner_task_id)
     return CallScript(
         attempt_id=call.pk,
         tenant=incident.tenant.name,
@@ -156,10 +161,17 @@ def _task_script(call: CallAttempt, incident: Incident) -> CallScript:
         summary="",
         tells_what_was_done=False,
         done=(),
-        partner=call.contact.partner.name,
+        partner=_partner_name(call.contact),
         incident_id=incident.pk,
         task=str(task),
     )
+
+
+def _partner_name(contact: Contact) -> str:
+    """The partner whose people a partner's run phones: plan_make phones the partner's own contacts."""
+    if contact.partner is None:
+        raise ValueError(f"{contact} phoned about a partner's task is no partner's contact")
+    return contact.partner.name
 
 
 def call_is_partner_task(attempt_id: int) -> bool:
@@ -188,15 +200,17 @@ def call_script(attempt_id: int) -> CallScript | None:
     call = _with_incident(CallAttempt.objects.filter(pk=attempt_id)).first()
     if call is None:
         return None
+    if call.run is None:  # a test call
+        return _script(call, NOTHING_DONE)
     done = _done(call.run.incident) if _tells_what_was_done(call) else NOTHING_DONE
-    awaiting = not call.is_test and awaiting_authorization(call.run.incident).exists()
+    awaiting = awaiting_authorization(call.run.incident).exists()
     return _script(call, done, decision_awaited=awaiting)
 
 
 def call_reader_can(attempt_id: int) -> ReaderCan:
     """What the person on an incident's call can do (a test call: acknowledge, at most)."""
     call = _with_incident(CallAttempt.objects.filter(pk=attempt_id)).get()
-    if call.is_test:
+    if call.run is None:  # a test call
         return ReaderCan.ACKNOWLEDGE
     return reader_can(call.contact, call.run.incident)
 
@@ -231,7 +245,7 @@ def simulated_calls_ringing() -> list[RingingCall]:
     )
     done: dict[int, tuple[tuple[DoneItem, ...], str]] = {}
     for call in calls:
-        if _tells_what_was_done(call) and call.run.incident_id not in done:
+        if call.run is not None and _tells_what_was_done(call) and call.run.incident_id not in done:
             done[call.run.incident_id] = _done(call.run.incident)
     return [
         RingingCall(
@@ -241,7 +255,7 @@ def simulated_calls_ringing() -> list[RingingCall]:
                 done.get(call.run.incident_id, NOTHING_DONE) if call.run else NOTHING_DONE,
                 decision_awaited=call.run is not None and call.run.incident_id in awaiting,
             ),
-            rings_until=(call.placed_at or call.queued_at) + timedelta(seconds=_ring_timeout(call)),
+            rings_until=(call.placed_at or call.queued_at) + timedelta(seconds=call_ring_seconds(call)),
         )
         for call in calls
     ]

@@ -17,6 +17,7 @@ from django.utils import timezone
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import TextKind, TextMessage
 from escalation.reminders.models import Reminder, ReminderKind, ReminderSeries, SeriesState
+from escalation.reminders.selectors import reminder_recipients
 from escalation.reminders.services import reminder_send, reminder_series_step, reminders_sweep
 from escalation.runs.lifecycle import incident_change_status
 from incidents.actions import action_cancel
@@ -216,6 +217,14 @@ def test_the_customers_tasks_are_reminded_to_its_contacts_and_the_partners_to_th
         come_due(series)
         reminder_series_step(series.pk)
         assert list(Reminder.objects.filter(series=series).values_list("to", flat=True)) == expected
+
+
+def test_a_customer_without_a_partner_has_nobody_reminded_of_partner_tasks() -> None:
+    # Not every contact without a partner: those are every customer's (a filter on a partner of None).
+    make_tenant(phones=2)
+    incident = make_incident(make_tenant(phones=1))
+
+    assert reminder_recipients(incident, ReminderKind.PARTNER_TASK) == []
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

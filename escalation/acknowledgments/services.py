@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
 from escalation.models import Acknowledgment, CallAttempt, RunState
@@ -13,14 +12,18 @@ from incidents.locks import incident_lock
 from incidents.models import Channel, EventKind, Incident
 from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 from tenants.deciding import ACKNOWLEDGE, acting_partner, actor_label_at, deciding_refusal
 from tenants.models import Contact
 
-User = AbstractBaseUser | None
-
 
 def acknowledge(
-    incident: Incident, *, contact: Contact | None, user: User, channel: str, call: CallAttempt | None = None
+    incident: Incident,
+    *,
+    contact: Contact | None,
+    user: User | None,
+    channel: str,
+    call: CallAttempt | None = None,
 ) -> Acknowledgment:
     """Record an acknowledgment on a locked incident and stop its runs: somebody has it now."""
     ack = Acknowledgment.objects.create(
@@ -51,7 +54,7 @@ def acknowledge(
 
 @retried_atomic
 def acknowledgment_record(
-    *, incident: Incident, channel: str, contact: Contact | None = None, user: User = None
+    *, incident: Incident, channel: str, contact: Contact | None = None, user: User | None = None
 ) -> Acknowledgment:
     """A contact or customer user says 'we have it': further calls stop. It authorizes nothing."""
     locked = incident_lock(incident.pk)

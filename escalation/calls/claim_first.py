@@ -11,9 +11,9 @@ then the time it was queued, then its id. Whether a call is still wanted is esca
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
 from escalation.models import CallAttempt, CallOutcome, NotificationRun, RunState
 from escalation.wanted import call_still_wanted_sql
@@ -52,7 +52,7 @@ _QUEUED_OF_RUN = (
 )
 
 
-def _claimed(cursor: Any) -> Claimed | None:
+def _claimed(cursor: CursorWrapper) -> Claimed | None:
     row = cursor.fetchone()
     return None if row is None else (row[0], row[1], row[2])
 

@@ -59,9 +59,9 @@ def call_claim_next(backend: str) -> CallRequest | None:
         return _request(claimed)
     candidates = _queued().order_by(*ORDER).values_list("pk", "run__incident_id")[:CANDIDATES]
     for attempt_id, incident_id in candidates:
-        claimed = _claim(attempt_id, incident_id, backend)
-        if claimed is not None:
-            return claimed
+        request = _claim(attempt_id, incident_id, backend)
+        if request is not None:
+            return request
     return None
 
 
@@ -79,8 +79,9 @@ def _claim(attempt_id: int, incident_id: int | None, backend: str) -> CallReques
         return None  # another worker has it, or it moved on
     if call.run is None:  # a test call: about no incident
         _mark_dialing(call, backend)
-        timeout = call.contact.tenant.ring_timeout_seconds
+        timeout = call.tested_tenant.ring_timeout_seconds
         return CallRequest(attempt_id=call.pk, to=call.to, ring_timeout_seconds=timeout)
+    assert incident is not None  # the candidate's incident is its run's: locked above
     call.run.incident = incident
     if call.run.state != RunState.ACTIVE:
         call.outcome, call.ended_at = CallOutcome.CANCELED, timezone.now()

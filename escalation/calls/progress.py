@@ -63,14 +63,15 @@ def call_update(
             call_end(call, CallOutcome.ACKNOWLEDGED)
         return
     if incident is not None:
-        call.run.incident = incident
-        if pressed_1 and call.run.purpose in PARTNER_PURPOSES:
+        run = call.in_run  # the call's incident, locked above, is its run's
+        run.incident = incident
+        if pressed_1 and run.purpose in PARTNER_PURPOSES:
             # The partner's people acknowledge their task, never the customer's incident.
             if call.outcome == CallOutcome.DIALING:
                 call_end(call, CallOutcome.ACKNOWLEDGED)
             if incident_acknowledgeable(incident):
                 partner_task_acknowledge(
-                    incident, run=call.run, contact=call.contact, channel=Channel.PHONE, call=call
+                    incident, run=run, contact=call.contact, channel=Channel.PHONE, call=call
                 )
             return
         if pressed_1 and not Acknowledgment.objects.filter(call=call).exists():
@@ -81,7 +82,9 @@ def call_update(
             return
     if call.outcome != CallOutcome.DIALING:
         final = status == "completed" or status in FINAL_STATUS
-        if final and call.provider_status != status:  # the provider's last word, for the record only
+        if (
+            status is not None and final and call.provider_status != status
+        ):  # the provider's last word, for the record only
             call.provider_status = status
             call.save(update_fields=["provider_status"])
         return  # already ended: a late or repeated callback changes nothing else

@@ -5,7 +5,7 @@ Lock order everywhere (incidents.locks): the incident, then the run, then the ca
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
@@ -32,21 +32,25 @@ def call_lock(attempt_id: int) -> CallAttempt:
     )
 
 
+def call_ring_seconds(call: CallAttempt) -> int:
+    """How long a call rings: as its run says; a test call, as its tenant says."""
+    return call.run.ring_timeout_seconds if call.run is not None else call.tested_tenant.ring_timeout_seconds
+
+
 def call_ref(call: CallAttempt) -> CallRef:
     """What the provider needs to find the call again."""
-    ring = call.contact.tenant.ring_timeout_seconds if call.is_test else call.run.ring_timeout_seconds
     return CallRef(
         attempt_id=call.pk,
         sid=call.provider_sid,
         placed_at=call.placed_at or call.queued_at,
-        ring_timeout_seconds=ring,
+        ring_timeout_seconds=call_ring_seconds(call),
         to=call.to,
         provider_status=call.provider_status,
         answered_by=call.answered_by,
     )
 
 
-def call_deadline(call: CallAttempt, ring_timeout_seconds: int) -> timezone.datetime:
+def call_deadline(call: CallAttempt, ring_timeout_seconds: int) -> datetime:
     """When a dialing call's final status is overdue: the ring timeout, plus the time a real phone takes
     to report how a call ended. An answered call may last longer: the provider is asked then."""
     grace = 0 if call.backend == "simulated" else settings.CALL_STATUS_GRACE_SECONDS
@@ -59,7 +63,7 @@ def call_end(call: CallAttempt, outcome: str, *, note: str = "") -> None:
     if note and outcome not in ATTEMPT_OUTCOMES:
         call.error = note[:500]
     call.save(update_fields=["outcome", "ended_at", "error"])
-    if call.run_id is None:
+    if call.run is None:
         return  # a test call is about no incident: its row is its record
     label = CallOutcome(outcome).label.lower()
     counts = "" if outcome in ATTEMPT_OUTCOMES else "; not an attempt: the contact was not reached by phone"
@@ -97,7 +101,8 @@ def call_placed(*, attempt_id: int, sid: str) -> None:
         return
     call.provider_sid = sid[:64]
     call.save(update_fields=["provider_sid"])
-    if call.run is None:
+    run = call.run
+    if run is None:
         return
     # Recorded once the provider has the call: a claim that found no slot free was released unrecorded.
     timeline_record(
@@ -106,22 +111,22 @@ def call_placed(*, attempt_id: int, sid: str) -> None:
         summary=f"Calling {call.contact.name} at {call.to} (call {call.sequence}, try {call.try_number}).",
         label="MDR Ops call tree",
         channel=Channel.PHONE,
-        data={"call": call.pk, "run": call.run_id, "outcome": "dialing"},
+        data={"call": call.pk, "run": run.pk, "outcome": "dialing"},
     )
-    if call.run.state != RunState.ACTIVE:
+    if run.state != RunState.ACTIVE:
         nudge_hang_up(call.pk)
         return
     # The run looks next when the call is due to have ended, not at a queued call's recheck: a call that
     # no callback ends (the simulated phone ringing out, a lost callback) moves its run on at its deadline.
     # A step that is due already (a run's first, which claims its emails) keeps its turn: it finds the
     # call under way and waits for the same deadline.
-    deadline, now = call_deadline(call, call.run.ring_timeout_seconds), timezone.now()
-    NotificationRun.objects.filter(pk=call.run_id, state=RunState.ACTIVE, next_step_at__gt=now).update(
+    deadline, now = call_deadline(call, run.ring_timeout_seconds), timezone.now()
+    NotificationRun.objects.filter(pk=run.pk, state=RunState.ACTIVE, next_step_at__gt=now).update(
         next_step_at=deadline
     )
     wait = (deadline - now).total_seconds()
     if wait <= DEADLINE_NUDGE_MAX_SECONDS:
-        nudge_run(call.run_id, countdown=max(wait, 0))
+        nudge_run(run.pk, countdown=max(wait, 0))
 
 
 @retried_atomic
@@ -136,20 +141,22 @@ def call_not_placed(*, attempt_id: int, reason: str) -> None:
     call = call_lock(attempt_id)
     if call.outcome != CallOutcome.DIALING or call.provider_sid:
         return
-    if incident is not None:
-        call.run.incident = incident
-    call_end(call, CallOutcome.FAILED, note=reason)
-    if incident is None:
+    run = call.run
+    if run is None:  # a test call: about no incident, nobody to flag and no run to move on
+        call_end(call, CallOutcome.FAILED, note=reason)
         return
+    assert incident is not None  # the incident of the call's run, locked above
+    run.incident = incident
+    call_end(call, CallOutcome.FAILED, note=reason)
     call_could_not_notify(call, reason)
-    call.run.next_step_at = timezone.now()
-    call.run.save(update_fields=["next_step_at"])
-    nudge_run(call.run_id)
+    run.next_step_at = timezone.now()
+    run.save(update_fields=["next_step_at"])
+    nudge_run(run.pk)
 
 
 def call_could_not_notify(call: CallAttempt, reason: str) -> None:
     """Flag the incident for analysts while a contact cannot be reached through our side or the provider's."""
-    incident = call.run.incident
+    incident = call.in_run.incident
     if incident.needs_attention:
         return  # already in front of an analyst; the failed call itself is on the timeline
     incident_flag(

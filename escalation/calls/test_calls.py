@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -15,6 +13,7 @@ from escalation.calls.records import call_deadline, call_end
 from escalation.models import OPEN_CALL_OUTCOMES, CallAttempt, CallOutcome
 from escalation.nudges import nudge_dispatch
 from incidents.models import SEVERITY_RANK
+from mdrportal.core.users import User
 from tenants.models import Contact, Tenant
 from tenants.services import settings_audit
 
@@ -23,7 +22,7 @@ TEST_CALL_RANK = len(SEVERITY_RANK)
 
 
 @transaction.atomic
-def test_call_place(*, contact: Contact, by: AbstractBaseUser) -> CallAttempt:
+def test_call_place(*, contact: Contact, by: User) -> CallAttempt:
     """Phone one contact to check that its number works: a call without a run, about no incident.
 
     Queued after every incident's call; one at a time per contact, and at most TEST_CALLS_PER_TENANT_PER_DAY
@@ -70,7 +69,7 @@ def test_call_place(*, contact: Contact, by: AbstractBaseUser) -> CallAttempt:
     return call
 
 
-def _test_call_check_tenant_quota(tenant: Any) -> None:
+def _test_call_check_tenant_quota(tenant: Tenant) -> None:
     # The tenant's row lock makes concurrent test calls of its contacts count one after the other.
     Tenant.objects.select_for_update(no_key=True).only("pk").get(pk=tenant.pk)
     quota = settings.TEST_CALLS_PER_TENANT_PER_DAY
@@ -94,12 +93,12 @@ def test_calls_end_stale(*, batch: int = 200) -> int:
         .order_by("placed_at", "id")[:batch]
     )
     for call in dialing:
-        if call_deadline(call, call.contact.tenant.ring_timeout_seconds) <= now:
+        if call_deadline(call, call.tested_tenant.ring_timeout_seconds) <= now:
             call_end(call, CallOutcome.NO_ANSWER if call.provider_sid else CallOutcome.FAILED)
             ended += 1
     return ended
 
 
 # Services named after the entity start with "test_": not tests, whatever pytest makes of a module that imports them.
-test_call_place.__test__ = False  # type: ignore[attr-defined]
-test_calls_end_stale.__test__ = False  # type: ignore[attr-defined]
+test_call_place.__test__ = False  # type: ignore[attr-defined]  # pytest's flag, set on the function
+test_calls_end_stale.__test__ = False  # type: ignore[attr-defined]  # pytest's flag, set on the function

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from escalation.links.tokens import LinkPurpose, link_url
+from escalation.links.tokens import LinkIds, LinkPurpose, link_url
 from escalation.models import EmailKind, EmailNotification, NotificationRun, RunPurpose
 from escalation.reader import Reader, ReaderCan, ask_line, awaiting_note, reader_for, subject_need
 from escalation.runs.tell import acknowledged_recipients, first_acknowledger
@@ -84,7 +84,7 @@ def emails_claim(run: NotificationRun) -> list[EmailNotification]:
     return claimed
 
 
-EMAIL_KIND_OF = {
+EMAIL_KIND_OF: dict[str, EmailKind] = {
     RunPurpose.NOTIFY: EmailKind.NOTIFY,
     RunPurpose.REPORT: EmailKind.REPORT,
     RunPurpose.ACKNOWLEDGED: EmailKind.ACKNOWLEDGED,
@@ -133,6 +133,18 @@ class ComposedEmail:
     authorize_scope: list[int] = field(default_factory=list)
 
 
+# What the other statuses mean to the customer (or its partner); an action's status field is a plain string.
+_STATUS_NOTES: dict[str, str] = {
+    ActionStatus.QUEUED: "MDR Ops is performing it.",
+    ActionStatus.RUNNING: "MDR Ops is performing it.",
+    ActionStatus.SUCCEEDED: "Done by MDR Ops.",
+    ActionStatus.FAILED: "MDR Ops could not perform it; an analyst is following up.",
+    ActionStatus.DECLINED: "Declined in writing: MDR Ops will not perform it.",
+    ActionStatus.HELD: "Held for an MDR analyst to review before anything is done.",
+    ActionStatus.REVERTED: "Done by MDR Ops, then reverted.",
+}
+
+
 def _note(action: ResponseAction, incident: Incident, *, to_partner: bool, can: ReaderCan) -> str:
     """What the customer (or its partner) should understand about one action, in their words."""
     status, performer = action.status, action.performer
@@ -151,15 +163,7 @@ def _note(action: ResponseAction, incident: Incident, *, to_partner: bool, can: 
                 "so your team needs to do it."
             )
         return "To be done by your team."
-    return {
-        ActionStatus.QUEUED: "MDR Ops is performing it.",
-        ActionStatus.RUNNING: "MDR Ops is performing it.",
-        ActionStatus.SUCCEEDED: "Done by MDR Ops.",
-        ActionStatus.FAILED: "MDR Ops could not perform it; an analyst is following up.",
-        ActionStatus.DECLINED: "Declined in writing: MDR Ops will not perform it.",
-        ActionStatus.HELD: "Held for an MDR analyst to review before anything is done.",
-        ActionStatus.REVERTED: "Done by MDR Ops, then reverted.",
-    }.get(status, action.get_status_display())
+    return _STATUS_NOTES.get(status, action.get_status_display())
 
 
 def _lines(
@@ -185,14 +189,14 @@ def _actions(incident: Incident) -> list[ResponseAction]:
     )
 
 
-def _variant(email: EmailNotification) -> str:
-    if email.kind in (EmailKind.ACKNOWLEDGED, EmailKind.CLOSED):
-        return str(email.kind)
-    if email.contact.partner_id is not None:
+def _variant(kind: str, contact: Contact, incident: Incident) -> str:
+    if kind in (EmailKind.ACKNOWLEDGED, EmailKind.CLOSED):
+        return str(kind)
+    if contact.partner_id is not None:
         return "partner"
-    if email.kind == EmailKind.REPORT:
+    if kind == EmailKind.REPORT:
         return "report"
-    if PolicySnapshot.read(email.run.incident).authorize_mode:
+    if PolicySnapshot.read(incident).authorize_mode:
         return "authorize"
     return "collaborate"
 
@@ -217,8 +221,10 @@ def _subject(variant: str, incident: Incident, run: NotificationRun, reader: Rea
 def email_compose(email: EmailNotification) -> ComposedEmail:
     """The email as it stands now: actions and their status, and newly signed links for this contact."""
     run, contact = email.run, email.contact
+    if run is None or contact is None:
+        raise ValueError(f"email #{email.pk} is no run's email to a contact: thread_compose composes it")
     incident = run.incident
-    variant = _variant(email)
+    variant = _variant(email.kind, contact, incident)
     reader = reader_for(contact, incident)
     can = reader.can
     context: dict[str, object] = {
@@ -260,7 +266,7 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
             incident,
             can=can,
         )
-    ids = {"tenant_id": incident.tenant_id, "contact_id": contact.pk, "incident_id": incident.pk}
+    ids: LinkIds = {"tenant_id": incident.tenant_id, "contact_id": contact.pk, "incident_id": incident.pk}
     # The partner's people are not the customer: they neither acknowledge for it nor authorize. A message
     # that closes the loop asks nothing.
     if reader.acknowledges and variant not in ("acknowledged", "closed"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.template.loader import render_to_string
 from django.urls import reverse
 
@@ -21,6 +20,7 @@ from escalation.models import EmailKind, EmailNotification
 from incidents.models import Channel, Incident, Message, MessageSide
 from incidents.thread import message_post
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 from tenants.models import Contact
 from tenants.selectors import tenant_contacts
 
@@ -31,12 +31,12 @@ class ThreadRecipient:
 
     to: str
     contact: Contact | None = None
-    user: AbstractBaseUser | None = None
+    user: User | None = None
 
 
 @retried_atomic
 def thread_message_send(
-    *, incident: Incident, body: str, side: str, by: AbstractBaseUser, channel: str = Channel.PORTAL
+    *, incident: Incident, body: str, side: str, by: User, channel: str = Channel.PORTAL
 ) -> Message:
     """Post a message to the thread and claim its emails to the other side, in one transaction."""
     message = message_post(incident=incident, body=body, side=side, by=by, channel=channel)
@@ -90,7 +90,7 @@ def thread_compose(email: EmailNotification) -> ComposedEmail:
         if to_customer
         else reverse("admin:incidents_incident_change", args=[incident.pk])
     )
-    author = message.author.get_full_name() or message.author.get_username()  # type: ignore[attr-defined]
+    author = message.author.get_full_name() or message.author.get_username()
     context = {
         "message": message,
         "incident": incident,

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.core import signing
@@ -34,6 +34,14 @@ class LinkPurpose(enum.StrEnum):
     AUTHORIZE = "authorize"
     # A partner's contact acknowledges the one task the link names (its scope), never the incident.
     TASK_ACK = "task_ack"
+
+
+class LinkIds(TypedDict):
+    """Whom and what a link is for, as link_make and link_url take them by keyword."""
+
+    tenant_id: int
+    contact_id: int
+    incident_id: int
 
 
 # The purposes whose links name actions: the actions to authorize, or the partner's one task.
@@ -140,7 +148,7 @@ def link_url(
     return settings.PUBLIC_BASE_URL + reverse("link", args=[token])
 
 
-def _is_id(value: Any) -> bool:
+def _is_id(value: object) -> bool:
     return type(value) is int and value > 0
 
 

@@ -53,7 +53,7 @@ def link_page(request: HttpRequest, token: str) -> HttpResponse:
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
     except LinkError as error:
-        context = {
+        context: dict[str, object] = {
             "reason": error.reason,
             "message": LinkError.MESSAGES[error.reason],
             "detail": error.detail,

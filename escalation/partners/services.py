@@ -39,7 +39,7 @@ def partner_tasks_call(incident: Incident) -> list[NotificationRun]:
         timeline_record(
             incident=incident,
             kind=EventKind.NOTIFICATION_STARTED,
-            summary=f"Phoning {incident.tenant.partner}'s people about its task {task}: {len(run.plan)} calls "
+            summary=f"Phoning {incident.tenant.partner}'s people about its task {task}: {len(run.planned_steps)} calls "
             "in the partner's call order. Their acknowledgment is the task's, not the incident's.",
             data={"run": run.pk, "plan": run.plan, "task": task.pk},
         )
@@ -49,13 +49,13 @@ def partner_tasks_call(incident: Incident) -> list[NotificationRun]:
 
 def partner_task_open(run: NotificationRun) -> bool:
     """The run's task still waits for the partner: nobody marked it, took it over or canceled it."""
-    return ResponseAction.objects.filter(pk=run.task_id, status=OPEN_TASK_STATUS).exists()
+    return ResponseAction.objects.filter(pk=run.partner_task_id, status=OPEN_TASK_STATUS).exists()
 
 
 def partner_tree_ended(run: NotificationRun, incident: Incident) -> None:
     """Every available contact of the partner was phoned and none acknowledged the task: analysts are told.
     Nothing else changes: the customer's calls and fallback never read the partner's tree."""
-    task = ResponseAction.objects.select_related("action_type").get(pk=run.task_id)
+    task = ResponseAction.objects.select_related("action_type").get(pk=run.partner_task_id)
     who = (
         "no contact of the partner was available"
         if not run.plan
@@ -84,9 +84,9 @@ def partner_task_acknowledge(
     if locked.task_acknowledgments.exists() or not partner_task_open(locked):
         return None
     ack = TaskAcknowledgment.objects.create(
-        task_id=locked.task_id, run=locked, contact=contact, channel=channel, call=call
+        task_id=locked.partner_task_id, run=locked, contact=contact, channel=channel, call=call
     )
-    task = ResponseAction.objects.select_related("action_type").get(pk=locked.task_id)
+    task = ResponseAction.objects.select_related("action_type").get(pk=locked.partner_task_id)
     timeline_record(
         incident=incident,
         kind=EventKind.TASK_ACKNOWLEDGED,

@@ -47,7 +47,7 @@ def partner_text_reached(run: NotificationRun, incident: Incident, contact: Cont
     about the task if they take texts and this run did not text them yet."""
     if run.purpose != RunPurpose.PARTNER_TASK or run.texts.filter(contact=contact).exists():
         return None
-    task = ResponseAction.objects.select_related("action_type").get(pk=run.task_id)
+    task = ResponseAction.objects.select_related("action_type").get(pk=run.partner_task_id)
     return text_claim(
         contact=contact,
         incident=incident,
@@ -57,9 +57,16 @@ def partner_text_reached(run: NotificationRun, incident: Incident, contact: Cont
     )
 
 
+def partner_text_run(text: TextMessage) -> NotificationRun:
+    """The partner's run that sent a partner's text: each is sent by its run (partner_text_reached)."""
+    if text.run is None:
+        raise ValueError(f"text #{text.pk} about a partner's task is of no run")
+    return text.run
+
+
 def partner_text_replied(text: TextMessage) -> str:
     """A reply "1 <code>" to a partner's text: the task of its run acknowledged, and what to answer."""
-    task = ResponseAction.objects.select_related("action_type").get(pk=text.run.task_id)
+    task = ResponseAction.objects.select_related("action_type").get(pk=partner_text_run(text).partner_task_id)
     try:
         ack = _acknowledge_by_text(text)
     except ValidationError:
@@ -77,7 +84,8 @@ def _acknowledge_by_text(text: TextMessage) -> TaskAcknowledgment | None:
     incident = incident_lock(text.incident_id)
     if not Contact.objects.filter(pk=text.contact_id, active=True).exists():
         return None  # deactivated since the text: no longer one of the partner's people
-    return partner_task_acknowledge(incident, run=text.run, contact=text.contact, channel=Channel.SMS)
+    run = partner_text_run(text)
+    return partner_task_acknowledge(incident, run=run, contact=text.contact, channel=Channel.SMS)
 
 
 def partner_task_link_acknowledge(*, incident: Incident, task: ResponseAction, contact: Contact) -> None:

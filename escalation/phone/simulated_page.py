@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Concatenate, ParamSpec
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,6 +21,8 @@ from escalation.calls.progress import call_update
 from escalation.models import CallOutcome
 from escalation.phone import twiml
 from escalation.sms.inbound import InboundText, sms_received
+
+P = ParamSpec("P")
 
 # The simulated phone: what each button makes "the phone" report, in order.
 SIMULATED_BUTTONS: dict[str, tuple[str, list[dict[str, str]]]] = {
@@ -45,9 +47,11 @@ SIMULATED_BUTTONS: dict[str, tuple[str, list[dict[str, str]]]] = {
 SIMULATED_TEXT_REPLIES = {"ack": "1", "stop": "STOP", "start": "START"}
 
 
-def debug_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def debug_only(
+    view: Callable[Concatenate[HttpRequest, P], HttpResponse],
+) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
     @wraps(view)
-    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def checked(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
         if not settings.DEBUG:
             raise Http404("The simulated phone exists only with DEBUG on.")
         return view(request, *args, **kwargs)

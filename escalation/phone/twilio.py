@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Protocol, TypeVar
 
 from django.conf import settings
 from django.urls import reverse
@@ -23,6 +23,16 @@ STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 CLOCK_SKEW = timedelta(seconds=60)
 # Calls to one number from ours since a claim: a handful at most (earlier tries have their ids recorded).
 FIND_CALLS_LIMIT = 20
+# No answer to a question about placed calls: none in time, none sent, or none that can be read.
+UNANSWERED: tuple[type[BaseException], ...] = (DeadlineExceeded, *SENT_NOTHING, *NO_CLEAR_ANSWER)
+
+_Answer = TypeVar("_Answer")
+
+
+class _FoundCall(Protocol):
+    """What is read of a call Twilio tells about (its SDK ships no types)."""
+
+    status: str | None
 
 
 def webhook_url(name: str, attempt_id: int) -> str:
@@ -112,13 +122,13 @@ class TwilioPhone:
         made = [c for c in found if c.sid and (c.date_created is None or c.date_created >= since)]
         return [c.sid for c in sorted(made, key=lambda c: c.date_created or since, reverse=True)]
 
-    def _ask(self, ask: Callable[[], Any], *, refused: str, unanswered: str) -> Any:
+    def _ask(self, ask: Callable[[], _Answer], *, refused: str, unanswered: str) -> _Answer:
         """One request about placed calls, its refusal or missing answer as a PhoneError."""
         try:
             return ask()
         except (TwilioRestException, TwilioServiceException) as error:
             raise self._refused(refused, error) from None
-        except (DeadlineExceeded, *SENT_NOTHING, *NO_CLEAR_ANSWER) as error:
+        except UNANSWERED as error:
             raise PhoneError(
                 self._scrub(f"No answer from Twilio {unanswered} ({type(error).__name__}).")
             ) from None
@@ -135,5 +145,5 @@ class TwilioPhone:
         return message[:500]
 
 
-def _status(found: Any) -> CallStatus:
+def _status(found: _FoundCall) -> CallStatus:
     return CallStatus(str(found.status or ""), str(getattr(found, "answered_by", None) or ""))

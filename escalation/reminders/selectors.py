@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.expressions import BaseExpression
 from django.db.models.functions import Greatest
 
 from escalation.models import Acknowledgment
@@ -48,7 +49,7 @@ def incidents_to_remind(kind: str, *, batch: int) -> list[tuple[int, datetime]]:
     oldest = (
         waiting_actions(kind).filter(incident=OuterRef("pk")).order_by("proposed_at").values("proposed_at")
     )
-    since = Subquery(oldest[:1])
+    since: BaseExpression = Subquery(oldest[:1])
     if kind == ReminderKind.AUTHORIZATION:
         first = Acknowledgment.objects.filter(incident=OuterRef("pk")).order_by("at").values("at")
         since = Greatest(since, Subquery(first[:1]))
@@ -79,6 +80,8 @@ def reminder_recipients(incident: Incident, kind: str) -> list[Contact]:
     authorize; for the customer's tasks its active contacts; for the partner's tasks the partner's."""
     tenant = incident.tenant
     if kind == ReminderKind.PARTNER_TASK:
+        if tenant.partner_id is None:
+            return []  # no partner now: nobody (a filter on a partner of None would read every customer's)
         contacts = Contact.objects.filter(partner_id=tenant.partner_id)
     else:
         contacts = Contact.objects.filter(tenant=tenant)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from escalation.reminders.models import ReminderKind
 
-_HEADLINES = {
+_HEADLINES: dict[str, str] = {
     ReminderKind.AUTHORIZATION: "{n} action{s} still await{v} your written authorization.",
     ReminderKind.CUSTOMER_TASK: "{n} task{s} recommended to your team still wait{v} for you to say whether "
     "{it} {was} done.",

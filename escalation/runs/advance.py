@@ -43,12 +43,13 @@ def _advance_and_claim(run_id: int) -> tuple[CallRequest | None, PhoneBackend] |
 
 def call_ended_advance(call: CallAttempt) -> None:
     """A call of a run has ended: its run takes its next step now (or in a moment after an answer)."""
-    if call.run is None or call.run.state != RunState.ACTIVE:
+    run = call.run
+    if run is None or run.state != RunState.ACTIVE:
         return
     delay = ANSWERED_SETTLE_SECONDS if call.outcome == CallOutcome.NO_KEY else 0
-    call.run.next_step_at = timezone.now() + timedelta(seconds=delay)
-    call.run.save(update_fields=["next_step_at"])
-    nudge_run(call.run_id, countdown=delay)
+    run.next_step_at = timezone.now() + timedelta(seconds=delay)
+    run.save(update_fields=["next_step_at"])
+    nudge_run(run.pk, countdown=delay)
 
 
 def call_unwanted_stop(run: NotificationRun, incident: Incident) -> None:

@@ -20,7 +20,7 @@ from tenants.availability import who_is_available
 from tenants.models import Contact
 from tenants.selectors import partner_phone_contacts, phone_contacts
 
-ROUND_NAMES = {
+ROUND_NAMES: dict[str, str] = {
     RunPurpose.NOTIFY: "notification",
     RunPurpose.REPORT: "report of what was done",
     RunPurpose.PARTNER_TASK: "partner's calls about its task",
@@ -41,6 +41,8 @@ def plan_make(incident: Incident, *, purpose: str, at: datetime) -> Plan:
     tries = 1 if purpose == RunPurpose.REPORT else policy.call_attempts_per_contact
     if purpose == RunPurpose.PARTNER_TASK:  # the partner's own people, on the partner's clock
         partner = incident.tenant.partner
+        if partner is None:  # partner_tasks_call starts a partner's run only for a tenant with a partner
+            raise ValueError(f"incident #{incident.pk}: its tenant has no partner to phone")
         contacts, zone = partner_phone_contacts(partner.pk), partner.timezone
     else:  # the customer's clock as the incident's policy snapshot holds it (DESIGN rule 9)
         contacts, zone = phone_contacts(incident.tenant), policy.timezone

@@ -64,7 +64,7 @@ def customer_tell(incident_id: int) -> NotificationRun | None:
             incident=incident,
             kind=EventKind.NOTIFICATION_STARTED,
             summary=f"Reporting to the customer what MDR Ops did (report {run.round}): emails, then "
-            f"{len(run.plan)} calls.",
+            f"{len(run.planned_steps)} calls.",
             data={"run": run.pk, "plan": run.plan, "actions": [a.pk for a in untold]},
         )
         return run

@@ -18,28 +18,29 @@ from incidents.services import incident_take_fallback
 from incidents.timeline_writes import timeline_record
 
 
-def attempts_proof(run: NotificationRun) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def attempts_proof(run: NotificationRun) -> tuple[list[dict[str, Any]], list[dict[str, int]]]:
     """For each step of the plan, the call that rang (contact, provider call id, final status); and the
     steps without one."""
     rang: dict[tuple[int, int], CallAttempt] = {}
     for call in run.calls.filter(outcome__in=ATTEMPT_OUTCOMES).select_related("contact"):
         rang[(call.contact_id, call.try_number)] = call
-    proof, missing = [], []
-    for step in run.plan:
-        call = rang.get((step["contact"], step["try"]))
-        if call is None:
+    proof: list[dict[str, Any]] = []
+    missing: list[dict[str, int]] = []
+    for step in run.planned_steps:
+        rung = rang.get((step["contact"], step["try"]))
+        if rung is None:
             missing.append(step)
             continue
         proof.append(
             {
-                "call": call.pk,
-                "contact": call.contact.name,
-                "contact_id": call.contact_id,
-                "to": call.to,
-                "try": call.try_number,
-                "provider_sid": call.provider_sid,
-                "provider_status": call.provider_status,
-                "outcome": call.outcome,
+                "call": rung.pk,
+                "contact": rung.contact.name,
+                "contact_id": rung.contact_id,
+                "to": rung.to,
+                "try": rung.try_number,
+                "provider_sid": rung.provider_sid,
+                "provider_status": rung.provider_status,
+                "outcome": rung.outcome,
             }
         )
     return proof, missing
@@ -54,7 +55,7 @@ def tree_ended(run: NotificationRun, incident: Incident) -> None:
     elif missing:
         summary = (
             f"The call tree ended (round {run.round}) without reaching every contact by phone: "
-            f"{len(missing)} of {len(run.plan)} calls were not made (contact inactive or without a phone)."
+            f"{len(missing)} of {len(run.planned_steps)} calls were not made (contact inactive or without a phone)."
         )
     elif run.unavailable:
         summary = (

@@ -7,8 +7,6 @@ after commit (DESIGN rule 11). Reopening restarts nothing by itself.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
-
 from escalation.models import RunState
 from escalation.runs.states import runs_stop
 from escalation.runs.tell import tell_closed
@@ -17,6 +15,7 @@ from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, EventKind, Incid
 from incidents.services import incident_status_move_for_lifecycle
 from incidents.timeline_writes import timeline_record
 from mdrportal.core.retry import retried_atomic
+from mdrportal.core.users import User
 
 
 @retried_atomic
@@ -24,7 +23,7 @@ def incident_change_status(
     *,
     incident: Incident,
     status: str,
-    by: AbstractBaseUser | None,
+    by: User | None,
     reason: str = "",
     channel: str = Channel.ADMIN,
 ) -> Incident:

@@ -5,9 +5,7 @@ round comes due: a contact back from holiday in the meantime is phoned, one gone
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from escalation.models import NotificationRun
@@ -16,8 +14,7 @@ from escalation.runs.availability import Plan, plan_announce, plan_make
 from incidents.models import Channel, EventKind, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 from incidents.timeline_writes import timeline_record
-
-User = AbstractBaseUser | None
+from mdrportal.core.users import User
 
 
 def round_next(incident: Incident, purpose: str) -> int:
@@ -31,9 +28,9 @@ def run_create(
     *,
     purpose: str,
     number: int,
-    by: User,
+    by: User | None,
     due_in: timedelta = timedelta(0),
-    actions: list[Any] | None = None,
+    actions: list[ResponseAction] | None = None,
     nudge: bool = True,
     plan: Plan | None = None,
     task: ResponseAction | None = None,
@@ -75,7 +72,7 @@ def run_plan_when_due(run: NotificationRun, incident: Incident) -> None:
 
 
 def run_bring_forward(
-    run: NotificationRun, incident: Incident, *, by: User, actions: list[ResponseAction], plan: Plan
+    run: NotificationRun, incident: Incident, *, by: User | None, actions: list[ResponseAction], plan: Plan
 ) -> NotificationRun:
     """A round scheduled for later that a person starts now: due at once, with the plan just made, telling
     the given actions too. Its first step is the caller's to send."""
@@ -92,7 +89,7 @@ def run_started_record(
     run: NotificationRun,
     incident: Incident,
     *,
-    by: User,
+    by: User | None,
     actions: list[ResponseAction],
     channel: str = Channel.ADMIN,
     why: str = "",
@@ -102,7 +99,7 @@ def run_started_record(
     timeline_record(
         incident=incident,
         kind=EventKind.NOTIFICATION_STARTED,
-        summary=f"Notification started{who} (round {run.round}): emails, then {len(run.plan)} calls in "
+        summary=f"Notification started{who} (round {run.round}): emails, then {len(run.planned_steps)} calls in "
         f"call order." + (f" {why}" if why else ""),
         by=by,
         channel=channel,

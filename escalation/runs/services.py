@@ -9,7 +9,6 @@ runs.advance.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,13 +33,12 @@ from incidents.active_guard import incident_must_be_active
 from incidents.locks import incident_lock
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel, Incident
 from mdrportal.core.retry import retried_atomic
-
-User = AbstractBaseUser | None
+from mdrportal.core.users import User
 
 
 @retried_atomic
 def notification_start(
-    *, incident: Incident, by: User, channel: str = Channel.ADMIN, why: str = ""
+    *, incident: Incident, by: User | None, channel: str = Channel.ADMIN, why: str = ""
 ) -> NotificationRun:
     """Start notifying the customer: emails to every contact, then the call tree until someone acknowledges.
 
@@ -51,13 +49,13 @@ def notification_start(
     incident_must_be_active(locked, what="notifying the customer")
     # At most one round runs at a time, and it is the latest.
     last = locked.notification_runs.filter(purpose=RunPurpose.NOTIFY).order_by("-round").first()
-    active = last is not None and last.state == RunState.ACTIVE
-    if active and (last.plan is not None or by is None):
-        return last  # under way; or waiting for its time, which only a person brings forward
+    active = last if last is not None and last.state == RunState.ACTIVE else None
+    if active is not None and (active.plan is not None or by is None):
+        return active  # under way; or waiting for its time, which only a person brings forward
     actions = actions_to_tell(locked)
     plan = plan_make(locked, purpose=RunPurpose.NOTIFY, at=timezone.now())
-    if active:
-        run = run_bring_forward(last, locked, by=by, actions=actions, plan=plan)
+    if active is not None:
+        run = run_bring_forward(active, locked, by=by, actions=actions, plan=plan)
     else:
         number = (last.round + 1) if last else 1
         run = run_create(

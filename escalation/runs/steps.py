@@ -92,9 +92,9 @@ def call_queue_next(
     for call in run.calls.all() if calls is None else calls:
         made.setdefault((call.contact_id, call.try_number), []).append(call)
     if contacts is None:
-        contacts = Contact.objects.in_bulk([step["contact"] for step in run.plan])
+        contacts = Contact.objects.in_bulk([step["contact"] for step in run.planned_steps])
     owed_until: datetime | None = None
-    for sequence, step in enumerate(run.plan, start=1):
+    for sequence, step in enumerate(run.planned_steps, start=1):
         rows = made.get((step["contact"], step["try"]), [])
         contact = contacts.get(step["contact"])
         if any(c.outcome in ATTEMPT_OUTCOMES for c in rows) or contact is None:

@@ -45,10 +45,15 @@ def tell_closed(incident: Incident) -> NotificationRun:
 
 
 def first_acknowledger(incident: Incident) -> str:
-    ack = incident.acknowledgments.select_related("contact", "user").order_by("at", "id").first()
+    ack: Acknowledgment | None = (
+        incident.acknowledgments.select_related("contact", "user").order_by("at", "id").first()
+    )
     if ack is None:
         return "nobody"
-    return ack.contact.name if ack.contact is not None else ack.user.get_username()
+    if ack.contact is not None:
+        return ack.contact.name
+    assert ack.user is not None  # an acknowledgment names a contact or a user (ack_names_who)
+    return ack.user.get_username()
 
 
 def acknowledged_recipients(incident: Incident, ack: Acknowledgment | None = None) -> QuerySet[Contact]:

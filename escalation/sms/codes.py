@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from secrets import randbelow
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
@@ -24,6 +25,9 @@ from incidents.models import ACTIVE_INCIDENT_STATUSES, Incident
 from mdrportal.core.outbox import OutboxState
 from tenants.models import Contact
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 # No leading zero: a code is read and typed as a number.
 FIRST_CODE, LAST_CODE = 1000, 9999
 # Rows nobody else writes: the sender and the sweeper change only claimed and sending rows, under their own
@@ -33,6 +37,12 @@ SETTLED = (OutboxState.SENT, OutboxState.FAILED, OutboxState.CANCELED)
 CHOICES = 5
 # A freed code is not given to a new alert at the number this soon after it was texted.
 REUSE_AFTER = timedelta(days=30)
+
+
+class Acked(TypedDict):
+    """Whether somebody acknowledged the incident of a text, as text_with_code reads it (`acknowledged`)."""
+
+    acked: bool
 
 
 def acknowledged(incident_field: str = "incident") -> Exists:
@@ -140,7 +150,7 @@ def open_alerts(number: str) -> list[TextMessage]:
     )
 
 
-def text_with_code(number: str, code: str) -> TextMessage | None:
+def text_with_code(number: str, code: str) -> WithAnnotations[TextMessage, Acked] | None:
     """The text to the number that holds the code, or that held it last; None when no text to it had it."""
     return (
         TextMessage.objects.filter(to=number, reply_code=code)

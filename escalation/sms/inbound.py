@@ -12,18 +12,24 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import phonenumbers
 from django.core.exceptions import ValidationError
 
 from escalation.acknowledgments.services import acknowledgment_record
 from escalation.models import TextKind, TextMessage
-from escalation.partners.texts import ALREADY, partner_text_replied
+from escalation.partners.texts import ALREADY, partner_text_replied, partner_text_run
 from escalation.reader import ReaderCan, acknowledged_line, reader_can
 from escalation.sms.codes import open_alerts, text_with_code
 from escalation.sms.outbound import one_line
 from incidents.models import ACTIVE_INCIDENT_STATUSES, Channel
 from tenants.texts import contacts_texts_start, contacts_texts_stop
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from escalation.sms.codes import Acked
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +96,14 @@ def alerts_list(alerts: list[TextMessage]) -> str:
     return f"Reply {', '.join(each)}{more}."
 
 
-def stale_code(text: TextMessage | None, *, number: str, code: str, alerts: list[TextMessage]) -> str:
+def stale_code(
+    text: WithAnnotations[TextMessage, Acked] | None, *, number: str, code: str, alerts: list[TextMessage]
+) -> str:
     """The answer to a code that names no open alert: what became of its alert, when it had one."""
     said = f"No open MDR Ops alert to this number has the code {code}, so nothing was changed."
     if text is not None and text.contact.phone == number:
         if text.kind == TextKind.PARTNER_TASK:
-            said = ALREADY.format(task=one_line(str(text.run.task), 60))
+            said = ALREADY.format(task=one_line(str(partner_text_run(text).task), 60))
         elif text.acked:
             said = f"Nothing was changed: {alert_name(text)} was already acknowledged."
         elif text.incident.status not in ACTIVE_INCIDENT_STATUSES:

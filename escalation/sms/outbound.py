@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import reverse
 
-from escalation.links.tokens import LinkPurpose, link_url
+from escalation.links.tokens import LinkIds, LinkPurpose, link_url
 from escalation.models import NotificationRun, RunPurpose, TextKind, TextMessage
 from escalation.reader import Reader, ask_line, reader_for
 from escalation.runs.tell import acknowledged_recipients, first_acknowledger
@@ -18,7 +18,10 @@ from tenants.selectors import tenant_contacts
 
 MAX_TITLE_CHARS = 100
 # The texts that close the loop are of their own kinds, as the admin and the timeline show them.
-TEXT_KIND_OF = {RunPurpose.ACKNOWLEDGED: TextKind.ACKNOWLEDGED, RunPurpose.CLOSED: TextKind.CLOSED}
+TEXT_KIND_OF: dict[str, TextKind] = {
+    RunPurpose.ACKNOWLEDGED: TextKind.ACKNOWLEDGED,
+    RunPurpose.CLOSED: TextKind.CLOSED,
+}
 
 
 def one_line(text: str, limit: int) -> str:
@@ -63,7 +66,7 @@ def text_words(*, contact: Contact, incident: Incident, purpose: str, reader: Re
         head = f"MDR Ops security alert for {tenant}: {severity} incident #{incident.pk}: {title}."
     parts = [head, ask_line(reader, where="sms", code=code)]
     if reader.acknowledges:
-        ids = {"tenant_id": incident.tenant_id, "contact_id": contact.pk, "incident_id": incident.pk}
+        ids: LinkIds = {"tenant_id": incident.tenant_id, "contact_id": contact.pk, "incident_id": incident.pk}
         parts.append(link_url(purpose=LinkPurpose.ACK, **ids))
     return " ".join(parts)
 
