@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.contrib import admin
 
 from escalation.models import Acknowledgment, CallAttempt, EmailNotification, NotificationRun, TextMessage
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
-
-if TYPE_CHECKING:
-    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
-    _RunAdmin = admin.ModelAdmin[NotificationRun]
-    _AcknowledgmentAdmin = admin.ModelAdmin[Acknowledgment]
-else:
-    _RunAdmin = _AcknowledgmentAdmin = admin.ModelAdmin
 
 # Shown and read-only alike; tuples, as a list of names would be typed too narrowly for `fields`.
 _CALL_FIELDS = (
@@ -51,7 +42,7 @@ class TextInline(ReadOnlyInline):
 
 
 @admin.register(NotificationRun)
-class NotificationRunAdmin(ReadOnlyAdminMixin, _RunAdmin):
+class NotificationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[NotificationRun]):
     list_display = ["id", "incident", "purpose", "round", "state", "next_step_at", "started_at"]
     list_filter = ["state", "purpose"]
     list_select_related = ["incident"]
@@ -60,7 +51,7 @@ class NotificationRunAdmin(ReadOnlyAdminMixin, _RunAdmin):
 
 
 @admin.register(Acknowledgment)
-class AcknowledgmentAdmin(ReadOnlyAdminMixin, _AcknowledgmentAdmin):
+class AcknowledgmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Acknowledgment]):
     list_display = ["at", "incident", "channel", "contact", "user"]
     list_filter = ["channel"]
     list_select_related = ["incident", "contact", "user"]

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.contrib import admin
 
 from escalation.reminders.models import Reminder, ReminderSeries
 from mdrportal.core.admin_readonly import ReadOnlyAdminMixin, ReadOnlyInline
-
-if TYPE_CHECKING:
-    # ModelAdmin takes its model as a type argument for the checker only: Django's class is not subscriptable.
-    _SeriesAdmin = admin.ModelAdmin[ReminderSeries]
-else:
-    _SeriesAdmin = admin.ModelAdmin
 
 # Shown and read-only alike; a tuple, as a list of names would be typed too narrowly for `fields`.
 _REMINDER_FIELDS = ("number", "contact", "channel", "to", "state", "subject", "error", "sent_at")
@@ -26,7 +18,7 @@ class ReminderInline(ReadOnlyInline):
 
 
 @admin.register(ReminderSeries)
-class ReminderSeriesAdmin(ReadOnlyAdminMixin, _SeriesAdmin):
+class ReminderSeriesAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[ReminderSeries]):
     list_display = ["id", "incident", "kind", "state", "sent", "started_at", "next_at", "ended_at"]
     list_filter = ["state", "kind"]
     list_select_related = ["incident"]

@@ -26,8 +26,7 @@ class ConsoleAndFileBackend(ConsoleBackend):
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"{timezone.now():%Y%m%d-%H%M%S-%f}-{uuid.uuid4().hex[:8]}.eml"
         partial = self.directory / f".{name}.part"
-        # Django 5.2 gives a SafeMIME message, whose as_bytes takes linesep; the stubs describe Django 6.0.
-        partial.write_bytes(message.message().as_bytes(linesep="\r\n"))  # type: ignore[call-arg]  # see above
+        partial.write_bytes(message.message().as_bytes(linesep="\r\n"))
         # Renamed into place: whoever watches the folder never reads half a message.
         partial.replace(self.directory / name)
         super().write_message(message)

@@ -149,7 +149,9 @@ class ProtectedTargetInline(admin.TabularInline[ProtectedTarget, Tenant]):
     verbose_name = "protected asset (never acted on without the customer's written authorization)"
     verbose_name_plural = "protected assets (never acted on without the customer's written authorization)"
 
-    def has_change_permission(self, request: HttpRequest, obj: Tenant | None = None) -> bool:
+    def has_change_permission(  # type: ignore[override]  # an inline's obj is the parent (Django's docs)
+        self, request: HttpRequest, obj: Tenant | None = None
+    ) -> bool:
         return False  # a protected asset is added or removed, each audited; never edited in place
 
 

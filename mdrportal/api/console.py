@@ -88,7 +88,7 @@ class _ServedFilter(serializers.Serializer[Any]):
             tenant = cast(
                 "serializers.PrimaryKeyRelatedField[Tenant]", self.fields["tenant"]
             )  # declared above
-            tenant.queryset = served_customers(partner)  # type: ignore[arg-type]  # stubs: queryset read as a Manager
+            tenant.queryset = served_customers(partner)
 
 
 class ConsoleIncidentFilterSerializer(_ServedFilter):

@@ -87,7 +87,7 @@ class IncidentSerializer(serializers.ModelSerializer[Incident]):
             key = integration_key_of(request)
             tenant = cast("serializers.PrimaryKeyRelatedField[Tenant]", fields["tenant"])  # the foreign key's
             visible = Tenant.objects.all() if key else tenants_for_user(request.user)
-            tenant.queryset = visible  # type: ignore[arg-type]  # stubs: queryset read as a Manager
+            tenant.queryset = visible
         return fields
 
 

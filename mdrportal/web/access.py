@@ -128,7 +128,7 @@ def portal_page(
 
     @functools.wraps(view)
     @login_required
-    def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return view(cast(SignedInRequest, request), *args, **kwargs)  # login_required let it through
         finally:
@@ -151,7 +151,9 @@ def tenant_page(
     ) -> Callable[Concatenate[HttpRequest, P], R | HttpResponseRedirect]:
         @functools.wraps(view)
         @portal_page
-        def wrapper(request: SignedInRequest, *args: P.args, **kwargs: P.kwargs) -> R | HttpResponseRedirect:
+        def wrapper(
+            request: SignedInRequest, /, *args: P.args, **kwargs: P.kwargs
+        ) -> R | HttpResponseRedirect:
             tenant, several = current_tenant(request)
             if tenant is None:
                 if several:

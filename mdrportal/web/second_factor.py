@@ -178,7 +178,7 @@ def step_up_required(
         view: Callable[Concatenate[HttpRequest, P], R],
     ) -> Callable[Concatenate[HttpRequest, P], R | HttpResponse]:
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> R | HttpResponse:
+        def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> R | HttpResponse:
             if request.method not in ("GET", "HEAD", "OPTIONS"):
                 refused = step_up_redirect(request, back)
                 if refused is not None:
