@@ -73,9 +73,8 @@ class Channel(filesystem.Channel):
 
     def get_table(self, exchange: str) -> list[filesystem.exchange_queue_t]:  # type: ignore[override]  # as kombu's
         table = super().get_table(exchange)
-        exchanges = (
-            self.state.exchanges or {}
-        )  # kombu's broker state always has a dict (the stubs allow None)
+        # kombu's broker state always has a dict (the stubs allow None).
+        exchanges = self.state.exchanges or {}
         for routing_key, pattern, queue in exchanges.get(exchange, {}).get("table", []):
             # Written as the file writes it, so a binding in both is routed (or fanned out to) once.
             own = filesystem.exchange_queue_t(routing_key or "", pattern or "", queue or "")

@@ -43,9 +43,8 @@ def recipient_tenants(recipient: ReportRecipient) -> QuerySet[Tenant]:
     """What the recipient's report covers: its tenant, or every customer of its partner (the roll-up)."""
     if recipient.partner_id is not None:
         return Tenant.objects.filter(partner_id=recipient.partner_id)
-    assert (
-        recipient.tenant_id is not None
-    )  # a recipient has its tenant or its partner (the model's constraint)
+    # A recipient has its tenant or its partner (the model's constraint).
+    assert recipient.tenant_id is not None
     return Tenant.objects.filter(pk=recipient.tenant_id)
 
 

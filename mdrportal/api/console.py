@@ -85,9 +85,8 @@ class _ServedFilter(serializers.Serializer[Any]):
     def __init__(self, *args: Any, partner: Partner | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if partner is not None:
-            tenant = cast(
-                "serializers.PrimaryKeyRelatedField[Tenant]", self.fields["tenant"]
-            )  # declared above
+            # The field declared above.
+            tenant = cast("serializers.PrimaryKeyRelatedField[Tenant]", self.fields["tenant"])
             tenant.queryset = served_customers(partner)
 
 

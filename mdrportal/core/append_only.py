@@ -73,9 +73,8 @@ class RefuseUpdateAndDelete(migrations.operations.base.Operation):
         pass
 
     def _table(self, app_label: str, state: ProjectState) -> str:
-        model: type[models.Model] = state.apps.get_model(
-            app_label, self.model_name
-        )  # the stubs say type[Any]
+        # Annotated: the stubs say type[Any].
+        model: type[models.Model] = state.apps.get_model(app_label, self.model_name)
         return model._meta.db_table
 
     def database_forwards(

@@ -53,9 +53,8 @@ class ReaderTimeZoneMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
-            own, default = reader_zones(
-                cast(SignedInRequest, request)
-            )  # its user, just checked, is signed in
+            # Its user, just checked, is signed in.
+            own, default = reader_zones(cast(SignedInRequest, request))
             activate_zone(own or default)
         try:
             return self.get_response(request)
