@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -194,6 +194,23 @@ def test_after_reminder_count_reminders_the_incident_is_flagged_once_and_a_new_w
     propose(incident, "disable_user", target="jdoe")
     assert reminders_sweep()["started"] == 1
     assert ReminderSeries.objects.filter(incident=incident, state=SeriesState.ACTIVE).count() == 1
+
+
+def test_a_reminder_tells_when_the_wait_began_in_its_readers_time_zone() -> None:
+    incident, isolate, _ = awaiting_after_ack()
+    tenant = incident.tenant
+    tenant_update_settings(tenant=tenant, by=None, timezone="America/New_York")
+    began = timezone.make_aware(datetime(2026, 7, 3, 7, 5), UTC)  # 03:05 in New York (EDT)
+    type(isolate).objects.filter(pk=isolate.pk).update(proposed_at=began)
+    reminders_sweep()
+    come_due(series_of(incident))
+    reminder_series_step(series_of(incident).pk)
+    reminder = Reminder.objects.filter(series__incident=incident).first()
+
+    assert reminder_send(reminder.pk) == OutboxState.SENT
+    message = mail.outbox[0]
+    assert "Waiting since: 2026-07-03 03:05 EDT" in message.body
+    assert "2026-07-03 03:05 EDT" in message.alternatives[0][0]
 
 
 def test_the_customers_tasks_are_reminded_to_its_contacts_and_the_partners_to_the_partners() -> None:

@@ -214,6 +214,7 @@ def reminder_compose(reminder: Reminder) -> ComposedReminder:
         "actions": actions,
         "headline": headline,
         "waiting_since": incident.waiting_since,
+        "zone": contact.zone,  # the reader's: their tenant's, or their partner's
         "number": reminder.number,
         "count": PolicySnapshot.read(incident).reminder_count,
         "link_max_age_hours": settings.LINK_MAX_AGE_HOURS,
