@@ -37,14 +37,22 @@ class ReportSendInline(ReadOnlyInline):
 
 @admin.register(ReportRecipient)
 class ReportRecipientAdmin(admin.ModelAdmin[ReportRecipient]):
-    list_display = ["email", "tenant", "partner", "active", "created_at"]
+    list_display = ["email", "tenant", "partner", "active", "active_since"]
     list_filter = ["active"]
+    readonly_fields = ["created_at", "active_since"]
     list_select_related = ["tenant", "partner"]
     search_fields = ["email", "tenant__name", "partner__name"]
     autocomplete_fields = ["tenant", "partner"]
     inlines = [ReportSendInline]
     actions = ["resend_last_month"]
     action_form = ResendActionForm
+
+    def save_model(
+        self, request: HttpRequest, obj: ReportRecipient, form: forms.ModelForm[ReportRecipient], change: bool
+    ) -> None:
+        if change and obj.active and "active" in form.changed_data:
+            obj.active_since = timezone.now()  # added again: the months that end from now on
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Send the month's report again (last month's if none)", permissions=["change"])
     def resend_last_month(self, request: HttpRequest, queryset: QuerySet[ReportRecipient]) -> None:

@@ -23,6 +23,10 @@ class ReportRecipient(models.Model):
     email = models.EmailField()
     active = models.BooleanField(default=True, help_text="Off: this address receives no monthly report.")
     created_at = models.DateTimeField(default=timezone.now)
+    active_since = models.DateTimeField(
+        default=timezone.now,
+        help_text="When it was last added: it receives the months that end after this (earlier ones on request).",
+    )
 
     class Meta:
         ordering = ["email", "id"]

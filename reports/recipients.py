@@ -70,8 +70,8 @@ def report_recipient_add(*, tenant: Tenant, by: User | None, email: str) -> Repo
     if recipient is None:
         recipient = ReportRecipient.objects.create(tenant=tenant, email=email)
     else:
-        recipient.active = True
-        recipient.save(update_fields=["active"])
+        recipient.active, recipient.active_since = True, timezone.now()
+        recipient.save(update_fields=["active", "active_since"])
     settings_audit(
         tenant=tenant, by=by, field=RECIPIENT_FIELD, subject=recipient.email, before=None, after=True
     )

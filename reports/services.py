@@ -87,7 +87,8 @@ def report_send_deliver(*, send: ReportSend) -> str | None:
 
 
 def monthly_reports_send(*, today: date | None = None) -> int:
-    """Send last month's report to every active recipient that has not been sent it; how many were sent."""
+    """Send last month's report to every active recipient that had been added by the month's end and has not
+    been sent it; how many were sent."""
     period = previous_month(today or timezone.now().date())
     sent = 0
     # A tenant that turned the email off gets none; turned back on, only the periods due since.
@@ -96,8 +97,9 @@ def monthly_reports_send(*, today: date | None = None) -> int:
         | Q(tenant__monthly_report__isnull=True)
         | Q(tenant__monthly_report__enabled=True, tenant__monthly_report__changed_at__lte=period.end)
     )
+    # An address added (or added again) after the month ended gets that month only on request.
     recipients = (
-        ReportRecipient.objects.filter(switched_on, active=True)
+        ReportRecipient.objects.filter(switched_on, active=True, active_since__lte=period.end)
         .select_related("tenant", "partner")
         .order_by("pk")
     )

@@ -19,7 +19,14 @@ from mdrportal.core.outbox import OutboxState
 from reports import services
 from reports.models import ReportRecipient, ReportSend
 from reports.services import monthly_reports_send, report_resend
-from tests.factories import login_verified, make_analyst, make_lead, make_partner, make_tenant
+from tests.factories import (
+    login_verified,
+    make_analyst,
+    make_lead,
+    make_partner,
+    make_tenant,
+    recipients_on_record_long_ago,
+)
 from tests.threads import at_once
 
 TODAY = date(2026, 3, 4)  # reports February 2026
@@ -52,6 +59,7 @@ def test_last_months_report_goes_once_to_each_active_recipient() -> None:
     incident_open(tenant=tenant, title="This month's", by=None)  # March: not in February's report
     ReportRecipient.objects.create(tenant=tenant, email="ciso@example.com")
     ReportRecipient.objects.create(tenant=tenant, email="off@example.com", active=False)
+    recipients_on_record_long_ago()
     assert monthly_reports_send(today=TODAY) == 1
     assert monthly_reports_send(today=TODAY) == 0
     assert monthly_reports_send(today=TODAY + timedelta(days=1)) == 0
@@ -75,6 +83,7 @@ def test_a_partner_recipient_gets_the_roll_up_of_its_customers() -> None:
         opened_in_february(make_tenant(partner=partner))
     opened_in_february(make_tenant())  # not the partner's customer
     ReportRecipient.objects.create(partner=partner, email="msp@example.com")
+    recipients_on_record_long_ago()
     monthly_reports_send(today=TODAY)
     [message] = mail.outbox
     assert message.subject == f"Monthly report for {partner.name}'s customers: February 2026"
@@ -86,6 +95,7 @@ def test_a_failed_send_is_recorded_and_not_retried_until_someone_resends(setting
     tenant = make_tenant()
     recipient = ReportRecipient.objects.create(tenant=tenant, email="ciso@example.com")
     settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+    recipients_on_record_long_ago()
     assert monthly_reports_send(today=TODAY) == 0
     failed = ReportSend.objects.get()
     assert failed.state == OutboxState.FAILED
@@ -117,6 +127,7 @@ def test_two_beats_at_once_send_each_recipient_one_report(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(services, "report_send_claim", claim_together)
     sent: list[int] = []
+    recipients_on_record_long_ago()
     at_once(lambda: sent.append(monthly_reports_send(today=TODAY)))
     assert sorted(sent) in ([0, 2], [1, 1])
     assert sorted(m.to[0] for m in mail.outbox) == ["a@example.com", "b@example.com"]
@@ -128,6 +139,7 @@ def test_two_beats_at_once_send_each_recipient_one_report(monkeypatch: pytest.Mo
 def test_a_lead_resends_last_months_report_from_the_admin_and_an_analyst_may_not() -> None:
     tenant = make_tenant()
     recipient = ReportRecipient.objects.create(tenant=tenant, email="ciso@example.com")
+    recipients_on_record_long_ago()
     monthly_reports_send()
     assert len(mail.outbox) == 1
     url = reverse("admin:reports_reportrecipient_changelist")

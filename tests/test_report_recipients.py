@@ -29,6 +29,7 @@ from reports.recipients import (
 from reports.services import monthly_reports_send, report_resends_deliver, report_send_deliver_requested
 from tenants.models import Role, SettingsChange
 from tenants.services import contact_create
+from tests.admin_pages import page_data
 from tests.factories import (
     login_verified,
     make_lead,
@@ -37,6 +38,7 @@ from tests.factories import (
     make_partner_user,
     make_tenant,
     portal,
+    recipients_on_record_long_ago,
 )
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +60,7 @@ def test_turned_off_beat_sends_the_tenant_nothing_and_a_partners_roll_up_still_g
     report_recipient_add(tenant=tenant, by=admin, email="cfo@example.com")
     ReportRecipient.objects.create(partner=partner, email="msp@example.com")
     monthly_report_switch(tenant=tenant, by=admin, enabled=False)
+    recipients_on_record_long_ago()
     assert monthly_reports_send(today=TODAY) == 1
     assert [m.to for m in mail.outbox] == [["msp@example.com"]]
     assert history(tenant) == [
@@ -74,9 +77,53 @@ def test_turned_back_on_it_sends_no_period_that_ended_while_it_was_off() -> None
     MonthlyReport.objects.filter(tenant=tenant).update(changed_at=datetime(2026, 2, 20, tzinfo=UTC))
     monthly_report_switch(tenant=tenant, by=None, enabled=True)
     MonthlyReport.objects.filter(tenant=tenant).update(changed_at=datetime(2026, 3, 2, tzinfo=UTC))
+    recipients_on_record_long_ago()
     assert monthly_reports_send(today=TODAY) == 0  # February's report was due on March 1st, while off
     assert monthly_reports_send(today=date(2026, 4, 1)) == 1  # March's was due after it came back on
     assert ReportSend.objects.get().period_start == date(2026, 3, 1)
+
+
+def test_an_address_added_after_a_month_ended_gets_that_month_only_on_request() -> None:
+    tenant = make_tenant()
+    early = report_recipient_add(tenant=tenant, by=None, email="cfo@example.com")
+    late = report_recipient_add(tenant=tenant, by=None, email="ciso@example.com")
+    ReportRecipient.objects.filter(pk=early.pk).update(active_since=datetime(2026, 2, 27, tzinfo=UTC))
+    ReportRecipient.objects.filter(pk=late.pk).update(active_since=datetime(2026, 3, 2, tzinfo=UTC))
+    assert monthly_reports_send(today=TODAY) == 1  # February: only the address added in February
+    assert [m.to for m in mail.outbox] == [["cfo@example.com"]]
+    assert monthly_reports_send(today=date(2026, 4, 1)) == 2  # March: both
+
+
+def test_an_address_added_again_does_not_get_the_month_that_ended_while_it_was_removed() -> None:
+    tenant = make_tenant()
+    recipient = report_recipient_add(tenant=tenant, by=None, email="cfo@example.com")
+    recipients_on_record_long_ago()
+    report_recipient_remove(recipient=recipient, by=None)
+    report_recipient_add(tenant=tenant, by=None, email="cfo@example.com")  # added again after November
+    assert monthly_reports_send() == 0  # November's report ended while it was removed
+    assert not ReportSend.objects.exists()
+    report_resend_request(recipient=recipient, period_start=date(2026, 11, 1), by=None)
+    assert ReportSend.objects.get().period_start == date(2026, 11, 1)  # on request it is sent
+
+
+def test_a_partners_address_switched_back_on_in_the_admin_counts_from_then(
+    lead_client: Client,
+) -> None:
+    partner = make_partner()
+    recipient = ReportRecipient.objects.create(partner=partner, email="msp@example.com", active=False)
+    recipients_on_record_long_ago()
+    page = lead_client.get(reverse("admin:reports_reportrecipient_change", args=[recipient.pk]))
+    data = page_data(page)
+    data["active"] = "on"
+    assert (
+        lead_client.post(
+            reverse("admin:reports_reportrecipient_change", args=[recipient.pk]), data
+        ).status_code
+        == 302
+    )
+    recipient.refresh_from_db()
+    assert recipient.active and recipient.active_since > timezone.now() - timedelta(minutes=1)
+    assert monthly_reports_send() == 0  # last month ended while it was off
 
 
 def test_turning_it_off_twice_is_one_change() -> None:
@@ -89,6 +136,7 @@ def test_turning_it_off_twice_is_one_change() -> None:
 def test_a_removed_recipient_gets_no_report_keeps_its_record_and_may_be_added_again() -> None:
     tenant = make_tenant()
     recipient = report_recipient_add(tenant=tenant, by=None, email="cfo@example.com")
+    recipients_on_record_long_ago()
     monthly_reports_send(today=TODAY)
     report_recipient_remove(recipient=recipient, by=None)
     assert monthly_reports_send(today=date(2026, 4, 2)) == 0
@@ -107,6 +155,7 @@ def test_a_resend_is_recorded_and_sends_exactly_once_more(django_capture_on_comm
     tenant = make_tenant()
     admin = make_member(tenant, Role.ADMIN)
     recipient = report_recipient_add(tenant=tenant, by=admin, email="cfo@example.com")
+    recipients_on_record_long_ago()
     monthly_reports_send(today=TODAY)
     with django_capture_on_commit_callbacks() as nudges:
         send = report_resend_request(recipient=recipient, period_start=FEBRUARY, by=admin)
@@ -190,6 +239,7 @@ def test_the_page_lists_recipients_and_sends_and_an_admin_adds_one_of_the_contac
     tenant = make_tenant()
     contact_create(tenant=tenant, by=None, name="Dana", email="dana@example.com")
     recipient = report_recipient_add(tenant=tenant, by=None, email="cfo@example.com")
+    recipients_on_record_long_ago()
     monthly_reports_send(today=TODAY)
     viewer = portal(make_member(tenant, Role.VIEWER))
     page = viewer.get(reverse("reports:recipients")).content.decode()
@@ -243,6 +293,7 @@ def test_the_page_reads_in_as_many_queries_for_many_recipients_as_for_one(
     tenant = make_tenant()
     admin = portal(make_member(tenant, Role.ADMIN))
     report_recipient_add(tenant=tenant, by=None, email="first@example.com")
+    recipients_on_record_long_ago()
     monthly_reports_send(today=TODAY)
     url = reverse("reports:recipients")
     admin.get(url)
@@ -250,6 +301,7 @@ def test_the_page_reads_in_as_many_queries_for_many_recipients_as_for_one(
         admin.get(url)
     for n in range(3):
         report_recipient_add(tenant=tenant, by=None, email=f"more{n}@example.com")
+    recipients_on_record_long_ago()
     monthly_reports_send(today=date(2026, 4, 2))
     with CaptureQueriesContext(connection) as four:
         assert admin.get(url).content.decode().count("2026-03: sent") == 4
