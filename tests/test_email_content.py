@@ -131,7 +131,7 @@ def test_the_authorization_link_covers_exactly_what_awaits_authorization_when_th
     assert {isolate.pk, block.pk} < set(scope)
 
 
-def test_partner_contacts_get_only_the_actions_delegated_to_the_partner_and_no_link() -> None:
+def test_partner_contacts_get_only_the_actions_delegated_to_the_partner_and_a_link_per_task() -> None:
     partner = make_partner("msp")
     desk = contact_create(
         partner=partner, by=None, name="MSP Desk", email="desk@msp.example", can_authorize=True
@@ -145,7 +145,11 @@ def test_partner_contacts_get_only_the_actions_delegated_to_the_partner_and_no_l
     assert f"Delegated to you by {tenant.name}" in message.body
     assert "WS-SECRET-9" not in message.body and "WS-SECRET-9" not in message.alternatives[0][0]
     assert "Isolate endpoint" not in message.body
-    assert links(message) == {}
+    task = incident.actions.get(action_type__code="block_ip")
+    link = links(message)[LinkPurpose.TASK_ACK]
+    assert set(links(message)) == {LinkPurpose.TASK_ACK}  # nothing acknowledges or authorizes the incident
+    assert (link.scope, link.contact_id) == ((task.pk,), desk.pk)
+    assert "/tasks/" in message.body
     assert "delegated" in message.subject
 
 

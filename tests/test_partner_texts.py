@@ -7,11 +7,15 @@ and each code acknowledges its own side.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings as django_settings
+from django.core import mail
 from django.test import Client
 
+from escalation.emails.send import email_send
 from escalation.links.tokens import LinkPurpose, link_url
 from escalation.models import Acknowledgment, NotificationRun, RunPurpose, RunState, TextKind, TextMessage
 from escalation.partners.models import TaskAcknowledgment
@@ -215,6 +219,26 @@ def test_the_texted_task_link_acknowledges_the_task_only_and_once(client: Client
     assert (ack.contact_id, ack.channel) == (served.technician.pk, Channel.EMAIL_LINK)
     assert not served.incident_acknowledged() and served.run_state(served.notify) == RunState.ACTIVE
     assert client.post(path, {"decision": "confirm"}).status_code == 410
+
+
+def test_the_emailed_task_link_acknowledges_the_task_only(client: Client, settings: Any) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    served = Served(dual=False)
+    desk = contact_create(partner=served.tenant.partner, by=None, name="MSP Desk", email="desk@msp.example")
+    run_advance(served.notify.pk)  # the customer's first step emails the partner's desk about its task
+    for email in served.notify.emails.filter(contact=desk):
+        email_send(email.pk)
+    (message,) = [m for m in mail.outbox if m.to == [desk.email]]
+    found = re.search(re.escape(django_settings.PUBLIC_BASE_URL) + r"(/l/[^/\s]+/)", message.body)
+    assert found, message.body
+
+    done = client.post(found.group(1), {"decision": "confirm"})
+
+    assert done.status_code == 200 and b"not acknowledged" in done.content
+    ack = TaskAcknowledgment.objects.get(task=served.task)
+    assert (ack.contact_id, ack.channel) == (desk.pk, Channel.EMAIL_LINK)
+    assert not served.incident_acknowledged() and served.run_state(served.notify) == RunState.ACTIVE
+    assert served.run_state(served.run) != RunState.ACTIVE  # the partner's tree stops calling
 
 
 def _path(purpose: str, *, incident: Incident, contact: Contact, actions: list[ResponseAction]) -> str:

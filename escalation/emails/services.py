@@ -22,6 +22,7 @@ from escalation.reader import Reader, ReaderCan, ask_line, awaiting_note, reader
 from escalation.runs.tell import acknowledged_recipients, first_acknowledger
 from escalation.selectors import report_mentions
 from escalation.story import Story, story_read
+from incidents.customer_tasks import OPEN_TASK_STATUS
 from incidents.models import ActionStatus, Category, Incident, ResponseAction
 from incidents.policy import PolicySnapshot
 from incidents.selectors import awaiting_authorization
@@ -189,6 +190,24 @@ def _actions(incident: Incident) -> list[ResponseAction]:
     )
 
 
+def _task_links(tasks: list[ResponseAction], incident: Incident, contact: Contact) -> list[tuple[str, str]]:
+    """Each open task's own link for the partner's contact: it acknowledges that task, never the incident."""
+    return [
+        (
+            f"{task.action_type.name} on {task.target}",
+            link_url(
+                purpose=LinkPurpose.TASK_ACK,
+                tenant_id=incident.tenant_id,
+                contact_id=contact.pk,
+                incident_id=incident.pk,
+                action_ids=[task.pk],
+            ),
+        )
+        for task in tasks
+        if task.status == OPEN_TASK_STATUS
+    ]
+
+
 def _variant(kind: str, contact: Contact, incident: Incident) -> str:
     if kind in (EmailKind.ACKNOWLEDGED, EmailKind.CLOSED):
         return str(kind)
@@ -249,7 +268,10 @@ def email_compose(email: EmailNotification) -> ComposedEmail:
         context["done"] = _lines(done, incident, can=can)
         context["timeline_url"] = settings.PUBLIC_BASE_URL + reverse("incidents:detail", args=[incident.pk])
     elif variant == "partner":
-        context["actions"] = _lines(list(_partner_actions(incident)), incident, to_partner=True, can=can)
+        tasks = list(_partner_actions(incident))
+        context["actions"] = _lines(tasks, incident, to_partner=True, can=can)
+        context["task_links"] = _task_links(tasks, incident, contact)
+        context["tasks_url"] = settings.PUBLIC_BASE_URL + reverse("incidents:tasks")
     elif variant == "collaborate":
         context["actions"] = _lines(_actions(incident), incident, can=can)
     else:
