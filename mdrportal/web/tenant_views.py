@@ -33,6 +33,7 @@ from mdrportal.web.tenant_forms import (
 from tenants.deciding import PARTNER_DELEGATION, PERFORMERS, RESPONSE_POLICY
 from tenants.models import Tenant
 from tenants.partner_defaults import setting_sources
+from tenants.performer_services import performer_set
 from tenants.protected_services import partner_list_inherited
 from tenants.reach import reach_now_and_saturday_night
 from tenants.rules import ADMINISTERS, phoneable
@@ -44,7 +45,7 @@ from tenants.selectors import (
     tenant_contacts,
     tenants_for_user,
 )
-from tenants.services import performer_set, tenant_delegation_set, tenant_update_settings
+from tenants.services import tenant_delegation_set, tenant_update_settings
 
 
 @portal_page
