@@ -21,6 +21,9 @@ from incidents.connector_models import (  # re-exported: the app's models, kept 
     ConnectorConfig as ConnectorConfig,
     ConnectorKind as ConnectorKind,
 )
+from incidents.idempotency_models import (  # re-exported: kept apart
+    IdempotencyKey as IdempotencyKey,
+)
 from incidents.milestone_fields import MILESTONE_COLUMNS, MilestoneTimes
 from incidents.statuses import (  # re-exported: the states and their transitions, kept apart
     ACTION_TRANSITIONS as ACTION_TRANSITIONS,
@@ -385,36 +388,3 @@ class TimelineEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.summary}"
-
-
-class IdempotencyKey(models.Model):
-    """An Idempotency-Key an API client sent with a POST that opened an incident, so a retry opens no other."""
-
-    # Whose key it is: a person's, or a pipeline's integration key's; keys of different callers never meet.
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    integration_key = models.ForeignKey(
-        IntegrationKey, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    key = models.CharField(max_length=255)
-    # A hash of the request as validated: the same key with a different request is refused, not replayed.
-    fingerprint = models.CharField(max_length=64)
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "key"], name="one_incident_per_idempotency_key"),
-            models.UniqueConstraint(
-                fields=["integration_key", "key"], name="one_incident_per_integration_idempotency_key"
-            ),
-            models.CheckConstraint(
-                condition=Q(user__isnull=False, integration_key__isnull=True)
-                | Q(user__isnull=True, integration_key__isnull=False),
-                name="idempotency_key_has_one_caller",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.key} -> incident #{self.incident_id}"

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
-from mdrportal.core import task_names
+from mdrportal.core.celery_config import beat_schedule, filesystem_broker_options, task_routes
+from mdrportal.core.database_config import database_config
 from mdrportal.core.env import (
     env_bool,
     env_fernet_keys,
@@ -22,6 +21,7 @@ from mdrportal.core.env import (
     env_str,
     env_url,
 )
+from mdrportal.core.logging_config import logging_config
 
 # Django's generic classes take their type arguments at run time too (`admin.ModelAdmin[Incident]`,
 # `forms.ModelForm[Contact]`, `QuerySet[Incident]`), as the type checker reads them.
@@ -109,20 +109,11 @@ TEMPLATES = [
 DATABASE_URL = env_url(
     "DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}", schemes=("sqlite", "postgres", "postgresql")
 )
-_database = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0))
-if _database["ENGINE"].endswith("sqlite3"):
-    # The web process and the worker share one file: wait for the lock instead of failing, and take the
-    # write lock when a transaction starts so that a read-then-write cannot be overtaken.
-    _database["OPTIONS"] = {
-        "timeout": 20,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
-    # A file, not memory, so that a worker process started by a test sees the test database.
-    _database["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
-else:
-    _database["CONN_HEALTH_CHECKS"] = True
-DATABASES = {"default": _database}
+DATABASES = {
+    "default": database_config(
+        DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0, minimum=0), var_dir=VAR_DIR
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -217,19 +208,9 @@ SPECTACULAR_SETTINGS = {
 # Celery: the database is the truth, messages are nudges; a lost message only delays a step.
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", "filesystem://", schemes=("filesystem", "redis", "rediss"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
     # kombu's own filesystem transport lets a consumer read a message file before it is written whole.
     CELERY_BROKER_TRANSPORT = "mdrportal.filesystem_broker:Transport"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_broker_dir / "queue"),
-        "data_folder_out": str(_broker_dir / "queue"),
-        "processed_folder": str(_broker_dir / "processed"),
-        "store_processed": False,
-        "control_folder": str(_broker_dir / "control"),
-        # A worker looks for new messages this often (kombu's default is 1 s): a call tree's step, its email
-        # and a sweeper's nudge each wait for the next look, so 1 s a hop made every step a second late.
-        "polling_interval": 0.1,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "broker")
 elif CELERY_BROKER_URL.startswith("redis://"):
     # kombu's Redis transport stopped the worker on a second broker loss (an AttributeError while closing).
     CELERY_BROKER_TRANSPORT = "mdrportal.redis_broker:Transport"
@@ -240,23 +221,7 @@ CELERY_QUEUES_BY_JOB = ("dial", "runs", "actions", "mail", "sweep")
 # Declared, so a worker started without -Q consumes them all and a purge empties them all.
 CELERY_TASK_QUEUES = [Queue(name) for name in CELERY_QUEUES_BY_JOB]
 CELERY_TASK_DEFAULT_QUEUE = "runs"
-CELERY_TASK_ROUTES = {
-    task_names.CALLS_DISPATCH: {"queue": "dial"},
-    task_names.CALL_DIAL: {"queue": "dial"},
-    # Asking the phone provider about a late call, or hanging one up: the provider's work, like placing.
-    task_names.CALL_CHECK: {"queue": "dial"},
-    task_names.CALL_HANG_UP: {"queue": "dial"},
-    task_names.RUN_ADVANCE: {"queue": "runs"},
-    task_names.CUSTOMER_TELL: {"queue": "runs"},
-    task_names.EMAIL_SEND: {"queue": "mail"},
-    task_names.TEXT_SEND: {"queue": "mail"},
-    task_names.ESCALATION_SWEEP: {"queue": "sweep"},
-    task_names.ACTIONS_SWEEP: {"queue": "sweep"},
-    task_names.REMINDERS_SWEEP: {"queue": "sweep"},
-    task_names.REMINDER_SERIES_STEP: {"queue": "runs"},
-    task_names.REMINDER_SEND: {"queue": "mail"},
-    "incidents.*": {"queue": "actions"},
-}
+CELERY_TASK_ROUTES = task_routes()
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -299,29 +264,7 @@ ACTION_RETRY_MAX_SECONDS = env_int("ACTION_RETRY_MAX_SECONDS", 600, minimum=0)
 # A running attempt older than this is taken as lost (its worker died) and retried as a new attempt.
 ACTION_RUN_TIMEOUT_SECONDS = env_int("ACTION_RUN_TIMEOUT_SECONDS", 120, minimum=1)
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 5, minimum=1)
-CELERY_BEAT_SCHEDULE = {
-    "sweep-actions": {
-        "task": task_names.ACTIONS_SWEEP,
-        "schedule": SWEEP_INTERVAL_SECONDS,
-        "options": {"expires": SWEEP_INTERVAL_SECONDS},
-    },
-    "sweep-escalation": {
-        "task": task_names.ESCALATION_SWEEP,
-        "schedule": SWEEP_INTERVAL_SECONDS,
-        "options": {"expires": SWEEP_INTERVAL_SECONDS},
-    },
-    "sweep-reminders": {
-        "task": task_names.REMINDERS_SWEEP,
-        "schedule": SWEEP_INTERVAL_SECONDS,
-        "options": {"expires": SWEEP_INTERVAL_SECONDS},
-    },
-    # Sends only what was not sent: once per recipient and month (reports.services).
-    "monthly-reports": {
-        "task": task_names.MONTHLY_REPORTS_SEND,
-        "schedule": 3600,
-        "options": {"expires": 3600},
-    },
-}
+CELERY_BEAT_SCHEDULE = beat_schedule(sweep_interval_seconds=SWEEP_INTERVAL_SECONDS)
 
 # Phone: unset credentials mean the simulated phone.
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
@@ -389,31 +332,7 @@ X_FRAME_OPTIONS = "DENY"
 LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} is not one of json, plain.")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {"()": "mdrportal.logs.JsonFormatter"},
-        "plain": {
-            "()": "mdrportal.logs.PlainFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
-        },
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # Twilio's SDK logs every request and response at INFO, about 12 lines a call, written on the call's way
-    # to Twilio: its failures reach the phone backend as exceptions, which say what happened.
-    "loggers": {
-        "twilio.http_client": {"level": "WARNING"},
-        # PDF layout logs every step and font table at INFO.
-        "weasyprint": {"level": "WARNING"},
-        "fontTools": {"level": "WARNING"},
-        # Django's loggers write through the handler above only (one format, redacted: a 404's path may be an
-        # emailed link's token), not through the console and admin-email handlers Django set up before.
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
-    },
-}
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
 
 # Operations: /metrics answers only a scraper sending `Authorization: Bearer <METRICS_TOKEN>` (unset: off).
 METRICS_TOKEN = env_str("METRICS_TOKEN") or ""

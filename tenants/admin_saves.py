@@ -10,18 +10,12 @@ from django.forms import BaseModelFormSet, ModelForm
 from django.http import HttpRequest
 
 from mdrportal.core.users import signed_in_user
+from tenants.membership_services import membership_remove, membership_set
 from tenants.models import ActionPerformer, Contact, Membership, Tenant
+from tenants.performer_services import performer_set
 from tenants.protected_models import ProtectedTarget
 from tenants.protected_services import protected_target_add, protected_target_remove
-from tenants.services import (
-    CONTACT_FIELDS,
-    contact_create,
-    contact_update,
-    contacts_reorder,
-    membership_remove,
-    membership_set,
-    performer_set,
-)
+from tenants.services import CONTACT_FIELDS, contact_create, contact_update, contacts_reorder
 
 _M = TypeVar("_M", bound=Model)
 

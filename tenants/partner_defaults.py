@@ -15,8 +15,9 @@ from mdrportal.core.users import AnyUser
 from tenants.deciding import PARTNER_DEFAULTS, is_mdr_staff, partner_refusal
 from tenants.models import Partner, PartnerMembership, Performer, Role, Tenant
 from tenants.partner_default_models import DEFAULTABLE, PartnerDefault, TenantOwnSetting, performer_code
+from tenants.performer_services import performer_set
 from tenants.selectors import performers_of
-from tenants.services import Actor, performer_set, tenant_update_settings
+from tenants.services import Actor, tenant_update_settings
 
 _CODE = re.compile(r"^[-a-zA-Z0-9_]{1,64}$")
 

@@ -1,12 +1,11 @@
-"""Writes to tenants, contacts, performers and memberships; every settings change is audited."""
+"""Writes to tenants and contacts; every settings change is audited (performers and memberships have their
+own services: tenants.performer_services, tenants.membership_services)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max, Model
@@ -16,9 +15,7 @@ from tenants.channels import check_channels_reachable, default_channels
 from tenants.deciding import (
     CONTACT_ADD,
     CONTACT_CHANGE,
-    MEMBERSHIPS,
     PARTNER_DELEGATION,
-    PERFORMERS,
     RESPONSE_POLICY,
     Operation,
     actor_label_at,
@@ -27,16 +24,14 @@ from tenants.deciding import (
 from tenants.models import (
     ActionPerformer,
     Contact,
-    Membership,
     Partner,
     Performer,
     ResponseMode,
-    Role,
     SettingsChange,
     Tenant,
     Tier,
 )
-from tenants.partner_default_models import DEFAULTABLE, TenantOwnSetting, performer_field
+from tenants.partner_default_models import DEFAULTABLE, TenantOwnSetting
 from tenants.rules import LAST_PHONE_CONTACT, check_contact_reachable, check_fallback_reachable
 
 # Who makes a change: a signed-in user, or None for the system itself.
@@ -353,115 +348,3 @@ def contacts_reorder(
         Contact.objects.filter(pk=pk).update(call_order=position)
     if tenant is not None:
         settings_audit(tenant=tenant, by=by, field="call_order", before=before, after=after)
-
-
-@transaction.atomic
-def performer_set(
-    *, tenant: Tenant, by: Actor, action_code: str, performer: str, from_default_of: Partner | None = None
-) -> None:
-    """Who performs an action type under Collaborate; MDR Ops is the default and stores no row.
-
-    A choice the customer makes is its own (its partner's default performer no longer reaches it); one from
-    its partner's default (`from_default_of`) keeps it inheriting and says so on the history."""
-    if performer not in Performer.values:
-        raise ValidationError({"performer": f"{performer!r} is not one of {', '.join(Performer.values)}."})
-    deciding_writer_check(by=by, tenant=tenant, operation=PERFORMERS)
-    locked = _lock(tenant)
-    if performer == Performer.PARTNER and locked.partner_id is None:
-        raise ValidationError({"performer": "This tenant has no partner to delegate to."})
-    row = ActionPerformer.objects.filter(tenant=tenant, action_code=action_code).first()
-    before = row.performer if row else Performer.MDR.value
-    if before == performer:
-        return
-    if from_default_of is None:
-        TenantOwnSetting.objects.get_or_create(tenant=locked, field=performer_field(action_code))
-    if row is None:  # so the choice is not MDR Ops, which stores no row and was the one before
-        ActionPerformer.objects.create(tenant=tenant, action_code=action_code, performer=performer)
-    elif performer == Performer.MDR:
-        row.delete()
-    else:
-        row.performer = performer
-        row.save(update_fields=["performer"])
-    subject = action_code if from_default_of is None else f"{action_code} from {from_default_of}'s defaults"
-    settings_audit(tenant=tenant, by=by, field="performer", subject=subject, before=before, after=performer)
-
-
-class PerformersRefused(Exception):
-    """Some of several performer choices were refused (by their index); none was made."""
-
-    def __init__(self, errors: dict[int, ValidationError]) -> None:
-        super().__init__(f"{len(errors)} performer choices refused")
-        self.errors = errors
-
-
-@transaction.atomic
-def performers_set(*, tenant: Tenant, by: Actor, choices: list[tuple[str, str]]) -> None:
-    """Choose who performs several action types at once: all of them or none."""
-    errors: dict[int, ValidationError] = {}
-    for index, (action_code, performer) in enumerate(choices):
-        try:
-            with transaction.atomic():
-                performer_set(tenant=tenant, by=by, action_code=action_code, performer=performer)
-        except ValidationError as error:
-            errors[index] = error
-    if errors:
-        raise PerformersRefused(errors)  # leaving the block undoes the others
-
-
-@transaction.atomic
-def membership_set(*, tenant: Tenant, user: User, role: str, by: Actor) -> Membership:
-    if role not in Role.values:
-        raise ValidationError({"role": f"{role!r} is not one of {', '.join(Role.values)}."})
-    deciding_writer_check(by=by, tenant=tenant, operation=MEMBERSHIPS)
-    membership = Membership.objects.filter(tenant=tenant, user=user).first()
-    before = membership.role if membership else None
-    if membership is None:
-        membership = Membership.objects.create(tenant=tenant, user=user, role=role)
-    elif membership.role != role:
-        membership.role = role
-        membership.save(update_fields=["role"])
-    if before != role:
-        settings_audit(
-            tenant=tenant, by=by, field="membership", subject=user.get_username(), before=before, after=role
-        )
-    return membership
-
-
-@transaction.atomic
-def membership_remove(*, tenant: Tenant, user: User, by: Actor) -> None:
-    deciding_writer_check(by=by, tenant=tenant, operation=MEMBERSHIPS)
-    membership = Membership.objects.filter(tenant=tenant, user=user).first()
-    if membership is None:
-        return
-    membership.delete()
-    settings_audit(
-        tenant=tenant,
-        by=by,
-        field="membership",
-        subject=user.get_username(),
-        before=membership.role,
-        after=None,
-    )
-
-
-@transaction.atomic
-def customer_login_create(
-    *, tenant: Tenant, username: str, email: str, password: str, role: str, by: Actor
-) -> Membership:
-    """A new customer user with a role at the tenant; the password passes Django's validators."""
-    deciding_writer_check(by=by, tenant=tenant, operation=MEMBERSHIPS)
-    user = get_user_model()(username=username, email=email)
-    errors: dict[str, list[str]] = {}
-    try:
-        user.full_clean(exclude=["password"])
-    except ValidationError as error:
-        errors.update(error.message_dict)
-    try:
-        validate_password(password, user=user)
-    except ValidationError as error:
-        errors["password"] = error.messages
-    if errors:
-        raise ValidationError(errors)
-    user.set_password(password)
-    user.save()
-    return membership_set(tenant=tenant, user=user, role=role, by=by)

@@ -27,6 +27,7 @@ from incidents.services import incident_open
 from mdrportal.web import second_factor
 from reports.models import ReportRecipient
 from tenants.integration_key_services import integration_key_create
+from tenants.membership_services import membership_set
 from tenants.models import (
     Contact,
     IntegrationKey,
@@ -37,7 +38,6 @@ from tenants.models import (
     Tenant,
     Tier,
 )
-from tenants.services import membership_set
 from tests.credentials import api_client_for, api_token_for
 
 _numbers = itertools.count(1)

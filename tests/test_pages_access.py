@@ -22,8 +22,8 @@ from reports.periods import previous_month
 from reports.recipients import report_recipient_add
 from tenants.api_tokens import api_token_create
 from tenants.models import ApiToken, Partner, Performer, Role
+from tenants.performer_services import performer_set
 from tenants.protected_services import protected_target_add
-from tenants.services import performer_set
 from tests.factories import first_contact, login_verified, make_incident, make_member, make_tenant, propose
 from tests.url_routes import all_routes
 

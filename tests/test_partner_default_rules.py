@@ -18,10 +18,11 @@ from tenants.partner_protected import (
     partner_protected_remove,
     tenant_protected_opt_out,
 )
+from tenants.performer_services import performer_set
 from tenants.protected_models import ProtectedTarget
 from tenants.protected_services import protected_target_add, protected_target_remove
 from tenants.selectors import performers_of, tenant_policy
-from tenants.services import performer_set, tenant_delegation_set
+from tenants.services import tenant_delegation_set
 from tests.factories import make_incident, make_member, make_partner, make_partner_user, make_tenant, propose
 
 pytestmark = pytest.mark.django_db

@@ -6,13 +6,13 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from tenants.models import Performer, ResponseMode, Role, SettingsChange
+from tenants.performer_services import performer_set
 from tenants.rules import FALLBACK_NEEDS_PHONE, LAST_PHONE_CONTACT
 from tenants.selectors import phone_contacts, role_at, tenant_policy, tenants_for_user
 from tenants.services import (
     contact_create,
     contact_update,
     contacts_reorder,
-    performer_set,
     tenant_create,
     tenant_update_settings,
 )

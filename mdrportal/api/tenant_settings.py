@@ -19,8 +19,8 @@ from mdrportal.api.permissions import require_staff, signed_in_user
 from mdrportal.api.tenants import visible_tenant
 from tenants.deciding import CONNECTOR, PERFORMERS
 from tenants.models import Tenant
+from tenants.performer_services import PerformersRefused, performers_set
 from tenants.selectors import performers_of
-from tenants.services import PerformersRefused, performers_set
 
 
 def _performer_rows(tenant: Tenant) -> list[dict[str, str]]:

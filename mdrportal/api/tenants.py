@@ -1,4 +1,4 @@
-"""API views for tenants, their contacts and customer logins; every write goes through tenants.services."""
+"""API views for tenants, their contacts and customer logins; every write goes through a tenants service."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from mdrportal.api.tenant_serializers import (
 )
 from mdrportal.core.users import User
 from tenants.deciding import CONTACT_ADD, CONTACT_CHANGE, MEMBERSHIPS, PARTNER_DELEGATION, RESPONSE_POLICY
+from tenants.membership_services import customer_login_create
 from tenants.models import Contact, Membership, Tenant
 from tenants.rules import ADMINISTERS
 from tenants.selectors import tenant_contacts, tenants_for_user
@@ -36,7 +37,6 @@ from tenants.services import (
     contact_create,
     contact_update,
     contacts_reorder,
-    customer_login_create,
     tenant_create,
     tenant_delegation_set,
     tenant_update_settings,

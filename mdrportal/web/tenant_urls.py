@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from mdrportal.web import partner_views, protected_views, tenant_views as views
+from mdrportal.web import contact_views, partner_views, protected_views, tenant_views as views
 
 app_name = "tenants"
 
@@ -17,10 +17,10 @@ urlpatterns = [
     path("settings/inherit/<slug:field>/", partner_views.setting_inherit, name="setting_inherit"),
     path("settings/protected/opt-out/", partner_views.protected_opt_out, name="protected_opt_out"),
     path("settings/partner/", views.delegation_page, name="delegation"),
-    path("contacts/", views.contacts_page, name="contacts"),
-    path("contacts/add/", views.contact_add, name="contact_add"),
-    path("contacts/<int:pk>/edit/", views.contact_edit, name="contact_edit"),
-    path("contacts/<int:pk>/active/", views.contact_active, name="contact_active"),
-    path("contacts/<int:pk>/move/", views.contact_move, name="contact_move"),
-    path("contacts/<int:pk>/test-call/", views.contact_test_call, name="contact_test_call"),
+    path("contacts/", contact_views.contacts_page, name="contacts"),
+    path("contacts/add/", contact_views.contact_add, name="contact_add"),
+    path("contacts/<int:pk>/edit/", contact_views.contact_edit, name="contact_edit"),
+    path("contacts/<int:pk>/active/", contact_views.contact_active, name="contact_active"),
+    path("contacts/<int:pk>/move/", contact_views.contact_move, name="contact_move"),
+    path("contacts/<int:pk>/test-call/", contact_views.contact_test_call, name="contact_test_call"),
 ]

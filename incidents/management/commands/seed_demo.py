@@ -15,14 +15,10 @@ from incidents.selectors import action_type_by_code
 from incidents.services import incident_open
 from mdrportal.core.retry import retried_atomic
 from mdrportal.core.users import User
+from tenants.membership_services import membership_set
 from tenants.models import Partner, Performer, ResponseMode, Role, Tenant, Tier
-from tenants.services import (
-    contact_create,
-    membership_set,
-    performer_set,
-    tenant_create,
-    tenant_update_settings,
-)
+from tenants.performer_services import performer_set
+from tenants.services import contact_create, tenant_create, tenant_update_settings
 
 # slug, name, tier, mode, fallback checkbox, served by the partner
 TENANTS = [
