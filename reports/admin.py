@@ -12,11 +12,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from mdrportal.core.admin_readonly import ReadOnlyInline
+from mdrportal.core.users import signed_in_user
 from reports.models import ReportRecipient, ReportSend
 from reports.periods import previous_month
 from reports.recipient_forms import MonthField
-from reports.recipients import resend_period_check
-from reports.services import report_resend
+from reports.recipients import report_resend_request, resend_period_check
 
 
 class ResendActionForm(ActionForm):
@@ -63,12 +63,14 @@ class ReportRecipientAdmin(admin.ModelAdmin[ReportRecipient]):
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
             return
-        outcomes = [
-            report_resend(
-                recipient=recipient,
-                period_start=period_start,
-                requested_by=request.user.get_username(),
-            )
+        by = signed_in_user(request)
+        # Through the outbox, as the recipients page and the API ask: a worker sends each after its commit.
+        sends = [
+            report_resend_request(recipient=recipient, period_start=period_start, by=by)
             for recipient in queryset.select_related("tenant", "partner")
         ]
-        messages.info(request, f"{outcomes.count('sent')} of {len(outcomes)} reports sent again.")
+        messages.info(
+            request,
+            f"{len(sends)} {'report' if len(sends) == 1 else 'reports'} of {period_start:%Y-%m} to send again: "
+            "each send's state shows on its recipient's page.",
+        )

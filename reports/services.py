@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -124,19 +124,6 @@ def report_send_deliver_requested(*, send_id: int) -> str | None:
     """The worker's side of a resend: deliver it unless it was delivered already."""
     send = ReportSend.objects.select_related("recipient").filter(pk=send_id).first()
     return None if send is None else report_send_deliver(send=send)
-
-
-def report_resend(*, recipient: ReportRecipient, period_start: date, requested_by: str) -> str | None:
-    """Send a period's report again: an explicit action, numbered after the sends before it. What became of
-    it, as report_send_deliver says (None: another worker took it first)."""
-    for _ in range(3):  # two resends asked at once: the later one takes the next number
-        last = recipient.sends.filter(period_start=period_start).aggregate(n=Max("number"))["n"] or 0
-        send = report_send_claim(
-            recipient=recipient, period_start=period_start, number=last + 1, requested_by=requested_by
-        )
-        if send is not None:
-            return report_send_deliver(send=send)
-    raise RuntimeError("Could not number the resend: try again.")
 
 
 def _scope_name(recipient: ReportRecipient) -> str:

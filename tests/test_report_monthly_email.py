@@ -18,7 +18,8 @@ from incidents.timeline_writes import timeline_record
 from mdrportal.core.outbox import OutboxState
 from reports import services
 from reports.models import ReportRecipient, ReportSend
-from reports.services import monthly_reports_send, report_resend
+from reports.recipients import report_resend_request
+from reports.services import monthly_reports_send, report_send_deliver_requested
 from tests.factories import (
     login_verified,
     make_analyst,
@@ -103,7 +104,8 @@ def test_a_failed_send_is_recorded_and_not_retried_until_someone_resends(setting
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert monthly_reports_send(today=TODAY) == 0
     assert mail.outbox == []
-    assert report_resend(recipient=recipient, period_start=date(2026, 2, 1), requested_by="lead") == "sent"
+    resend = report_resend_request(recipient=recipient, period_start=date(2026, 2, 1), by=make_lead())
+    assert report_send_deliver_requested(send_id=resend.pk) == "sent"
     assert len(mail.outbox) == 1
     assert list(ReportSend.objects.order_by("number").values_list("number", "state", "requested_by")) == [
         (1, "failed", ""),
@@ -153,6 +155,9 @@ def test_a_lead_resends_last_months_report_from_the_admin_and_an_analyst_may_not
     login_verified(lead, make_lead())
     response = lead.post(url, action, follow=True)
     assert response.status_code == 200
-    assert "1 of 1 reports sent again." in response.content.decode()
+    assert "1 report of " in response.content.decode() and "to send again" in response.content.decode()
+    assert len(mail.outbox) == 1  # queued: a worker sends it
+    resend = recipient.sends.get(number=2)
+    assert report_send_deliver_requested(send_id=resend.pk) == "sent"
     assert len(mail.outbox) == 2
     assert list(recipient.sends.values_list("number", "requested_by")) == [(1, ""), (2, "lead")]

@@ -276,7 +276,8 @@ def test_a_lead_resends_a_chosen_month_from_the_admin_and_not_one_that_has_not_e
     url = reverse("admin:reports_reportrecipient_changelist")
     action = {"action": "resend_last_month", "_selected_action": [recipient.pk]}
     response = lead.post(url, {**action, "period": "2026-01"}, follow=True)
-    assert "1 of 1 reports sent again." in response.content.decode()
+    assert "1 report of 2026-01 to send again" in response.content.decode()
+    assert report_send_deliver_requested(send_id=recipient.sends.get().pk) == OutboxState.SENT  # the worker
     next_month = (timezone.now().date().replace(day=1) + timedelta(days=32)).strftime("%Y-%m")
     for month, said in ((next_month, "Choose a month that has ended."), ("soon", "YYYY-MM")):
         response = lead.post(url, {**action, "period": month}, follow=True)
