@@ -22,12 +22,8 @@ class SentText:
 
 
 class SmsError(Exception):
-    """The text was not sent. `permanent` says whether another try could help; `maybe_sent` that the provider
-    may have taken it before the error reached us (so sending again could deliver it twice)."""
-
-    def __init__(self, message: str, *, permanent: bool, maybe_sent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent, self.maybe_sent = permanent, maybe_sent
+    """The text was not sent, or no clear answer says it was; the message says which. A failed text is never
+    sent again (the provider may have taken it): it is recorded as failed and the calls and emails go on."""
 
 
 class SmsBackend(Protocol):

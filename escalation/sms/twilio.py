@@ -33,34 +33,26 @@ class TwilioSms:
         try:
             message = self.client.messages.create(to=request.to, body=request.body, **self._sender())
         except TwilioRestException as error:
-            status = int(error.status)
-            # Throttled or Twilio's own trouble: another try may go through. Other refusals will not change.
-            transient = status == 429 or status >= 500
             raise SmsError(
-                self._scrub(f"Twilio refused the text: HTTP {status}, code {error.code}: {error.msg}"),
-                permanent=not transient,
+                self._scrub(
+                    f"Twilio refused the text: HTTP {int(error.status)}, code {error.code}: {error.msg}"
+                )
             ) from None
         except DeadlineExceeded:
             raise SmsError(
                 f"No complete answer from Twilio within {settings.SMS_TIMEOUT_SECONDS} s: "
-                "the text may have been sent.",
-                permanent=True,
-                maybe_sent=True,
+                "the text may have been sent."
             ) from None
         except SENT_NOTHING as error:
-            raise SmsError(
-                self._scrub(f"Twilio could not be reached: {failure_name(error)}"), permanent=False
-            ) from None
+            raise SmsError(self._scrub(f"Twilio could not be reached: {failure_name(error)}")) from None
         except NO_CLEAR_ANSWER as error:
             raise SmsError(
                 self._scrub(
                     f"No clear answer from Twilio ({type(error).__name__}): the text may have been sent."
-                ),
-                permanent=True,
-                maybe_sent=True,
+                )
             ) from None
         if not message.sid:
-            raise SmsError("Twilio's answer carried no message sid.", permanent=True, maybe_sent=True)
+            raise SmsError("Twilio's answer carried no message sid: the text may have been sent.")
         return SentText(sid=str(message.sid), status=str(message.status or ""))
 
     def _scrub(self, message: str) -> str:
