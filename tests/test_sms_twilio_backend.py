@@ -94,7 +94,7 @@ def test_an_api_that_cannot_be_reached_sent_nothing(configured) -> None:
 
 
 @pytest.mark.parametrize("at_once", [True, False], ids=["hung up", "silent until the deadline"])
-def test_a_tls_handshake_that_fails_sent_nothing_and_the_text_may_be_sent_again(configured, at_once) -> None:
+def test_a_tls_handshake_that_fails_sent_nothing_and_says_so(configured, at_once) -> None:
     configured.SMS_TIMEOUT_SECONDS = 1
     with hanging_up_url(at_once=at_once) as url:
         configured.TWILIO_API_BASE_URL = url
