@@ -6,7 +6,7 @@ again counts from then, a resend is claimed, numbered and sent once, and beat se
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -25,6 +25,7 @@ from reports.recipients import (
 )
 from reports.services import monthly_reports_send, report_send_deliver_requested
 from tenants.models import Contact, Role, SettingsChange
+from tests.credentials import api_client_for
 from tests.factories import (
     as_user,
     make_analyst,
@@ -314,3 +315,13 @@ def test_the_api_gives_field_errors_and_the_resend_it_queued(world: dict[str, An
     # Removed: no more resends, nor a second removal.
     assert client.post(url["resend"], {"period_start": "2026-02-01"}, format="json").status_code == 404
     assert client.delete(url["one"]).status_code == 404
+
+
+def test_choosing_the_roll_ups_recipients_decides_nothing_so_an_older_second_factor_will_do(
+    world: dict[str, Any],
+) -> None:
+    """As for a tenant's recipients (reports.recipients.REPORT_RECIPIENTS, not on the deciding list): the
+    role is asked, not a fresh second factor."""
+    partner, recipient = world["partner"], world["recipient"]
+    client = api_client_for(world["admin"], second_factor_age=timedelta(hours=13))
+    assert api_writes(client, partner, recipient) == [201, 202, 204]
