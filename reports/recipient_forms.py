@@ -1,5 +1,5 @@
-"""The monthly report's forms on the recipients page: an address to add (one of the tenant's contacts or
-users, or another), and the month to send again."""
+"""The monthly report's forms on the recipients pages: an address to add (one of the tenant's or the
+partner's contacts or users, or another), and the month to send again."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib.auth import get_user_model
 
-from tenants.models import Contact, Tenant
+from tenants.models import Contact, Partner, Tenant
 
 
 def known_addresses(tenant: Tenant) -> list[str]:
@@ -24,16 +24,33 @@ def known_addresses(tenant: Tenant) -> list[str]:
     return sorted({*contacts, *users}, key=str.lower)
 
 
+def known_partner_addresses(partner: Partner) -> list[str]:
+    """The email addresses of the partner's own contacts and people, each once, sorted."""
+    contacts = Contact.objects.filter(partner=partner).exclude(email="").values_list("email", flat=True)
+    users = (
+        get_user_model()
+        .objects.filter(partner_memberships__partner=partner, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    return sorted({*contacts, *users}, key=str.lower)
+
+
 class RecipientForm(forms.Form):
-    """One address: picked among the tenant's contacts and users, or typed."""
+    """One address: picked among the tenant's (or partner's) contacts and users, or typed."""
 
     known = forms.ChoiceField(label="A contact or user", required=False)
     email = forms.EmailField(label="Or another address", required=False)
 
-    def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, tenant: Tenant | None = None, partner: Partner | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         known = cast(forms.ChoiceField, self.fields["known"])  # the field declared above
-        known.choices = [("", "—"), *((a, a) for a in known_addresses(tenant))]
+        addresses = known_addresses(tenant) if tenant is not None else []
+        if partner is not None:
+            addresses = known_partner_addresses(partner)
+        known.choices = [("", "—"), *((a, a) for a in addresses)]
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -257,6 +257,34 @@ TABLE: dict[str, list[Check]] = {
             lambda w: {"c1-windows": "Mon-Fri 08:00-18:00"},
         ),
     ],
+    # Who receives the partner's monthly roll-up: its own people read it, its admins change it; none of the
+    # personas is one of them.
+    "partners/<slug:slug>/report-recipients/": [
+        Check("get", lambda w: reverse("partner_report_recipients", args=[partner_slug()]), everyone(404))
+    ],
+    "partners/<slug:slug>/report-recipients/add/": [
+        Check(
+            "post",
+            lambda w: reverse("partner_report_recipient_add", args=[partner_slug()]),
+            everyone(404),
+            lambda w: {"email": "msp@example.com"},
+        ),
+    ],
+    "partners/<slug:slug>/report-recipients/<int:pk>/remove/": [
+        Check(
+            "post",
+            lambda w: reverse("partner_report_recipient_remove", args=[partner_slug(), 1]),
+            everyone(404),
+        ),
+    ],
+    "partners/<slug:slug>/report-recipients/<int:pk>/resend/": [
+        Check(
+            "post",
+            lambda w: reverse("partner_report_recipient_resend", args=[partner_slug(), 1]),
+            everyone(404),
+            lambda w: {"period": last_month()},
+        ),
+    ],
     # The partner's default protected assets: its admins only; none of the personas is one of its people.
     "partners/<slug:slug>/defaults/protected/": [
         Check(

@@ -33,6 +33,11 @@ from mdrportal.api.partner_protected import (
     PartnerProtectedView,
     TenantPartnerListView,
 )
+from mdrportal.api.partner_report_recipients import (
+    PartnerReportRecipientResendView,
+    PartnerReportRecipientsView,
+    PartnerReportRecipientView,
+)
 from mdrportal.api.partners import PartnerDefaultsView
 from mdrportal.api.protected import ProtectedTargetView, TenantProtectedView
 from mdrportal.api.queue import IncidentAssignView
@@ -113,6 +118,21 @@ v1 = [
         "partners/<slug:slug>/contacts/<int:pk>/availability/",
         PartnerContactAvailabilityView.as_view(),
         name="api-partner-contact-availability",
+    ),
+    path(
+        "partners/<slug:slug>/report-recipients/",
+        PartnerReportRecipientsView.as_view(),
+        name="api-partner-report-recipients",
+    ),
+    path(
+        "partners/<slug:slug>/report-recipients/<int:pk>/",
+        PartnerReportRecipientView.as_view(),
+        name="api-partner-report-recipient",
+    ),
+    path(
+        "partners/<slug:slug>/report-recipients/<int:pk>/resend/",
+        PartnerReportRecipientResendView.as_view(),
+        name="api-partner-report-recipient-resend",
     ),
     path("partners/<slug:slug>/customers/", PartnerCustomersView.as_view(), name="api-partner-customers"),
     path("partners/<slug:slug>/incidents/", PartnerIncidentsView.as_view(), name="api-partner-incidents"),

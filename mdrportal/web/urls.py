@@ -15,6 +15,12 @@ from mdrportal.web.partner_defaults_views import (
     partner_protected_add_page,
     partner_protected_remove_page,
 )
+from mdrportal.web.partner_report_recipients_views import (
+    partner_report_recipient_add_page,
+    partner_report_recipient_remove_page,
+    partner_report_recipient_resend_page,
+    partner_report_recipients_page,
+)
 from mdrportal.web.second_factor_views import second_factor
 from mdrportal.web.token_views import api_token_revoke_view, api_tokens
 
@@ -56,6 +62,26 @@ urlpatterns = [
         "partners/<slug:slug>/defaults/protected/<int:pk>/remove/",
         partner_protected_remove_page,
         name="partner_protected_remove",
+    ),
+    path(
+        "partners/<slug:slug>/report-recipients/",
+        partner_report_recipients_page,
+        name="partner_report_recipients",
+    ),
+    path(
+        "partners/<slug:slug>/report-recipients/add/",
+        partner_report_recipient_add_page,
+        name="partner_report_recipient_add",
+    ),
+    path(
+        "partners/<slug:slug>/report-recipients/<int:pk>/remove/",
+        partner_report_recipient_remove_page,
+        name="partner_report_recipient_remove",
+    ),
+    path(
+        "partners/<slug:slug>/report-recipients/<int:pk>/resend/",
+        partner_report_recipient_resend_page,
+        name="partner_report_recipient_resend",
     ),
     path("", include("mdrportal.web.tenant_urls")),
     path("", include("mdrportal.web.incident_urls")),
