@@ -60,25 +60,41 @@ def actions_propose_many(
         raise ValidationError({"targets": "Give at least one target."}, code="no_targets")
     if len(targets) > BULK_MAX:
         raise ValidationError({"targets": f"At most {BULK_MAX} targets at once."}, code="too_many")
-    outcomes = []
-    for target in targets:
-        if len(target) > TARGET_MAX:
-            outcomes.append(
-                BulkOutcome(target=target, action=None, error=f"A target is at most {TARGET_MAX} characters.")
-            )
-            continue
-        try:
-            used = [observables[target]] if target in observables else []
-            action = action_propose(
-                incident=incident,
-                action_type=action_type,
-                target=target,
-                by=by,
-                channel=channel,
-                observables=used,
-            )
-        except ValidationError as error:
-            outcomes.append(BulkOutcome(target=target, action=None, error=" ".join(error.messages)))
-        else:
-            outcomes.append(BulkOutcome(target=target, action=action))
-    return outcomes
+    return [
+        target_propose(
+            incident=incident,
+            action_type=action_type,
+            target=target,
+            by=by,
+            channel=channel,
+            observable=observables.get(target),
+        )
+        for target in targets
+    ]
+
+
+def target_propose(
+    *,
+    incident: Incident,
+    action_type: ActionType,
+    target: str,
+    by: User,
+    channel: str,
+    observable: Observable | None = None,
+) -> BulkOutcome:
+    """Propose the action on one target of many (its own transaction, or a savepoint of the caller's), linked
+    to the observable it comes from: its action, or why it was refused."""
+    if len(target) > TARGET_MAX:
+        return BulkOutcome(target=target, action=None, error=f"A target is at most {TARGET_MAX} characters.")
+    try:
+        action = action_propose(
+            incident=incident,
+            action_type=action_type,
+            target=target,
+            by=by,
+            channel=channel,
+            observables=[observable] if observable else [],
+        )
+    except ValidationError as error:
+        return BulkOutcome(target=target, action=None, error=" ".join(error.messages))
+    return BulkOutcome(target=target, action=action)

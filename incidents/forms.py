@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django import forms
 
+from incidents.case_templates import case_template_check
 from incidents.models import (
     INCIDENT_TRANSITIONS,
     ActionType,
@@ -45,6 +46,12 @@ class IncidentForm(forms.ModelForm[Incident]):
             del self.fields["status_reason"]  # a new incident opens; it has no status to change yet
         else:
             del self.fields["case_template"]  # applied to an open incident from its own page
+
+    def clean_case_template(self) -> CaseTemplate | None:
+        template: CaseTemplate | None = self.cleaned_data.get("case_template")
+        if template is not None:
+            case_template_check(template)  # refused here, before the incident opens, not after
+        return template
 
     def clean_status(self) -> str:
         status: str = self.cleaned_data["status"]

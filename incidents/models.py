@@ -29,6 +29,7 @@ from incidents.statuses import (  # re-exported: the states and their transition
     ACTION_TRANSITIONS as ACTION_TRANSITIONS,
     ACTIVE_INCIDENT_STATUSES as ACTIVE_INCIDENT_STATUSES,
     INCIDENT_TRANSITIONS as INCIDENT_TRANSITIONS,
+    LAPSED_STATUSES as LAPSED_STATUSES,
     UNDECIDED_STATUSES as UNDECIDED_STATUSES,
     ActionStatus as ActionStatus,
     IncidentStatus as IncidentStatus,

@@ -104,3 +104,10 @@ ACTION_TRANSITIONS: dict[str, frozenset[str]] = {
 UNDECIDED_STATUSES = frozenset(
     {ActionStatus.AWAITING_AUTHORIZATION, ActionStatus.RECOMMENDED, ActionStatus.HELD}
 )
+
+# An action in these statuses stands no more: refused, given up, failed or undone. The same action type on the
+# same target may be proposed again; in any other status (waiting, queued, running, succeeded, with the
+# customer, done) it is already there.
+LAPSED_STATUSES = frozenset(
+    {ActionStatus.DECLINED, ActionStatus.CANCELED, ActionStatus.FAILED, ActionStatus.REVERTED}
+)

@@ -1,5 +1,6 @@
 """API views of case templates: MDR staff list them and apply one to an incident (its recommendations into
-the case file, its actions proposed for the incident's observables, one decision per target)."""
+the case file, its actions proposed for the incident's observables, one decision per target, what stands
+already skipped)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from incidents.case_templates import case_template_apply
 from incidents.models import ActionType, CaseTemplate, CaseTemplateAction, Channel, Incident
 from mdrportal.api.bulk import BulkOutcomeSerializer
 from mdrportal.api.errors import service_errors
+from mdrportal.api.incident_serializers import ActionSerializer
 from mdrportal.api.incidents import visible_incident
 from mdrportal.api.permissions import require_staff, signed_in_user
 
@@ -43,11 +45,25 @@ class ApplyTemplateSerializer(serializers.Serializer[Any]):
     template = serializers.PrimaryKeyRelatedField(queryset=CaseTemplate.objects.all())
 
 
+class TemplateSkipSerializer(serializers.Serializer[Any]):
+    target = serializers.CharField()
+    action_type = serializers.CharField(source="action_type.code", help_text="The action type's code.")
+    action = ActionSerializer(help_text="The action of that type on that target that stands already.")
+    reason = serializers.CharField(help_text="Why it was not proposed again.")
+
+
 class TemplateAppliedSerializer(serializers.Serializer[Any]):
     changed = serializers.ListField(
-        child=serializers.CharField(), help_text="The case file's fields the template changed."
+        child=serializers.CharField(),
+        help_text="The case file's fields the template changed (empty when its recommendations were there).",
     )
-    outcomes = BulkOutcomeSerializer(many=True, help_text="Each target's action and decision.")
+    outcomes = BulkOutcomeSerializer(many=True, help_text="Each target's new action and decision.")
+    skipped = TemplateSkipSerializer(
+        many=True,
+        help_text="Targets left alone: the same action type on the same target still stands (waiting, "
+        "queued, running, succeeded, with the customer or done). A declined, canceled, failed or reverted "
+        "one is proposed again.",
+    )
 
 
 @extend_schema(summary="Case templates per incident type (MDR staff)")
@@ -61,9 +77,12 @@ class CaseTemplateListView(generics.ListAPIView[CaseTemplate]):
 
 @extend_schema(
     summary="Apply a case template to the incident (MDR staff)",
-    description="The template's recommendations are added to the case file (a case file edit, still "
+    description="The template's recommendations are added to the case file once (a case file edit, still "
     "editable); each of its actions is proposed through the gate for every observable of its kind the "
-    "incident holds, one decision per target.",
+    "incident holds, one decision per target, except where the same action type on the same target still "
+    "stands: those are listed in `skipped` with the action already there. Applying again, or another "
+    "template sharing an action, proposes only what is not there yet. A template with an action that does "
+    "not act on its observables' kind is refused (400).",
     request=ApplyTemplateSerializer,
     responses={200: TemplateAppliedSerializer},
 )
