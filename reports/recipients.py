@@ -78,20 +78,28 @@ def _address(email: str) -> str:
     return email
 
 
+def _address_active(
+    email: str, *, already: str, tenant: Tenant | None = None, partner: Partner | None = None
+) -> ReportRecipient:
+    """The owner's recipient for the address, receiving from now on: a new one, or the removed one back (the
+    months that end from now on, as for a new one). An address that receives already is a field error."""
+    recipient = ReportRecipient.objects.filter(tenant=tenant, partner=partner, email__iexact=email).first()
+    if recipient is None:
+        return ReportRecipient.objects.create(tenant=tenant, partner=partner, email=email)
+    if recipient.active:
+        raise ValidationError({"email": f"{recipient.email} receives {already} already."})
+    recipient.active, recipient.active_since = True, timezone.now()
+    recipient.save(update_fields=["active", "active_since"])
+    return recipient
+
+
 @retried_atomic
 def report_recipient_add(*, tenant: Tenant, by: User | None, email: str) -> ReportRecipient:
     """Send the tenant's monthly report to this address too (again, if it was removed)."""
     deciding_writer_check(by=by, tenant=tenant, operation=REPORT_RECIPIENTS)
     email = _address(email)
     _lock(tenant)
-    recipient = ReportRecipient.objects.filter(tenant=tenant, email__iexact=email).first()
-    if recipient is not None and recipient.active:
-        raise ValidationError({"email": f"{recipient.email} receives the monthly report already."})
-    if recipient is None:
-        recipient = ReportRecipient.objects.create(tenant=tenant, email=email)
-    else:
-        recipient.active, recipient.active_since = True, timezone.now()
-        recipient.save(update_fields=["active", "active_since"])
+    recipient = _address_active(email, already="the monthly report", tenant=tenant)
     settings_audit(
         tenant=tenant, by=by, field=RECIPIENT_FIELD, subject=recipient.email, before=None, after=True
     )
@@ -171,14 +179,7 @@ def partner_report_recipient_add(*, partner: Partner, by: User | None, email: st
     _partner_writer_check(by=by, partner=partner)
     email = _address(email)
     Partner.objects.select_for_update(no_key=True).get(pk=partner.pk)
-    recipient = ReportRecipient.objects.filter(partner=partner, email__iexact=email).first()
-    if recipient is not None and recipient.active:
-        raise ValidationError({"email": f"{recipient.email} receives {partner}'s roll-up already."})
-    if recipient is None:
-        recipient = ReportRecipient.objects.create(partner=partner, email=email)
-    else:
-        recipient.active, recipient.active_since = True, timezone.now()
-        recipient.save(update_fields=["active", "active_since"])
+    recipient = _address_active(email, already=f"{partner}'s roll-up", partner=partner)
     _partner_audit(partner=partner, by=by, email=recipient.email, before=None, after=True)
     return recipient
 

@@ -6,48 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from mdrportal.api.errors import service_errors
 from mdrportal.api.permissions import signed_in_user
+from mdrportal.api.recipient_views import RecipientResendView, RecipientsOf, RecipientsView, RecipientView
 from mdrportal.api.tenants import visible_tenant
-from mdrportal.core.outbox import OutboxState
-from reports.models import ReportRecipient, ReportSend
+from mdrportal.core.users import User
+from reports.models import ReportRecipient
 from reports.recipients import (
     monthly_report_enabled,
     monthly_report_switch,
     recipients_refusal,
     report_recipient_add,
     report_recipient_remove,
-    report_resend_request,
 )
 from tenants.models import Tenant
-
-
-class ReportSendSerializer(serializers.ModelSerializer[ReportSend]):
-    outcome = serializers.ChoiceField(choices=OutboxState.choices, source="state")
-
-    class Meta:
-        model = ReportSend
-        fields = ["id", "period_start", "number", "outcome", "requested_by", "claimed_at", "sent_at"]
-
-
-class ReportRecipientSerializer(serializers.ModelSerializer[ReportRecipient]):
-    sends = ReportSendSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = ReportRecipient
-        fields = ["id", "email", "created_at", "sends"]
-        read_only_fields = ["id", "created_at", "sends"]
-        # The service refuses an address that receives the report already, with a field error.
-        validators: list[object] = []
 
 
 class MonthlyReportSerializer(serializers.Serializer[Any]):
@@ -57,87 +34,54 @@ class MonthlyReportSerializer(serializers.Serializer[Any]):
     )
 
 
-class ResendSerializer(serializers.Serializer[Any]):
-    period_start = serializers.DateField(help_text="The first day of a month that has ended.")
+class TenantRecipients(RecipientsOf[Tenant]):
+    """A tenant's recipients: everyone who sees the tenant reads them; customer admins (or the partner's,
+    under the settings delegation) and MDR leads change them."""
+
+    def owner(self, request: Request, **kwargs: Any) -> Tenant:
+        return visible_tenant(request, kwargs["tenant_id"])
+
+    def refusal(self, request: Request, owner: Tenant) -> str | None:
+        return recipients_refusal(user=request.user, tenant=owner)
+
+    def add(self, owner: Tenant, *, by: User, email: str) -> ReportRecipient:
+        return report_recipient_add(tenant=owner, by=by, email=email)
+
+    def remove(self, recipient: ReportRecipient, *, by: User) -> None:
+        report_recipient_remove(recipient=recipient, by=by)
 
 
-def _changer(request: Request, tenant: Tenant) -> None:
-    refused = recipients_refusal(user=request.user, tenant=tenant)
-    if refused is not None:
-        raise PermissionDenied(refused)
+TENANT = TenantRecipients()
 
 
-def _recipients(tenant: Tenant) -> list[ReportRecipient]:
-    sends = Prefetch("sends", queryset=ReportSend.objects.order_by("-period_start", "-number"))
-    return list(ReportRecipient.objects.filter(tenant=tenant, active=True).prefetch_related(sends))
-
-
-class TenantReportRecipientsView(APIView):
-    """Who receives the tenant's monthly report, and what was sent to each."""
-
-    @extend_schema(
-        summary="Who receives the tenant's monthly report",
-        responses={200: ReportRecipientSerializer(many=True)},
-    )
-    def get(self, request: Request, tenant_id: int) -> Response:
-        tenant = visible_tenant(request, tenant_id)
-        return Response(ReportRecipientSerializer(_recipients(tenant), many=True).data)
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(summary="Who receives the tenant's monthly report"),
+    post=extend_schema(
         summary="Send the monthly report to this address too (customer admins, MDR leads)",
         description="A partner's admins only where the customer lets the partner manage its settings. "
         "On the tenant's settings history.",
-        request=ReportRecipientSerializer,
-        responses={201: ReportRecipientSerializer},
-    )
-    def post(self, request: Request, tenant_id: int) -> Response:
-        tenant = visible_tenant(request, tenant_id)
-        _changer(request, tenant)
-        serializer = ReportRecipientSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        with service_errors():
-            recipient = report_recipient_add(
-                tenant=tenant, by=signed_in_user(request), **serializer.validated_data
-            )
-        return Response(ReportRecipientSerializer(recipient).data, status=status.HTTP_201_CREATED)
+    ),
+)
+class TenantReportRecipientsView(RecipientsView[Tenant]):
+    """Who receives the tenant's monthly report, and what was sent to each."""
+
+    of = TENANT
 
 
-class ReportRecipientView(APIView):
+@extend_schema_view(
+    delete=extend_schema(summary="Stop sending it the monthly report (customer admins, MDR leads)"),
+)
+class ReportRecipientView(RecipientView[Tenant]):
     """One recipient: removing it stops its monthly report and keeps the record of what was sent."""
 
-    @extend_schema(
-        summary="Stop sending it the monthly report (customer admins, MDR leads)", responses={204: None}
-    )
-    def delete(self, request: Request, tenant_id: int, pk: int) -> Response:
-        tenant = visible_tenant(request, tenant_id)
-        recipient = get_object_or_404(ReportRecipient, pk=pk, tenant=tenant, active=True)
-        _changer(request, tenant)
-        report_recipient_remove(recipient=recipient, by=signed_in_user(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    of = TENANT
 
 
-class ReportRecipientResendView(APIView):
-    """A month's report once more to one recipient: the only way a report goes twice."""
-
-    @extend_schema(
-        summary="Send a month's report again to this recipient (customer admins, MDR leads)",
-        description="Recorded as a numbered send naming who asked; a worker sends it once this is accepted.",
-        request=ResendSerializer,
-        responses={202: ReportSendSerializer},
-    )
-    def post(self, request: Request, tenant_id: int, pk: int) -> Response:
-        tenant = visible_tenant(request, tenant_id)
-        recipient = get_object_or_404(ReportRecipient, pk=pk, tenant=tenant, active=True)
-        _changer(request, tenant)
-        serializer = ResendSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        with service_errors():
-            send = report_resend_request(
-                recipient=recipient,
-                period_start=serializer.validated_data["period_start"],
-                by=signed_in_user(request),
-            )
-        return Response(ReportSendSerializer(send).data, status=status.HTTP_202_ACCEPTED)
+@extend_schema_view(
+    post=extend_schema(summary="Send a month's report again to this recipient (customer admins, MDR leads)"),
+)
+class ReportRecipientResendView(RecipientResendView[Tenant]):
+    of = TENANT
 
 
 class TenantMonthlyReportView(APIView):
@@ -155,8 +99,7 @@ class TenantMonthlyReportView(APIView):
         responses={200: MonthlyReportSerializer},
     )
     def put(self, request: Request, tenant_id: int) -> Response:
-        tenant = visible_tenant(request, tenant_id)
-        _changer(request, tenant)
+        tenant = TENANT.writer(request, tenant_id=tenant_id)
         serializer = MonthlyReportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         setting = monthly_report_switch(

@@ -7,28 +7,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from mdrportal.core.users import SignedInRequest
 from mdrportal.web.access import portal_page
-from mdrportal.web.refusals import add_service_errors, message_refusal
-from reports.models import ReportRecipient, ReportSend
-from reports.recipient_forms import RecipientForm, ResendForm
+from mdrportal.web.recipient_pages import address_added, recipients_shown, resend_asked
+from reports.recipient_forms import RecipientForm
+from reports.recipient_selectors import active_recipients
 from reports.recipients import (
     partner_recipients_refusal,
     partner_report_recipient_add,
     partner_report_recipient_remove,
-    report_resend_request,
 )
 from tenants.models import Partner
 from tenants.partner_defaults import partner_of_user
 
 PAGE = "partner_report_recipients"
-SENDS_SHOWN = 12
 
 
 def _partner_for(request: SignedInRequest, slug: str, *, write: bool = False) -> tuple[Partner, bool]:
@@ -44,15 +41,11 @@ def _partner_for(request: SignedInRequest, slug: str, *, write: bool = False) ->
 
 
 def _context(partner: Partner, editable: bool, form: RecipientForm | None = None) -> dict[str, Any]:
-    recent = ReportSend.objects.order_by("-period_start", "-number")
-    recipients = ReportRecipient.objects.filter(partner=partner, active=True).prefetch_related(
-        Prefetch("sends", queryset=recent)
-    )
     return {
         "partner": partner,
         "editable": editable,
         "customers": partner.tenants.count(),
-        "recipients": [(r, list(r.sends.all())[:SENDS_SHOWN]) for r in recipients],
+        "recipients": recipients_shown(partner, page="partner_report_recipient", slug=partner.slug),
         "form": form or RecipientForm(partner=partner),
     }
 
@@ -68,16 +61,12 @@ def partner_report_recipients_page(request: SignedInRequest, slug: str) -> HttpR
 def partner_report_recipient_add_page(request: SignedInRequest, slug: str) -> HttpResponse:
     partner, editable = _partner_for(request, slug, write=True)
     form = RecipientForm(request.POST, partner=partner)
-    if form.is_valid():
-        try:
-            recipient = partner_report_recipient_add(
-                partner=partner, by=request.user, email=form.cleaned_data["address"]
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{recipient.email} receives the roll-up from next month on.")
-            return redirect(PAGE, slug=partner.slug)
+    recipient = address_added(
+        form, lambda email: partner_report_recipient_add(partner=partner, by=request.user, email=email)
+    )
+    if recipient is not None:
+        messages.success(request, f"{recipient.email} receives the roll-up from next month on.")
+        return redirect(PAGE, slug=partner.slug)
     context = _context(partner, editable, form)
     return render(request, "pages/partner_report_recipients.html", context, status=400)
 
@@ -86,7 +75,7 @@ def partner_report_recipient_add_page(request: SignedInRequest, slug: str) -> Ht
 @portal_page
 def partner_report_recipient_remove_page(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     partner, _ = _partner_for(request, slug, write=True)
-    recipient = get_object_or_404(ReportRecipient, pk=pk, partner=partner, active=True)
+    recipient = get_object_or_404(active_recipients(partner), pk=pk)
     partner_report_recipient_remove(recipient=recipient, by=request.user)
     messages.success(request, f"{recipient.email} no longer receives the roll-up.")
     return redirect(PAGE, slug=partner.slug)
@@ -96,16 +85,6 @@ def partner_report_recipient_remove_page(request: SignedInRequest, slug: str, pk
 @portal_page
 def partner_report_recipient_resend_page(request: SignedInRequest, slug: str, pk: int) -> HttpResponse:
     partner, _ = _partner_for(request, slug, write=True)
-    recipient = get_object_or_404(ReportRecipient, pk=pk, partner=partner, active=True)
-    form = ResendForm(request.POST)
-    if not form.is_valid():
-        message_refusal(request, ValidationError([e for errors in form.errors.values() for e in errors]))
-        return redirect(PAGE, slug=partner.slug)
-    period_start = form.cleaned_data["period"]
-    try:
-        report_resend_request(recipient=recipient, period_start=period_start, by=request.user)
-    except ValidationError as error:
-        message_refusal(request, error)
-    else:
-        messages.success(request, f"The roll-up of {period_start:%B %Y} goes to {recipient.email} again.")
+    recipient = get_object_or_404(active_recipients(partner), pk=pk)
+    resend_asked(request, recipient, by=request.user, what="roll-up")
     return redirect(PAGE, slug=partner.slug)

@@ -7,41 +7,33 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from mdrportal.web.access import ActingRequest, tenant_page
-from mdrportal.web.refusals import add_service_errors, message_refusal
-from reports.models import ReportRecipient, ReportSend
+from mdrportal.web.recipient_pages import address_added, recipients_shown, resend_asked
 from reports.recipient_forms import RecipientForm, ResendForm
+from reports.recipient_selectors import active_recipients
 from reports.recipients import (
     monthly_report_enabled,
     monthly_report_switch,
     report_recipient_add,
     report_recipient_remove,
-    report_resend_request,
 )
 from tenants.models import Tenant
 from tenants.rules import ADMINISTERS
 
 PAGE = "reports:recipients"
-SENDS_SHOWN = 12
 
 
 def _context(request: ActingRequest, tenant: Tenant, form: RecipientForm | None = None) -> dict[str, Any]:
-    recent = ReportSend.objects.order_by("-period_start", "-number")
-    recipients = ReportRecipient.objects.filter(tenant=tenant, active=True).prefetch_related(
-        Prefetch("sends", queryset=recent)
-    )
     return {
         "section": "reports",
         "tenant": tenant,
         "editable": request.acting.is_admin,
         "enabled": monthly_report_enabled(tenant),
-        "recipients": [(r, list(r.sends.all())[:SENDS_SHOWN]) for r in recipients],
+        "recipients": recipients_shown(tenant, page="reports:recipient"),
         "form": form or RecipientForm(tenant=tenant),
         "resend_form": ResendForm(),
     }
@@ -58,16 +50,12 @@ def recipients_page(request: ActingRequest) -> HttpResponse:
 def recipient_add(request: ActingRequest) -> HttpResponse:
     tenant = request.acting.tenant
     form = RecipientForm(request.POST, tenant=tenant)
-    if form.is_valid():
-        try:
-            recipient = report_recipient_add(
-                tenant=tenant, by=request.user, email=form.cleaned_data["address"]
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"{recipient.email} receives the monthly report from next month on.")
-            return redirect(PAGE)
+    recipient = address_added(
+        form, lambda email: report_recipient_add(tenant=tenant, by=request.user, email=email)
+    )
+    if recipient is not None:
+        messages.success(request, f"{recipient.email} receives the monthly report from next month on.")
+        return redirect(PAGE)
     context = _context(request, tenant, form)
     return render(request, "pages/report_recipients.html", context, status=400)
 
@@ -76,7 +64,7 @@ def recipient_add(request: ActingRequest) -> HttpResponse:
 @tenant_page(ADMINISTERS)
 def recipient_remove(request: ActingRequest, pk: int) -> HttpResponse:
     tenant = request.acting.tenant
-    recipient = get_object_or_404(ReportRecipient, pk=pk, tenant=tenant)
+    recipient = get_object_or_404(active_recipients(tenant), pk=pk)
     report_recipient_remove(recipient=recipient, by=request.user)
     messages.success(request, f"{recipient.email} no longer receives the monthly report.")
     return redirect(PAGE)
@@ -97,16 +85,6 @@ def monthly_switch(request: ActingRequest) -> HttpResponse:
 @tenant_page(ADMINISTERS)
 def recipient_resend(request: ActingRequest, pk: int) -> HttpResponse:
     tenant = request.acting.tenant
-    recipient = get_object_or_404(ReportRecipient, pk=pk, tenant=tenant)
-    form = ResendForm(request.POST)
-    if not form.is_valid():
-        message_refusal(request, ValidationError([e for errors in form.errors.values() for e in errors]))
-        return redirect(PAGE)
-    period_start = form.cleaned_data["period"]
-    try:
-        report_resend_request(recipient=recipient, period_start=period_start, by=request.user)
-    except ValidationError as error:
-        message_refusal(request, error)
-    else:
-        messages.success(request, f"The report of {period_start:%B %Y} goes to {recipient.email} again.")
+    recipient = get_object_or_404(active_recipients(tenant), pk=pk)
+    resend_asked(request, recipient, by=request.user, what="report")
     return redirect(PAGE)
