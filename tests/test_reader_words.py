@@ -3,10 +3,14 @@ call alike; a contact who may not authorize is never told that their decision is
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.conf import settings
 from django.core import mail
 
 from escalation.emails.send import email_send
+from escalation.links.tokens import LinkPurpose, link_read
 from escalation.models import CallAttempt, NotificationRun, TextMessage
 from escalation.phone.twiml import script_text
 from escalation.reader import ReaderCan, reader_can
@@ -41,6 +45,11 @@ def emails_of(run: NotificationRun) -> dict[str, mail.EmailMultiAlternatives]:
     for pk in run.emails.values_list("pk", flat=True):
         email_send(pk)
     return {m.to[0]: m for m in mail.outbox}
+
+
+def link_purposes(message: mail.EmailMultiAlternatives) -> set[LinkPurpose]:
+    tokens = re.findall(re.escape(settings.PUBLIC_BASE_URL) + r"/l/([^/\s\"<]+)/", message.body)
+    return {link_read(token).purpose for token in tokens}
 
 
 def notified(incident: Incident) -> NotificationRun:
@@ -91,7 +100,8 @@ def test_the_partner_is_told_there_is_nothing_for_it_to_do_about_the_incident() 
     to_partner = emails_of(notified(incident))[desk.email]
 
     assert "nothing for you to do about this incident" in to_partner.body
-    assert DECISION not in to_partner.body.lower() and "/l/" not in to_partner.body
+    assert DECISION not in to_partner.body.lower()
+    assert link_purposes(to_partner) == {LinkPurpose.TASK_ACK}  # the task's link only, none of the incident's
 
 
 def test_a_partner_the_customer_lets_decide_is_told_its_approvers_decide_in_the_portal() -> None:
@@ -106,7 +116,7 @@ def test_a_partner_the_customer_lets_decide_is_told_its_approvers_decide_in_the_
 
     assert "nothing for you to do" not in to_partner.body
     assert "your approvers acknowledge, authorize or decline in the portal" in to_partner.body
-    assert "/l/" not in to_partner.body  # links stay the customer's contacts'
+    assert link_purposes(to_partner) == {LinkPurpose.TASK_ACK}  # the incident's links stay the customer's
 
 
 def test_each_text_says_what_its_reader_can_do() -> None:
