@@ -93,20 +93,24 @@ def recommendations_with(current: str, added: str) -> str:
     return f"{current.rstrip()}\n\n{added.strip()}" if current.strip() else added.strip()
 
 
+def actions_standing(incident: Incident) -> list[ResponseAction]:
+    """The incident's actions that still stand (waiting, queued, running, succeeded, with the customer or
+    done), oldest first, each with the observables it is linked to: read once for a whole template."""
+    standing = incident.actions.exclude(status__in=LAPSED_STATUSES).order_by("pk")
+    return list(standing.prefetch_related("observables"))
+
+
 def action_standing(
-    incident: Incident, action_type: ActionType, observable: Observable
+    standing: list[ResponseAction], action_type: ActionType, observable: Observable
 ) -> ResponseAction | None:
-    """The incident's action of this type on the observable that still stands: waiting, queued, running,
-    succeeded, with the customer or done. Its target is the observable's value, in any spelling of it (an
-    analyst's "WS-01" is the host ws-01), or it is linked to the observable. None when every such action
-    lapsed (declined, canceled, failed, reverted) or there was none: then it may be proposed again."""
-    standing = (
-        incident.actions.filter(action_type=action_type).exclude(status__in=LAPSED_STATUSES).order_by("pk")
-    )
-    linked = standing.filter(observables=observable).first()
+    """The standing action of this type on the observable: linked to it, or its target is the observable's
+    value in any spelling (an analyst's "WS-01" is the host ws-01). None when there is none (every such action
+    lapsed: declined, canceled, failed, reverted): then it may be proposed again."""
+    of_type = [a for a in standing if a.action_type_id == action_type.pk]
+    linked = next((a for a in of_type if observable in a.observables.all()), None)
     if linked is not None:
         return linked
-    return next((a for a in standing if _normal(observable.kind, a.target) == observable.value), None)
+    return next((a for a in of_type if _normal(observable.kind, a.target) == observable.value), None)
 
 
 def _normal(kind: str, target: str) -> str | None:
@@ -128,6 +132,7 @@ def _plan(incident: Incident, planned: list[CaseTemplateAction]) -> tuple[list[_
     to_propose: list[_Planned] = []
     skipped: list[TemplateSkip] = []
     seen: set[tuple[int, str]] = set()
+    standing = actions_standing(incident)
     for row in planned:
         held = observables_of_kind(incident, row.observable_kind)
         if len(held) > BULK_MAX:
@@ -140,16 +145,16 @@ def _plan(incident: Incident, planned: list[CaseTemplateAction]) -> tuple[list[_
             if (row.action_type.pk, target) in seen:
                 continue  # two of the template's rows feed the same target: it is decided once
             seen.add((row.action_type.pk, target))
-            standing = action_standing(incident, row.action_type, observable)
-            if standing is None:
+            there = action_standing(standing, row.action_type, observable)
+            if there is None:
                 to_propose.append(_Planned(row.action_type, target, observable))
                 continue
             reason = (
-                f"Already there: action #{standing.pk}, {row.action_type.name} on {standing.target} "
-                f"({standing.get_status_display()})."
+                f"Already there: action #{there.pk}, {row.action_type.name} on {there.target} "
+                f"({there.get_status_display()})."
             )
             skipped.append(
-                TemplateSkip(target=target, action_type=row.action_type, action=standing, reason=reason)
+                TemplateSkip(target=target, action_type=row.action_type, action=there, reason=reason)
             )
     return to_propose, skipped
 
